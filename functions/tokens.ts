@@ -1,0 +1,68 @@
+import { app } from '@azure/functions';
+import { createTokenSchema } from '../shared/admin/tokens.ts';
+import { json, noContent, readJson } from '../shared/http/body.ts';
+import { endpoint } from '../shared/http/endpoint.ts';
+
+app.http(
+  'tokens-list',
+  endpoint({
+    route: 'manage/tokens',
+    methods: ['GET'],
+    handler: async ({ services }) => {
+      const items = await services.adminTokens.list();
+      return json(200, {
+        items: items.map(({ id, name, createdAt, expiresAt, lastUsedAt, createdBy }) => ({
+          id,
+          name,
+          createdAt,
+          expiresAt,
+          lastUsedAt,
+          createdBy,
+        })),
+      });
+    },
+  }),
+);
+
+app.http(
+  'tokens-create',
+  endpoint({
+    route: 'manage/tokens',
+    methods: ['POST'],
+    handler: async ({ request, services, principal, correlationId, clientAddress }) => {
+      const input = await readJson(request, createTokenSchema, 2048);
+      const actor = principal?.name ?? 'unknown';
+      const created = await services.adminTokens.create(input, actor);
+      await services.audit.record({
+        type: 'admin.token.created',
+        actor,
+        target: `token:${created.id}`,
+        changedFields: ['name', 'expiresAt'],
+        correlationId,
+        clientAddress,
+        details: { name: created.name },
+      });
+      return json(201, created);
+    },
+  }),
+);
+
+app.http(
+  'tokens-revoke',
+  endpoint({
+    route: 'manage/tokens/{id}',
+    methods: ['DELETE'],
+    handler: async ({ request, services, principal, correlationId, clientAddress }) => {
+      const id = request.params.id ?? '';
+      await services.adminTokens.revoke(id);
+      await services.audit.record({
+        type: 'admin.token.revoked',
+        actor: principal?.name ?? 'unknown',
+        target: `token:${id}`,
+        correlationId,
+        clientAddress,
+      });
+      return noContent();
+    },
+  }),
+);

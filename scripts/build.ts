@@ -1,0 +1,45 @@
+/**
+ * `npm run build`: bundles the app (functions/index.ts and everything it imports) into
+ * dist/main.cjs with esbuild — the file package.json `main` names and the Functions host loads.
+ * `@azure/functions-core` stays external: the host provides it.
+ */
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+import { repoRoot } from './standins/ca.ts';
+
+export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
+
+export async function build(opts: { quiet?: boolean } = {}): Promise<{ bytes: number; ms: number }> {
+  const started = performance.now();
+  mkdirSync(path.dirname(bundlePath), { recursive: true });
+  const result = await esbuild.build({
+    entryPoints: [path.join(repoRoot, 'functions', 'index.ts')],
+    outfile: bundlePath,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minify: true,
+    keepNames: true,
+    sourcemap: 'linked',
+    legalComments: 'none',
+    external: ['@azure/functions-core'],
+    logLevel: opts.quiet ? 'silent' : 'warning',
+    metafile: false,
+  });
+  if (result.errors.length > 0) throw new Error('esbuild failed');
+  const bytes = statSync(bundlePath).size;
+  const ms = Math.round(performance.now() - started);
+  if (!opts.quiet)
+    console.log(`built ${path.relative(repoRoot, bundlePath)}: ${(bytes / 1024).toFixed(0)} KiB in ${ms} ms`);
+  return { bytes, ms };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  build().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

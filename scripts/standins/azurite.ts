@@ -1,0 +1,86 @@
+/**
+ * Starts Azurite's table service (dev and test tooling only): in memory for tests, on disk in a
+ * git-ignored folder for `npm start`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { repoRoot } from './ca.ts';
+
+export interface AzuriteTables {
+  /** Table endpoint for the development account, e.g. http://127.0.0.1:10002/devstoreaccount1 */
+  endpoint: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs = 15_000, host = '127.0.0.1'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const sock = net.connect(port, host);
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve(true);
+      });
+      sock.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`Nothing answered on ${host}:${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function startAzuriteTables(
+  opts: { port?: number; location?: string } = {},
+): Promise<AzuriteTables> {
+  const port = opts.port ?? (await freePort());
+  const bin = path.join(repoRoot, 'node_modules', '.bin', 'azurite-table');
+  const args = [
+    '--tableHost',
+    '127.0.0.1',
+    '--tablePort',
+    String(port),
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+  ];
+  if (opts.location) {
+    mkdirSync(opts.location, { recursive: true });
+    args.push('--location', opts.location);
+  } else {
+    args.push('--inMemoryPersistence');
+  }
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr = (stderr + String(d)).slice(-4000);
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`azurite-table exited with ${code}: ${stderr.trim()}`))),
+  );
+  await Promise.race([waitForPort(port), exited]);
+  return {
+    endpoint: `http://127.0.0.1:${port}/devstoreaccount1`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.removeAllListeners('exit');
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      }),
+  };
+}

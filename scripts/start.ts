@@ -1,0 +1,120 @@
+/**
+ * `npm start`: the whole local stack in one command. Starts Azurite tables (on disk in .local/),
+ * the Key Vault and Entra ID stand-ins (HTTPS from the local CA), creates missing tables, serves the
+ * registered functions on http://localhost:7071/api/…, waits until /api/health answers, prints what
+ * to do next, and stops everything on Ctrl-C.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { loadConfig } from '../shared/config.ts';
+import { setServices } from '../shared/runtime.ts';
+import { createServices } from '../shared/services.ts';
+import { ensureTables } from '../shared/storage/tables.ts';
+import { loadApp, startLocalHost } from './host/local-host.ts';
+import { applyLocalSettings } from './local-settings.ts';
+import { startAzuriteTables } from './standins/azurite.ts';
+import { ensureLocalCa, repoRoot } from './standins/ca.ts';
+import { startEntraStandIn } from './standins/entra.ts';
+import { startKeyVaultStandIn } from './standins/keyvault.ts';
+
+const ca = ensureLocalCa();
+
+// Node reads NODE_EXTRA_CA_CERTS only at start-up: run ourselves again with it pointing at the
+// system bundle plus the local CA (the only way the stand-ins' certificates are trusted).
+if (process.env.NODE_EXTRA_CA_CERTS !== ca.bundlePath) {
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.bundlePath },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code) => process.exit(code ?? 0));
+} else {
+  main().catch((err) => {
+    console.error(`npm start failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
+
+async function main() {
+  const started = performance.now();
+  const { file, local } = applyLocalSettings();
+  const config = loadConfig();
+  const closers: (() => Promise<void>)[] = [];
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping the local stack…');
+    await Promise.allSettled(closers.reverse().map((c) => c()));
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+
+  try {
+    const [azurite, keyVault, entra] = await Promise.all([
+      startAzuriteTables({
+        port: local.LOCAL_AZURITE_TABLE_PORT,
+        location: path.join(repoRoot, '.local', 'azurite'),
+      }),
+      startKeyVaultStandIn({
+        port: local.LOCAL_KEYVAULT_PORT,
+        stateFile: path.join(repoRoot, '.local', 'keyvault', 'state.json'),
+      }),
+      startEntraStandIn({
+        port: local.LOCAL_ENTRA_PORT,
+        tenants: [
+          {
+            tenantId: local.DEMO_ENTRA_TENANT_ID,
+            domain: local.DEMO_ENTRA_DOMAIN,
+            apps: [
+              {
+                clientId: local.DEMO_ENTRA_CLIENT_ID,
+                clientSecret: local.DEMO_ENTRA_CLIENT_SECRET,
+                redirectUris: ['*'],
+              },
+              {
+                clientId: local.DEMO_ENTRA_EXPIRED_CLIENT_ID,
+                clientSecret: local.DEMO_ENTRA_EXPIRED_CLIENT_SECRET,
+                secretExpired: true,
+                redirectUris: ['*'],
+              },
+            ],
+          },
+        ],
+      }),
+    ]);
+    closers.push(azurite.close, keyVault.close, entra.close);
+
+    const services = createServices(config);
+    await ensureTables(services.tables);
+    setServices(services);
+    const routes = await loadApp();
+    const host = await startLocalHost({
+      routes,
+      port: local.LOCAL_HOST_PORT,
+      onRequest: ({ method, path: p, status, ms }) => console.log(`${method} ${p} → ${status} (${ms} ms)`),
+    });
+    closers.push(host.close);
+
+    const health = await fetch(`${host.url}/api/health`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    console.log(`
+Identity broker — local stack is up in ${seconds} s (health: ${health.status}). Settings: ${path.basename(file)}
+
+  Broker (Functions)   ${host.url}/api/…   (${routes.length} functions)
+  Health               ${host.url}/api/health
+  Table Storage        ${azurite.endpoint}   (Azurite, data in .local/azurite)
+  Key Vault stand-in   ${keyVault.url}
+  Entra ID stand-in    ${entra.host}/${local.DEMO_ENTRA_TENANT_ID}/v2.0   (any account name, any password)
+
+Next: create an admin API token and call the management API:
+  npm run bootstrap-admin -- --name me
+  curl -H "Authorization: Bearer <token>" ${host.url}/api/manage/tokens
+
+Ctrl-C stops everything.`);
+  } catch (err) {
+    await Promise.allSettled(closers.map((c) => c()));
+    throw err;
+  }
+}

@@ -1,0 +1,45 @@
+import type { HttpRequest } from '@azure/functions';
+import { UnauthorizedError } from '../errors.ts';
+import type { AdminTokenService } from './tokens.ts';
+
+/** Who is calling the management API. `name` is what audit events record as the actor. */
+export type Principal =
+  | { kind: 'token'; id: string; name: string }
+  | { kind: 'session'; username: string; sessionId: string; name: string; authTime: number };
+
+/** Authenticates an admin's browser session (cookie + X-Broker-Csrf); plugged in by the sign-in service. */
+export interface AdminSessionAuthenticator {
+  /** undefined when the request carries no session cookie; throws 401/403 when it carries a bad one. */
+  authenticateAdmin(request: HttpRequest): Promise<Principal | undefined>;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
+
+/** The one gate in front of every /api/manage route (called by `endpoint()`). */
+export class AdminAuthenticator {
+  constructor(
+    private readonly tokens: AdminTokenService,
+    private readonly sessions?: AdminSessionAuthenticator,
+  ) {}
+
+  async authenticate(request: HttpRequest, _clientAddress: string): Promise<Principal> {
+    const header = request.headers.get('authorization');
+    if (header) {
+      const m = BEARER.exec(header.trim());
+      const info = m?.[1] ? await this.tokens.verify(m[1]) : undefined;
+      if (!info) {
+        throw new UnauthorizedError(
+          'The admin token is not valid (malformed, expired or revoked).',
+          'invalid_token',
+        );
+      }
+      return { kind: 'token', id: info.id, name: info.name };
+    }
+    const session = this.sessions ? await this.sessions.authenticateAdmin(request) : undefined;
+    if (session) return session;
+    throw new UnauthorizedError(
+      'An admin API token (Authorization: Bearer …) or an admin session is required.',
+      'missing_credentials',
+    );
+  }
+}

@@ -1,0 +1,134 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import { NotFoundError } from '../errors.ts';
+import { getEntityOrUndefined, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+
+/**
+ * Admin API tokens: `brk.<id>.<secret>`, 256-bit secret, stored only as a SHA-256 hash (the secret
+ * is random, so a fast hash is enough). Revoking deletes the row; expiry is checked on every use.
+ */
+
+const PARTITION = 'token';
+const TOKEN_FORMAT = /^brk\.([0-9a-f]{32})\.([A-Za-z0-9_-]{43})$/;
+/** lastUsedAt is written at most this often per token, so busy admins do not cost a write per request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export const createTokenSchema = z
+  .object({
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^[\p{L}\p{N} ._@-]+$/u, 'may contain letters, digits, spaces and . _ @ - only'),
+    expiresInDays: z.number().int().min(1).max(730).optional(),
+  })
+  .strict();
+
+export type CreateTokenInput = z.output<typeof createTokenSchema>;
+
+export interface AdminTokenInfo {
+  id: string;
+  name: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  createdBy: string;
+}
+
+interface TokenEntity {
+  name: string;
+  hash: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt?: string;
+  createdBy: string;
+}
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+
+function toInfo(id: string, e: TokenEntity): AdminTokenInfo {
+  return {
+    id,
+    name: e.name,
+    createdAt: e.createdAt,
+    expiresAt: e.expiresAt,
+    lastUsedAt: e.lastUsedAt ?? null,
+    createdBy: e.createdBy,
+  };
+}
+
+export class AdminTokenService {
+  constructor(
+    private readonly table: TableClient,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: CreateTokenInput, createdBy: string): Promise<AdminTokenInfo & { token: string }> {
+    const id = randomBytes(16).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const now = this.clock.now();
+    const entity: TokenEntity = {
+      name: input.name,
+      hash: hashSecret(secret),
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + (input.expiresInDays ?? 90) * 86_400_000).toISOString(),
+      createdBy,
+    };
+    await this.table.createEntity({ partitionKey: PARTITION, rowKey: id, ...entity });
+    return { ...toInfo(id, entity), token: `brk.${id}.${secret}` };
+  }
+
+  async list(): Promise<AdminTokenInfo[]> {
+    const items: AdminTokenInfo[] = [];
+    const pages = this.table
+      .listEntities<TokenEntity>({ queryOptions: { filter: `PartitionKey eq '${PARTITION}'` } })
+      .byPage({ maxPageSize: 1000 });
+    for await (const page of pages) {
+      for (const e of page) items.push(toInfo(e.rowKey as string, e));
+      if (items.length >= 1000) break;
+    }
+    return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new NotFoundError('No such token.');
+    try {
+      await this.table.deleteEntity(PARTITION, id);
+    } catch (err) {
+      if (isNotFound(err)) throw new NotFoundError('No such token.');
+      throw err;
+    }
+  }
+
+  /** Returns the token's info when `presented` is a valid, unexpired token; undefined otherwise. */
+  async verify(presented: string): Promise<AdminTokenInfo | undefined> {
+    const m = TOKEN_FORMAT.exec(presented);
+    if (!m) return undefined;
+    const [, id, secret] = m as unknown as [string, string, string];
+    const entity = await getEntityOrUndefined<TokenEntity>(this.table, PARTITION, id);
+    if (!entity) return undefined;
+    const expected = Buffer.from(entity.hash, 'hex');
+    const actual = Buffer.from(hashSecret(secret), 'hex');
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+    const now = this.clock.now();
+    if (Date.parse(entity.expiresAt) <= now) return undefined;
+    const lastUsed = entity.lastUsedAt ? Date.parse(entity.lastUsedAt) : 0;
+    if (now - lastUsed >= LAST_USED_RESOLUTION_MS) {
+      const lastUsedAt = new Date(now).toISOString();
+      try {
+        await this.table.updateEntity({ partitionKey: PARTITION, rowKey: id, lastUsedAt }, 'Merge', {
+          etag: entity.etag,
+        });
+        entity.lastUsedAt = lastUsedAt;
+      } catch (err) {
+        // Another request recorded the use first, or the token was revoked meanwhile.
+        if (isNotFound(err)) return undefined;
+        if (!isPreconditionFailed(err)) throw err;
+      }
+    }
+    return toInfo(id, entity);
+  }
+}

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  HttpFunctionOptions,
+  HttpMethod,
+  HttpRequest,
+  HttpResponseInit,
+  InvocationContext,
+} from '@azure/functions';
+import type { Principal } from '../admin/auth.ts';
+import { toProblem } from '../errors.ts';
+import { type Logger, rootLogger } from '../log.ts';
+import { getServices, type Services } from '../runtime.ts';
+import { securityHeaders } from './headers.ts';
+
+export interface RequestContext {
+  request: HttpRequest;
+  context: InvocationContext;
+  services: Services;
+  correlationId: string;
+  log: Logger;
+  /** The caller's address as the platform's front end reports it (X-Forwarded-For), or "unknown". */
+  clientAddress: string;
+  /** Set on every /api/manage route: the authenticated admin. */
+  principal?: Principal;
+}
+
+export type EndpointHandler = (rc: RequestContext) => Promise<HttpResponseInit>;
+
+export interface EndpointOptions {
+  /** Route template without the `api/` prefix, e.g. `manage/tokens/{id}`. */
+  route: string;
+  methods: HttpMethod[];
+  handler: EndpointHandler;
+  /** Response may be cached by clients (public keys); everything else is `no-store`. */
+  cacheable?: boolean;
+  /** Renders errors for browser pages; APIs answer problem+json. */
+  renderError?: (status: number, correlationId: string, err: unknown, rc: RequestContext) => HttpResponseInit;
+}
+
+/** Routes under this prefix are the management API: admin authentication is enforced here, for all of them. */
+export const MANAGE_PREFIX = 'manage/';
+
+export function clientAddressOf(request: HttpRequest): string {
+  // The platform's front end appends the address it saw; earlier entries come from the client and
+  // can be forged, so only the last one is trusted.
+  const forwarded = request.headers.get('x-forwarded-for');
+  const first = forwarded?.split(',').at(-1)?.trim();
+  if (!first) return 'unknown';
+  // Azure's front ends may append the client port ("203.0.113.9:51234", "[2001:db8::1]:443").
+  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::\d+)?$/.exec(first);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(first);
+  if (v4WithPort?.[1]) return v4WithPort[1];
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(first);
+  if (mapped?.[1]) return mapped[1];
+  if (/^[0-9a-fA-F:]+$/.test(first) && first.length <= 45) return first;
+  return 'unknown';
+}
+
+function problemResponse(status: number, body: unknown, headers: Record<string, string>): HttpResponseInit {
+  return {
+    status,
+    jsonBody: body,
+    headers: { ...headers, 'Content-Type': 'application/problem+json' },
+  };
+}
+
+/**
+ * Wraps a handler with what every endpoint needs: a correlation id, admin authentication for the
+ * management API (deny by default: a route under `manage/` cannot opt out), one catch-all that turns
+ * any error into problem+json (or the page's error renderer), and the security headers.
+ */
+export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: string } {
+  const isManage = opts.route.startsWith(MANAGE_PREFIX);
+  const handler = async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const correlationId = randomUUID();
+    let rc: RequestContext | undefined;
+    let response: HttpResponseInit;
+    try {
+      const services = getServices();
+      rc = {
+        request,
+        context,
+        services,
+        correlationId,
+        log: services.log.child({ correlationId, route: opts.route }),
+        clientAddress: clientAddressOf(request),
+      };
+      if (isManage) rc.principal = await services.adminAuth.authenticate(request, rc.clientAddress);
+      response = await opts.handler(rc);
+    } catch (err) {
+      const { status, problem, headers } = toProblem(err, correlationId);
+      if (status >= 500) {
+        (rc?.log ?? rootLogger).error('request.failed', {
+          status,
+          problemCode: problem.code,
+          error: err,
+          correlationId,
+        });
+      }
+      response =
+        opts.renderError && rc
+          ? opts.renderError(status, correlationId, err, rc)
+          : problemResponse(status, problem, headers);
+      response.headers = { ...headers, ...(response.headers as Record<string, string>) };
+    }
+    const base = securityHeaders(opts.cacheable ? { cacheable: true } : {});
+    response.headers = { ...base, ...(response.headers as Record<string, string> | undefined) };
+    return response;
+  };
+  return { methods: opts.methods, authLevel: 'anonymous', route: opts.route, handler };
+}

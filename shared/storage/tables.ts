@@ -1,0 +1,86 @@
+import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
+import type { Config } from '../config.ts';
+import { sdkStatus } from '../errors.ts';
+
+/** Every table the broker uses. */
+export const TABLE_NAMES = {
+  integrations: 'Integrations',
+  users: 'Users',
+  userBindings: 'UserBindings',
+  settings: 'Settings',
+  loginTransactions: 'LoginTransactions',
+  sessions: 'Sessions',
+  throttle: 'Throttle',
+  auditEvents: 'AuditEvents',
+  adminTokens: 'AdminTokens',
+} as const;
+
+export type TableKey = keyof typeof TABLE_NAMES;
+export type Tables = Record<TableKey, TableClient>;
+
+/** Azurite's published development account (not a secret: it is in Microsoft's docs). */
+const AZURITE_ACCOUNT = 'devstoreaccount1';
+const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+export function createTables(
+  config: Pick<Config, 'BROKER_TABLE_ENDPOINT' | 'BROKER_DEV_CREDENTIALS'>,
+  credential: TokenCredential,
+  opts: { prefix?: string } = {},
+): Tables {
+  const make = (name: string) =>
+    config.BROKER_DEV_CREDENTIALS
+      ? new TableClient(
+          config.BROKER_TABLE_ENDPOINT,
+          name,
+          new AzureNamedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+          { allowInsecureConnection: true, retryOptions: { maxRetries: 2 } },
+        )
+      : new TableClient(config.BROKER_TABLE_ENDPOINT, name, credential, { retryOptions: { maxRetries: 2 } });
+  const prefix = opts.prefix ?? '';
+  return Object.fromEntries(
+    Object.entries(TABLE_NAMES).map(([key, name]) => [key, make(prefix + name)]),
+  ) as Tables;
+}
+
+/** Creates every missing table (idempotent). Run by `npm start`, the tests and bootstrap-admin. */
+export async function ensureTables(tables: Tables): Promise<void> {
+  await Promise.all(Object.values(tables).map((t) => t.createTable()));
+}
+
+export function isNotFound(err: unknown): boolean {
+  return sdkStatus(err) === 404;
+}
+
+export function isConflict(err: unknown): boolean {
+  return sdkStatus(err) === 409;
+}
+
+export function isPreconditionFailed(err: unknown): boolean {
+  return sdkStatus(err) === 412;
+}
+
+/** Point read that answers undefined for a missing entity. */
+export async function getEntityOrUndefined<T extends object>(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+): Promise<(T & { partitionKey: string; rowKey: string; etag: string; timestamp?: string }) | undefined> {
+  try {
+    return (await table.getEntity<T>(partitionKey, rowKey)) as T & {
+      partitionKey: string;
+      rowKey: string;
+      etag: string;
+      timestamp?: string;
+    };
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Escapes a value for an OData filter string literal. */
+export function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,82 @@
+/**
+ * Every registered route: the security headers of SECURITY.md section J, and deny-by-default on
+ * /api/manage (AD1) — a route added later is covered without touching this file.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RegisteredRoute } from '../../scripts/host/local-host.ts';
+import { appRoutes, startTestApp, type TestApp } from '../helpers/stack.ts';
+
+function concretePath(route: string): string {
+  return `/api/${route.replace(/\{\*?([A-Za-z_]+)(?::[a-z]+)?\??\}/g, (_, name: string) =>
+    name === 'username' ? 'someone' : '00000000-0000-4000-8000-000000000000',
+  )}`;
+}
+
+describe('every registered route', () => {
+  let app: TestApp;
+  let routes: RegisteredRoute[];
+  beforeAll(async () => {
+    app = await startTestApp();
+    routes = await appRoutes();
+  });
+  afterAll(() => app.close());
+
+  it('registers routes under manage/ and outside it', () => {
+    expect(routes.some((r) => r.route.startsWith('manage/'))).toBe(true);
+    expect(routes.some((r) => r.route === 'health')).toBe(true);
+    for (const r of routes) expect(r.authLevel).toBe('anonymous');
+  });
+
+  it('sends the security headers on every response (J: HD1–HD5)', async () => {
+    for (const r of routes) {
+      for (const method of r.methods) {
+        const res = await fetch(`${app.url}${concretePath(r.route)}`, { method, redirect: 'manual' });
+        const h = res.headers;
+        const where = `${method} ${r.route} (${res.status})`;
+        expect(h.get('strict-transport-security'), where).toMatch(/max-age=(\d{8,}); includeSubDomains/);
+        expect(
+          Number(/max-age=(\d+)/.exec(h.get('strict-transport-security') ?? '')?.[1]),
+        ).toBeGreaterThanOrEqual(31536000);
+        const csp = h.get('content-security-policy') ?? '';
+        for (const directive of [
+          "default-src 'none'",
+          "frame-ancestors 'none'",
+          "base-uri 'none'",
+          "object-src 'none'",
+        ]) {
+          expect(csp, where).toContain(directive);
+        }
+        expect(h.get('x-content-type-options'), where).toBe('nosniff');
+        expect(h.get('referrer-policy'), where).toBe('no-referrer');
+        if (r.route.startsWith('manage/') || (r.route.startsWith('auth/') && r.route !== 'auth/jwks')) {
+          expect(h.get('cache-control'), where).toBe('no-store');
+        }
+        expect(h.get('access-control-allow-origin'), where).toBeNull();
+        await res.arrayBuffer();
+      }
+    }
+  });
+
+  it('denies every /api/manage route to anonymous callers and bad tokens (AD1)', async () => {
+    const manage = routes.filter((r) => r.route.startsWith('manage/'));
+    expect(manage.length).toBeGreaterThan(0);
+    for (const r of manage) {
+      for (const method of r.methods) {
+        for (const headers of [
+          {},
+          { authorization: 'Bearer brk.x.y' },
+          { cookie: '__Host-broker_session=forged' },
+        ]) {
+          const res = await fetch(`${app.url}${concretePath(r.route)}`, {
+            method,
+            headers: { ...headers, 'content-type': 'application/json' },
+            ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }),
+          });
+          expect(res.status, `${method} ${r.route}`).toBe(401);
+          expect(res.headers.get('content-type')).toBe('application/problem+json');
+          await res.arrayBuffer();
+        }
+      }
+    }
+  });
+});
