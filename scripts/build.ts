@@ -3,13 +3,38 @@
  * dist/main.cjs with esbuild — the file package.json `main` names and the Functions host loads.
  * `@azure/functions-core` stays external: the host provides it.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { repoRoot } from './standins/ca.ts';
 
 export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
+
+/**
+ * Native modules cannot be bundled. Azure Functions Flex Consumption runs Linux x64 (glibc), so the
+ * argon2 binding's binary for that platform is copied next to the bundle and required directly.
+ */
+export const NATIVE_FILES = ['argon2.linux-x64-gnu.node'];
+
+const nativeArgon2: esbuild.Plugin = {
+  name: 'native-argon2',
+  setup(b) {
+    b.onResolve({ filter: /^@node-rs\/argon2$/ }, () => ({ path: 'argon2', namespace: 'native-argon2' }));
+    b.onLoad({ filter: /.*/, namespace: 'native-argon2' }, () => ({
+      contents: "module.exports = require('./argon2.linux-x64-gnu.node');",
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /\.node$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
+function copyNativeFiles(): void {
+  const require = createRequire(path.join(repoRoot, 'package.json'));
+  const pkgDir = path.dirname(require.resolve('@node-rs/argon2-linux-x64-gnu/package.json'));
+  for (const file of NATIVE_FILES) copyFileSync(path.join(pkgDir, file), path.join(path.dirname(bundlePath), file));
+}
 
 export async function build(opts: { quiet?: boolean } = {}): Promise<{ bytes: number; ms: number }> {
   const started = performance.now();
@@ -28,7 +53,9 @@ export async function build(opts: { quiet?: boolean } = {}): Promise<{ bytes: nu
     external: ['@azure/functions-core'],
     logLevel: opts.quiet ? 'silent' : 'warning',
     metafile: false,
+    plugins: [nativeArgon2],
   });
+  copyNativeFiles();
   if (result.errors.length > 0) throw new Error('esbuild failed');
   const bytes = statSync(bundlePath).size;
   const ms = Math.round(performance.now() - started);

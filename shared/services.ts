@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { HealthService } from './health.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createAzureCredential, createSecretClient } from './secrets/client.ts';
+import { SessionStore } from './sessions/store.ts';
 import { createTables, type Tables } from './storage/tables.ts';
 
 /**
@@ -25,6 +26,7 @@ export interface Services {
   adminTokens: AdminTokenService;
   adminAuth: AdminAuthenticator;
   health: HealthService;
+  sessions: SessionStore;
 }
 
 export interface ServiceOverrides {
@@ -46,5 +48,6 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const adminTokens = new AdminTokenService(tables.adminTokens, clock);
   const adminAuth = new AdminAuthenticator(adminTokens, o.adminSessions);
   const health = new HealthService(tables.settings, secrets, clock, log);
-  return { config, clock, log, tables, secrets, audit, adminTokens, adminAuth, health };
+  const sessions = new SessionStore(tables.sessions, clock);
+  return { config, clock, log, tables, secrets, audit, adminTokens, adminAuth, health, sessions };
 }

@@ -1,0 +1,87 @@
+/**
+ * MSAL Node confidential clients for Entra authorities. Discovery is configured statically
+ * (see authority.ts), so a client only ever calls the tenant's token endpoint. PII logging is off
+ * and the logger never receives secrets: MSAL's PII-bearing messages are dropped.
+ */
+import {
+  type AuthenticationResult,
+  ConfidentialClientApplication,
+  type Configuration,
+  LogLevel,
+} from '@azure/msal-node';
+import type { Config } from '../config.ts';
+import { type EntraCloud, graphDefaultScope, msalAuthorityOptions } from './authority.ts';
+
+export interface EntraClientArgs {
+  applicationId: string;
+  tenant: string;
+  cloud: EntraCloud;
+  clientSecret: string;
+}
+
+export type EntraLogLevel = 'error' | 'warning';
+
+export interface EntraClientOptions {
+  /** Receives MSAL's warnings and errors (never PII-flagged messages). Default: dropped. */
+  logger?: (level: EntraLogLevel, message: string) => void;
+}
+
+/** Builds the MSAL client for one integration; tests may pass their own. */
+export type EntraClientFactory = (args: EntraClientArgs) => ConfidentialClientApplication;
+
+export function createConfidentialClient(
+  args: EntraClientArgs,
+  config: Pick<Config, 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'>,
+  opts: EntraClientOptions = {},
+): ConfidentialClientApplication {
+  const authority = msalAuthorityOptions(args.cloud, args.tenant, config);
+  const secret = args.clientSecret;
+  const { logger } = opts;
+  const msalConfig: Configuration = {
+    auth: {
+      clientId: args.applicationId,
+      clientSecret: secret,
+      authority: authority.authority,
+      knownAuthorities: authority.knownAuthorities,
+      authorityMetadata: authority.authorityMetadata,
+      cloudDiscoveryMetadata: authority.cloudDiscoveryMetadata,
+    },
+    system: {
+      loggerOptions: {
+        piiLoggingEnabled: false,
+        logLevel: LogLevel.Warning,
+        loggerCallback: (level, message, containsPii) => {
+          if (!logger || containsPii || level > LogLevel.Warning) return;
+          // Defence in depth: MSAL should never log the secret, but make sure it cannot leak.
+          const safe = secret ? message.split(secret).join('[redacted]') : message;
+          logger(level === LogLevel.Error ? 'error' : 'warning', safe);
+        },
+      },
+    },
+  };
+  return new ConfidentialClientApplication(msalConfig);
+}
+
+/** The production factory: `createConfidentialClient` bound to the configuration. */
+export function defaultEntraClientFactory(
+  config: Pick<Config, 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'>,
+  opts: EntraClientOptions = {},
+): EntraClientFactory {
+  return (args) => createConfidentialClient(args, config, opts);
+}
+
+/**
+ * Tests an application's credentials with a client-credentials request for Microsoft Graph's
+ * `.default` scope in the cloud. Throws MSAL's error on failure (classify it with classifyEntraError).
+ */
+export async function testClientCredentials(
+  client: ConfidentialClientApplication,
+  cloud: EntraCloud,
+): Promise<AuthenticationResult> {
+  const result = await client.acquireTokenByClientCredential({
+    scopes: [graphDefaultScope(cloud)],
+    skipCache: true,
+  });
+  if (!result) throw new Error('Entra returned no token for the client-credentials request');
+  return result;
+}
