@@ -62,11 +62,12 @@ describe('every registered route', () => {
     expect(manage.length).toBeGreaterThan(0);
     for (const r of manage) {
       for (const method of r.methods) {
-        for (const headers of [
+        const variants: Record<string, string>[] = [
           {},
           { authorization: 'Bearer brk.x.y' },
           { cookie: '__Host-broker_session=forged' },
-        ]) {
+        ];
+        for (const headers of variants) {
           const res = await fetch(`${app.url}${concretePath(r.route)}`, {
             method,
             headers: { ...headers, 'content-type': 'application/json' },
