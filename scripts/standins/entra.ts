@@ -493,7 +493,14 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
   const { cert, key } = serverCertificate();
   const server: Server = createServer({ cert, key }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    res.on('finish', () => requests.push({ method: req.method ?? 'GET', path, status: res.statusCode }));
+    // Recorded before the response leaves (a client may see it before the server's 'finish' event).
+    const entry = { method: req.method ?? 'GET', path, status: 0 };
+    requests.push(entry);
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+    res.writeHead = ((...args: unknown[]) => {
+      entry.status = typeof args[0] === 'number' ? args[0] : res.statusCode;
+      return writeHead(...args);
+    }) as ServerResponse['writeHead'];
     route(req, res).catch((err: unknown) => {
       log(`entra stand-in: ${req.method} ${path}: ${err instanceof Error ? err.stack : String(err)}`);
       if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
@@ -779,6 +786,12 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
 
     let inner =
       rest === '/v2.0/.well-known/openid-configuration' ? '/.well-known/openid-configuration' : rest;
+    if (rest === '/oauth2/v2.0/authorize' && url.searchParams.has('prompt')) {
+      // Entra's account picker / sign-up prompts: the stand-in has no picker, it asks to sign in again.
+      const prompts = (url.searchParams.get('prompt') ?? '').split(' ').filter(Boolean);
+      const mapped = new Set(prompts.map((p) => (p === 'select_account' || p === 'create' ? 'login' : p)));
+      url.searchParams.set('prompt', [...mapped].join(' '));
+    }
     inner += url.search;
     // Mounted like express does it: oidc-provider derives the mount path from originalUrl vs url.
     (req as IncomingMessage & { originalUrl?: string }).originalUrl = `/${tenant.tenantId}${inner}`;
