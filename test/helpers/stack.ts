@@ -10,6 +10,7 @@ import {
   type RegisteredRoute,
   startLocalHost,
 } from '../../scripts/host/local-host.ts';
+import { freePort } from '../../scripts/standins/azurite.ts';
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { type Config, loadConfig } from '../../shared/config.ts';
 import { createLogger, type LogRecord, setLogSink } from '../../shared/log.ts';
@@ -83,10 +84,15 @@ export interface TestApp {
 
 /** The real app on the local host (free port), with its own services and an admin token. */
 export async function startTestApp(opts: TestServicesOptions = {}): Promise<TestApp> {
-  const services = await testServices(opts);
+  // The app's public base URL is the host's own, so redirect URIs and Origin checks line up.
+  const port = await freePort();
+  const services = await testServices({
+    ...opts,
+    env: { BROKER_PUBLIC_BASE_URL: `http://localhost:${port}`, ...opts.env },
+  });
   setServices(services);
   const routes = await appRoutes();
-  const host = await startLocalHost({ routes });
+  const host = await startLocalHost({ routes, port });
   const created = await services.adminTokens.create({ name: 'test-admin' }, 'test');
   const admin = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const { json, ...rest } = init;

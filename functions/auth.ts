@@ -1,0 +1,350 @@
+/**
+ * Browser sign-in routes (DESIGN.md "Browser"): sign-in page, login start, IdP-first start, Entra
+ * callback, password sign-in, session, logout, JWKS. Parse the request, call the sign-in service,
+ * render a page or redirect.
+ */
+import { app, type Cookie, type HttpResponseInit } from '@azure/functions';
+import { z } from 'zod';
+import { BrokerError, UnauthorizedError } from '../shared/errors.ts';
+import { json, readForm } from '../shared/http/body.ts';
+import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import { assertSameOrigin } from '../shared/http/origin.ts';
+import { choicePage, errorPage, passwordPage, signedInPage, usernamePage } from '../shared/pages/render.ts';
+import { type ErrorCase, TEXTS, t } from '../shared/pages/texts.ts';
+import { SignInError, USERNAME_MAX } from '../shared/signin/service.ts';
+import {
+  expiredCookie,
+  hostCookie,
+  readCookie,
+  SESSION_COOKIE,
+  SessionRejectedError,
+} from '../shared/signin/sessions.ts';
+import { isBrowserId, LOGIN_COOKIE, randomToken, TRANSACTION_TTL_MS } from '../shared/signin/transactions.ts';
+
+const LAST_USER_COOKIE = '__Host-broker_last_user';
+const LAST_USER_MAX_AGE = 90 * 86_400;
+const PASSWORD_INPUT_MAX = 1024;
+
+const product = (rc: RequestContext) => rc.services.config.BROKER_PRODUCT_NAME;
+const info = (rc: RequestContext) => ({ clientAddress: rc.clientAddress, correlationId: rc.correlationId });
+
+/** Browser id that binds login transactions to this browser (LS3): reused while valid, else new. */
+function browserId(rc: RequestContext): { id: string; cookie: Cookie } {
+  const existing = readCookie(rc.request, LOGIN_COOKIE);
+  const id = isBrowserId(existing) ? existing : randomToken();
+  return { id, cookie: hostCookie(LOGIN_COOKIE, id, TRANSACTION_TTL_MS / 1000) };
+}
+
+function redirect(location: string, status = 302, cookies: Cookie[] = []): HttpResponseInit {
+  return { status, headers: { Location: location }, ...(cookies.length ? { cookies } : {}) };
+}
+
+function errorCaseFor(status: number): ErrorCase {
+  if (status === 403) return 'forbidden_origin';
+  if (status === 404) return 'integration_not_found';
+  if (status === 429) return 'throttled';
+  if (status === 503) return 'unavailable';
+  if (status >= 500) return 'internal';
+  return 'invalid_callback';
+}
+
+/** Error pages for every browser route: a fixed text per case, the correlation id, nothing reflected. */
+function renderError(
+  status: number,
+  correlationId: string,
+  err: unknown,
+  rc: RequestContext,
+): HttpResponseInit {
+  const errorCase = err instanceof SignInError ? err.errorCase : errorCaseFor(status);
+  return errorPage({
+    product: rc.services.config.BROKER_PRODUCT_NAME,
+    status,
+    errorCase,
+    correlationId,
+    ...(err instanceof BrokerError ? { headers: err.headers } : {}),
+  });
+}
+
+const text = (max: number) => z.string().max(max).optional();
+
+async function form<S extends z.ZodType>(rc: RequestContext, schema: S): Promise<z.output<S>> {
+  const params = await readForm(rc.request);
+  const parsed = schema.safeParse(Object.fromEntries(params));
+  if (!parsed.success) throw new SignInError('invalid_callback', 400, 'invalid_form');
+  return parsed.data;
+}
+
+const loginForm = z.object({
+  username: text(USERNAME_MAX + 64),
+  returnTo: text(4096),
+  method: z.enum(['entra', 'password']).optional(),
+});
+
+const passwordForm = z.object({
+  username: text(USERNAME_MAX + 64),
+  password: text(PASSWORD_INPUT_MAX),
+  returnTo: text(4096),
+});
+
+// GET /api/auth/login — the username step (or "you are signed in").
+app.http(
+  'auth-login-page',
+  endpoint({
+    route: 'auth/login',
+    methods: ['GET'],
+    renderError,
+    handler: async (rc) => {
+      const { signIn, sessionService, users } = rc.services;
+      const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
+      try {
+        const session = await sessionService.authenticate(rc.request);
+        if (returnTo) return redirect(returnTo);
+        const user = await users.getByUsername(session.username);
+        return signedInPage({
+          product: product(rc),
+          username: session.username,
+          displayName: user?.displayName ?? null,
+        });
+      } catch (err) {
+        if (!(err instanceof SessionRejectedError)) throw err;
+      }
+      const prefill = rc.request.query.get('username') ?? readCookie(rc.request, LAST_USER_COOKIE) ?? '';
+      return usernamePage({
+        product: product(rc),
+        username: prefill.slice(0, USERNAME_MAX),
+        returnTo,
+      });
+    },
+  }),
+);
+
+// POST /api/auth/login — username submitted: Entra redirect, password step or choice page.
+app.http(
+  'auth-login-submit',
+  endpoint({
+    route: 'auth/login',
+    methods: ['POST'],
+    renderError,
+    handler: async (rc) => {
+      const { signIn } = rc.services;
+      assertSameOrigin(rc.request, signIn.brokerOrigin);
+      const body = await form(rc, loginForm);
+      const returnTo = await signIn.returnUrl(body.returnTo);
+      const username = (body.username ?? '').trim();
+      if (!username || username.length > USERNAME_MAX) {
+        return usernamePage({
+          product: product(rc),
+          username: username.slice(0, USERNAME_MAX),
+          returnTo,
+          status: 400,
+          error: username ? TEXTS.usernameTooLong : TEXTS.usernameRequired,
+        });
+      }
+      const browser = browserId(rc);
+      try {
+        const step = await signIn.usernameStep(username, returnTo, body.method, browser.id, info(rc));
+        if (step.kind === 'redirect') return redirect(step.location, 302, [browser.cookie]);
+        if (step.kind === 'choice') return choicePage({ product: product(rc), ...step });
+        return passwordPage({ product: product(rc), username: step.username, returnTo: step.returnTo });
+      } catch (err) {
+        if (err instanceof SignInError) await signIn.auditFailure(err, info(rc), 'entra');
+        throw err;
+      }
+    },
+  }),
+);
+
+// GET /api/auth/login/{integrationId} — "Sign in with <Title>" (IdP-first).
+app.http(
+  'auth-login-idp',
+  endpoint({
+    route: 'auth/login/{integrationId}',
+    methods: ['GET'],
+    renderError,
+    handler: async (rc) => {
+      const { signIn } = rc.services;
+      const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
+      const browser = browserId(rc);
+      try {
+        const location = await signIn.idpFirstStart(
+          rc.request.params.integrationId ?? '',
+          returnTo,
+          browser.id,
+          info(rc),
+        );
+        return redirect(location, 302, [browser.cookie]);
+      } catch (err) {
+        if (err instanceof SignInError) await signIn.auditFailure(err, info(rc), 'entra');
+        throw err;
+      }
+    },
+  }),
+);
+
+const callbackQuery = z.object({
+  code: z.string().min(1).max(4096).optional(),
+  state: z.string().min(1).max(256).optional(),
+  error: z.string().min(1).max(256).optional(),
+});
+
+// GET /api/auth/callback — Entra returns here.
+app.http(
+  'auth-callback',
+  endpoint({
+    route: 'auth/callback',
+    methods: ['GET'],
+    renderError,
+    handler: async (rc) => {
+      const { signIn } = rc.services;
+      const q = callbackQuery.safeParse({
+        code: rc.request.query.get('code') ?? undefined,
+        state: rc.request.query.get('state') ?? undefined,
+        error: rc.request.query.get('error') ?? undefined,
+      });
+      try {
+        if (!q.success) throw new SignInError('invalid_callback', 400, 'invalid_callback_query');
+        const done = await signIn.callback(q.data, readCookie(rc.request, LOGIN_COOKIE), info(rc));
+        return redirect(done.location, 302, [
+          done.cookie,
+          hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
+        ]);
+      } catch (err) {
+        if (err instanceof SignInError) await signIn.auditFailure(err, info(rc), 'entra');
+        throw err;
+      }
+    },
+  }),
+);
+
+// POST /api/auth/password — password sign-in.
+app.http(
+  'auth-password',
+  endpoint({
+    route: 'auth/password',
+    methods: ['POST'],
+    renderError,
+    handler: async (rc) => {
+      const { signIn } = rc.services;
+      assertSameOrigin(rc.request, signIn.brokerOrigin);
+      const body = await form(rc, passwordForm);
+      const returnTo = await signIn.returnUrl(body.returnTo);
+      const username = (body.username ?? '').trim().slice(0, USERNAME_MAX);
+      if (!body.password) {
+        return passwordPage({
+          product: product(rc),
+          username,
+          returnTo,
+          status: 400,
+          error: TEXTS.passwordRequired,
+        });
+      }
+      try {
+        const done = await signIn.passwordSignIn(username, body.password, returnTo, info(rc));
+        return redirect(done.location, 303, [
+          done.cookie,
+          hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
+        ]);
+      } catch (err) {
+        if (!(err instanceof SignInError)) throw err;
+        await signIn.auditFailure(err, info(rc), 'password');
+        if (err.status === 429) {
+          return passwordPage({
+            product: product(rc),
+            username,
+            returnTo,
+            status: 429,
+            headers: err.headers,
+            error: t(TEXTS.throttled, { seconds: err.headers['Retry-After'] ?? '60' }),
+          });
+        }
+        if (err.status === 401) {
+          // One page for every reason: unknown user, wrong password, method not allowed (PW4).
+          return passwordPage({
+            product: product(rc),
+            username,
+            returnTo,
+            status: 401,
+            error: TEXTS.invalidCredentials,
+          });
+        }
+        throw err;
+      }
+    },
+  }),
+);
+
+// POST /api/auth/logout
+app.http(
+  'auth-logout',
+  endpoint({
+    route: 'auth/logout',
+    methods: ['POST'],
+    renderError,
+    handler: async (rc) => {
+      const { signIn, sessionService, audit } = rc.services;
+      assertSameOrigin(rc.request, signIn.brokerOrigin);
+      const isForm = (rc.request.headers.get('content-type') ?? '').startsWith(
+        'application/x-www-form-urlencoded',
+      );
+      const params = isForm ? await readForm(rc.request) : new URLSearchParams();
+      const returnTo = await signIn.returnUrl(params.get('returnTo') ?? rc.request.query.get('returnTo'));
+      try {
+        const session = await sessionService.authenticate(rc.request);
+        await sessionService.revoke(session);
+        await audit.record({
+          type: 'signout',
+          actor: session.username,
+          target: `user:${session.username}`,
+          correlationId: rc.correlationId,
+          clientAddress: rc.clientAddress,
+          details: { method: session.method },
+        });
+      } catch (err) {
+        if (!(err instanceof SessionRejectedError)) throw err;
+      }
+      return redirect(returnTo ?? signIn.defaultLanding, 303, [expiredCookie(SESSION_COOKIE)]);
+    },
+  }),
+);
+
+// GET /api/auth/session
+app.http(
+  'auth-session',
+  endpoint({
+    route: 'auth/session',
+    methods: ['GET'],
+    handler: async (rc) => {
+      const { sessionService, users } = rc.services;
+      let session: Awaited<ReturnType<typeof sessionService.authenticate>>;
+      try {
+        session = await sessionService.authenticate(rc.request);
+      } catch (err) {
+        if (err instanceof SessionRejectedError)
+          throw new UnauthorizedError('No valid session.', 'no_session');
+        throw err;
+      }
+      const user = await users.getByUsername(session.username);
+      if (!user || user.disabled) throw new UnauthorizedError('No valid session.', 'no_session');
+      return json(200, {
+        username: user.username,
+        displayName: user.displayName,
+        roles: user.roles,
+        method: session.method,
+        integrationId: session.integrationId,
+        expiresAt: session.expiresAt,
+      });
+    },
+  }),
+);
+
+// GET /api/auth/jwks — public keys that verify the broker's session tokens.
+app.http(
+  'auth-jwks',
+  endpoint({
+    route: 'auth/jwks',
+    methods: ['GET'],
+    cacheable: true,
+    handler: async (rc) =>
+      json(200, await rc.services.sessionKeys.jwks(), { 'Content-Type': 'application/jwk-set+json' }),
+  }),
+);

@@ -1,0 +1,65 @@
+/**
+ * Every text the sign-in pages show, in one place, so the product can be renamed or translated.
+ * `{product}`, `{title}`, `{username}` are filled in by `t()`; values are HTML-escaped by the renderer.
+ */
+export const TEXTS = {
+  lang: 'en',
+  signInTitle: 'Sign in',
+  signInIntro: 'Sign in to {product}',
+  usernameLabel: 'Username',
+  usernameHint: 'Your username or work email address.',
+  continue: 'Continue',
+  passwordTitle: 'Enter your password',
+  passwordLabel: 'Password',
+  signIn: 'Sign in',
+  notYou: 'Not {username}? Use another account',
+  chooseTitle: 'How do you want to sign in?',
+  chooseEntra: 'Continue with {title}',
+  choosePassword: 'Use my password',
+  signedInTitle: 'You are signed in',
+  signedInAs: 'Signed in as {username}.',
+  signOut: 'Sign out',
+  signedOutTitle: 'You are signed out',
+  signInAgain: 'Sign in again',
+  errorTitle: 'Sign-in did not work',
+  correlation: 'Reference: {correlationId}',
+  tryAgain: 'Start again',
+  // Field errors
+  usernameRequired: 'Enter your username.',
+  usernameTooLong: 'That username is too long.',
+  passwordRequired: 'Enter your password.',
+  invalidCredentials: 'The username or password is not right.',
+  throttled: 'Too many attempts. Wait {seconds} seconds, then try again.',
+  // Error pages (a fixed text per case; nothing from the identity provider is shown)
+  errors: {
+    access_denied: 'Sign-in was cancelled or refused at your organisation.',
+    consent_required: 'Your organisation has not approved this application yet. Ask your administrator.',
+    interaction_required: 'Your organisation needs you to complete an extra step. Start again.',
+    login_required: 'Your organisation needs you to sign in again. Start again.',
+    temporarily_unavailable: 'Your organisation’s sign-in service is busy. Try again in a few minutes.',
+    idp_error: 'Your organisation’s sign-in service reported a problem. Start again.',
+    invalid_callback: 'This sign-in link is not valid. Start again.',
+    state_mismatch: 'This sign-in was started in another browser or has already been used. Start again.',
+    expired: 'This sign-in took too long. Start again.',
+    integration_unavailable:
+      'Sign-in with your organisation is not available right now. Ask your administrator.',
+    integration_not_found: 'This sign-in link is not valid.',
+    token_invalid: 'We could not verify your sign-in with your organisation. Start again.',
+    redeem_failed: 'We could not complete your sign-in with your organisation. Start again.',
+    account_mismatch:
+      'You signed in with a different account than the one you entered. Start again with the right account.',
+    no_account: 'There is no account here for the identity you signed in with. Ask your administrator.',
+    account_disabled: 'Your account cannot sign in. Ask your administrator.',
+    not_allowed: 'Your account does not sign in this way. Ask your administrator.',
+    forbidden_origin: 'This request did not come from the sign-in page. Open the sign-in page and try again.',
+    throttled: 'Too many attempts. Wait a little, then try again.',
+    unavailable: 'Sign-in is not available right now. Try again in a few minutes.',
+    internal: 'Something went wrong on our side. Try again.',
+  },
+} as const;
+
+export type ErrorCase = keyof typeof TEXTS.errors;
+
+export function t(template: string, values: Record<string, string | number> = {}): string {
+  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in values ? String(values[k]) : m));
+}

@@ -1,0 +1,75 @@
+/**
+ * An admin's browser session as a credential for /api/manage (DESIGN.md "Management"): the session
+ * cookie plus `X-Broker-Csrf: 1` (a header a cross-site form cannot send) and, when the browser sends
+ * one, the broker's own Origin (SECURITY.md AD2). Roles are read fresh from the user, not from the
+ * cookie, so removing "admin" takes effect at once.
+ */
+import type { HttpRequest } from '@azure/functions';
+import type { AdminSessionAuthenticator, Principal } from '../admin/auth.ts';
+import type { Clock } from '../clock.ts';
+import { ForbiddenError, UnauthorizedError } from '../errors.ts';
+import { assertSameOrigin } from '../http/origin.ts';
+import type { UserDirectory } from './ports.ts';
+import { readCookie, SESSION_COOKIE, SessionRejectedError, type SessionService } from './sessions.ts';
+
+/** How recent a sign-in must be for security-relevant admin changes (AD5). */
+export const FRESH_AUTH_MINUTES = 10;
+
+export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
+  constructor(
+    private readonly sessions: SessionService,
+    private readonly users: UserDirectory,
+    private readonly brokerOrigin: string,
+  ) {}
+
+  async authenticateAdmin(request: HttpRequest): Promise<Principal | undefined> {
+    if (!readCookie(request, SESSION_COOKIE)) return undefined;
+    let session: Awaited<ReturnType<SessionService['authenticate']>>;
+    try {
+      session = await this.sessions.authenticate(request);
+    } catch (err) {
+      if (err instanceof SessionRejectedError) {
+        throw new UnauthorizedError(
+          'The session is not valid (expired, revoked or signed out).',
+          'invalid_session',
+        );
+      }
+      throw err;
+    }
+    if (request.headers.get('x-broker-csrf') !== '1') {
+      throw new ForbiddenError(
+        'Session-authenticated calls need the header X-Broker-Csrf: 1.',
+        'csrf_header_missing',
+      );
+    }
+    if (request.headers.get('origin') !== null || request.headers.get('sec-fetch-site') !== null) {
+      assertSameOrigin(request, this.brokerOrigin);
+    }
+    const user = await this.users.getByUsername(session.username);
+    if (!user || user.disabled || !user.roles.includes('admin')) {
+      throw new ForbiddenError('This account is not an administrator.', 'not_admin');
+    }
+    return {
+      kind: 'session',
+      username: user.username,
+      sessionId: session.sessionId,
+      name: user.username,
+      authTime: session.authTime,
+    };
+  }
+}
+
+/**
+ * AD5: security-relevant changes made with a browser session (turning on Allow OAuth Passwords,
+ * rotating a client secret, granting admin) need a sign-in within the last few minutes. API tokens
+ * are not affected: they are created deliberately and can be revoked.
+ */
+export function requireFreshAuthentication(principal: Principal | undefined, clock: Clock): void {
+  if (principal?.kind !== 'session') return;
+  if (clock.now() - principal.authTime > FRESH_AUTH_MINUTES * 60_000) {
+    throw new UnauthorizedError(
+      `This change needs a recent sign-in (within ${FRESH_AUTH_MINUTES} minutes). Sign in again and retry.`,
+      'reauthentication_required',
+    );
+  }
+}

@@ -1,0 +1,583 @@
+/**
+ * The sign-in flows of DESIGN.md: login start (username step → Entra, password step or choice),
+ * IdP-first start, the Entra callback, password sign-in, sessions. Function files parse the request
+ * and render pages; every decision is here, with its dependencies passed in.
+ */
+import type { AuthenticationResult } from '@azure/msal-node';
+import type { AuditLog } from '../audit.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { authorityHost, authorizeEndpoint, type EntraCloud } from '../entra/authority.ts';
+import { classifyEntraError } from '../entra/errors.ts';
+import { BrokerError, NotFoundError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { ErrorCase } from '../pages/texts.ts';
+import type { EntraClientCache } from './entra-clients.ts';
+import { type EntraIdentity, IdTokenError, type IdTokenValidator } from './id-token.ts';
+import type {
+  IntegrationSource,
+  PasswordVerifier,
+  SettingsReader,
+  SignInIntegration,
+  SignInSettings,
+  SignInUser,
+  UserDirectory,
+} from './ports.ts';
+import { safeReturnUrl } from './return-url.ts';
+import type { SessionService } from './sessions.ts';
+import { ACCOUNT_POLICY, ADDRESS_POLICY, type Throttle } from './throttle.ts';
+import { type LoginTransactionStore, TransactionError } from './transactions.ts';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const SIGN_IN_SCOPES = ['openid', 'profile', 'email'];
+/** Sign-in starts per client address per 10 minutes (caps pending transactions, RL1). */
+export const START_LIMIT = { limit: 30, windowMs: 10 * 60_000 };
+/** Callbacks per client address per 10 minutes (RL1). */
+export const CALLBACK_LIMIT = { limit: 60, windowMs: 10 * 60_000 };
+
+/** A sign-in that ends on an error page: a fixed text per case, a stable reason for the audit. */
+export class SignInError extends BrokerError {
+  constructor(
+    readonly errorCase: ErrorCase,
+    status: number,
+    readonly reason: string,
+    opts: { headers?: Record<string, string>; username?: string | null; integrationId?: string | null } = {},
+  ) {
+    super(status, reason, `sign-in failed: ${reason}`, opts.headers ? { headers: opts.headers } : {});
+    this.username = opts.username ?? null;
+    this.integrationId = opts.integrationId ?? null;
+  }
+  readonly username: string | null;
+  readonly integrationId: string | null;
+}
+
+export interface RequestInfo {
+  clientAddress: string;
+  correlationId: string;
+}
+
+export type LoginStepResult =
+  | { kind: 'redirect'; location: string }
+  | { kind: 'password'; username: string; returnTo: string | null }
+  | { kind: 'choice'; username: string; title: string; returnTo: string | null };
+
+export interface SignedIn {
+  cookie: import('@azure/functions').Cookie;
+  location: string;
+  username: string;
+}
+
+export interface SignInDeps {
+  config: Pick<Config, 'BROKER_PUBLIC_BASE_URL' | 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'>;
+  clock: Clock;
+  log: Logger;
+  audit: AuditLog;
+  users: UserDirectory;
+  integrations: IntegrationSource;
+  settings: SettingsReader;
+  passwords: PasswordVerifier;
+  sessions: SessionService;
+  transactions: LoginTransactionStore;
+  throttle: Throttle;
+  idTokens: IdTokenValidator;
+  entraClients: EntraClientCache;
+  /** Resolves a tenant domain name to its GUID (one discovery call per tenant per instance). */
+  resolveTenantId?: (cloud: EntraCloud, domain: string) => Promise<string>;
+}
+
+export const USERNAME_MAX = 256;
+
+export function normaliseUsername(raw: string | null | undefined): string {
+  return (raw ?? '').trim().toLowerCase();
+}
+
+export class SignInService {
+  private readonly tenantIds = new Map<string, Promise<string>>();
+
+  constructor(private readonly d: SignInDeps) {}
+
+  get redirectUri(): string {
+    return `${this.d.config.BROKER_PUBLIC_BASE_URL}/api/auth/callback`;
+  }
+
+  get brokerOrigin(): string {
+    return new URL(this.d.config.BROKER_PUBLIC_BASE_URL).origin;
+  }
+
+  async settings(): Promise<SignInSettings> {
+    return this.d.settings.get();
+  }
+
+  /** A return URL that passed the allow-list, or null (RU1/RU2). */
+  async returnUrl(raw: string | null | undefined): Promise<string | null> {
+    if (!raw) return null;
+    const settings = await this.d.settings.get();
+    return safeReturnUrl(raw, settings.allowedReturnOrigins, this.brokerOrigin) ?? null;
+  }
+
+  /** Where to go after sign-in / sign-out when no acceptable return URL was given. */
+  get defaultLanding(): string {
+    return '/api/auth/login';
+  }
+
+  // ---- username step ----------------------------------------------------------------------------
+
+  async usernameStep(
+    usernameRaw: string,
+    returnTo: string | null,
+    method: 'entra' | 'password' | undefined,
+    browserId: string,
+    info: RequestInfo,
+  ): Promise<LoginStepResult> {
+    const username = normaliseUsername(usernameRaw);
+    const user = await this.d.users.getByUsername(username);
+    const settings = await this.d.settings.get();
+    if (user && !user.disabled && user.verifyType.kind === 'integration') {
+      const hasPasswordChoice = settings.allowOAuthPasswords && user.passwordHash !== null;
+      if (method === 'password' && hasPasswordChoice) return { kind: 'password', username, returnTo };
+      const { integration } = await this.activeIntegration(user.verifyType.integrationId, username);
+      if (hasPasswordChoice && method !== 'entra') {
+        return { kind: 'choice', username, title: integration.title, returnTo };
+      }
+      const location = await this.startEntra(integration, username, returnTo, browserId, info);
+      return { kind: 'redirect', location };
+    }
+    // Password users, unknown users and disabled users all get the password step (no enumeration).
+    return { kind: 'password', username, returnTo };
+  }
+
+  /** IdP-first start: `GET /api/auth/login/{integrationId}`. */
+  async idpFirstStart(integrationId: string, returnTo: string | null, browserId: string, info: RequestInfo) {
+    if (!GUID.test(integrationId))
+      throw new SignInError('integration_not_found', 404, 'integration_not_found');
+    const { integration } = await this.activeIntegration(integrationId, null);
+    return this.startEntra(integration, null, returnTo, browserId, info);
+  }
+
+  private async activeIntegration(id: string, username: string | null) {
+    try {
+      const found = await this.d.integrations.getForSignIn(id);
+      if (found.integration.status !== 'active') throw new Error('inactive');
+      return found;
+    } catch (err) {
+      if (err instanceof NotFoundError || (err instanceof BrokerError && err.status === 404)) {
+        throw new SignInError('integration_not_found', 404, 'integration_not_found', {
+          username,
+          integrationId: id,
+        });
+      }
+      if (err instanceof BrokerError && err.status >= 500) throw err;
+      throw new SignInError('integration_unavailable', 403, 'integration_inactive', {
+        username,
+        integrationId: id,
+      });
+    }
+  }
+
+  private async startEntra(
+    integration: SignInIntegration,
+    expectedUsername: string | null,
+    returnTo: string | null,
+    browserId: string,
+    info: RequestInfo,
+  ): Promise<string> {
+    const limited = await this.d.throttle.hit('start', info.clientAddress, START_LIMIT);
+    if (limited.blocked) {
+      throw new SignInError('throttled', 429, 'start_rate_limited', {
+        headers: { 'Retry-After': String(limited.retryAfterSeconds) },
+        username: expectedUsername,
+        integrationId: integration.id,
+      });
+    }
+    const tx = await this.d.transactions.create(
+      { integrationId: integration.id, expectedUsername, returnTo },
+      browserId,
+    );
+    const url = new URL(authorizeEndpoint(integration.cloud, integration.tenant, this.d.config));
+    const q = url.searchParams;
+    q.set('client_id', integration.applicationId);
+    q.set('response_type', 'code');
+    q.set('redirect_uri', this.redirectUri);
+    q.set('response_mode', 'query');
+    q.set('scope', SIGN_IN_SCOPES.join(' '));
+    q.set('state', tx.state);
+    q.set('nonce', tx.nonce);
+    q.set('code_challenge', tx.challenge);
+    q.set('code_challenge_method', 'S256');
+    if (expectedUsername) q.set('login_hint', expectedUsername);
+    else q.set('prompt', 'select_account');
+    return url.toString();
+  }
+
+  // ---- callback ---------------------------------------------------------------------------------
+
+  async callback(
+    query: { code?: string; state?: string; error?: string },
+    browserId: string | undefined,
+    info: RequestInfo,
+  ): Promise<SignedIn> {
+    const limited = await this.d.throttle.hit('callback', info.clientAddress, CALLBACK_LIMIT);
+    if (limited.blocked) {
+      throw new SignInError('throttled', 429, 'callback_rate_limited', {
+        headers: { 'Retry-After': String(limited.retryAfterSeconds) },
+      });
+    }
+    if (!query.state) throw new SignInError('invalid_callback', 400, 'missing_state');
+    let tx: Awaited<ReturnType<LoginTransactionStore['consume']>>;
+    try {
+      tx = await this.d.transactions.consume(query.state, browserId);
+    } catch (err) {
+      if (err instanceof TransactionError) {
+        throw new SignInError(
+          err.reason === 'expired' ? 'expired' : 'state_mismatch',
+          400,
+          `state_${err.reason}`,
+        );
+      }
+      throw err;
+    }
+    const ctx = { username: tx.expectedUsername, integrationId: tx.integrationId };
+    if (query.error) {
+      throw new SignInError(entraErrorCase(query.error), 400, `idp_${safeErrorCode(query.error)}`, ctx);
+    }
+    if (!query.code) throw new SignInError('invalid_callback', 400, 'missing_code', ctx);
+    const { integration, clientSecret } = await this.activeIntegration(tx.integrationId, tx.expectedUsername);
+
+    const result = await this.redeem(
+      integration,
+      clientSecret,
+      query.code,
+      query.state,
+      tx.verifier,
+      tx.nonce,
+      ctx,
+    );
+    // CB10: only the ID token proves who signed in; the access token is never looked at.
+    const identity = await this.validateIdToken(result.idToken, integration, tx.nonce, ctx);
+    const user = await this.matchUser(identity, integration, tx.expectedUsername);
+    const settings = await this.d.settings.get();
+    const issued = await this.d.sessions.issue({
+      username: user.username,
+      roles: user.roles,
+      method: 'entra',
+      integrationId: integration.id,
+      clientAddress: info.clientAddress,
+      lifetimeMinutes: settings.sessionLifetimeMinutes,
+    });
+    await this.d.users.recordLogin(user.username);
+    await this.d.audit.record({
+      type: 'signin.succeeded',
+      actor: user.username,
+      target: `user:${user.username}`,
+      correlationId: info.correlationId,
+      clientAddress: info.clientAddress,
+      details: {
+        method: 'entra',
+        integrationId: integration.id,
+        tid: identity.tenantId,
+        oid: identity.objectId,
+      },
+    });
+    const location =
+      (tx.returnTo && safeReturnUrl(tx.returnTo, settings.allowedReturnOrigins, this.brokerOrigin)) ||
+      this.defaultLanding;
+    return { cookie: issued.cookie, location, username: user.username };
+  }
+
+  private async redeem(
+    integration: SignInIntegration,
+    clientSecret: string,
+    code: string,
+    state: string,
+    verifier: string,
+    nonce: string,
+    ctx: { username: string | null; integrationId: string },
+  ): Promise<AuthenticationResult> {
+    const attempt = async (secret: string, target: SignInIntegration) => {
+      const client = this.d.entraClients.get(target, secret);
+      const result = await client.acquireTokenByCode(
+        {
+          code,
+          redirectUri: this.redirectUri,
+          codeVerifier: verifier,
+          scopes: SIGN_IN_SCOPES,
+          state,
+          nonce,
+        },
+        { code, state },
+      );
+      // A long-lived instance must not keep every user's tokens (MSAL caches them per account).
+      if (result?.account) await client.getTokenCache().removeAccount(result.account);
+      if (!result?.idToken) throw new SignInError('redeem_failed', 502, 'no_id_token', ctx);
+      return result;
+    };
+    try {
+      return await attempt(clientSecret, integration);
+    } catch (err) {
+      if (err instanceof SignInError) throw err;
+      const kind = classifyEntraError(err);
+      if (kind.kind === 'wrong_secret') {
+        // The secret may have been rotated on another instance: read it again once and retry.
+        const fresh = await this.d.integrations.getForSignIn(integration.id, { refreshSecret: true });
+        try {
+          return await attempt(fresh.clientSecret, fresh.integration);
+        } catch (retryErr) {
+          if (retryErr instanceof SignInError) throw retryErr;
+          this.d.log.warn('signin.redeem_failed', {
+            aadsts: classifyEntraError(retryErr).aadsts ?? null,
+            retried: true,
+          });
+          throw new SignInError('redeem_failed', 502, 'redeem_wrong_secret', ctx);
+        }
+      }
+      this.d.log.warn('signin.redeem_failed', { kind: kind.kind, aadsts: kind.aadsts ?? null });
+      if (kind.kind === 'unreachable') throw new SignInError('unavailable', 503, 'idp_unreachable', ctx);
+      throw new SignInError('redeem_failed', 400, `redeem_${kind.kind}`, ctx);
+    }
+  }
+
+  private async validateIdToken(
+    idToken: string,
+    integration: SignInIntegration,
+    nonce: string,
+    ctx: { username: string | null; integrationId: string },
+  ): Promise<EntraIdentity> {
+    try {
+      return await this.d.idTokens.validate(idToken, {
+        cloud: integration.cloud,
+        applicationId: integration.applicationId,
+        allowedTenantIds: await this.allowedTenantIds(integration),
+        nonce,
+      });
+    } catch (err) {
+      if (err instanceof IdTokenError)
+        throw new SignInError('token_invalid', 400, `id_token_${err.reason}`, ctx);
+      throw err;
+    }
+  }
+
+  private async allowedTenantIds(integration: SignInIntegration): Promise<string[]> {
+    const tenant = integration.tenant.toLowerCase();
+    if (tenant === 'organizations') return integration.allowedTenants.map((t) => t.toLowerCase());
+    if (GUID.test(tenant)) return [tenant];
+    const key = `${integration.cloud}:${tenant}`;
+    let p = this.tenantIds.get(key);
+    if (!p) {
+      p = (this.d.resolveTenantId ?? this.discoverTenantId.bind(this))(integration.cloud, tenant);
+      p.catch(() => this.tenantIds.delete(key));
+      this.tenantIds.set(key, p);
+    }
+    return [(await p).toLowerCase()];
+  }
+
+  /** A domain-named tenant's GUID, from its OpenID configuration's issuer (cold path only). */
+  private async discoverTenantId(cloud: EntraCloud, domain: string): Promise<string> {
+    const host = authorityHost(cloud, this.d.config);
+    const res = await fetch(`${host}/${encodeURIComponent(domain)}/v2.0/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) throw new SignInError('unavailable', 503, 'tenant_discovery_failed');
+    const issuer = String(((await res.json()) as { issuer?: unknown }).issuer ?? '');
+    const m = /\/([0-9a-f-]{36})\/v2\.0\/?$/i.exec(issuer);
+    if (!m?.[1] || !GUID.test(m[1])) throw new SignInError('unavailable', 503, 'tenant_discovery_failed');
+    return m[1];
+  }
+
+  /**
+   * Account matching (AM1–AM4): a bound user matches on (tid, oid) only; an unbound user matches once,
+   * on the integration's claim, and only the expected user (or, IdP-first, a user assigned to this
+   * integration) — then the binding is stored. Email alone never links an account that is bound.
+   */
+  private async matchUser(
+    identity: EntraIdentity,
+    integration: SignInIntegration,
+    expectedUsername: string | null,
+  ): Promise<SignInUser> {
+    const ctx = { username: expectedUsername, integrationId: integration.id };
+    const bound = await this.d.users.findByBinding(identity.tenantId, identity.objectId);
+    let user: SignInUser | undefined = bound;
+    if (bound) {
+      if (expectedUsername && bound.username !== expectedUsername) {
+        throw new SignInError('account_mismatch', 403, 'bound_to_other_user', ctx);
+      }
+    } else {
+      const claim = claimValue(identity, integration.matchClaim);
+      if (!claim) throw new SignInError('no_account', 403, 'claim_missing', ctx);
+      if (expectedUsername) {
+        const candidate = await this.d.users.getByUsername(expectedUsername);
+        if (!candidate || !claimMatches(claim, candidate)) {
+          throw new SignInError('account_mismatch', 403, 'claim_mismatch', ctx);
+        }
+        user = candidate;
+      } else {
+        const byName = await this.d.users.getByUsername(claim);
+        const viaEmail = byName ? undefined : await this.d.users.findByEmail(claim);
+        const candidate = byName ?? (viaEmail ? await this.d.users.getByUsername(viaEmail) : undefined);
+        if (!candidate || !claimMatches(claim, candidate)) {
+          throw new SignInError('no_account', 403, 'no_matching_user', ctx);
+        }
+        user = candidate;
+      }
+      // An account already bound to another Entra identity never re-links by a claim (AM1, nOAuth).
+      if (user.entraBinding) throw new SignInError('account_mismatch', 403, 'bound_to_other_identity', ctx);
+    }
+    if (!user) throw new SignInError('no_account', 403, 'no_matching_user', ctx);
+    const userCtx = { username: user.username, integrationId: integration.id };
+    if (user.disabled) throw new SignInError('account_disabled', 403, 'user_disabled', userCtx);
+    if (user.verifyType.kind !== 'integration' || user.verifyType.integrationId !== integration.id) {
+      throw new SignInError('not_allowed', 403, 'wrong_verify_type', userCtx);
+    }
+    if (!bound) {
+      try {
+        await this.d.users.bind(
+          user.username,
+          { tenantId: identity.tenantId, objectId: identity.objectId },
+          user.etag,
+        );
+      } catch (err) {
+        if (err instanceof BrokerError && err.status < 500) {
+          throw new SignInError('account_mismatch', 409, 'binding_conflict', userCtx);
+        }
+        throw err;
+      }
+    }
+    return user;
+  }
+
+  // ---- password sign-in -------------------------------------------------------------------------
+
+  async passwordSignIn(
+    usernameRaw: string,
+    password: string,
+    returnToRaw: string | null,
+    info: RequestInfo,
+  ): Promise<SignedIn> {
+    const username = normaliseUsername(usernameRaw);
+    const [account, address] = await Promise.all([
+      this.d.throttle.state('pwd-user', username),
+      this.d.throttle.state('pwd-addr', info.clientAddress),
+    ]);
+    if (account.blocked || address.blocked) {
+      const retry = Math.max(account.retryAfterSeconds, address.retryAfterSeconds);
+      await this.d.audit.record({
+        type: 'signin.throttled',
+        actor: username || 'unknown',
+        target: username ? `user:${username}` : undefined,
+        outcome: 'failure',
+        reason: account.blocked ? 'account_throttled' : 'address_throttled',
+        correlationId: info.correlationId,
+        clientAddress: info.clientAddress,
+        details: { method: 'password' },
+      });
+      throw new SignInError('throttled', 429, 'throttled', {
+        headers: { 'Retry-After': String(retry) },
+        username,
+      });
+    }
+    const settings = await this.d.settings.get();
+    const user = username ? await this.d.users.getByUsername(username) : undefined;
+    const allowed =
+      !!user &&
+      !user.disabled &&
+      user.passwordHash !== null &&
+      (user.verifyType.kind === 'password' || settings.allowOAuthPasswords);
+    let ok = false;
+    if (allowed && user?.passwordHash) ok = await this.d.passwords.verify(user.passwordHash, password);
+    else await this.d.passwords.dummyVerify(password);
+    if (!ok || !user) {
+      const reason = !user
+        ? 'unknown_user'
+        : !allowed
+          ? user.disabled
+            ? 'user_disabled'
+            : 'method_not_allowed'
+          : 'wrong_password';
+      const [accountAfter] = await Promise.all([
+        this.d.throttle.recordFailure('pwd-user', username, ACCOUNT_POLICY),
+        this.d.throttle.recordFailure('pwd-addr', info.clientAddress, ADDRESS_POLICY),
+      ]);
+      await this.d.audit.record({
+        type: 'signin.failed',
+        actor: username || 'unknown',
+        target: username ? `user:${username}` : undefined,
+        outcome: 'failure',
+        reason,
+        correlationId: info.correlationId,
+        clientAddress: info.clientAddress,
+        details: { method: 'password', throttled: accountAfter.blocked },
+      });
+      throw new SignInError('throttled', 401, reason, { username });
+    }
+    await this.d.throttle.reset('pwd-user', username);
+    if (this.d.passwords.needsRehash(user.passwordHash as string)) {
+      try {
+        await this.d.users.setPasswordHash(user.username, await this.d.passwords.hash(password), user.etag);
+      } catch (err) {
+        this.d.log.warn('signin.rehash_failed', { error: err });
+      }
+    }
+    const issued = await this.d.sessions.issue({
+      username: user.username,
+      roles: user.roles,
+      method: 'password',
+      integrationId: null,
+      clientAddress: info.clientAddress,
+      lifetimeMinutes: settings.sessionLifetimeMinutes,
+    });
+    await this.d.users.recordLogin(user.username);
+    await this.d.audit.record({
+      type: 'signin.succeeded',
+      actor: user.username,
+      target: `user:${user.username}`,
+      correlationId: info.correlationId,
+      clientAddress: info.clientAddress,
+      details: { method: 'password' },
+    });
+    const location =
+      (returnToRaw && safeReturnUrl(returnToRaw, settings.allowedReturnOrigins, this.brokerOrigin)) ||
+      this.defaultLanding;
+    return { cookie: issued.cookie, location, username: user.username };
+  }
+
+  /** Audit record for a sign-in that ended on an error page. */
+  async auditFailure(err: SignInError, info: RequestInfo, method: 'entra' | 'password'): Promise<void> {
+    if (method === 'password' && err.status === 401) return; // already recorded with its reason
+    if (err.status === 429 && method === 'password') return;
+    await this.d.audit.record({
+      type: 'signin.failed',
+      actor: err.username ?? 'unknown',
+      ...(err.username ? { target: `user:${err.username}` } : {}),
+      outcome: 'failure',
+      reason: err.reason,
+      correlationId: info.correlationId,
+      clientAddress: info.clientAddress,
+      details: { method, integrationId: err.integrationId },
+    });
+  }
+}
+
+function claimValue(identity: EntraIdentity, claim: SignInIntegration['matchClaim']): string | null {
+  const v = claim === 'email' ? identity.email : claim === 'upn' ? identity.upn : identity.preferredUsername;
+  return v ? v.trim().toLowerCase() : null;
+}
+
+function claimMatches(claim: string, user: SignInUser): boolean {
+  return claim === user.username.toLowerCase() || (!!user.email && claim === user.email.toLowerCase());
+}
+
+const ENTRA_ERRORS: Record<string, ErrorCase> = {
+  access_denied: 'access_denied',
+  consent_required: 'consent_required',
+  interaction_required: 'interaction_required',
+  login_required: 'login_required',
+  temporarily_unavailable: 'temporarily_unavailable',
+};
+
+function entraErrorCase(error: string): ErrorCase {
+  return ENTRA_ERRORS[error] ?? 'idp_error';
+}
+
+/** An Entra `error` value reduced to a short, safe token for the audit record. */
+function safeErrorCode(error: string): string {
+  return /^[a-z_]{1,40}$/.test(error) ? error : 'other';
+}

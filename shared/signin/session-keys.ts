@@ -1,0 +1,166 @@
+/**
+ * The broker's session signing keys (SECURITY.md SC5, SE4): ES256, private key kept in Key Vault as
+ * a secret (JWK JSON), generated on first use, cached per instance. Each Key Vault version is one key
+ * and its version is the `kid`. `/api/auth/jwks` publishes the current and the previous public key,
+ * so tokens signed before a rotation stay verifiable until they expire.
+ */
+import type { KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type { JWK } from 'jose';
+import type { Clock } from '../clock.ts';
+import { DependencyError, sdkStatus } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+export const SESSION_KEY_SECRET = 'broker-session-signing-key';
+/** An unknown kid makes us look at Key Vault again at most this often (another instance may have rotated). */
+const RELOAD_COOLDOWN_MS = 30_000;
+
+export interface SigningKey {
+  kid: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  publicJwk: JWK;
+}
+
+function toSigningKey(kid: string, privateJwkJson: string): SigningKey {
+  const jwk = JSON.parse(privateJwkJson) as JWK;
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || typeof jwk.d !== 'string') {
+    throw new Error('session signing key is not an EC P-256 private JWK');
+  }
+  const privateKey = createPrivateKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  const publicKey = createPublicKey(privateKey);
+  const pub = publicKey.export({ format: 'jwk' }) as JWK;
+  return {
+    kid,
+    privateKey,
+    publicKey,
+    publicJwk: { kty: pub.kty, crv: pub.crv, x: pub.x, y: pub.y, kid, alg: 'ES256', use: 'sig' },
+  };
+}
+
+function newPrivateJwk(): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return JSON.stringify(privateKey.export({ format: 'jwk' }));
+}
+
+export class SessionKeyService {
+  private current?: Promise<SigningKey>;
+  private readonly byKid = new Map<string, SigningKey>();
+  private previousKid?: string | null;
+  private lastReload = 0;
+
+  constructor(
+    private readonly secrets: SecretClient,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly secretName = SESSION_KEY_SECRET,
+  ) {}
+
+  /** The key new sessions are signed with (one Key Vault read per instance, then memory). */
+  signingKey(): Promise<SigningKey> {
+    this.current ??= this.loadCurrent().catch((err) => {
+      this.current = undefined;
+      throw err;
+    });
+    return this.current;
+  }
+
+  /** The public key for `kid`, when it is the current or the previous key. */
+  async verificationKey(kid: string): Promise<KeyObject | undefined> {
+    const current = await this.signingKey();
+    if (kid === current.kid) return current.publicKey;
+    const known = this.byKid.get(kid);
+    if (known && (kid === this.previousKid || kid === current.kid)) return known.publicKey;
+    if (!/^[0-9a-f]{32}$/i.test(kid)) return undefined;
+    const now = this.clock.now();
+    if (now - this.lastReload < RELOAD_COOLDOWN_MS) return undefined;
+    this.lastReload = now;
+    await this.reload();
+    const latest = await this.signingKey();
+    if (kid === latest.kid) return latest.publicKey;
+    if (kid === this.previousKid) return this.byKid.get(kid)?.publicKey;
+    return undefined;
+  }
+
+  /** JWKS with the current and the previous public key. */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    const current = await this.signingKey();
+    if (this.previousKid === undefined) await this.loadPrevious(current.kid);
+    const previous = this.previousKid ? this.byKid.get(this.previousKid) : undefined;
+    return { keys: [current.publicJwk, ...(previous ? [previous.publicJwk] : [])] };
+  }
+
+  /** Writes a new key version; the old one becomes "previous". */
+  async rotate(): Promise<string> {
+    const res = await this.secrets.setSecret(this.secretName, newPrivateJwk(), {
+      contentType: 'application/jwk+json',
+      tags: { purpose: 'broker-session-signing', alg: 'ES256' },
+    });
+    await this.reload();
+    return res.properties.version ?? '';
+  }
+
+  private async reload(): Promise<void> {
+    this.current = undefined;
+    this.previousKid = undefined;
+    const current = await this.signingKey();
+    await this.loadPrevious(current.kid);
+  }
+
+  private async loadCurrent(): Promise<SigningKey> {
+    try {
+      let secret = await this.getLatest();
+      if (!secret) {
+        await this.secrets.setSecret(this.secretName, newPrivateJwk(), {
+          contentType: 'application/jwk+json',
+          tags: { purpose: 'broker-session-signing', alg: 'ES256' },
+        });
+        this.log.info('session_keys.generated');
+        // Read back the latest version: when two instances race, both end up with the same winner.
+        secret = await this.getLatest();
+      }
+      if (!secret?.value || !secret.properties.version) throw new Error('session signing key has no value');
+      const key = toSigningKey(secret.properties.version, secret.value);
+      this.byKid.set(key.kid, key);
+      return key;
+    } catch (err) {
+      this.log.error('session_keys.load_failed', { error: err });
+      throw new DependencyError('secrets', err);
+    }
+  }
+
+  private async getLatest() {
+    try {
+      return await this.secrets.getSecret(this.secretName);
+    } catch (err) {
+      if (sdkStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private async loadPrevious(currentKid: string): Promise<void> {
+    try {
+      const versions: { version: string; createdOn: number }[] = [];
+      for await (const p of this.secrets.listPropertiesOfSecretVersions(this.secretName)) {
+        if (p.enabled !== false && p.version && p.version !== currentKid) {
+          versions.push({ version: p.version, createdOn: p.createdOn?.getTime() ?? 0 });
+        }
+      }
+      versions.sort((a, b) => b.createdOn - a.createdOn);
+      const prev = versions[0];
+      if (!prev) {
+        this.previousKid = null;
+        return;
+      }
+      if (!this.byKid.has(prev.version)) {
+        const s = await this.secrets.getSecret(this.secretName, { version: prev.version });
+        if (s.value) this.byKid.set(prev.version, toSigningKey(prev.version, s.value));
+      }
+      this.previousKid = prev.version;
+    } catch (err) {
+      this.log.warn('session_keys.previous_unavailable', { error: err });
+      this.previousKid = null;
+    }
+  }
+}

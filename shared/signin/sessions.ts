@@ -1,0 +1,169 @@
+/**
+ * Broker sessions (SECURITY.md D): a fresh 256-bit session id on every sign-in, an ES256 JWT in a
+ * `__Host-` cookie (HttpOnly, Secure, SameSite=Lax, Path=/), checked on every request against its
+ * session row, so logout, disable and "revoke all" take effect at once. Idle and absolute timeouts
+ * are enforced server-side.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Cookie, HttpRequest } from '@azure/functions';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Clock } from '../clock.ts';
+import type { SessionMethod, SessionRecord, SessionStore } from '../sessions/store.ts';
+import type { SessionKeyService } from './session-keys.ts';
+
+export const SESSION_COOKIE = '__Host-broker_session';
+export const SESSION_TOKEN_TYPE = 'broker-session+jwt';
+/** A session unused for this long ends, whatever its absolute lifetime. */
+export const IDLE_TIMEOUT_MINUTES = 30;
+const MAX_COOKIE_LENGTH = 4096;
+
+export interface ActiveSession {
+  username: string;
+  sessionId: string;
+  roles: string[];
+  method: SessionMethod;
+  integrationId: string | null;
+  expiresAt: string;
+  authTime: number;
+  record: SessionRecord;
+}
+
+export interface IssueSessionInput {
+  username: string;
+  roles: string[];
+  method: SessionMethod;
+  integrationId: string | null;
+  clientAddress: string;
+  lifetimeMinutes: number;
+}
+
+export type SessionRejection = 'missing' | 'malformed' | 'invalid' | 'expired' | 'revoked' | 'idle';
+
+export class SessionRejectedError extends Error {
+  constructor(readonly reason: SessionRejection) {
+    super(`session rejected: ${reason}`);
+    this.name = 'SessionRejectedError';
+  }
+}
+
+/** Reads one cookie from a Cookie header (first occurrence wins; `__Host-` cookies cannot be shadowed by Domain cookies). */
+export function readCookie(request: HttpRequest, name: string): string | undefined {
+  const header = request.headers.get('cookie');
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export function hostCookie(name: string, value: string, maxAgeSeconds: number): Cookie {
+  return { name, value, path: '/', secure: true, httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds };
+}
+
+/** The same attributes as when it was set, expired (LO1). */
+export function expiredCookie(name: string): Cookie {
+  return { ...hostCookie(name, '', 0), expires: 0 };
+}
+
+export class SessionService {
+  constructor(
+    private readonly keys: SessionKeyService,
+    private readonly store: SessionStore,
+    private readonly clock: Clock,
+    private readonly issuer: string,
+  ) {}
+
+  async issue(input: IssueSessionInput): Promise<{ cookie: Cookie; session: SessionRecord; token: string }> {
+    const key = await this.keys.signingKey();
+    const now = this.clock.now();
+    const sessionId = randomBytes(32).toString('base64url');
+    const lifetimeSeconds = input.lifetimeMinutes * 60;
+    const expiresAt = now + lifetimeSeconds * 1000;
+    const session = await this.store.create({
+      username: input.username,
+      sessionId,
+      method: input.method,
+      integrationId: input.integrationId,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(expiresAt).toISOString(),
+      authTime: new Date(now).toISOString(),
+      clientAddress: input.clientAddress,
+    });
+    const token = await new SignJWT({
+      sid: sessionId,
+      amr: input.method === 'password' ? ['pwd'] : ['fed'],
+      idp: input.method === 'password' ? 'password' : `integration:${input.integrationId}`,
+      roles: input.roles,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: SESSION_TOKEN_TYPE })
+      .setIssuer(this.issuer)
+      .setAudience(this.issuer)
+      .setSubject(input.username)
+      .setJti(sessionId)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor(expiresAt / 1000))
+      .sign(key.privateKey);
+    return { cookie: hostCookie(SESSION_COOKIE, token, lifetimeSeconds), session, token };
+  }
+
+  /** The request's session, or a rejection reason. Never throws for a bad cookie. */
+  async authenticate(request: HttpRequest): Promise<ActiveSession> {
+    const raw = readCookie(request, SESSION_COOKIE);
+    if (!raw) throw new SessionRejectedError('missing');
+    if (raw.length > MAX_COOKIE_LENGTH) throw new SessionRejectedError('malformed');
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(
+        raw,
+        async (header) => {
+          const key =
+            typeof header.kid === 'string' ? await this.keys.verificationKey(header.kid) : undefined;
+          if (!key) throw new joseErrors.JWKSNoMatchingKey();
+          return key;
+        },
+        {
+          algorithms: ['ES256'],
+          issuer: this.issuer,
+          audience: this.issuer,
+          typ: SESSION_TOKEN_TYPE,
+          currentDate: new Date(this.clock.now()),
+          requiredClaims: ['sub', 'sid', 'jti', 'exp', 'iat'],
+        },
+      ));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new SessionRejectedError('expired');
+      throw new SessionRejectedError('invalid');
+    }
+    const username = String(payload.sub);
+    const sessionId = String(payload.sid);
+    if (payload.jti !== sessionId) throw new SessionRejectedError('invalid');
+    const record = await this.store.get(username, sessionId);
+    if (!record) throw new SessionRejectedError('revoked');
+    const now = this.clock.now();
+    if (Date.parse(record.expiresAt) <= now) {
+      await this.store.revoke(username, sessionId);
+      throw new SessionRejectedError('expired');
+    }
+    if (now - Date.parse(record.lastSeenAt) > IDLE_TIMEOUT_MINUTES * 60_000) {
+      await this.store.revoke(username, sessionId);
+      throw new SessionRejectedError('idle');
+    }
+    await this.store.touch(record);
+    return {
+      username: record.username,
+      sessionId,
+      roles: Array.isArray(payload.roles) ? payload.roles.map(String) : [],
+      method: record.method,
+      integrationId: record.integrationId,
+      expiresAt: record.expiresAt,
+      authTime: Date.parse(record.authTime),
+      record,
+    };
+  }
+
+  async revoke(session: ActiveSession): Promise<void> {
+    await this.store.revoke(session.username, session.sessionId);
+  }
+}

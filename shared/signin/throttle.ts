@@ -1,0 +1,140 @@
+/**
+ * Brute-force protection and rate limits in Table Storage, shared by every instance (SECURITY.md
+ * PW5, RL1). Each counter is one row, keyed by a hash of what it counts (no usernames or addresses in
+ * keys), updated with optimistic concurrency so concurrent instances never lose a count.
+ */
+import { createHash } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import type { Clock } from '../clock.ts';
+import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+
+export interface FailurePolicy {
+  /** Failures tolerated before a block starts. */
+  freeAttempts: number;
+  /** Failures are forgotten after this long without one. */
+  windowMs: number;
+  /** First block; doubles with each further failure. */
+  baseBlockMs: number;
+  maxBlockMs: number;
+}
+
+export interface RatePolicy {
+  limit: number;
+  windowMs: number;
+}
+
+/** Per account: 5 free failures, then 15 s, 30 s, 1 min … up to 15 min. */
+export const ACCOUNT_POLICY: FailurePolicy = {
+  freeAttempts: 5,
+  windowMs: 15 * 60_000,
+  baseBlockMs: 15_000,
+  maxBlockMs: 15 * 60_000,
+};
+/** Per client address: many users may share one (NAT), so more room before blocking. */
+export const ADDRESS_POLICY: FailurePolicy = {
+  freeAttempts: 30,
+  windowMs: 15 * 60_000,
+  baseBlockMs: 30_000,
+  maxBlockMs: 30 * 60_000,
+};
+
+interface CounterEntity {
+  count: number;
+  windowStart: number;
+  lastAt: number;
+  blockedUntil: number;
+}
+
+export interface ThrottleState {
+  blocked: boolean;
+  retryAfterSeconds: number;
+}
+
+const keyOf = (kind: string, value: string) =>
+  createHash('sha256').update(`${kind}\u0000${value.toLowerCase()}`).digest('hex');
+
+export class Throttle {
+  constructor(
+    private readonly table: TableClient,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Whether `value` (an account or address) is currently blocked. One point read. */
+  async state(kind: string, value: string): Promise<ThrottleState> {
+    const e = await getEntityOrUndefined<CounterEntity>(this.table, keyOf(kind, value), 'f');
+    const now = this.clock.now();
+    if (!e || e.blockedUntil <= now) return { blocked: false, retryAfterSeconds: 0 };
+    return { blocked: true, retryAfterSeconds: Math.ceil((e.blockedUntil - now) / 1000) };
+  }
+
+  /** Counts a failure and returns the resulting state. */
+  async recordFailure(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
+    const pk = keyOf(kind, value);
+    return this.update(pk, 'f', (e, now) => {
+      const fresh = !e || now - e.lastAt > policy.windowMs;
+      const count = fresh ? 1 : e.count + 1;
+      const over = count - policy.freeAttempts;
+      const blockMs = over > 0 ? Math.min(policy.maxBlockMs, policy.baseBlockMs * 2 ** (over - 1)) : 0;
+      return {
+        count,
+        windowStart: fresh ? now : (e?.windowStart ?? now),
+        lastAt: now,
+        blockedUntil: blockMs > 0 ? now + blockMs : 0,
+      };
+    });
+  }
+
+  /** Forgets an account's failures (after a successful sign-in). */
+  async reset(kind: string, value: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(keyOf(kind, value), 'f');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Fixed-window rate limit: counts this request and says whether it is over the limit. */
+  async hit(kind: string, value: string, policy: RatePolicy): Promise<ThrottleState> {
+    const now = this.clock.now();
+    const window = Math.floor(now / policy.windowMs);
+    // One row per key: a new window resets it, so counters never pile up in the table.
+    return this.update(keyOf(kind, value), 'w', (e, t) => {
+      const count = e && e.windowStart === window * policy.windowMs ? e.count + 1 : 1;
+      return {
+        count,
+        windowStart: window * policy.windowMs,
+        lastAt: t,
+        blockedUntil: count > policy.limit ? (window + 1) * policy.windowMs : 0,
+      };
+    });
+  }
+
+  private async update(
+    pk: string,
+    rk: string,
+    next: (e: CounterEntity | undefined, now: number) => CounterEntity,
+  ): Promise<ThrottleState> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const now = this.clock.now();
+      const e = await getEntityOrUndefined<CounterEntity>(this.table, pk, rk);
+      const value = next(e, now);
+      try {
+        if (e) {
+          await this.table.updateEntity({ partitionKey: pk, rowKey: rk, ...value }, 'Replace', {
+            etag: e.etag,
+          });
+        } else {
+          await this.table.createEntity({ partitionKey: pk, rowKey: rk, ...value });
+        }
+        return value.blockedUntil > now
+          ? { blocked: true, retryAfterSeconds: Math.ceil((value.blockedUntil - now) / 1000) }
+          : { blocked: false, retryAfterSeconds: 0 };
+      } catch (err) {
+        if (isPreconditionFailed(err) || isConflict(err)) continue; // another instance counted first
+        throw err;
+      }
+    }
+    // Heavy contention on one counter: treat as blocked briefly rather than let attempts through.
+    return { blocked: true, retryAfterSeconds: 1 };
+  }
+}
