@@ -1,20 +1,29 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { loadConfig } from './config.ts';
 import { createServices, type Services } from './services.ts';
 
 export type { Services };
 
 let current: Services | undefined;
+const scoped = new AsyncLocalStorage<Services>();
 
 /**
  * The services of this instance, built on first use from `process.env` (validated once: a missing
  * setting fails the first request with a logged ConfigError naming it, and the local host and
- * scripts fail at start-up). Tests and the local host install their own with `setServices`.
+ * scripts fail at start-up). Tests and the local host install their own with `setServices`, or
+ * scope them to one host with `runWithServices` (several test apps in one process).
  */
 export function getServices(): Services {
+  const inScope = scoped.getStore();
+  if (inScope) return inScope;
   current ??= createServices(loadConfig());
   return current;
 }
 
 export function setServices(services: Services | undefined): void {
   current = services;
+}
+
+export function runWithServices<T>(services: Services, fn: () => Promise<T>): Promise<T> {
+  return scoped.run(services, fn);
 }

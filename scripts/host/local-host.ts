@@ -175,6 +175,8 @@ export interface LocalHostOptions {
   maxBodyBytes?: number;
   /** Called once per request with method, path (no query: it can hold codes and state), status, ms. */
   onRequest?: (line: { method: string; path: string; status: number; ms: number }) => void;
+  /** Runs each invocation inside this wrapper (tests scope their services to one host with it). */
+  around?: <T>(invoke: () => Promise<T>) => Promise<T>;
 }
 
 export interface LocalHost {
@@ -268,7 +270,8 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
         functionName: match.r.name,
         logHandler: () => {},
       });
-      const result = await match.r.handler(request, context);
+      const invoke = async () => match.r.handler(request, context);
+      const result = await (opts.around ? opts.around(invoke) : invoke());
       const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
       const out: Record<string, string | string[]> = {};
       response.headers.forEach((value, key) => {

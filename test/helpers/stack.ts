@@ -14,7 +14,7 @@ import { freePort } from '../../scripts/standins/azurite.ts';
 import { type Clock, systemClock } from '../../shared/clock.ts';
 import { type Config, loadConfig } from '../../shared/config.ts';
 import { createLogger, type LogRecord, setLogSink } from '../../shared/log.ts';
-import { setServices } from '../../shared/runtime.ts';
+import { runWithServices } from '../../shared/runtime.ts';
 import { createAzureCredential, createSecretClient } from '../../shared/secrets/client.ts';
 import { createServices, type ServiceOverrides, type Services } from '../../shared/services.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';
@@ -90,9 +90,8 @@ export async function startTestApp(opts: TestServicesOptions = {}): Promise<Test
     ...opts,
     env: { BROKER_PUBLIC_BASE_URL: `http://localhost:${port}`, ...opts.env },
   });
-  setServices(services);
   const routes = await appRoutes();
-  const host = await startLocalHost({ routes, port });
+  const host = await startLocalHost({ routes, port, around: (invoke) => runWithServices(services, invoke) });
   const created = await services.adminTokens.create({ name: 'test-admin' }, 'test');
   const admin = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const { json, ...rest } = init;
@@ -113,7 +112,6 @@ export async function startTestApp(opts: TestServicesOptions = {}): Promise<Test
     admin,
     close: async () => {
       await host.close();
-      setServices(undefined);
     },
   };
 }
