@@ -1,0 +1,302 @@
+/**
+ * Broker sessions, logout and the admin session: SECURITY.md D (SC1–SC6), F (LO1, LO2), G (AD2, AD5),
+ * SE4 (JWKS with the current and previous key).
+ */
+import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { exportJWK, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../shared/clock.ts';
+import { IDLE_TIMEOUT_MINUTES, SESSION_COOKIE, SESSION_TOKEN_TYPE } from '../../shared/signin/sessions.ts';
+import { BrokerBrowser, createUser, patchSettings } from '../helpers/signin.ts';
+import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
+
+const PASSWORD = 'a long and unusual passphrase';
+const clock = manualClock(Date.now());
+let app: TestApp;
+
+beforeAll(async () => {
+  app = await startTestApp({ clock });
+});
+afterAll(() => app.close());
+
+async function signedIn(username: string, roles: string[] = []) {
+  await createUser(app, { username, verifyType: 'password', password: PASSWORD, roles });
+  const b = new BrokerBrowser(app);
+  const res = await b.post('/api/auth/password', { username, password: PASSWORD });
+  expect(res.status).toBe(303);
+  return { b, res, cookie: b.jar.cookies.get(SESSION_COOKIE) as string };
+}
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+
+describe('sessions', () => {
+  it('SC1: a fresh session id on every sign-in, whatever cookie the browser brought', async () => {
+    await createUser(app, { username: 'fixation', verifyType: 'password', password: PASSWORD });
+    const b = new BrokerBrowser(app);
+    b.jar.cookies.set(SESSION_COOKIE, 'attacker-chosen-value');
+    await b.post('/api/auth/password', { username: 'fixation', password: PASSWORD });
+    const first = b.jar.cookies.get(SESSION_COOKIE) as string;
+    expect(first).not.toBe('attacker-chosen-value');
+    await b.post('/api/auth/password', { username: 'fixation', password: PASSWORD });
+    const second = b.jar.cookies.get(SESSION_COOKIE) as string;
+    const sid = (jwt: string) =>
+      JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString()).sid;
+    expect(sid(second)).not.toBe(sid(first));
+    expect(sid(first)).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 bits
+  });
+
+  it('SC2: every cookie is __Host-, Secure, HttpOnly, Path=/, SameSite=Lax, without Domain', async () => {
+    const { res } = await signedIn('cookies');
+    const all = res.headers.getSetCookie();
+    expect(all.length).toBeGreaterThan(0);
+    for (const c of all) {
+      expect(c).toMatch(/^__Host-/);
+      expect(c).toContain('; Secure');
+      expect(c).toContain('; HttpOnly');
+      expect(c).toContain('; Path=/');
+      expect(c).toContain('; SameSite=Lax');
+      expect(c.toLowerCase()).not.toContain('domain=');
+    }
+  });
+
+  it('the session token is an ES256 JWT with the documented claims', async () => {
+    const { cookie } = await signedIn('claims', ['admin']);
+    const [h, p] = cookie.split('.');
+    expect(JSON.parse(Buffer.from(h as string, 'base64url').toString())).toMatchObject({
+      alg: 'ES256',
+      typ: SESSION_TOKEN_TYPE,
+    });
+    const claims = JSON.parse(Buffer.from(p as string, 'base64url').toString());
+    expect(claims).toMatchObject({
+      iss: app.url,
+      aud: app.url,
+      sub: 'claims',
+      amr: ['pwd'],
+      idp: 'password',
+      roles: ['admin'],
+    });
+    expect(claims.exp - claims.iat).toBe(480 * 60);
+    const jwks = await (await fetch(`${app.url}/api/auth/jwks`)).json();
+    expect(jwks.keys.map((k: { kid: string }) => k.kid)).toContain(
+      JSON.parse(Buffer.from(h as string, 'base64url').toString()).kid,
+    );
+    expect(JSON.stringify(jwks)).not.toContain('"d"');
+  });
+
+  it('SC3: the idle timeout is enforced server-side (fake clock)', async () => {
+    const { b } = await signedIn('idle');
+    clock.advance((IDLE_TIMEOUT_MINUTES - 1) * 60_000);
+    expect((await b.session()).status).toBe(200); // activity resets the idle timer
+    clock.advance((IDLE_TIMEOUT_MINUTES - 1) * 60_000);
+    expect((await b.session()).status).toBe(200);
+    clock.advance((IDLE_TIMEOUT_MINUTES + 1) * 60_000);
+    expect((await b.session()).status).toBe(401);
+  });
+
+  it('SC3: the absolute timeout (session lifetime setting) is enforced server-side', async () => {
+    await patchSettings(app, { sessionLifetimeMinutes: 20 });
+    try {
+      const { b, cookie } = await signedIn('absolute');
+      const claims = JSON.parse(Buffer.from(cookie.split('.')[1] as string, 'base64url').toString());
+      expect(claims.exp - claims.iat).toBe(20 * 60);
+      for (let i = 0; i < 3; i++) {
+        clock.advance(6 * 60_000);
+        expect((await b.session()).status).toBe(200);
+      }
+      clock.advance(3 * 60_000);
+      expect((await b.session()).status).toBe(401);
+    } finally {
+      await patchSettings(app, { sessionLifetimeMinutes: 480 });
+    }
+  });
+
+  it('SC4: disabling a user ends their sessions at once', async () => {
+    const { b } = await signedIn('to-disable');
+    expect((await b.session()).status).toBe(200);
+    expect(
+      (await app.admin('/api/manage/users/to-disable', { method: 'PATCH', json: { disabled: true } })).status,
+    ).toBe(200);
+    expect((await b.session()).status).toBe(401);
+  });
+
+  it('SC5: forged tokens are refused (alg none, HS256 with the public key, wrong aud, wrong typ, expired, foreign key)', async () => {
+    const { cookie, b } = await signedIn('forgery');
+    const [h, p] = cookie.split('.') as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+    const claims = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const jwks = await (await fetch(`${app.url}/api/auth/jwks`)).json();
+    const pub = JSON.stringify(jwks.keys[0]);
+    const attacker = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const signWith = (over: Record<string, unknown>, hdr: Record<string, unknown> = {}) =>
+      new SignJWT({ ...claims, ...over }).setProtectedHeader({ ...header, ...hdr }).sign(attacker.privateKey);
+    const forgeries = [
+      `${b64({ alg: 'none', typ: SESSION_TOKEN_TYPE })}.${p}.`,
+      (() => {
+        const hh = b64({ ...header, alg: 'HS256' });
+        return `${hh}.${p}.${createHmac('sha256', pub).update(`${hh}.${p}`).digest('base64url')}`;
+      })(),
+      await signWith({}),
+      await signWith({ aud: 'https://other.example' }),
+      await signWith({}, { typ: 'JWT' }),
+      await signWith({ exp: Math.floor(clock.now() / 1000) - 10 }),
+      `${h}.${b64({ ...claims, sub: 'someone-else' })}.${cookie.split('.')[2]}`,
+      'x'.repeat(5000),
+    ];
+    for (const forged of forgeries) {
+      const res = await fetch(`${app.url}/api/auth/session`, {
+        headers: { cookie: `${SESSION_COOKIE}=${forged}` },
+      });
+      expect(res.status).toBe(401);
+    }
+    expect((await b.session()).status).toBe(200);
+    void exportJWK;
+  });
+
+  it('SC6: the session token never appears in logs or error bodies', async () => {
+    const logs = captureLogs();
+    let cookie = '';
+    const bodies: string[] = [];
+    try {
+      const s = await signedIn('canary-user');
+      cookie = s.cookie;
+      bodies.push(await (await s.b.session()).text());
+      bodies.push(await (await s.b.get('/api/manage/users')).text());
+      bodies.push(await (await s.b.post('/api/auth/logout', {})).text());
+      bodies.push(
+        await (await s.b.get('/api/auth/session', { cookie: `${SESSION_COOKIE}=${cookie}` })).text(),
+      );
+    } finally {
+      logs.stop();
+    }
+    expect(cookie.length).toBeGreaterThan(100);
+    for (const text of [...bodies, logs.lines.join('\n')]) expect(text).not.toContain(cookie.split('.')[2]);
+  });
+});
+
+describe('logout', () => {
+  it('LO1: POST revokes the session before answering and expires the cookie with the same attributes', async () => {
+    const { b, cookie } = await signedIn('leaver');
+    const res = await b.post('/api/auth/logout', {});
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/api/auth/login');
+    const cleared = res.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+    expect(cleared).toMatch(
+      /^__Host-broker_session=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0; Secure; HttpOnly; SameSite=Lax$/,
+    );
+    // Replaying the old cookie: 401.
+    const replay = await fetch(`${app.url}/api/auth/session`, {
+      headers: { cookie: `${SESSION_COOKIE}=${cookie}` },
+    });
+    expect(replay.status).toBe(401);
+    expect((await fetch(`${app.url}/api/auth/logout`)).status).toBe(405);
+  });
+
+  it('LO1: a cross-site logout is refused', async () => {
+    const { b } = await signedIn('csrf-logout');
+    const res = await b.post('/api/auth/logout', {}, { origin: 'https://evil.example' });
+    expect(res.status).toBe(403);
+    expect((await b.session()).status).toBe(200);
+  });
+
+  it('LO2: the post-logout redirect honours the allow-list only', async () => {
+    await patchSettings(app, { allowedReturnOrigins: ['https://app.example'] });
+    for (const [returnTo, expected] of [
+      ['https://evil.example/', '/api/auth/login'],
+      ['//evil.example', '/api/auth/login'],
+      ['https://app.example/bye', 'https://app.example/bye'],
+      ['/goodbye', '/goodbye'],
+    ]) {
+      const { b } = await signedIn(`out-${Math.random().toString(36).slice(2, 8)}`);
+      const res = await b.post('/api/auth/logout', { returnTo: returnTo as string });
+      expect(res.headers.get('location'), returnTo).toBe(expected);
+    }
+  });
+});
+
+describe('admin with a browser session', () => {
+  it('AD2: the session authorizes /api/manage only with X-Broker-Csrf: 1 and a same-origin Origin', async () => {
+    const { b } = await signedIn('boss', ['admin']);
+    expect((await b.get('/api/manage/users', { 'x-broker-csrf': '1' })).status).toBe(200);
+    expect((await b.get('/api/manage/users')).status).toBe(403);
+    const crossSite = await fetch(`${app.url}/api/manage/tokens`, {
+      method: 'POST',
+      headers: {
+        cookie: b.jar.header(),
+        'content-type': 'text/plain',
+        origin: 'https://evil.example',
+        'x-broker-csrf': '1',
+      },
+      body: '{"name":"evil"}',
+    });
+    expect([403, 415]).toContain(crossSite.status);
+    const simpleForm = await fetch(`${app.url}/api/manage/tokens`, {
+      method: 'POST',
+      headers: { cookie: b.jar.header(), 'content-type': 'text/plain' },
+      body: '{"name":"evil"}',
+    });
+    expect(simpleForm.status).toBe(403);
+    const ok = await fetch(`${app.url}/api/manage/tokens`, {
+      method: 'POST',
+      headers: {
+        cookie: b.jar.header(),
+        'content-type': 'application/json',
+        origin: b.origin,
+        'x-broker-csrf': '1',
+      },
+      body: '{"name":"from-session"}',
+    });
+    expect(ok.status).toBe(201);
+  });
+
+  it('a non-admin session is refused (403); an expired one is 401', async () => {
+    const { b } = await signedIn('pleb');
+    expect((await b.get('/api/manage/users', { 'x-broker-csrf': '1' })).status).toBe(403);
+    await b.post('/api/auth/logout', {});
+    const stale = await fetch(`${app.url}/api/manage/users`, {
+      headers: {
+        cookie: `${SESSION_COOKIE}=${'a'.repeat(20)}.${'b'.repeat(20)}.${'c'.repeat(20)}`,
+        'x-broker-csrf': '1',
+      },
+    });
+    expect(stale.status).toBe(401);
+  });
+
+  it('AD5: turning on Allow OAuth Passwords with a session needs a recent sign-in', async () => {
+    const { b } = await signedIn('careful-admin', ['admin']);
+    const patch = (body: unknown) =>
+      fetch(`${app.url}/api/manage/settings`, {
+        method: 'PATCH',
+        headers: {
+          cookie: b.jar.header(),
+          'content-type': 'application/json',
+          origin: b.origin,
+          'x-broker-csrf': '1',
+        },
+        body: JSON.stringify(body),
+      });
+    clock.advance(11 * 60_000);
+    expect((await b.get('/api/auth/session')).status).toBe(200);
+    const stale = await patch({ allowOAuthPasswords: true });
+    expect(stale.status).toBe(401);
+    expect((await stale.json()).code).toBe('reauthentication_required');
+    await b.post('/api/auth/password', { username: 'careful-admin', password: PASSWORD });
+    const fresh = await patch({ allowOAuthPasswords: true });
+    expect(fresh.status).toBe(200);
+    await patch({ allowOAuthPasswords: false });
+  });
+});
+
+describe('signing keys', () => {
+  it('SE4: rotation keeps the previous public key in the JWKS; old sessions stay valid', async () => {
+    const { b, cookie } = await signedIn('rotator');
+    const kidBefore = JSON.parse(Buffer.from(cookie.split('.')[0] as string, 'base64url').toString()).kid;
+    await app.services.sessionKeys.rotate();
+    const jwks = await (await fetch(`${app.url}/api/auth/jwks`)).json();
+    const kids = jwks.keys.map((k: { kid: string }) => k.kid);
+    expect(kids).toHaveLength(2);
+    expect(kids[1]).toBe(kidBefore);
+    expect((await b.session()).status).toBe(200);
+    const { cookie: after } = await signedIn('rotator-2');
+    expect(JSON.parse(Buffer.from(after.split('.')[0] as string, 'base64url').toString()).kid).toBe(kids[0]);
+  });
+});
