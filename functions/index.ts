@@ -3,5 +3,11 @@
  * the Azure Functions host, the local host (scripts/host) and the bundle test all load this file,
  * so a route is defined in one place only.
  */
+import './auth.ts';
 import './health.ts';
 import './tokens.ts';
+import './integrations.ts';
+import './users.ts';
+import './settings.ts';
+import './audit.ts';
+import './openapi.ts';

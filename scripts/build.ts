@@ -18,6 +18,9 @@ export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
  */
 export const NATIVE_FILES = ['argon2.linux-x64-gnu.node'];
 
+/** Data files the app reads from the bundle's folder (shared/passwords looks next to the bundle). */
+export const BUNDLE_DATA_FILES = ['common-passwords.txt'];
+
 const nativeArgon2: esbuild.Plugin = {
   name: 'native-argon2',
   setup(b) {
@@ -33,7 +36,11 @@ const nativeArgon2: esbuild.Plugin = {
 function copyNativeFiles(): void {
   const require = createRequire(path.join(repoRoot, 'package.json'));
   const pkgDir = path.dirname(require.resolve('@node-rs/argon2-linux-x64-gnu/package.json'));
-  for (const file of NATIVE_FILES) copyFileSync(path.join(pkgDir, file), path.join(path.dirname(bundlePath), file));
+  for (const file of NATIVE_FILES)
+    copyFileSync(path.join(pkgDir, file), path.join(path.dirname(bundlePath), file));
+  for (const file of BUNDLE_DATA_FILES) {
+    copyFileSync(path.join(repoRoot, 'data', file), path.join(path.dirname(bundlePath), file));
+  }
 }
 
 export async function build(opts: { quiet?: boolean } = {}): Promise<{ bytes: number; ms: number }> {

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
+import { BUNDLE_DATA_FILES } from './build.ts';
 
 export interface PackageEntry {
   /** Path inside the zip, with forward slashes. */
@@ -47,10 +48,11 @@ export function packageEntries(root: string): PackageEntry[] {
     { name: 'package.json', data: Buffer.from(`${JSON.stringify(trimPackageJson(pkg), null, 2)}\n`) },
     { name: main, data: readFileSync(mainPath) },
   ];
-  // Native addons that esbuild's `file` loader copied next to the bundle (the bundle requires them by path).
+  // Files scripts/build.ts puts next to the bundle: native addons (required by path) and data files
+  // (BUNDLE_DATA_FILES, read from the bundle's folder).
   const mainDir = path.dirname(main);
   for (const file of readdirSync(path.join(root, mainDir)).sort()) {
-    if (file.endsWith('.node')) {
+    if (file.endsWith('.node') || BUNDLE_DATA_FILES.includes(file)) {
       entries.push({
         name: path.posix.join(mainDir, file),
         data: readFileSync(path.join(root, mainDir, file)),

@@ -3,13 +3,28 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from './admin/auth.ts';
 import { AdminTokenService } from './admin/tokens.ts';
 import { AuditLog } from './audit.ts';
+import { AuditQueryService } from './audit-query.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
+import { defaultEntraClientFactory, type EntraClientFactory } from './entra/msal.ts';
 import { HealthService } from './health.ts';
+import { IntegrationService } from './integrations/service.ts';
 import { createLogger, type Logger } from './log.ts';
+import { dummyVerify, hashPassword, needsRehash, verifyPassword } from './passwords/index.ts';
 import { createAzureCredential, createSecretClient } from './secrets/client.ts';
 import { SessionStore } from './sessions/store.ts';
+import { SettingsService } from './settings/service.ts';
+import { CookieAdminAuthenticator } from './signin/admin-session.ts';
+import { EntraClientCache } from './signin/entra-clients.ts';
+import { IdTokenValidator, remoteSigningKeys, type SigningKeySource } from './signin/id-token.ts';
+import { SignInService } from './signin/service.ts';
+import { SessionKeyService } from './signin/session-keys.ts';
+import { SessionService } from './signin/sessions.ts';
+import { Throttle } from './signin/throttle.ts';
+import { LoginTransactionStore } from './signin/transactions.ts';
 import { createTables, type Tables } from './storage/tables.ts';
+import { UserService } from './users/service.ts';
+import { UserStore } from './users/store.ts';
 
 /**
  * The composition root: every service with its dependencies passed in. Production builds it once
@@ -27,6 +42,14 @@ export interface Services {
   adminAuth: AdminAuthenticator;
   health: HealthService;
   sessions: SessionStore;
+  integrations: IntegrationService;
+  settings: SettingsService;
+  users: UserService;
+  auditQuery: AuditQueryService;
+  sessionKeys: SessionKeyService;
+  sessionService: SessionService;
+  signIn: SignInService;
+  entraClients: EntraClientCache;
 }
 
 export interface ServiceOverrides {
@@ -36,6 +59,10 @@ export interface ServiceOverrides {
   tables?: Tables;
   secrets?: SecretClient;
   adminSessions?: AdminSessionAuthenticator;
+  /** MSAL client factory for integration connection tests (default: the configured authorities). */
+  entraClientFactory?: EntraClientFactory;
+  /** Where Entra's ID token signing keys come from (default: each tenant's jwks_uri). */
+  signingKeys?: SigningKeySource;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
@@ -46,8 +73,78 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
   const adminTokens = new AdminTokenService(tables.adminTokens, clock);
-  const adminAuth = new AdminAuthenticator(adminTokens, o.adminSessions);
   const health = new HealthService(tables.settings, secrets, clock, log);
   const sessions = new SessionStore(tables.sessions, clock);
-  return { config, clock, log, tables, secrets, audit, adminTokens, adminAuth, health, sessions };
+  const integrations = new IntegrationService({
+    table: tables.integrations,
+    secrets,
+    clock,
+    audit,
+    config,
+    entraClientFactory: o.entraClientFactory ?? defaultEntraClientFactory(config),
+    log,
+  });
+  health.addWarningSource(() => integrations.expiryWarnings());
+  const settings = new SettingsService(tables.settings, audit, clock);
+  const users = new UserService({
+    store: new UserStore(tables.users, tables.userBindings),
+    integrations,
+    settings,
+    sessions,
+    audit,
+    clock,
+  });
+  integrations.setAssignmentCounter(users);
+  settings.setChangeGuard((before, after) => users.guardSettingsChange(before, after));
+  const auditQuery = new AuditQueryService(tables.auditEvents, () => clock.now());
+  const entraClientFactory = o.entraClientFactory ?? defaultEntraClientFactory(config);
+  const sessionKeys = new SessionKeyService(secrets, clock, log);
+  const sessionService = new SessionService(sessionKeys, sessions, clock, config.BROKER_PUBLIC_BASE_URL);
+  const entraClients = new EntraClientCache(entraClientFactory);
+  const signIn = new SignInService({
+    config,
+    clock,
+    log,
+    audit,
+    users,
+    integrations,
+    settings,
+    passwords: {
+      verify: verifyPassword,
+      dummyVerify: async (pw) => {
+        await dummyVerify(pw);
+      },
+      needsRehash,
+      hash: hashPassword,
+    },
+    sessions: sessionService,
+    transactions: new LoginTransactionStore(tables.loginTransactions, clock),
+    throttle: new Throttle(tables.throttle, clock),
+    idTokens: new IdTokenValidator(o.signingKeys ?? remoteSigningKeys(config), clock, config),
+    entraClients,
+  });
+  const adminAuth = new AdminAuthenticator(
+    adminTokens,
+    o.adminSessions ?? new CookieAdminAuthenticator(sessionService, users, signIn.brokerOrigin),
+  );
+  return {
+    config,
+    clock,
+    log,
+    tables,
+    secrets,
+    audit,
+    adminTokens,
+    adminAuth,
+    health,
+    sessions,
+    integrations,
+    settings,
+    users,
+    auditQuery,
+    sessionKeys,
+    sessionService,
+    signIn,
+    entraClients,
+  };
 }

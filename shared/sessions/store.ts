@@ -88,7 +88,11 @@ export class SessionStore {
     if (now - Date.parse(s.lastSeenAt) < LAST_SEEN_RESOLUTION_MS) return;
     try {
       await this.table.updateEntity(
-        { partitionKey: sessionPartition(s.username), rowKey: s.sessionId, lastSeenAt: new Date(now).toISOString() },
+        {
+          partitionKey: sessionPartition(s.username),
+          rowKey: s.sessionId,
+          lastSeenAt: new Date(now).toISOString(),
+        },
         'Merge',
       );
     } catch (err) {

@@ -50,7 +50,8 @@ export interface ThrottleState {
   retryAfterSeconds: number;
 }
 
-const keyOf = (kind: string, value: string) =>
+/** The row key of a counter (a hash: no usernames or addresses in the table's keys). */
+export const counterKey = (kind: string, value: string) =>
   createHash('sha256').update(`${kind}\u0000${value.toLowerCase()}`).digest('hex');
 
 export class Throttle {
@@ -61,7 +62,7 @@ export class Throttle {
 
   /** Whether `value` (an account or address) is currently blocked. One point read. */
   async state(kind: string, value: string): Promise<ThrottleState> {
-    const e = await getEntityOrUndefined<CounterEntity>(this.table, keyOf(kind, value), 'f');
+    const e = await getEntityOrUndefined<CounterEntity>(this.table, counterKey(kind, value), 'f');
     const now = this.clock.now();
     if (!e || e.blockedUntil <= now) return { blocked: false, retryAfterSeconds: 0 };
     return { blocked: true, retryAfterSeconds: Math.ceil((e.blockedUntil - now) / 1000) };
@@ -69,7 +70,7 @@ export class Throttle {
 
   /** Counts a failure and returns the resulting state. */
   async recordFailure(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
-    const pk = keyOf(kind, value);
+    const pk = counterKey(kind, value);
     return this.update(pk, 'f', (e, now) => {
       const fresh = !e || now - e.lastAt > policy.windowMs;
       const count = fresh ? 1 : e.count + 1;
@@ -87,7 +88,7 @@ export class Throttle {
   /** Forgets an account's failures (after a successful sign-in). */
   async reset(kind: string, value: string): Promise<void> {
     try {
-      await this.table.deleteEntity(keyOf(kind, value), 'f');
+      await this.table.deleteEntity(counterKey(kind, value), 'f');
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -98,7 +99,7 @@ export class Throttle {
     const now = this.clock.now();
     const window = Math.floor(now / policy.windowMs);
     // One row per key: a new window resets it, so counters never pile up in the table.
-    return this.update(keyOf(kind, value), 'w', (e, t) => {
+    return this.update(counterKey(kind, value), 'w', (e, t) => {
       const count = e && e.windowStart === window * policy.windowMs ? e.count + 1 : 1;
       return {
         count,
@@ -114,7 +115,8 @@ export class Throttle {
     rk: string,
     next: (e: CounterEntity | undefined, now: number) => CounterEntity,
   ): Promise<ThrottleState> {
-    for (let attempt = 0; attempt < 8; attempt++) {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 10 * Math.min(attempt, 5)));
       const now = this.clock.now();
       const e = await getEntityOrUndefined<CounterEntity>(this.table, pk, rk);
       const value = next(e, now);

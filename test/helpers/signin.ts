@@ -47,7 +47,11 @@ export class BrokerBrowser {
     return res;
   }
 
-  async post(path: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  async post(
+    path: string,
+    form: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
     const res = await fetch(new URL(path, this.app.url), {
       method: 'POST',
       redirect: 'manual',
@@ -126,7 +130,9 @@ export async function createDemoIntegration(
   });
   expect(created.status, await created.clone().text()).toBe(201);
   const integration = await created.json();
-  const activated = await app.admin(`/api/manage/integrations/${integration.id}/activate`, { method: 'POST' });
+  const activated = await app.admin(`/api/manage/integrations/${integration.id}/activate`, {
+    method: 'POST',
+  });
   expect(activated.status, await activated.clone().text()).toBe(200);
   const body = await activated.json();
   return { id: body.id, title: body.title, etag: body.etag };

@@ -130,7 +130,12 @@ describe('scripts/package.ts', () => {
     const result = createPackage();
     const files = readZip(readFileSync(result.zipPath));
     const names = [...files.keys()];
-    expect(names.filter((n) => !n.endsWith('.node'))).toEqual(['dist/main.cjs', 'host.json', 'package.json']);
+    expect(names.filter((n) => !n.endsWith('.node'))).toEqual([
+      'dist/common-passwords.txt',
+      'dist/main.cjs',
+      'host.json',
+      'package.json',
+    ]);
     expect(names.some((n) => n.includes('node_modules') || n.endsWith('.map') || n.endsWith('.ts'))).toBe(
       false,
     );

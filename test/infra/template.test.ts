@@ -232,7 +232,9 @@ describe('infra/main.bicep (compiled ARM)', () => {
     expect(storageModule).toBeDefined();
     const params = (storageModule!.resource.properties as { parameters: Record<string, { value: unknown }> })
       .parameters;
-    expect([...(params.tableNames?.value as string[])].sort()).toEqual(Object.values(TABLE_NAMES).sort());
+    expect([...((params.tableNames?.value ?? []) as string[])].sort()).toEqual(
+      Object.values(TABLE_NAMES).sort(),
+    );
     expect(ofType('Microsoft.Storage/storageAccounts/tableServices/tables').length).toBeGreaterThan(0);
   });
 

@@ -48,7 +48,11 @@ function claims(overrides: Record<string, unknown> = {}) {
   };
 }
 
-async function mint(overrides: Record<string, unknown> = {}, header: Record<string, unknown> = {}, key = privateKey) {
+async function mint(
+  overrides: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+  key = privateKey,
+) {
   const body = claims(overrides);
   for (const [k, v] of Object.entries(body)) if (v === undefined) delete (body as Record<string, unknown>)[k];
   return new SignJWT(body).setProtectedHeader({ alg: 'RS256', kid: 'k1', typ: 'JWT', ...header }).sign(key);
@@ -96,7 +100,9 @@ describe('ID token validation', () => {
       expect(await reason(await mint({ iss: `${HOST}/${OTHER_TENANT}/v2.0` }))).toBe('wrong_issuer');
     });
     it('rejects a foreign tenant, even with a matching issuer', async () => {
-      expect(await reason(await mint({ tid: OTHER_TENANT, iss: `${HOST}/${OTHER_TENANT}/v2.0` }))).toBe('wrong_tenant');
+      expect(await reason(await mint({ tid: OTHER_TENANT, iss: `${HOST}/${OTHER_TENANT}/v2.0` }))).toBe(
+        'wrong_tenant',
+      );
     });
     it('rejects the consumer (MSA) tenant even if listed', async () => {
       const t = await mint({ tid: CONSUMER_TENANT_ID, iss: `${HOST}/${CONSUMER_TENANT_ID}/v2.0` });
@@ -114,7 +120,9 @@ describe('ID token validation', () => {
 
   describe('CB4 audience', () => {
     it('rejects a foreign audience', async () => {
-      expect(await reason(await mint({ aud: '00000000-0000-4000-8000-000000000000' }))).toBe('wrong_audience');
+      expect(await reason(await mint({ aud: '00000000-0000-4000-8000-000000000000' }))).toBe(
+        'wrong_audience',
+      );
     });
     it('rejects an extra untrusted audience', async () => {
       expect(await reason(await mint({ aud: [APP, 'https://evil.example'] }))).toBe('wrong_audience');
@@ -172,7 +180,9 @@ describe('ID token validation', () => {
     });
     it('rejects a token issued in the future', async () => {
       const iat = Math.floor(NOW / 1000) + 600;
-      expect(await reason(await mint({ iat, nbf: Math.floor(NOW / 1000), exp: iat + 3600 }))).toBe('issued_in_future');
+      expect(await reason(await mint({ iat, nbf: Math.floor(NOW / 1000), exp: iat + 3600 }))).toBe(
+        'issued_in_future',
+      );
     });
     it('rejects a token not yet valid', async () => {
       const nbf = Math.floor(NOW / 1000) + 600;

@@ -97,7 +97,12 @@ describe('return URL allow-list', () => {
   it('normalises allow-list origins', () => {
     expect(normaliseOrigin('https://App.Example/')).toBe('https://app.example');
     expect(normaliseOrigin('https://app.example:443')).toBe('https://app.example');
-    for (const bad of ['http://app.example', 'https://*.example', 'https://a@app.example', 'https://app.example/x']) {
+    for (const bad of [
+      'http://app.example',
+      'https://*.example',
+      'https://a@app.example',
+      'https://app.example/x',
+    ]) {
       expect(normaliseOrigin(bad)).toBeUndefined();
     }
   });

@@ -1,0 +1,140 @@
+import { app, type HttpResponseInit } from '@azure/functions';
+import { ifMatch, json, noContent, readJson } from '../shared/http/body.ts';
+import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import {
+  createIntegrationSchema,
+  INTEGRATION_BODY_LIMIT,
+  type Integration,
+  patchIntegrationSchema,
+  rotateSecretSchema,
+} from '../shared/integrations/schemas.ts';
+import type { ChangeContext } from '../shared/integrations/service.ts';
+import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+
+const actorOf = (rc: RequestContext) => rc.principal?.name ?? 'unknown';
+const ctxOf = (rc: RequestContext): ChangeContext => ({
+  correlationId: rc.correlationId,
+  clientAddress: rc.clientAddress,
+});
+const idOf = (rc: RequestContext) => rc.request.params.id ?? '';
+const withEtag = (status: number, body: Integration): HttpResponseInit =>
+  json(status, body, { ETag: body.etag });
+
+app.http(
+  'integrations-list',
+  endpoint({
+    route: 'manage/integrations',
+    methods: ['GET'],
+    handler: async ({ services }) => json(200, { items: await services.integrations.list() }),
+  }),
+);
+
+app.http(
+  'integrations-create',
+  endpoint({
+    route: 'manage/integrations',
+    methods: ['POST'],
+    handler: async (rc) => {
+      const input = await readJson(rc.request, createIntegrationSchema, INTEGRATION_BODY_LIMIT);
+      const created = await rc.services.integrations.create(input, actorOf(rc), ctxOf(rc));
+      return json(201, created, { ETag: created.etag, Location: `/api/manage/integrations/${created.id}` });
+    },
+  }),
+);
+
+app.http(
+  'integrations-get',
+  endpoint({
+    route: 'manage/integrations/{id}',
+    methods: ['GET'],
+    handler: async (rc) => withEtag(200, await rc.services.integrations.get(idOf(rc))),
+  }),
+);
+
+app.http(
+  'integrations-update',
+  endpoint({
+    route: 'manage/integrations/{id}',
+    methods: ['PATCH'],
+    handler: async (rc) => {
+      const condition = ifMatch(rc.request);
+      const patch = await readJson(rc.request, patchIntegrationSchema, INTEGRATION_BODY_LIMIT);
+      const updated = await rc.services.integrations.update(
+        idOf(rc),
+        patch,
+        condition,
+        actorOf(rc),
+        ctxOf(rc),
+      );
+      return withEtag(200, updated);
+    },
+  }),
+);
+
+app.http(
+  'integrations-delete',
+  endpoint({
+    route: 'manage/integrations/{id}',
+    methods: ['DELETE'],
+    handler: async (rc) => {
+      await rc.services.integrations.delete(idOf(rc), ifMatch(rc.request), actorOf(rc), ctxOf(rc));
+      return noContent();
+    },
+  }),
+);
+
+app.http(
+  'integrations-rotate-secret',
+  endpoint({
+    route: 'manage/integrations/{id}/client-secret',
+    methods: ['PUT'],
+    handler: async (rc) => {
+      const condition = ifMatch(rc.request);
+      const input = await readJson(rc.request, rotateSecretSchema, INTEGRATION_BODY_LIMIT);
+      // AD5: rotating a client secret with a browser session needs a recent sign-in.
+      requireFreshAuthentication(rc.principal, rc.services.clock);
+      const rotated = await rc.services.integrations.rotateSecret(
+        idOf(rc),
+        input,
+        condition,
+        actorOf(rc),
+        ctxOf(rc),
+      );
+      return withEtag(200, rotated);
+    },
+  }),
+);
+
+app.http(
+  'integrations-activate',
+  endpoint({
+    route: 'manage/integrations/{id}/activate',
+    methods: ['POST'],
+    handler: async (rc) => {
+      const result = await rc.services.integrations.activate(
+        idOf(rc),
+        ifMatch(rc.request),
+        actorOf(rc),
+        ctxOf(rc),
+      );
+      return withEtag(200, result);
+    },
+  }),
+);
+
+app.http(
+  'integrations-deactivate',
+  endpoint({
+    route: 'manage/integrations/{id}/deactivate',
+    methods: ['POST'],
+    handler: async (rc) => {
+      const result = await rc.services.integrations.deactivate(
+        idOf(rc),
+        ifMatch(rc.request),
+        actorOf(rc),
+        ctxOf(rc),
+      );
+      return withEtag(200, result);
+    },
+  }),
+);

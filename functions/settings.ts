@@ -1,0 +1,37 @@
+import { app } from '@azure/functions';
+import { ifMatch, json, readJson } from '../shared/http/body.ts';
+import { endpoint } from '../shared/http/endpoint.ts';
+import { settingsPatchSchema } from '../shared/settings/service.ts';
+import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+
+app.http(
+  'settings-get',
+  endpoint({
+    route: 'manage/settings',
+    methods: ['GET'],
+    handler: async ({ services }) => {
+      // Admins see the stored row, not this instance's short cache.
+      const settings = await services.settings.read();
+      return json(200, settings, { ETag: settings.etag });
+    },
+  }),
+);
+
+app.http(
+  'settings-update',
+  endpoint({
+    route: 'manage/settings',
+    methods: ['PATCH'],
+    handler: async ({ request, services, principal, correlationId, clientAddress }) => {
+      const patch = await readJson(request, settingsPatchSchema, 32 * 1024);
+      // AD5: turning on Allow OAuth Passwords (skips Entra MFA) needs a recent sign-in when done with a session.
+      if (patch.allowOAuthPasswords === true) requireFreshAuthentication(principal, services.clock);
+      const settings = await services.settings.update(patch, ifMatch(request), {
+        actor: principal?.name ?? 'unknown',
+        correlationId,
+        clientAddress,
+      });
+      return json(200, settings, { ETag: settings.etag });
+    },
+  }),
+);

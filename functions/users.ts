@@ -1,0 +1,146 @@
+import { app } from '@azure/functions';
+import { NotFoundError } from '../shared/errors.ts';
+import { ifMatch, json, noContent, parseWith, queryObject, readJson } from '../shared/http/body.ts';
+import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+import {
+  createUserSchema,
+  isValidUsername,
+  listUsersQuerySchema,
+  patchUserSchema,
+  setPasswordSchema,
+  USER_BODY_LIMIT,
+} from '../shared/users/schemas.ts';
+
+/** The `{username}` route parameter, lower-cased; anything that cannot be a username is a 404. */
+function usernameParam(rc: RequestContext): string {
+  const raw = (rc.request.params.username ?? '').toLowerCase();
+  if (!isValidUsername(raw)) throw new NotFoundError('No such user.', 'user_not_found');
+  return raw;
+}
+
+function changeContext(rc: RequestContext) {
+  return {
+    actor: rc.principal?.name ?? 'unknown',
+    correlationId: rc.correlationId,
+    clientAddress: rc.clientAddress,
+  };
+}
+
+app.http(
+  'users-list',
+  endpoint({
+    route: 'manage/users',
+    methods: ['GET'],
+    handler: async (rc) => {
+      const q = parseWith(listUsersQuerySchema, queryObject(rc.request));
+      return json(200, await rc.services.users.list(q));
+    },
+  }),
+);
+
+app.http(
+  'users-create',
+  endpoint({
+    route: 'manage/users',
+    methods: ['POST'],
+    handler: async (rc) => {
+      const input = await readJson(rc.request, createUserSchema, USER_BODY_LIMIT);
+      // AD5: granting admin with a browser session needs a recent sign-in.
+      if (input.roles?.includes('admin')) requireFreshAuthentication(rc.principal, rc.services.clock);
+      const user = await rc.services.users.create(input, changeContext(rc));
+      return json(201, user, { ETag: user.etag, Location: `/api/manage/users/${user.username}` });
+    },
+  }),
+);
+
+app.http(
+  'users-get',
+  endpoint({
+    route: 'manage/users/{username}',
+    methods: ['GET'],
+    handler: async (rc) => {
+      const users = rc.services.users;
+      const user = await users.view(await users.requireRecord(usernameParam(rc)));
+      return json(200, user, { ETag: user.etag });
+    },
+  }),
+);
+
+app.http(
+  'users-update',
+  endpoint({
+    route: 'manage/users/{username}',
+    methods: ['PATCH'],
+    handler: async (rc) => {
+      const username = usernameParam(rc);
+      const patch = await readJson(rc.request, patchUserSchema, USER_BODY_LIMIT);
+      if (patch.roles?.includes('admin')) requireFreshAuthentication(rc.principal, rc.services.clock);
+      const user = await rc.services.users.update(username, patch, ifMatch(rc.request), changeContext(rc));
+      return json(200, user, { ETag: user.etag });
+    },
+  }),
+);
+
+app.http(
+  'users-delete',
+  endpoint({
+    route: 'manage/users/{username}',
+    methods: ['DELETE'],
+    handler: async (rc) => {
+      await rc.services.users.delete(usernameParam(rc), ifMatch(rc.request), changeContext(rc));
+      return noContent();
+    },
+  }),
+);
+
+app.http(
+  'users-password-set',
+  endpoint({
+    route: 'manage/users/{username}/password',
+    methods: ['PUT'],
+    handler: async (rc) => {
+      const username = usernameParam(rc);
+      const { password } = await readJson(rc.request, setPasswordSchema, USER_BODY_LIMIT);
+      const etag = await rc.services.users.setPassword(
+        username,
+        password,
+        ifMatch(rc.request),
+        changeContext(rc),
+      );
+      return noContent({ ETag: etag });
+    },
+  }),
+);
+
+app.http(
+  'users-password-remove',
+  endpoint({
+    route: 'manage/users/{username}/password',
+    methods: ['DELETE'],
+    handler: async (rc) => {
+      const etag = await rc.services.users.removePassword(
+        usernameParam(rc),
+        ifMatch(rc.request),
+        changeContext(rc),
+      );
+      return noContent({ ETag: etag });
+    },
+  }),
+);
+
+app.http(
+  'users-binding-remove',
+  endpoint({
+    route: 'manage/users/{username}/binding',
+    methods: ['DELETE'],
+    handler: async (rc) => {
+      const etag = await rc.services.users.removeBinding(
+        usernameParam(rc),
+        ifMatch(rc.request),
+        changeContext(rc),
+      );
+      return noContent({ ETag: etag });
+    },
+  }),
+);

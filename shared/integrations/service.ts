@@ -1,0 +1,521 @@
+/**
+ * Integrations (issue 3): configuration in Table Storage, the client secret in Key Vault, the
+ * connection test on activation, and the cached read the sign-in path uses.
+ *
+ * Consistency without transactions across Table Storage and Key Vault:
+ * - create: title index row (409 on a duplicate) → Key Vault secret → integration row. A failed
+ *   secret write removes the index row; a failed row write deletes (and purges) the secret and
+ *   removes the index row. A crash in between leaves at most an index row pointing at a missing
+ *   integration, which the next claim of that title takes over after a minute.
+ * - rotate: new Key Vault version → row update conditional on the etag read; if the row update
+ *   fails the new version is disabled (the row still names the old one, so nothing breaks).
+ * - delete: row (conditional) → secret soft-deleted and purged where the vault allows → index row.
+ *   A failure after the row is gone leaves an unreferenced secret (tagged with the integration id),
+ *   never an integration without its secret.
+ * Every row write is conditional on the etag just read: a concurrent change answers 412.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type { AuditLog } from '../audit.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import type { EntraClientFactory } from '../entra/msal.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import type { HealthWarning } from '../health.ts';
+import type { Logger } from '../log.ts';
+import { ActivationFailedError, runConnectionTest } from './activation.ts';
+import { SecretCache } from './cache.ts';
+import { daysUntil, EXPIRY_WARNING_DAYS, expiryWarnings } from './expiry.ts';
+import {
+  type CreateIntegrationInput,
+  type Integration,
+  type IntegrationWarning,
+  type IntegrationWithWarnings,
+  type PatchIntegrationInput,
+  RESERVED_TITLE,
+  type RotateSecretInput,
+  tenantIssue,
+} from './schemas.ts';
+import { IntegrationSecrets, secretNameFor } from './secrets.ts';
+import { type IntegrationRecord, IntegrationStore, type StoredIntegration, titleKey } from './store.ts';
+
+/** Counts the users whose verify type is an integration (the users store plugs in here). */
+export interface AssignmentCounter {
+  countUsersAssignedTo(integrationId: string): Promise<number>;
+}
+
+/** Request details recorded with each audit event. */
+export interface ChangeContext {
+  correlationId?: string;
+  clientAddress?: string;
+}
+
+export interface IntegrationServiceDeps {
+  table: TableClient;
+  secrets: SecretClient;
+  clock: Clock;
+  audit: AuditLog;
+  config: Pick<Config, 'BROKER_PUBLIC_BASE_URL'>;
+  /** Builds the MSAL client for the connection test (tests may swap it). */
+  entraClientFactory: EntraClientFactory;
+  log: Logger;
+  assignmentCounter?: AssignmentCounter;
+}
+
+export interface SignInIntegration {
+  integration: Integration;
+  clientSecret: string;
+}
+
+const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const PATCH_FIELDS = ['title', 'applicationId', 'tenant', 'allowedTenants', 'cloud', 'matchClaim'] as const;
+/** Changing one of these invalidates the last connection test: the integration must be activated again. */
+const CREDENTIAL_FIELDS = new Set<string>(['applicationId', 'tenant', 'allowedTenants', 'cloud']);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** A validation failure (400) like the other title rules: `password` is the other verify type. */
+function reservedTitle(): ValidationError {
+  return new ValidationError([{ field: 'title', message: 'is reserved ("password", in any case)' }]);
+}
+
+function checkTitle(title: string): void {
+  if (title.toLowerCase() === RESERVED_TITLE) throw reservedTitle();
+}
+
+function checkIfMatch(current: StoredIntegration, ifMatch: string | undefined): void {
+  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
+    throw new PreconditionFailedError();
+}
+
+export class IntegrationService {
+  private readonly store: IntegrationStore;
+  private readonly vault: IntegrationSecrets;
+  private readonly cache: SecretCache;
+  private assignmentCounter: AssignmentCounter | undefined;
+
+  constructor(private readonly deps: IntegrationServiceDeps) {
+    this.store = new IntegrationStore(deps.table, () => deps.clock.now());
+    this.vault = new IntegrationSecrets(deps.secrets, deps.log);
+    this.cache = new SecretCache(deps.clock);
+    this.assignmentCounter = deps.assignmentCounter;
+  }
+
+  /** Plugs in the users store: delete answers 409 `integration_in_use` while it counts users. */
+  setAssignmentCounter(counter: AssignmentCounter | undefined): void {
+    this.assignmentCounter = counter;
+  }
+
+  /** The callback URL to register in Entra; from configuration only, never from a request. */
+  get redirectUri(): string {
+    return `${this.deps.config.BROKER_PUBLIC_BASE_URL}/api/auth/callback`;
+  }
+
+  async list(): Promise<Integration[]> {
+    const rows = await this.store.list();
+    return rows
+      .sort((a, b) => a.title.localeCompare(b.title) || a.id.localeCompare(b.id))
+      .map((r) => this.view(r));
+  }
+
+  async get(id: string): Promise<Integration> {
+    return this.view(await this.load(id));
+  }
+
+  /** Case-insensitive; undefined when no integration has that title. */
+  async findByTitle(title: string): Promise<Integration | undefined> {
+    if (typeof title !== 'string' || title.trim() === '' || title.length > 200) return undefined;
+    const id = await this.store.idForTitle(title.trim());
+    if (!id) return undefined;
+    const row = await this.store.get(id);
+    return row ? this.view(row) : undefined;
+  }
+
+  async create(
+    input: CreateIntegrationInput,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<IntegrationWithWarnings> {
+    checkTitle(input.title);
+    const id = randomUUID();
+    const key = titleKey(input.title);
+    const secretName = secretNameFor(id);
+    await this.store.claimTitle(key, input.title, id);
+
+    let written: Awaited<ReturnType<IntegrationSecrets['write']>>;
+    try {
+      written = await this.vault.write(
+        secretName,
+        id,
+        input.clientSecret,
+        input.clientSecretExpiresOn ?? null,
+      );
+    } catch (err) {
+      await this.bestEffort('release_title', () => this.store.releaseTitle(key, id));
+      throw err;
+    }
+
+    const now = iso(this.deps.clock.now());
+    const record: IntegrationRecord = {
+      id,
+      kind: 'azure-ad',
+      title: input.title,
+      titleKey: key,
+      applicationId: input.applicationId,
+      tenant: input.tenant,
+      allowedTenants: input.tenant === 'organizations' ? (input.allowedTenants ?? []) : [],
+      cloud: input.cloud,
+      matchClaim: input.matchClaim,
+      status: 'inactive',
+      secretName,
+      secretVersion: written.version,
+      secretExpiresOn: input.clientSecretExpiresOn ?? null,
+      secretUpdatedOn: written.updatedOn,
+      lastTest: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    let stored: StoredIntegration;
+    try {
+      stored = await this.store.insert(record);
+    } catch (err) {
+      this.deps.log.warn('integration.create_rolled_back', { integrationId: id, error: err });
+      await this.vault.remove(secretName);
+      await this.bestEffort('release_title', () => this.store.releaseTitle(key, id));
+      throw err;
+    }
+
+    await this.deps.audit.record({
+      type: 'admin.integration.created',
+      actor,
+      target: `integration:${id}`,
+      changedFields: [
+        'kind',
+        'title',
+        'applicationId',
+        'tenant',
+        'allowedTenants',
+        'cloud',
+        'matchClaim',
+        'clientSecret',
+        ...(input.clientSecretExpiresOn ? ['clientSecretExpiresOn'] : []),
+      ],
+      ...ctx,
+      details: { title: stored.title, applicationId: stored.applicationId },
+    });
+    return { ...this.view(stored), warnings: await this.warningsFor(stored) };
+  }
+
+  async update(
+    id: string,
+    patch: PatchIntegrationInput,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<IntegrationWithWarnings> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+
+    const next: IntegrationRecord = { ...current };
+    if (patch.title !== undefined) next.title = patch.title;
+    if (patch.applicationId !== undefined) next.applicationId = patch.applicationId;
+    if (patch.cloud !== undefined) next.cloud = patch.cloud;
+    if (patch.matchClaim !== undefined) next.matchClaim = patch.matchClaim;
+    if (patch.tenant !== undefined) next.tenant = patch.tenant;
+    if (patch.allowedTenants !== undefined) next.allowedTenants = patch.allowedTenants;
+    else if (next.tenant !== 'organizations') next.allowedTenants = [];
+    const issue = tenantIssue(next.tenant, next.allowedTenants);
+    if (issue) throw new ValidationError([{ field: 'allowedTenants', message: issue }]);
+    next.titleKey = titleKey(next.title);
+
+    const changed = PATCH_FIELDS.filter(
+      (f) =>
+        JSON.stringify(next[f as keyof IntegrationRecord]) !==
+        JSON.stringify(current[f as keyof IntegrationRecord]),
+    );
+    if (changed.length === 0) return { ...this.view(current), warnings: await this.warningsFor(current) };
+    if (changed.includes('title')) checkTitle(next.title);
+
+    const warnings: IntegrationWarning[] = [];
+    const changedFields: string[] = [...changed];
+    if (current.status === 'active' && changed.some((f) => CREDENTIAL_FIELDS.has(f))) {
+      next.status = 'inactive';
+      changedFields.push('status');
+      warnings.push({
+        code: 'reactivation_required',
+        message:
+          'The application, tenant or cloud changed: the integration was deactivated; activate it again.',
+      });
+    }
+    next.updatedAt = iso(this.deps.clock.now());
+
+    const titleMoved = next.titleKey !== current.titleKey;
+    if (titleMoved) await this.store.claimTitle(next.titleKey, next.title, id);
+    let stored: StoredIntegration;
+    try {
+      stored = await this.store.replace(next, current.etag);
+    } catch (err) {
+      if (titleMoved)
+        await this.bestEffort('release_title', () => this.store.releaseTitle(next.titleKey, id));
+      throw err;
+    }
+    if (titleMoved)
+      await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, id));
+
+    await this.deps.audit.record({
+      type: 'admin.integration.updated',
+      actor,
+      target: `integration:${id}`,
+      changedFields,
+      ...ctx,
+    });
+    return { ...this.view(stored), warnings: [...warnings, ...(await this.warningsFor(stored))] };
+  }
+
+  async rotateSecret(
+    id: string,
+    input: RotateSecretInput,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<Integration> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+    const expiresOn = input.expiresOn ?? null;
+    const written = await this.vault.write(current.secretName, id, input.clientSecret, expiresOn);
+    const next: IntegrationRecord = {
+      ...current,
+      secretVersion: written.version,
+      secretExpiresOn: expiresOn,
+      secretUpdatedOn: written.updatedOn,
+      updatedAt: iso(this.deps.clock.now()),
+    };
+    let stored: StoredIntegration;
+    try {
+      stored = await this.store.replace(next, current.etag);
+    } catch (err) {
+      await this.vault.disableVersion(current.secretName, written.version);
+      throw err;
+    }
+    this.cache.set(id, written.version, input.clientSecret);
+    await this.deps.audit.record({
+      type: 'admin.integration.secret_rotated',
+      actor,
+      target: `integration:${id}`,
+      changedFields: [
+        'clientSecret',
+        ...(expiresOn !== current.secretExpiresOn ? ['clientSecretExpiresOn'] : []),
+      ],
+      securityRelevant: true,
+      ...ctx,
+      details: { secretVersion: written.version },
+    });
+    return this.view(stored);
+  }
+
+  /**
+   * Runs the connection test; on success the integration becomes active. On failure the status is
+   * left as it was, `lastTest` records the reason, and a 422 ActivationFailedError is thrown.
+   */
+  async activate(
+    id: string,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<Integration> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+    const secret = await this.secretOf(current, false);
+    const outcome = await runConnectionTest(this.deps.entraClientFactory, current, secret);
+    const at = iso(this.deps.clock.now());
+    const target = `integration:${id}`;
+    if (outcome.ok) {
+      const stored = await this.store.replace(
+        { ...current, status: 'active', lastTest: { at, ok: true, reason: null }, updatedAt: at },
+        current.etag,
+      );
+      await this.deps.audit.record({
+        type: 'admin.integration.activated',
+        actor,
+        target,
+        changedFields: current.status === 'active' ? ['lastTest'] : ['status', 'lastTest'],
+        ...ctx,
+      });
+      return this.view(stored);
+    }
+    const lastTest = { at, ok: false, reason: outcome.code };
+    const stored = await this.store.replace({ ...current, lastTest, updatedAt: at }, current.etag);
+    await this.deps.audit.record({
+      type: 'admin.integration.activation_failed',
+      actor,
+      target,
+      outcome: 'failure',
+      reason: outcome.code,
+      changedFields: ['lastTest'],
+      ...ctx,
+      details: {
+        ...(outcome.aadsts !== undefined ? { aadsts: outcome.aadsts } : {}),
+        ...(outcome.entraCorrelationId ? { entraCorrelationId: outcome.entraCorrelationId } : {}),
+      },
+    });
+    throw new ActivationFailedError(outcome, lastTest, stored.etag);
+  }
+
+  /** Immediate: the sign-in path reads the row on every call. */
+  async deactivate(
+    id: string,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<Integration> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+    if (current.status === 'inactive') return this.view(current);
+    const stored = await this.store.replace(
+      { ...current, status: 'inactive', updatedAt: iso(this.deps.clock.now()) },
+      current.etag,
+    );
+    this.cache.delete(id);
+    await this.deps.audit.record({
+      type: 'admin.integration.deactivated',
+      actor,
+      target: `integration:${id}`,
+      changedFields: ['status'],
+      ...ctx,
+    });
+    return this.view(stored);
+  }
+
+  async delete(
+    id: string,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<void> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+    const assigned = this.assignmentCounter ? await this.assignmentCounter.countUsersAssignedTo(id) : 0;
+    if (assigned > 0) {
+      throw new ConflictError(
+        `${assigned} user(s) are still assigned to this integration; assign them another verify type first.`,
+        'integration_in_use',
+        { assignedUsers: assigned },
+      );
+    }
+    await this.store.remove(id, current.etag);
+    this.cache.delete(id);
+    const removed = await this.vault.remove(current.secretName);
+    await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, id));
+    await this.deps.audit.record({
+      type: 'admin.integration.deleted',
+      actor,
+      target: `integration:${id}`,
+      ...ctx,
+      details: { title: current.title, secretDeleted: removed.deleted, secretPurged: removed.purged },
+    });
+  }
+
+  /**
+   * The sign-in path: one point read of the row per call (so deactivation and rotation are seen at
+   * once) and the secret from the per-instance cache keyed by (id, secret version): a warm call
+   * makes no Key Vault request. `refreshSecret` drops the cached value and reads it again (after
+   * AADSTS7000215 during a code redemption).
+   */
+  async getForSignIn(id: string, opts: { refreshSecret?: boolean } = {}): Promise<SignInIntegration> {
+    const row = await this.load(id);
+    if (row.status !== 'active') {
+      throw new ConflictError('This integration is not active.', 'integration_inactive');
+    }
+    const clientSecret = await this.secretOf(row, opts.refreshSecret === true);
+    return { integration: this.view(row), clientSecret };
+  }
+
+  /** Health warnings: secrets that expired or expire within 30 days. */
+  async expiryWarnings(): Promise<HealthWarning[]> {
+    const rows = await this.store.list();
+    return expiryWarnings(rows, this.deps.clock.now());
+  }
+
+  // --- internals ---------------------------------------------------------------------------------
+
+  private async load(id: string): Promise<StoredIntegration> {
+    const normalized = typeof id === 'string' ? id.toLowerCase() : '';
+    const row = ID_PATTERN.test(normalized) ? await this.store.get(normalized) : undefined;
+    if (!row) throw new NotFoundError('No integration with this id.', 'integration_not_found');
+    return row;
+  }
+
+  private async secretOf(row: StoredIntegration, refresh: boolean): Promise<string> {
+    if (refresh) this.cache.delete(row.id);
+    else {
+      const hit = this.cache.get(row.id, row.secretVersion);
+      if (hit !== undefined) return hit;
+    }
+    const value = await this.vault.read(row.secretName, row.secretVersion);
+    this.cache.set(row.id, row.secretVersion, value);
+    return value;
+  }
+
+  private view(r: StoredIntegration): Integration {
+    return {
+      id: r.id,
+      kind: 'azure-ad',
+      title: r.title,
+      applicationId: r.applicationId,
+      tenant: r.tenant,
+      allowedTenants: r.allowedTenants,
+      cloud: r.cloud,
+      matchClaim: r.matchClaim,
+      status: r.status,
+      redirectUri: this.redirectUri,
+      clientSecret: {
+        set: true,
+        version: r.secretVersion,
+        expiresOn: r.secretExpiresOn,
+        updatedOn: r.secretUpdatedOn,
+      },
+      secretExpiresInDays: daysUntil(r.secretExpiresOn, this.deps.clock.now()),
+      lastTest: r.lastTest,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      etag: r.etag,
+    };
+  }
+
+  private async warningsFor(r: StoredIntegration): Promise<IntegrationWarning[]> {
+    const warnings: IntegrationWarning[] = [];
+    const others = (await this.store.withApplicationId(r.applicationId)).filter((o) => o.id !== r.id);
+    if (others.length > 0) {
+      warnings.push({
+        code: 'application_id_shared',
+        message:
+          'Another integration uses the same Application (client) ID. Use a separate app registration per ' +
+          'purpose (for example sign-in apart from a CRM sync).',
+        integrationIds: others.map((o) => o.id),
+      });
+    }
+    const days = daysUntil(r.secretExpiresOn, this.deps.clock.now());
+    if (days !== null && days <= EXPIRY_WARNING_DAYS) {
+      const expired = Date.parse(r.secretExpiresOn as string) <= this.deps.clock.now();
+      warnings.push(
+        expired
+          ? { code: 'secret_expired', message: 'The client secret has already expired; rotate it.' }
+          : {
+              code: 'secret_expiring',
+              message: `The client secret expires in ${days} day(s); rotate it before then.`,
+              daysLeft: days,
+            },
+      );
+    }
+    return warnings;
+  }
+
+  private async bestEffort(what: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.deps.log.warn(`integration.${what}_failed`, { error: err });
+    }
+  }
+}

@@ -1,0 +1,353 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { createTokenSchema } from './admin/tokens.ts';
+import { auditPageSchema, auditQuerySchema } from './audit-query.ts';
+import {
+  createIntegrationSchema,
+  patchIntegrationSchema,
+  rotateSecretSchema,
+} from './integrations/schemas.ts';
+import { settingsPatchSchema, settingsSchema } from './settings/service.ts';
+import {
+  createUserSchema,
+  listUsersQuerySchema,
+  patchUserSchema,
+  setPasswordSchema,
+  userListSchema,
+  userSchema,
+} from './users/schemas.ts';
+
+/**
+ * The management API's OpenAPI 3.1 document, generated from the same zod schemas the handlers
+ * validate with (request bodies and queries), plus response shapes. Built once per instance.
+ */
+
+const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+    instance: z.string(),
+    correlationId: z.string(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem' });
+
+const integrationSchema = z
+  .object({
+    id: z.string(),
+    kind: z.literal('azure-ad'),
+    title: z.string(),
+    applicationId: z.string(),
+    tenant: z.string(),
+    allowedTenants: z.array(z.string()),
+    cloud: z.enum(['public', 'usgov', 'china']),
+    matchClaim: z.enum(['preferred_username', 'email', 'upn']),
+    status: z.enum(['inactive', 'active']),
+    redirectUri: z.string(),
+    clientSecret: z.object({
+      set: z.literal(true),
+      version: z.string(),
+      expiresOn: z.string().nullable(),
+      updatedOn: z.string(),
+    }),
+    secretExpiresInDays: z.number().int().nullable(),
+    lastTest: z.object({ at: z.string(), ok: z.boolean(), reason: z.string().nullable() }).nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    etag: z.string(),
+  })
+  .meta({ id: 'Integration' });
+
+const tokenInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  createdBy: z.string(),
+});
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+interface Op {
+  method: Method;
+  path: string;
+  summary: string;
+  tag: string;
+  params?: string[];
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  ok: { status: number; schema?: z.ZodType; description: string };
+  ifMatch?: boolean;
+}
+
+const ops: Op[] = [
+  // Integrations (issue 3)
+  {
+    method: 'get',
+    path: '/integrations',
+    tag: 'integrations',
+    summary: 'List integrations',
+    ok: {
+      status: 200,
+      schema: z.object({ items: z.array(integrationSchema) }),
+      description: 'The integrations',
+    },
+  },
+  {
+    method: 'post',
+    path: '/integrations',
+    tag: 'integrations',
+    summary: 'Create an integration (inactive)',
+    body: createIntegrationSchema,
+    ok: { status: 201, schema: integrationSchema, description: 'Created' },
+  },
+  {
+    method: 'get',
+    path: '/integrations/{id}',
+    tag: 'integrations',
+    summary: 'Read an integration',
+    params: ['id'],
+    ok: { status: 200, schema: integrationSchema, description: 'The integration' },
+  },
+  {
+    method: 'patch',
+    path: '/integrations/{id}',
+    tag: 'integrations',
+    summary: 'Change an integration',
+    params: ['id'],
+    body: patchIntegrationSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Changed' },
+  },
+  {
+    method: 'delete',
+    path: '/integrations/{id}',
+    tag: 'integrations',
+    summary: 'Delete an integration (409 while users are assigned)',
+    params: ['id'],
+    ifMatch: true,
+    ok: { status: 204, description: 'Deleted' },
+  },
+  {
+    method: 'put',
+    path: '/integrations/{id}/client-secret',
+    tag: 'integrations',
+    summary: 'Rotate the client secret',
+    params: ['id'],
+    body: rotateSecretSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Rotated' },
+  },
+  {
+    method: 'post',
+    path: '/integrations/{id}/activate',
+    tag: 'integrations',
+    summary: 'Test the credentials and activate',
+    params: ['id'],
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Activated' },
+  },
+  {
+    method: 'post',
+    path: '/integrations/{id}/deactivate',
+    tag: 'integrations',
+    summary: 'Deactivate',
+    params: ['id'],
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Deactivated' },
+  },
+  // Users
+  {
+    method: 'get',
+    path: '/users',
+    tag: 'users',
+    summary: 'List users (cursor paging)',
+    query: listUsersQuerySchema,
+    ok: { status: 200, schema: userListSchema, description: 'A page of users' },
+  },
+  {
+    method: 'post',
+    path: '/users',
+    tag: 'users',
+    summary: 'Create a user',
+    body: createUserSchema,
+    ok: { status: 201, schema: userSchema, description: 'Created' },
+  },
+  {
+    method: 'get',
+    path: '/users/{username}',
+    tag: 'users',
+    summary: 'Read a user',
+    params: ['username'],
+    ok: { status: 200, schema: userSchema, description: 'The user' },
+  },
+  {
+    method: 'patch',
+    path: '/users/{username}',
+    tag: 'users',
+    summary: 'Change a user',
+    params: ['username'],
+    body: patchUserSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: userSchema, description: 'Changed' },
+  },
+  {
+    method: 'delete',
+    path: '/users/{username}',
+    tag: 'users',
+    summary: 'Delete a user',
+    params: ['username'],
+    ifMatch: true,
+    ok: { status: 204, description: 'Deleted' },
+  },
+  {
+    method: 'put',
+    path: '/users/{username}/password',
+    tag: 'users',
+    summary: 'Set the password',
+    params: ['username'],
+    body: setPasswordSchema,
+    ifMatch: true,
+    ok: { status: 204, description: 'Set' },
+  },
+  {
+    method: 'delete',
+    path: '/users/{username}/password',
+    tag: 'users',
+    summary: 'Remove the password',
+    params: ['username'],
+    ifMatch: true,
+    ok: { status: 204, description: 'Removed' },
+  },
+  {
+    method: 'delete',
+    path: '/users/{username}/binding',
+    tag: 'users',
+    summary: 'Forget the bound Entra identity',
+    params: ['username'],
+    ifMatch: true,
+    ok: { status: 204, description: 'Forgotten' },
+  },
+  // Settings, audit, tokens, this document
+  {
+    method: 'get',
+    path: '/settings',
+    tag: 'settings',
+    summary: 'Read the global settings',
+    ok: { status: 200, schema: settingsSchema, description: 'The settings' },
+  },
+  {
+    method: 'patch',
+    path: '/settings',
+    tag: 'settings',
+    summary: 'Change the global settings',
+    body: settingsPatchSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: settingsSchema, description: 'Changed' },
+  },
+  {
+    method: 'get',
+    path: '/audit',
+    tag: 'audit',
+    summary: 'Audit events, newest first',
+    query: auditQuerySchema,
+    ok: { status: 200, schema: auditPageSchema, description: 'A page of events' },
+  },
+  {
+    method: 'get',
+    path: '/tokens',
+    tag: 'tokens',
+    summary: 'List admin API tokens',
+    ok: { status: 200, schema: z.object({ items: z.array(tokenInfoSchema) }), description: 'The tokens' },
+  },
+  {
+    method: 'post',
+    path: '/tokens',
+    tag: 'tokens',
+    summary: 'Create an admin API token (shown once)',
+    body: createTokenSchema,
+    ok: { status: 201, schema: tokenInfoSchema.extend({ token: z.string() }), description: 'Created' },
+  },
+  {
+    method: 'delete',
+    path: '/tokens/{id}',
+    tag: 'tokens',
+    summary: 'Revoke an admin API token',
+    params: ['id'],
+    ok: { status: 204, description: 'Revoked' },
+  },
+  {
+    method: 'get',
+    path: '/openapi.json',
+    tag: 'meta',
+    summary: 'This document',
+    ok: { status: 200, schema: z.record(z.string(), z.unknown()), description: 'OpenAPI 3.1' },
+  },
+];
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: problemSchema } },
+});
+
+export function buildOpenApiDocument(opts: { serverUrl?: string } = {}) {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer' });
+  for (const op of ops) {
+    const params = op.params
+      ? z.object(Object.fromEntries(op.params.map((p) => [p, z.string()])))
+      : undefined;
+    const headers = op.ifMatch ? z.object({ 'if-match': z.string().optional() }) : undefined;
+    const responses: Record<string, unknown> = {
+      [op.ok.status]: op.ok.schema
+        ? { description: op.ok.description, content: { 'application/json': { schema: op.ok.schema } } }
+        : { description: op.ok.description },
+      400: problem('The request is not valid (each failing field is named)'),
+      401: problem('Authentication is required'),
+      403: problem('Not allowed'),
+    };
+    if (op.params) responses[404] = problem('No such resource');
+    if (op.method !== 'get' && op.method !== 'delete') responses[415] = problem('The body must be JSON');
+    if (op.method !== 'get') responses[409] = problem('Conflicts with the current state');
+    if (op.ifMatch) responses[412] = problem('If-Match does not match the current etag');
+    registry.registerPath({
+      method: op.method,
+      path: `/api/manage${op.path}`,
+      summary: op.summary,
+      tags: [op.tag],
+      security: [{ adminToken: [] }],
+      request: {
+        ...(params ? { params } : {}),
+        ...(op.query ? { query: op.query } : {}),
+        ...(headers ? { headers } : {}),
+        ...(op.body
+          ? { body: { required: true, content: { 'application/json': { schema: op.body } } } }
+          : {}),
+      },
+      // biome-ignore lint/suspicious/noExplicitAny: the generator's response map type is wider than needed here.
+      responses: responses as any,
+    });
+  }
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Identity broker management API',
+      version: '1',
+      description:
+        'Admins only: `Authorization: Bearer <admin API token>`, or an admin session cookie with `X-Broker-Csrf: 1`. Errors are RFC 9457 problem+json.',
+    },
+    ...(opts.serverUrl ? { servers: [{ url: opts.serverUrl }] } : {}),
+  });
+}
+
+let cached: ReturnType<typeof buildOpenApiDocument> | undefined;
+
+/** The document, built once per instance. */
+export function openApiDocument(): ReturnType<typeof buildOpenApiDocument> {
+  cached ??= buildOpenApiDocument();
+  return cached;
+}

@@ -1,0 +1,240 @@
+import type { TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import type { AuditLog } from '../audit.ts';
+import type { Clock } from '../clock.ts';
+import { PreconditionFailedError } from '../errors.ts';
+import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+
+/**
+ * Global settings (one row in the Settings table: PartitionKey `settings`, RowKey `global`).
+ *
+ * `get()` is cached per instance for SETTINGS_CACHE_TTL_MS (2 s): PW1's "read fresh" holds within
+ * that window on other instances (a change made on this instance is seen here at once). Every change
+ * is audited with the names of the changed fields; turning Allow OAuth Passwords on is marked
+ * security-relevant (it lets integration users skip Entra's MFA and Conditional Access).
+ */
+
+export const SETTINGS_CACHE_TTL_MS = 2_000;
+export const SETTINGS_PARTITION = 'settings';
+export const SETTINGS_ROW = 'global';
+export const MAX_RETURN_ORIGINS = 50;
+
+export interface Settings {
+  allowOAuthPasswords: boolean;
+  sessionLifetimeMinutes: number;
+  allowedReturnOrigins: string[];
+  etag: string;
+}
+
+export const DEFAULT_SETTINGS: Omit<Settings, 'etag'> = {
+  allowOAuthPasswords: false,
+  sessionLifetimeMinutes: 480,
+  allowedReturnOrigins: [],
+};
+
+/**
+ * An https origin: scheme, host and optional port; no path (a single trailing `/` is tolerated), no
+ * query, fragment, userinfo or wildcard. Answers the WHATWG serialisation (lower-case host, punycode,
+ * default port dropped), or undefined when `raw` is not such an origin.
+ */
+export function normalizeOrigin(raw: string): string | undefined {
+  if (raw.length > 300 || !/^https:\/\/[^/?#@\\\s*]+\/?$/i.test(raw)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== 'https:' || url.username || url.password || url.pathname !== '/') return undefined;
+  if (url.search || url.hash || !url.hostname || url.hostname.includes('*')) return undefined;
+  return url.origin;
+}
+
+export const settingsPatchSchema = z
+  .object({
+    allowOAuthPasswords: z.boolean().optional(),
+    sessionLifetimeMinutes: z
+      .number()
+      .int('must be a whole number of minutes')
+      .min(5, 'must be at least 5')
+      .max(1440, 'must be at most 1440')
+      .optional(),
+    allowedReturnOrigins: z
+      .array(
+        z
+          .string()
+          .max(300, 'must be at most 300 characters')
+          .refine(
+            (v) => normalizeOrigin(v) !== undefined,
+            'must be an https origin (https://host[:port]) without path, query, userinfo or wildcard',
+          ),
+      )
+      .max(MAX_RETURN_ORIGINS, `must list at most ${MAX_RETURN_ORIGINS} origins`)
+      .optional(),
+  })
+  .strict()
+  .refine((v) => Object.values(v).some((x) => x !== undefined), {
+    message: 'must change at least one of allowOAuthPasswords, sessionLifetimeMinutes, allowedReturnOrigins',
+  });
+export type SettingsPatch = z.output<typeof settingsPatchSchema>;
+
+export const settingsSchema = z.object({
+  allowOAuthPasswords: z.boolean(),
+  sessionLifetimeMinutes: z.number().int(),
+  allowedReturnOrigins: z.array(z.string()),
+  etag: z.string(),
+});
+
+interface SettingsEntity {
+  allowOAuthPasswords: boolean;
+  sessionLifetimeMinutes: number;
+  allowedReturnOrigins: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export interface SettingsChangeContext {
+  actor: string;
+  correlationId?: string;
+  clientAddress?: string;
+}
+
+/** Called before a change is written (the lock-out guard); throws to refuse it. */
+export type SettingsChangeGuard = (
+  before: Omit<Settings, 'etag'>,
+  after: Omit<Settings, 'etag'>,
+) => Promise<void>;
+
+function fromEntity(e: Partial<SettingsEntity> & { etag: string }): Settings {
+  let origins: string[] = [];
+  try {
+    const parsed = JSON.parse(e.allowedReturnOrigins ?? '[]');
+    if (Array.isArray(parsed)) origins = parsed.filter((o): o is string => typeof o === 'string');
+  } catch {
+    origins = [];
+  }
+  return {
+    allowOAuthPasswords: e.allowOAuthPasswords === true,
+    sessionLifetimeMinutes:
+      typeof e.sessionLifetimeMinutes === 'number'
+        ? e.sessionLifetimeMinutes
+        : DEFAULT_SETTINGS.sessionLifetimeMinutes,
+    allowedReturnOrigins: origins,
+    etag: e.etag,
+  };
+}
+
+export class SettingsService {
+  private cache: { value: Settings; until: number } | undefined;
+  private guard: SettingsChangeGuard | undefined;
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly audit: AuditLog,
+    private readonly clock: Clock,
+  ) {}
+
+  setChangeGuard(guard: SettingsChangeGuard | undefined): void {
+    this.guard = guard;
+  }
+
+  /** The settings, at most SETTINGS_CACHE_TTL_MS old. */
+  async get(): Promise<Settings> {
+    const now = this.clock.now();
+    if (this.cache && this.cache.until > now && this.cache.until - now <= SETTINGS_CACHE_TTL_MS) {
+      return this.cache.value;
+    }
+    return this.read();
+  }
+
+  /** Reads the row (creating it with the defaults on first use, so it always has an etag). */
+  async read(): Promise<Settings> {
+    let e = await getEntityOrUndefined<SettingsEntity>(this.table, SETTINGS_PARTITION, SETTINGS_ROW);
+    if (!e) {
+      try {
+        await this.table.createEntity({
+          partitionKey: SETTINGS_PARTITION,
+          rowKey: SETTINGS_ROW,
+          allowOAuthPasswords: DEFAULT_SETTINGS.allowOAuthPasswords,
+          sessionLifetimeMinutes: DEFAULT_SETTINGS.sessionLifetimeMinutes,
+          allowedReturnOrigins: '[]',
+          updatedAt: new Date(this.clock.now()).toISOString(),
+          updatedBy: 'system',
+        });
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+      e = await getEntityOrUndefined<SettingsEntity>(this.table, SETTINGS_PARTITION, SETTINGS_ROW);
+      if (!e) throw new Error('settings row vanished');
+    }
+    const value = fromEntity(e);
+    this.cache = { value, until: this.clock.now() + SETTINGS_CACHE_TTL_MS };
+    return value;
+  }
+
+  /** Applies `patch` if the row still has `ifMatch` (when given); 412 otherwise. Audited. */
+  async update(
+    patch: SettingsPatch,
+    ifMatch: string | undefined,
+    ctx: SettingsChangeContext,
+  ): Promise<Settings> {
+    const current = await this.read();
+    if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
+      throw new PreconditionFailedError();
+    const next = {
+      allowOAuthPasswords: patch.allowOAuthPasswords ?? current.allowOAuthPasswords,
+      sessionLifetimeMinutes: patch.sessionLifetimeMinutes ?? current.sessionLifetimeMinutes,
+      allowedReturnOrigins:
+        patch.allowedReturnOrigins !== undefined
+          ? [...new Set(patch.allowedReturnOrigins.map((o) => normalizeOrigin(o) as string))]
+          : current.allowedReturnOrigins,
+    };
+    const changed: string[] = [];
+    if (next.allowOAuthPasswords !== current.allowOAuthPasswords) changed.push('allowOAuthPasswords');
+    if (next.sessionLifetimeMinutes !== current.sessionLifetimeMinutes)
+      changed.push('sessionLifetimeMinutes');
+    if (JSON.stringify(next.allowedReturnOrigins) !== JSON.stringify(current.allowedReturnOrigins)) {
+      changed.push('allowedReturnOrigins');
+    }
+    if (changed.length === 0) return current;
+    if (this.guard) await this.guard(current, next);
+    let etag: string;
+    try {
+      const res = await this.table.updateEntity(
+        {
+          partitionKey: SETTINGS_PARTITION,
+          rowKey: SETTINGS_ROW,
+          allowOAuthPasswords: next.allowOAuthPasswords,
+          sessionLifetimeMinutes: next.sessionLifetimeMinutes,
+          allowedReturnOrigins: JSON.stringify(next.allowedReturnOrigins),
+          updatedAt: new Date(this.clock.now()).toISOString(),
+          updatedBy: ctx.actor,
+        },
+        'Replace',
+        { etag: current.etag },
+      );
+      etag = res.etag ?? '';
+    } catch (err) {
+      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
+      throw err;
+    }
+    const value: Settings = { ...next, etag };
+    this.cache = { value, until: this.clock.now() + SETTINGS_CACHE_TTL_MS };
+    const turnedOn = next.allowOAuthPasswords && !current.allowOAuthPasswords;
+    await this.audit.record({
+      type: 'admin.settings.updated',
+      actor: ctx.actor,
+      target: 'settings:global',
+      changedFields: changed,
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      securityRelevant: turnedOn,
+      details: {
+        allowOAuthPasswords: next.allowOAuthPasswords,
+        sessionLifetimeMinutes: next.sessionLifetimeMinutes,
+        allowedReturnOriginsCount: next.allowedReturnOrigins.length,
+      },
+    });
+    return value;
+  }
+}

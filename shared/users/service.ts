@@ -1,0 +1,564 @@
+import type { AuditLog } from '../audit.ts';
+import type { Clock } from '../clock.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import { hashPassword, validatePasswordPolicy } from '../passwords/index.ts';
+import type { SessionStore } from '../sessions/store.ts';
+import {
+  type CreateUserInput,
+  DEFAULT_PAGE_SIZE,
+  isValidUsername,
+  type PatchUserInput,
+  type User,
+  type VerifyTypeInput,
+} from './schemas.ts';
+import type { EntraBinding, NewUserRecord, UserRecord, UserStore, VerifyType } from './store.ts';
+
+/**
+ * Users: the admin operations behind /api/manage/users and the point reads and writes the sign-in
+ * flow uses. Every write is conditional on the etag it read; every admin change is audited with the
+ * names of the fields that changed (never a password or hash). Disabling or deleting a user,
+ * changing their verify type, changing or removing their password and changing or forgetting their
+ * Entra binding revoke all their sessions (SECURITY.md SC4, AM5).
+ */
+
+/** What the user service needs from integrations (implemented by IntegrationService). */
+export interface IntegrationLookup {
+  /** Throws NotFoundError for an unknown id. */
+  get(id: string): Promise<{ id: string; title: string; status: string }>;
+  /** Case-insensitive; undefined when no integration has the title. */
+  findByTitle(title: string): Promise<{ id: string; title: string; status: string } | undefined>;
+  list(): Promise<{ id: string; title: string; status: string }[]>;
+}
+
+/** What the lock-out guard needs from the global settings. */
+export interface SettingsReader {
+  get(): Promise<{ allowOAuthPasswords: boolean }>;
+}
+
+export interface ChangeContext {
+  /** The audit actor (an admin token's name, an admin's username, or the user signing in). */
+  actor: string;
+  correlationId?: string;
+  clientAddress?: string;
+}
+
+export interface UserServiceDeps {
+  store: UserStore;
+  integrations: IntegrationLookup;
+  settings: SettingsReader;
+  sessions: Pick<SessionStore, 'revokeAllForUser'>;
+  audit: AuditLog;
+  clock: Clock;
+}
+
+const ID_PART = /^[A-Za-z0-9-]{1,100}$/;
+
+function checkIfMatch(ifMatch: string | undefined, current: UserRecord): void {
+  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
+    throw new PreconditionFailedError();
+}
+
+function encodeCursor(after: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, after }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as {
+      v?: unknown;
+      after?: unknown;
+    };
+    if (value.v === 1 && typeof value.after === 'string' && isValidUsername(value.after)) return value.after;
+  } catch {
+    // fall through
+  }
+  throw new ValidationError([{ field: 'cursor', message: 'is not a valid cursor' }]);
+}
+
+const sameVerifyType = (a: VerifyType, b: VerifyType) =>
+  a.kind === b.kind &&
+  (a.kind === 'password' || a.integrationId === (b as { integrationId: string }).integrationId);
+
+export class UserService {
+  readonly store: UserStore;
+  private readonly deps: UserServiceDeps;
+
+  constructor(deps: UserServiceDeps) {
+    this.deps = deps;
+    this.store = deps.store;
+  }
+
+  private now(): string {
+    return new Date(this.deps.clock.now()).toISOString();
+  }
+
+  // ---------------------------------------------------------------- sign-in path (point reads only)
+
+  /** The user's internal record (with the password hash), or undefined. Case-insensitive username. */
+  async getByUsername(username: string): Promise<UserRecord | undefined> {
+    return this.store.get(username.toLowerCase());
+  }
+
+  /** The user bound to Entra identity (tid, oid): one point read in UserBindings plus the user's row. */
+  async findByBinding(tenantId: string, objectId: string): Promise<UserRecord | undefined> {
+    if (!ID_PART.test(tenantId) || !ID_PART.test(objectId)) return undefined;
+    const username = await this.store.bindingOwner(tenantId.toLowerCase(), objectId.toLowerCase());
+    if (!username) return undefined;
+    const user = await this.store.get(username);
+    const b = user?.entraBinding;
+    return b && b.tenantId === tenantId.toLowerCase() && b.objectId === objectId.toLowerCase()
+      ? user
+      : undefined;
+  }
+
+  /** The username whose email this is (ignoring case), through the email index. */
+  async findByEmail(email: string): Promise<string | undefined> {
+    if (email.length === 0 || email.length > 254) return undefined;
+    const username = await this.store.emailOwner(email);
+    if (!username) return undefined;
+    const user = await this.store.get(username);
+    return user?.email && user.email.toLowerCase() === email.trim().toLowerCase() ? username : undefined;
+  }
+
+  /**
+   * Binds the user to Entra identity (tid, oid). The binding row is inserted first, so two users can
+   * never hold the same identity (409 `binding_taken`); then the user row, conditional on `etag`
+   * (412 when the user changed meanwhile). Replacing an earlier, different binding revokes sessions.
+   */
+  async bind(
+    username: string,
+    identity: { tenantId: string; objectId: string },
+    etag: string,
+    ctx?: Partial<ChangeContext>,
+  ): Promise<UserRecord> {
+    if (!ID_PART.test(identity.tenantId) || !ID_PART.test(identity.objectId)) {
+      throw new ValidationError([{ field: 'entraBinding', message: 'must be a tenant id and an object id' }]);
+    }
+    const tenantId = identity.tenantId.toLowerCase();
+    const objectId = identity.objectId.toLowerCase();
+    const current = await this.requireRecord(username.toLowerCase());
+    checkIfMatch(etag, current);
+    const old = current.entraBinding;
+    if (old && old.tenantId === tenantId && old.objectId === objectId) return current;
+    const boundAt = this.now();
+    const claimed = await this.store.claimBinding(tenantId, objectId, current.username, boundAt);
+    let saved: UserRecord;
+    try {
+      saved = await this.store.replace(
+        { ...current, entraBinding: { tenantId, objectId, boundAt }, updatedAt: boundAt },
+        etag,
+      );
+    } catch (err) {
+      if (claimed) await this.store.releaseBinding(tenantId, objectId, current.username);
+      throw err;
+    }
+    let revoked = 0;
+    if (old) {
+      await this.store.releaseBinding(old.tenantId, old.objectId, current.username);
+      revoked = await this.deps.sessions.revokeAllForUser(current.username);
+    }
+    await this.deps.audit.record({
+      type: 'user.binding_created',
+      actor: ctx?.actor ?? current.username,
+      target: `user:${current.username}`,
+      changedFields: ['entraBinding'],
+      correlationId: ctx?.correlationId,
+      clientAddress: ctx?.clientAddress,
+      details: { tenantId, objectId, replaced: old !== null, sessionsRevoked: revoked },
+    });
+    return saved;
+  }
+
+  /** Records a successful sign-in (lastLoginAt). */
+  async recordLogin(username: string): Promise<void> {
+    await this.store.merge(username.toLowerCase(), { lastLoginAt: this.now() });
+  }
+
+  /**
+   * Stores a new hash of the same password (rehash on sign-in). Pass the etag read before verifying,
+   * so a password an admin changed meanwhile is never overwritten; then answers false on a conflict.
+   */
+  async setPasswordHash(username: string, phc: string, etag?: string): Promise<boolean> {
+    try {
+      await this.store.merge(username.toLowerCase(), { passwordHash: phc }, etag);
+      return true;
+    } catch (err) {
+      if (err instanceof PreconditionFailedError || err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** AssignmentCounter for the integration service: its delete answers 409 while this is > 0. */
+  countUsersAssignedTo(integrationId: string): Promise<number> {
+    return this.store.countUsersAssignedTo(integrationId);
+  }
+
+  // ---------------------------------------------------------------- views
+
+  /** The User resource (DESIGN.md): `hasPassword`, never the hash; the integration's current title. */
+  toUser(r: UserRecord, titles: Map<string, string>): User {
+    return {
+      username: r.username,
+      displayName: r.displayName,
+      email: r.email,
+      verifyType:
+        r.verifyType.kind === 'password'
+          ? { kind: 'password' }
+          : {
+              kind: 'integration',
+              integrationId: r.verifyType.integrationId,
+              title: titles.get(r.verifyType.integrationId) ?? null,
+            },
+      hasPassword: r.passwordHash !== null,
+      roles: [...r.roles],
+      disabled: r.disabled,
+      entraBinding: r.entraBinding ? { ...r.entraBinding } : null,
+      lastLoginAt: r.lastLoginAt,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      etag: r.etag,
+    };
+  }
+
+  async view(r: UserRecord): Promise<User> {
+    const titles = new Map<string, string>();
+    if (r.verifyType.kind === 'integration') {
+      try {
+        const i = await this.deps.integrations.get(r.verifyType.integrationId);
+        titles.set(i.id, i.title);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+    return this.toUser(r, titles);
+  }
+
+  async viewAll(records: UserRecord[]): Promise<User[]> {
+    const titles = new Map<string, string>();
+    if (records.some((r) => r.verifyType.kind === 'integration')) {
+      for (const i of await this.deps.integrations.list()) titles.set(i.id, i.title);
+    }
+    return records.map((r) => this.toUser(r, titles));
+  }
+
+  // ---------------------------------------------------------------- admin operations
+
+  async requireRecord(username: string): Promise<UserRecord> {
+    const r = await this.store.get(username.toLowerCase());
+    if (!r) throw new NotFoundError('No such user.', 'user_not_found');
+    return r;
+  }
+
+  async list(opts: { limit?: number; cursor?: string; verifyType?: string }): Promise<{
+    items: User[];
+    nextCursor: string | null;
+  }> {
+    const after = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+    const page = await this.store.list({
+      limit: opts.limit ?? DEFAULT_PAGE_SIZE,
+      ...(after ? { after } : {}),
+      ...(opts.verifyType ? { verifyType: opts.verifyType } : {}),
+    });
+    return {
+      items: await this.viewAll(page.items),
+      nextCursor: page.after ? encodeCursor(page.after) : null,
+    };
+  }
+
+  private async resolveVerifyType(input: VerifyTypeInput): Promise<VerifyType> {
+    if (input === 'password') return { kind: 'password' };
+    if ('integrationId' in input) {
+      try {
+        const i = await this.deps.integrations.get(input.integrationId);
+        return { kind: 'integration', integrationId: i.id };
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+        throw new ValidationError([
+          {
+            field: 'verifyType.integrationId',
+            message: `no integration has the id "${input.integrationId}"`,
+          },
+        ]);
+      }
+    }
+    const found = await this.deps.integrations.findByTitle(input.title);
+    if (!found) {
+      throw new ValidationError([
+        { field: 'verifyType.title', message: `no integration is titled "${input.title}"` },
+      ]);
+    }
+    return { kind: 'integration', integrationId: found.id };
+  }
+
+  private async hashChecked(password: string, username: string): Promise<string> {
+    const problems = validatePasswordPolicy(password, { username });
+    if (problems.length > 0) {
+      throw new ValidationError(problems.map((message) => ({ field: 'password', message })));
+    }
+    return hashPassword(password);
+  }
+
+  async create(input: CreateUserInput, ctx: ChangeContext): Promise<User> {
+    const verifyType = await this.resolveVerifyType(input.verifyType);
+    const passwordHash =
+      input.password !== undefined ? await this.hashChecked(input.password, input.username) : null;
+    if (await this.store.get(input.username)) {
+      throw new ConflictError('A user with this username already exists.', 'username_taken');
+    }
+    const now = this.now();
+    const record: NewUserRecord = {
+      username: input.username,
+      displayName: input.displayName ?? input.username,
+      email: input.email ?? null,
+      verifyType,
+      passwordHash,
+      roles: input.roles ?? [],
+      disabled: false,
+      entraBinding: null,
+      lastLoginAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    if (record.email) await this.store.claimEmail(record.email, record.username);
+    if (record.roles.includes('admin')) await this.store.addAdmin(record.username);
+    let saved: UserRecord;
+    try {
+      saved = await this.store.insert(record);
+    } catch (err) {
+      if (record.email) await this.store.releaseEmail(record.email, record.username);
+      if (record.roles.includes('admin')) await this.store.removeAdmin(record.username);
+      throw err;
+    }
+    await this.deps.audit.record({
+      type: 'admin.user.created',
+      actor: ctx.actor,
+      target: `user:${saved.username}`,
+      changedFields: Object.keys(input).sort(),
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      securityRelevant: saved.roles.includes('admin'),
+      details: { verifyType: verifyType.kind === 'password' ? 'password' : verifyType.integrationId },
+    });
+    return this.view(saved);
+  }
+
+  async update(username: string, patch: PatchUserInput, ifMatch: string | undefined, ctx: ChangeContext) {
+    const current = await this.requireRecord(username);
+    checkIfMatch(ifMatch, current);
+    const next: NewUserRecord = { ...current };
+    const changed: string[] = [];
+    if (patch.displayName !== undefined && patch.displayName !== current.displayName) {
+      next.displayName = patch.displayName;
+      changed.push('displayName');
+    }
+    if (patch.email !== undefined && (patch.email ?? null) !== current.email) {
+      next.email = patch.email;
+      changed.push('email');
+    }
+    if (patch.verifyType !== undefined) {
+      const vt = await this.resolveVerifyType(patch.verifyType);
+      if (!sameVerifyType(vt, current.verifyType)) {
+        next.verifyType = vt;
+        // The binding belongs to the old assignment: the next Entra sign-in binds again.
+        next.entraBinding = null;
+        changed.push('verifyType');
+        if (current.entraBinding) changed.push('entraBinding');
+      }
+    }
+    if (patch.roles !== undefined && patch.roles.includes('admin') !== current.roles.includes('admin')) {
+      next.roles = [...patch.roles];
+      changed.push('roles');
+    }
+    if (patch.disabled !== undefined && patch.disabled !== current.disabled) {
+      next.disabled = patch.disabled;
+      changed.push('disabled');
+    }
+    if (changed.length === 0) return this.view(current);
+    next.updatedAt = this.now();
+    await this.guardLockout(current, next);
+
+    const emailChanged = changed.includes('email');
+    const becomesAdmin = next.roles.includes('admin') && !current.roles.includes('admin');
+    if (emailChanged && next.email) await this.store.claimEmail(next.email, next.username);
+    if (becomesAdmin) await this.store.addAdmin(next.username);
+    let saved: UserRecord;
+    try {
+      saved = await this.store.replace(next, current.etag);
+    } catch (err) {
+      if (emailChanged && next.email) await this.store.releaseEmail(next.email, next.username);
+      throw err;
+    }
+    if (emailChanged && current.email) await this.store.releaseEmail(current.email, current.username);
+    if (current.roles.includes('admin') && !next.roles.includes('admin'))
+      await this.store.removeAdmin(next.username);
+    if (current.entraBinding && !next.entraBinding) {
+      await this.store.releaseBinding(
+        current.entraBinding.tenantId,
+        current.entraBinding.objectId,
+        next.username,
+      );
+    }
+    const revoke = (next.disabled && !current.disabled) || changed.includes('verifyType');
+    const revoked = revoke ? await this.deps.sessions.revokeAllForUser(next.username) : 0;
+    await this.deps.audit.record({
+      type: 'admin.user.updated',
+      actor: ctx.actor,
+      target: `user:${next.username}`,
+      changedFields: changed,
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      securityRelevant: becomesAdmin,
+      details: { sessionsRevoked: revoked },
+    });
+    return this.view(saved);
+  }
+
+  async delete(username: string, ifMatch: string | undefined, ctx: ChangeContext): Promise<void> {
+    const current = await this.requireRecord(username);
+    checkIfMatch(ifMatch, current);
+    await this.guardLockout(current, null);
+    await this.store.remove(current.username, current.etag);
+    if (current.email) await this.store.releaseEmail(current.email, current.username);
+    if (current.roles.includes('admin')) await this.store.removeAdmin(current.username);
+    if (current.entraBinding) {
+      const b: EntraBinding = current.entraBinding;
+      await this.store.releaseBinding(b.tenantId, b.objectId, current.username);
+    }
+    const revoked = await this.deps.sessions.revokeAllForUser(current.username);
+    await this.deps.audit.record({
+      type: 'admin.user.deleted',
+      actor: ctx.actor,
+      target: `user:${current.username}`,
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      details: { sessionsRevoked: revoked },
+    });
+  }
+
+  /** Sets (or replaces) the user's password; replacing one revokes their sessions. Returns the new etag. */
+  async setPassword(username: string, password: string, ifMatch: string | undefined, ctx: ChangeContext) {
+    const current = await this.requireRecord(username);
+    checkIfMatch(ifMatch, current);
+    const passwordHash = await this.hashChecked(password, current.username);
+    const saved = await this.store.replace({ ...current, passwordHash, updatedAt: this.now() }, current.etag);
+    const revoked = current.passwordHash ? await this.deps.sessions.revokeAllForUser(current.username) : 0;
+    await this.deps.audit.record({
+      type: 'admin.user.password_set',
+      actor: ctx.actor,
+      target: `user:${current.username}`,
+      changedFields: ['password'],
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      details: { replaced: current.passwordHash !== null, sessionsRevoked: revoked },
+    });
+    return saved.etag;
+  }
+
+  /** Removes the user's password (no-op without one) and revokes their sessions. Returns the etag. */
+  async removePassword(username: string, ifMatch: string | undefined, ctx: ChangeContext) {
+    const current = await this.requireRecord(username);
+    checkIfMatch(ifMatch, current);
+    if (!current.passwordHash) return current.etag;
+    const next: NewUserRecord = { ...current, passwordHash: null, updatedAt: this.now() };
+    await this.guardLockout(current, next);
+    const saved = await this.store.replace(next, current.etag);
+    const revoked = await this.deps.sessions.revokeAllForUser(current.username);
+    await this.deps.audit.record({
+      type: 'admin.user.password_removed',
+      actor: ctx.actor,
+      target: `user:${current.username}`,
+      changedFields: ['password'],
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      details: { sessionsRevoked: revoked },
+    });
+    return saved.etag;
+  }
+
+  /** Forgets the bound Entra identity (no-op when none); the next sign-in binds again. Revokes sessions. */
+  async removeBinding(username: string, ifMatch: string | undefined, ctx: ChangeContext) {
+    const current = await this.requireRecord(username);
+    checkIfMatch(ifMatch, current);
+    const b = current.entraBinding;
+    if (!b) return current.etag;
+    const saved = await this.store.replace(
+      { ...current, entraBinding: null, updatedAt: this.now() },
+      current.etag,
+    );
+    await this.store.releaseBinding(b.tenantId, b.objectId, current.username);
+    const revoked = await this.deps.sessions.revokeAllForUser(current.username);
+    await this.deps.audit.record({
+      type: 'admin.user.binding_removed',
+      actor: ctx.actor,
+      target: `user:${current.username}`,
+      changedFields: ['entraBinding'],
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      details: { tenantId: b.tenantId, objectId: b.objectId, sessionsRevoked: revoked },
+    });
+    return saved.etag;
+  }
+
+  // ---------------------------------------------------------------- lock-out guard
+
+  private async canSignIn(
+    u: NewUserRecord | null | undefined,
+    allowOAuthPasswords: boolean,
+    active: () => Promise<Set<string>>,
+  ): Promise<boolean> {
+    if (!u || u.disabled || !u.roles.includes('admin')) return false;
+    if (u.verifyType.kind === 'password') return u.passwordHash !== null;
+    if (allowOAuthPasswords && u.passwordHash !== null) return true;
+    return (await active()).has(u.verifyType.integrationId);
+  }
+
+  private activeIntegrations(): () => Promise<Set<string>> {
+    let cached: Promise<Set<string>> | undefined;
+    return () => {
+      cached ??= this.deps.integrations
+        .list()
+        .then((list) => new Set(list.filter((i) => i.status === 'active').map((i) => i.id)));
+      return cached;
+    };
+  }
+
+  private lockoutError(): ConflictError {
+    return new ConflictError(
+      'This change would leave no enabled admin user who can sign in (with a password or an active integration).',
+      'last_admin',
+    );
+  }
+
+  /**
+   * Lock-out guard: refuses (409 `last_admin`) a change to one user that takes away the last enabled
+   * admin with a usable sign-in method. Cheap: only when the changed user could sign in as an admin
+   * before and cannot after are the other admins (the admin index partition) read.
+   */
+  private async guardLockout(current: UserRecord, next: NewUserRecord | null): Promise<void> {
+    const { allowOAuthPasswords } = await this.deps.settings.get();
+    const active = this.activeIntegrations();
+    if (!(await this.canSignIn(current, allowOAuthPasswords, active))) return;
+    if (await this.canSignIn(next, allowOAuthPasswords, active)) return;
+    for (const name of await this.store.adminUsernames()) {
+      if (name === current.username) continue;
+      if (await this.canSignIn(await this.store.get(name), allowOAuthPasswords, active)) return;
+    }
+    throw this.lockoutError();
+  }
+
+  /** The same guard for a settings change (turning Allow OAuth Passwords off). */
+  async guardSettingsChange(
+    before: { allowOAuthPasswords: boolean },
+    after: { allowOAuthPasswords: boolean },
+  ) {
+    if (before.allowOAuthPasswords === after.allowOAuthPasswords) return;
+    const active = this.activeIntegrations();
+    let usableBefore = false;
+    for (const name of await this.store.adminUsernames()) {
+      const u = await this.store.get(name);
+      if (await this.canSignIn(u, after.allowOAuthPasswords, active)) return;
+      usableBefore ||= await this.canSignIn(u, before.allowOAuthPasswords, active);
+    }
+    if (usableBefore) throw this.lockoutError();
+  }
+}

@@ -1,0 +1,368 @@
+import type { TableClient, TransactionAction } from '@azure/data-tables';
+import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.ts';
+import {
+  getEntityOrUndefined,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+  odataString,
+} from '../storage/tables.ts';
+import { USERNAME_PATTERN } from './schemas.ts';
+
+/**
+ * Users in Table Storage. The Users table holds three kinds of rows:
+ * - `user`/<username>: the user (every sign-in read is this point read);
+ * - `email`/<encoded lower-case email> → username: the email index, so `findByEmail` is a point read
+ *   and an email belongs to one user at most;
+ * - `admin`/<username>: the admin index, so the lock-out guard reads the few admins, not every user.
+ * Index rows are written before the user row and removed after it; a reader always re-checks the
+ * user row, so an index row left behind by a crash is ignored and later taken over.
+ * UserBindings: PartitionKey = Entra tenant id, RowKey = object id → username (one user per identity).
+ */
+
+export const USER_PARTITION = 'user';
+export const EMAIL_PARTITION = 'email';
+export const ADMIN_PARTITION = 'admin';
+
+export type Role = 'admin';
+export type VerifyType = { kind: 'password' } | { kind: 'integration'; integrationId: string };
+
+export interface EntraBinding {
+  tenantId: string;
+  objectId: string;
+  boundAt: string;
+}
+
+/** The internal user record (holds the password hash: never send it anywhere). */
+export interface UserRecord {
+  username: string;
+  displayName: string;
+  email: string | null;
+  verifyType: VerifyType;
+  passwordHash: string | null;
+  roles: Role[];
+  disabled: boolean;
+  entraBinding: EntraBinding | null;
+  lastLoginAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  etag: string;
+}
+
+export type NewUserRecord = Omit<UserRecord, 'etag'>;
+
+interface UserEntity {
+  displayName: string;
+  email: string;
+  /** `password` or the integration id: the column `?verifyType=` filters on. */
+  verifyType: string;
+  passwordHash: string;
+  isAdmin: boolean;
+  disabled: boolean;
+  bindingTenantId: string;
+  bindingObjectId: string;
+  boundAt: string;
+  lastLoginAt: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+interface BindingEntity {
+  username: string;
+  boundAt: string;
+}
+
+export const emailKey = (email: string) => encodeURIComponent(email.trim().toLowerCase());
+
+export function toUserEntity(r: NewUserRecord): UserEntity & { partitionKey: string; rowKey: string } {
+  return {
+    partitionKey: USER_PARTITION,
+    rowKey: r.username,
+    displayName: r.displayName,
+    email: r.email ?? '',
+    verifyType: r.verifyType.kind === 'password' ? 'password' : r.verifyType.integrationId,
+    passwordHash: r.passwordHash ?? '',
+    isAdmin: r.roles.includes('admin'),
+    disabled: r.disabled,
+    bindingTenantId: r.entraBinding?.tenantId ?? '',
+    bindingObjectId: r.entraBinding?.objectId ?? '',
+    boundAt: r.entraBinding?.boundAt ?? '',
+    lastLoginAt: r.lastLoginAt ?? '',
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}
+
+function fromUserEntity(e: UserEntity & { rowKey?: string; etag?: string }): UserRecord {
+  return {
+    username: e.rowKey as string,
+    displayName: e.displayName ?? '',
+    email: e.email || null,
+    verifyType:
+      e.verifyType === 'password' || !e.verifyType
+        ? { kind: 'password' }
+        : { kind: 'integration', integrationId: e.verifyType },
+    passwordHash: e.passwordHash || null,
+    roles: e.isAdmin ? ['admin'] : [],
+    disabled: e.disabled === true,
+    entraBinding:
+      e.bindingTenantId && e.bindingObjectId
+        ? { tenantId: e.bindingTenantId, objectId: e.bindingObjectId, boundAt: e.boundAt }
+        : null,
+    lastLoginAt: e.lastLoginAt || null,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    etag: e.etag ?? '',
+  };
+}
+
+function translate(err: unknown, what: string): never {
+  if (isPreconditionFailed(err)) throw new PreconditionFailedError();
+  if (isNotFound(err)) throw new NotFoundError(`No such ${what}.`);
+  throw err;
+}
+
+export interface UserPage {
+  items: UserRecord[];
+  /** The last username of this page when more may follow. */
+  after: string | null;
+}
+
+export class UserStore {
+  constructor(
+    readonly users: TableClient,
+    readonly bindings: TableClient,
+  ) {}
+
+  // ---- user rows ----
+
+  async get(username: string): Promise<UserRecord | undefined> {
+    if (!USERNAME_PATTERN.test(username)) return undefined;
+    const e = await getEntityOrUndefined<UserEntity>(this.users, USER_PARTITION, username);
+    return e ? fromUserEntity(e) : undefined;
+  }
+
+  /** Inserts a new user row; 409 when the username is taken. */
+  async insert(r: NewUserRecord): Promise<UserRecord> {
+    try {
+      const res = await this.users.createEntity(toUserEntity(r));
+      return { ...r, etag: res.etag ?? '' };
+    } catch (err) {
+      if (isConflict(err))
+        throw new ConflictError('A user with this username already exists.', 'username_taken');
+      throw err;
+    }
+  }
+
+  /** Seeding and migration only: inserts up to 100 users per transaction, without index rows. */
+  async insertBatch(records: NewUserRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += 100) {
+      const chunk = records.slice(i, i + 100);
+      if (chunk.some((r) => r.email || r.roles.length > 0)) {
+        throw new Error('insertBatch takes users without email or roles only');
+      }
+      const actions: TransactionAction[] = chunk.map((r) => [
+        'create',
+        { ...toUserEntity(r) } as Record<string, unknown> & { partitionKey: string; rowKey: string },
+      ]);
+      await this.users.submitTransaction(actions);
+    }
+  }
+
+  /** Replaces the user row if it still has `etag`; 412 otherwise. */
+  async replace(r: NewUserRecord, etag: string): Promise<UserRecord> {
+    try {
+      const res = await this.users.updateEntity(toUserEntity(r), 'Replace', { etag });
+      return { ...r, etag: res.etag ?? '' };
+    } catch (err) {
+      translate(err, 'user');
+    }
+  }
+
+  /** Merges a few columns (sign-in bookkeeping); conditional when `etag` is given. */
+  async merge(username: string, fields: Partial<UserEntity>, etag?: string): Promise<string> {
+    try {
+      const res = await this.users.updateEntity(
+        { partitionKey: USER_PARTITION, rowKey: username, ...fields },
+        'Merge',
+        etag ? { etag } : {},
+      );
+      return res.etag ?? '';
+    } catch (err) {
+      translate(err, 'user');
+    }
+  }
+
+  async remove(username: string, etag: string): Promise<void> {
+    try {
+      await this.users.deleteEntity(USER_PARTITION, username, { etag });
+    } catch (err) {
+      translate(err, 'user');
+    }
+  }
+
+  /**
+   * One page of users in username order, after `after`. With a verify-type filter Table Storage may
+   * answer short pages; this keeps reading (server-side pages, never the whole table) until `limit`.
+   */
+  async list(opts: { limit: number; after?: string; verifyType?: string }): Promise<UserPage> {
+    const clauses = [`PartitionKey eq ${odataString(USER_PARTITION)}`];
+    if (opts.after) clauses.push(`RowKey gt ${odataString(opts.after)}`);
+    if (opts.verifyType) clauses.push(`verifyType eq ${odataString(opts.verifyType)}`);
+    const items: UserRecord[] = [];
+    let more = false;
+    const pages = this.users
+      .listEntities<UserEntity>({ queryOptions: { filter: clauses.join(' and ') } })
+      .byPage({ maxPageSize: opts.limit + 1 });
+    for await (const page of pages) {
+      for (const e of page) items.push(fromUserEntity(e));
+      if (items.length > opts.limit) {
+        more = true;
+        break;
+      }
+    }
+    const trimmed = items.slice(0, opts.limit);
+    return { items: trimmed, after: more ? (trimmed.at(-1)?.username ?? null) : null };
+  }
+
+  /** How many users have this integration as their verify type (server-side filter, keys only). */
+  async countUsersAssignedTo(integrationId: string): Promise<number> {
+    const filter = `PartitionKey eq ${odataString(USER_PARTITION)} and verifyType eq ${odataString(integrationId)}`;
+    let n = 0;
+    for await (const page of this.users
+      .listEntities({ queryOptions: { filter, select: ['RowKey'] } })
+      .byPage({ maxPageSize: 1000 })) {
+      n += page.length;
+    }
+    return n;
+  }
+
+  // ---- email index ----
+
+  async emailOwner(email: string): Promise<string | undefined> {
+    const e = await getEntityOrUndefined<{ username: string }>(this.users, EMAIL_PARTITION, emailKey(email));
+    return e?.username;
+  }
+
+  /**
+   * Points `email` at `username`. 409 when another user really has that email; an index row whose
+   * user no longer has the email (left by a crash) is taken over.
+   */
+  async claimEmail(email: string, username: string): Promise<void> {
+    const key = emailKey(email);
+    try {
+      await this.users.createEntity({ partitionKey: EMAIL_PARTITION, rowKey: key, username });
+      return;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    const row = await getEntityOrUndefined<{ username: string }>(this.users, EMAIL_PARTITION, key);
+    if (!row) return this.claimEmail(email, username);
+    if (row.username === username) return;
+    const owner = await this.get(row.username);
+    if (owner?.email && emailKey(owner.email) === key) {
+      throw new ConflictError('Another user already has this email address.', 'email_taken');
+    }
+    try {
+      await this.users.updateEntity({ partitionKey: EMAIL_PARTITION, rowKey: key, username }, 'Replace', {
+        etag: row.etag,
+      });
+    } catch (err) {
+      if (isPreconditionFailed(err) || isNotFound(err)) {
+        throw new ConflictError('Another user already has this email address.', 'email_taken');
+      }
+      throw err;
+    }
+  }
+
+  /** Removes the index row if it still points at `username`. */
+  async releaseEmail(email: string, username: string): Promise<void> {
+    const key = emailKey(email);
+    const row = await getEntityOrUndefined<{ username: string }>(this.users, EMAIL_PARTITION, key);
+    if (!row || row.username !== username) return;
+    try {
+      await this.users.deleteEntity(EMAIL_PARTITION, key, { etag: row.etag });
+    } catch (err) {
+      if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
+    }
+  }
+
+  // ---- admin index ----
+
+  async addAdmin(username: string): Promise<void> {
+    await this.users.upsertEntity({ partitionKey: ADMIN_PARTITION, rowKey: username }, 'Replace');
+  }
+
+  async removeAdmin(username: string): Promise<void> {
+    try {
+      await this.users.deleteEntity(ADMIN_PARTITION, username);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Usernames in the admin index (a small partition); callers re-check each user row. */
+  async adminUsernames(): Promise<string[]> {
+    const out: string[] = [];
+    const filter = `PartitionKey eq ${odataString(ADMIN_PARTITION)}`;
+    for await (const e of this.users.listEntities({ queryOptions: { filter, select: ['RowKey'] } })) {
+      out.push(e.rowKey as string);
+    }
+    return out;
+  }
+
+  // ---- Entra bindings ----
+
+  async bindingOwner(tenantId: string, objectId: string): Promise<string | undefined> {
+    const e = await getEntityOrUndefined<BindingEntity>(this.bindings, tenantId, objectId);
+    return e?.username;
+  }
+
+  /**
+   * Inserts the binding row (tid, oid) → username, so two users can never hold the same identity.
+   * 409 when another user holds it; a row left behind (its user no longer bound to it) is taken over.
+   * Returns false when the row already pointed at `username`.
+   */
+  async claimBinding(
+    tenantId: string,
+    objectId: string,
+    username: string,
+    boundAt: string,
+  ): Promise<boolean> {
+    try {
+      await this.bindings.createEntity({ partitionKey: tenantId, rowKey: objectId, username, boundAt });
+      return true;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    const row = await getEntityOrUndefined<BindingEntity>(this.bindings, tenantId, objectId);
+    if (!row) return this.claimBinding(tenantId, objectId, username, boundAt);
+    if (row.username === username) return false;
+    const owner = await this.get(row.username);
+    const taken = () =>
+      new ConflictError('This Entra identity is already bound to another user.', 'binding_taken');
+    if (owner?.entraBinding?.tenantId === tenantId && owner.entraBinding.objectId === objectId) throw taken();
+    try {
+      await this.bindings.updateEntity(
+        { partitionKey: tenantId, rowKey: objectId, username, boundAt },
+        'Replace',
+        { etag: row.etag },
+      );
+      return true;
+    } catch (err) {
+      if (isPreconditionFailed(err) || isNotFound(err)) throw taken();
+      throw err;
+    }
+  }
+
+  /** Removes the binding row if it still points at `username`. */
+  async releaseBinding(tenantId: string, objectId: string, username: string): Promise<void> {
+    const row = await getEntityOrUndefined<BindingEntity>(this.bindings, tenantId, objectId);
+    if (!row || row.username !== username) return;
+    try {
+      await this.bindings.deleteEntity(tenantId, objectId, { etag: row.etag });
+    } catch (err) {
+      if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
+    }
+  }
+}
