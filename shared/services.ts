@@ -50,6 +50,8 @@ export interface Services {
   sessionService: SessionService;
   signIn: SignInService;
   entraClients: EntraClientCache;
+  /** Shared-store counters: brute-force protection and rate limits (all instances). */
+  throttle: Throttle;
 }
 
 export interface ServiceOverrides {
@@ -101,6 +103,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const sessionKeys = new SessionKeyService(secrets, clock, log);
   const sessionService = new SessionService(sessionKeys, sessions, clock, config.BROKER_PUBLIC_BASE_URL);
   const entraClients = new EntraClientCache(entraClientFactory);
+  const throttle = new Throttle(tables.throttle, clock);
   const signIn = new SignInService({
     config,
     clock,
@@ -119,7 +122,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     },
     sessions: sessionService,
     transactions: new LoginTransactionStore(tables.loginTransactions, clock),
-    throttle: new Throttle(tables.throttle, clock),
+    throttle,
     idTokens: new IdTokenValidator(o.signingKeys ?? remoteSigningKeys(config), clock, config),
     entraClients,
   });
@@ -146,5 +149,6 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     sessionService,
     signIn,
     entraClients,
+    throttle,
   };
 }

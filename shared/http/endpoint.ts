@@ -7,9 +7,10 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import type { Principal } from '../admin/auth.ts';
-import { toProblem } from '../errors.ts';
+import { BrokerError, TooManyRequestsError, toProblem } from '../errors.ts';
 import { type Logger, rootLogger } from '../log.ts';
 import { getServices, type Services } from '../runtime.ts';
+import type { FailurePolicy, RatePolicy } from '../signin/throttle.ts';
 import { securityHeaders } from './headers.ts';
 
 export interface RequestContext {
@@ -39,6 +40,39 @@ export interface EndpointOptions {
 
 /** Routes under this prefix are the management API: admin authentication is enforced here, for all of them. */
 export const MANAGE_PREFIX = 'manage/';
+
+/** Failed admin authentications per client address before backing off (RL1). */
+export const ADMIN_AUTH_FAILURES: FailurePolicy = {
+  freeAttempts: 50,
+  windowMs: 10 * 60_000,
+  baseBlockMs: 10_000,
+  maxBlockMs: 15 * 60_000,
+};
+/** Management API requests per admin (token or user) per minute (RL1). */
+export const ADMIN_RATE: RatePolicy = { limit: 3000, windowMs: 60_000 };
+
+/**
+ * Admin authentication with the shared-store limits of RL1: an address that keeps presenting bad
+ * credentials is blocked for a while, and each admin has a generous request budget.
+ */
+async function authenticateAdmin(rc: RequestContext): Promise<Principal> {
+  const { throttle, adminAuth } = rc.services;
+  const blocked = await throttle.state('admin-auth', rc.clientAddress);
+  if (blocked.blocked) throw new TooManyRequestsError(blocked.retryAfterSeconds);
+  let principal: Principal;
+  try {
+    principal = await adminAuth.authenticate(rc.request, rc.clientAddress);
+  } catch (err) {
+    if (err instanceof BrokerError && err.status === 401) {
+      await throttle.recordFailure('admin-auth', rc.clientAddress, ADMIN_AUTH_FAILURES);
+    }
+    throw err;
+  }
+  const key = principal.kind === 'token' ? `token:${principal.id}` : `user:${principal.username}`;
+  const budget = await throttle.hit('admin-rate', key, ADMIN_RATE);
+  if (budget.blocked) throw new TooManyRequestsError(budget.retryAfterSeconds);
+  return principal;
+}
 
 export function clientAddressOf(request: HttpRequest): string {
   // The platform's front end appends the address it saw; earlier entries come from the client and
@@ -86,7 +120,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
         log: services.log.child({ correlationId, route: opts.route }),
         clientAddress: clientAddressOf(request),
       };
-      if (isManage) rc.principal = await services.adminAuth.authenticate(request, rc.clientAddress);
+      if (isManage) rc.principal = await authenticateAdmin(rc);
       response = await opts.handler(rc);
     } catch (err) {
       const { status, problem, headers } = toProblem(err, correlationId);

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredRoute } from '../../scripts/host/local-host.ts';
+import { ADMIN_AUTH_FAILURES } from '../../shared/http/endpoint.ts';
 import { appRoutes, startTestApp, type TestApp } from '../helpers/stack.ts';
 
 function concretePath(route: string): string {
@@ -60,6 +61,7 @@ describe('every registered route', () => {
   it('denies every /api/manage route to anonymous callers and bad tokens (AD1)', async () => {
     const manage = routes.filter((r) => r.route.startsWith('manage/'));
     expect(manage.length).toBeGreaterThan(0);
+    let throttled = false;
     for (const r of manage) {
       for (const method of r.methods) {
         const variants: Record<string, string>[] = [
@@ -73,11 +75,33 @@ describe('every registered route', () => {
             headers: { ...headers, 'content-type': 'application/json' },
             ...(method === 'GET' || method === 'DELETE' ? {} : { body: '{}' }),
           });
-          expect(res.status, `${method} ${r.route}`).toBe(401);
+          // 401; once this address has failed too often, 429 (RL1) from then on — refused either way.
+          if (res.status === 429) throttled = true;
+          expect(res.status, `${method} ${r.route}`).toBe(throttled ? 429 : 401);
           expect(res.headers.get('content-type')).toBe('application/problem+json');
           await res.arrayBuffer();
         }
       }
+    }
+  });
+
+  it('RL1: an address that keeps failing admin authentication is throttled (429 + Retry-After)', async () => {
+    const other = await startTestApp();
+    try {
+      for (let i = 0; i <= ADMIN_AUTH_FAILURES.freeAttempts; i++) {
+        const r = await fetch(`${other.url}/api/manage/tokens`, {
+          headers: { authorization: 'Bearer brk.bad.bad' },
+        });
+        await r.arrayBuffer();
+      }
+      const blocked = await fetch(`${other.url}/api/manage/tokens`, {
+        headers: { authorization: `Bearer ${other.token}` },
+      });
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(blocked.headers.get('content-type')).toBe('application/problem+json');
+    } finally {
+      await other.close();
     }
   });
 });
