@@ -56,11 +56,14 @@ function renderError(
   rc: RequestContext,
 ): HttpResponseInit {
   const errorCase = err instanceof SignInError ? err.errorCase : errorCaseFor(status);
+  // "Start again" keeps the (already allow-listed) return URL of the failed sign-in (RU2).
+  const returnTo = err instanceof SignInError ? err.returnTo : null;
   return errorPage({
     product: rc.services.config.BROKER_PRODUCT_NAME,
     status,
     errorCase,
     correlationId,
+    ...(returnTo ? { startOver: `/api/auth/login?returnTo=${encodeURIComponent(returnTo)}` } : {}),
     ...(err instanceof BrokerError ? { headers: err.headers } : {}),
   });
 }

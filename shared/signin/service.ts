@@ -41,14 +41,22 @@ export class SignInError extends BrokerError {
     readonly errorCase: ErrorCase,
     status: number,
     readonly reason: string,
-    opts: { headers?: Record<string, string>; username?: string | null; integrationId?: string | null } = {},
+    opts: {
+      headers?: Record<string, string>;
+      username?: string | null;
+      integrationId?: string | null;
+      /** An already allow-listed return URL, kept for the error page's "Start again" link (RU2). */
+      returnTo?: string | null;
+    } = {},
   ) {
     super(status, reason, `sign-in failed: ${reason}`, opts.headers ? { headers: opts.headers } : {});
     this.username = opts.username ?? null;
     this.integrationId = opts.integrationId ?? null;
+    this.returnTo = opts.returnTo ?? null;
   }
   readonly username: string | null;
   readonly integrationId: string | null;
+  readonly returnTo: string | null;
 }
 
 export interface RequestInfo {
@@ -236,7 +244,7 @@ export class SignInService {
       }
       throw err;
     }
-    const ctx = { username: tx.expectedUsername, integrationId: tx.integrationId };
+    const ctx = { username: tx.expectedUsername, integrationId: tx.integrationId, returnTo: tx.returnTo };
     if (query.error) {
       throw new SignInError(entraErrorCase(query.error), 400, `idp_${safeErrorCode(query.error)}`, ctx);
     }
@@ -254,7 +262,7 @@ export class SignInService {
     );
     // CB10: only the ID token proves who signed in; the access token is never looked at.
     const identity = await this.validateIdToken(result.idToken, integration, tx.nonce, ctx);
-    const user = await this.matchUser(identity, integration, tx.expectedUsername);
+    const user = await this.matchUser(identity, integration, tx.expectedUsername, tx.returnTo);
     const settings = await this.d.settings.get();
     const issued = await this.d.sessions.issue({
       username: user.username,
@@ -291,7 +299,7 @@ export class SignInService {
     state: string,
     verifier: string,
     nonce: string,
-    ctx: { username: string | null; integrationId: string },
+    ctx: { username: string | null; integrationId: string; returnTo?: string | null },
   ): Promise<AuthenticationResult> {
     const attempt = async (secret: string, target: SignInIntegration) => {
       const client = this.d.entraClients.get(target, secret);
@@ -340,7 +348,7 @@ export class SignInService {
     idToken: string,
     integration: SignInIntegration,
     nonce: string,
-    ctx: { username: string | null; integrationId: string },
+    ctx: { username: string | null; integrationId: string; returnTo?: string | null },
   ): Promise<EntraIdentity> {
     try {
       return await this.d.idTokens.validate(idToken, {
@@ -392,8 +400,9 @@ export class SignInService {
     identity: EntraIdentity,
     integration: SignInIntegration,
     expectedUsername: string | null,
+    returnTo: string | null,
   ): Promise<SignInUser> {
-    const ctx = { username: expectedUsername, integrationId: integration.id };
+    const ctx = { username: expectedUsername, integrationId: integration.id, returnTo };
     const bound = await this.d.users.findByBinding(identity.tenantId, identity.objectId);
     let user: SignInUser | undefined = bound;
     if (bound) {
@@ -422,7 +431,7 @@ export class SignInService {
       if (user.entraBinding) throw new SignInError('account_mismatch', 403, 'bound_to_other_identity', ctx);
     }
     if (!user) throw new SignInError('no_account', 403, 'no_matching_user', ctx);
-    const userCtx = { username: user.username, integrationId: integration.id };
+    const userCtx = { username: user.username, integrationId: integration.id, returnTo };
     if (user.disabled) throw new SignInError('account_disabled', 403, 'user_disabled', userCtx);
     if (user.verifyType.kind !== 'integration' || user.verifyType.integrationId !== integration.id) {
       throw new SignInError('not_allowed', 403, 'wrong_verify_type', userCtx);

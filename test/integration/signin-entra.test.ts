@@ -312,7 +312,7 @@ describe('callback (B)', () => {
   it('CB8: Entra errors give a fixed page; error_description is never reflected', async () => {
     await user('kate');
     const b = new BrokerBrowser(app);
-    const start = await b.post('/api/auth/login', { username: 'kate' });
+    const start = await b.post('/api/auth/login', { username: 'kate', returnTo: '/after-login' });
     const state = new URL(start.headers.get('location') as string).searchParams.get('state') as string;
     const res = await b.get(
       `/api/auth/callback?state=${state}&error=access_denied&error_description=${encodeURIComponent('<script>alert(1)</script>AADSTS50105 secret detail')}`,
@@ -324,6 +324,14 @@ describe('callback (B)', () => {
     expect(html).not.toContain('secret detail');
     expect(html).toContain('cancelled or refused');
     expect(html).toMatch(/Reference: [0-9a-f-]{36}/);
+    // RU2: the error page's "Start again" keeps the allow-listed return URL …
+    expect(html).toContain('href="/api/auth/login?returnTo=%2Fafter-login"');
+    // … and a refused one never reaches it.
+    const evil = await b.post('/api/auth/login', { username: 'kate', returnTo: 'https://evil.example/' });
+    const evilState = new URL(evil.headers.get('location') as string).searchParams.get('state') as string;
+    const page = await (await b.get(`/api/auth/callback?state=${evilState}&error=access_denied`)).text();
+    expect(page).not.toContain('evil.example');
+    expect(page).toContain('href="/api/auth/login"');
   });
 
   it('CB9/SC6: codes, states and session tokens stay out of logs; the sign-in is audited', async () => {
