@@ -5,6 +5,7 @@
  */
 import { app, type Cookie, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
+import { authorityOrigins } from '../shared/entra/authority.ts';
 import { BrokerError, UnauthorizedError } from '../shared/errors.ts';
 import { json, readForm } from '../shared/http/body.ts';
 import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
@@ -26,6 +27,8 @@ const LAST_USER_MAX_AGE = 90 * 86_400;
 const PASSWORD_INPUT_MAX = 1024;
 
 const product = (rc: RequestContext) => rc.services.config.BROKER_PRODUCT_NAME;
+/** The username and choice forms are answered with a redirect to Entra: CSP form-action must allow it. */
+const formTargets = (rc: RequestContext) => authorityOrigins(rc.services.config);
 const info = (rc: RequestContext) => ({ clientAddress: rc.clientAddress, correlationId: rc.correlationId });
 
 /** Browser id that binds login transactions to this browser (LS3): reused while valid, else new. */
@@ -114,6 +117,7 @@ app.http(
       const prefill = rc.request.query.get('username') ?? readCookie(rc.request, LAST_USER_COOKIE) ?? '';
       return usernamePage({
         product: product(rc),
+        formTargets: formTargets(rc),
         username: prefill.slice(0, USERNAME_MAX),
         returnTo,
       });
@@ -137,6 +141,7 @@ app.http(
       if (!username || username.length > USERNAME_MAX) {
         return usernamePage({
           product: product(rc),
+          formTargets: formTargets(rc),
           username: username.slice(0, USERNAME_MAX),
           returnTo,
           status: 400,
@@ -147,7 +152,8 @@ app.http(
       try {
         const step = await signIn.usernameStep(username, returnTo, body.method, browser.id, info(rc));
         if (step.kind === 'redirect') return redirect(step.location, 302, [browser.cookie]);
-        if (step.kind === 'choice') return choicePage({ product: product(rc), ...step });
+        if (step.kind === 'choice')
+          return choicePage({ product: product(rc), formTargets: formTargets(rc), ...step });
         return passwordPage({ product: product(rc), username: step.username, returnTo: step.returnTo });
       } catch (err) {
         if (err instanceof SignInError) await signIn.auditFailure(err, info(rc), 'entra');

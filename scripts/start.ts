@@ -10,6 +10,7 @@ import { loadConfig } from '../shared/config.ts';
 import { setServices } from '../shared/runtime.ts';
 import { createServices } from '../shared/services.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
+import { demoInstructions, seedDemo } from './demo.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { applyLocalSettings } from './local-settings.ts';
 import { startAzuriteTables } from './standins/azurite.ts';
@@ -97,6 +98,15 @@ async function main() {
     });
     closers.push(host.close);
 
+    // Demo data when the store is empty (nothing is touched otherwise).
+    let demo = '';
+    try {
+      const seed = await seedDemo(services, local);
+      if (seed) demo = `\n${demoInstructions(seed, config.BROKER_PUBLIC_BASE_URL)}\n`;
+    } catch (err) {
+      demo = `\nDemo data could not be seeded: ${err instanceof Error ? err.message : String(err)}\n`;
+    }
+
     const health = await fetch(`${host.url}/api/health`);
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`
@@ -107,7 +117,8 @@ Identity broker — local stack is up in ${seconds} s (health: ${health.status})
   Table Storage        ${azurite.endpoint}   (Azurite, data in .local/azurite)
   Key Vault stand-in   ${keyVault.url}
   Entra ID stand-in    ${entra.host}/${local.DEMO_ENTRA_TENANT_ID}/v2.0   (any account name, any password)
-
+  Sign-in page         ${config.BROKER_PUBLIC_BASE_URL}/api/auth/login
+${demo}
 Next: create an admin API token and call the management API:
   npm run bootstrap-admin -- --name me
   curl -H "Authorization: Bearer <token>" ${host.url}/api/manage/tokens

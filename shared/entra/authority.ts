@@ -53,6 +53,13 @@ export function authorityHost(cloud: EntraCloud, config: AuthorityConfig): strin
   return overrideHost(cloud, config) ?? CLOUDS[cloud].host;
 }
 
+/** Every authority origin a browser may be sent to (the CSP form-action of the sign-in pages). */
+export function authorityOrigins(config: AuthorityConfig): string[] {
+  return [
+    ...new Set((Object.keys(CLOUDS) as EntraCloud[]).map((c) => new URL(authorityHost(c, config)).origin)),
+  ];
+}
+
 /** The Graph `.default` scope of the cloud, used to test client credentials. */
 export function graphDefaultScope(cloud: EntraCloud): string {
   return CLOUDS[cloud].graphScope;

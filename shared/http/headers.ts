@@ -4,14 +4,18 @@
 
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-/** CSP for server-rendered HTML pages: only our own nonce'd inline style/script, forms post to us. */
-export function pageCsp(nonce: string): string {
+/**
+ * CSP for server-rendered HTML pages: only our own nonce'd inline style/script; forms post to us, and
+ * may be redirected on to the identity provider (`formTargets`: browsers apply form-action to the
+ * redirect after a form post too).
+ */
+export function pageCsp(nonce: string, formTargets: readonly string[] = []): string {
   return [
     "default-src 'none'",
     `style-src 'nonce-${nonce}'`,
     `script-src 'nonce-${nonce}'`,
     "img-src 'self' data:",
-    "form-action 'self'",
+    ["form-action 'self'", ...formTargets].join(' '),
     "frame-ancestors 'none'",
     "base-uri 'none'",
     "object-src 'none'",

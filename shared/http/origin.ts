@@ -8,7 +8,10 @@ import { ForbiddenError } from '../errors.ts';
  * with neither header is refused: every current browser sends at least one of them on a POST.
  */
 export function assertSameOrigin(request: HttpRequest, brokerOrigin: string): void {
-  const origin = request.headers.get('origin');
+  // Our pages send `Referrer-Policy: no-referrer`, with which Chromium sends `Origin: null` on form
+  // posts: an opaque origin proves nothing either way, so Sec-Fetch-Site decides.
+  const raw = request.headers.get('origin');
+  const origin = raw === 'null' ? null : raw;
   if (origin !== null) {
     if (origin !== brokerOrigin)
       throw new ForbiddenError('Cross-site requests are not accepted.', 'cross_site_request');

@@ -49,6 +49,8 @@ export interface PageOptions {
   status?: number;
   cookies?: Cookie[];
   headers?: Record<string, string>;
+  /** Origins a form on this page may end up at after the broker's redirect (the Entra authority hosts). */
+  formTargets?: readonly string[];
 }
 
 export function page(opts: PageOptions): HttpResponseInit {
@@ -74,7 +76,7 @@ ${opts.body}
     body: html,
     headers: {
       'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': pageCsp(nonce),
+      'Content-Security-Policy': pageCsp(nonce, opts.formTargets),
       ...opts.headers,
     },
     ...(opts.cookies?.length ? { cookies: opts.cookies } : {}),
@@ -86,6 +88,7 @@ const hidden = (name: string, value: string | null | undefined) =>
 
 export interface UsernameStep {
   product: string;
+  formTargets?: readonly string[];
   username?: string;
   returnTo?: string | null;
   error?: string;
@@ -94,9 +97,10 @@ export interface UsernameStep {
 }
 
 export function usernamePage(o: UsernameStep): HttpResponseInit {
-  const err = o.error ? `<p class="error" id="username-error">${escapeHtml(o.error)}</p>` : '';
+  const err = o.error ? `<p class="error" id="username-error" role="alert">${escapeHtml(o.error)}</p>` : '';
   return page({
     product: o.product,
+    ...(o.formTargets ? { formTargets: o.formTargets } : {}),
     title: TEXTS.signInTitle,
     status: o.status ?? 200,
     ...(o.cookies ? { cookies: o.cookies } : {}),
@@ -156,9 +160,11 @@ export function choicePage(o: {
   username: string;
   title: string;
   returnTo?: string | null;
+  formTargets?: readonly string[];
 }) {
   return page({
     product: o.product,
+    ...(o.formTargets ? { formTargets: o.formTargets } : {}),
     title: TEXTS.chooseTitle,
     body: `<h1>${escapeHtml(TEXTS.chooseTitle)}</h1>
 <form method="post" action="/api/auth/login">

@@ -5,7 +5,7 @@
 export const TEXTS = {
   lang: 'en',
   signInTitle: 'Sign in',
-  signInIntro: 'Sign in to {product}',
+  signInIntro: 'Sign in',
   usernameLabel: 'Username',
   usernameHint: 'Your username or work email address.',
   continue: 'Continue',

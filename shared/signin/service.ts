@@ -263,12 +263,28 @@ export class SignInService {
     // CB10: only the ID token proves who signed in; the access token is never looked at.
     const identity = await this.validateIdToken(result.idToken, integration, tx.nonce, ctx);
     const user = await this.matchUser(identity, integration, tx.expectedUsername, tx.returnTo);
+    return this.complete(user, 'entra', integration.id, tx.returnTo, info, {
+      integrationId: integration.id,
+      tid: identity.tenantId,
+      oid: identity.objectId,
+    });
+  }
+
+  /** The end of every successful sign-in: a new session, lastLoginAt, the audit event, the landing URL. */
+  private async complete(
+    user: SignInUser,
+    method: 'entra' | 'password',
+    integrationId: string | null,
+    returnTo: string | null,
+    info: RequestInfo,
+    details: Record<string, string>,
+  ): Promise<SignedIn> {
     const settings = await this.d.settings.get();
     const issued = await this.d.sessions.issue({
       username: user.username,
       roles: user.roles,
-      method: 'entra',
-      integrationId: integration.id,
+      method,
+      integrationId,
       clientAddress: info.clientAddress,
       lifetimeMinutes: settings.sessionLifetimeMinutes,
     });
@@ -279,15 +295,10 @@ export class SignInService {
       target: `user:${user.username}`,
       correlationId: info.correlationId,
       clientAddress: info.clientAddress,
-      details: {
-        method: 'entra',
-        integrationId: integration.id,
-        tid: identity.tenantId,
-        oid: identity.objectId,
-      },
+      details: { method, ...details },
     });
     const location =
-      (tx.returnTo && safeReturnUrl(tx.returnTo, settings.allowedReturnOrigins, this.brokerOrigin)) ||
+      (returnTo && safeReturnUrl(returnTo, settings.allowedReturnOrigins, this.brokerOrigin)) ||
       this.defaultLanding;
     return { cookie: issued.cookie, location, username: user.username };
   }
@@ -525,27 +536,7 @@ export class SignInService {
         this.d.log.warn('signin.rehash_failed', { error: err });
       }
     }
-    const issued = await this.d.sessions.issue({
-      username: user.username,
-      roles: user.roles,
-      method: 'password',
-      integrationId: null,
-      clientAddress: info.clientAddress,
-      lifetimeMinutes: settings.sessionLifetimeMinutes,
-    });
-    await this.d.users.recordLogin(user.username);
-    await this.d.audit.record({
-      type: 'signin.succeeded',
-      actor: user.username,
-      target: `user:${user.username}`,
-      correlationId: info.correlationId,
-      clientAddress: info.clientAddress,
-      details: { method: 'password' },
-    });
-    const location =
-      (returnToRaw && safeReturnUrl(returnToRaw, settings.allowedReturnOrigins, this.brokerOrigin)) ||
-      this.defaultLanding;
-    return { cookie: issued.cookie, location, username: user.username };
+    return this.complete(user, 'password', null, returnToRaw, info, {});
   }
 
   /** Audit record for a sign-in that ended on an error page. */

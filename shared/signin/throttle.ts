@@ -71,7 +71,7 @@ export class Throttle {
   /** Counts a failure and returns the resulting state. */
   async recordFailure(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
     const pk = counterKey(kind, value);
-    return this.update(pk, 'f', (e, now) => {
+    return this.update(pk, 'f', 'block', (e, now) => {
       const fresh = !e || now - e.lastAt > policy.windowMs;
       const count = fresh ? 1 : e.count + 1;
       const over = count - policy.freeAttempts;
@@ -98,8 +98,10 @@ export class Throttle {
   async hit(kind: string, value: string, policy: RatePolicy): Promise<ThrottleState> {
     const now = this.clock.now();
     const window = Math.floor(now / policy.windowMs);
-    // One row per key: a new window resets it, so counters never pile up in the table.
-    return this.update(counterKey(kind, value), 'w', (e, t) => {
+    // One row per key: a new window resets it, so counters never pile up in the table. Under heavy
+    // contention on one row (many users behind one address) the request is let through: this is a
+    // rate limit, not the brute-force guard, which never fails open.
+    return this.update(counterKey(kind, value), 'w', 'allow', (e, t) => {
       const count = e && e.windowStart === window * policy.windowMs ? e.count + 1 : 1;
       return {
         count,
@@ -113,6 +115,7 @@ export class Throttle {
   private async update(
     pk: string,
     rk: string,
+    onContention: 'allow' | 'block',
     next: (e: CounterEntity | undefined, now: number) => CounterEntity,
   ): Promise<ThrottleState> {
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -136,7 +139,10 @@ export class Throttle {
         throw err;
       }
     }
-    // Heavy contention on one counter: treat as blocked briefly rather than let attempts through.
-    return { blocked: true, retryAfterSeconds: 1 };
+    // Heavy contention on one counter: failures are never dropped silently (blocked briefly); a rate
+    // limit lets the request through.
+    return onContention === 'block'
+      ? { blocked: true, retryAfterSeconds: 1 }
+      : { blocked: false, retryAfterSeconds: 0 };
   }
 }

@@ -194,6 +194,9 @@ describe('login start (A)', () => {
     expect(q.get('nonce')).toBe(row.nonce);
     // The row holds a hash of the state and of the browser id, never the state itself.
     expect(JSON.stringify(row)).not.toContain(state);
+    // The username form is answered with a redirect to Entra: the page's CSP form-action allows it.
+    const pageCsp = (await b.get('/api/auth/login')).headers.get('content-security-policy') ?? '';
+    expect(pageCsp).toContain(`form-action 'self' ${new URL(url).origin}`);
     const cookie = start.headers.getSetCookie().find((c) => c.startsWith('__Host-broker_login='));
     expect(cookie).toMatch(/; Path=\/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$/);
   });

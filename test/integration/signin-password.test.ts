@@ -182,6 +182,19 @@ describe('password sign-in', () => {
     });
     expect(noHeaders.status).toBe(403);
     expect((await fetch(`${app.url}/api/auth/password`)).status).toBe(405);
+    // What Chromium sends for a same-origin form post from a no-referrer page: accepted.
+    await createUser(app, { username: 'csrf-user', verifyType: 'password', password: PASSWORD });
+    const sameOrigin = await fetch(`${app.url}/api/auth/password`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: 'null',
+        'sec-fetch-site': 'same-origin',
+      },
+      body: new URLSearchParams({ username: 'csrf-user', password: PASSWORD }),
+    });
+    expect(sameOrigin.status).toBe(303);
   });
 
   it('RU2: the post-login redirect honours the allow-list only', async () => {
