@@ -169,7 +169,7 @@ describe('browser sign-in (Chromium)', () => {
     try {
       await page.goto(url('/api/auth/login'));
       await Promise.all([page.waitForEvent('load'), page.press('#username', 'Enter')]);
-      expect(await heading(page)).toBe('Sign in to Identity Broker');
+      expect(await heading(page)).toBe('Sign in');
       expect(await page.getAttribute('#username', 'aria-invalid')).toBe('true');
       expect(await describedBy(page, '#username')).toContain('Enter your username.');
     } finally {
