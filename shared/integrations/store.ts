@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { ConflictError, PreconditionFailedError } from '../errors.ts';
 import {
+  deleteIfOwned,
   getEntityOrUndefined,
   isConflict,
   isNotFound,
@@ -218,13 +219,12 @@ export class IntegrationStore {
 
   /** Removes a title index row if it still belongs to the integration (best effort callers catch). */
   async releaseTitle(key: string, integrationId: string): Promise<void> {
-    const existing = await getEntityOrUndefined<TitleIndexEntity>(this.table, TITLE_PARTITION, key);
-    if (!existing || existing.integrationId !== integrationId) return;
-    try {
-      await this.table.deleteEntity(TITLE_PARTITION, key, { etag: existing.etag });
-    } catch (err) {
-      if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
-    }
+    await deleteIfOwned<TitleIndexEntity>(
+      this.table,
+      TITLE_PARTITION,
+      key,
+      (r) => r.integrationId === integrationId,
+    );
   }
 
   /** Inserts the row; returns its etag. */

@@ -80,6 +80,25 @@ export async function getEntityOrUndefined<T extends object>(
   }
 }
 
+/**
+ * Deletes an index row only while it still belongs to its owner (`owns` says so), conditional on the
+ * etag it read: a row another writer claimed meanwhile is left alone.
+ */
+export async function deleteIfOwned<T extends object>(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+  owns: (row: T) => boolean,
+): Promise<void> {
+  const row = await getEntityOrUndefined<T>(table, partitionKey, rowKey);
+  if (!row || !owns(row)) return;
+  try {
+    await table.deleteEntity(partitionKey, rowKey, { etag: row.etag });
+  } catch (err) {
+    if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
+  }
+}
+
 /** Escapes a value for an OData filter string literal. */
 export function odataString(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;

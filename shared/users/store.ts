@@ -1,6 +1,7 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import {
+  deleteIfOwned,
   getEntityOrUndefined,
   isConflict,
   isNotFound,
@@ -277,14 +278,12 @@ export class UserStore {
 
   /** Removes the index row if it still points at `username`. */
   async releaseEmail(email: string, username: string): Promise<void> {
-    const key = emailKey(email);
-    const row = await getEntityOrUndefined<{ username: string }>(this.users, EMAIL_PARTITION, key);
-    if (!row || row.username !== username) return;
-    try {
-      await this.users.deleteEntity(EMAIL_PARTITION, key, { etag: row.etag });
-    } catch (err) {
-      if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
-    }
+    await deleteIfOwned<{ username: string }>(
+      this.users,
+      EMAIL_PARTITION,
+      emailKey(email),
+      (r) => r.username === username,
+    );
   }
 
   // ---- admin index ----
@@ -357,12 +356,6 @@ export class UserStore {
 
   /** Removes the binding row if it still points at `username`. */
   async releaseBinding(tenantId: string, objectId: string, username: string): Promise<void> {
-    const row = await getEntityOrUndefined<BindingEntity>(this.bindings, tenantId, objectId);
-    if (!row || row.username !== username) return;
-    try {
-      await this.bindings.deleteEntity(tenantId, objectId, { etag: row.etag });
-    } catch (err) {
-      if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
-    }
+    await deleteIfOwned<BindingEntity>(this.bindings, tenantId, objectId, (r) => r.username === username);
   }
 }
