@@ -9,7 +9,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     teardownTimeout: 15_000,
-    reporters: ['default'],
-    outputFile: {},
+    // The JSON report lets scripts/test.ts print a plain "N passed, N failed" closing line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-output/vitest-results.json' },
   },
 });

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig } from '../shared/config.ts';
+import { setLogLevel } from '../shared/log.ts';
 import { setServices } from '../shared/runtime.ts';
 import { createServices } from '../shared/services.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
@@ -39,6 +40,9 @@ if (process.env.NODE_EXTRA_CA_CERTS !== ca.bundlePath) {
 async function main() {
   const started = performance.now();
   const { file, local } = applyLocalSettings();
+  // The console shows requests and problems; audit events go to the AuditEvents table
+  // (GET /api/manage/audit). BROKER_LOG_LEVEL=info prints every structured log line too.
+  setLogLevel(process.env.BROKER_LOG_LEVEL === 'info' ? 'info' : 'warn');
   const config = loadConfig();
   const closers: (() => Promise<void>)[] = [];
   let stopping = false;
@@ -103,6 +107,11 @@ async function main() {
     try {
       const seed = await seedDemo(services, local);
       if (seed) demo = `\n${demoInstructions(seed, config.BROKER_PUBLIC_BASE_URL)}\n`;
+      else {
+        demo =
+          '\nThe store already has data, so no demo data was seeded (demo passwords are printed only when they\n' +
+          'are created). To start over: stop, `rm -rf .local/azurite .local/keyvault`, and run `npm start` again.\n';
+      }
     } catch (err) {
       demo = `\nDemo data could not be seeded: ${err instanceof Error ? err.message : String(err)}\n`;
     }

@@ -439,6 +439,24 @@ describe('callback (B)', () => {
     }
   });
 
+  it('a sign-in started before a client-secret rotation still completes (new Key Vault version)', async () => {
+    await user('rita');
+    const b = new BrokerBrowser(app);
+    const start = await b.post('/api/auth/login', { username: 'rita' });
+    const callbackUrl = await b.entraLogin(start.headers.get('location') as string, 'rita');
+    const before = await (await app.admin(`/api/manage/integrations/${integration.id}`)).json();
+    const rotated = await app.admin(`/api/manage/integrations/${integration.id}/client-secret`, {
+      method: 'PUT',
+      json: { clientSecret: DEMO_ENTRA.clientSecret },
+    });
+    expect(rotated.status).toBe(200);
+    const after = await rotated.json();
+    expect(after.clientSecret.version).not.toBe(before.clientSecret.version);
+    const cb = await b.get(callbackUrl);
+    expect(cb.status).toBe(302);
+    expect((await (await b.session()).json()).username).toBe('rita');
+  });
+
   it('removes each account from the MSAL cache after the exchange', async () => {
     expect(await app.services.entraClients.cachedAccounts()).toBe(0);
   });
