@@ -128,6 +128,9 @@ Identity broker — local stack is up in ${seconds} s (health: ${health.status})
   Entra ID stand-in    ${entra.host}/${local.DEMO_ENTRA_TENANT_ID}/v2.0   (any account name, any password)
   Sign-in page         ${config.BROKER_PUBLIC_BASE_URL}/api/auth/login
 ${demo}
+Your browser does not know the local CA of the stand-ins: accept its warning at ${entra.host} once,
+or import .local/ca/ca.pem as a trusted authority (development only).
+
 Next: create an admin API token and call the management API:
   npm run bootstrap-admin -- --name me
   curl -H "Authorization: Bearer <token>" ${host.url}/api/manage/tokens
