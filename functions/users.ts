@@ -144,3 +144,15 @@ app.http(
     },
   }),
 );
+
+app.http(
+  'users-sessions-revoke',
+  endpoint({
+    route: 'manage/users/{username}/sessions',
+    methods: ['DELETE'],
+    handler: async (rc) => {
+      const revoked = await rc.services.users.revokeSessions(usernameParam(rc), changeContext(rc));
+      return json(200, { revoked });
+    },
+  }),
+);

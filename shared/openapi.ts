@@ -232,6 +232,14 @@ const ops: Op[] = [
     ifMatch: true,
     ok: { status: 204, description: 'Forgotten' },
   },
+  {
+    method: 'delete',
+    path: '/users/{username}/sessions',
+    tag: 'users',
+    summary: 'Sign the user out everywhere (revoke all their sessions)',
+    params: ['username'],
+    ok: { status: 200, schema: z.object({ revoked: z.number().int() }), description: 'How many sessions ended' },
+  },
   // Settings, audit, tokens, this document
   {
     method: 'get',

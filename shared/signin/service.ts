@@ -473,11 +473,16 @@ export class SignInService {
     info: RequestInfo,
   ): Promise<SignedIn> {
     const username = normaliseUsername(usernameRaw);
+    // Each attempt is reserved (counted) before the password is checked, so parallel guesses cannot
+    // all pass one read of the counters (PW5); a successful attempt is given back below.
     const [account, address] = await Promise.all([
-      this.d.throttle.state('pwd-user', username),
-      this.d.throttle.state('pwd-addr', info.clientAddress),
+      this.d.throttle.reserve('pwd-user', username, ACCOUNT_POLICY),
+      this.d.throttle.reserve('pwd-addr', info.clientAddress, ADDRESS_POLICY),
     ]);
     if (account.blocked || address.blocked) {
+      // Give back the one that was counted: a refused attempt checks nothing.
+      if (!account.blocked) await this.d.throttle.release('pwd-user', username, ACCOUNT_POLICY);
+      if (!address.blocked) await this.d.throttle.release('pwd-addr', info.clientAddress, ADDRESS_POLICY);
       const retry = Math.max(account.retryAfterSeconds, address.retryAfterSeconds);
       await this.d.audit.record({
         type: 'signin.throttled',
@@ -512,10 +517,6 @@ export class SignInService {
             ? 'user_disabled'
             : 'method_not_allowed'
           : 'wrong_password';
-      const [accountAfter] = await Promise.all([
-        this.d.throttle.recordFailure('pwd-user', username, ACCOUNT_POLICY),
-        this.d.throttle.recordFailure('pwd-addr', info.clientAddress, ADDRESS_POLICY),
-      ]);
       await this.d.audit.record({
         type: 'signin.failed',
         actor: username || 'unknown',
@@ -524,11 +525,14 @@ export class SignInService {
         reason,
         correlationId: info.correlationId,
         clientAddress: info.clientAddress,
-        details: { method: 'password', throttled: accountAfter.blocked },
+        details: { method: 'password' },
       });
       throw new SignInError('throttled', 401, reason, { username });
     }
-    await this.d.throttle.reset('pwd-user', username);
+    await Promise.all([
+      this.d.throttle.reset('pwd-user', username),
+      this.d.throttle.release('pwd-addr', info.clientAddress, ADDRESS_POLICY),
+    ]);
     if (this.d.passwords.needsRehash(user.passwordHash as string)) {
       try {
         await this.d.users.setPasswordHash(user.username, await this.d.passwords.hash(password), user.etag);

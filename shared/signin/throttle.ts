@@ -68,7 +68,44 @@ export class Throttle {
     return { blocked: true, retryAfterSeconds: Math.ceil((e.blockedUntil - now) / 1000) };
   }
 
-  /** Counts a failure and returns the resulting state. */
+  /**
+   * Reserves one attempt before the work it guards is done (a password check): atomically counts it
+   * and refuses it while a block is running, so a burst of parallel guesses cannot all slip past one
+   * read of the counter. Past `freeAttempts` each allowed attempt starts the next, longer block.
+   */
+  async reserve(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
+    return this.update(counterKey(kind, value), 'f', 'block', (e, now) => {
+      if (e && e.blockedUntil > now) return null;
+      const fresh = !e || now - e.lastAt > policy.windowMs;
+      const count = fresh ? 1 : e.count + 1;
+      const over = count - policy.freeAttempts;
+      const blockMs = over > 0 ? Math.min(policy.maxBlockMs, policy.baseBlockMs * 2 ** (over - 1)) : 0;
+      return {
+        count,
+        windowStart: fresh ? now : (e?.windowStart ?? now),
+        lastAt: now,
+        blockedUntil: blockMs > 0 ? now + blockMs : 0,
+        // This attempt itself goes ahead; the block applies to the ones after it.
+        allowed: true,
+      };
+    });
+  }
+
+  /** Gives a reservation back (the attempt succeeded): many good sign-ins from one address never block it. */
+  async release(kind: string, value: string, policy: FailurePolicy): Promise<void> {
+    await this.update(counterKey(kind, value), 'f', 'allow', (e) => {
+      if (!e || e.count <= 0) return null;
+      const count = e.count - 1;
+      return {
+        count,
+        windowStart: e.windowStart,
+        lastAt: e.lastAt,
+        blockedUntil: count <= policy.freeAttempts ? 0 : e.blockedUntil,
+      };
+    });
+  }
+
+  /** Counts a failure after the fact and returns the resulting state. */
   async recordFailure(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
     const pk = counterKey(kind, value);
     return this.update(pk, 'f', 'block', (e, now) => {
@@ -112,17 +149,27 @@ export class Throttle {
     });
   }
 
+  /**
+   * Read-modify-write of one counter row with optimistic concurrency. `next` returns the new row, or
+   * null to leave it as it is (and answer with its current state).
+   */
   private async update(
     pk: string,
     rk: string,
     onContention: 'allow' | 'block',
-    next: (e: CounterEntity | undefined, now: number) => CounterEntity,
+    next: (e: CounterEntity | undefined, now: number) => (CounterEntity & { allowed?: boolean }) | null,
   ): Promise<ThrottleState> {
+    const stateOf = (blockedUntil: number, now: number): ThrottleState =>
+      blockedUntil > now
+        ? { blocked: true, retryAfterSeconds: Math.ceil((blockedUntil - now) / 1000) }
+        : { blocked: false, retryAfterSeconds: 0 };
     for (let attempt = 0; attempt < 20; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 10 * Math.min(attempt, 5)));
       const now = this.clock.now();
       const e = await getEntityOrUndefined<CounterEntity>(this.table, pk, rk);
-      const value = next(e, now);
+      const proposed = next(e, now);
+      if (proposed === null) return stateOf(e?.blockedUntil ?? 0, now);
+      const { allowed, ...value } = proposed;
       try {
         if (e) {
           await this.table.updateEntity({ partitionKey: pk, rowKey: rk, ...value }, 'Replace', {
@@ -131,11 +178,10 @@ export class Throttle {
         } else {
           await this.table.createEntity({ partitionKey: pk, rowKey: rk, ...value });
         }
-        return value.blockedUntil > now
-          ? { blocked: true, retryAfterSeconds: Math.ceil((value.blockedUntil - now) / 1000) }
-          : { blocked: false, retryAfterSeconds: 0 };
+        return allowed ? { blocked: false, retryAfterSeconds: 0 } : stateOf(value.blockedUntil, now);
       } catch (err) {
-        if (isPreconditionFailed(err) || isConflict(err)) continue; // another instance counted first
+        // Another instance counted first (412/409), or a reset deleted the row meanwhile (404): again.
+        if (isPreconditionFailed(err) || isConflict(err) || isNotFound(err)) continue;
         throw err;
       }
     }

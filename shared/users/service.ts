@@ -499,6 +499,21 @@ export class UserService {
     return saved.etag;
   }
 
+  /** Ends every session of the user now (SC4 "revoke all"); returns how many there were. Audited. */
+  async revokeSessions(username: string, ctx: ChangeContext): Promise<number> {
+    const current = await this.requireRecord(username);
+    const revoked = await this.deps.sessions.revokeAllForUser(current.username);
+    await this.deps.audit.record({
+      type: 'admin.user.sessions_revoked',
+      actor: ctx.actor,
+      target: `user:${current.username}`,
+      correlationId: ctx.correlationId,
+      clientAddress: ctx.clientAddress,
+      details: { sessionsRevoked: revoked },
+    });
+    return revoked;
+  }
+
   // ---------------------------------------------------------------- lock-out guard
 
   private async canSignIn(
