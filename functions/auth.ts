@@ -156,7 +156,7 @@ app.http(
           return choicePage({ product: product(rc), formTargets: formTargets(rc), ...step });
         return passwordPage({ product: product(rc), username: step.username, returnTo: step.returnTo });
       } catch (err) {
-        if (err instanceof SignInError) await signIn.auditFailure(err, info(rc), 'entra');
+        await signIn.auditFailure(err, info(rc), 'entra');
         throw err;
       }
     },
@@ -183,7 +183,7 @@ app.http(
         );
         return redirect(location, 302, [browser.cookie]);
       } catch (err) {
-        if (err instanceof SignInError) await signIn.auditFailure(err, info(rc), 'entra');
+        await signIn.auditFailure(err, info(rc), 'entra');
         throw err;
       }
     },
@@ -218,7 +218,7 @@ app.http(
           hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
         ]);
       } catch (err) {
-        if (err instanceof SignInError) await signIn.auditFailure(err, info(rc), 'entra');
+        await signIn.auditFailure(err, info(rc), 'entra');
         throw err;
       }
     },
@@ -254,8 +254,8 @@ app.http(
           hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
         ]);
       } catch (err) {
-        if (!(err instanceof SignInError)) throw err;
         await signIn.auditFailure(err, info(rc), 'password');
+        if (!(err instanceof SignInError)) throw err;
         if (err.status === 429) {
           return passwordPage({
             product: product(rc),
@@ -334,14 +334,17 @@ app.http(
       }
       const user = await users.getByUsername(session.username);
       if (!user || user.disabled) throw new UnauthorizedError('No valid session.', 'no_session');
-      return json(200, {
-        username: user.username,
-        displayName: user.displayName,
-        roles: user.roles,
-        method: session.method,
-        integrationId: session.integrationId,
-        expiresAt: session.expiresAt,
-      });
+      return {
+        ...json(200, {
+          username: user.username,
+          displayName: user.displayName,
+          roles: user.roles,
+          method: session.method,
+          integrationId: session.integrationId,
+          expiresAt: session.expiresAt,
+        }),
+        ...(session.refreshedCookie ? { cookies: [session.refreshedCookie] } : {}),
+      };
     },
   }),
 );

@@ -59,6 +59,10 @@ app.http(
     handler: async (rc) => {
       const condition = ifMatch(rc.request);
       const patch = await readJson(rc.request, patchIntegrationSchema, INTEGRATION_BODY_LIMIT);
+      // AD5: changes that decide who can sign in need a recent sign-in when made with a session.
+      if (['applicationId', 'tenant', 'allowedTenants', 'cloud', 'matchClaim'].some((k) => k in patch)) {
+        requireFreshAuthentication(rc.principal, rc.services.clock);
+      }
       const updated = await rc.services.integrations.update(
         idOf(rc),
         patch,
@@ -111,6 +115,7 @@ app.http(
     route: 'manage/integrations/{id}/activate',
     methods: ['POST'],
     handler: async (rc) => {
+      requireFreshAuthentication(rc.principal, rc.services.clock);
       const result = await rc.services.integrations.activate(
         idOf(rc),
         ifMatch(rc.request),

@@ -2,6 +2,7 @@ import { app } from '@azure/functions';
 import { createTokenSchema } from '../shared/admin/tokens.ts';
 import { json, noContent, readJson } from '../shared/http/body.ts';
 import { endpoint } from '../shared/http/endpoint.ts';
+import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
 
 app.http(
   'tokens-list',
@@ -31,8 +32,14 @@ app.http(
     methods: ['POST'],
     handler: async ({ request, services, principal, correlationId, clientAddress }) => {
       const input = await readJson(request, createTokenSchema, 2048);
+      // AD5: an API token outlives the session that creates it: a recent sign-in is needed.
+      requireFreshAuthentication(principal, services.clock);
       const actor = principal?.name ?? 'unknown';
-      const created = await services.adminTokens.create(input, actor);
+      const created = await services.adminTokens.create(
+        input,
+        actor,
+        principal?.kind === 'session' ? principal.username : undefined,
+      );
       await services.audit.record({
         type: 'admin.token.created',
         actor,

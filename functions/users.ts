@@ -102,6 +102,8 @@ app.http(
     handler: async (rc) => {
       const username = usernameParam(rc);
       const { password } = await readJson(rc.request, setPasswordSchema, USER_BODY_LIMIT);
+      // AD5: setting a password is taking over the account; for admins it is granting admin.
+      requireFreshAuthentication(rc.principal, rc.services.clock);
       const etag = await rc.services.users.setPassword(
         username,
         password,

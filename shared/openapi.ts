@@ -238,7 +238,11 @@ const ops: Op[] = [
     tag: 'users',
     summary: 'Sign the user out everywhere (revoke all their sessions)',
     params: ['username'],
-    ok: { status: 200, schema: z.object({ revoked: z.number().int() }), description: 'How many sessions ended' },
+    ok: {
+      status: 200,
+      schema: z.object({ revoked: z.number().int() }),
+      description: 'How many sessions ended',
+    },
   },
   // Settings, audit, tokens, this document
   {

@@ -129,6 +129,10 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const adminAuth = new AdminAuthenticator(
     adminTokens,
     o.adminSessions ?? new CookieAdminAuthenticator(sessionService, users, signIn.brokerOrigin),
+    async (username) => {
+      const u = await users.getByUsername(username);
+      return !!u && !u.disabled && u.roles.includes('admin');
+    },
   );
   return {
     config,

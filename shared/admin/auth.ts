@@ -1,11 +1,19 @@
-import type { HttpRequest } from '@azure/functions';
+import type { Cookie, HttpRequest } from '@azure/functions';
 import { UnauthorizedError } from '../errors.ts';
 import type { AdminTokenService } from './tokens.ts';
 
 /** Who is calling the management API. `name` is what audit events record as the actor. */
 export type Principal =
   | { kind: 'token'; id: string; name: string }
-  | { kind: 'session'; username: string; sessionId: string; name: string; authTime: number };
+  | {
+      kind: 'session';
+      username: string;
+      sessionId: string;
+      name: string;
+      authTime: number;
+      /** A re-issued session token to send back (see SessionService.authenticate). */
+      refreshedCookie?: Cookie;
+    };
 
 /** Authenticates an admin's browser session (cookie + X-Broker-Csrf); plugged in by the sign-in service. */
 export interface AdminSessionAuthenticator {
@@ -20,6 +28,8 @@ export class AdminAuthenticator {
   constructor(
     private readonly tokens: AdminTokenService,
     private readonly sessions?: AdminSessionAuthenticator,
+    /** Whether a user is still an enabled admin (tokens created with a session die with the admin role). */
+    private readonly isEnabledAdmin?: (username: string) => Promise<boolean>,
   ) {}
 
   async authenticate(request: HttpRequest, _clientAddress: string): Promise<Principal> {
@@ -27,7 +37,9 @@ export class AdminAuthenticator {
     if (header) {
       const m = BEARER.exec(header.trim());
       const info = m?.[1] ? await this.tokens.verify(m[1]) : undefined;
-      if (!info) {
+      const ownerOk =
+        !info?.onBehalfOf || (this.isEnabledAdmin ? await this.isEnabledAdmin(info.onBehalfOf) : false);
+      if (!info || !ownerOk) {
         throw new UnauthorizedError(
           'The admin token is not valid (malformed, expired or revoked).',
           'invalid_token',

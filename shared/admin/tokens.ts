@@ -36,6 +36,8 @@ export interface AdminTokenInfo {
   expiresAt: string;
   lastUsedAt: string | null;
   createdBy: string;
+  /** Set when an admin created the token with their browser session: the token lives only while they stay an admin. */
+  onBehalfOf: string | null;
 }
 
 interface TokenEntity {
@@ -45,6 +47,7 @@ interface TokenEntity {
   expiresAt: string;
   lastUsedAt?: string;
   createdBy: string;
+  onBehalfOf?: string;
 }
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
@@ -57,6 +60,7 @@ function toInfo(id: string, e: TokenEntity): AdminTokenInfo {
     expiresAt: e.expiresAt,
     lastUsedAt: e.lastUsedAt ?? null,
     createdBy: e.createdBy,
+    onBehalfOf: e.onBehalfOf || null,
   };
 }
 
@@ -66,7 +70,11 @@ export class AdminTokenService {
     private readonly clock: Clock,
   ) {}
 
-  async create(input: CreateTokenInput, createdBy: string): Promise<AdminTokenInfo & { token: string }> {
+  async create(
+    input: CreateTokenInput,
+    createdBy: string,
+    onBehalfOf?: string,
+  ): Promise<AdminTokenInfo & { token: string }> {
     const id = randomBytes(16).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const now = this.clock.now();
@@ -76,6 +84,7 @@ export class AdminTokenService {
       createdAt: new Date(now).toISOString(),
       expiresAt: new Date(now + (input.expiresInDays ?? 90) * 86_400_000).toISOString(),
       createdBy,
+      ...(onBehalfOf ? { onBehalfOf } : {}),
     };
     await this.table.createEntity({ partitionKey: PARTITION, rowKey: id, ...entity });
     return { ...toInfo(id, entity), token: `brk.${id}.${secret}` };

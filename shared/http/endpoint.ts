@@ -122,6 +122,9 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
       };
       if (isManage) rc.principal = await authenticateAdmin(rc);
       response = await opts.handler(rc);
+      if (rc.principal?.kind === 'session' && rc.principal.refreshedCookie) {
+        response.cookies = [...(response.cookies ?? []), rc.principal.refreshedCookie];
+      }
     } catch (err) {
       const { status, problem, headers } = toProblem(err, correlationId);
       if (status >= 500) {

@@ -9,7 +9,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { authorityHost, authorizeEndpoint, type EntraCloud } from '../entra/authority.ts';
 import { classifyEntraError } from '../entra/errors.ts';
-import { BrokerError, NotFoundError } from '../errors.ts';
+import { BrokerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ErrorCase } from '../pages/texts.ts';
 import type { EntraClientCache } from './entra-clients.ts';
@@ -162,24 +162,30 @@ export class SignInService {
     return this.startEntra(integration, null, returnTo, browserId, info);
   }
 
-  private async activeIntegration(id: string, username: string | null) {
+  private async activeIntegration(
+    id: string,
+    username: string | null,
+    opts: { refreshSecret?: boolean } = {},
+  ) {
+    const ctx = { username, integrationId: id };
+    let found: Awaited<ReturnType<IntegrationSource['getForSignIn']>>;
     try {
-      const found = await this.d.integrations.getForSignIn(id);
-      if (found.integration.status !== 'active') throw new Error('inactive');
-      return found;
+      found = await this.d.integrations.getForSignIn(id, opts);
     } catch (err) {
-      if (err instanceof NotFoundError || (err instanceof BrokerError && err.status === 404)) {
-        throw new SignInError('integration_not_found', 404, 'integration_not_found', {
-          username,
-          integrationId: id,
-        });
+      if (err instanceof BrokerError && err.status === 404) {
+        throw new SignInError('integration_not_found', 404, 'integration_not_found', ctx);
       }
-      if (err instanceof BrokerError && err.status >= 500) throw err;
-      throw new SignInError('integration_unavailable', 403, 'integration_inactive', {
-        username,
-        integrationId: id,
-      });
+      if (err instanceof BrokerError && err.code === 'integration_inactive') {
+        throw new SignInError('integration_unavailable', 403, 'integration_inactive', ctx);
+      }
+      // Storage or Key Vault trouble is not "inactive": the visitor gets "try again later" (503).
+      this.d.log.error('signin.integration_unavailable', { error: err, integrationId: id });
+      throw new SignInError('unavailable', 503, 'integration_read_failed', ctx);
     }
+    if (found.integration.status !== 'active') {
+      throw new SignInError('integration_unavailable', 403, 'integration_inactive', ctx);
+    }
+    return found;
   }
 
   private async startEntra(
@@ -337,7 +343,7 @@ export class SignInService {
       const kind = classifyEntraError(err);
       if (kind.kind === 'wrong_secret') {
         // The secret may have been rotated on another instance: read it again once and retry.
-        const fresh = await this.d.integrations.getForSignIn(integration.id, { refreshSecret: true });
+        const fresh = await this.activeIntegration(integration.id, ctx.username, { refreshSecret: true });
         try {
           return await attempt(fresh.clientSecret, fresh.integration);
         } catch (retryErr) {
@@ -543,20 +549,26 @@ export class SignInService {
     return this.complete(user, 'password', null, returnToRaw, info, {});
   }
 
-  /** Audit record for a sign-in that ended on an error page. */
-  async auditFailure(err: SignInError, info: RequestInfo, method: 'entra' | 'password'): Promise<void> {
-    if (method === 'password' && err.status === 401) return; // already recorded with its reason
-    if (err.status === 429 && method === 'password') return;
-    await this.d.audit.record({
-      type: 'signin.failed',
-      actor: err.username ?? 'unknown',
-      ...(err.username ? { target: `user:${err.username}` } : {}),
-      outcome: 'failure',
-      reason: err.reason,
-      correlationId: info.correlationId,
-      clientAddress: info.clientAddress,
-      details: { method, integrationId: err.integrationId },
-    });
+  /** Audit record for a sign-in that ended on an error page (AU1), whatever the error was. */
+  async auditFailure(err: unknown, info: RequestInfo, method: 'entra' | 'password'): Promise<void> {
+    if (err instanceof SignInError) {
+      if (method === 'password' && (err.status === 401 || err.status === 429)) return; // recorded with its reason
+    }
+    const known = err instanceof SignInError ? err : undefined;
+    const status = err instanceof BrokerError ? err.status : 500;
+    // The page for the original failure must still be shown if the audit write fails too.
+    await this.d.audit
+      .record({
+        type: 'signin.failed',
+        actor: known?.username ?? 'unknown',
+        ...(known?.username ? { target: `user:${known.username}` } : {}),
+        outcome: 'failure',
+        reason: known?.reason ?? (err instanceof BrokerError ? err.code : `error_${status}`),
+        correlationId: info.correlationId,
+        clientAddress: info.clientAddress,
+        details: { method, integrationId: known?.integrationId ?? null, status },
+      })
+      .catch((auditErr) => this.d.log.error('signin.audit_failed', { error: auditErr }));
   }
 }
 

@@ -15,6 +15,14 @@ export const SESSION_COOKIE = '__Host-broker_session';
 export const SESSION_TOKEN_TYPE = 'broker-session+jwt';
 /** A session unused for this long ends, whatever its absolute lifetime. */
 export const IDLE_TIMEOUT_MINUTES = 30;
+/**
+ * Lifetime of one session token. The session itself lasts `sessionLifetimeMinutes` (its row says so);
+ * the token in the cookie is re-issued while the row is valid, so a downstream app that only checks
+ * the JWT against /api/auth/jwks sees a logout, a disable or a role change within this many minutes.
+ */
+export const TOKEN_LIFETIME_MINUTES = 10;
+/** Re-issue the token when less than this is left of it. */
+const REFRESH_BEFORE_MINUTES = 5;
 const MAX_COOKIE_LENGTH = 4096;
 
 export interface ActiveSession {
@@ -26,6 +34,8 @@ export interface ActiveSession {
   expiresAt: string;
   authTime: number;
   record: SessionRecord;
+  /** Set when the token was re-issued: the caller adds it to its response. */
+  refreshedCookie?: Cookie;
 }
 
 export interface IssueSessionInput {
@@ -67,6 +77,18 @@ export function expiredCookie(name: string): Cookie {
   return { ...hostCookie(name, '', 0), expires: 0 };
 }
 
+/** An expired token's payload is only trusted when it is one of ours (same checks as a live one). */
+function isOurs(payload: Record<string, unknown>, issuer: string): boolean {
+  return (
+    payload.iss === issuer &&
+    payload.aud === issuer &&
+    typeof payload.sub === 'string' &&
+    typeof payload.sid === 'string' &&
+    payload.jti === payload.sid &&
+    typeof payload.iat === 'number'
+  );
+}
+
 export class SessionService {
   constructor(
     private readonly keys: SessionKeyService,
@@ -76,11 +98,9 @@ export class SessionService {
   ) {}
 
   async issue(input: IssueSessionInput): Promise<{ cookie: Cookie; session: SessionRecord; token: string }> {
-    const key = await this.keys.signingKey();
     const now = this.clock.now();
     const sessionId = randomBytes(32).toString('base64url');
-    const lifetimeSeconds = input.lifetimeMinutes * 60;
-    const expiresAt = now + lifetimeSeconds * 1000;
+    const expiresAt = now + input.lifetimeMinutes * 60_000;
     const session = await this.store.create({
       username: input.username,
       sessionId,
@@ -91,21 +111,49 @@ export class SessionService {
       authTime: new Date(now).toISOString(),
       clientAddress: input.clientAddress,
     });
-    const token = await new SignJWT({
+    const token = await this.sign(
+      input.username,
+      sessionId,
+      input.method,
+      input.integrationId,
+      input.roles,
+      expiresAt,
+    );
+    return { cookie: this.cookieFor(token, expiresAt), session, token };
+  }
+
+  /** A token for the session: valid TOKEN_LIFETIME_MINUTES, never past the session's own end. */
+  private async sign(
+    username: string,
+    sessionId: string,
+    method: SessionMethod,
+    integrationId: string | null,
+    roles: string[],
+    sessionExpiresAt: number,
+  ): Promise<string> {
+    const key = await this.keys.signingKey();
+    const now = this.clock.now();
+    const exp = Math.min(sessionExpiresAt, now + TOKEN_LIFETIME_MINUTES * 60_000);
+    return new SignJWT({
       sid: sessionId,
-      amr: input.method === 'password' ? ['pwd'] : ['fed'],
-      idp: input.method === 'password' ? 'password' : `integration:${input.integrationId}`,
-      roles: input.roles,
+      amr: method === 'password' ? ['pwd'] : ['fed'],
+      idp: method === 'password' ? 'password' : `integration:${integrationId}`,
+      roles,
     })
       .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: SESSION_TOKEN_TYPE })
       .setIssuer(this.issuer)
       .setAudience(this.issuer)
-      .setSubject(input.username)
+      .setSubject(username)
       .setJti(sessionId)
       .setIssuedAt(Math.floor(now / 1000))
-      .setExpirationTime(Math.floor(expiresAt / 1000))
+      .setExpirationTime(Math.floor(exp / 1000))
       .sign(key.privateKey);
-    return { cookie: hostCookie(SESSION_COOKIE, token, lifetimeSeconds), session, token };
+  }
+
+  /** The cookie lives as long as the session; the token inside it is short-lived and re-issued. */
+  private cookieFor(token: string, sessionExpiresAt: number): Cookie {
+    const maxAge = Math.max(0, Math.floor((sessionExpiresAt - this.clock.now()) / 1000));
+    return hostCookie(SESSION_COOKIE, token, maxAge);
   }
 
   /** The request's session, or a rejection reason. Never throws for a bad cookie. */
@@ -133,8 +181,12 @@ export class SessionService {
         },
       ));
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new SessionRejectedError('expired');
-      throw new SessionRejectedError('invalid');
+      // An expired token whose signature and other claims verified (jose checks them before exp) is
+      // still this session's: the row decides whether it lives on, and the token is re-issued.
+      if (!(err instanceof joseErrors.JWTExpired) || !isOurs(err.payload, this.issuer)) {
+        throw new SessionRejectedError(err instanceof joseErrors.JWTExpired ? 'expired' : 'invalid');
+      }
+      payload = err.payload as Record<string, unknown>;
     }
     const username = String(payload.sub);
     const sessionId = String(payload.sid);
@@ -151,10 +203,26 @@ export class SessionService {
       throw new SessionRejectedError('idle');
     }
     await this.store.touch(record);
+    const roles = Array.isArray(payload.roles) ? payload.roles.map(String) : [];
+    const tokenExp = typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
+    const sessionEnd = Date.parse(record.expiresAt);
+    let refreshedCookie: Cookie | undefined;
+    if (tokenExp - now < REFRESH_BEFORE_MINUTES * 60_000 && tokenExp < sessionEnd) {
+      const token = await this.sign(
+        username,
+        sessionId,
+        record.method,
+        record.integrationId,
+        roles,
+        sessionEnd,
+      );
+      refreshedCookie = this.cookieFor(token, sessionEnd);
+    }
     return {
+      ...(refreshedCookie ? { refreshedCookie } : {}),
       username: record.username,
       sessionId,
-      roles: Array.isArray(payload.roles) ? payload.roles.map(String) : [],
+      roles,
       method: record.method,
       integrationId: record.integrationId,
       expiresAt: record.expiresAt,

@@ -398,7 +398,9 @@ export class UserService {
         next.username,
       );
     }
-    const revoke = (next.disabled && !current.disabled) || changed.includes('verifyType');
+    // Role changes too: session tokens carry the roles, so none may outlive a change of them.
+    const revoke =
+      (next.disabled && !current.disabled) || changed.includes('verifyType') || changed.includes('roles');
     const revoked = revoke ? await this.deps.sessions.revokeAllForUser(next.username) : 0;
     await this.deps.audit.record({
       type: 'admin.user.updated',

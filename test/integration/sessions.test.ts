@@ -6,7 +6,12 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../shared/clock.ts';
-import { IDLE_TIMEOUT_MINUTES, SESSION_COOKIE, SESSION_TOKEN_TYPE } from '../../shared/signin/sessions.ts';
+import {
+  IDLE_TIMEOUT_MINUTES,
+  SESSION_COOKIE,
+  SESSION_TOKEN_TYPE,
+  TOKEN_LIFETIME_MINUTES,
+} from '../../shared/signin/sessions.ts';
 import { BrokerBrowser, createUser, patchSettings } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
 
@@ -75,7 +80,8 @@ describe('sessions', () => {
       idp: 'password',
       roles: ['admin'],
     });
-    expect(claims.exp - claims.iat).toBe(480 * 60);
+    // Short-lived token (re-issued while the session row lives); the cookie lasts the session.
+    expect(claims.exp - claims.iat).toBe(TOKEN_LIFETIME_MINUTES * 60);
     const jwks = await (await fetch(`${app.url}/api/auth/jwks`)).json();
     expect(jwks.keys.map((k: { kid: string }) => k.kid)).toContain(
       JSON.parse(Buffer.from(h as string, 'base64url').toString()).kid,
@@ -96,9 +102,9 @@ describe('sessions', () => {
   it('SC3: the absolute timeout (session lifetime setting) is enforced server-side', async () => {
     await patchSettings(app, { sessionLifetimeMinutes: 20 });
     try {
-      const { b, cookie } = await signedIn('absolute');
-      const claims = JSON.parse(Buffer.from(cookie.split('.')[1] as string, 'base64url').toString());
-      expect(claims.exp - claims.iat).toBe(20 * 60);
+      const { b, res } = await signedIn('absolute');
+      const set = res.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+      expect(set).toContain('; Max-Age=1200;');
       for (let i = 0; i < 3; i++) {
         clock.advance(6 * 60_000);
         expect((await b.session()).status).toBe(200);
@@ -108,6 +114,41 @@ describe('sessions', () => {
     } finally {
       await patchSettings(app, { sessionLifetimeMinutes: 480 });
     }
+  });
+
+  it('the short-lived token is re-issued while the session lives; a revoked session gets none', async () => {
+    const { b, cookie } = await signedIn('refresher');
+    const exp = (jwt: string) =>
+      JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString()).exp;
+    clock.advance(7 * 60_000); // less than 5 minutes of the token left
+    const res = await b.session();
+    expect(res.status).toBe(200);
+    const refreshed = b.jar.cookies.get(SESSION_COOKIE) as string;
+    expect(refreshed).not.toBe(cookie);
+    expect(exp(refreshed)).toBeGreaterThan(exp(cookie));
+    // The old token, past its own exp but for a live session, still identifies it (and is re-issued).
+    clock.advance(4 * 60_000);
+    const old = await fetch(`${app.url}/api/auth/session`, {
+      headers: { cookie: `${SESSION_COOKIE}=${cookie}` },
+    });
+    expect(old.status).toBe(200);
+    expect(old.headers.getSetCookie().some((c) => c.startsWith(`${SESSION_COOKIE}=ey`))).toBe(true);
+    // Once the row is gone (logout), neither token works and nothing is re-issued.
+    await b.post('/api/auth/logout', {});
+    for (const t of [cookie, refreshed]) {
+      const r = await fetch(`${app.url}/api/auth/session`, { headers: { cookie: `${SESSION_COOKIE}=${t}` } });
+      expect(r.status).toBe(401);
+      expect(r.headers.getSetCookie()).toEqual([]);
+    }
+  });
+
+  it('removing the admin role ends the sessions (the token carries roles)', async () => {
+    await signedIn('demoted-admin', ['admin']);
+    const { b } = await signedIn('demoted', ['admin']);
+    expect((await b.session()).status).toBe(200);
+    const res = await app.admin('/api/manage/users/demoted', { method: 'PATCH', json: { roles: [] } });
+    expect(res.status).toBe(200);
+    expect((await b.session()).status).toBe(401);
   });
 
   it('SC4: disabling a user ends their sessions at once', async () => {
@@ -246,6 +287,48 @@ describe('admin with a browser session', () => {
       body: '{"name":"from-session"}',
     });
     expect(ok.status).toBe(201);
+  });
+
+  it('an API token created with a session lives only while its creator stays an admin', async () => {
+    const { b } = await signedIn('token-maker', ['admin']);
+    const created = await fetch(`${app.url}/api/manage/tokens`, {
+      method: 'POST',
+      headers: {
+        cookie: b.jar.header(),
+        'content-type': 'application/json',
+        origin: b.origin,
+        'x-broker-csrf': '1',
+      },
+      body: '{"name":"made-by-session"}',
+    });
+    expect(created.status).toBe(201);
+    const { token } = await created.json();
+    const use = () =>
+      fetch(`${app.url}/api/manage/tokens`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await use()).status).toBe(200);
+    expect(
+      (await app.admin('/api/manage/users/token-maker', { method: 'PATCH', json: { disabled: true } }))
+        .status,
+    ).toBe(200);
+    expect((await use()).status).toBe(401);
+  });
+
+  it('AD5: creating an API token with a stale session is refused', async () => {
+    const { b } = await signedIn('slow-admin', ['admin']);
+    clock.advance(11 * 60_000);
+    expect((await b.session()).status).toBe(200);
+    const res = await fetch(`${app.url}/api/manage/tokens`, {
+      method: 'POST',
+      headers: {
+        cookie: b.jar.header(),
+        'content-type': 'application/json',
+        origin: b.origin,
+        'x-broker-csrf': '1',
+      },
+      body: '{"name":"late"}',
+    });
+    expect(res.status).toBe(401);
+    expect((await res.json()).code).toBe('reauthentication_required');
   });
 
   it('a non-admin session is refused (403); an expired one is 401', async () => {
