@@ -83,6 +83,18 @@ export function tenantIssue(tenant: string, allowedTenants: string[] | undefined
   return undefined;
 }
 
+/**
+ * nOAuth: across tenants the `email` claim is whatever another tenant's admin typed, unverified. A
+ * multi-tenant ("organizations") integration therefore matches on preferred_username or upn (whose
+ * domain must be verified in the user's own tenant), never on email.
+ */
+export function matchClaimIssue(tenant: string, matchClaim: string): string | undefined {
+  if (tenant === 'organizations' && matchClaim === 'email') {
+    return 'cannot be "email" when tenant is "organizations": another tenant can assert any email (nOAuth)';
+  }
+  return undefined;
+}
+
 export const createIntegrationSchema = z
   .object({
     kind: z.literal('azure-ad', { message: 'must be "azure-ad"' }),
@@ -99,6 +111,8 @@ export const createIntegrationSchema = z
   .superRefine((v, ctx) => {
     const issue = tenantIssue(v.tenant, v.allowedTenants);
     if (issue) ctx.addIssue({ code: 'custom', path: ['allowedTenants'], message: issue });
+    const claim = matchClaimIssue(v.tenant, v.matchClaim);
+    if (claim) ctx.addIssue({ code: 'custom', path: ['matchClaim'], message: claim });
   });
 
 export type CreateIntegrationInput = z.output<typeof createIntegrationSchema>;

@@ -32,6 +32,7 @@ import {
   type Integration,
   type IntegrationWarning,
   type IntegrationWithWarnings,
+  matchClaimIssue,
   type PatchIntegrationInput,
   RESERVED_TITLE,
   type RotateSecretInput,
@@ -227,6 +228,8 @@ export class IntegrationService {
     else if (next.tenant !== 'organizations') next.allowedTenants = [];
     const issue = tenantIssue(next.tenant, next.allowedTenants);
     if (issue) throw new ValidationError([{ field: 'allowedTenants', message: issue }]);
+    const claimIssue = matchClaimIssue(next.tenant, next.matchClaim);
+    if (claimIssue) throw new ValidationError([{ field: 'matchClaim', message: claimIssue }]);
     next.titleKey = titleKey(next.title);
 
     const changed = PATCH_FIELDS.filter(

@@ -86,6 +86,32 @@ describe('Entra sign-in: binding and matching', () => {
     expect((await idp.session()).status).toBe(401);
   });
 
+  it('AM2 (nOAuth): a multi-tenant integration can never match on the unverified email claim', async () => {
+    const body = {
+      kind: 'azure-ad',
+      title: 'Multi-tenant',
+      applicationId: DEMO_ENTRA.clientId,
+      tenant: 'organizations',
+      allowedTenants: [DEMO_ENTRA.tenantId],
+      clientSecret: DEMO_ENTRA.clientSecret,
+    };
+    const refused = await app.admin('/api/manage/integrations', {
+      method: 'POST',
+      json: { ...body, matchClaim: 'email' },
+    });
+    expect(refused.status).toBe(400);
+    expect((await refused.json()).errors.map((e: { field: string }) => e.field)).toContain('matchClaim');
+    const ok = await app.admin('/api/manage/integrations', { method: 'POST', json: body });
+    expect(ok.status).toBe(201);
+    const id = (await ok.json()).id;
+    const patched = await app.admin(`/api/manage/integrations/${id}`, {
+      method: 'PATCH',
+      json: { matchClaim: 'email' },
+    });
+    expect(patched.status).toBe(400);
+    await app.admin(`/api/manage/integrations/${id}`, { method: 'DELETE' });
+  });
+
   it('AM1: same oid with a different email/username claim is still the same (bound) user', async () => {
     await createUser(app, {
       username: 'dave',
