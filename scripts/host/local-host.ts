@@ -212,10 +212,16 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
     };
     try {
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
-      const parts = url.pathname
-        .split('/')
-        .filter(Boolean)
-        .map((p) => decodeURIComponent(p));
+      let parts: string[];
+      try {
+        parts = url.pathname
+          .split('/')
+          .filter(Boolean)
+          .map((p) => decodeURIComponent(p));
+      } catch {
+        const p = hostProblem(400, 'bad_request', 'The path is not valid percent-encoding.');
+        return send(p.status, p.headers, p.body);
+      }
       if (prefix && parts[0]?.toLowerCase() !== prefix) {
         const p = hostProblem(404, 'not_found', 'No function serves this path.');
         return send(p.status, p.headers, p.body);

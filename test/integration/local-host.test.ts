@@ -90,6 +90,12 @@ describe('local Functions host', () => {
     }
   });
 
+  it('answers 400 for a path that is not valid percent-encoding', async () => {
+    const r = await fetch(`${host.url}/api/items/%E0%A4%A`);
+    expect(r.status).toBe(400);
+    expect(r.headers.get('content-type')).toBe('application/problem+json');
+  });
+
   it('writes each cookie as its own Set-Cookie header', async () => {
     const r = await fetch(`${host.url}/api/cookies`);
     const cookies = r.headers.getSetCookie();
