@@ -54,6 +54,20 @@ export interface ThrottleState {
 export const counterKey = (kind: string, value: string) =>
   createHash('sha256').update(`${kind}\u0000${value.toLowerCase()}`).digest('hex');
 
+/** One more failure on a counter: a new window after `windowMs` of quiet, doubling blocks past the free ones. */
+function countFailure(e: CounterEntity | undefined, now: number, policy: FailurePolicy): CounterEntity {
+  const fresh = !e || now - e.lastAt > policy.windowMs;
+  const count = fresh ? 1 : e.count + 1;
+  const over = count - policy.freeAttempts;
+  const blockMs = over > 0 ? Math.min(policy.maxBlockMs, policy.baseBlockMs * 2 ** (over - 1)) : 0;
+  return {
+    count,
+    windowStart: fresh ? now : (e?.windowStart ?? now),
+    lastAt: now,
+    blockedUntil: blockMs > 0 ? now + blockMs : 0,
+  };
+}
+
 export class Throttle {
   constructor(
     private readonly table: TableClient,
@@ -74,21 +88,11 @@ export class Throttle {
    * read of the counter. Past `freeAttempts` each allowed attempt starts the next, longer block.
    */
   async reserve(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
-    return this.update(counterKey(kind, value), 'f', 'block', (e, now) => {
-      if (e && e.blockedUntil > now) return null;
-      const fresh = !e || now - e.lastAt > policy.windowMs;
-      const count = fresh ? 1 : e.count + 1;
-      const over = count - policy.freeAttempts;
-      const blockMs = over > 0 ? Math.min(policy.maxBlockMs, policy.baseBlockMs * 2 ** (over - 1)) : 0;
-      return {
-        count,
-        windowStart: fresh ? now : (e?.windowStart ?? now),
-        lastAt: now,
-        blockedUntil: blockMs > 0 ? now + blockMs : 0,
-        // This attempt itself goes ahead; the block applies to the ones after it.
-        allowed: true,
-      };
-    });
+    return this.update(counterKey(kind, value), 'f', 'block', (e, now) =>
+      // While a block runs nothing is counted; otherwise this attempt goes ahead and any block it
+      // starts applies to the ones after it.
+      e && e.blockedUntil > now ? null : { ...countFailure(e, now, policy), allowed: true },
+    );
   }
 
   /** Gives a reservation back (the attempt succeeded): many good sign-ins from one address never block it. */
@@ -107,19 +111,7 @@ export class Throttle {
 
   /** Counts a failure after the fact and returns the resulting state. */
   async recordFailure(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
-    const pk = counterKey(kind, value);
-    return this.update(pk, 'f', 'block', (e, now) => {
-      const fresh = !e || now - e.lastAt > policy.windowMs;
-      const count = fresh ? 1 : e.count + 1;
-      const over = count - policy.freeAttempts;
-      const blockMs = over > 0 ? Math.min(policy.maxBlockMs, policy.baseBlockMs * 2 ** (over - 1)) : 0;
-      return {
-        count,
-        windowStart: fresh ? now : (e?.windowStart ?? now),
-        lastAt: now,
-        blockedUntil: blockMs > 0 ? now + blockMs : 0,
-      };
-    });
+    return this.update(counterKey(kind, value), 'f', 'block', (e, now) => countFailure(e, now, policy));
   }
 
   /** Forgets an account's failures (after a successful sign-in). */
