@@ -10,7 +10,7 @@ import type { Principal } from '../admin/auth.ts';
 import { BrokerError, TooManyRequestsError, toProblem } from '../errors.ts';
 import { type Logger, rootLogger } from '../log.ts';
 import { getServices, type Services } from '../runtime.ts';
-import type { FailurePolicy, RatePolicy } from '../signin/throttle.ts';
+import { addressBucket, type FailurePolicy, type RatePolicy } from '../signin/throttle.ts';
 import { securityHeaders } from './headers.ts';
 
 export interface RequestContext {
@@ -57,14 +57,14 @@ export const ADMIN_RATE: RatePolicy = { limit: 3000, windowMs: 60_000 };
  */
 async function authenticateAdmin(rc: RequestContext): Promise<Principal> {
   const { throttle, adminAuth } = rc.services;
-  const blocked = await throttle.state('admin-auth', rc.clientAddress);
+  const blocked = await throttle.state('admin-auth', addressBucket(rc.clientAddress));
   if (blocked.blocked) throw new TooManyRequestsError(blocked.retryAfterSeconds);
   let principal: Principal;
   try {
     principal = await adminAuth.authenticate(rc.request, rc.clientAddress);
   } catch (err) {
     if (err instanceof BrokerError && err.status === 401) {
-      await throttle.recordFailure('admin-auth', rc.clientAddress, ADMIN_AUTH_FAILURES);
+      await throttle.recordFailure('admin-auth', addressBucket(rc.clientAddress), ADMIN_AUTH_FAILURES);
     }
     throw err;
   }

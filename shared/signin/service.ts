@@ -25,7 +25,7 @@ import type {
 } from './ports.ts';
 import { safeReturnUrl } from './return-url.ts';
 import type { SessionService } from './sessions.ts';
-import { ACCOUNT_POLICY, ADDRESS_POLICY, type Throttle } from './throttle.ts';
+import { ACCOUNT_POLICY, ADDRESS_POLICY, addressBucket, type Throttle } from './throttle.ts';
 import { type LoginTransactionStore, TransactionError } from './transactions.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -195,7 +195,7 @@ export class SignInService {
     browserId: string,
     info: RequestInfo,
   ): Promise<string> {
-    const limited = await this.d.throttle.hit('start', info.clientAddress, START_LIMIT);
+    const limited = await this.d.throttle.hit('start', addressBucket(info.clientAddress), START_LIMIT);
     if (limited.blocked) {
       throw new SignInError('throttled', 429, 'start_rate_limited', {
         headers: { 'Retry-After': String(limited.retryAfterSeconds) },
@@ -230,7 +230,7 @@ export class SignInService {
     browserId: string | undefined,
     info: RequestInfo,
   ): Promise<SignedIn> {
-    const limited = await this.d.throttle.hit('callback', info.clientAddress, CALLBACK_LIMIT);
+    const limited = await this.d.throttle.hit('callback', addressBucket(info.clientAddress), CALLBACK_LIMIT);
     if (limited.blocked) {
       throw new SignInError('throttled', 429, 'callback_rate_limited', {
         headers: { 'Retry-After': String(limited.retryAfterSeconds) },
@@ -483,12 +483,13 @@ export class SignInService {
     // all pass one read of the counters (PW5); a successful attempt is given back below.
     const [account, address] = await Promise.all([
       this.d.throttle.reserve('pwd-user', username, ACCOUNT_POLICY),
-      this.d.throttle.reserve('pwd-addr', info.clientAddress, ADDRESS_POLICY),
+      this.d.throttle.reserve('pwd-addr', addressBucket(info.clientAddress), ADDRESS_POLICY),
     ]);
     if (account.blocked || address.blocked) {
       // Give back the one that was counted: a refused attempt checks nothing.
       if (!account.blocked) await this.d.throttle.release('pwd-user', username, ACCOUNT_POLICY);
-      if (!address.blocked) await this.d.throttle.release('pwd-addr', info.clientAddress, ADDRESS_POLICY);
+      if (!address.blocked)
+        await this.d.throttle.release('pwd-addr', addressBucket(info.clientAddress), ADDRESS_POLICY);
       const retry = Math.max(account.retryAfterSeconds, address.retryAfterSeconds);
       await this.d.audit.record({
         type: 'signin.throttled',
@@ -537,7 +538,7 @@ export class SignInService {
     }
     await Promise.all([
       this.d.throttle.reset('pwd-user', username),
-      this.d.throttle.release('pwd-addr', info.clientAddress, ADDRESS_POLICY),
+      this.d.throttle.release('pwd-addr', addressBucket(info.clientAddress), ADDRESS_POLICY),
     ]);
     if (this.d.passwords.needsRehash(user.passwordHash as string)) {
       try {

@@ -4,6 +4,7 @@
  * keys), updated with optimistic concurrency so concurrent instances never lose a count.
  */
 import { createHash } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from '../clock.ts';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
@@ -48,6 +49,24 @@ interface CounterEntity {
 export interface ThrottleState {
   blocked: boolean;
   retryAfterSeconds: number;
+}
+
+/**
+ * The unit an address limit counts: an IPv4 address, or an IPv6 /64 (one subscriber usually holds a
+ * whole /64, so counting single IPv6 addresses would let one attacker rotate past every limit).
+ */
+export function addressBucket(address: string): string {
+  if (!isIPv6(address)) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = address.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /** The row key of a counter (a hash: no usernames or addresses in the table's keys). */
