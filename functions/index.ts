@@ -11,3 +11,4 @@ import './users.ts';
 import './settings.ts';
 import './audit.ts';
 import './openapi.ts';
+import './maintenance.ts';

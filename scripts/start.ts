@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig } from '../shared/config.ts';
 import { setLogLevel } from '../shared/log.ts';
+import { purgeExpired } from '../shared/maintenance.ts';
 import { setServices } from '../shared/runtime.ts';
 import { createServices } from '../shared/services.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
@@ -101,6 +102,11 @@ async function main() {
       onRequest: ({ method, path: p, status, ms }) => console.log(`${method} ${p} → ${status} (${ms} ms)`),
     });
     closers.push(host.close);
+    // The local host serves HTTP only: run the maintenance timer function's work on the same schedule.
+    const maintenance = setInterval(() => {
+      purgeExpired(services.tables, services.clock, services.log).catch(() => {});
+    }, 30 * 60_000);
+    maintenance.unref();
 
     // Demo data when the store is empty (nothing is touched otherwise).
     let demo = '';

@@ -29,8 +29,10 @@ describe('esbuild bundle', () => {
       };
       require(${JSON.stringify(bundlePath)});
       const out = globalThis.__brokerFunctionRegistrations.map(({ metadata }) => {
-        const t = Object.values(metadata.bindings).find((b) => b.type === 'httpTrigger');
-        return { name: metadata.name, route: t.route, methods: t.methods, authLevel: t.authLevel };
+        const t = Object.values(metadata.bindings).find((b) => /Trigger$/.test(b.type));
+        return t.type === 'httpTrigger'
+          ? { name: metadata.name, route: t.route, methods: t.methods, authLevel: t.authLevel }
+          : { name: metadata.name, type: t.type, schedule: t.schedule };
       });
       process.stdout.write(JSON.stringify(out));
     `;
@@ -39,7 +41,16 @@ describe('esbuild bundle', () => {
       cwd: '/',
       env: { PATH: process.env.PATH ?? '' },
     });
-    const registered = JSON.parse(String(out)) as { name: string; route: string; methods: string[] }[];
+    const all = JSON.parse(String(out)) as {
+      name: string;
+      route?: string;
+      type?: string;
+      schedule?: string;
+    }[];
+    expect(all.filter((r) => r.type)).toEqual([
+      { name: 'maintenance-purge', type: 'timerTrigger', schedule: '0 */30 * * * *' },
+    ]);
+    const registered = all.filter((r) => !r.type);
     const expected = (await appRoutes()).map((r) => ({
       name: r.name,
       route: r.route,
