@@ -38,7 +38,8 @@ app.http(
       const created = await services.adminTokens.create(
         input,
         actor,
-        principal?.kind === 'session' ? principal.username : undefined,
+        // A token made by a session or by a token tied to an admin is tied to that admin too.
+        (principal?.kind === 'session' ? principal.username : principal?.onBehalfOf) ?? undefined,
       );
       await services.audit.record({
         type: 'admin.token.created',

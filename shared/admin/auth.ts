@@ -4,7 +4,13 @@ import type { AdminTokenService } from './tokens.ts';
 
 /** Who is calling the management API. `name` is what audit events record as the actor. */
 export type Principal =
-  | { kind: 'token'; id: string; name: string }
+  | {
+      kind: 'token';
+      id: string;
+      name: string;
+      /** The admin user this token (or the token that created it) was made for; null for bootstrap tokens. */
+      onBehalfOf: string | null;
+    }
   | {
       kind: 'session';
       username: string;
@@ -45,7 +51,7 @@ export class AdminAuthenticator {
           'invalid_token',
         );
       }
-      return { kind: 'token', id: info.id, name: info.name };
+      return { kind: 'token', id: info.id, name: info.name, onBehalfOf: info.onBehalfOf };
     }
     const session = this.sessions ? await this.sessions.authenticateAdmin(request) : undefined;
     if (session) return session;

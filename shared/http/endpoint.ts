@@ -78,16 +78,17 @@ export function clientAddressOf(request: HttpRequest): string {
   // The platform's front end appends the address it saw; earlier entries come from the client and
   // can be forged, so only the last one is trusted.
   const forwarded = request.headers.get('x-forwarded-for');
-  const first = forwarded?.split(',').at(-1)?.trim();
-  if (!first) return 'unknown';
+  const last = forwarded?.split(',').at(-1)?.trim();
+  if (!last) return 'unknown';
   // Azure's front ends may append the client port ("203.0.113.9:51234", "[2001:db8::1]:443").
-  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::\d+)?$/.exec(first);
-  if (bracketed?.[1]) return bracketed[1];
-  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(first);
-  if (v4WithPort?.[1]) return v4WithPort[1];
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(first);
+  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::\d+)?$/.exec(last);
+  const address = bracketed?.[1] ?? last;
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   if (mapped?.[1]) return mapped[1];
-  if (/^[0-9a-fA-F:]+$/.test(first) && first.length <= 45) return first;
+  if (bracketed?.[1]) return bracketed[1];
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3})(?::\d+)?$/.exec(last);
+  if (v4WithPort?.[1]) return v4WithPort[1];
+  if (/^[0-9a-fA-F:]+$/.test(last) && last.length <= 45) return last;
   return 'unknown';
 }
 

@@ -57,6 +57,9 @@ export interface ThrottleState {
  */
 export function addressBucket(address: string): string {
   if (!isIPv6(address)) return address;
+  // IPv4-mapped / -compatible IPv6 (::ffff:a.b.c.d, ::a.b.c.d) is the IPv4 address itself.
+  const v4 = /^::(?:ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (v4?.[1]) return v4[1];
   const [head = '', tail = ''] = address.toLowerCase().split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];

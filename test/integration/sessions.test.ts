@@ -303,14 +303,25 @@ describe('admin with a browser session', () => {
     });
     expect(created.status).toBe(201);
     const { token } = await created.json();
-    const use = () =>
-      fetch(`${app.url}/api/manage/tokens`, { headers: { authorization: `Bearer ${token}` } });
-    expect((await use()).status).toBe(200);
-    expect(
-      (await app.admin('/api/manage/users/token-maker', { method: 'PATCH', json: { disabled: true } }))
-        .status,
-    ).toBe(200);
-    expect((await use()).status).toBe(401);
+    const use = (t: string) =>
+      fetch(`${app.url}/api/manage/tokens`, { headers: { authorization: `Bearer ${t}` } });
+    expect((await use(token)).status).toBe(200);
+    // A token minted with that token is tied to the same admin.
+    const child = await fetch(`${app.url}/api/manage/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{"name":"grandchild","expiresInDays":730}',
+    });
+    expect(child.status).toBe(201);
+    const childToken = (await child.json()).token;
+    expect((await use(childToken)).status).toBe(200);
+    const disabled = await app.admin('/api/manage/users/token-maker', {
+      method: 'PATCH',
+      json: { disabled: true },
+    });
+    expect(disabled.status).toBe(200);
+    expect((await use(token)).status).toBe(401);
+    expect((await use(childToken)).status).toBe(401);
   });
 
   it('AD5: creating an API token with a stale session is refused', async () => {
