@@ -25,7 +25,13 @@ import type {
 } from './ports.ts';
 import { safeReturnUrl } from './return-url.ts';
 import type { SessionService } from './sessions.ts';
-import { ACCOUNT_POLICY, ADDRESS_POLICY, addressBucket, type Throttle } from './throttle.ts';
+import {
+  ACCOUNT_POLICY,
+  ADDRESS_POLICY,
+  addressBucket,
+  type Reservation,
+  type Throttle,
+} from './throttle.ts';
 import { type LoginTransactionStore, TransactionError } from './transactions.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -480,16 +486,33 @@ export class SignInService {
   ): Promise<SignedIn> {
     const username = normaliseUsername(usernameRaw);
     // Each attempt is reserved (counted) before the password is checked, so parallel guesses cannot
-    // all pass one read of the counters (PW5); a successful attempt is given back below.
-    const [account, address] = await Promise.all([
+    // all pass one read of the counters (PW5); a successful or refused attempt is given back.
+    const addressKey = addressBucket(info.clientAddress);
+    const reserved = await Promise.allSettled([
       this.d.throttle.reserve('pwd-user', username, ACCOUNT_POLICY),
-      this.d.throttle.reserve('pwd-addr', addressBucket(info.clientAddress), ADDRESS_POLICY),
+      this.d.throttle.reserve('pwd-addr', addressKey, ADDRESS_POLICY),
     ]);
+    const giveBack = async (account?: Reservation, address?: Reservation) => {
+      await Promise.all([
+        account && !account.blocked ? this.d.throttle.release('pwd-user', username, account) : undefined,
+        address && !address.blocked ? this.d.throttle.release('pwd-addr', addressKey, address) : undefined,
+      ]);
+    };
+    const [accountResult, addressResult] = reserved;
+    if (accountResult.status === 'rejected' || addressResult.status === 'rejected') {
+      await giveBack(
+        accountResult.status === 'fulfilled' ? accountResult.value : undefined,
+        addressResult.status === 'fulfilled' ? addressResult.value : undefined,
+      );
+      throw accountResult.status === 'rejected'
+        ? accountResult.reason
+        : (addressResult as PromiseRejectedResult).reason;
+    }
+    const account = accountResult.value;
+    const address = addressResult.value;
     if (account.blocked || address.blocked) {
-      // Give back the one that was counted: a refused attempt checks nothing.
-      if (!account.blocked) await this.d.throttle.release('pwd-user', username, ACCOUNT_POLICY);
-      if (!address.blocked)
-        await this.d.throttle.release('pwd-addr', addressBucket(info.clientAddress), ADDRESS_POLICY);
+      // A refused attempt checks nothing: give back the reservation that was made.
+      await giveBack(account, address);
       const retry = Math.max(account.retryAfterSeconds, address.retryAfterSeconds);
       await this.d.audit.record({
         type: 'signin.throttled',
@@ -538,7 +561,7 @@ export class SignInService {
     }
     await Promise.all([
       this.d.throttle.reset('pwd-user', username),
-      this.d.throttle.release('pwd-addr', addressBucket(info.clientAddress), ADDRESS_POLICY),
+      this.d.throttle.release('pwd-addr', addressKey, address),
     ]);
     if (this.d.passwords.needsRehash(user.passwordHash as string)) {
       try {
