@@ -27,8 +27,14 @@ const LAST_USER_MAX_AGE = 90 * 86_400;
 const PASSWORD_INPUT_MAX = 1024;
 
 const product = (rc: RequestContext) => rc.services.config.BROKER_PRODUCT_NAME;
-/** The username and choice forms are answered with a redirect to Entra: CSP form-action must allow it. */
-const formTargets = (rc: RequestContext) => authorityOrigins(rc.services.config);
+/**
+ * Where a form on our pages may end up after the broker's redirect (browsers apply CSP form-action to
+ * it): Entra's authority for the username and choice forms, an allow-listed return URL after sign-in.
+ */
+const formTargets = async (rc: RequestContext) => [
+  ...authorityOrigins(rc.services.config),
+  ...(await rc.services.signIn.settings()).allowedReturnOrigins,
+];
 const info = (rc: RequestContext) => ({ clientAddress: rc.clientAddress, correlationId: rc.correlationId });
 
 /** Browser id that binds login transactions to this browser (LS3): reused while valid, else new. */
@@ -117,7 +123,7 @@ app.http(
       const prefill = rc.request.query.get('username') ?? readCookie(rc.request, LAST_USER_COOKIE) ?? '';
       return usernamePage({
         product: product(rc),
-        formTargets: formTargets(rc),
+        formTargets: await formTargets(rc),
         username: prefill.slice(0, USERNAME_MAX),
         returnTo,
       });
@@ -141,7 +147,7 @@ app.http(
       if (!username || username.length > USERNAME_MAX) {
         return usernamePage({
           product: product(rc),
-          formTargets: formTargets(rc),
+          formTargets: await formTargets(rc),
           username: username.slice(0, USERNAME_MAX),
           returnTo,
           status: 400,
@@ -153,8 +159,13 @@ app.http(
         const step = await signIn.usernameStep(username, returnTo, body.method, browser.id, info(rc));
         if (step.kind === 'redirect') return redirect(step.location, 302, [browser.cookie]);
         if (step.kind === 'choice')
-          return choicePage({ product: product(rc), formTargets: formTargets(rc), ...step });
-        return passwordPage({ product: product(rc), username: step.username, returnTo: step.returnTo });
+          return choicePage({ product: product(rc), formTargets: await formTargets(rc), ...step });
+        return passwordPage({
+          product: product(rc),
+          formTargets: await formTargets(rc),
+          username: step.username,
+          returnTo: step.returnTo,
+        });
       } catch (err) {
         await signIn.auditFailure(err, info(rc), 'entra');
         throw err;
@@ -241,6 +252,7 @@ app.http(
       if (!body.password) {
         return passwordPage({
           product: product(rc),
+          formTargets: await formTargets(rc),
           username,
           returnTo,
           status: 400,
@@ -259,6 +271,7 @@ app.http(
         if (err.status === 429) {
           return passwordPage({
             product: product(rc),
+            formTargets: await formTargets(rc),
             username,
             returnTo,
             status: 429,
@@ -270,6 +283,7 @@ app.http(
           // One page for every reason: unknown user, wrong password, method not allowed (PW4).
           return passwordPage({
             product: product(rc),
+            formTargets: await formTargets(rc),
             username,
             returnTo,
             status: 401,

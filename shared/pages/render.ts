@@ -120,6 +120,7 @@ ${err}
 
 export interface PasswordStep {
   product: string;
+  formTargets?: readonly string[];
   username: string;
   returnTo?: string | null;
   error?: string;
@@ -133,6 +134,7 @@ export function passwordPage(o: PasswordStep): HttpResponseInit {
   const back = `/api/auth/login${o.returnTo ? `?returnTo=${encodeURIComponent(o.returnTo)}` : ''}`;
   return page({
     product: o.product,
+    ...(o.formTargets ? { formTargets: o.formTargets } : {}),
     title: TEXTS.passwordTitle,
     status: o.status ?? 200,
     ...(o.headers ? { headers: o.headers } : {}),

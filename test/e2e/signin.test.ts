@@ -164,6 +164,31 @@ describe('browser sign-in (Chromium)', () => {
     }
   });
 
+  it('password sign-in lands on an allow-listed return URL of another origin (CSP form-action allows it)', async () => {
+    await patchSettings(stack.app, { allowedReturnOrigins: ['https://app.example'] });
+    const { context, page } = await newPage(stack.browser);
+    try {
+      await page.goto(url(`/api/auth/login?returnTo=${encodeURIComponent('https://app.example/after')}`));
+      await submitUsername(page, 'bob');
+      await page.fill('#password', STRONG);
+      // No network here, so the return app cannot answer; what matters is that the browser follows the
+      // 303 there at all (a CSP form-action without that origin stops it before any request is made).
+      const violations: string[] = [];
+      page.on('console', (m) => {
+        if (m.text().includes('form-action')) violations.push(m.text());
+      });
+      const [request] = await Promise.all([
+        page.waitForRequest((r) => r.url() === 'https://app.example/after', { timeout: 10_000 }),
+        page.press('#password', 'Enter'),
+      ]);
+      expect(request.isNavigationRequest()).toBe(true);
+      expect(violations).toEqual([]);
+    } finally {
+      await context.close();
+      await patchSettings(stack.app, { allowedReturnOrigins: [] });
+    }
+  });
+
   it('an empty username is an error tied to its field', async () => {
     const { context, page } = await newPage(stack.browser);
     try {
