@@ -2,26 +2,47 @@
  * Housekeeping for rows that expire but that Table Storage never removes by itself (it has no TTL):
  * login transactions past their 10 minutes, sessions past their absolute or idle timeout, throttle
  * counters idle for a day. Run by the `maintenance-purge` timer function; not on any request path.
+ *
+ * Filters use the service's own `Timestamp` (last write, Edm.DateTime) and ISO strings only: numbers
+ * stored by the SDK are Edm.Double or Edm.Int32 depending on their size, and large integer literals in
+ * a filter are refused by Table Storage, so numeric columns are never filtered on.
  */
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import { IDLE_TIMEOUT_MINUTES } from './signin/sessions.ts';
 import { TRANSACTION_TTL_MS } from './signin/transactions.ts';
-import { isNotFound, isPreconditionFailed, type Tables } from './storage/tables.ts';
+import { isNotFound, isPreconditionFailed, type TableKey, type Tables } from './storage/tables.ts';
 
-const DAY_MS = 86_400_000;
+const MINUTE_MS = 60_000;
+const DAY_MS = 1440 * MINUTE_MS;
 /** Rows deleted per table per run at most: a backlog is worked off over several runs. */
 const MAX_PER_TABLE = 5000;
 const CONCURRENCY = 16;
 
-export interface PurgeResult {
-  loginTransactions: number;
-  sessions: number;
-  throttle: number;
+export type PurgeResult = Record<'loginTransactions' | 'sessions' | 'throttle', number>;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const writtenBefore = (ms: number) => `Timestamp lt datetime'${iso(ms)}'`;
+
+/** What each table keeps: a row matching its filter is expired. */
+export function purgePlan(now: number): { table: TableKey & keyof PurgeResult; filter: string }[] {
+  return [
+    // Written once at login start; consumed (deleted) by the callback or abandoned.
+    { table: 'loginTransactions', filter: writtenBefore(now - TRANSACTION_TTL_MS - MINUTE_MS) },
+    // lastSeenAt is written at least once a minute while in use, so a row not written for longer than
+    // the idle timeout is idle-expired; expiresAt (ISO) catches the absolute end.
+    {
+      table: 'sessions',
+      filter: `${writtenBefore(now - (IDLE_TIMEOUT_MINUTES + 2) * MINUTE_MS)} or expiresAt lt '${iso(now)}'`,
+    },
+    // Blocks last at most 30 minutes and failures are forgotten after 15: a day of quiet is plenty.
+    { table: 'throttle', filter: writtenBefore(now - DAY_MS) },
+  ];
 }
 
-async function purge(table: TableClient, filter: string): Promise<number> {
+/** Deletes the rows matching `filter` (up to MAX_PER_TABLE), each conditional on the etag read. */
+export async function purgeRows(table: TableClient, filter: string): Promise<number> {
   const doomed: { pk: string; rk: string; etag: string }[] = [];
   const pages = table.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } }).byPage({
     maxPageSize: 1000,
@@ -35,7 +56,7 @@ async function purge(table: TableClient, filter: string): Promise<number> {
     await Promise.all(
       doomed.slice(i, i + CONCURRENCY).map(async (d) => {
         try {
-          // Conditional on the etag read: a row touched since (a session in use) is left alone.
+          // A row written since it was read (a session in use) is left alone.
           await table.deleteEntity(d.pk, d.rk, { etag: d.etag });
           deleted++;
         } catch (err) {
@@ -47,20 +68,21 @@ async function purge(table: TableClient, filter: string): Promise<number> {
   return deleted;
 }
 
+/** Runs the plan; one table's failure does not stop the others (it is logged and the run fails after). */
 export async function purgeExpired(tables: Tables, clock: Clock, log: Logger): Promise<PurgeResult> {
-  const now = clock.now();
-  const iso = (ms: number) => new Date(ms).toISOString();
-  const result: PurgeResult = {
-    loginTransactions: await purge(
-      tables.loginTransactions,
-      `createdAt lt ${now - TRANSACTION_TTL_MS - 60_000}`,
-    ),
-    sessions: await purge(
-      tables.sessions,
-      `expiresAt lt '${iso(now)}' or lastSeenAt lt '${iso(now - IDLE_TIMEOUT_MINUTES * 60_000)}'`,
-    ),
-    throttle: await purge(tables.throttle, `lastAt lt ${now - DAY_MS} and blockedUntil lt ${now}`),
-  };
+  const plan = purgePlan(clock.now());
+  const outcomes = await Promise.allSettled(plan.map((p) => purgeRows(tables[p.table], p.filter)));
+  const result: PurgeResult = { loginTransactions: 0, sessions: 0, throttle: 0 };
+  const failed: string[] = [];
+  outcomes.forEach((o, i) => {
+    const { table } = plan[i] as (typeof plan)[number];
+    if (o.status === 'fulfilled') result[table] = o.value;
+    else {
+      failed.push(table);
+      log.error('maintenance.purge_failed', { table, error: o.reason });
+    }
+  });
   log.info('maintenance.purged', { ...result });
+  if (failed.length > 0) throw new Error(`maintenance purge failed for ${failed.join(', ')}`);
   return result;
 }

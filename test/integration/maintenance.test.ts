@@ -1,45 +1,77 @@
+/**
+ * The maintenance purge against Azurite: rows past their life go, live rows stay. Filters are on the
+ * service's Timestamp and ISO strings only (see shared/maintenance.ts), which Azurite and Table
+ * Storage evaluate alike.
+ */
+
+import type { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
-import { purgeExpired } from '../../shared/maintenance.ts';
+import { systemClock } from '../../shared/clock.ts';
+import { purgeExpired, purgePlan, purgeRows } from '../../shared/maintenance.ts';
 import { ACCOUNT_POLICY, Throttle } from '../../shared/signin/throttle.ts';
 import { LoginTransactionStore } from '../../shared/signin/transactions.ts';
 import { quietLogger, testServices } from '../helpers/stack.ts';
 
-describe('maintenance purge', () => {
-  it('removes expired login transactions, sessions and idle throttle rows, and nothing live', async () => {
-    const clock = manualClock(Date.parse('2026-11-27T08:00:00Z'));
-    const s = await testServices({ clock });
-    const tx = new LoginTransactionStore(s.tables.loginTransactions, clock);
-    const throttle = new Throttle(s.tables.throttle, clock);
-    const session = (username: string, minutes: number) =>
-      s.sessions.create({
-        username,
-        sessionId: `sid-${username}`,
-        method: 'password',
-        integrationId: null,
-        createdAt: new Date(clock.now()).toISOString(),
-        expiresAt: new Date(clock.now() + minutes * 60_000).toISOString(),
-        authTime: new Date(clock.now()).toISOString(),
-        clientAddress: '198.51.100.7',
-      });
-    await tx.create({ integrationId: 'i', expectedUsername: null, returnTo: null }, 'b'.repeat(43));
-    await session('old', 20);
-    await throttle.recordFailure('pwd-user', 'old-guesser', ACCOUNT_POLICY);
-    clock.advance(2 * 86_400_000); // two days later
-    await tx.create({ integrationId: 'i', expectedUsername: null, returnTo: null }, 'b'.repeat(43));
-    await session('fresh', 480);
-    await throttle.recordFailure('pwd-user', 'new-guesser', ACCOUNT_POLICY);
+const count = async (t: TableClient) => {
+  let n = 0;
+  for await (const _ of t.listEntities()) n++;
+  return n;
+};
 
-    const result = await purgeExpired(s.tables, clock, quietLogger());
-    expect(result).toEqual({ loginTransactions: 1, sessions: 1, throttle: 1 });
-    const count = async (t: typeof s.tables.sessions) => {
-      let n = 0;
-      for await (const _ of t.listEntities()) n++;
-      return n;
+function session(s: Awaited<ReturnType<typeof testServices>>, username: string, expiresInMinutes: number) {
+  const now = Date.now();
+  return s.sessions.create({
+    username,
+    sessionId: `sid-${username}`,
+    method: 'password',
+    integrationId: null,
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + expiresInMinutes * 60_000).toISOString(),
+    authTime: new Date(now).toISOString(),
+    clientAddress: '198.51.100.7',
+  });
+}
+
+describe('maintenance purge', () => {
+  it('plans one filter per table on Timestamp (and the session expiry), never on numbers', () => {
+    const now = Date.parse('2026-11-27T12:00:00Z');
+    const plan = Object.fromEntries(purgePlan(now).map((p) => [p.table, p.filter]));
+    expect(plan).toEqual({
+      loginTransactions: "Timestamp lt datetime'2026-11-27T11:49:00.000Z'",
+      sessions: "Timestamp lt datetime'2026-11-27T11:28:00.000Z' or expiresAt lt '2026-11-27T12:00:00.000Z'",
+      throttle: "Timestamp lt datetime'2026-11-26T12:00:00.000Z'",
+    });
+  });
+
+  it('deletes rows last written before the cut-off and keeps the newer ones, in every table', async () => {
+    const s = await testServices();
+    const tx = new LoginTransactionStore(s.tables.loginTransactions, systemClock);
+    const throttle = new Throttle(s.tables.throttle, systemClock);
+    const seed = async (tag: string) => {
+      await tx.create({ integrationId: tag, expectedUsername: null, returnTo: null }, 'b'.repeat(43));
+      await session(s, tag, 480);
+      await throttle.recordFailure('pwd-user', tag, ACCOUNT_POLICY);
     };
-    expect(await count(s.tables.loginTransactions)).toBe(1);
-    expect(await s.sessions.get('fresh', 'sid-fresh')).toBeDefined();
-    expect(await s.sessions.get('old', 'sid-old')).toBeUndefined();
-    expect(await count(s.tables.throttle)).toBe(1);
+    await seed('old');
+    await new Promise((r) => setTimeout(r, 1200));
+    const cutoff = new Date(Date.now() - 600).toISOString();
+    await new Promise((r) => setTimeout(r, 600));
+    await seed('new');
+    for (const table of [s.tables.loginTransactions, s.tables.sessions, s.tables.throttle]) {
+      expect(await count(table)).toBe(2);
+      expect(await purgeRows(table, `Timestamp lt datetime'${cutoff}'`)).toBe(1);
+      expect(await count(table)).toBe(1);
+    }
+    expect(await s.sessions.get('new', 'sid-new')).toBeDefined();
+  });
+
+  it('deletes sessions past their absolute end even when recently written; live ones stay', async () => {
+    const s = await testServices();
+    await session(s, 'ended', -1);
+    await session(s, 'live', 480);
+    const result = await purgeExpired(s.tables, systemClock, quietLogger());
+    expect(result).toEqual({ loginTransactions: 0, sessions: 1, throttle: 0 });
+    expect(await s.sessions.get('ended', 'sid-ended')).toBeUndefined();
+    expect(await s.sessions.get('live', 'sid-live')).toBeDefined();
   });
 });
