@@ -25,7 +25,10 @@ app.http(
     handler: async ({ request, services, principal, correlationId, clientAddress }) => {
       const patch = await readJson(request, settingsPatchSchema, 32 * 1024);
       // AD5: turning on Allow OAuth Passwords (skips Entra MFA) needs a recent sign-in when done with a session.
-      if (patch.allowOAuthPasswords === true) requireFreshAuthentication(principal, services.clock);
+      // … and so does widening where sign-ins may be sent back to.
+      if (patch.allowOAuthPasswords === true || patch.allowedReturnOrigins !== undefined) {
+        requireFreshAuthentication(principal, services.clock);
+      }
       const settings = await services.settings.update(patch, ifMatch(request), {
         actor: principal?.name ?? 'unknown',
         correlationId,

@@ -67,6 +67,17 @@ app.http(
   }),
 );
 
+/**
+ * AD5 with a browser session: any change to an admin account (enable, verify type, email, binding,
+ * password, deletion) or a grant of admin needs a recent sign-in. API tokens are not affected.
+ */
+async function freshForAdminChange(rc: RequestContext, username: string, grantsAdmin = false): Promise<void> {
+  if (rc.principal?.kind !== 'session') return;
+  const target = grantsAdmin ? undefined : await rc.services.users.getByUsername(username);
+  if (grantsAdmin || target?.roles.includes('admin'))
+    requireFreshAuthentication(rc.principal, rc.services.clock);
+}
+
 app.http(
   'users-update',
   endpoint({
@@ -75,7 +86,7 @@ app.http(
     handler: async (rc) => {
       const username = usernameParam(rc);
       const patch = await readJson(rc.request, patchUserSchema, USER_BODY_LIMIT);
-      if (patch.roles?.includes('admin')) requireFreshAuthentication(rc.principal, rc.services.clock);
+      await freshForAdminChange(rc, username, patch.roles?.includes('admin') === true);
       const user = await rc.services.users.update(username, patch, ifMatch(rc.request), changeContext(rc));
       return json(200, user, { ETag: user.etag });
     },
@@ -88,6 +99,7 @@ app.http(
     route: 'manage/users/{username}',
     methods: ['DELETE'],
     handler: async (rc) => {
+      await freshForAdminChange(rc, usernameParam(rc));
       await rc.services.users.delete(usernameParam(rc), ifMatch(rc.request), changeContext(rc));
       return noContent();
     },
@@ -121,6 +133,7 @@ app.http(
     route: 'manage/users/{username}/password',
     methods: ['DELETE'],
     handler: async (rc) => {
+      await freshForAdminChange(rc, usernameParam(rc));
       const etag = await rc.services.users.removePassword(
         usernameParam(rc),
         ifMatch(rc.request),
@@ -137,6 +150,7 @@ app.http(
     route: 'manage/users/{username}/binding',
     methods: ['DELETE'],
     handler: async (rc) => {
+      await freshForAdminChange(rc, usernameParam(rc));
       const etag = await rc.services.users.removeBinding(
         usernameParam(rc),
         ifMatch(rc.request),

@@ -123,8 +123,15 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
       };
       if (isManage) rc.principal = await authenticateAdmin(rc);
       response = await opts.handler(rc);
-      if (rc.principal?.kind === 'session' && rc.principal.refreshedCookie) {
-        response.cookies = [...(response.cookies ?? []), rc.principal.refreshedCookie];
+      const p = rc.principal;
+      // A re-issued session token goes back only if the handler left the session alive (it may have
+      // just revoked it, e.g. "sign me out everywhere" or a change of the caller's own roles).
+      if (
+        p?.kind === 'session' &&
+        p.refreshedCookie &&
+        (await services.sessions.get(p.username, p.sessionId))
+      ) {
+        response.cookies = [...(response.cookies ?? []), p.refreshedCookie];
       }
     } catch (err) {
       const { status, problem, headers } = toProblem(err, correlationId);

@@ -433,6 +433,11 @@ export class SignInService {
         throw new SignInError('account_mismatch', 403, 'bound_to_other_user', ctx);
       }
     } else {
+      // nOAuth: across tenants the email claim is unverified. New integrations cannot be set up this
+      // way (validation); rows written before that rule never bind on it either.
+      if (integration.tenant.toLowerCase() === 'organizations' && integration.matchClaim === 'email') {
+        throw new SignInError('no_account', 403, 'email_claim_multi_tenant', ctx);
+      }
       const claim = claimValue(identity, integration.matchClaim);
       if (!claim) throw new SignInError('no_account', 403, 'claim_missing', ctx);
       if (expectedUsername) {

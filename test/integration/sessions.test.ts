@@ -324,6 +324,53 @@ describe('admin with a browser session', () => {
     expect((await use(childToken)).status).toBe(401);
   });
 
+  it('a re-issued token is not sent back by a request that ended its own session', async () => {
+    const { b } = await signedIn('self-revoker', ['admin']);
+    clock.advance(7 * 60_000); // the token is due for re-issue
+    const res = await fetch(`${app.url}/api/manage/users/self-revoker/sessions`, {
+      method: 'DELETE',
+      headers: { cookie: b.jar.header(), origin: b.origin, 'x-broker-csrf': '1' },
+    });
+    expect(res.status).toBe(200);
+    expect((await res.json()).revoked).toBe(1);
+    expect(res.headers.getSetCookie().some((c) => c.startsWith(`${SESSION_COOKIE}=ey`))).toBe(false);
+  });
+
+  it('AD5: changing another admin with a stale session needs a recent sign-in', async () => {
+    await createUser(app, {
+      username: 'other-admin',
+      verifyType: 'password',
+      password: PASSWORD,
+      roles: ['admin'],
+    });
+    const { b } = await signedIn('stale-admin', ['admin']);
+    clock.advance(11 * 60_000);
+    const call = (path: string, method: string, body?: unknown) =>
+      fetch(`${app.url}${path}`, {
+        method,
+        headers: {
+          cookie: b.jar.header(),
+          'content-type': 'application/json',
+          origin: b.origin,
+          'x-broker-csrf': '1',
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+    for (const [path, method, body] of [
+      ['/api/manage/users/other-admin', 'PATCH', { disabled: true }],
+      ['/api/manage/users/other-admin/binding', 'DELETE', undefined],
+      ['/api/manage/users/other-admin/password', 'DELETE', undefined],
+      ['/api/manage/settings', 'PATCH', { allowedReturnOrigins: ['https://wide.example'] }],
+    ] as const) {
+      const res = await call(path, method, body);
+      expect(res.status, `${method} ${path}`).toBe(401);
+      expect((await res.json()).code).toBe('reauthentication_required');
+    }
+    // A non-admin account can still be managed with the same session.
+    await createUser(app, { username: 'plain-user', verifyType: 'password', password: PASSWORD });
+    expect((await call('/api/manage/users/plain-user', 'PATCH', { displayName: 'Plain' })).status).toBe(200);
+  });
+
   it('AD5: creating an API token with a stale session is refused', async () => {
     const { b } = await signedIn('slow-admin', ['admin']);
     clock.advance(11 * 60_000);

@@ -112,6 +112,32 @@ describe('Entra sign-in: binding and matching', () => {
     await app.admin(`/api/manage/integrations/${id}`, { method: 'DELETE' });
   });
 
+  it('AM2 (nOAuth): a stored multi-tenant email integration (written before the rule) never binds by email', async () => {
+    const legacy = await createDemoIntegration(app);
+    // As if written before validation refused it: multi-tenant, matching on email.
+    await app.services.tables.integrations.updateEntity(
+      {
+        partitionKey: 'integration',
+        rowKey: legacy.id,
+        tenant: 'organizations',
+        allowedTenants: JSON.stringify([DEMO_ENTRA.tenantId]),
+        matchClaim: 'email',
+      },
+      'Merge',
+    );
+    await createUser(app, {
+      username: 'legacy-user',
+      email: demoAccount('legacy'),
+      verifyType: { integrationId: legacy.id },
+    });
+    const b = new BrokerBrowser(app);
+    const start = await b.get(`/api/auth/login/${legacy.id}`);
+    expect(start.status).toBe(302);
+    const cb = await b.get(await b.entraLogin(start.headers.get('location') as string, 'legacy'));
+    expect(cb.status).toBe(403);
+    expect((await b.session()).status).toBe(401);
+  });
+
   it('AM1: same oid with a different email/username claim is still the same (bound) user', async () => {
     await createUser(app, {
       username: 'dave',
