@@ -29,8 +29,8 @@ import {
   ACCOUNT_POLICY,
   ADDRESS_POLICY,
   addressBucket,
-  type Reservation,
   type Throttle,
+  type ThrottleState,
 } from './throttle.ts';
 import { type LoginTransactionStore, TransactionError } from './transactions.ts';
 
@@ -490,34 +490,16 @@ export class SignInService {
     info: RequestInfo,
   ): Promise<SignedIn> {
     const username = normaliseUsername(usernameRaw);
-    // Each attempt is reserved (counted) before the password is checked, so parallel guesses cannot
-    // all pass one read of the counters (PW5); a successful or refused attempt is given back.
+    // The account's attempt is reserved (counted) before the password is checked, so parallel guesses
+    // at one account cannot all pass one read of its counter (PW5); a successful or refused attempt is
+    // given back. The address is only read here and charged on failure: many users share a NAT
+    // address, and a burst from it still gets at most one unthrottled guess per account.
     const addressKey = addressBucket(info.clientAddress);
-    const reserved = await Promise.allSettled([
-      this.d.throttle.reserve('pwd-user', username, ACCOUNT_POLICY),
-      this.d.throttle.reserve('pwd-addr', addressKey, ADDRESS_POLICY),
-    ]);
-    const giveBack = async (account?: Reservation, address?: Reservation) => {
-      await Promise.all([
-        account && !account.blocked ? this.d.throttle.release('pwd-user', username, account) : undefined,
-        address && !address.blocked ? this.d.throttle.release('pwd-addr', addressKey, address) : undefined,
-      ]);
-    };
-    const [accountResult, addressResult] = reserved;
-    if (accountResult.status === 'rejected' || addressResult.status === 'rejected') {
-      await giveBack(
-        accountResult.status === 'fulfilled' ? accountResult.value : undefined,
-        addressResult.status === 'fulfilled' ? addressResult.value : undefined,
-      );
-      throw accountResult.status === 'rejected'
-        ? accountResult.reason
-        : (addressResult as PromiseRejectedResult).reason;
-    }
-    const account = accountResult.value;
-    const address = addressResult.value;
+    const address = await this.d.throttle.state('pwd-addr', addressKey);
+    const account: ThrottleState = address.blocked
+      ? { blocked: false, retryAfterSeconds: 0 }
+      : await this.d.throttle.reserve('pwd-user', username, ACCOUNT_POLICY);
     if (account.blocked || address.blocked) {
-      // A refused attempt checks nothing: give back the reservation that was made.
-      await giveBack(account, address);
       const retry = Math.max(account.retryAfterSeconds, address.retryAfterSeconds);
       await this.d.audit.record({
         type: 'signin.throttled',
@@ -552,6 +534,7 @@ export class SignInService {
             ? 'user_disabled'
             : 'method_not_allowed'
           : 'wrong_password';
+      await this.d.throttle.recordFailure('pwd-addr', addressKey, ADDRESS_POLICY);
       await this.d.audit.record({
         type: 'signin.failed',
         actor: username || 'unknown',
@@ -564,10 +547,7 @@ export class SignInService {
       });
       throw new SignInError('throttled', 401, reason, { username });
     }
-    await Promise.all([
-      this.d.throttle.reset('pwd-user', username),
-      this.d.throttle.release('pwd-addr', addressKey, address),
-    ]);
+    await this.d.throttle.reset('pwd-user', username);
     if (this.d.passwords.needsRehash(user.passwordHash as string)) {
       try {
         await this.d.users.setPasswordHash(user.username, await this.d.passwords.hash(password), user.etag);

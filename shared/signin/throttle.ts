@@ -51,11 +51,6 @@ export interface ThrottleState {
   retryAfterSeconds: number;
 }
 
-export interface Reservation extends ThrottleState {
-  /** The block (ms timestamp) this reservation started, or 0; undefined when it was refused. */
-  startedBlock?: number;
-}
-
 /**
  * The unit an address limit counts: an IPv4 address, or an IPv6 /64 (one subscriber usually holds a
  * whole /64, so counting single IPv6 addresses would let one attacker rotate past every limit).
@@ -112,36 +107,14 @@ export class Throttle {
   /**
    * Reserves one attempt before the work it guards is done (a password check): atomically counts it
    * and refuses it while a block is running, so a burst of parallel guesses cannot all slip past one
-   * read of the counter. Past `freeAttempts` each allowed attempt starts the next, longer block; the
-   * reservation remembers that block so `release` can take exactly it back.
+   * read of the counter. Past `freeAttempts` each allowed attempt starts the next, longer block. A
+   * successful attempt ends with `reset`.
    */
-  async reserve(kind: string, value: string, policy: FailurePolicy): Promise<Reservation> {
-    let startedBlock = 0;
-    const state = await this.update(counterKey(kind, value), 'f', 'block', (e, now) => {
-      if (e && e.blockedUntil > now) return null; // nothing is counted while a block runs
-      const row = countFailure(e, now, policy);
-      startedBlock = row.blockedUntil;
-      return { ...row, allowed: true };
-    });
-    return state.blocked ? state : { ...state, startedBlock };
-  }
-
-  /**
-   * Gives a reservation back when the attempt checked nothing or succeeded: the count goes down and a
-   * block that this very reservation started is lifted (a later failure's block stays). So successful
-   * sign-ins never lock an address, and refused attempts change nothing.
-   */
-  async release(kind: string, value: string, reservation: Reservation): Promise<void> {
-    await this.update(counterKey(kind, value), 'f', 'allow', (e) => {
-      if (!e || e.count <= 0) return null;
-      const ownBlock = reservation.startedBlock !== undefined && reservation.startedBlock > 0;
-      return {
-        count: e.count - 1,
-        windowStart: e.windowStart,
-        lastAt: e.lastAt,
-        blockedUntil: ownBlock && e.blockedUntil === reservation.startedBlock ? 0 : e.blockedUntil,
-      };
-    });
+  async reserve(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
+    return this.update(counterKey(kind, value), 'f', 'block', (e, now) =>
+      // Nothing is counted while a block runs.
+      e && e.blockedUntil > now ? null : { ...countFailure(e, now, policy), allowed: true },
+    );
   }
 
   /** Counts a failure after the fact and returns the resulting state. */
