@@ -12,16 +12,14 @@
  * Storage counts are those of production.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { systemClock } from '../shared/clock.ts';
 import { loadConfig } from '../shared/config.ts';
 import { setLogSink } from '../shared/log.ts';
-import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../shared/passwords/index.ts';
 import { setServices } from '../shared/runtime.ts';
-import { createServices, type Services } from '../shared/services.ts';
-import { IdTokenValidator, remoteSigningKeys } from '../shared/signin/id-token.ts';
-import { SignInService } from '../shared/signin/service.ts';
+import { createAzureCredential } from '../shared/secrets/client.ts';
+import { createServices } from '../shared/services.ts';
 import { type RatePolicy, Throttle, type ThrottleState } from '../shared/signin/throttle.ts';
-import { LoginTransactionStore } from '../shared/signin/transactions.ts';
-import { ensureTables } from '../shared/storage/tables.ts';
+import { createTables, ensureTables } from '../shared/storage/tables.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { freePort, startAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa } from './standins/ca.ts';
@@ -143,32 +141,6 @@ class BenchThrottle extends Throttle {
   }
 }
 
-/** The composition root's sign-in service, rebuilt with BenchThrottle (same dependencies otherwise). */
-function withBenchThrottle(s: Services): void {
-  s.signIn = new SignInService({
-    config: s.config,
-    clock: s.clock,
-    log: s.log,
-    audit: s.audit,
-    users: s.users,
-    integrations: s.integrations,
-    settings: s.settings,
-    passwords: {
-      verify: verifyPassword,
-      dummyVerify: async (pw) => {
-        await dummyVerify(pw);
-      },
-      needsRehash,
-      hash: hashPassword,
-    },
-    sessions: s.sessionService,
-    transactions: new LoginTransactionStore(s.tables.loginTransactions, s.clock),
-    throttle: new BenchThrottle(s.tables.throttle, s.clock),
-    idTokens: new IdTokenValidator(remoteSigningKeys(s.config), s.clock, s.config),
-    entraClients: s.entraClients,
-  });
-}
-
 class Jar {
   private readonly cookies = new Map<string, string>();
   store(res: Response) {
@@ -230,8 +202,11 @@ async function main() {
       BROKER_DEV_CREDENTIALS: 'true',
       BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: entra.host,
     });
-    const services = createServices(config);
-    withBenchThrottle(services);
+    const tables = createTables(config, createAzureCredential(config));
+    const services = createServices(config, {
+      tables,
+      throttle: new BenchThrottle(tables.throttle, systemClock),
+    });
     await ensureTables(services.tables);
     let tableOps = 0;
     for (const table of Object.values(services.tables)) {

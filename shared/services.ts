@@ -65,6 +65,8 @@ export interface ServiceOverrides {
   entraClientFactory?: EntraClientFactory;
   /** Where Entra's ID token signing keys come from (default: each tenant's jwks_uri). */
   signingKeys?: SigningKeySource;
+  /** The shared-store counters (the benchmark raises the per-address rate limits with its own). */
+  throttle?: Throttle;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
@@ -103,7 +105,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const sessionKeys = new SessionKeyService(secrets, clock, log);
   const sessionService = new SessionService(sessionKeys, sessions, clock, config.BROKER_PUBLIC_BASE_URL);
   const entraClients = new EntraClientCache(entraClientFactory);
-  const throttle = new Throttle(tables.throttle, clock);
+  const throttle = o.throttle ?? new Throttle(tables.throttle, clock);
   const signIn = new SignInService({
     config,
     clock,
