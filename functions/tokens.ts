@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+import { ownerKey } from '../shared/admin/auth.ts';
 import { createTokenSchema } from '../shared/admin/tokens.ts';
 import { json, noContent, readJson } from '../shared/http/body.ts';
 import { endpoint } from '../shared/http/endpoint.ts';
@@ -39,7 +40,9 @@ app.http(
         input,
         actor,
         // A token made by a session or by a token tied to an admin is tied to that admin too.
-        (principal?.kind === 'session' ? principal.username : principal?.onBehalfOf) ?? undefined,
+        (principal?.kind === 'session'
+          ? ownerKey(principal.username, principal.userCreatedAt)
+          : principal?.onBehalfOf) ?? undefined,
       );
       await services.audit.record({
         type: 'admin.token.created',

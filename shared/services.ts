@@ -131,9 +131,10 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const adminAuth = new AdminAuthenticator(
     adminTokens,
     o.adminSessions ?? new CookieAdminAuthenticator(sessionService, users, signIn.brokerOrigin),
-    async (username) => {
+    async (owner) => {
+      const [username = '', createdAt] = owner.split('|');
       const u = await users.getByUsername(username);
-      return !!u && !u.disabled && u.roles.includes('admin');
+      return !!u && u.createdAt === createdAt && !u.disabled && u.roles.includes('admin');
     },
   );
   return {

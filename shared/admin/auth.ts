@@ -8,7 +8,10 @@ export type Principal =
       kind: 'token';
       id: string;
       name: string;
-      /** The admin user this token (or the token that created it) was made for; null for bootstrap tokens. */
+      /**
+       * The admin this token (or the token that created it) was made for, as `ownerKey()`; null for
+       * tokens made with bootstrap-admin or by such tokens.
+       */
       onBehalfOf: string | null;
     }
   | {
@@ -19,7 +22,17 @@ export type Principal =
       authTime: number;
       /** A re-issued session token to send back (see SessionService.authenticate). */
       refreshedCookie?: Cookie;
+      /** When the user account was created: with the username it identifies this very account. */
+      userCreatedAt: string;
     };
+
+/**
+ * Identifies one admin account for the tokens made on its behalf: username and creation time, so a
+ * token does not come back to life if the account is deleted and another one gets the same name.
+ */
+export function ownerKey(username: string, userCreatedAt: string): string {
+  return `${username}|${userCreatedAt}`;
+}
 
 /** Authenticates an admin's browser session (cookie + X-Broker-Csrf); plugged in by the sign-in service. */
 export interface AdminSessionAuthenticator {
@@ -34,8 +47,8 @@ export class AdminAuthenticator {
   constructor(
     private readonly tokens: AdminTokenService,
     private readonly sessions?: AdminSessionAuthenticator,
-    /** Whether a user is still an enabled admin (tokens created with a session die with the admin role). */
-    private readonly isEnabledAdmin?: (username: string) => Promise<boolean>,
+    /** Whether the account (`ownerKey`) is still an enabled admin: tokens made for it die with its role. */
+    private readonly isEnabledAdmin?: (owner: string) => Promise<boolean>,
   ) {}
 
   async authenticate(request: HttpRequest, _clientAddress: string): Promise<Principal> {

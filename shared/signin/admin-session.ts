@@ -55,6 +55,7 @@ export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
       sessionId: session.sessionId,
       name: user.username,
       authTime: session.authTime,
+      userCreatedAt: user.createdAt,
       ...(session.refreshedCookie ? { refreshedCookie: session.refreshedCookie } : {}),
     };
   }

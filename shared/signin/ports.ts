@@ -13,6 +13,7 @@ export interface SignInUser {
   roles: string[];
   disabled: boolean;
   entraBinding: { tenantId: string; objectId: string; boundAt: string } | null;
+  createdAt: string;
   etag: string;
 }
 

@@ -324,6 +324,33 @@ describe('admin with a browser session', () => {
     expect((await use(childToken)).status).toBe(401);
   });
 
+  it('a token does not come back to life when its admin is deleted and the name is reused', async () => {
+    const { b } = await signedIn('reused-name', ['admin']);
+    const created = await fetch(`${app.url}/api/manage/tokens`, {
+      method: 'POST',
+      headers: {
+        cookie: b.jar.header(),
+        'content-type': 'application/json',
+        origin: b.origin,
+        'x-broker-csrf': '1',
+      },
+      body: '{"name":"orphan"}',
+    });
+    const { token } = await created.json();
+    expect((await app.admin('/api/manage/users/reused-name', { method: 'DELETE' })).status).toBe(204);
+    clock.advance(1000); // (a manual clock: real accounts are never created in the same millisecond)
+    await createUser(app, {
+      username: 'reused-name',
+      verifyType: 'password',
+      password: PASSWORD,
+      roles: ['admin'],
+    });
+    const res = await fetch(`${app.url}/api/manage/tokens`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(401);
+  });
+
   it('a re-issued token is not sent back by a request that ended its own session', async () => {
     const { b } = await signedIn('self-revoker', ['admin']);
     clock.advance(7 * 60_000); // the token is due for re-issue
