@@ -17,7 +17,7 @@ import { loadApp, startLocalHost } from './host/local-host.ts';
 import { applyLocalSettings } from './local-settings.ts';
 import { startAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa, repoRoot } from './standins/ca.ts';
-import { startEntraStandIn } from './standins/entra.ts';
+import { demoTenant, startEntraStandIn } from './standins/entra.ts';
 import { startKeyVaultStandIn } from './standins/keyvault.ts';
 
 const ca = ensureLocalCa();
@@ -70,23 +70,14 @@ async function main() {
       startEntraStandIn({
         port: local.LOCAL_ENTRA_PORT,
         tenants: [
-          {
+          demoTenant({
             tenantId: local.DEMO_ENTRA_TENANT_ID,
             domain: local.DEMO_ENTRA_DOMAIN,
-            apps: [
-              {
-                clientId: local.DEMO_ENTRA_CLIENT_ID,
-                clientSecret: local.DEMO_ENTRA_CLIENT_SECRET,
-                redirectUris: ['*'],
-              },
-              {
-                clientId: local.DEMO_ENTRA_EXPIRED_CLIENT_ID,
-                clientSecret: local.DEMO_ENTRA_EXPIRED_CLIENT_SECRET,
-                secretExpired: true,
-                redirectUris: ['*'],
-              },
-            ],
-          },
+            clientId: local.DEMO_ENTRA_CLIENT_ID,
+            clientSecret: local.DEMO_ENTRA_CLIENT_SECRET,
+            expiredClientId: local.DEMO_ENTRA_EXPIRED_CLIENT_ID,
+            expiredClientSecret: local.DEMO_ENTRA_EXPIRED_CLIENT_SECRET,
+          }),
         ],
       }),
     ]);

@@ -62,15 +62,16 @@ export const DEMO_ENTRA = {
   expiredClientSecret: 'expired~Secret.Value_fedcba9876543210',
 } as const;
 
-export function demoTenant(): TenantSpec {
+/** The demo tenant: one app registration and one whose secret has expired (values default to DEMO_ENTRA). */
+export function demoTenant(v: { [K in keyof typeof DEMO_ENTRA]: string } = DEMO_ENTRA): TenantSpec {
   return {
-    tenantId: DEMO_ENTRA.tenantId,
-    domain: DEMO_ENTRA.domain,
+    tenantId: v.tenantId,
+    domain: v.domain,
     apps: [
-      { clientId: DEMO_ENTRA.clientId, clientSecret: DEMO_ENTRA.clientSecret, redirectUris: ['*'] },
+      { clientId: v.clientId, clientSecret: v.clientSecret, redirectUris: ['*'] },
       {
-        clientId: DEMO_ENTRA.expiredClientId,
-        clientSecret: DEMO_ENTRA.expiredClientSecret,
+        clientId: v.expiredClientId,
+        clientSecret: v.expiredClientSecret,
         secretExpired: true,
         redirectUris: ['*'],
       },

@@ -43,17 +43,3 @@ export function safeReturnUrl(
   if (!allowedOrigins.includes(url.origin)) return undefined;
   return url.href;
 }
-
-/** Normalises an origin for the allow-list (https only, no path, no userinfo, no wildcard). */
-export function normaliseOrigin(raw: string): string | undefined {
-  if (raw.includes('*')) return undefined;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'https:' || url.username || url.password) return undefined;
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) return undefined;
-  return url.origin;
-}

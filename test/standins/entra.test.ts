@@ -6,7 +6,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { CryptoProvider } from '@azure/msal-node';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_ENTRA, type EntraStandIn, startEntraStandIn } from '../../scripts/standins/entra.ts';
+import {
+  DEMO_ENTRA,
+  demoTenant,
+  type EntraStandIn,
+  startEntraStandIn,
+} from '../../scripts/standins/entra.ts';
 import { authorityHost, issuerFor, msalAuthorityOptions } from '../../shared/entra/authority.ts';
 import { classifyEntraError } from '../../shared/entra/errors.ts';
 import { createConfidentialClient, testClientCredentials } from '../../shared/entra/msal.ts';
@@ -24,32 +29,7 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   standIn = await startEntraStandIn({
-    tenants: [
-      {
-        tenantId: DEMO_ENTRA.tenantId,
-        domain: DEMO_ENTRA.domain,
-        apps: [
-          { clientId: DEMO_ENTRA.clientId, clientSecret: DEMO_ENTRA.clientSecret, redirectUris: ['*'] },
-          {
-            clientId: DEMO_ENTRA.expiredClientId,
-            clientSecret: DEMO_ENTRA.expiredClientSecret,
-            secretExpired: true,
-            redirectUris: ['*'],
-          },
-        ],
-      },
-      {
-        tenantId: OTHER_TENANT.tenantId,
-        domain: OTHER_TENANT.domain,
-        apps: [
-          {
-            clientId: OTHER_TENANT.clientId,
-            clientSecret: OTHER_TENANT.clientSecret,
-            redirectUris: ['https://broker.example/api/auth/callback'],
-          },
-        ],
-      },
-    ],
+    tenants: [demoTenant()],
   });
   config = { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: standIn.host };
 });

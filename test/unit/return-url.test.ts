@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normaliseOrigin, safeReturnUrl } from '../../shared/signin/return-url.ts';
+import { normalizeOrigin } from '../../shared/settings/service.ts';
+import { safeReturnUrl } from '../../shared/signin/return-url.ts';
 
 const BROKER = 'https://broker.example';
 const ALLOWED = ['https://app.example', 'https://portal.example:8443'];
@@ -95,15 +96,15 @@ describe('return URL allow-list', () => {
   });
 
   it('normalises allow-list origins', () => {
-    expect(normaliseOrigin('https://App.Example/')).toBe('https://app.example');
-    expect(normaliseOrigin('https://app.example:443')).toBe('https://app.example');
+    expect(normalizeOrigin('https://App.Example/')).toBe('https://app.example');
+    expect(normalizeOrigin('https://app.example:443')).toBe('https://app.example');
     for (const bad of [
       'http://app.example',
       'https://*.example',
       'https://a@app.example',
       'https://app.example/x',
     ]) {
-      expect(normaliseOrigin(bad)).toBeUndefined();
+      expect(normalizeOrigin(bad)).toBeUndefined();
     }
   });
 });
