@@ -17,6 +17,7 @@ import { SettingsService } from './settings/service.ts';
 import { CookieAdminAuthenticator } from './signin/admin-session.ts';
 import { EntraClientCache } from './signin/entra-clients.ts';
 import { IdTokenValidator, remoteSigningKeys, type SigningKeySource } from './signin/id-token.ts';
+import type { PasswordVerifier } from './signin/ports.ts';
 import { SignInService } from './signin/service.ts';
 import { SessionKeyService } from './signin/session-keys.ts';
 import { SessionService } from './signin/sessions.ts';
@@ -67,6 +68,8 @@ export interface ServiceOverrides {
   signingKeys?: SigningKeySource;
   /** The shared-store counters (the benchmark raises the per-address rate limits with its own). */
   throttle?: Throttle;
+  /** Password hashing for sign-in (tests count the verifications). */
+  passwords?: PasswordVerifier;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
@@ -114,7 +117,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     users,
     integrations,
     settings,
-    passwords: {
+    passwords: o.passwords ?? {
       verify: verifyPassword,
       dummyVerify: async (pw) => {
         await dummyVerify(pw);

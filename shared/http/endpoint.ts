@@ -63,7 +63,9 @@ async function authenticateAdmin(rc: RequestContext): Promise<Principal> {
   try {
     principal = await adminAuth.authenticate(rc.request, rc.clientAddress);
   } catch (err) {
-    if (err instanceof BrokerError && err.status === 401) {
+    // Only presented-but-wrong credentials count (RL2): a call with none at all is no guess, and
+    // counting it would let anonymous traffic from a shared address lock its admins out.
+    if (err instanceof BrokerError && err.status === 401 && err.code !== 'missing_credentials') {
       await throttle.recordFailure('admin-auth', addressBucket(rc.clientAddress), ADMIN_AUTH_FAILURES);
     }
     throw err;

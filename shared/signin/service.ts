@@ -490,16 +490,17 @@ export class SignInService {
     info: RequestInfo,
   ): Promise<SignedIn> {
     const username = normaliseUsername(usernameRaw);
-    // The account's attempt is reserved (counted) before the password is checked, so parallel guesses
-    // at one account cannot all pass one read of its counter (PW5); a successful or refused attempt is
-    // given back. The address is only read here and charged on failure: many users share a NAT
-    // address, and a burst from it still gets at most one unthrottled guess per account.
+    // Both the account's and the address's attempt are reserved (counted) before the password is
+    // checked, so parallel guesses cannot all pass one read of a counter (PW5, RL2). The address
+    // counter is sharded (many users share a NAT address: no single hot row) and its ticket is given
+    // back when the attempt succeeds or is refused for the account, so only failures use it up.
     const addressKey = addressBucket(info.clientAddress);
-    const address = await this.d.throttle.state('pwd-addr', addressKey);
+    const address = await this.d.throttle.reserveShared('pwd-addr', addressKey, ADDRESS_POLICY);
     const account: ThrottleState = address.blocked
       ? { blocked: false, retryAfterSeconds: 0 }
       : await this.d.throttle.reserve('pwd-user', username, ACCOUNT_POLICY);
     if (account.blocked || address.blocked) {
+      if (address.ticket) await this.d.throttle.refund(address.ticket);
       const retry = Math.max(account.retryAfterSeconds, address.retryAfterSeconds);
       await this.d.audit.record({
         type: 'signin.throttled',
@@ -534,7 +535,6 @@ export class SignInService {
             ? 'user_disabled'
             : 'method_not_allowed'
           : 'wrong_password';
-      await this.d.throttle.recordFailure('pwd-addr', addressKey, ADDRESS_POLICY);
       await this.d.audit.record({
         type: 'signin.failed',
         actor: username || 'unknown',
@@ -548,6 +548,7 @@ export class SignInService {
       throw new SignInError('throttled', 401, reason, { username });
     }
     await this.d.throttle.reset('pwd-user', username);
+    if (address.ticket) await this.d.throttle.refund(address.ticket);
     if (this.d.passwords.needsRehash(user.passwordHash as string)) {
       try {
         await this.d.users.setPasswordHash(user.username, await this.d.passwords.hash(password), user.etag);

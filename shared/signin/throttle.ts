@@ -51,6 +51,27 @@ export interface ThrottleState {
   retryAfterSeconds: number;
 }
 
+/** A ticket taken by `reserveShared`, to give back with `refund`. */
+export interface Ticket {
+  pk: string;
+  rk: string;
+  windowStart: number;
+}
+
+export type Reservation = ThrottleState & { ticket: Ticket | null };
+
+interface ShardEntity {
+  count: number;
+  windowStart: number;
+  lastAt: number;
+}
+
+/** Rows a windowed counter is spread over (RowKeys `s0`…`s7`, next to the backoff row `f`). */
+export const SHARDS = 8;
+const shardKey = (i: number) => `s${i}`;
+/** Shard i's share of a window's limit; the shares add up to the limit exactly. */
+const shardCap = (limit: number, i: number) => Math.floor(limit / SHARDS) + (i < limit % SHARDS ? 1 : 0);
+
 /**
  * The unit an address limit counts: an IPv4 address, or an IPv6 /64 (one subscriber usually holds a
  * whole /64, so counting single IPv6 addresses would let one attacker rotate past every limit).
@@ -111,7 +132,7 @@ export class Throttle {
    * successful attempt ends with `reset`.
    */
   async reserve(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
-    return this.update(counterKey(kind, value), 'f', 'block', (e, now) =>
+    return this.update(counterKey(kind, value), 'f', (e, now) =>
       // Nothing is counted while a block runs.
       e && e.blockedUntil > now ? null : { ...countFailure(e, now, policy), allowed: true },
     );
@@ -119,7 +140,7 @@ export class Throttle {
 
   /** Counts a failure after the fact and returns the resulting state. */
   async recordFailure(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
-    return this.update(counterKey(kind, value), 'f', 'block', (e, now) => countFailure(e, now, policy));
+    return this.update(counterKey(kind, value), 'f', (e, now) => countFailure(e, now, policy));
   }
 
   /** Forgets an account's failures (after a successful sign-in). */
@@ -131,22 +152,134 @@ export class Throttle {
     }
   }
 
-  /** Fixed-window rate limit: counts this request and says whether it is over the limit. */
+  /**
+   * Fixed-window rate limit: takes one of `limit` tickets of the current window, or refuses.
+   *
+   * The tickets are spread over `SHARDS` rows of one partition (shard i holds its share of the limit),
+   * so parallel requests from one address rarely write the same row, and each shard enforces its own
+   * share with an ETag: the window can never hand out more than `limit` tickets (no slack), however
+   * many instances race. A request that keeps losing races is refused with a short Retry-After (fail
+   * closed), never let through.
+   */
   async hit(kind: string, value: string, policy: RatePolicy): Promise<ThrottleState> {
     const now = this.clock.now();
-    const window = Math.floor(now / policy.windowMs);
-    // One row per key: a new window resets it, so counters never pile up in the table. Under heavy
-    // contention on one row (many users behind one address) the request is let through: this is a
-    // rate limit, not the brute-force guard, which never fails open.
-    return this.update(counterKey(kind, value), 'w', 'allow', (e, t) => {
-      const count = e && e.windowStart === window * policy.windowMs ? e.count + 1 : 1;
+    const windowStart = Math.floor(now / policy.windowMs) * policy.windowMs;
+    const taken = await this.takeTicket(counterKey(kind, value), windowStart, policy.limit);
+    if (taken.ok) return { blocked: false, retryAfterSeconds: 0 };
+    if (taken.contended) return { blocked: true, retryAfterSeconds: 1 };
+    return {
+      blocked: true,
+      retryAfterSeconds: Math.max(1, Math.ceil((windowStart + policy.windowMs - now) / 1000)),
+    };
+  }
+
+  /**
+   * Reserves one attempt on a counter many people may share (a client address) before the work it
+   * guards is done, without making it a write hot spot: the `freeAttempts` of each fixed window are
+   * tickets in sharded rows (as in `hit`); once they are gone, or while an earlier escalation is
+   * still remembered, attempts go through the single-row backoff (`reserve` with no free attempts:
+   * one attempt per block, each block twice as long). A parallel burst therefore gets at most
+   * `freeAttempts` + 1 attempts through. Give a ticket back with `refund` when the attempt succeeded.
+   */
+  async reserveShared(kind: string, value: string, policy: FailurePolicy): Promise<Reservation> {
+    const pk = counterKey(kind, value);
+    const now = this.clock.now();
+    const windowStart = Math.floor(now / policy.windowMs) * policy.windowMs;
+    const rows = await this.readPartition(pk);
+    const escalation = rows.get('f') as (CounterEntity & { etag?: string }) | undefined;
+    const escalating = !!escalation && now - escalation.lastAt <= policy.windowMs;
+    if (escalation && escalation.blockedUntil > now) {
       return {
-        count,
-        windowStart: window * policy.windowMs,
-        lastAt: t,
-        blockedUntil: count > policy.limit ? (window + 1) * policy.windowMs : 0,
+        blocked: true,
+        retryAfterSeconds: Math.ceil((escalation.blockedUntil - now) / 1000),
+        ticket: null,
       };
-    });
+    }
+    if (!escalating) {
+      const taken = await this.takeTicket(pk, windowStart, policy.freeAttempts, rows);
+      if (taken.ok)
+        return { blocked: false, retryAfterSeconds: 0, ticket: { pk, rk: taken.rk, windowStart } };
+      if (taken.contended) return { blocked: true, retryAfterSeconds: 1, ticket: null };
+    }
+    const state = await this.reserve(kind, value, { ...policy, freeAttempts: 0 });
+    return { ...state, ticket: null };
+  }
+
+  /** Gives back a ticket of `reserveShared` (the attempt succeeded). Best effort: a lost race keeps it. */
+  async refund(ticket: Ticket): Promise<void> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const e = await getEntityOrUndefined<ShardEntity>(this.table, ticket.pk, ticket.rk);
+      if (!e || e.windowStart !== ticket.windowStart || e.count <= 0) return;
+      try {
+        await this.table.updateEntity(
+          {
+            partitionKey: ticket.pk,
+            rowKey: ticket.rk,
+            count: e.count - 1,
+            windowStart: e.windowStart,
+            lastAt: e.lastAt,
+          },
+          'Replace',
+          { etag: e.etag },
+        );
+        return;
+      } catch (err) {
+        if (isPreconditionFailed(err) || isNotFound(err)) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Every row of a counter's partition (the backoff row `f` and the shards), in one query. */
+  private async readPartition(pk: string): Promise<Map<string, ShardEntity & { etag?: string }>> {
+    const rows = new Map<string, ShardEntity & { etag?: string }>();
+    for await (const row of this.table.listEntities<ShardEntity>({
+      queryOptions: { filter: `PartitionKey eq '${pk}'` },
+    })) {
+      rows.set(row.rowKey as string, row);
+    }
+    return rows;
+  }
+
+  /**
+   * Takes one ticket of a window: one partition query reads every shard, then one conditional write
+   * takes a ticket from a random shard that still has one. Lost races read again.
+   */
+  private async takeTicket(
+    pk: string,
+    windowStart: number,
+    limit: number,
+    prefetched?: Map<string, ShardEntity & { etag?: string }>,
+  ): Promise<{ ok: true; rk: string } | { ok: false; contended: boolean }> {
+    for (let attempt = 0; attempt < 16; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt, 6)));
+      const shards = attempt === 0 && prefetched ? prefetched : await this.readPartition(pk);
+      const open: { rk: string; count: number; etag: string | undefined }[] = [];
+      for (let i = 0; i < SHARDS; i++) {
+        const rk = shardKey(i);
+        const e = shards.get(rk);
+        const count = e && e.windowStart === windowStart ? e.count : 0;
+        if (count < shardCap(limit, i)) open.push({ rk, count, etag: e?.etag });
+      }
+      const pick = open[Math.floor(Math.random() * open.length)];
+      if (!pick) return { ok: false, contended: false };
+      const entity = {
+        partitionKey: pk,
+        rowKey: pick.rk,
+        count: pick.count + 1,
+        windowStart,
+        lastAt: this.clock.now(),
+      };
+      try {
+        if (pick.etag) await this.table.updateEntity(entity, 'Replace', { etag: pick.etag });
+        else await this.table.createEntity(entity);
+        return { ok: true, rk: pick.rk };
+      } catch (err) {
+        if (isPreconditionFailed(err) || isConflict(err) || isNotFound(err)) continue;
+        throw err;
+      }
+    }
+    return { ok: false, contended: true };
   }
 
   /**
@@ -156,7 +289,6 @@ export class Throttle {
   private async update(
     pk: string,
     rk: string,
-    onContention: 'allow' | 'block',
     next: (e: CounterEntity | undefined, now: number) => (CounterEntity & { allowed?: boolean }) | null,
   ): Promise<ThrottleState> {
     const stateOf = (blockedUntil: number, now: number): ThrottleState =>
@@ -185,10 +317,8 @@ export class Throttle {
         throw err;
       }
     }
-    // Heavy contention on one counter: failures are never dropped silently (blocked briefly); a rate
-    // limit lets the request through.
-    return onContention === 'block'
-      ? { blocked: true, retryAfterSeconds: 1 }
-      : { blocked: false, retryAfterSeconds: 0 };
+    // Heavy contention on one counter: failures are never dropped silently, and nothing is let
+    // through unchecked: blocked briefly.
+    return { blocked: true, retryAfterSeconds: 1 };
   }
 }

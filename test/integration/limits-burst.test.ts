@@ -1,0 +1,161 @@
+/**
+ * RL2: every limit holds under a parallel burst of 200 requests from one client address (through the
+ * local host; the address comes from X-Forwarded-For), and only presented-but-wrong credentials count
+ * as failed admin sign-ins.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword, verifyPassword } from '../../shared/passwords/index.ts';
+import type { PasswordVerifier } from '../../shared/signin/ports.ts';
+import { CALLBACK_LIMIT, START_LIMIT } from '../../shared/signin/service.ts';
+import { ADDRESS_POLICY, Throttle } from '../../shared/signin/throttle.ts';
+import { BrokerBrowser, createDemoIntegration, createUser } from '../helpers/signin.ts';
+import { startTestApp, type TestApp } from '../helpers/stack.ts';
+
+const BURST = 200;
+const PASSWORD = 'correct horse battery staple';
+
+/** The real argon2 functions, counting every verification (real or dummy). */
+function countingPasswords(): PasswordVerifier & { checks: number } {
+  const p = {
+    checks: 0,
+    verify: async (phc: string, pw: string) => {
+      p.checks++;
+      return verifyPassword(phc, pw);
+    },
+    dummyVerify: async (_pw: string) => {
+      p.checks++;
+    },
+    needsRehash: () => false,
+    hash: hashPassword,
+  };
+  return p;
+}
+
+async function countRows(app: TestApp, table: 'loginTransactions'): Promise<number> {
+  let n = 0;
+  for await (const _ of app.services.tables[table].listEntities()) n++;
+  return n;
+}
+
+// The local host appends the socket's address (127.0.0.1) to X-Forwarded-For, as Azure's front end
+// does: every request of this file comes from that one client address.
+
+describe('RL2: per-address password limit under a burst', () => {
+  let app: TestApp;
+  const passwords = countingPasswords();
+  beforeAll(async () => {
+    app = await startTestApp({ passwords });
+    await createUser(app, { username: 'nat-user', verifyType: 'password', password: PASSWORD });
+  });
+  afterAll(() => app.close());
+
+  it('successful sign-ins give their address ticket back (a shared NAT address is not used up)', async () => {
+    const b = new BrokerBrowser(app);
+    for (let i = 0; i < ADDRESS_POLICY.freeAttempts + 5; i++) {
+      const res = await b.post('/api/auth/password', { username: 'nat-user', password: PASSWORD });
+      expect(res.status, String(i)).toBe(303);
+    }
+  }, 120_000);
+
+  it(`${BURST} parallel wrong passwords for ${BURST} usernames: at most freeAttempts + 1 are checked`, async () => {
+    const b = new BrokerBrowser(app);
+    passwords.checks = 0;
+    const responses = await Promise.all(
+      Array.from({ length: BURST }, (_, i) =>
+        b.post('/api/auth/password', { username: `spray-${i}`, password: `guess ${i}` }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    const through = statuses.filter((s) => s === 401).length;
+    console.info(
+      `password spray: ${through} of ${BURST} reached a password check (${passwords.checks} checks)`,
+    );
+    expect(passwords.checks).toBe(through);
+    expect(through).toBeLessThanOrEqual(ADDRESS_POLICY.freeAttempts + 1);
+    expect(statuses.filter((s) => s === 429).length).toBe(BURST - through);
+    for (const r of responses.filter((x) => x.status === 429)) {
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+  }, 120_000);
+});
+
+describe('RL2: start and callback limits under a burst', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+    const { id } = await createDemoIntegration(app);
+    await createUser(app, { username: 'entra-user', verifyType: { integrationId: id } });
+  });
+  afterAll(() => app.close());
+
+  it(`${BURST} parallel POST /api/auth/login: at most START_LIMIT transactions are written`, async () => {
+    const before = await countRows(app, 'loginTransactions');
+    const statuses = await Promise.all(
+      Array.from({ length: BURST }, () =>
+        new BrokerBrowser(app).post('/api/auth/login', { username: 'entra-user' }).then((r) => r.status),
+      ),
+    );
+    const written = (await countRows(app, 'loginTransactions')) - before;
+    const through = statuses.filter((s) => s === 302).length;
+    console.info(`login start burst: ${through} of ${BURST} through, ${written} transactions written`);
+    expect(written).toBe(through);
+    expect(written).toBeLessThanOrEqual(START_LIMIT.limit);
+    expect(statuses.filter((s) => s === 429).length).toBe(BURST - through);
+  }, 120_000);
+
+  it(`${BURST} parallel callbacks: at most CALLBACK_LIMIT get past the limit`, async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: BURST }, (_, i) =>
+        new BrokerBrowser(app).get(`/api/auth/callback?state=s${i}&code=c`).then((r) => r.status),
+      ),
+    );
+    const through = statuses.filter((s) => s !== 429).length;
+    console.info(`callback burst: ${through} of ${BURST} through`);
+    expect(through).toBeLessThanOrEqual(CALLBACK_LIMIT.limit);
+    expect(through).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('RL2: the rate limit itself (admin rate uses it) never fails open', () => {
+  it(`${BURST} parallel hits on one key with a limit of 40: exactly at most 40 allowed`, async () => {
+    const app = await startTestApp();
+    try {
+      const t = new Throttle(app.services.tables.throttle, app.services.clock);
+      const results = await Promise.all(
+        Array.from({ length: BURST }, () =>
+          t.hit('admin-rate', 'token:x', { limit: 40, windowMs: 60 * 60_000 }),
+        ),
+      );
+      const allowed = results.filter((r) => !r.blocked).length;
+      console.info(`rate limit burst (limit 40): ${allowed} of ${BURST} allowed`);
+      expect(allowed).toBeLessThanOrEqual(40);
+      expect(results.filter((r) => r.blocked).every((r) => r.retryAfterSeconds > 0)).toBe(true);
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+});
+
+describe('RL2: anonymous management calls are not failed admin sign-ins', () => {
+  it(`${BURST} anonymous calls, then a valid token from the same address → 200`, async () => {
+    const app = await startTestApp();
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: BURST }, () => fetch(`${app.url}/api/manage/users`, {}).then((r) => r.status)),
+      );
+      expect(new Set(statuses)).toEqual(new Set([401]));
+      const res = await app.admin('/api/manage/users', {});
+      expect(res.status).toBe(200);
+      // Presented-but-wrong tokens still count: the address is blocked after the free attempts.
+      for (let i = 0; i < 51; i++) {
+        await fetch(`${app.url}/api/manage/users`, {
+          headers: { authorization: 'Bearer wrong-token' },
+        });
+      }
+      const blocked = await app.admin('/api/manage/users');
+      expect(blocked.status).toBe(429);
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+});
