@@ -2,14 +2,25 @@ import { app } from '@azure/functions';
 import { json } from '../shared/http/body.ts';
 import { endpoint } from '../shared/http/endpoint.ts';
 
+// Anonymous: only the overall status and the checks' states (no integration ids, no dates).
 app.http(
   'health',
   endpoint({
     route: 'health',
     methods: ['GET'],
     handler: async ({ services }) => {
-      const report = await services.health.report();
-      return json(report.status === 'ok' ? 200 : 503, report);
+      const { status, checks } = await services.health.report();
+      return json(status === 'ok' ? 200 : 503, { status, checks });
     },
+  }),
+);
+
+// Admins: the same report with its details (client secrets that expired or expire soon).
+app.http(
+  'manage-health',
+  endpoint({
+    route: 'manage/health',
+    methods: ['GET'],
+    handler: async ({ services }) => json(200, await services.health.report()),
   }),
 );

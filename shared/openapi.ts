@@ -294,6 +294,21 @@ const ops: Op[] = [
   },
   {
     method: 'get',
+    path: '/health',
+    tag: 'meta',
+    summary: 'Health with details: checks and warnings (client secrets expired or expiring within 30 days)',
+    ok: {
+      status: 200,
+      schema: z.object({
+        status: z.enum(['ok', 'degraded']),
+        checks: z.object({ tables: z.enum(['ok', 'failing']), secrets: z.enum(['ok', 'failing']) }),
+        warnings: z.array(z.object({ code: z.string(), message: z.string() }).catchall(z.unknown())),
+      }),
+      description: 'The report (200 also when degraded: the checks say which dependency fails)',
+    },
+  },
+  {
+    method: 'get',
     path: '/openapi.json',
     tag: 'meta',
     summary: 'This document',

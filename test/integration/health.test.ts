@@ -22,6 +22,34 @@ describe('GET /api/health', () => {
     expect(JSON.stringify(body)).not.toMatch(/devstoreaccount1|AccountKey|token/i);
   });
 
+  it('anonymous health says only status and checks: no integration ids or dates (details are admin-only)', async () => {
+    app = await startTestApp();
+    const expired = await app.admin('/api/manage/integrations', {
+      method: 'POST',
+      json: {
+        kind: 'azure-ad',
+        title: 'Expired app',
+        tenant: '11111111-2222-3333-4444-555555555555',
+        applicationId: '66666666-7777-8888-9999-000000000000',
+        clientSecret: 'not-a-real-secret-value',
+        clientSecretExpiresOn: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10),
+      },
+    });
+    expect(expired.status, await expired.clone().text()).toBe(201);
+    const { id } = await expired.json();
+    const anonymous = await fetch(`${app.url}/api/health`);
+    expect(anonymous.status).toBe(200);
+    const body = await anonymous.json();
+    expect(body).toEqual({ status: 'ok', checks: { tables: 'ok', secrets: 'ok' } });
+    const text = JSON.stringify(body);
+    expect(text).not.toContain(id);
+    expect(text).not.toMatch(/\d{4}-\d{2}-\d{2}|[0-9a-f]{8}-[0-9a-f]{4}-/i);
+    // The details are on the admin route, which anonymous callers cannot read.
+    expect((await fetch(`${app.url}/api/manage/health`)).status).toBe(401);
+    const detailed = await (await app.admin('/api/manage/health')).json();
+    expect(detailed.warnings.map((w: { integrationId: string }) => w.integrationId)).toContain(id);
+  });
+
   it('answers 503 naming the secrets check when Key Vault is down', async () => {
     const vault = await startKeyVaultStandIn();
     try {

@@ -782,7 +782,7 @@ describe('integrations API', () => {
     expect(p.secretExpiresInDays).toBeLessThan(0);
     expect(p.warnings.map((w: { code: string }) => w.code)).toContain('secret_expired');
     const l = await create({ clientSecretExpiresOn: later });
-    const r = await fetch(`${app.url}/api/health`);
+    const r = await app.admin('/api/manage/health');
     expect(r.status).toBe(200);
     const health = await r.json();
     bodies.push(JSON.stringify(health));
