@@ -17,6 +17,9 @@ export const usernameSchema = z
   .min(1, 'must not be empty')
   .max(64, 'must be at most 64 characters')
   .regex(/^[A-Za-z0-9._@-]+$/, 'may contain letters a-z, digits and . _ @ - only')
+  // `.` and `..` are dot segments: URL parsers remove them (also as %2e), so the user could never be
+  // read, changed or deleted through /api/manage/users/{username}.
+  .refine((v) => v !== '.' && v !== '..', 'must not be "." or ".."')
   .transform((v) => v.toLowerCase());
 
 export const displayNameSchema = z
