@@ -375,65 +375,66 @@ export class UserService {
     }
     if (changed.length === 0) return this.view(current);
     next.updatedAt = this.now();
-    await this.guardLockout(current, next);
-
-    const emailChanged = changed.includes('email');
-    const becomesAdmin = next.roles.includes('admin') && !current.roles.includes('admin');
-    if (emailChanged && next.email) await this.store.claimEmail(next.email, next.username);
-    if (becomesAdmin) await this.store.addAdmin(next.username);
-    let saved: UserRecord;
-    try {
-      saved = await this.store.replace(next, current.etag);
-    } catch (err) {
-      if (emailChanged && next.email) await this.store.releaseEmail(next.email, next.username);
-      throw err;
-    }
-    if (emailChanged && current.email) await this.store.releaseEmail(current.email, current.username);
-    if (current.roles.includes('admin') && !next.roles.includes('admin'))
-      await this.store.removeAdmin(next.username);
-    if (current.entraBinding && !next.entraBinding) {
-      await this.store.releaseBinding(
-        current.entraBinding.tenantId,
-        current.entraBinding.objectId,
-        next.username,
-      );
-    }
-    // Role changes too: session tokens carry the roles, so none may outlive a change of them.
-    const revoke =
-      (next.disabled && !current.disabled) || changed.includes('verifyType') || changed.includes('roles');
-    const revoked = revoke ? await this.deps.sessions.revokeAllForUser(next.username) : 0;
-    await this.deps.audit.record({
-      type: 'admin.user.updated',
-      actor: ctx.actor,
-      target: `user:${next.username}`,
-      changedFields: changed,
-      correlationId: ctx.correlationId,
-      clientAddress: ctx.clientAddress,
-      securityRelevant: becomesAdmin,
-      details: { sessionsRevoked: revoked },
+    return this.guardLockout(current, next, async () => {
+      const emailChanged = changed.includes('email');
+      const becomesAdmin = next.roles.includes('admin') && !current.roles.includes('admin');
+      if (emailChanged && next.email) await this.store.claimEmail(next.email, next.username);
+      if (becomesAdmin) await this.store.addAdmin(next.username);
+      let saved: UserRecord;
+      try {
+        saved = await this.store.replace(next, current.etag);
+      } catch (err) {
+        if (emailChanged && next.email) await this.store.releaseEmail(next.email, next.username);
+        throw err;
+      }
+      if (emailChanged && current.email) await this.store.releaseEmail(current.email, current.username);
+      if (current.roles.includes('admin') && !next.roles.includes('admin'))
+        await this.store.removeAdmin(next.username);
+      if (current.entraBinding && !next.entraBinding) {
+        await this.store.releaseBinding(
+          current.entraBinding.tenantId,
+          current.entraBinding.objectId,
+          next.username,
+        );
+      }
+      // Role changes too: session tokens carry the roles, so none may outlive a change of them.
+      const revoke =
+        (next.disabled && !current.disabled) || changed.includes('verifyType') || changed.includes('roles');
+      const revoked = revoke ? await this.deps.sessions.revokeAllForUser(next.username) : 0;
+      await this.deps.audit.record({
+        type: 'admin.user.updated',
+        actor: ctx.actor,
+        target: `user:${next.username}`,
+        changedFields: changed,
+        correlationId: ctx.correlationId,
+        clientAddress: ctx.clientAddress,
+        securityRelevant: becomesAdmin,
+        details: { sessionsRevoked: revoked },
+      });
+      return this.view(saved);
     });
-    return this.view(saved);
   }
 
   async delete(username: string, ifMatch: string | undefined, ctx: ChangeContext): Promise<void> {
     const current = await this.requireRecord(username);
     checkIfMatch(ifMatch, current);
-    await this.guardLockout(current, null);
-    await this.store.remove(current.username, current.etag);
-    if (current.email) await this.store.releaseEmail(current.email, current.username);
-    if (current.roles.includes('admin')) await this.store.removeAdmin(current.username);
-    if (current.entraBinding) {
-      const b: EntraBinding = current.entraBinding;
-      await this.store.releaseBinding(b.tenantId, b.objectId, current.username);
-    }
-    const revoked = await this.deps.sessions.revokeAllForUser(current.username);
-    await this.deps.audit.record({
-      type: 'admin.user.deleted',
-      actor: ctx.actor,
-      target: `user:${current.username}`,
-      correlationId: ctx.correlationId,
-      clientAddress: ctx.clientAddress,
-      details: { sessionsRevoked: revoked },
+    await this.guardLockout(current, null, async () => {
+      await this.store.remove(current.username, current.etag);
+      if (current.email) await this.store.releaseEmail(current.email, current.username);
+      if (current.roles.includes('admin')) await this.store.removeAdmin(current.username);
+      if (current.entraBinding) {
+        const b: EntraBinding = current.entraBinding;
+        await this.store.releaseBinding(b.tenantId, b.objectId, current.username);
+      }
+      const revoked = await this.deps.sessions.revokeAllForUser(current.username);
+      await this.deps.audit.record({
+        type: 'admin.user.deleted',
+        actor: ctx.actor,
+        target: `user:${current.username}`,
+        correlationId: ctx.correlationId,
+        clientAddress: ctx.clientAddress,
+        details: { sessionsRevoked: revoked },
+      });
     });
   }
 
@@ -462,8 +463,7 @@ export class UserService {
     checkIfMatch(ifMatch, current);
     if (!current.passwordHash) return current.etag;
     const next: NewUserRecord = { ...current, passwordHash: null, updatedAt: this.now() };
-    await this.guardLockout(current, next);
-    const saved = await this.store.replace(next, current.etag);
+    const saved = await this.guardLockout(current, next, () => this.store.replace(next, current.etag));
     const revoked = await this.deps.sessions.revokeAllForUser(current.username);
     await this.deps.audit.record({
       type: 'admin.user.password_removed',
@@ -549,18 +549,29 @@ export class UserService {
   /**
    * Lock-out guard: refuses (409 `last_admin`) a change to one user that takes away the last enabled
    * admin with a usable sign-in method. Cheap: only when the changed user could sign in as an admin
-   * before and cannot after are the other admins (the admin index partition) read.
+   * before and cannot after are the other admins (the admin index partition) read, and only then is
+   * the guard's lease taken: the check and the caller's writes (`change`) run while holding it, so two
+   * such changes at once cannot both pass (each sees the other's result).
    */
-  private async guardLockout(current: UserRecord, next: NewUserRecord | null): Promise<void> {
+  private async guardLockout<T>(current: UserRecord, next: NewUserRecord | null, change: () => Promise<T>) {
     const { allowOAuthPasswords } = await this.deps.settings.get();
     const active = this.activeIntegrations();
-    if (!(await this.canSignIn(current, allowOAuthPasswords, active))) return;
-    if (await this.canSignIn(next, allowOAuthPasswords, active)) return;
-    for (const name of await this.store.adminUsernames()) {
-      if (name === current.username) continue;
-      if (await this.canSignIn(await this.store.get(name), allowOAuthPasswords, active)) return;
+    if (!(await this.canSignIn(current, allowOAuthPasswords, active))) return change();
+    if (await this.canSignIn(next, allowOAuthPasswords, active)) return change();
+    const release = await this.store.acquireLockoutLease();
+    try {
+      // Read again under the lease: the row may have changed since (its etag guards the write too).
+      const fresh = await this.store.get(current.username);
+      if (fresh?.etag !== current.etag) throw new PreconditionFailedError();
+      for (const name of await this.store.adminUsernames()) {
+        if (name === current.username) continue;
+        if (await this.canSignIn(await this.store.get(name), allowOAuthPasswords, active))
+          return await change();
+      }
+      throw this.lockoutError();
+    } finally {
+      await release();
     }
-    throw this.lockoutError();
   }
 
   /** The same guard for a settings change (turning Allow OAuth Passwords off). */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import {
@@ -24,6 +25,11 @@ import { USERNAME_PATTERN } from './schemas.ts';
 export const USER_PARTITION = 'user';
 export const EMAIL_PARTITION = 'email';
 export const ADMIN_PARTITION = 'admin';
+/** The lock-out guard's lease row (see `acquireLockoutLease`). */
+export const GUARD_PARTITION = 'guard';
+const LOCKOUT_LEASE = 'lockout';
+const LEASE_MS = 15_000;
+const LEASE_WAIT_MS = 10_000;
 
 export type Role = 'admin';
 export type VerifyType = { kind: 'password' } | { kind: 'integration'; integrationId: string };
@@ -284,6 +290,59 @@ export class UserStore {
       emailKey(email),
       (r) => r.username === username,
     );
+  }
+
+  // ---- lock-out guard lease ----
+
+  /**
+   * Takes the lock-out guard's lease (one row, `guard`/`lockout`, written with ETags): every change
+   * that could take away the last admin who can sign in runs its check and its writes while holding
+   * it, so two such changes are serialised across instances. A lease left by a crashed instance
+   * expires after `LEASE_MS`. Waits up to `WAIT_MS`, then 409 `change_in_progress`. Returns the
+   * release function (best effort: the lease expires anyway).
+   */
+  async acquireLockoutLease(): Promise<() => Promise<void>> {
+    const holder = randomUUID();
+    const deadline = Date.now() + LEASE_WAIT_MS;
+    for (;;) {
+      const now = Date.now();
+      const row = await getEntityOrUndefined<{ holder: string; until: number }>(
+        this.users,
+        GUARD_PARTITION,
+        LOCKOUT_LEASE,
+      );
+      const lease = { partitionKey: GUARD_PARTITION, rowKey: LOCKOUT_LEASE, holder, until: now + LEASE_MS };
+      try {
+        if (!row) {
+          const created = await this.users.createEntity(lease);
+          return this.releaser(created.etag);
+        }
+        if (row.until < now) {
+          const updated = await this.users.updateEntity(lease, 'Replace', { etag: row.etag });
+          return this.releaser(updated.etag);
+        }
+      } catch (err) {
+        if (!isConflict(err) && !isPreconditionFailed(err) && !isNotFound(err)) throw err;
+      }
+      if (Date.now() > deadline) {
+        throw new ConflictError(
+          'Another change to an admin is in progress; try again in a moment.',
+          'change_in_progress',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 25 + Math.random() * 75));
+    }
+  }
+
+  private releaser(etag: string | undefined): () => Promise<void> {
+    return async () => {
+      try {
+        await this.users.deleteEntity(GUARD_PARTITION, LOCKOUT_LEASE, etag ? { etag } : {});
+      } catch (err) {
+        // Someone took an expired lease over, or it is gone: nothing to release.
+        if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
+      }
+    };
   }
 
   // ---- admin index ----
