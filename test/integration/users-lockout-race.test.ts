@@ -12,12 +12,13 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 type Op = (username: string) => Promise<Response>;
-const ops: Record<string, Op> = {
+const ops = {
   disable: (u) => app.admin(`/api/manage/users/${u}`, { method: 'PATCH', json: { disabled: true } }),
   demote: (u) => app.admin(`/api/manage/users/${u}`, { method: 'PATCH', json: { roles: [] } }),
   delete: (u) => app.admin(`/api/manage/users/${u}`, { method: 'DELETE' }),
   removePassword: (u) => app.admin(`/api/manage/users/${u}/password`, { method: 'DELETE' }),
-};
+} satisfies Record<string, Op>;
+type OpName = keyof typeof ops;
 
 async function createAdmin(username: string): Promise<void> {
   const r = await app.admin('/api/manage/users', {
@@ -29,7 +30,7 @@ async function createAdmin(username: string): Promise<void> {
 
 describe('lock-out guard under concurrency', () => {
   let previous: string[] = [];
-  const pairs: [string, string][] = [
+  const pairs: [OpName, OpName][] = [
     ['disable', 'disable'],
     ['delete', 'delete'],
     ['demote', 'removePassword'],
@@ -45,16 +46,16 @@ describe('lock-out guard under concurrency', () => {
       await createAdmin(u1);
       await createAdmin(u2);
       // Only these two can sign in as admins from here on.
-      for (const u of previous) expect((await ops.delete?.(u))?.status).toBe(204);
+      for (const u of previous) expect((await ops.delete(u)).status).toBe(204);
       previous = [u1, u2];
-      const [r1, r2] = await Promise.all([ops[a]?.(u1), ops[b]?.(u2)]);
-      const statuses = [r1?.status, r2?.status].sort();
-      const refused = [r1, r2].find((r) => r?.status === 409);
+      const [r1, r2] = await Promise.all([ops[a](u1), ops[b](u2)]);
+      const statuses = [r1.status, r2.status].sort();
+      const refused = [r1, r2].find((r) => r.status === 409);
       expect(statuses.filter((s) => s === 409)).toHaveLength(1);
       expect(statuses.filter((s) => s === 200 || s === 204)).toHaveLength(1);
-      expect((await refused?.json()).code).toBe('last_admin');
+      expect(((await refused?.json()) as { code?: string } | undefined)?.code).toBe('last_admin');
       // One of them can still sign in as an admin.
-      const usable = [];
+      const usable: string[] = [];
       for (const u of [u1, u2]) {
         const r = await app.admin(`/api/manage/users/${u}`);
         if (r.status !== 200) continue;
