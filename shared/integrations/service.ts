@@ -90,6 +90,9 @@ function checkIfMatch(current: StoredIntegration, ifMatch: string | undefined): 
     throw new PreconditionFailedError();
 }
 
+/** How long a delete's mark keeps assignments away (a delete takes well under a second). */
+const DELETE_MARK_MS = 60_000;
+
 export class IntegrationService {
   private readonly store: IntegrationStore;
   private readonly vault: IntegrationSecrets;
@@ -398,15 +401,26 @@ export class IntegrationService {
   ): Promise<void> {
     const current = await this.load(id);
     checkIfMatch(current, ifMatch);
+    // Mark the row first, then count: an assignment writes the user first, then checks the row
+    // (UserService), so of a delete and an assignment racing, at least one sees the other.
+    const { etag: _etag, ...record } = current;
+    const marked = await this.store.replace(
+      { ...record, deletingSince: this.deps.clock.now() },
+      current.etag,
+    );
     const assigned = this.assignmentCounter ? await this.assignmentCounter.countUsersAssignedTo(id) : 0;
     if (assigned > 0) {
+      const { deletingSince: _d, etag: _e, ...unmarked } = marked;
+      await this.bestEffort('unmark_delete', async () => {
+        await this.store.replace(unmarked, marked.etag);
+      });
       throw new ConflictError(
         `${assigned} user(s) are still assigned to this integration; assign them another verify type first.`,
         'integration_in_use',
         { assignedUsers: assigned },
       );
     }
-    await this.store.remove(id, current.etag);
+    await this.store.remove(id, marked.etag);
     this.cache.delete(id);
     const removed = await this.vault.remove(current.secretName);
     await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, id));
@@ -432,6 +446,17 @@ export class IntegrationService {
     }
     const clientSecret = await this.secretOf(row, opts.refreshSecret === true);
     return { integration: this.view(row), clientSecret };
+  }
+
+  /**
+   * Whether users may (still) be assigned to the integration: it exists and no delete is under way
+   * (a mark older than a minute was left by a delete that did not finish, and is ignored).
+   */
+  async isAssignable(id: string): Promise<boolean> {
+    const normalized = typeof id === 'string' ? id.toLowerCase() : '';
+    const row = ID_PATTERN.test(normalized) ? await this.store.get(normalized) : undefined;
+    if (!row) return false;
+    return !row.deletingSince || this.deps.clock.now() - row.deletingSince > DELETE_MARK_MS;
   }
 
   /** Health warnings: secrets that expired or expire within 30 days. */

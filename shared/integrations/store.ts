@@ -42,6 +42,8 @@ export interface IntegrationRecord {
   lastTest: IntegrationTestResult | null;
   createdAt: string;
   updatedAt: string;
+  /** Set (epoch ms) while a delete is checking that no user is assigned; see IntegrationService.delete. */
+  deletingSince?: number;
 }
 
 export type StoredIntegration = IntegrationRecord & { etag: string };
@@ -63,6 +65,7 @@ interface IntegrationEntity {
   lastTest: string;
   createdAt: string;
   updatedAt: string;
+  deletingSince?: number;
 }
 
 interface TitleIndexEntity {
@@ -96,6 +99,7 @@ function toEntity(r: IntegrationRecord): IntegrationEntity & { partitionKey: str
     lastTest: r.lastTest ? JSON.stringify(r.lastTest) : '',
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
+    deletingSince: r.deletingSince ?? 0,
   };
 }
 
@@ -127,6 +131,7 @@ function fromEntity(e: IntegrationEntity & { rowKey: string; etag: string }): St
     lastTest: parseJson<IntegrationTestResult | null>(e.lastTest, null),
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
+    ...(e.deletingSince ? { deletingSince: e.deletingSince } : {}),
     etag: e.etag,
   };
 }

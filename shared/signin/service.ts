@@ -149,7 +149,27 @@ export class SignInService {
     if (user && !user.disabled && user.verifyType.kind === 'integration') {
       const hasPasswordChoice = settings.allowOAuthPasswords && user.passwordHash !== null;
       if (method === 'password' && hasPasswordChoice) return { kind: 'password', username, returnTo };
-      const { integration } = await this.activeIntegration(user.verifyType.integrationId, username);
+      let integration: SignInIntegration;
+      try {
+        ({ integration } = await this.activeIntegration(user.verifyType.integrationId, username));
+      } catch (err) {
+        // The user's integration is gone or inactive: the password when the user may use one, else a
+        // page that says sign-in with the organisation is not available (not "link not valid").
+        const missing = err instanceof SignInError && err.errorCase === 'integration_not_found';
+        const inactive = err instanceof SignInError && err.errorCase === 'integration_unavailable';
+        if (!missing && !inactive) throw err;
+        if (hasPasswordChoice) return { kind: 'password', username, returnTo };
+        throw new SignInError(
+          'integration_unavailable',
+          403,
+          missing ? 'integration_missing' : 'integration_inactive',
+          {
+            username,
+            integrationId: user.verifyType.integrationId,
+            returnTo,
+          },
+        );
+      }
       if (hasPasswordChoice && method !== 'entra') {
         return { kind: 'choice', username, title: integration.title, returnTo };
       }

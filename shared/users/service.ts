@@ -28,6 +28,8 @@ export interface IntegrationLookup {
   /** Case-insensitive; undefined when no integration has the title. */
   findByTitle(title: string): Promise<{ id: string; title: string; status: string } | undefined>;
   list(): Promise<{ id: string; title: string; status: string }[]>;
+  /** Whether users may still be assigned to it: it exists and is not being deleted. */
+  isAssignable?(id: string): Promise<boolean>;
 }
 
 /** What the lock-out guard needs from the global settings. */
@@ -329,6 +331,11 @@ export class UserService {
       if (record.roles.includes('admin')) await this.store.removeAdmin(record.username);
       throw err;
     }
+    await this.confirmAssignment(verifyType, async () => {
+      await this.store.remove(saved.username, saved.etag);
+      if (record.email) await this.store.releaseEmail(record.email, record.username);
+      if (record.roles.includes('admin')) await this.store.removeAdmin(record.username);
+    });
     await this.deps.audit.record({
       type: 'admin.user.created',
       actor: ctx.actor,
@@ -386,6 +393,14 @@ export class UserService {
       } catch (err) {
         if (emailChanged && next.email) await this.store.releaseEmail(next.email, next.username);
         throw err;
+      }
+      if (changed.includes('verifyType')) {
+        await this.confirmAssignment(next.verifyType, async () => {
+          const { etag: _etag, ...before } = current;
+          await this.store.replace(before, saved.etag);
+          if (emailChanged && next.email) await this.store.releaseEmail(next.email, next.username);
+          if (becomesAdmin) await this.store.removeAdmin(next.username);
+        });
       }
       if (emailChanged && current.email) await this.store.releaseEmail(current.email, current.username);
       if (current.roles.includes('admin') && !next.roles.includes('admin'))
@@ -514,6 +529,22 @@ export class UserService {
       details: { sessionsRevoked: revoked },
     });
     return revoked;
+  }
+
+  /**
+   * After a user row that names an integration is written: the integration must still exist and no
+   * delete may be under way. A delete marks the row before it counts the assigned users, and this
+   * reads the row after the user write, so of the two racing at least one sees the other; when this
+   * one does, the user write is undone and the change refused (409 `integration_deleted`).
+   */
+  private async confirmAssignment(vt: VerifyType, undo: () => Promise<void>): Promise<void> {
+    if (vt.kind !== 'integration' || !this.deps.integrations.isAssignable) return;
+    if (await this.deps.integrations.isAssignable(vt.integrationId)) return;
+    await undo();
+    throw new ConflictError(
+      'The integration was deleted (or is being deleted) meanwhile; choose another verify type.',
+      'integration_deleted',
+    );
   }
 
   // ---------------------------------------------------------------- lock-out guard
