@@ -3,11 +3,12 @@
  * Every input object is `.strict()`: unknown keys are a 400 naming the key.
  */
 import { z } from 'zod';
+import { nameIssue } from '../names.ts';
 
 /** Largest JSON body the integration routes read. */
 export const INTEGRATION_BODY_LIMIT = 8 * 1024;
 export const MAX_ALLOWED_TENANTS = 50;
-/** `password` is the other verify type: an integration may never carry that title (any case). */
+/** `password` is the other verify type: an integration may never carry that title (compared by `nameKey`). */
 export const RESERVED_TITLE = 'password';
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -31,7 +32,11 @@ export const titleSchema = z
   .trim()
   .min(1, 'must not be empty')
   .max(100, 'must be at most 100 characters')
-  .refine((v) => !CONTROL.test(v), 'must not contain control characters');
+  .refine((v) => !CONTROL.test(v), 'must not contain control characters')
+  .superRefine((v, ctx) => {
+    const issue = nameIssue(v);
+    if (issue) ctx.addIssue({ code: 'custom', message: issue });
+  });
 
 export const tenantSchema = z
   .string()

@@ -24,6 +24,7 @@ import type { EntraClientFactory } from '../entra/msal.ts';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import type { HealthWarning } from '../health.ts';
 import type { Logger } from '../log.ts';
+import { nameKey } from '../names.ts';
 import { ActivationFailedError, runConnectionTest } from './activation.ts';
 import { SecretCache } from './cache.ts';
 import { daysUntil, EXPIRY_WARNING_DAYS, expiryWarnings } from './expiry.ts';
@@ -39,7 +40,13 @@ import {
   tenantIssue,
 } from './schemas.ts';
 import { IntegrationSecrets, secretNameFor } from './secrets.ts';
-import { type IntegrationRecord, IntegrationStore, type StoredIntegration, titleKey } from './store.ts';
+import {
+  duplicateTitle,
+  type IntegrationRecord,
+  IntegrationStore,
+  type StoredIntegration,
+  titleKey,
+} from './store.ts';
 
 /** Counts the users whose verify type is an integration (the users store plugs in here). */
 export interface AssignmentCounter {
@@ -82,7 +89,7 @@ function reservedTitle(): ValidationError {
 }
 
 function checkTitle(title: string): void {
-  if (title.toLowerCase() === RESERVED_TITLE) throw reservedTitle();
+  if (nameKey(title) === RESERVED_TITLE) throw reservedTitle();
 }
 
 function checkIfMatch(current: StoredIntegration, ifMatch: string | undefined): void {
@@ -143,6 +150,7 @@ export class IntegrationService {
   ): Promise<IntegrationWithWarnings> {
     checkTitle(input.title);
     const id = randomUUID();
+    await this.checkTitleUnique(input.title, id);
     const key = titleKey(input.title);
     const secretName = secretNameFor(id);
     await this.store.claimTitle(key, input.title, id);
@@ -241,7 +249,10 @@ export class IntegrationService {
         JSON.stringify(current[f as keyof IntegrationRecord]),
     );
     if (changed.length === 0) return { ...this.view(current), warnings: await this.warningsFor(current) };
-    if (changed.includes('title')) checkTitle(next.title);
+    if (changed.includes('title')) {
+      checkTitle(next.title);
+      await this.checkTitleUnique(next.title, id);
+    }
 
     const warnings: IntegrationWarning[] = [];
     const changedFields: string[] = [...changed];
@@ -466,6 +477,17 @@ export class IntegrationService {
   }
 
   // --- internals ---------------------------------------------------------------------------------
+
+  /**
+   * Titles compare by `nameKey`. The title index (claimed on create/rename) makes that atomic for
+   * titles keyed the current way; this also compares every stored title, so rows keyed before NFKC
+   * + case folding (`legacyTitleKey`) are seen too. A few rows: one partition query.
+   */
+  private async checkTitleUnique(title: string, id: string): Promise<void> {
+    const key = nameKey(title);
+    const clash = (await this.store.list()).some((r) => r.id !== id && nameKey(r.title) === key);
+    if (clash) throw duplicateTitle();
+  }
 
   private async load(id: string): Promise<StoredIntegration> {
     const normalized = typeof id === 'string' ? id.toLowerCase() : '';

@@ -1,0 +1,103 @@
+/**
+ * Look-alike titles: refused when they hide characters, use unusual or repeated spaces or mix
+ * scripts; unique (and the reserved word `password` unavoidable) after NFKC + case folding. Rows
+ * keyed the old way (NFC + lower case) are still found and still block their title.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../helpers/stack.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(() => app.close());
+
+const create = (title: string) =>
+  app.admin('/api/manage/integrations', {
+    method: 'POST',
+    json: {
+      kind: 'azure-ad',
+      title,
+      tenant: randomUUID(),
+      applicationId: randomUUID(),
+      clientSecret: 'a client secret value',
+    },
+  });
+
+describe('integration titles', () => {
+  beforeAll(async () => {
+    expect((await create('Demo App')).status).toBe(201);
+  });
+
+  it.each([
+    ['non-breaking space', 'Demo\u00a0App', 400],
+    ['double space', 'Demo  App', 400],
+    ['zero-width space', 'Demo\u200bApp', 400],
+    ['Cyrillic а', 'Demo \u0430pp', 400],
+    ['full-width letters', 'Ｄｅｍｏ Ａｐｐ', 409],
+    ['right-to-left override', 'Demo App\u202e', 400],
+    ['other case', 'DEMO APP', 409],
+  ])('a look-alike of "Demo App" (%s) is refused', async (_what, title, status) => {
+    const r = await create(title);
+    expect(r.status).toBe(status);
+    const body = await r.json();
+    if (status === 400) expect(JSON.stringify(body.errors)).toContain('title');
+    else expect(body.code).toBe('duplicate_title');
+  });
+
+  it.each(['ＰＡＳＳＷＯＲＤ', 'Pass\u200bword', 'pass\u00a0word', 'p\u0430ssword', 'PASSWORD'])(
+    'the reserved word cannot be dodged: %j',
+    async (title) => {
+      expect((await create(title)).status).toBe(400);
+    },
+  );
+
+  it('renaming to a look-alike is refused the same way', async () => {
+    const other = await create('Second App');
+    expect(other.status).toBe(201);
+    const { id } = await other.json();
+    const r = await app.admin(`/api/manage/integrations/${id}`, {
+      method: 'PATCH',
+      json: { title: 'Ｄｅｍｏ app' },
+    });
+    expect(r.status).toBe(409);
+  });
+
+  it('a row keyed the old way (NFC + lower case) is found by title and blocks its look-alikes', async () => {
+    const created = await create('Maße Eins');
+    expect(created.status).toBe(201);
+    const { id } = await created.json();
+    // Rewrite it as a row written before this change: old key in the row and in the title index.
+    const table = app.services.tables.integrations;
+    const legacy = createHash('sha256').update('maße eins').digest('hex');
+    const row = await table.getEntity<Record<string, unknown>>('integration', id).catch(() => undefined);
+    expect(row, 'integration partition name').toBeDefined();
+    const { etag: _e, timestamp: _t, ...fields } = row as Record<string, unknown>;
+    await table.updateEntity(
+      { ...(fields as { partitionKey: string; rowKey: string }), titleKey: legacy },
+      'Replace',
+    );
+    const index = await table.getEntity<Record<string, unknown>>(
+      'title',
+      (fields as { titleKey: string }).titleKey,
+    );
+    await table.deleteEntity('title', index.rowKey as string);
+    await table.createEntity({
+      partitionKey: 'title',
+      rowKey: legacy,
+      integrationId: id,
+      title: 'Maße Eins',
+      createdAt: new Date().toISOString(),
+    });
+    // Found by its title (users are assigned by title) …
+    const user = await app.admin('/api/manage/users', {
+      method: 'POST',
+      json: { username: 'legacy-title-user', verifyType: { title: 'maße eins' } },
+    });
+    expect(user.status, await user.clone().text()).toBe(201);
+    expect((await user.json()).verifyType.integrationId).toBe(id);
+    // … and its folded look-alike is a duplicate.
+    expect((await create('MASSE EINS')).status).toBe(409);
+  });
+});
