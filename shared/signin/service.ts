@@ -438,6 +438,12 @@ export class SignInService {
       if (integration.tenant.toLowerCase() === 'organizations' && integration.matchClaim === 'email') {
         throw new SignInError('no_account', 403, 'email_claim_multi_tenant', ctx);
       }
+      // The email claim is whatever a tenant admin typed into `mail`: it is only trusted for a first
+      // binding when Entra says the tenant owns the email's domain (xms_edov, an optional claim the
+      // app registration must request). Both routes (username first and IdP first) need it.
+      if (integration.matchClaim === 'email' && !identity.emailDomainVerified) {
+        throw new SignInError('no_account', 403, 'email_domain_not_verified', ctx);
+      }
       const claim = claimValue(identity, integration.matchClaim);
       if (!claim) throw new SignInError('no_account', 403, 'claim_missing', ctx);
       if (expectedUsername) {
