@@ -79,7 +79,8 @@ export async function startAzuriteTables(
         if (child.exitCode !== null) return resolve();
         child.removeAllListeners('exit');
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        // SIGINT is Azurite's graceful stop: it saves an on-disk store (SIGTERM would lose recent writes).
+        child.kill('SIGINT');
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),
   };

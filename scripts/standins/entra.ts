@@ -39,6 +39,11 @@ export interface EntraStandInOptions {
   tenants?: TenantSpec[];
   /** Clock (ms) for the stand-in's own stamps (client-credential tokens, error timestamps, nbf). */
   now?: () => number;
+  /**
+   * The origin clients use to reach the stand-in, when that is not the stand-in itself (a fault
+   * proxy in front of it): issuers, discovery and the login form name this host.
+   */
+  publicHost?: string;
   /** Receives internal errors (500s); default: silent. */
   log?: (message: string) => void;
 }
@@ -539,7 +544,7 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const host = `https://localhost:${port}`;
+  const host = opts.publicHost ?? `https://localhost:${port}`;
   const issuerOf = (tenantId: string) => `${host}/${tenantId}/v2.0`;
 
   const mountProviders = () =>
