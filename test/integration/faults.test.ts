@@ -5,7 +5,11 @@
  * recovers without restarting the app. Each test uses its own Azurite or a proxy in front of the
  * suite's stand-ins (test/helpers/faults.ts), so other test files are not disturbed.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, supervisedAzuriteTables, waitForPort } from '../../scripts/standins/azurite.ts';
 import { DEMO_ENTRA } from '../../scripts/standins/entra.ts';
 import { DEPENDENCY_ATTEMPT_TIMEOUT_MS, DEPENDENCY_RETRY_OPTIONS } from '../../shared/dependency.ts';
 import { entraBehindProxy, keyVaultProxy, type OwnAzurite, startOwnAzurite } from '../helpers/faults.ts';
@@ -203,5 +207,29 @@ describe('Entra down during the callback', () => {
     const { callback } = await again.signInWithEntra('eve', 'eve');
     expect(callback.status, await callback.clone().text()).toBe(302);
     expect((await again.session()).status).toBe(200);
+  });
+});
+
+describe('npm start keeps Azurite running', () => {
+  it('restarts Azurite on the same port when it exits on its own', async () => {
+    const location = mkdtempSync(path.join(tmpdir(), 'broker-azurite-sup-'));
+    const port = await freePort();
+    const messages: string[] = [];
+    const azurite = await supervisedAzuriteTables({ port, location, log: (m) => messages.push(m) });
+    try {
+      const first = azurite.pid;
+      expect(first).toBeTypeOf('number');
+      process.kill(first as number, 'SIGKILL');
+      await expect
+        .poll(() => azurite.pid !== first && messages.includes('Azurite is back.'), {
+          timeout: 30_000,
+          interval: 200,
+        })
+        .toBe(true);
+      await waitForPort(port);
+    } finally {
+      await azurite.close();
+      rmSync(location, { recursive: true, force: true });
+    }
   });
 });
