@@ -81,7 +81,8 @@ export function remoteSigningKeys(
       jwks = createRemoteJWKSet(new URL(url), {
         cooldownDuration: opts.cooldownMs ?? KEY_REFETCH_COOLDOWN_MS,
         cacheMaxAge: 24 * 3600_000,
-        timeoutDuration: 5000,
+        // Within the broker's 3 s budget for a dependency (a hung key endpoint → "try again").
+        timeoutDuration: 2500,
       });
       cache.set(url, jwks);
     }

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { authorityHost, authorizeEndpoint, type EntraCloud } from '../entra/authority.ts';
 import { classifyEntraError } from '../entra/errors.ts';
+import { ENTRA_CALL_TIMEOUT_MS, withEntraTimeout } from '../entra/msal.ts';
 import { BrokerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ErrorCase } from '../pages/texts.ts';
@@ -326,16 +327,18 @@ export class SignInService {
   ): Promise<AuthenticationResult> {
     const attempt = async (secret: string, target: SignInIntegration) => {
       const client = this.d.entraClients.get(target, secret);
-      const result = await client.acquireTokenByCode(
-        {
-          code,
-          redirectUri: this.redirectUri,
-          codeVerifier: verifier,
-          scopes: SIGN_IN_SCOPES,
-          state,
-          nonce,
-        },
-        { code, state },
+      const result = await withEntraTimeout(
+        client.acquireTokenByCode(
+          {
+            code,
+            redirectUri: this.redirectUri,
+            codeVerifier: verifier,
+            scopes: SIGN_IN_SCOPES,
+            state,
+            nonce,
+          },
+          { code, state },
+        ),
       );
       // A long-lived instance must not keep every user's tokens (MSAL caches them per account).
       if (result?.account) await client.getTokenCache().removeAccount(result.account);
@@ -405,7 +408,7 @@ export class SignInService {
   private async discoverTenantId(cloud: EntraCloud, domain: string): Promise<string> {
     const host = authorityHost(cloud, this.d.config);
     const res = await fetch(`${host}/${encodeURIComponent(domain)}/v2.0/.well-known/openid-configuration`, {
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(ENTRA_CALL_TIMEOUT_MS),
     });
     if (!res.ok) throw new SignInError('unavailable', 503, 'tenant_discovery_failed');
     const issuer = String(((await res.json()) as { issuer?: unknown }).issuer ?? '');

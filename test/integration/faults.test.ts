@@ -208,6 +208,21 @@ describe('Entra down during the callback', () => {
     expect(callback.status, await callback.clone().text()).toBe(302);
     expect((await again.session()).status).toBe(200);
   });
+
+  it('an Entra that hangs during the code exchange gives the 503 page too (bounded), then works again', async () => {
+    const b = new BrokerBrowser(app);
+    const start = await b.post('/api/auth/login', { username: 'eve' });
+    const callbackUrl = await b.entraLogin(start.headers.get('location') as string, 'eve');
+    idp.hang();
+    const r = await timed(() => b.get(callbackUrl));
+    await expectPage503(r.value);
+    console.info(`entra hung: page 503 in ${r.ms} ms`);
+    idp.pass();
+    const again = new BrokerBrowser(app);
+    const { callback } = await again.signInWithEntra('eve', 'eve');
+    expect(callback.status, await callback.clone().text()).toBe(302);
+    expect((await again.session()).status).toBe(200);
+  });
 });
 
 describe('npm start keeps Azurite running', () => {
