@@ -79,7 +79,7 @@ async function startStandInChild(): Promise<{ host: string; close(): Promise<voi
     },
   );
   const host = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('Entra stand-in did not start within 20 s')), 20_000);
+    const timer = setTimeout(() => reject(new Error('Entra stand-in did not start within 60 s')), 60_000);
     child.once('exit', (code) => reject(new Error(`Entra stand-in exited with ${code}`)));
     child.on('message', (m: { type?: string; host?: string }) => {
       if (m?.type === 'ready' && m.host) {
