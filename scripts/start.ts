@@ -15,7 +15,7 @@ import { ensureTables } from '../shared/storage/tables.ts';
 import { demoInstructions, seedDemo } from './demo.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { applyLocalSettings } from './local-settings.ts';
-import { startAzuriteTables } from './standins/azurite.ts';
+import { supervisedAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa, repoRoot } from './standins/ca.ts';
 import { demoTenant, startEntraStandIn } from './standins/entra.ts';
 import { startKeyVaultStandIn } from './standins/keyvault.ts';
@@ -59,7 +59,7 @@ async function main() {
 
   try {
     const [azurite, keyVault, entra] = await Promise.all([
-      startAzuriteTables({
+      supervisedAzuriteTables({
         port: local.LOCAL_AZURITE_TABLE_PORT,
         location: path.join(repoRoot, '.local', 'azurite'),
       }),

@@ -164,17 +164,48 @@ export class TooManyRequestsError extends BrokerError {
  * Likely causes: a network outage, missing role assignments for the managed identity, throttling.
  * The message shown is generic; the cause is only logged (without secrets).
  */
+export type Dependency = 'tables' | 'secrets' | 'entra';
+
+/** What the log may say about a failed dependency call: never data, keys, names of rows or values. */
+export interface DependencyFailure {
+  /** HTTP status the dependency answered, if it answered. */
+  status?: number;
+  /** Network or SDK error code (ECONNREFUSED, AbortError, …) or the service's x-ms-error-code. */
+  errorCode?: string;
+  /** What was attempted, e.g. `getEntity`, `submitTransaction`, `getSecret`. */
+  operation?: string;
+  /** Table Storage: the table the call went to. */
+  table?: string;
+  /** Key Vault: the vault's host (never a secret's name). */
+  vault?: string;
+}
+
+/** Seconds a client is asked to wait after a 503 (the SDKs fail within ~3 s; outages last longer). */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+
 export class DependencyError extends BrokerError {
-  constructor(dependency: 'tables' | 'secrets' | 'entra', cause?: unknown) {
+  /** For the log only (see DependencyFailure); never part of the response. */
+  readonly failure: DependencyFailure & { dependency: Dependency };
+
+  constructor(dependency: Dependency, cause?: unknown, failure: DependencyFailure = {}) {
     super(
       503,
       'dependency_unavailable',
       'A service the broker depends on is not available. Try again later.',
       {
         extras: { dependency },
+        headers: { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) },
         cause,
       },
     );
+    // Re-wrapping keeps what the first classification knew.
+    const inner = cause instanceof DependencyError ? cause.failure : {};
+    this.failure = {
+      ...inner,
+      ...failure,
+      dependency,
+      ...(failure.status === undefined && sdkStatus(cause) !== undefined ? { status: sdkStatus(cause) } : {}),
+    };
   }
 }
 

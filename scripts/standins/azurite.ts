@@ -12,6 +12,8 @@ export interface AzuriteTables {
   /** Table endpoint for the development account, e.g. http://127.0.0.1:10002/devstoreaccount1 */
   endpoint: string;
   port: number;
+  /** The Azurite process (a supervised one: the current process). */
+  readonly pid: number | undefined;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export async function waitForPort(port: number, timeoutMs = 15_000, host = '127.
 }
 
 export async function startAzuriteTables(
-  opts: { port?: number; location?: string } = {},
+  opts: { port?: number; location?: string; onExit?: (code: number | null) => void } = {},
 ): Promise<AzuriteTables> {
   const port = opts.port ?? (await freePort());
   const bin = path.join(repoRoot, 'node_modules', '.bin', 'azurite-table');
@@ -71,16 +73,67 @@ export async function startAzuriteTables(
     child.once('exit', (code) => reject(new Error(`azurite-table exited with ${code}: ${stderr.trim()}`))),
   );
   await Promise.race([waitForPort(port), exited]);
+  // Exits after a successful start (a crash, a kill) are reported; close() removes this listener.
+  child.once('exit', (code) => opts.onExit?.(code));
   return {
     endpoint: `http://127.0.0.1:${port}/devstoreaccount1`,
     port,
+    pid: child.pid,
     close: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.removeAllListeners('exit');
         child.once('exit', () => resolve());
-        child.kill('SIGTERM');
+        // SIGINT is Azurite's graceful stop: it saves an on-disk store (SIGTERM would lose recent writes).
+        child.kill('SIGINT');
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),
+  };
+}
+
+/**
+ * Azurite for `npm start`: restarted on the same port and folder whenever it exits on its own (the
+ * broker answers 503 meanwhile and recovers by itself once it is back).
+ */
+export async function supervisedAzuriteTables(opts: {
+  port: number;
+  location: string;
+  log?: (message: string) => void;
+}): Promise<AzuriteTables> {
+  const log = opts.log ?? ((m: string) => console.warn(m));
+  let closing = false;
+  let current: AzuriteTables;
+  const start = async (): Promise<AzuriteTables> =>
+    startAzuriteTables({
+      port: opts.port,
+      location: opts.location,
+      onExit: (code) => {
+        if (closing) return;
+        log(`Azurite exited (${code}); restarting it on port ${opts.port}…`);
+        const retry = async (attempt: number): Promise<void> => {
+          if (closing) return;
+          try {
+            current = await start();
+            log('Azurite is back.');
+          } catch (err) {
+            log(`Azurite did not start (${err instanceof Error ? err.message : String(err)}); trying again.`);
+            await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * 2 ** attempt)));
+            return retry(attempt + 1);
+          }
+        };
+        void retry(0);
+      },
+    });
+  current = await start();
+  return {
+    endpoint: current.endpoint,
+    port: current.port,
+    get pid() {
+      return current.pid;
+    },
+    close: async () => {
+      closing = true;
+      await current.close();
+    },
   };
 }

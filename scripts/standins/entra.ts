@@ -8,7 +8,8 @@
  *   jwks       /{tenant}/discovery/v2.0/keys         logout /{tenant}/oauth2/v2.0/logout
  * `{tenant}` is the tenant id or its domain (`organizations` / `common` mean the first tenant).
  * Errors at the token endpoint are shaped like Entra's (AADSTS codes, trace and correlation ids).
- * Sign-in: any account name with any non-empty password; no consent step.
+ * Sign-in: any account name with any non-empty password; no consent step. ID tokens carry
+ * `xms_edov: true` except for accounts named `unverified-…`. `rotateKeys()` rolls the signing key over.
  */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -38,6 +39,11 @@ export interface EntraStandInOptions {
   tenants?: TenantSpec[];
   /** Clock (ms) for the stand-in's own stamps (client-credential tokens, error timestamps, nbf). */
   now?: () => number;
+  /**
+   * The origin clients use to reach the stand-in, when that is not the stand-in itself (a fault
+   * proxy in front of it): issuers, discovery and the login form name this host.
+   */
+  publicHost?: string;
   /** Receives internal errors (500s); default: silent. */
   log?: (message: string) => void;
 }
@@ -49,6 +55,13 @@ export interface EntraStandIn {
   authority(tenantId: string): string;
   issuer(tenantId: string): string;
   close(): Promise<void>;
+  /**
+   * Signing-key rollover: a new key replaces the old one (the old kid is no longer published).
+   * Returns the new kid.
+   */
+  rotateKeys(): Promise<string>;
+  /** The kid tokens are signed with now. */
+  keyId(): string;
   /** Every request served: path without query (no codes or secrets), status. */
   requests: { method: string; path: string; status: number }[];
 }
@@ -469,6 +482,25 @@ function displayName(name: string): string {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Accounts whose name starts with this get `xms_edov: false` (email domain owner not verified). */
+export const UNVERIFIED_EMAIL_PREFIX = 'unverified-';
+
+function isUnverifiedEmailAccount(accountId: string): boolean {
+  return accountId.startsWith(UNVERIFIED_EMAIL_PREFIX);
+}
+
+async function newSigningKey(): Promise<{
+  kid: string;
+  signingJwk: JWK;
+  signingKey: CryptoKey | Uint8Array;
+}> {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateJwk = privateKey.export({ format: 'jwk' }) as JWK;
+  const kid = await calculateJwkThumbprint(privateJwk);
+  const signingJwk: JWK = { ...privateJwk, kid, alg: 'RS256', use: 'sig' };
+  return { kid, signingJwk, signingKey: await importJWK(signingJwk, 'RS256') };
+}
+
 export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise<EntraStandIn> {
   const { default: Provider } = (await import(OIDC_PROVIDER_MODULE)) as { default: ProviderCtor };
   const tenants = opts.tenants ?? [demoTenant()];
@@ -476,11 +508,7 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
   const log = opts.log ?? (() => {});
   const requests: EntraStandIn['requests'] = [];
 
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const privateJwk = privateKey.export({ format: 'jwk' }) as JWK;
-  const kid = await calculateJwkThumbprint(privateJwk);
-  const signingJwk: JWK = { ...privateJwk, kid, alg: 'RS256', use: 'sig' };
-  const signingKey = await importJWK(signingJwk, 'RS256');
+  let { kid, signingJwk, signingKey } = await newSigningKey();
 
   const providers = new Map<string, { tenant: TenantSpec; handle: ReturnType<OidcProvider['callback']> }>();
   const providerByTenant = new Map<string, OidcProvider>();
@@ -516,14 +544,16 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const host = `https://localhost:${port}`;
+  const host = opts.publicHost ?? `https://localhost:${port}`;
   const issuerOf = (tenantId: string) => `${host}/${tenantId}/v2.0`;
 
-  tenants.forEach((tenant, index) => {
-    const provider = createTenantProvider(Provider, tenant, index);
-    providerByTenant.set(tenant.tenantId, provider);
-    providers.set(tenant.tenantId, { tenant, handle: provider.callback() });
-  });
+  const mountProviders = () =>
+    tenants.forEach((tenant, index) => {
+      const provider = createTenantProvider(Provider, tenant, index);
+      providerByTenant.set(tenant.tenantId, provider);
+      providers.set(tenant.tenantId, { tenant, handle: provider.callback() });
+    });
+  mountProviders();
 
   function createTenantProvider(
     ProviderClass: ProviderCtor,
@@ -576,7 +606,7 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
           .digest('base64url')
           .slice(0, 43),
       claims: {
-        openid: ['sub', 'tid', 'oid', 'ver', 'nbf'],
+        openid: ['sub', 'tid', 'oid', 'ver', 'nbf', 'xms_edov'],
         profile: ['name', 'preferred_username'],
         email: ['email'],
       },
@@ -595,6 +625,8 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
             name: displayName(id),
             preferred_username: username,
             email: username,
+            // Email domain owner verified: true unless the account name says otherwise.
+            xms_edov: !isUnverifiedEmailAccount(id),
           };
         },
       }),
@@ -853,6 +885,13 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
   return {
     host,
     port,
+    rotateKeys: async () => {
+      ({ kid, signingJwk, signingKey } = await newSigningKey());
+      // oidc-provider reads its keys once: new providers (pending interactions are dropped).
+      mountProviders();
+      return kid;
+    },
+    keyId: () => kid,
     authority: (tenantId) => `${host}/${tenantId}`,
     issuer: issuerOf,
     requests,

@@ -85,3 +85,23 @@ export async function testClientCredentials(
   if (!result) throw new Error('Entra returned no token for the client-credentials request');
   return result;
 }
+
+/** An Entra call (code exchange) that has not answered after this long counts as unreachable (503). */
+export const ENTRA_CALL_TIMEOUT_MS = 2500;
+
+/**
+ * Bounds an MSAL call: MSAL Node's own network timeout is longer than the broker's 3 s budget for a
+ * dependency. On timeout this rejects with an `ETIMEDOUT` error, which classifyEntraError calls
+ * `unreachable`; the late outcome of the call itself is ignored.
+ */
+export function withEntraTimeout<T>(call: Promise<T>, ms = ENTRA_CALL_TIMEOUT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error('Entra did not answer in time'), { code: 'ETIMEDOUT' })),
+      ms,
+    );
+  });
+  call.catch(() => {}); // a late failure after the timeout is not an unhandled rejection
+  return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+}

@@ -7,7 +7,13 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import type { Principal } from '../admin/auth.ts';
-import { BrokerError, TooManyRequestsError, toProblem } from '../errors.ts';
+import {
+  BrokerError,
+  DEPENDENCY_RETRY_AFTER_SECONDS,
+  DependencyError,
+  TooManyRequestsError,
+  toProblem,
+} from '../errors.ts';
 import { type Logger, rootLogger } from '../log.ts';
 import { getServices, type Services } from '../runtime.ts';
 import { addressBucket, type FailurePolicy, type RatePolicy } from '../signin/throttle.ts';
@@ -136,14 +142,21 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
         response.cookies = [...(response.cookies ?? []), p.refreshedCookie];
       }
     } catch (err) {
-      const { status, problem, headers } = toProblem(err, correlationId);
+      const { status, problem, headers: errorHeaders } = toProblem(err, correlationId);
+      const headers = { ...errorHeaders };
       if (status >= 500) {
         (rc?.log ?? rootLogger).error('request.failed', {
           status,
           problemCode: problem.code,
           error: err,
           correlationId,
+          // Which dependency failed, how and where (status, code, operation, table) — never data.
+          ...(err instanceof DependencyError ? { dependencyFailure: err.failure } : {}),
         });
+      }
+      // Every 503 tells the client when to come back.
+      if (status === 503 && !headers['Retry-After']) {
+        headers['Retry-After'] = String(DEPENDENCY_RETRY_AFTER_SECONDS);
       }
       response =
         opts.renderError && rc

@@ -26,6 +26,8 @@ export interface EntraIdentity {
   email: string | null;
   upn: string | null;
   name: string | null;
+  /** Entra's `xms_edov`: the email's domain is verified as owned by the tenant (only `true` counts). */
+  emailDomainVerified: boolean;
 }
 
 export type IdTokenFailure =
@@ -59,19 +61,28 @@ export interface IdTokenExpectations {
 /** Where signing keys come from: production fetches each tenant's jwks_uri (cached by jose). */
 export type SigningKeySource = (cloud: EntraCloud, tenantId: string) => JWTVerifyGetKey;
 
+/**
+ * Signing-key rollover: a token whose `kid` is not in the cached key set makes jose refetch that
+ * tenant's keys at once, unless the set was fetched less than this long ago (one fetch per tenant
+ * per few seconds at most, whatever an attacker sends).
+ */
+export const KEY_REFETCH_COOLDOWN_MS = 5000;
+
 export function remoteSigningKeys(
   config: Pick<Config, 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'>,
+  opts: { cooldownMs?: number } = {},
 ): SigningKeySource {
   const cache = new Map<string, JWTVerifyGetKey>();
   return (cloud, tenantId) => {
     const url = jwksUri(cloud, tenantId, config);
     let jwks = cache.get(url);
     if (!jwks) {
-      // jose caches the key set and refetches on an unknown kid at most every 30 s.
+      // jose caches the key set (one per tenant) and refetches on an unknown kid after the cooldown.
       jwks = createRemoteJWKSet(new URL(url), {
-        cooldownDuration: 30_000,
+        cooldownDuration: opts.cooldownMs ?? KEY_REFETCH_COOLDOWN_MS,
         cacheMaxAge: 24 * 3600_000,
-        timeoutDuration: 5000,
+        // Within the broker's 3 s budget for a dependency (a hung key endpoint → "try again").
+        timeoutDuration: 2500,
       });
       cache.set(url, jwks);
     }
@@ -148,6 +159,7 @@ export class IdTokenValidator {
       email: str(payload.email),
       upn: str(payload.upn),
       name: str(payload.name),
+      emailDomainVerified: payload.xms_edov === true,
     };
   }
 }

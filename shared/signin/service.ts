@@ -9,6 +9,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { authorityHost, authorizeEndpoint, type EntraCloud } from '../entra/authority.ts';
 import { classifyEntraError } from '../entra/errors.ts';
+import { ENTRA_CALL_TIMEOUT_MS, withEntraTimeout } from '../entra/msal.ts';
 import { BrokerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ErrorCase } from '../pages/texts.ts';
@@ -346,16 +347,18 @@ export class SignInService {
   ): Promise<AuthenticationResult> {
     const attempt = async (secret: string, target: SignInIntegration) => {
       const client = this.d.entraClients.get(target, secret);
-      const result = await client.acquireTokenByCode(
-        {
-          code,
-          redirectUri: this.redirectUri,
-          codeVerifier: verifier,
-          scopes: SIGN_IN_SCOPES,
-          state,
-          nonce,
-        },
-        { code, state },
+      const result = await withEntraTimeout(
+        client.acquireTokenByCode(
+          {
+            code,
+            redirectUri: this.redirectUri,
+            codeVerifier: verifier,
+            scopes: SIGN_IN_SCOPES,
+            state,
+            nonce,
+          },
+          { code, state },
+        ),
       );
       // A long-lived instance must not keep every user's tokens (MSAL caches them per account).
       if (result?.account) await client.getTokenCache().removeAccount(result.account);
@@ -425,7 +428,7 @@ export class SignInService {
   private async discoverTenantId(cloud: EntraCloud, domain: string): Promise<string> {
     const host = authorityHost(cloud, this.d.config);
     const res = await fetch(`${host}/${encodeURIComponent(domain)}/v2.0/.well-known/openid-configuration`, {
-      signal: AbortSignal.timeout(5000),
+      signal: AbortSignal.timeout(ENTRA_CALL_TIMEOUT_MS),
     });
     if (!res.ok) throw new SignInError('unavailable', 503, 'tenant_discovery_failed');
     const issuer = String(((await res.json()) as { issuer?: unknown }).issuer ?? '');
@@ -457,6 +460,12 @@ export class SignInService {
       // way (validation); rows written before that rule never bind on it either.
       if (integration.tenant.toLowerCase() === 'organizations' && integration.matchClaim === 'email') {
         throw new SignInError('no_account', 403, 'email_claim_multi_tenant', ctx);
+      }
+      // The email claim is whatever a tenant admin typed into `mail`: it is only trusted for a first
+      // binding when Entra says the tenant owns the email's domain (xms_edov, an optional claim the
+      // app registration must request). Both routes (username first and IdP first) need it.
+      if (integration.matchClaim === 'email' && !identity.emailDomainVerified) {
+        throw new SignInError('no_account', 403, 'email_domain_not_verified', ctx);
       }
       const claim = claimValue(identity, integration.matchClaim);
       if (!claim) throw new SignInError('no_account', 403, 'claim_missing', ctx);

@@ -1,6 +1,7 @@
 import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { Config } from '../config.ts';
+import { DEPENDENCY_RETRY_OPTIONS, dependencyPolicy, describeTableRequest } from '../dependency.ts';
 import { sdkStatus } from '../errors.ts';
 
 /** Every table the broker uses. */
@@ -29,15 +30,22 @@ export function createTables(
   credential: TokenCredential,
   opts: { prefix?: string } = {},
 ): Tables {
+  // Storage trouble answers 503 within ~2 s instead of 500 after 2–5 s of retries (issue 11 #5).
+  const options = {
+    retryOptions: DEPENDENCY_RETRY_OPTIONS,
+    additionalPolicies: [
+      { policy: dependencyPolicy('tables', describeTableRequest), position: 'perCall' as const },
+    ],
+  };
   const make = (name: string) =>
     config.BROKER_DEV_CREDENTIALS
       ? new TableClient(
           config.BROKER_TABLE_ENDPOINT,
           name,
           new AzureNamedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
-          { allowInsecureConnection: true, retryOptions: { maxRetries: 2 } },
+          { allowInsecureConnection: true, ...options },
         )
-      : new TableClient(config.BROKER_TABLE_ENDPOINT, name, credential, { retryOptions: { maxRetries: 2 } });
+      : new TableClient(config.BROKER_TABLE_ENDPOINT, name, credential, options);
   const prefix = opts.prefix ?? '';
   return Object.fromEntries(
     Object.entries(TABLE_NAMES).map(([key, name]) => [key, make(prefix + name)]),

@@ -1,5 +1,5 @@
 /**
- * SECURITY.md AD4: a storage failure in the middle of a request answers problem+json with the
+ * SECURITY.md AD4: a storage failure in the middle of a request answers problem+json (503) with the
  * correlation id as `instance`, and neither a stack trace nor the SDK's own text.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,18 +29,23 @@ describe('errors', () => {
     } finally {
       logs.stop();
     }
-    expect(res.status).toBe(500);
+    // A storage outage is a 503 with Retry-After (issue 11 #5), not an internal error.
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     const text = await res.text();
     const problem = JSON.parse(text);
-    expect(problem).toMatchObject({ status: 500, code: 'internal_error' });
+    expect(problem).toMatchObject({ status: 503, code: 'dependency_unavailable', dependency: 'tables' });
     expect(problem.instance).toBe(`urn:broker:correlation:${problem.correlationId}`);
     expect(text).not.toMatch(/\bat .+:\d+:\d+/);
     expect(text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|devstoreaccount1|RestError|connect/i);
     // The failure is logged for operators, with the same correlation id and without the SDK message.
     const logged = logs.records.find((r) => r.event === 'request.failed');
     expect(logged?.correlationId).toBe(problem.correlationId);
-    expect(JSON.stringify(logged)).not.toMatch(/ECONNREFUSED/);
+    // The cause is there as a code, operation and table — the SDK's message ("connect ECONNREFUSED
+    // 127.0.0.1:…") is not.
+    expect(logged?.dependencyFailure).toMatchObject({ errorCode: 'ECONNREFUSED', operation: 'listEntities' });
+    expect(JSON.stringify(logged)).not.toMatch(/connect ECONNREFUSED|127\.0\.0\.1/);
   });
 
   it('unknown routes and wrong methods are problems too', async () => {

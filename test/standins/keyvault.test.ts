@@ -9,12 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLocalCa } from '../../scripts/standins/ca.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from '../../scripts/standins/keyvault.ts';
 import { loadConfig } from '../../shared/config.ts';
+import { DependencyError } from '../../shared/errors.ts';
 import { createSecretClient } from '../../shared/secrets/client.ts';
 
 interface SdkError {
   name: string;
   message: string;
   statusCode?: number;
+  /** DependencyError (the broker's 503 for a failing vault). */
+  status?: number;
   code?: string;
   details?: { error?: { code?: string; message?: string; innerError?: { code?: string } } };
 }
@@ -278,9 +281,14 @@ describe('Key Vault stand-in with the real SecretClient', () => {
 
     kv.resetRequests();
     kv.failNext(3, { methods: ['GET'], pathPrefix: '/secrets/' });
+    // The broker's client turns a 5xx after its retries into a DependencyError (503, status logged).
     const err = await rejection(client.getSecret(name));
-    expect(err.statusCode).toBe(503);
-    expect(err.code).toBe('ServiceUnavailable');
+    expect(err).toBeInstanceOf(DependencyError);
+    expect((err as unknown as DependencyError).failure).toMatchObject({
+      dependency: 'secrets',
+      status: 503,
+      operation: 'getSecret',
+    });
     expect(kv.requests.map((r) => r.status)).toEqual([503, 503, 503]);
 
     // One failure is absorbed by the client's retry.
@@ -294,7 +302,7 @@ describe('Key Vault stand-in with the real SecretClient', () => {
     expect(await rejection(client.getSecret(name))).toMatchObject({ statusCode: 429, code: 'Throttled' });
 
     kv.setDown(true);
-    expect((await rejection(client.getSecret(name))).statusCode).toBe(503);
+    expect((await rejection(client.getSecret(name))).status).toBe(503);
     kv.setDown(false);
     expect((await client.getSecret(name)).value).toBe('v');
   });

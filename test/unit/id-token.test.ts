@@ -88,7 +88,15 @@ describe('ID token validation', () => {
       email: 'alice@contoso.example',
       upn: null,
       name: 'Alice',
+      emailDomainVerified: false,
     });
+  });
+
+  it('11: xms_edov counts only when it is literally true', async () => {
+    const edov = async (v: unknown) =>
+      (await validator.validate(await mint({ xms_edov: v }), expectations())).emailDomainVerified;
+    expect(await edov(true)).toBe(true);
+    for (const v of [false, 'true', 1, '1', null]) expect(await edov(v)).toBe(false);
   });
 
   describe('CB3 issuer and tenant', () => {
