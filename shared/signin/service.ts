@@ -100,6 +100,8 @@ export interface SignInDeps {
 }
 
 export const USERNAME_MAX = 256;
+/** How stale a user's lastLoginAt may be (DESIGN: written at most once an hour per user). */
+export const LAST_LOGIN_RESOLUTION_MS = 60 * 60_000;
 
 export function normaliseUsername(raw: string | null | undefined): string {
   return (raw ?? '').trim().toLowerCase();
@@ -292,27 +294,37 @@ export class SignInService {
     details: Record<string, string>,
   ): Promise<SignedIn> {
     const settings = await this.d.settings.get();
-    const issued = await this.d.sessions.issue({
-      username: user.username,
-      roles: user.roles,
-      method,
-      integrationId,
-      clientAddress: info.clientAddress,
-      lifetimeMinutes: settings.sessionLifetimeMinutes,
-    });
-    await this.d.users.recordLogin(user.username);
-    await this.d.audit.record({
-      type: 'signin.succeeded',
-      actor: user.username,
-      target: `user:${user.username}`,
-      correlationId: info.correlationId,
-      clientAddress: info.clientAddress,
-      details: { method, ...details },
-    });
+    // Independent writes, together: the session row, the audit event and (at most hourly) lastLoginAt.
+    // Should the session write fail, the sign-in fails and its failure is audited as well.
+    const [issued] = await Promise.all([
+      this.d.sessions.issue({
+        username: user.username,
+        roles: user.roles,
+        method,
+        integrationId,
+        clientAddress: info.clientAddress,
+        lifetimeMinutes: settings.sessionLifetimeMinutes,
+      }),
+      this.loginIsStale(user) ? this.d.users.recordLogin(user.username) : undefined,
+      this.d.audit.record({
+        type: 'signin.succeeded',
+        actor: user.username,
+        target: `user:${user.username}`,
+        correlationId: info.correlationId,
+        clientAddress: info.clientAddress,
+        details: { method, ...details },
+      }),
+    ]);
     const location =
       (returnTo && safeReturnUrl(returnTo, settings.allowedReturnOrigins, this.brokerOrigin)) ||
       this.defaultLanding;
     return { cookie: issued.cookie, location, username: user.username };
+  }
+
+  /** lastLoginAt is kept to the hour: a user signing in again within an hour costs no write. */
+  private loginIsStale(user: SignInUser): boolean {
+    const last = user.lastLoginAt ? Date.parse(user.lastLoginAt) : Number.NaN;
+    return !(this.d.clock.now() - last < LAST_LOGIN_RESOLUTION_MS);
   }
 
   private async redeem(
