@@ -17,10 +17,11 @@ import {
   expiredCookie,
   hostCookie,
   readCookie,
+  readCookies,
   SESSION_COOKIE,
   SessionRejectedError,
 } from '../shared/signin/sessions.ts';
-import { isBrowserId, LOGIN_COOKIE, randomToken, TRANSACTION_TTL_MS } from '../shared/signin/transactions.ts';
+import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
 
 const LAST_USER_COOKIE = '__Host-broker_last_user';
 const LAST_USER_MAX_AGE = 90 * 86_400;
@@ -37,12 +38,11 @@ const formTargets = async (rc: RequestContext) => [
 ];
 const info = (rc: RequestContext) => ({ clientAddress: rc.clientAddress, correlationId: rc.correlationId });
 
-/** Browser id that binds login transactions to this browser (LS3): reused while valid, else new. */
-function browserId(rc: RequestContext): { id: string; cookie: Cookie } {
-  const existing = readCookie(rc.request, LOGIN_COOKIE);
-  const id = isBrowserId(existing) ? existing : randomToken();
-  return { id, cookie: hostCookie(LOGIN_COOKIE, id, TRANSACTION_TTL_MS / 1000) };
-}
+/** The new transaction's cookie, and the browser's oldest pending ones expired (a small Cookie header). */
+const startCookies = (rc: RequestContext, cookie: Cookie): Cookie[] => [
+  cookie,
+  ...stalePendingCookies(readCookies(rc.request)).map(expiredCookie),
+];
 
 function redirect(location: string, status = 302, cookies: Cookie[] = []): HttpResponseInit {
   return { status, headers: { Location: location }, ...(cookies.length ? { cookies } : {}) };
@@ -154,10 +154,9 @@ app.http(
           error: username ? TEXTS.usernameTooLong : TEXTS.usernameRequired,
         });
       }
-      const browser = browserId(rc);
       try {
-        const step = await signIn.usernameStep(username, returnTo, body.method, browser.id, info(rc));
-        if (step.kind === 'redirect') return redirect(step.location, 302, [browser.cookie]);
+        const step = await signIn.usernameStep(username, returnTo, body.method);
+        if (step.kind === 'redirect') return redirect(step.location, 302, startCookies(rc, step.cookie));
         if (step.kind === 'choice')
           return choicePage({ product: product(rc), formTargets: await formTargets(rc), ...step });
         return passwordPage({
@@ -184,15 +183,9 @@ app.http(
     handler: async (rc) => {
       const { signIn } = rc.services;
       const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
-      const browser = browserId(rc);
       try {
-        const location = await signIn.idpFirstStart(
-          rc.request.params.integrationId ?? '',
-          returnTo,
-          browser.id,
-          info(rc),
-        );
-        return redirect(location, 302, [browser.cookie]);
+        const start = await signIn.idpFirstStart(rc.request.params.integrationId ?? '', returnTo);
+        return redirect(start.location, 302, startCookies(rc, start.cookie));
       } catch (err) {
         await signIn.auditFailure(err, info(rc), 'entra');
         throw err;
@@ -223,10 +216,16 @@ app.http(
       });
       try {
         if (!q.success) throw new SignInError('invalid_callback', 400, 'invalid_callback_query');
-        const done = await signIn.callback(q.data, readCookie(rc.request, LOGIN_COOKIE), info(rc));
+        const done = await signIn.callback(
+          q.data,
+          (state) => readCookie(rc.request, loginCookieName(state)),
+          info(rc),
+        );
         return redirect(done.location, 302, [
           done.cookie,
           hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
+          // The transaction's cookie is spent (its marker row refuses it anyway).
+          expiredCookie(loginCookieName(q.data.state ?? '')),
         ]);
       } catch (err) {
         await signIn.auditFailure(err, info(rc), 'entra');

@@ -1,13 +1,14 @@
 import { app } from '@azure/functions';
 import { json } from '../shared/http/body.ts';
 import { endpoint } from '../shared/http/endpoint.ts';
-import { openApiDocument } from '../shared/openapi.ts';
 
 app.http(
   'openapi',
   endpoint({
     route: 'manage/openapi.json',
     methods: ['GET'],
-    handler: async () => json(200, openApiDocument()),
+    // Loaded on first use: the generator and the document's schemas stay out of the instance's
+    // start-up (the bundle keeps the module lazily initialised).
+    handler: async () => json(200, (await import('../shared/openapi.ts')).openApiDocument()),
   }),
 );

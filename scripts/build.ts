@@ -33,6 +33,110 @@ const nativeArgon2: esbuild.Plugin = {
   },
 };
 
+/**
+ * `@azure/identity` pins its own (older) copies of msal-node and msal-common; the broker already
+ * ships msal-node 7 on the same msal-common major. Resolving identity's imports to the app's copy
+ * keeps one MSAL in the bundle (~200 KiB less). Managed identity through the bundled credential is
+ * tested against an App Service-style identity endpoint (test/integration/bundle.test.ts).
+ */
+const oneMsal: esbuild.Plugin = {
+  name: 'one-msal',
+  setup(b) {
+    b.onResolve({ filter: /^@azure\/msal-(node|common)(\/.*)?$/ }, async (args) => {
+      if (
+        !args.importer.includes(`${path.sep}@azure${path.sep}identity${path.sep}`) ||
+        args.pluginData?.oneMsal
+      )
+        return undefined;
+      return b.resolve(args.path, { resolveDir: repoRoot, kind: args.kind, pluginData: { oneMsal: true } });
+    });
+  },
+};
+
+/**
+ * zod's `locales` namespace export pulls every translation (~260 KiB) into the bundle; the broker
+ * uses the default English messages only, which zod imports directly.
+ */
+const englishOnlyZod: esbuild.Plugin = {
+  name: 'english-only-zod',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!args.importer.includes(`${path.sep}node_modules${path.sep}zod${path.sep}`)) return undefined;
+      return { path: path.join(path.dirname(args.importer), '..', 'locales', 'en.js'), namespace: 'zod-en' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'zod-en' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
+/**
+ * msal-node signs client assertions (certificate credentials) with `jsonwebtoken`, which brings
+ * semver, jws and lodash (~60 KiB). The broker authenticates to Entra with client secrets only
+ * (SECURITY.md SE3: certificates later), so the bundle gets a stand-in that refuses to sign.
+ */
+const noCertificateAssertions: esbuild.Plugin = {
+  name: 'no-certificate-assertions',
+  setup(b) {
+    b.onResolve({ filter: /^jsonwebtoken$/ }, (args) =>
+      args.importer.includes(`${path.sep}@azure${path.sep}msal-node${path.sep}`)
+        ? { path: 'jsonwebtoken', namespace: 'no-jwt' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-jwt' }, () => ({
+      contents:
+        "const refuse = () => { throw new Error('certificate credentials are not supported by this build'); };\n" +
+        'module.exports = { sign: refuse, verify: refuse, decode: refuse };',
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * `@azure/data-tables` hands an XML parser to its pipeline for the service's access-policy and
+ * service-property operations, which the broker never calls (entities and errors are JSON with the
+ * `Accept` header the SDK sends). The bundle gets a stand-in (~75 KiB of fast-xml-parser less): an XML
+ * body is refused, and the SDK reports that as a parse error carrying the response's status code.
+ */
+const noTableXml: esbuild.Plugin = {
+  name: 'no-table-xml',
+  setup(b) {
+    b.onResolve({ filter: /^@azure\/core-xml$/ }, (args) =>
+      args.importer.includes(`${path.sep}@azure${path.sep}data-tables${path.sep}`)
+        ? { path: 'core-xml', namespace: 'no-xml' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-xml' }, () => ({
+      contents:
+        "const refuse = async () => { throw new Error('XML bodies are not used by the broker'); };\n" +
+        "export const parseXML = refuse;\nexport const stringifyXML = () => { throw new Error('XML bodies are not used by the broker'); };",
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * Packages the app uses only on some routes, built into files of their own next to the bundle and
+ * required by the bundle the first time such a route runs (the modules that import them are only
+ * reached through a dynamic `import()`), so an instance's start-up neither reads nor compiles them.
+ * Each must not share module state with the bundle (neither imports zod, for instance).
+ */
+export const LAZY_VENDOR_FILES: Record<string, string> = {
+  '@asteasolutions/zod-to-openapi': 'vendor-openapi.cjs',
+};
+
+const lazyVendors: esbuild.Plugin = {
+  name: 'lazy-vendors',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) => {
+      const file = LAZY_VENDOR_FILES[args.path];
+      return file ? { path: `./${file}`, external: true } : undefined;
+    });
+  },
+};
+
 function copyNativeFiles(): void {
   const require = createRequire(path.join(repoRoot, 'package.json'));
   const pkgDir = path.dirname(require.resolve('@node-rs/argon2-linux-x64-gnu/package.json'));
@@ -43,36 +147,76 @@ function copyNativeFiles(): void {
   }
 }
 
-export async function build(opts: { quiet?: boolean } = {}): Promise<{ bytes: number; ms: number }> {
-  const started = performance.now();
-  mkdirSync(path.dirname(bundlePath), { recursive: true });
-  const result = await esbuild.build({
-    entryPoints: [path.join(repoRoot, 'functions', 'index.ts')],
-    outfile: bundlePath,
+/** esbuild options shared by the bundle, its lazy vendor files and test probes built like it. */
+export function bundleOptions(opts: { quiet?: boolean } = {}): esbuild.BuildOptions {
+  return {
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     minify: true,
     keepNames: true,
-    sourcemap: 'linked',
     legalComments: 'none',
     external: ['@azure/functions-core'],
     logLevel: opts.quiet ? 'silent' : 'warning',
-    metafile: false,
-    plugins: [nativeArgon2],
+    plugins: [nativeArgon2, oneMsal, englishOnlyZod, noCertificateAssertions, noTableXml, lazyVendors],
+  };
+}
+
+export async function build(
+  opts: { quiet?: boolean; analyze?: boolean } = {},
+): Promise<{ bytes: number; ms: number; metafile: esbuild.Metafile }> {
+  const started = performance.now();
+  mkdirSync(path.dirname(bundlePath), { recursive: true });
+  const options = bundleOptions(opts);
+  const result = await esbuild.build({
+    ...options,
+    entryPoints: [path.join(repoRoot, 'functions', 'index.ts')],
+    outfile: bundlePath,
+    sourcemap: 'linked',
+    metafile: true,
   });
   copyNativeFiles();
   if (result.errors.length > 0) throw new Error('esbuild failed');
+  for (const [pkg, file] of Object.entries(LAZY_VENDOR_FILES)) {
+    await esbuild.build({
+      ...options,
+      stdin: {
+        contents: `module.exports = require(${JSON.stringify(pkg)});`,
+        resolveDir: repoRoot,
+        loader: 'js',
+      },
+      outfile: path.join(path.dirname(bundlePath), file),
+      plugins: [],
+    });
+  }
   const bytes = statSync(bundlePath).size;
   const ms = Math.round(performance.now() - started);
   if (!opts.quiet)
     console.log(`built ${path.relative(repoRoot, bundlePath)}: ${(bytes / 1024).toFixed(0)} KiB in ${ms} ms`);
-  return { bytes, ms };
+  if (opts.analyze) console.log(sizeByPackage(result.metafile));
+  return { bytes, ms, metafile: result.metafile };
+}
+
+/** Bytes in the bundle per package (or per source folder), largest first: `npm run build -- --analyze`. */
+export function sizeByPackage(metafile: esbuild.Metafile, top = 25): string {
+  const sizes = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [file, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)(?!.*node_modules)/.exec(file)?.[1];
+      const key = pkg ?? file.replace(/^([^/]+\/[^/]+)\/.*$/, '$1');
+      sizes.set(key, (sizes.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...sizes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, v]) => `${(v / 1024).toFixed(1).padStart(8)} KiB  ${k}`)
+    .join('\n');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  build().catch((err) => {
+  build({ analyze: process.argv.includes('--analyze') }).catch((err) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });

@@ -13,7 +13,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
-import { BUNDLE_DATA_FILES } from './build.ts';
+import { BUNDLE_DATA_FILES, LAZY_VENDOR_FILES } from './build.ts';
+
+const LAZY_FILES = Object.values(LAZY_VENDOR_FILES);
 
 export interface PackageEntry {
   /** Path inside the zip, with forward slashes. */
@@ -52,7 +54,7 @@ export function packageEntries(root: string): PackageEntry[] {
   // (BUNDLE_DATA_FILES, read from the bundle's folder).
   const mainDir = path.dirname(main);
   for (const file of readdirSync(path.join(root, mainDir)).sort()) {
-    if (file.endsWith('.node') || BUNDLE_DATA_FILES.includes(file)) {
+    if (file.endsWith('.node') || BUNDLE_DATA_FILES.includes(file) || LAZY_FILES.includes(file)) {
       entries.push({
         name: path.posix.join(mainDir, file),
         data: readFileSync(path.join(root, mainDir, file)),

@@ -28,7 +28,8 @@ const writtenBefore = (ms: number) => `Timestamp lt datetime'${iso(ms)}'`;
 /** What each table keeps: a row matching its filter is expired. */
 export function purgePlan(now: number): { table: TableKey & keyof PurgeResult; filter: string }[] {
   return [
-    // Written once at login start; consumed (deleted) by the callback or abandoned.
+    // Used-markers, written by the callback: once older than a transaction can live, a replay is
+    // refused as expired anyway.
     { table: 'loginTransactions', filter: writtenBefore(now - TRANSACTION_TTL_MS - MINUTE_MS) },
     // lastSeenAt is written at least once a minute while in use, so a row not written for longer than
     // the idle timeout is idle-expired; expiresAt (ISO) catches the absolute end.

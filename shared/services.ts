@@ -18,9 +18,11 @@ import { CookieAdminAuthenticator } from './signin/admin-session.ts';
 import { EntraClientCache } from './signin/entra-clients.ts';
 import { IdTokenValidator, remoteSigningKeys, type SigningKeySource } from './signin/id-token.ts';
 import type { PasswordVerifier } from './signin/ports.ts';
+import { SealKeyService } from './signin/seal-key.ts';
 import { SignInService } from './signin/service.ts';
 import { SessionKeyService } from './signin/session-keys.ts';
 import { SessionService } from './signin/sessions.ts';
+import { SlotLimiter } from './signin/slots.ts';
 import { Throttle } from './signin/throttle.ts';
 import { LoginTransactionStore } from './signin/transactions.ts';
 import { createTables, type Tables } from './storage/tables.ts';
@@ -53,6 +55,10 @@ export interface Services {
   entraClients: EntraClientCache;
   /** Shared-store counters: brute-force protection and rate limits (all instances). */
   throttle: Throttle;
+  /** Per-address limits by slot rows (sign-in callbacks): exact under bursts, one write per attempt. */
+  slots: SlotLimiter;
+  /** The key that seals login transactions into their cookie (Key Vault). */
+  sealKeys: SealKeyService;
 }
 
 export interface ServiceOverrides {
@@ -70,6 +76,8 @@ export interface ServiceOverrides {
   throttle?: Throttle;
   /** Password hashing for sign-in (tests count the verifications). */
   passwords?: PasswordVerifier;
+  /** The slot limiter of the callback limit (the benchmark raises it with its own). */
+  slots?: SlotLimiter;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
@@ -109,6 +117,8 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const sessionService = new SessionService(sessionKeys, sessions, clock, config.BROKER_PUBLIC_BASE_URL);
   const entraClients = new EntraClientCache(entraClientFactory);
   const throttle = o.throttle ?? new Throttle(tables.throttle, clock);
+  const slots = o.slots ?? new SlotLimiter(tables.throttle, clock);
+  const sealKeys = new SealKeyService(secrets, clock, log);
   const signIn = new SignInService({
     config,
     clock,
@@ -126,8 +136,9 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
       hash: hashPassword,
     },
     sessions: sessionService,
-    transactions: new LoginTransactionStore(tables.loginTransactions, clock),
+    transactions: new LoginTransactionStore(tables.loginTransactions, clock, sealKeys),
     throttle,
+    slots,
     idTokens: new IdTokenValidator(o.signingKeys ?? remoteSigningKeys(config), clock, config),
     entraClients,
   });
@@ -160,5 +171,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     signIn,
     entraClients,
     throttle,
+    slots,
+    sealKeys,
   };
 }

@@ -292,6 +292,9 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
       return send(p.status, p.headers, p.body);
     }
   });
+  // Idle keep-alive connections outlive the clients' own idle timeout (as Azure's front ends do), so a
+  // client never reuses a socket the host is closing at that moment (ECONNRESET on a busy machine).
+  server.keepAliveTimeout = 65_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

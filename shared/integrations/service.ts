@@ -99,15 +99,27 @@ function checkIfMatch(current: StoredIntegration, ifMatch: string | undefined): 
 
 /** How long a delete's mark keeps assignments away (a delete takes well under a second). */
 const DELETE_MARK_MS = 60_000;
+/**
+ * How long a sign-in may use an integration row this instance read before: a change made on another
+ * instance (deactivation, deletion, new tenant or secret version) reaches sign-ins here within this
+ * time; a change made on this instance, at once.
+ */
+export const SIGN_IN_ROW_TTL_MS = 5_000;
 
 export class IntegrationService {
   private readonly store: IntegrationStore;
+  /** Rows read for sign-ins, per instance (SIGN_IN_ROW_TTL_MS); dropped on every local write. */
+  private readonly signInRows = new Map<string, { row: StoredIntegration; readAt: number }>();
   private readonly vault: IntegrationSecrets;
   private readonly cache: SecretCache;
   private assignmentCounter: AssignmentCounter | undefined;
 
   constructor(private readonly deps: IntegrationServiceDeps) {
-    this.store = new IntegrationStore(deps.table, () => deps.clock.now());
+    this.store = new IntegrationStore(
+      deps.table,
+      () => deps.clock.now(),
+      (id) => this.signInRows.delete(id),
+    );
     this.vault = new IntegrationSecrets(deps.secrets, deps.log);
     this.cache = new SecretCache(deps.clock);
     this.assignmentCounter = deps.assignmentCounter;
@@ -451,7 +463,7 @@ export class IntegrationService {
    * AADSTS7000215 during a code redemption).
    */
   async getForSignIn(id: string, opts: { refreshSecret?: boolean } = {}): Promise<SignInIntegration> {
-    const row = await this.load(id);
+    const row = await this.loadForSignIn(id, opts.refreshSecret === true);
     if (row.status !== 'active') {
       throw new ConflictError('This integration is not active.', 'integration_inactive');
     }
@@ -487,6 +499,18 @@ export class IntegrationService {
     const key = nameKey(title);
     const clash = (await this.store.list()).some((r) => r.id !== id && nameKey(r.title) === key);
     if (clash) throw duplicateTitle();
+  }
+
+  /** The row from the per-instance sign-in cache while it is fresh; a point read otherwise. */
+  private async loadForSignIn(id: string, fresh: boolean): Promise<StoredIntegration> {
+    const key = typeof id === 'string' ? id.toLowerCase() : '';
+    const now = this.deps.clock.now();
+    const hit = this.signInRows.get(key);
+    if (hit && !fresh && now - hit.readAt < SIGN_IN_ROW_TTL_MS) return hit.row;
+    const row = await this.load(id);
+    if (this.signInRows.size >= 1000) this.signInRows.clear();
+    this.signInRows.set(key, { row, readAt: now });
+    return row;
   }
 
   private async load(id: string): Promise<StoredIntegration> {

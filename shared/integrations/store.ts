@@ -163,6 +163,8 @@ export class IntegrationStore {
   constructor(
     readonly table: TableClient,
     private readonly now: () => number,
+    /** Told of every write to an integration row (per-instance caches drop their copy). */
+    private readonly changed: (id: string) => void = () => {},
   ) {}
 
   /** One point read. */
@@ -251,27 +253,35 @@ export class IntegrationStore {
   /** Inserts the row; returns its etag. */
   async insert(record: IntegrationRecord): Promise<StoredIntegration> {
     const res = await this.table.createEntity(toEntity(record));
+    this.changed(record.id);
     return { ...record, etag: res.etag ?? '' };
   }
 
   /** Replaces the row only if it still has `etag` (412 otherwise); returns the new etag. */
   async replace(record: IntegrationRecord, etag: string): Promise<StoredIntegration> {
+    // Dropped before and after the write: a read racing with it cannot keep the old row.
+    this.changed(record.id);
     try {
       const res = await this.table.updateEntity(toEntity(record), 'Replace', { etag });
       return { ...record, etag: res.etag ?? '' };
     } catch (err) {
       if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
       throw err;
+    } finally {
+      this.changed(record.id);
     }
   }
 
   /** Deletes the row only if it still has `etag`. */
   async remove(id: string, etag: string): Promise<void> {
+    this.changed(id);
     try {
       await this.table.deleteEntity(INTEGRATION_PARTITION, id, { etag });
     } catch (err) {
       if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
       throw err;
+    } finally {
+      this.changed(id);
     }
   }
 }

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { hash, parseOptions, verify } from '@node-rs/argon2';
 
 /**
  * Passwords (SECURITY.md PW3, PW6; OWASP ASVS 5.0 §6.2, §11.4.2).
@@ -37,15 +36,25 @@ const DUMMY_HASH =
 
 const normalize = (pw: string) => pw.normalize('NFC');
 
+/**
+ * The native argon2 binding, loaded on the first hash or verification rather than at instance start
+ * (loading the shared library is a sizeable part of a cold start that serves no password).
+ */
+let binding: Promise<typeof import('@node-rs/argon2')> | undefined;
+const argon2 = () => {
+  binding ??= import('@node-rs/argon2');
+  return binding;
+};
+
 export async function hashPassword(password: string): Promise<string> {
   // biome-ignore lint/suspicious/noExplicitAny: the binding's enums are `const enum`s (not importable with isolatedModules).
-  return hash(normalize(password), HASH_OPTIONS as any);
+  return (await argon2()).hash(normalize(password), HASH_OPTIONS as any);
 }
 
 /** Constant-time comparison inside the binding. False (never a throw) for a malformed stored hash. */
 export async function verifyPassword(phc: string, password: string): Promise<boolean> {
   try {
-    return await verify(phc, normalize(password));
+    return await (await argon2()).verify(phc, normalize(password));
   } catch {
     return false;
   }
@@ -57,22 +66,24 @@ export async function dummyVerify(password: string): Promise<false> {
   return false;
 }
 
+/** PHC string of argon2: `$argon2id$v=19$m=19456,t=2,p=1$<salt b64>$<hash b64>` (no padding). */
+const PHC = /^\$(argon2(?:id|i|d))\$v=(\d+)\$m=(\d+),t=(\d+),p=(\d+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
+const b64Bytes = (s: string) => Math.floor((s.length * 3) / 4);
+
 /** True when `phc` is not argon2id v19 or its parameters are weaker than the current ones. */
 export function needsRehash(phc: string): boolean {
-  try {
-    const o = parseOptions(phc);
-    return (
-      o.algorithm !== ARGON2ID ||
-      o.version !== VERSION_0x13 ||
-      o.memoryCost < HASH_OPTIONS.memoryCost ||
-      o.timeCost < HASH_OPTIONS.timeCost ||
-      o.parallelism < HASH_OPTIONS.parallelism ||
-      o.outputLen < HASH_OPTIONS.outputLen ||
-      o.saltLen < 16
-    );
-  } catch {
-    return true;
-  }
+  const m = PHC.exec(phc);
+  if (!m) return true;
+  const [, algorithm, version, memory, time, parallelism, salt = '', hashed = ''] = m;
+  return (
+    algorithm !== 'argon2id' ||
+    Number(version) !== 19 ||
+    Number(memory) < HASH_OPTIONS.memoryCost ||
+    Number(time) < HASH_OPTIONS.timeCost ||
+    Number(parallelism) < HASH_OPTIONS.parallelism ||
+    b64Bytes(hashed) < HASH_OPTIONS.outputLen ||
+    b64Bytes(salt) < 16
+  );
 }
 
 let common: Set<string> | undefined;

@@ -14,6 +14,8 @@ export interface SignInUser {
   disabled: boolean;
   entraBinding: { tenantId: string; objectId: string; boundAt: string } | null;
   createdAt: string;
+  /** Last successful sign-in (kept to the hour), null before the first. */
+  lastLoginAt?: string | null;
   etag: string;
 }
 

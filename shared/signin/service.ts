@@ -3,6 +3,7 @@
  * IdP-first start, the Entra callback, password sign-in, sessions. Function files parse the request
  * and render pages; every decision is here, with its dependencies passed in.
  */
+import type { Cookie } from '@azure/functions';
 import type { AuthenticationResult } from '@azure/msal-node';
 import type { AuditLog } from '../audit.ts';
 import type { Clock } from '../clock.ts';
@@ -26,6 +27,7 @@ import type {
 } from './ports.ts';
 import { safeReturnUrl } from './return-url.ts';
 import type { SessionService } from './sessions.ts';
+import type { SlotLimiter } from './slots.ts';
 import {
   ACCOUNT_POLICY,
   ADDRESS_POLICY,
@@ -33,14 +35,18 @@ import {
   type Throttle,
   type ThrottleState,
 } from './throttle.ts';
-import { type LoginTransactionStore, TransactionError } from './transactions.ts';
+import { type LoginTransaction, type LoginTransactionStore, TransactionError } from './transactions.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SIGN_IN_SCOPES = ['openid', 'profile', 'email'];
-/** Sign-in starts per client address per 10 minutes (caps pending transactions, RL1). */
-export const START_LIMIT = { limit: 30, windowMs: 10 * 60_000 };
 /** Callbacks per client address per 10 minutes (RL1). */
 export const CALLBACK_LIMIT = { limit: 60, windowMs: 10 * 60_000 };
+
+/** A rejected login transaction as the page the browser gets (400; expiry has its own text). */
+function transactionFailure(err: unknown): unknown {
+  if (!(err instanceof TransactionError)) return err;
+  return new SignInError(err.reason === 'expired' ? 'expired' : 'state_mismatch', 400, `state_${err.reason}`);
+}
 
 /** A sign-in that ends on an error page: a fixed text per case, a stable reason for the audit. */
 export class SignInError extends BrokerError {
@@ -72,12 +78,12 @@ export interface RequestInfo {
 }
 
 export type LoginStepResult =
-  | { kind: 'redirect'; location: string }
+  | { kind: 'redirect'; location: string; cookie: Cookie }
   | { kind: 'password'; username: string; returnTo: string | null }
   | { kind: 'choice'; username: string; title: string; returnTo: string | null };
 
 export interface SignedIn {
-  cookie: import('@azure/functions').Cookie;
+  cookie: Cookie;
   location: string;
   username: string;
 }
@@ -94,6 +100,8 @@ export interface SignInDeps {
   sessions: SessionService;
   transactions: LoginTransactionStore;
   throttle: Throttle;
+  /** Per-address limits that hold under bursts with one write on the success path (callbacks). */
+  slots: SlotLimiter;
   idTokens: IdTokenValidator;
   entraClients: EntraClientCache;
   /** Resolves a tenant domain name to its GUID (one discovery call per tenant per instance). */
@@ -101,6 +109,8 @@ export interface SignInDeps {
 }
 
 export const USERNAME_MAX = 256;
+/** How stale a user's lastLoginAt may be (DESIGN: written at most once an hour per user). */
+export const LAST_LOGIN_RESOLUTION_MS = 60 * 60_000;
 
 export function normaliseUsername(raw: string | null | undefined): string {
   return (raw ?? '').trim().toLowerCase();
@@ -141,8 +151,6 @@ export class SignInService {
     usernameRaw: string,
     returnTo: string | null,
     method: 'entra' | 'password' | undefined,
-    browserId: string,
-    info: RequestInfo,
   ): Promise<LoginStepResult> {
     const username = normaliseUsername(usernameRaw);
     const user = await this.d.users.getByUsername(username);
@@ -174,19 +182,18 @@ export class SignInService {
       if (hasPasswordChoice && method !== 'entra') {
         return { kind: 'choice', username, title: integration.title, returnTo };
       }
-      const location = await this.startEntra(integration, username, returnTo, browserId, info);
-      return { kind: 'redirect', location };
+      return { kind: 'redirect', ...(await this.startEntra(integration, username, returnTo)) };
     }
     // Password users, unknown users and disabled users all get the password step (no enumeration).
     return { kind: 'password', username, returnTo };
   }
 
   /** IdP-first start: `GET /api/auth/login/{integrationId}`. */
-  async idpFirstStart(integrationId: string, returnTo: string | null, browserId: string, info: RequestInfo) {
+  async idpFirstStart(integrationId: string, returnTo: string | null) {
     if (!GUID.test(integrationId))
       throw new SignInError('integration_not_found', 404, 'integration_not_found');
     const { integration } = await this.activeIntegration(integrationId, null);
-    return this.startEntra(integration, null, returnTo, browserId, info);
+    return this.startEntra(integration, null, returnTo);
   }
 
   private async activeIntegration(
@@ -219,21 +226,13 @@ export class SignInService {
     integration: SignInIntegration,
     expectedUsername: string | null,
     returnTo: string | null,
-    browserId: string,
-    info: RequestInfo,
-  ): Promise<string> {
-    const limited = await this.d.throttle.hit('start', addressBucket(info.clientAddress), START_LIMIT);
-    if (limited.blocked) {
-      throw new SignInError('throttled', 429, 'start_rate_limited', {
-        headers: { 'Retry-After': String(limited.retryAfterSeconds) },
-        username: expectedUsername,
-        integrationId: integration.id,
-      });
-    }
-    const tx = await this.d.transactions.create(
-      { integrationId: integration.id, expectedUsername, returnTo },
-      browserId,
-    );
+  ): Promise<{ location: string; cookie: Cookie }> {
+    // Nothing is stored and nothing is sent to Entra here: the transaction travels sealed in its cookie.
+    const tx = await this.d.transactions.create({
+      integrationId: integration.id,
+      expectedUsername,
+      returnTo,
+    });
     const url = new URL(authorizeEndpoint(integration.cloud, integration.tenant, this.d.config));
     const q = url.searchParams;
     q.set('client_id', integration.applicationId);
@@ -247,55 +246,67 @@ export class SignInService {
     q.set('code_challenge_method', 'S256');
     if (expectedUsername) q.set('login_hint', expectedUsername);
     else q.set('prompt', 'select_account');
-    return url.toString();
+    return { location: url.toString(), cookie: tx.cookie };
   }
 
   // ---- callback ---------------------------------------------------------------------------------
 
   async callback(
     query: { code?: string; state?: string; error?: string },
-    browserId: string | undefined,
+    sealedTransaction: (state: string) => string | undefined,
     info: RequestInfo,
   ): Promise<SignedIn> {
-    const limited = await this.d.throttle.hit('callback', addressBucket(info.clientAddress), CALLBACK_LIMIT);
-    if (limited.blocked) {
-      throw new SignInError('throttled', 429, 'callback_rate_limited', {
-        headers: { 'Retry-After': String(limited.retryAfterSeconds) },
-      });
-    }
     if (!query.state) throw new SignInError('invalid_callback', 400, 'missing_state');
-    let tx: Awaited<ReturnType<LoginTransactionStore['consume']>>;
+    const state = query.state;
+    let tx: LoginTransaction;
     try {
-      tx = await this.d.transactions.consume(query.state, browserId);
+      tx = await this.d.transactions.open(state, sealedTransaction(state));
     } catch (err) {
-      if (err instanceof TransactionError) {
-        throw new SignInError(
-          err.reason === 'expired' ? 'expired' : 'state_mismatch',
-          400,
-          `state_${err.reason}`,
-        );
-      }
-      throw err;
+      throw transactionFailure(err);
     }
     const ctx = { username: tx.expectedUsername, integrationId: tx.integrationId, returnTo: tx.returnTo };
     if (query.error) {
       throw new SignInError(entraErrorCase(query.error), 400, `idp_${safeErrorCode(query.error)}`, ctx);
     }
     if (!query.code) throw new SignInError('invalid_callback', 400, 'missing_code', ctx);
+    // Before anything reaches Entra, together: this address's callback slot (RL1, holds under bursts)
+    // and the single use of the state (CB1). The integration comes from the per-instance cache.
+    const [slot, used] = await Promise.allSettled([
+      this.d.slots.take('callback', addressBucket(info.clientAddress), CALLBACK_LIMIT),
+      this.d.transactions.markUsed(state),
+    ]);
+    if (slot.status === 'rejected') throw slot.reason;
+    if (slot.value.blocked) {
+      throw new SignInError('throttled', 429, 'callback_rate_limited', {
+        headers: { 'Retry-After': String(slot.value.retryAfterSeconds) },
+      });
+    }
+    if (used.status === 'rejected') throw transactionFailure(used.reason);
     const { integration, clientSecret } = await this.activeIntegration(tx.integrationId, tx.expectedUsername);
+    // The expected user is read while Entra redeems the code (it is needed either way).
+    const expected = tx.expectedUsername
+      ? this.d.users.getByUsername(tx.expectedUsername)
+      : Promise.resolve(undefined);
+    expected.catch(() => {}); // awaited below; a failed redemption must not leave it unhandled
 
     const result = await this.redeem(
       integration,
       clientSecret,
       query.code,
-      query.state,
+      state,
       tx.verifier,
       tx.nonce,
       ctx,
     );
     // CB10: only the ID token proves who signed in; the access token is never looked at.
     const identity = await this.validateIdToken(result.idToken, integration, tx.nonce, ctx);
-    const user = await this.matchUser(identity, integration, tx.expectedUsername, tx.returnTo);
+    const user = await this.matchUser(
+      identity,
+      integration,
+      tx.expectedUsername,
+      tx.returnTo,
+      await expected,
+    );
     return this.complete(user, 'entra', integration.id, tx.returnTo, info, {
       integrationId: integration.id,
       tid: identity.tenantId,
@@ -313,27 +324,37 @@ export class SignInService {
     details: Record<string, string>,
   ): Promise<SignedIn> {
     const settings = await this.d.settings.get();
-    const issued = await this.d.sessions.issue({
-      username: user.username,
-      roles: user.roles,
-      method,
-      integrationId,
-      clientAddress: info.clientAddress,
-      lifetimeMinutes: settings.sessionLifetimeMinutes,
-    });
-    await this.d.users.recordLogin(user.username);
-    await this.d.audit.record({
-      type: 'signin.succeeded',
-      actor: user.username,
-      target: `user:${user.username}`,
-      correlationId: info.correlationId,
-      clientAddress: info.clientAddress,
-      details: { method, ...details },
-    });
+    // Independent writes, together: the session row, the audit event and (at most hourly) lastLoginAt.
+    // Should the session write fail, the sign-in fails and its failure is audited as well.
+    const [issued] = await Promise.all([
+      this.d.sessions.issue({
+        username: user.username,
+        roles: user.roles,
+        method,
+        integrationId,
+        clientAddress: info.clientAddress,
+        lifetimeMinutes: settings.sessionLifetimeMinutes,
+      }),
+      this.loginIsStale(user) ? this.d.users.recordLogin(user.username) : undefined,
+      this.d.audit.record({
+        type: 'signin.succeeded',
+        actor: user.username,
+        target: `user:${user.username}`,
+        correlationId: info.correlationId,
+        clientAddress: info.clientAddress,
+        details: { method, ...details },
+      }),
+    ]);
     const location =
       (returnTo && safeReturnUrl(returnTo, settings.allowedReturnOrigins, this.brokerOrigin)) ||
       this.defaultLanding;
     return { cookie: issued.cookie, location, username: user.username };
+  }
+
+  /** lastLoginAt is kept to the hour: a user signing in again within an hour costs no write. */
+  private loginIsStale(user: SignInUser): boolean {
+    const last = user.lastLoginAt ? Date.parse(user.lastLoginAt) : Number.NaN;
+    return !(this.d.clock.now() - last < LAST_LOGIN_RESOLUTION_MS);
   }
 
   private async redeem(
@@ -447,9 +468,18 @@ export class SignInService {
     integration: SignInIntegration,
     expectedUsername: string | null,
     returnTo: string | null,
+    expectedUser?: SignInUser,
   ): Promise<SignInUser> {
     const ctx = { username: expectedUsername, integrationId: integration.id, returnTo };
-    const bound = await this.d.users.findByBinding(identity.tenantId, identity.objectId);
+    // A returning user: the expected account is bound to exactly this (tid, oid) (AM1). The binding
+    // index says the same (both are written together), so it need not be read.
+    const boundHere =
+      expectedUser?.entraBinding &&
+      expectedUser.entraBinding.tenantId === identity.tenantId &&
+      expectedUser.entraBinding.objectId === identity.objectId;
+    const bound = boundHere
+      ? expectedUser
+      : await this.d.users.findByBinding(identity.tenantId, identity.objectId);
     let user: SignInUser | undefined = bound;
     if (bound) {
       if (expectedUsername && bound.username !== expectedUsername) {
@@ -470,7 +500,7 @@ export class SignInService {
       const claim = claimValue(identity, integration.matchClaim);
       if (!claim) throw new SignInError('no_account', 403, 'claim_missing', ctx);
       if (expectedUsername) {
-        const candidate = await this.d.users.getByUsername(expectedUsername);
+        const candidate = expectedUser ?? (await this.d.users.getByUsername(expectedUsername));
         if (!candidate || !claimMatches(claim, candidate)) {
           throw new SignInError('account_mismatch', 403, 'claim_mismatch', ctx);
         }

@@ -56,16 +56,21 @@ export class SessionRejectedError extends Error {
   }
 }
 
-/** Reads one cookie from a Cookie header (first occurrence wins; `__Host-` cookies cannot be shadowed by Domain cookies). */
-export function readCookie(request: HttpRequest, name: string): string | undefined {
-  const header = request.headers.get('cookie');
-  if (!header) return undefined;
-  for (const part of header.split(';')) {
+/** Every cookie of a Cookie header, by name (first occurrence wins; `__Host-` cookies cannot be shadowed by Domain cookies). */
+export function readCookies(request: HttpRequest): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq < 0) continue;
-    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    const name = part.slice(0, eq).trim();
+    if (!out.has(name)) out.set(name, part.slice(eq + 1).trim());
   }
-  return undefined;
+  return out;
+}
+
+/** Reads one cookie from a Cookie header (see readCookies). */
+export function readCookie(request: HttpRequest, name: string): string | undefined {
+  return readCookies(request).get(name);
 }
 
 export function hostCookie(name: string, value: string, maxAgeSeconds: number): Cookie {

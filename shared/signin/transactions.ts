@@ -1,15 +1,24 @@
 /**
- * Login transactions (SECURITY.md LS1, LS3, CB1): state, nonce and PKCE verifier from a CSPRNG; the
- * transaction stored server-side under a hash of the state, bound to the browser by a `__Host-`
- * cookie, valid 10 minutes, and consumed exactly once with a conditional delete.
+ * Login transactions (SECURITY.md LS1, LS3, CB1): state, nonce and PKCE verifier from a CSPRNG. The
+ * transaction `{integrationId, expectedUsername, nonce, verifier, returnTo, createdAt}` is sealed
+ * (AES-256-GCM, key in Key Vault, the state's hash as associated data) into a `__Host-` HttpOnly
+ * cookie named after the state, so it is bound to the browser that started the sign-in and nothing is
+ * stored until the callback. It is valid 10 minutes (checked on the sealed creation time) and used
+ * once: the callback inserts a marker row under the state's hash, and of 20 parallel callbacks with the
+ * same state only one insert succeeds.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import type { Cookie } from '@azure/functions';
 import type { Clock } from '../clock.ts';
-import { getEntityOrUndefined, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+import { isConflict } from '../storage/tables.ts';
+import type { SealKeyService } from './seal-key.ts';
 
-export const LOGIN_COOKIE = '__Host-broker_login';
+/** Name prefix of the transaction cookies; the rest of the name is derived from the state. */
+export const LOGIN_COOKIE_PREFIX = '__Host-broker_tx_';
 export const TRANSACTION_TTL_MS = 10 * 60_000;
+/** Upper bound of a sealed value (a long returnTo included); larger cookies are refused unread. */
+const SEALED_MAX = 3800;
 
 export interface LoginTransaction {
   integrationId: string;
@@ -19,16 +28,6 @@ export interface LoginTransaction {
   verifier: string;
   returnTo: string | null;
   createdAt: number;
-}
-
-interface TransactionEntity {
-  integrationId: string;
-  expectedUsername: string;
-  nonce: string;
-  verifier: string;
-  returnTo: string;
-  createdAt: number;
-  browser: string;
 }
 
 export type TransactionFailure = 'unknown_state' | 'other_browser' | 'expired' | 'already_used';
@@ -45,67 +44,138 @@ const sha256 = (v: string) => createHash('sha256').update(v, 'utf8').digest('hex
 export const pkceChallenge = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
 
 const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
-const BROWSER_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+const SEALED_FORMAT = /^v1\.([0-9a-f]{32})\.([0-9a-z]{1,12})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22,})$/;
+/** Sign-ins in progress one browser keeps; starting another expires the oldest beyond this. */
+export const MAX_PENDING_PER_BROWSER = 3;
 
-export function isBrowserId(v: string | undefined): v is string {
-  return typeof v === 'string' && BROWSER_FORMAT.test(v);
+/** The cookie that holds the transaction of `state` (one per sign-in in progress, so tabs don't collide). */
+export function loginCookieName(state: string): string {
+  return `${LOGIN_COOKIE_PREFIX}${sha256(`cookie:${state}`).slice(0, 16)}`;
+}
+
+interface SealedPayload {
+  i: string;
+  u: string | null;
+  n: string;
+  v: string;
+  r: string | null;
+  t: number;
 }
 
 export class LoginTransactionStore {
   constructor(
     private readonly table: TableClient,
     private readonly clock: Clock,
+    private readonly keys: SealKeyService,
   ) {}
 
-  /** Stores a new transaction for `browserId`; returns the state and PKCE values to send to Entra. */
+  /** A new transaction: the state and PKCE values to send to Entra, and the cookie that carries it. */
   async create(
     input: Pick<LoginTransaction, 'integrationId' | 'expectedUsername' | 'returnTo'>,
-    browserId: string,
-  ): Promise<{ state: string; nonce: string; verifier: string; challenge: string }> {
+  ): Promise<{ state: string; nonce: string; verifier: string; challenge: string; cookie: Cookie }> {
     const state = randomToken();
     const nonce = randomToken();
     const verifier = randomToken();
-    const entity: TransactionEntity = {
-      integrationId: input.integrationId,
-      expectedUsername: input.expectedUsername ?? '',
-      nonce,
-      verifier,
-      returnTo: input.returnTo ?? '',
-      createdAt: this.clock.now(),
-      browser: sha256(browserId),
+    const payload: SealedPayload = {
+      i: input.integrationId,
+      u: input.expectedUsername ?? null,
+      n: nonce,
+      v: verifier,
+      r: input.returnTo ?? null,
+      t: this.clock.now(),
     };
-    await this.table.createEntity({ partitionKey: sha256(state), rowKey: 'tx', ...entity });
-    return { state, nonce, verifier, challenge: pkceChallenge(verifier) };
+    const { kid, key } = await this.keys.sealingKey();
+    const iv = randomBytes(12);
+    // The creation time is also in clear (authenticated) so a browser's oldest transactions can be
+    // found without opening them.
+    const at = payload.t.toString(36);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(aad(state, at)));
+    const sealed = Buffer.concat([
+      cipher.update(JSON.stringify(payload), 'utf8'),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]);
+    const value = `v1.${kid}.${at}.${iv.toString('base64url')}.${sealed.toString('base64url')}`;
+    const cookie: Cookie = {
+      name: loginCookieName(state),
+      value,
+      path: '/',
+      secure: true,
+      httpOnly: true,
+      sameSite: 'Lax',
+      maxAge: TRANSACTION_TTL_MS / 1000,
+    };
+    return { state, nonce, verifier, challenge: pkceChallenge(verifier), cookie };
   }
 
   /**
-   * Consumes the transaction for `state`: it must exist, belong to this browser, be younger than
-   * 10 minutes, and be deleted by this call (a conditional delete: of 20 parallel callbacks, one wins).
+   * Opens the transaction of `state` from its cookie: the cookie must be present (this browser
+   * started it), authentic (sealed by the broker for this very state) and younger than 10 minutes.
+   * No storage call; `markUsed` makes it single-use.
    */
-  async consume(state: string, browserId: string | undefined): Promise<LoginTransaction> {
+  async open(state: string, sealed: string | undefined): Promise<LoginTransaction> {
     if (!STATE_FORMAT.test(state)) throw new TransactionError('unknown_state');
-    const pk = sha256(state);
-    const e = await getEntityOrUndefined<TransactionEntity>(this.table, pk, 'tx');
-    if (!e) throw new TransactionError('unknown_state');
-    const expected = Buffer.from(e.browser, 'hex');
-    const actual = Buffer.from(sha256(browserId ?? ''), 'hex');
-    if (!isBrowserId(browserId) || expected.length !== actual.length || !timingSafeEqual(expected, actual)) {
+    if (!sealed) throw new TransactionError('other_browser');
+    const m = sealed.length <= SEALED_MAX ? SEALED_FORMAT.exec(sealed) : null;
+    if (!m) throw new TransactionError('other_browser');
+    const [, kid = '', at = '', iv = '', body = ''] = m;
+    const key = await this.keys.openingKey(kid);
+    if (!key) throw new TransactionError('other_browser');
+    let payload: SealedPayload;
+    try {
+      const bytes = Buffer.from(body, 'base64url');
+      if (bytes.length < 17) throw new Error('short');
+      const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(aad(state, at)));
+      decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+      const plain = Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]);
+      payload = JSON.parse(plain.toString('utf8')) as SealedPayload;
+    } catch {
+      // Tampered, sealed for another state, or by a key that is not ours.
       throw new TransactionError('other_browser');
     }
-    try {
-      await this.table.deleteEntity(pk, 'tx', { etag: e.etag });
-    } catch (err) {
-      if (isNotFound(err) || isPreconditionFailed(err)) throw new TransactionError('already_used');
-      throw err;
-    }
-    if (this.clock.now() - e.createdAt > TRANSACTION_TTL_MS) throw new TransactionError('expired');
+    const age = this.clock.now() - payload.t;
+    if (!(age >= -60_000 && age <= TRANSACTION_TTL_MS)) throw new TransactionError('expired');
     return {
-      integrationId: e.integrationId,
-      expectedUsername: e.expectedUsername || null,
-      nonce: e.nonce,
-      verifier: e.verifier,
-      returnTo: e.returnTo || null,
-      createdAt: e.createdAt,
+      integrationId: payload.i,
+      expectedUsername: payload.u,
+      nonce: payload.n,
+      verifier: payload.v,
+      returnTo: payload.r,
+      createdAt: payload.t,
     };
   }
+
+  /**
+   * Marks the transaction of `state` used: one conditional insert under the state's hash (never the
+   * state itself). A second use, in parallel or later, gets `already_used`. The maintenance timer
+   * deletes markers once the transaction could no longer be opened.
+   */
+  async markUsed(state: string): Promise<void> {
+    try {
+      await this.table.createEntity({ partitionKey: sha256(state), rowKey: 'used' });
+    } catch (err) {
+      if (isConflict(err)) throw new TransactionError('already_used');
+      throw err;
+    }
+  }
+}
+
+const aad = (state: string, at: string) => `broker-login-transaction:${sha256(state)}:${at}`;
+
+/**
+ * Of a browser's transaction cookies (name → value), the names to expire when one more sign-in
+ * starts, so that at most MAX_PENDING_PER_BROWSER stay besides the new one: the oldest first (by the
+ * creation time in the value; unreadable values first). Keeps a browser's cookie header small.
+ */
+export function stalePendingCookies(cookies: Map<string, string>): string[] {
+  const pending = [...cookies]
+    .filter(([name]) => name.startsWith(LOGIN_COOKIE_PREFIX))
+    .map(([name, value]) => {
+      const at = SEALED_FORMAT.exec(value)?.[2];
+      return { name, at: at ? Number.parseInt(at, 36) : 0 };
+    })
+    .sort((a, b) => b.at - a.at);
+  return pending.slice(MAX_PENDING_PER_BROWSER).map((p) => p.name);
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LAZY_VENDOR_FILES } from '../../scripts/build.ts';
 import { createPackage } from '../../scripts/package.ts';
 
 /** Reads every entry of a zip through its central directory, checking sizes and CRCs. */
@@ -133,6 +134,7 @@ describe('scripts/package.ts', () => {
     expect(names.filter((n) => !n.endsWith('.node'))).toEqual([
       'dist/common-passwords.txt',
       'dist/main.cjs',
+      ...Object.values(LAZY_VENDOR_FILES).map((f) => `dist/${f}`),
       'host.json',
       'package.json',
     ]);

@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, verifyPassword } from '../../shared/passwords/index.ts';
 import type { PasswordVerifier } from '../../shared/signin/ports.ts';
-import { CALLBACK_LIMIT, START_LIMIT } from '../../shared/signin/service.ts';
 import { ADDRESS_POLICY, Throttle } from '../../shared/signin/throttle.ts';
 import { BrokerBrowser, createDemoIntegration, createUser } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -88,7 +87,9 @@ describe('RL2: start and callback limits under a burst', () => {
   });
   afterAll(() => app.close());
 
-  it(`${BURST} parallel POST /api/auth/login: at most START_LIMIT transactions are written`, async () => {
+  // Login starts store nothing since the transaction is sealed in its cookie (performance issue), so
+  // the per-address start limit has nothing left to protect: a burst writes no row at all.
+  it(`${BURST} parallel POST /api/auth/login: every start answered, no transaction written`, async () => {
     const before = await countRows(app, 'loginTransactions');
     const statuses = await Promise.all(
       Array.from({ length: BURST }, () =>
@@ -96,23 +97,26 @@ describe('RL2: start and callback limits under a burst', () => {
       ),
     );
     const written = (await countRows(app, 'loginTransactions')) - before;
-    const through = statuses.filter((s) => s === 302).length;
-    console.info(`login start burst: ${through} of ${BURST} through, ${written} transactions written`);
-    expect(written).toBe(through);
-    expect(written).toBeLessThanOrEqual(START_LIMIT.limit);
-    expect(statuses.filter((s) => s === 429).length).toBe(BURST - through);
+    console.info(
+      `login start burst: ${statuses.filter((s) => s === 302).length} of ${BURST} redirected, ${written} rows written`,
+    );
+    expect(statuses.every((s) => s === 302)).toBe(true);
+    expect(written).toBe(0);
   }, 120_000);
 
-  it(`${BURST} parallel callbacks: at most CALLBACK_LIMIT get past the limit`, async () => {
+  // A callback without this browser's sealed transaction is refused before any storage or Entra call;
+  // callbacks with valid transactions are limited by slot rows (test/integration/callback-limit.test.ts).
+  it(`${BURST} parallel callbacks with forged states: all refused, nothing written`, async () => {
+    const before = await countRows(app, 'loginTransactions');
     const statuses = await Promise.all(
       Array.from({ length: BURST }, (_, i) =>
-        new BrokerBrowser(app).get(`/api/auth/callback?state=s${i}&code=c`).then((r) => r.status),
+        new BrokerBrowser(app)
+          .get(`/api/auth/callback?state=${String(i).padStart(43, 'A')}&code=c`)
+          .then((r) => r.status),
       ),
     );
-    const through = statuses.filter((s) => s !== 429).length;
-    console.info(`callback burst: ${through} of ${BURST} through`);
-    expect(through).toBeLessThanOrEqual(CALLBACK_LIMIT.limit);
-    expect(through).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 400)).toBe(true);
+    expect((await countRows(app, 'loginTransactions')) - before).toBe(0);
   }, 120_000);
 });
 

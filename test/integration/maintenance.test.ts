@@ -45,10 +45,12 @@ describe('maintenance purge', () => {
 
   it('deletes rows last written before the cut-off and keeps the newer ones, in every table', async () => {
     const s = await testServices();
-    const tx = new LoginTransactionStore(s.tables.loginTransactions, systemClock);
+    const tx = new LoginTransactionStore(s.tables.loginTransactions, systemClock, s.sealKeys);
     const throttle = new Throttle(s.tables.throttle, systemClock);
     const seed = async (tag: string) => {
-      await tx.create({ integrationId: tag, expectedUsername: null, returnTo: null }, 'b'.repeat(43));
+      // A used-marker: what the callback leaves in LoginTransactions.
+      const { state } = await tx.create({ integrationId: tag, expectedUsername: null, returnTo: null });
+      await tx.markUsed(state);
       await session(s, tag, 480);
       await throttle.recordFailure('pwd-user', tag, ACCOUNT_POLICY);
     };

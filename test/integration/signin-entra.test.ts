@@ -7,12 +7,17 @@ import { createLocalJWKSet, exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountObjectId, DEMO_ENTRA } from '../../scripts/standins/entra.ts';
 import { manualClock } from '../../shared/clock.ts';
+import { type LoginTransactionStore, loginCookieName } from '../../shared/signin/transactions.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
 
-const sha256hex = (v: string) => createHash('sha256').update(v).digest('hex');
-
 let app: TestApp;
+
+async function countRows(table: import('@azure/data-tables').TableClient): Promise<number> {
+  let n = 0;
+  for await (const _ of table.listEntities()) n++;
+  return n;
+}
 let integration: { id: string; title: string };
 const clock = manualClock(Date.now());
 
@@ -220,6 +225,7 @@ describe('login start (A)', () => {
   it('LS2/LS5: S256 PKCE, response_type=code, minimal scopes, exact redirect URI, login_hint', async () => {
     await user('gina');
     const b = new BrokerBrowser(app);
+    const rowsBefore = await countRows(app.services.tables.loginTransactions);
     const start = await b.post(
       '/api/auth/login',
       { username: 'gina' },
@@ -239,18 +245,38 @@ describe('login start (A)', () => {
     expect(q.get('redirect_uri')).toBe(`${app.url}/api/auth/callback`);
     expect(q.get('login_hint')).toBe('gina');
     const state = q.get('state') as string;
-    const row = await app.services.tables.loginTransactions.getEntity(sha256hex(state), 'tx');
-    expect(q.get('code_challenge')).toBe(
-      createHash('sha256').update(String(row.verifier)).digest('base64url'),
-    );
-    expect(q.get('nonce')).toBe(row.nonce);
-    // The row holds a hash of the state and of the browser id, never the state itself.
-    expect(JSON.stringify(row)).not.toContain(state);
+    // LS3: the transaction travels sealed in a __Host- cookie named after the state; nothing is stored.
+    const cookie = start.headers.getSetCookie().find((c) => c.startsWith(`${loginCookieName(state)}=`));
+    expect(cookie).toMatch(/; Path=\/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$/);
+    const sealed = (cookie as string).split(';')[0]?.split('=')[1] as string;
+    const store = (app.services.signIn as unknown as { d: { transactions: LoginTransactionStore } }).d
+      .transactions;
+    const tx = await store.open(state, sealed);
+    expect(q.get('code_challenge')).toBe(createHash('sha256').update(tx.verifier).digest('base64url'));
+    expect(q.get('nonce')).toBe(tx.nonce);
+    expect(tx).toMatchObject({ integrationId: integration.id, expectedUsername: 'gina', returnTo: null });
+    // Sealed: neither the verifier, the nonce nor the username can be read from the cookie.
+    for (const secret of [tx.verifier, tx.nonce, 'gina', state]) expect(sealed).not.toContain(secret);
+    expect(await countRows(app.services.tables.loginTransactions)).toBe(rowsBefore);
     // The username form is answered with a redirect to Entra: the page's CSP form-action allows it.
     const pageCsp = (await b.get('/api/auth/login')).headers.get('content-security-policy') ?? '';
     expect(pageCsp).toContain(`form-action 'self' ${new URL(url).origin}`);
-    const cookie = start.headers.getSetCookie().find((c) => c.startsWith('__Host-broker_login='));
-    expect(cookie).toMatch(/; Path=\/; Max-Age=600; Secure; HttpOnly; SameSite=Lax$/);
+  });
+
+  it('LS3: a sealed transaction opens only for its own state, untampered, with a key of ours', async () => {
+    const store = (app.services.signIn as unknown as { d: { transactions: LoginTransactionStore } }).d
+      .transactions;
+    const a = await store.create({ integrationId: integration.id, expectedUsername: 'x', returnTo: null });
+    const b = await store.create({ integrationId: integration.id, expectedUsername: 'y', returnTo: null });
+    await expect(store.open(a.state, a.cookie.value)).resolves.toMatchObject({ expectedUsername: 'x' });
+    // Another sign-in's cookie for this state, a flipped byte, a foreign key id: refused.
+    await expect(store.open(a.state, b.cookie.value)).rejects.toMatchObject({ reason: 'other_browser' });
+    const body = a.cookie.value.slice(-10);
+    const flipped = `${a.cookie.value.slice(0, -10)}${body[0] === 'A' ? 'B' : 'A'}${body.slice(1)}`;
+    await expect(store.open(a.state, flipped)).rejects.toMatchObject({ reason: 'other_browser' });
+    const foreignKid = a.cookie.value.replace(/^v1\.[0-9a-f]{32}\./, `v1.${'0'.repeat(32)}.`);
+    await expect(store.open(a.state, foreignKid)).rejects.toMatchObject({ reason: 'other_browser' });
+    await expect(store.open(a.state, undefined)).rejects.toMatchObject({ reason: 'other_browser' });
   });
 
   it('LS1: state, nonce and verifier are unique, 256-bit and base64url over 10,000 starts', async () => {
@@ -264,10 +290,7 @@ describe('login start (A)', () => {
     for (let batch = 0; batch < 100; batch++) {
       const created = await Promise.all(
         Array.from({ length: 100 }, () =>
-          store.create(
-            { integrationId: integration.id, expectedUsername: null, returnTo: null },
-            'b'.repeat(43),
-          ),
+          store.create({ integrationId: integration.id, expectedUsername: null, returnTo: null }),
         ),
       );
       for (const c of created) {
@@ -453,17 +476,13 @@ describe('callback (B)', () => {
   it('a wrong PKCE verifier is refused by Entra and gives no session', async () => {
     await user('nora');
     const b = new BrokerBrowser(app);
-    const start = await b.post('/api/auth/login', { username: 'nora' });
-    const state = new URL(start.headers.get('location') as string).searchParams.get('state') as string;
-    const callbackUrl = await b.entraLogin(start.headers.get('location') as string, 'nora');
-    // Tamper with the stored verifier (as if an attacker injected a code from another flow).
-    const table = app.services.tables.loginTransactions;
-    const row = await table.getEntity(sha256hex(state), 'tx');
-    await table.updateEntity(
-      { partitionKey: row.partitionKey as string, rowKey: 'tx', verifier: 'x'.repeat(43) },
-      'Merge',
-    );
-    const res = await b.get(callbackUrl);
+    // Two sign-ins in one browser: A's code delivered with B's state, so it is redeemed with B's verifier.
+    const startA = await b.post('/api/auth/login', { username: 'nora' });
+    const startB = await b.post('/api/auth/login', { username: 'nora' });
+    const callbackA = new URL(await b.entraLogin(startA.headers.get('location') as string, 'nora'));
+    const stateB = new URL(startB.headers.get('location') as string).searchParams.get('state') as string;
+    callbackA.searchParams.set('state', stateB);
+    const res = await b.get(`${callbackA.pathname}${callbackA.search}`);
     expect(res.status).toBe(400);
     expect((await b.session()).status).toBe(401);
   });

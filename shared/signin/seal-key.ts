@@ -1,0 +1,108 @@
+/**
+ * The symmetric key that seals login transactions into their browser cookie (AES-256-GCM): 32 random
+ * bytes kept in Key Vault as a secret, generated on first use, cached per instance. Each Key Vault
+ * version is one key and its version is the key id written into every sealed value, so values sealed
+ * before a rotation (or by an instance that raced another to create the key) stay readable.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type { Clock } from '../clock.ts';
+import { DependencyError, sdkStatus } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+export const LOGIN_SEAL_KEY_SECRET = 'broker-login-seal-key';
+const KID = /^[0-9a-f]{32}$/;
+/** An unknown key id makes this instance ask Key Vault at most this often. */
+const LOOKUP_COOLDOWN_MS = 30_000;
+
+export interface SealKey {
+  kid: string;
+  key: Buffer;
+}
+
+const toKey = (kid: string, value: string | undefined): SealKey => {
+  const key = Buffer.from(value ?? '', 'base64url');
+  if (key.length !== 32) throw new Error('login seal key is not 32 bytes');
+  return { kid, key };
+};
+
+export class SealKeyService {
+  private current?: Promise<SealKey>;
+  private readonly known = new Map<string, SealKey>();
+  private lastLookup = 0;
+
+  constructor(
+    private readonly secrets: SecretClient,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly secretName = LOGIN_SEAL_KEY_SECRET,
+  ) {}
+
+  /** The key new values are sealed with (one Key Vault read per instance, then memory). */
+  sealingKey(): Promise<SealKey> {
+    this.current ??= this.loadCurrent().catch((err) => {
+      this.current = undefined;
+      throw err;
+    });
+    return this.current;
+  }
+
+  /** The key with id `kid`, if Key Vault has that version (looked up at most every 30 s when unknown). */
+  async openingKey(kid: string): Promise<SealKey | undefined> {
+    const current = await this.sealingKey();
+    if (kid === current.kid) return current;
+    const hit = this.known.get(kid);
+    if (hit) return hit;
+    if (!KID.test(kid)) return undefined;
+    const now = this.clock.now();
+    if (now - this.lastLookup < LOOKUP_COOLDOWN_MS) return undefined;
+    this.lastLookup = now;
+    try {
+      const s = await this.secrets.getSecret(this.secretName, { version: kid });
+      const key = toKey(kid, s.value);
+      this.known.set(kid, key);
+      return key;
+    } catch (err) {
+      if (sdkStatus(err) === 404) return undefined;
+      throw new DependencyError('secrets', err);
+    }
+  }
+
+  /** Writes a new key version; values sealed with the old one stay readable. */
+  async rotate(): Promise<string> {
+    const res = await this.secrets.setSecret(this.secretName, randomBytes(32).toString('base64url'), {
+      contentType: 'application/octet-stream',
+      tags: { purpose: 'broker-login-transaction-seal', alg: 'A256GCM' },
+    });
+    this.current = undefined;
+    return res.properties.version ?? '';
+  }
+
+  private async loadCurrent(): Promise<SealKey> {
+    try {
+      let secret = await this.getLatest();
+      if (!secret) {
+        await this.rotate();
+        this.log.info('login_seal_key.generated');
+        // Read back the latest version: when two instances race, both end up with the same winner.
+        secret = await this.getLatest();
+      }
+      if (!secret?.properties.version) throw new Error('login seal key has no version');
+      const key = toKey(secret.properties.version, secret.value);
+      this.known.set(key.kid, key);
+      return key;
+    } catch (err) {
+      this.log.error('login_seal_key.load_failed', { error: err });
+      throw err instanceof DependencyError ? err : new DependencyError('secrets', err);
+    }
+  }
+
+  private async getLatest() {
+    try {
+      return await this.secrets.getSecret(this.secretName);
+    } catch (err) {
+      if (sdkStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+}

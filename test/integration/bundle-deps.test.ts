@@ -1,0 +1,123 @@
+/**
+ * The build trims the bundle (scripts/build.ts): @azure/identity uses the app's copy of MSAL, msal-node
+ * gets no jsonwebtoken, @azure/data-tables gets no XML parser, zod no locales, and the OpenAPI
+ * generator lives in a file of its own loaded on first use. These tests run what those changes touch
+ * from code built with the same options, against the suite's Azurite and Entra stand-in and an
+ * App Service-style managed identity endpoint.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as esbuild from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build, bundleOptions, bundlePath, LAZY_VENDOR_FILES, sizeByPackage } from '../../scripts/build.ts';
+import { repoRoot } from '../../scripts/standins/ca.ts';
+import { DEMO_ENTRA } from '../../scripts/standins/entra.ts';
+import { stack, uniquePrefix } from '../helpers/stack.ts';
+
+const run = promisify(execFile);
+const CLIENT_ID = '0d2c6a1e-5b4f-4e3a-9c8d-7f6e5d4c3b2a';
+
+describe('the trimmed bundle', () => {
+  let dir: string;
+  let msi: Server;
+  const msiRequests: { url: string; header: string | undefined }[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'bundle-probe-'));
+    await esbuild.build({
+      ...bundleOptions({ quiet: true }),
+      entryPoints: [path.join(repoRoot, 'test/fixtures/bundle-probe.ts')],
+      outfile: path.join(dir, 'probe.cjs'),
+    });
+    // The App Service / Functions managed identity endpoint (api-version 2019-08-01).
+    msi = createServer((req, res) => {
+      msiRequests.push({
+        url: req.url ?? '',
+        header: req.headers['x-identity-header'] as string | undefined,
+      });
+      res.setHeader('Content-Type', 'application/json');
+      res.end(
+        JSON.stringify({
+          access_token: 'msi-token-from-the-platform',
+          expires_on: String(Math.floor(Date.now() / 1000) + 3600),
+          resource: 'https://vault.azure.net',
+          token_type: 'Bearer',
+          client_id: CLIENT_ID,
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => msi.listen(0, '127.0.0.1', resolve));
+  }, 120_000);
+
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise((resolve) => msi.close(resolve));
+  });
+
+  it('gets a managed identity token, reads and writes tables, and talks to Entra with a secret', async () => {
+    const port = (msi.address() as AddressInfo).port;
+    const { stdout } = await run(process.execPath, [path.join(dir, 'probe.cjs')], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
+        IDENTITY_ENDPOINT: `http://127.0.0.1:${port}/msi/token`,
+        IDENTITY_HEADER: 'platform-header-value',
+        PROBE_CLIENT_ID: CLIENT_ID,
+        PROBE_TABLE_ENDPOINT: stack().tableEndpoint,
+        PROBE_TABLE_PREFIX: uniquePrefix(),
+        PROBE_ENTRA_HOST: stack().entraHost,
+        PROBE_APP_ID: DEMO_ENTRA.clientId,
+        PROBE_APP_SECRET: DEMO_ENTRA.clientSecret,
+        PROBE_TENANT: DEMO_ENTRA.tenantId,
+      },
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      credentialIsManagedIdentity: true,
+      managedIdentityToken: 'msi-token-from-the-platform',
+      tableRead: 'x',
+      tableMissing: 404,
+      clientCredentials: true,
+      wrongSecret: 'wrong_secret',
+    });
+    expect(msiRequests.length).toBeGreaterThan(0);
+    const asked = new URL(msiRequests.at(-1)?.url ?? '', 'http://x');
+    expect(asked.searchParams.get('client_id')).toBe(CLIENT_ID);
+    expect(asked.searchParams.get('resource')).toBe('https://vault.azure.net');
+    expect(msiRequests.at(-1)?.header).toBe('platform-header-value');
+  });
+
+  it('holds one MSAL, no zod locales, no jsonwebtoken or XML parser, and keeps the OpenAPI generator out', async () => {
+    const { metafile } = await build({ quiet: true });
+    const inputs = Object.keys(metafile.inputs);
+    expect(inputs.filter((f) => /node_modules\/.*node_modules\/@azure\/msal-/.test(f))).toEqual([]);
+    expect(inputs.filter((f) => /zod\/v4\/locales\/(?!en\.js)/.test(f))).toEqual([]);
+    expect(
+      inputs.filter((f) => /node_modules\/(jsonwebtoken|fast-xml-parser|@asteasolutions)\//.test(f)),
+    ).toEqual([]);
+    expect(sizeByPackage(metafile)).not.toContain('zod-to-openapi');
+    const bundle = readFileSync(bundlePath, 'utf8');
+    for (const file of Object.values(LAZY_VENDOR_FILES)) expect(bundle).toContain(`require("./${file}")`);
+  }, 120_000);
+
+  it('loads the OpenAPI generator from its own file when first asked', async () => {
+    const file = path.join(
+      path.dirname(bundlePath),
+      LAZY_VENDOR_FILES['@asteasolutions/zod-to-openapi'] ?? '',
+    );
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '-e',
+        `const m = require(${JSON.stringify(file)}); process.stdout.write(typeof m.OpenApiGeneratorV31 + typeof m.OpenAPIRegistry)`,
+      ],
+      { cwd: '/' },
+    );
+    expect(stdout).toBe('functionfunction');
+  });
+});
