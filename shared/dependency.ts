@@ -96,14 +96,13 @@ export function describeSecretRequest(request: PipelineRequest): { operation: st
 export function dependencyPolicy(
   dependency: Dependency,
   describe: (request: PipelineRequest) => DependencyFailure,
+  attemptTimeoutMs: number = DEPENDENCY_ATTEMPT_TIMEOUT_MS,
 ): PipelinePolicy {
   return {
     name: `broker-dependency-${dependency}`,
     async sendRequest(request, next) {
       // Per attempt (the node client arms it on every send, retries included).
-      if (!request.timeout || request.timeout > DEPENDENCY_ATTEMPT_TIMEOUT_MS) {
-        request.timeout = DEPENDENCY_ATTEMPT_TIMEOUT_MS;
-      }
+      if (!request.timeout || request.timeout > attemptTimeoutMs) request.timeout = attemptTimeoutMs;
       let response: Awaited<ReturnType<typeof next>>;
       try {
         response = await next(request);

@@ -41,13 +41,19 @@ export function createAzureCredential(
  * match the host. Production keeps the check on.
  */
 export function createSecretClient(
-  config: Pick<Config, 'BROKER_KEY_VAULT_URI' | 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID'>,
+  config: Pick<Config, 'BROKER_KEY_VAULT_URI' | 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID'> &
+    Partial<Pick<Config, 'BROKER_DEPENDENCY_TIMEOUT_MS'>>,
   credential: TokenCredential = createAzureCredential(config),
 ): SecretClient {
   return new SecretClient(config.BROKER_KEY_VAULT_URI, credential, {
     disableChallengeResourceVerification: config.BROKER_DEV_CREDENTIALS === true,
     // Fails fast when the vault is down or hangs: 503 within ~2 s (issue 11 #5), as for Table Storage.
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
-    additionalPolicies: [{ policy: dependencyPolicy('secrets', describeSecretRequest), position: 'perCall' }],
+    additionalPolicies: [
+      {
+        policy: dependencyPolicy('secrets', describeSecretRequest, config.BROKER_DEPENDENCY_TIMEOUT_MS),
+        position: 'perCall',
+      },
+    ],
   });
 }

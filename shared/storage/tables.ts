@@ -26,7 +26,8 @@ const AZURITE_KEY =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export function createTables(
-  config: Pick<Config, 'BROKER_TABLE_ENDPOINT' | 'BROKER_DEV_CREDENTIALS'>,
+  config: Pick<Config, 'BROKER_TABLE_ENDPOINT' | 'BROKER_DEV_CREDENTIALS'> &
+    Partial<Pick<Config, 'BROKER_DEPENDENCY_TIMEOUT_MS'>>,
   credential: TokenCredential,
   opts: { prefix?: string } = {},
 ): Tables {
@@ -34,7 +35,10 @@ export function createTables(
   const options = {
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
     additionalPolicies: [
-      { policy: dependencyPolicy('tables', describeTableRequest), position: 'perCall' as const },
+      {
+        policy: dependencyPolicy('tables', describeTableRequest, config.BROKER_DEPENDENCY_TIMEOUT_MS),
+        position: 'perCall' as const,
+      },
     ],
   };
   const make = (name: string) =>

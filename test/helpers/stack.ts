@@ -31,6 +31,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     BROKER_KEY_VAULT_URI: s.keyVaultUrl,
     BROKER_DEV_CREDENTIALS: 'true',
     BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: s.entraHost,
+    // The suite's Azurite serves many test files and 200-request bursts at once on a small machine:
+    // attempts may queue for seconds. The fault tests set the production default back.
+    BROKER_DEPENDENCY_TIMEOUT_MS: '15000',
     ...overrides,
   };
 }

@@ -16,6 +16,9 @@ import { entraBehindProxy, keyVaultProxy, type OwnAzurite, startOwnAzurite } fro
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
 
+/** The deployed default per-attempt timeout (the rest of the suite allows a busy Azurite longer). */
+const PRODUCTION_TIMEOUT = { BROKER_DEPENDENCY_TIMEOUT_MS: String(DEPENDENCY_ATTEMPT_TIMEOUT_MS) };
+
 /** Worst case of one storage/vault call, from the configured policy (no timing is asserted). */
 function worstCaseMs(): number {
   const { maxRetries, retryDelayInMs, maxRetryDelayInMs } = DEPENDENCY_RETRY_OPTIONS;
@@ -59,7 +62,7 @@ describe('Table Storage stopped and restarted mid-test', () => {
   let app: TestApp;
   beforeAll(async () => {
     azurite = await startOwnAzurite();
-    app = await startTestApp({ env: { BROKER_TABLE_ENDPOINT: azurite.endpoint } });
+    app = await startTestApp({ env: { BROKER_TABLE_ENDPOINT: azurite.endpoint, ...PRODUCTION_TIMEOUT } });
   });
   afterAll(async () => {
     await app?.close();
@@ -129,7 +132,7 @@ describe('Key Vault down, hung and back', () => {
   let app: TestApp;
   beforeAll(async () => {
     vault = await keyVaultProxy();
-    app = await startTestApp({ env: { BROKER_KEY_VAULT_URI: vault.url } });
+    app = await startTestApp({ env: { BROKER_KEY_VAULT_URI: vault.url, ...PRODUCTION_TIMEOUT } });
   });
   afterAll(async () => {
     await app?.close();
@@ -181,7 +184,7 @@ describe('Entra down during the callback', () => {
   let integration: { id: string };
   beforeAll(async () => {
     idp = await entraBehindProxy();
-    app = await startTestApp({ env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: idp.url } });
+    app = await startTestApp({ env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: idp.url, ...PRODUCTION_TIMEOUT } });
     integration = await createDemoIntegration(app);
     await createUser(app, {
       username: 'eve',
