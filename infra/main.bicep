@@ -116,6 +116,7 @@ module storage 'core/storage/storage-account.bicep' = {
       'Throttle'
       'AuditEvents'
       'AdminTokens'
+      'Applications'
     ]
   }
 }

@@ -1,6 +1,13 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { createTokenSchema } from './admin/tokens.ts';
+import {
+  applicationListSchema,
+  applicationSchema,
+  applicationWithSecretSchema,
+  createApplicationSchema,
+  patchApplicationSchema,
+} from './applications/schemas.ts';
 import { auditPageSchema, auditQuerySchema } from './audit-query.ts';
 import {
   createIntegrationSchema,
@@ -159,6 +166,62 @@ const ops: Op[] = [
     params: ['id'],
     ifMatch: true,
     ok: { status: 200, schema: integrationSchema, description: 'Deactivated' },
+  },
+  // Applications (issue 9): apps signing in through the broker as OpenID Provider
+  {
+    method: 'get',
+    path: '/applications',
+    tag: 'applications',
+    summary: 'List applications',
+    ok: { status: 200, schema: applicationListSchema, description: 'The applications' },
+  },
+  {
+    method: 'post',
+    path: '/applications',
+    tag: 'applications',
+    summary: 'Register an application (a confidential client gets its secret here, shown once)',
+    body: createApplicationSchema,
+    ok: {
+      status: 201,
+      schema: applicationWithSecretSchema,
+      description: 'Created; `clientSecretValue` is empty for a public client',
+    },
+  },
+  {
+    method: 'get',
+    path: '/applications/{clientId}',
+    tag: 'applications',
+    summary: 'Read an application',
+    params: ['clientId'],
+    ok: { status: 200, schema: applicationSchema, description: 'The application' },
+  },
+  {
+    method: 'patch',
+    path: '/applications/{clientId}',
+    tag: 'applications',
+    summary: 'Change an application',
+    params: ['clientId'],
+    body: patchApplicationSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: applicationSchema, description: 'Changed' },
+  },
+  {
+    method: 'delete',
+    path: '/applications/{clientId}',
+    tag: 'applications',
+    summary: 'Delete an application (its tokens stop working)',
+    params: ['clientId'],
+    ifMatch: true,
+    ok: { status: 204, description: 'Deleted' },
+  },
+  {
+    method: 'post',
+    path: '/applications/{clientId}/client-secret',
+    tag: 'applications',
+    summary: 'Rotate the client secret (the new one is shown once; the old one stops working)',
+    params: ['clientId'],
+    ifMatch: true,
+    ok: { status: 200, schema: applicationWithSecretSchema, description: 'Rotated' },
   },
   // Users
   {

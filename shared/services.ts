@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from './admin/auth.ts';
 import { AdminTokenService } from './admin/tokens.ts';
+import { ApplicationService } from './applications/service.ts';
 import { AuditLog } from './audit.ts';
 import { AuditQueryService } from './audit-query.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -43,6 +44,8 @@ export interface Services {
   health: HealthService;
   sessions: SessionStore;
   integrations: IntegrationService;
+  /** Apps signing in through the broker as OpenID Provider; `clientForProvider` feeds the OP. */
+  applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
   auditQuery: AuditQueryService;
@@ -89,6 +92,14 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     log,
   });
   health.addWarningSource(() => integrations.expiryWarnings());
+  const applications = new ApplicationService({
+    table: tables.applications,
+    secrets,
+    clock,
+    audit,
+    config,
+    log,
+  });
   const settings = new SettingsService(tables.settings, audit, clock);
   const users = new UserService({
     store: new UserStore(tables.users, tables.userBindings),
@@ -149,6 +160,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     health,
     sessions,
     integrations,
+    applications,
     settings,
     users,
     auditQuery,

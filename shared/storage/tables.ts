@@ -14,6 +14,7 @@ export const TABLE_NAMES = {
   throttle: 'Throttle',
   auditEvents: 'AuditEvents',
   adminTokens: 'AdminTokens',
+  applications: 'Applications',
 } as const;
 
 export type TableKey = keyof typeof TABLE_NAMES;
