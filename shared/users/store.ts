@@ -124,8 +124,8 @@ function rolesOf(e: UserEntity): Role[] {
     }
   }
   // `isAdmin` is what the admin index and older rows go by: it decides the admin role either way.
-  roles = roles.filter((r) => r !== 'admin');
-  return e.isAdmin ? ['admin', ...roles] : roles;
+  if (!e.isAdmin) return roles.filter((r) => r !== 'admin');
+  return roles.includes('admin') ? roles : ['admin', ...roles];
 }
 
 function fromUserEntity(e: UserEntity & { rowKey?: string; etag?: string }): UserRecord {
