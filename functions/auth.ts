@@ -108,8 +108,11 @@ app.http(
     handler: async (rc) => {
       const { signIn, sessionService, users } = rc.services;
       const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
+      // `prompt=login` (an application asked for a new sign-in): the username step even while signed in.
+      const forceSignIn = rc.request.query.get('prompt') === 'login';
       try {
         const session = await sessionService.authenticate(rc.request);
+        if (forceSignIn) throw new SessionRejectedError('missing');
         if (returnTo) return redirect(returnTo);
         const user = await users.getByUsername(session.username);
         return signedInPage({

@@ -13,3 +13,4 @@ import './settings.ts';
 import './audit.ts';
 import './openapi.ts';
 import './maintenance.ts';
+import './oidc.ts';

@@ -117,6 +117,7 @@ module storage 'core/storage/storage-account.bicep' = {
       'AuditEvents'
       'AdminTokens'
       'Applications'
+      'OidcStore'
     ]
   }
 }

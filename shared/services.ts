@@ -11,6 +11,7 @@ import { defaultEntraClientFactory, type EntraClientFactory } from './entra/msal
 import { HealthService } from './health.ts';
 import { IntegrationService } from './integrations/service.ts';
 import { createLogger, type Logger } from './log.ts';
+import { OidcService } from './oidc/service.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from './passwords/index.ts';
 import { createAzureCredential, createSecretClient } from './secrets/client.ts';
 import { SessionStore } from './sessions/store.ts';
@@ -55,6 +56,8 @@ export interface Services {
   entraClients: EntraClientCache;
   /** Shared-store counters: brute-force protection and rate limits (all instances). */
   throttle: Throttle;
+  /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
+  oidc: OidcService;
 }
 
 export interface ServiceOverrides {
@@ -148,7 +151,19 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
       return !!u && u.createdAt === createdAt && !u.disabled && u.roles.includes('admin');
     },
   );
+  const oidc = new OidcService({
+    config,
+    clock,
+    log,
+    audit,
+    table: tables.oidcStore,
+    secrets,
+    users,
+    applications,
+    sessionService,
+  });
   return {
+    oidc,
     config,
     clock,
     log,

@@ -15,6 +15,7 @@ export const TABLE_NAMES = {
   auditEvents: 'AuditEvents',
   adminTokens: 'AdminTokens',
   applications: 'Applications',
+  oidcStore: 'OidcStore',
 } as const;
 
 export type TableKey = keyof typeof TABLE_NAMES;
