@@ -5,7 +5,11 @@
  * moving it, never by waiting.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_APP_ORIGIN, seedDemoApplication } from '../../scripts/demo.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from '../../scripts/standins/keyvault.ts';
 import {
   applicationSecretName,
@@ -513,5 +517,28 @@ describe('applications API', () => {
       for (const h of haystacks) expect(h.includes(s)).toBe(false);
     }
     expect(rows.some((r) => r.includes('admin.application.created'))).toBe(true);
+  });
+});
+
+describe('npm start: the demo application', () => {
+  it('is seeded once into an empty store, with its secret in a 0600 file under .local for the demo app', async () => {
+    const services = await testServices();
+    const dir = await mkdtemp(path.join(tmpdir(), 'demo-app-'));
+    try {
+      const file = path.join(dir, 'demo-app.json');
+      const seeded = await seedDemoApplication(services, file);
+      expect(seeded?.redirectUri).toBe(`${DEMO_APP_ORIGIN}/callback`);
+      expect(seeded?.redirectUri).toBe('http://localhost:7072/callback');
+      const saved = JSON.parse(await readFile(file, 'utf8'));
+      expect(saved).toEqual(seeded);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      const client = await services.applications.clientForProvider(saved.clientId);
+      expect(client?.client_secret).toBe(saved.clientSecret);
+      expect(client?.redirect_uris).toEqual(['http://localhost:7072/callback']);
+      expect(await seedDemoApplication(services, file)).toBeUndefined();
+      expect(await services.applications.list()).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
