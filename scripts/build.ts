@@ -21,6 +21,44 @@ export const NATIVE_FILES = ['argon2.linux-x64-gnu.node'];
 /** Data files the app reads from the bundle's folder (shared/passwords looks next to the bundle). */
 export const BUNDLE_DATA_FILES = ['common-passwords.txt'];
 
+/**
+ * Libraries loaded on first use only (dynamic `import()`), each built into its own file next to the
+ * bundle, so the main bundle (loaded at every cold start) does not carry them: oidc-provider is
+ * needed by /api/oidc requests only.
+ */
+export const LAZY_BUNDLES: Record<string, string> = { 'oidc-provider': 'oidc-provider.cjs' };
+
+const lazyLibraries: esbuild.Plugin = {
+  name: 'lazy-libraries',
+  setup(b) {
+    b.onResolve({ filter: /^oidc-provider$/ }, (args) => {
+      const file = LAZY_BUNDLES[args.path];
+      if (!file) return undefined;
+      if (args.kind !== 'dynamic-import') {
+        return { errors: [{ text: `${args.path} may only be loaded with a dynamic import()` }] };
+      }
+      return { path: `./${file}`, external: true };
+    });
+  },
+};
+
+async function buildLazyBundles(): Promise<void> {
+  for (const [lib, file] of Object.entries(LAZY_BUNDLES)) {
+    await esbuild.build({
+      stdin: { contents: `export * from '${lib}';`, resolveDir: repoRoot, loader: 'js' },
+      outfile: path.join(path.dirname(bundlePath), file),
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      minify: true,
+      keepNames: true,
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+  }
+}
+
 const nativeArgon2: esbuild.Plugin = {
   name: 'native-argon2',
   setup(b) {
@@ -60,8 +98,9 @@ export async function build(opts: { quiet?: boolean } = {}): Promise<{ bytes: nu
     external: ['@azure/functions-core'],
     logLevel: opts.quiet ? 'silent' : 'warning',
     metafile: false,
-    plugins: [nativeArgon2],
+    plugins: [nativeArgon2, lazyLibraries],
   });
+  await buildLazyBundles();
   copyNativeFiles();
   if (result.errors.length > 0) throw new Error('esbuild failed');
   const bytes = statSync(bundlePath).size;

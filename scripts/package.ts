@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
-import { BUNDLE_DATA_FILES } from './build.ts';
+import { BUNDLE_DATA_FILES, LAZY_BUNDLES } from './build.ts';
 
 export interface PackageEntry {
   /** Path inside the zip, with forward slashes. */
@@ -48,11 +48,15 @@ export function packageEntries(root: string): PackageEntry[] {
     { name: 'package.json', data: Buffer.from(`${JSON.stringify(trimPackageJson(pkg), null, 2)}\n`) },
     { name: main, data: readFileSync(mainPath) },
   ];
-  // Files scripts/build.ts puts next to the bundle: native addons (required by path) and data files
-  // (BUNDLE_DATA_FILES, read from the bundle's folder).
+  // Files scripts/build.ts puts next to the bundle: native addons (required by path), data files
+  // (BUNDLE_DATA_FILES, read from the bundle's folder) and lazily loaded libraries (LAZY_BUNDLES).
   const mainDir = path.dirname(main);
   for (const file of readdirSync(path.join(root, mainDir)).sort()) {
-    if (file.endsWith('.node') || BUNDLE_DATA_FILES.includes(file)) {
+    if (
+      file.endsWith('.node') ||
+      BUNDLE_DATA_FILES.includes(file) ||
+      Object.values(LAZY_BUNDLES).includes(file)
+    ) {
       entries.push({
         name: path.posix.join(mainDir, file),
         data: readFileSync(path.join(root, mainDir, file)),

@@ -70,8 +70,15 @@ export async function createProvider(
   store: OidcTableStore,
   hooks: ProviderHooks,
 ): Promise<ProviderModule> {
-  const lib = await import('oidc-provider');
-  const Provider = lib.default;
+  // The build puts the library in its own file (scripts/build.ts LAZY_BUNDLES); loaded from CommonJS
+  // its exports arrive as `default`, from the ESM package as named exports.
+  const imported = (await import('oidc-provider')) as typeof import('oidc-provider') & {
+    default: typeof import('oidc-provider') | typeof import('oidc-provider')['default'];
+  };
+  const lib = (
+    'Provider' in imported && imported.Provider ? imported : imported.default
+  ) as typeof import('oidc-provider');
+  const Provider = lib.Provider;
   const { errors } = lib;
 
   // One adapter object per model; the Client model reads the applications service instead of storage.

@@ -133,6 +133,8 @@ describe('scripts/package.ts', () => {
     expect(names.filter((n) => !n.endsWith('.node'))).toEqual([
       'dist/common-passwords.txt',
       'dist/main.cjs',
+      // oidc-provider, loaded on the first /api/oidc request (scripts/build.ts LAZY_BUNDLES)
+      'dist/oidc-provider.cjs',
       'host.json',
       'package.json',
     ]);
