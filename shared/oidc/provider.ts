@@ -19,6 +19,7 @@
  * - CORS (`clientBasedCORS`): only origins of the client's registered redirect URIs (SPAs calling the
  *   token/userinfo endpoints); discovery and JWKS are open as the library makes them.
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type {
   Account,
@@ -199,6 +200,34 @@ export async function createProvider(
       }
     }
     await next();
+  });
+
+  // The provider's own HTML (the form_post page) gets the section J CSP with its inline script
+  // allowed by hash only; our pages (errors, logout) already carry a nonce CSP.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (
+      typeof ctx.body === 'string' &&
+      ctx.response.is('html') &&
+      !ctx.response.get('content-security-policy')
+    ) {
+      const hashes = [...ctx.body.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+        (m) =>
+          `'sha256-${createHash('sha256')
+            .update(m[1] ?? '')
+            .digest('base64')}'`,
+      );
+      ctx.set(
+        'Content-Security-Policy',
+        [
+          "default-src 'none'",
+          ...(hashes.length ? [`script-src ${hashes.join(' ')}`] : []),
+          "frame-ancestors 'none'",
+          "base-uri 'none'",
+          "object-src 'none'",
+        ].join('; '),
+      );
+    }
   });
 
   for (const name of [

@@ -47,6 +47,15 @@ export class AlreadyConsumedError extends Error {
 export const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
 const hexPrefix = (h: string) => Buffer.from(h.slice(0, 2), 'base64url').toString('hex').slice(0, 2);
 
+/**
+ * The id can also appear inside the payload (an interaction's `returnTo` ends with its uid, which is
+ * its cookie's value): stored as a placeholder, put back on read.
+ */
+const ID_MARK = '\u241Ajti\u241A';
+const withoutId = (json: string, id: string) =>
+  id.length >= 8 && !json.includes(ID_MARK) ? json.split(id).join(ID_MARK) : json;
+const withId = (json: string, id: string) => (id ? json.split(ID_MARK).join(id) : json);
+
 /** Models whose rows are looked up by `uid` (only Session uses it). */
 const UID_MODELS = new Set(['Session']);
 const FAR_FUTURE_ISO = '9999-12-31T00:00:00.000Z';
@@ -129,7 +138,7 @@ export class OidcAdapter {
   private live(row: (Row & { etag: string }) | undefined, id: string): Payload | undefined {
     if (!row) return undefined;
     if (row.expiresAt && row.expiresAt <= this.store.now()) return undefined;
-    const payload = JSON.parse(row.payload) as Payload;
+    const payload = JSON.parse(withId(row.payload, id)) as Payload;
     return { ...payload, jti: id };
   }
 
@@ -138,9 +147,15 @@ export class OidcAdapter {
     const expiresAt = expiresIn ? this.store.now() + expiresIn * 1000 : 0;
     const expiresAtIso = expiresAt ? new Date(expiresAt).toISOString() : FAR_FUTURE_ISO;
     const { jti: _jti, ...rest } = payload;
+    // An interaction copies the OP session's id (its cookie value) for the login page's use; ours
+    // never reads it, so it is not stored.
+    if (this.model === 'Interaction' && rest.session && typeof rest.session === 'object') {
+      const { cookie: _cookie, ...session } = rest.session as Payload;
+      rest.session = session;
+    }
     const grantId = typeof payload.grantId === 'string' ? payload.grantId : undefined;
     const writes: Promise<unknown>[] = [];
-    const row: Row = { payload: JSON.stringify(rest), expiresAt, expiresAtIso };
+    const row: Row = { payload: withoutId(JSON.stringify(rest), id), expiresAt, expiresAtIso };
     if (grantId) {
       const g = hashId(grantId);
       row.grantKey = g;
