@@ -31,9 +31,12 @@ const product = (rc: RequestContext) => rc.services.config.BROKER_PRODUCT_NAME;
  * Where a form on our pages may end up after the broker's redirect (browsers apply CSP form-action to
  * it): Entra's authority for the username and choice forms, an allow-listed return URL after sign-in.
  */
-const formTargets = async (rc: RequestContext) => [
+const formTargets = async (rc: RequestContext, returnTo: string | null) => [
   ...authorityOrigins(rc.services.config),
   ...(await rc.services.signIn.settings()).allowedReturnOrigins,
+  // Signing in for an application (returnTo = the OP's login step): the chain of redirects after the
+  // form post ends at that application's registered redirect URI.
+  ...(await rc.services.oidc.formTargetsFor(returnTo)),
 ];
 const info = (rc: RequestContext) => ({ clientAddress: rc.clientAddress, correlationId: rc.correlationId });
 
@@ -126,7 +129,7 @@ app.http(
       const prefill = rc.request.query.get('username') ?? readCookie(rc.request, LAST_USER_COOKIE) ?? '';
       return usernamePage({
         product: product(rc),
-        formTargets: await formTargets(rc),
+        formTargets: await formTargets(rc, returnTo),
         username: prefill.slice(0, USERNAME_MAX),
         returnTo,
       });
@@ -150,7 +153,7 @@ app.http(
       if (!username || username.length > USERNAME_MAX) {
         return usernamePage({
           product: product(rc),
-          formTargets: await formTargets(rc),
+          formTargets: await formTargets(rc, returnTo),
           username: username.slice(0, USERNAME_MAX),
           returnTo,
           status: 400,
@@ -162,10 +165,10 @@ app.http(
         const step = await signIn.usernameStep(username, returnTo, body.method, browser.id, info(rc));
         if (step.kind === 'redirect') return redirect(step.location, 302, [browser.cookie]);
         if (step.kind === 'choice')
-          return choicePage({ product: product(rc), formTargets: await formTargets(rc), ...step });
+          return choicePage({ product: product(rc), formTargets: await formTargets(rc, returnTo), ...step });
         return passwordPage({
           product: product(rc),
-          formTargets: await formTargets(rc),
+          formTargets: await formTargets(rc, returnTo),
           username: step.username,
           returnTo: step.returnTo,
         });
@@ -255,7 +258,7 @@ app.http(
       if (!body.password) {
         return passwordPage({
           product: product(rc),
-          formTargets: await formTargets(rc),
+          formTargets: await formTargets(rc, returnTo),
           username,
           returnTo,
           status: 400,
@@ -274,7 +277,7 @@ app.http(
         if (err.status === 429) {
           return passwordPage({
             product: product(rc),
-            formTargets: await formTargets(rc),
+            formTargets: await formTargets(rc, returnTo),
             username,
             returnTo,
             status: 429,
@@ -286,7 +289,7 @@ app.http(
           // One page for every reason: unknown user, wrong password, method not allowed (PW4).
           return passwordPage({
             product: product(rc),
-            formTargets: await formTargets(rc),
+            formTargets: await formTargets(rc, returnTo),
             username,
             returnTo,
             status: 401,

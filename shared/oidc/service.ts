@@ -145,6 +145,23 @@ export class OidcService {
     this.state = undefined;
   }
 
+  /**
+   * The origin of the application a sign-in page works for, when its returnTo is our login step: the
+   * redirects after the page's form post end there, and browsers apply CSP form-action to them. The
+   * redirect URI was checked against the registration before the interaction was created.
+   */
+  async formTargetsFor(returnTo: string | null | undefined): Promise<string[]> {
+    const m = returnTo ? new RegExp(`^${OIDC_MOUNT}/${INTERACTION_PATH}/([^/?#]+)$`).exec(returnTo) : null;
+    if (!m || !UID.test(m[1] ?? '')) return [];
+    const interaction = await this.store.adapterFor('Interaction').find(m[1] ?? '');
+    const uri = (interaction?.params as Record<string, unknown> | undefined)?.redirect_uri;
+    try {
+      return typeof uri === 'string' ? [new URL(uri).origin] : [];
+    } catch {
+      return [];
+    }
+  }
+
   /** Every /api/oidc/{path} request. */
   async handle(rc: OidcRequest, path: string): Promise<HttpResponseInit> {
     const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(path);

@@ -155,7 +155,17 @@ describe('OpenID Provider: flows', () => {
     const b = new BrokerBrowser(app);
     const r = await authorize(b, rp, { loginHint: 'op-pw', login: { kind: 'none' } });
     expect(r.loginPages).toBe(1);
-    expect(await r.last.text()).toContain('value="op-pw"');
+    const html = await r.last.text();
+    expect(html).toContain('value="op-pw"');
+    // The pages' CSP form-action lets the redirects after their form posts reach the app (and no other).
+    const returnTo = /name="returnTo" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    expect(returnTo).toMatch(/^\/api\/oidc\/interaction\//);
+    const step = await b.post('/api/auth/login', { username: 'op-pw', returnTo });
+    expect(step.status).toBe(200);
+    const csp = step.headers.get('content-security-policy') ?? '';
+    expect(csp).toMatch(/form-action 'self'[^;]* http:\/\/127\.0\.0\.1:8400/);
+    const plain = await new BrokerBrowser(app).post('/api/auth/login', { username: 'op-pw' });
+    expect(plain.headers.get('content-security-policy')).not.toContain('127.0.0.1:8400');
   });
 
   it('OP4: refresh tokens rotate; reusing the old one is invalid_grant and kills the new one too', async () => {
