@@ -151,6 +151,22 @@ describe('OpenID Provider: flows', () => {
     expect(t2.claims()?.auth_time).toBeGreaterThanOrEqual(ssoTokens.claims()?.auth_time as number);
   });
 
+  it('max_age: a sign-in older than it asks again; a recent one answers at once', async () => {
+    const b = new BrokerBrowser(app);
+    await redeem(rp, await authorize(b, rp, { login: { kind: 'password', username: 'op-pw' } }));
+    const recent = await authorize(b, rp, { maxAge: 3600, login: { kind: 'none' } });
+    expect(recent.loginPages).toBe(0);
+    await redeem(rp, recent);
+    await new Promise((r) => setTimeout(r, 1100));
+    const stale = await authorize(b, rp, { maxAge: 1, login: { kind: 'none' } });
+    expect(stale.loginPages).toBe(1);
+    expect(stale.callbackUrl).toBeUndefined();
+    const again = await authorize(b, rp, { maxAge: 1, login: { kind: 'password', username: 'op-pw' } });
+    expect(again.loginPages).toBe(1);
+    const t = await redeem(rp, again);
+    expect(Date.now() / 1000 - (t.claims()?.auth_time as number)).toBeLessThan(30);
+  });
+
   it('login_hint fills in the username step', async () => {
     const b = new BrokerBrowser(app);
     const r = await authorize(b, rp, { loginHint: 'op-pw', login: { kind: 'none' } });
