@@ -472,7 +472,7 @@ describe('applications API', () => {
     expect(kv.requests.map((q) => `${q.method} ${q.path}`)).toContain(`DELETE /secrets/${name}`);
   });
 
-  it('AD5: rotating a secret with a stale admin session is refused (401)', async () => {
+  it('AD5: rotating a secret or changing redirect URIs / roles with a stale admin session is refused (401)', async () => {
     await createUser(app, {
       username: 'apps-admin',
       verifyType: 'password',
@@ -503,6 +503,26 @@ describe('applications API', () => {
     const stale = await rotate();
     expect(stale.status).toBe(401);
     expect((await stale.json()).code).toBe('reauthentication_required');
+    const patch = (body: unknown) =>
+      fetch(`${app.url}/api/manage/applications/${a.clientId}`, {
+        method: 'PATCH',
+        headers: {
+          cookie: b.jar.header(),
+          origin: b.origin,
+          'x-broker-csrf': '1',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(body),
+      });
+    for (const body of [{ redirectUris: ['https://elsewhere.example/cb'] }, { allowedRoles: [] }]) {
+      const r = await patch(body);
+      expect(r.status, JSON.stringify(body)).toBe(401);
+      expect((await r.json()).code).toBe('reauthentication_required');
+    }
+    expect((await patch({ name: 'Renamed with a stale session' })).status).toBe(200);
+    expect((await app.services.applications.get(a.clientId)).redirectUris).toEqual([
+      'https://app.example/callback',
+    ]);
   });
 
   it('SE1 canary: no secret value in any GET/list response, table row, audit event or log line', async () => {
