@@ -145,7 +145,7 @@ export async function seedDemoApplication(
     issuer: created.issuer,
     discoveryUrl: created.discoveryUrl,
     clientId: created.clientId,
-    clientSecret: created.clientSecretValue,
+    clientSecret: created.clientSecretValue ?? '',
     redirectUri,
     postLogoutRedirectUri,
   };

@@ -6,6 +6,7 @@ import {
   applicationSchema,
   applicationWithSecretSchema,
   createApplicationSchema,
+  createdApplicationSchema,
   patchApplicationSchema,
 } from './applications/schemas.ts';
 import { auditPageSchema, auditQuerySchema } from './audit-query.ts';
@@ -183,8 +184,8 @@ const ops: Op[] = [
     body: createApplicationSchema,
     ok: {
       status: 201,
-      schema: applicationWithSecretSchema,
-      description: 'Created; `clientSecretValue` is empty for a public client',
+      schema: createdApplicationSchema,
+      description: 'Created; `clientSecretValue` (shown only now) for a confidential client',
     },
   },
   {

@@ -130,5 +130,10 @@ export type Application = z.output<typeof applicationSchema>;
 /** Create and secret rotation answer the Application plus the new secret, shown this once. */
 export const applicationWithSecretSchema = applicationSchema.extend({ clientSecretValue: z.string() });
 export type ApplicationWithSecret = z.output<typeof applicationWithSecretSchema>;
+/** Create answers `clientSecretValue` for a confidential client only (a public client has none). */
+export const createdApplicationSchema = applicationSchema.extend({
+  clientSecretValue: z.string().optional(),
+});
+export type CreatedApplication = z.output<typeof createdApplicationSchema>;
 
 export const applicationListSchema = z.object({ items: z.array(applicationSchema) });

@@ -32,6 +32,7 @@ import {
   type ApplicationWithSecret,
   CLIENT_ID_PATTERN,
   type CreateApplicationInput,
+  type CreatedApplication,
   type IdTokenAlg,
   type PatchApplicationInput,
   type TokenEndpointAuthMethod,
@@ -142,7 +143,7 @@ export class ApplicationService {
     input: CreateApplicationInput,
     actor: string,
     ctx: ChangeContext = {},
-  ): Promise<ApplicationWithSecret> {
+  ): Promise<CreatedApplication> {
     const clientId = randomUUID();
     const confidential = input.type === 'confidential';
     const secretName = confidential ? applicationSecretName(clientId) : '';
@@ -195,7 +196,7 @@ export class ApplicationService {
       details: { name: stored.name, type: stored.type },
     });
     // The secret value is answered this once; it is never stored outside Key Vault.
-    return { ...this.view(stored), clientSecretValue: secretValue };
+    return confidential ? { ...this.view(stored), clientSecretValue: secretValue } : this.view(stored);
   }
 
   async update(
