@@ -245,7 +245,7 @@ export class OidcService {
     let result: Record<string, unknown>;
     if (!app) {
       result = { error: 'access_denied', error_description: 'the application is not registered' };
-      this.auditRefusal(rc, clientId, user, 'unknown_application');
+      await this.auditRefusal(rc, clientId, user, 'unknown_application');
     } else if (app.allowedRoles.length > 0 && !user.roles.some((r) => app.allowedRoles.includes(r))) {
       result = { error: 'access_denied', error_description: 'a role the application requires is missing' };
       await this.auditRefusal(rc, clientId, user, 'missing_role');

@@ -245,6 +245,19 @@ describe('OpenID Provider: security (SECURITY.md M)', () => {
     expect(next.loginPages).toBe(1);
   });
 
+  it('CORS only for the origins of the client’s registered redirect URIs (clientBasedCORS)', async () => {
+    const { tokens } = await signedIn('sec-a');
+    const call = (origin: string) =>
+      fetch(`${app.url}/api/oidc/me`, {
+        headers: { authorization: `Bearer ${tokens.access_token}`, origin },
+      });
+    const own = await call('http://127.0.0.1:8400');
+    expect(own.status).toBe(200);
+    expect(own.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8400');
+    const other = await call('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
   it('audits every token issued (client, user, grant type) and refused token requests (reason)', async () => {
     await signedIn('sec-a');
     const issued = await app.services.auditQuery.list({ type: 'oidc.token.issued' });
