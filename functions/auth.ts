@@ -32,9 +32,12 @@ const product = (rc: RequestContext) => rc.services.config.BROKER_PRODUCT_NAME;
  * Where a form on our pages may end up after the broker's redirect (browsers apply CSP form-action to
  * it): Entra's authority for the username and choice forms, an allow-listed return URL after sign-in.
  */
-const formTargets = async (rc: RequestContext) => [
+const formTargets = async (rc: RequestContext, returnTo: string | null) => [
   ...authorityOrigins(rc.services.config),
   ...(await rc.services.signIn.settings()).allowedReturnOrigins,
+  // Signing in for an application (returnTo = the OP's login step): the chain of redirects after the
+  // form post ends at that application's registered redirect URI.
+  ...(await rc.services.oidc.formTargetsFor(returnTo)),
 ];
 const info = (rc: RequestContext) => ({ clientAddress: rc.clientAddress, correlationId: rc.correlationId });
 
@@ -108,8 +111,11 @@ app.http(
     handler: async (rc) => {
       const { signIn, sessionService, users } = rc.services;
       const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
+      // `prompt=login` (an application asked for a new sign-in): the username step even while signed in.
+      const forceSignIn = rc.request.query.get('prompt') === 'login';
       try {
         const session = await sessionService.authenticate(rc.request);
+        if (forceSignIn) throw new SessionRejectedError('missing');
         if (returnTo) return redirect(returnTo);
         const user = await users.getByUsername(session.username);
         return signedInPage({
@@ -123,7 +129,7 @@ app.http(
       const prefill = rc.request.query.get('username') ?? readCookie(rc.request, LAST_USER_COOKIE) ?? '';
       return usernamePage({
         product: product(rc),
-        formTargets: await formTargets(rc),
+        formTargets: await formTargets(rc, returnTo),
         username: prefill.slice(0, USERNAME_MAX),
         returnTo,
       });
@@ -147,7 +153,7 @@ app.http(
       if (!username || username.length > USERNAME_MAX) {
         return usernamePage({
           product: product(rc),
-          formTargets: await formTargets(rc),
+          formTargets: await formTargets(rc, returnTo),
           username: username.slice(0, USERNAME_MAX),
           returnTo,
           status: 400,
@@ -158,10 +164,10 @@ app.http(
         const step = await signIn.usernameStep(username, returnTo, body.method);
         if (step.kind === 'redirect') return redirect(step.location, 302, startCookies(rc, step.cookie));
         if (step.kind === 'choice')
-          return choicePage({ product: product(rc), formTargets: await formTargets(rc), ...step });
+          return choicePage({ product: product(rc), formTargets: await formTargets(rc, returnTo), ...step });
         return passwordPage({
           product: product(rc),
-          formTargets: await formTargets(rc),
+          formTargets: await formTargets(rc, returnTo),
           username: step.username,
           returnTo: step.returnTo,
         });
@@ -251,7 +257,7 @@ app.http(
       if (!body.password) {
         return passwordPage({
           product: product(rc),
-          formTargets: await formTargets(rc),
+          formTargets: await formTargets(rc, returnTo),
           username,
           returnTo,
           status: 400,
@@ -270,7 +276,7 @@ app.http(
         if (err.status === 429) {
           return passwordPage({
             product: product(rc),
-            formTargets: await formTargets(rc),
+            formTargets: await formTargets(rc, returnTo),
             username,
             returnTo,
             status: 429,
@@ -282,7 +288,7 @@ app.http(
           // One page for every reason: unknown user, wrong password, method not allowed (PW4).
           return passwordPage({
             product: product(rc),
-            formTargets: await formTargets(rc),
+            formTargets: await formTargets(rc, returnTo),
             username,
             returnTo,
             status: 401,

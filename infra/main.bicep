@@ -116,6 +116,8 @@ module storage 'core/storage/storage-account.bicep' = {
       'Throttle'
       'AuditEvents'
       'AdminTokens'
+      'Applications'
+      'OidcStore'
     ]
   }
 }

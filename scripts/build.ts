@@ -125,6 +125,8 @@ const noTableXml: esbuild.Plugin = {
  */
 export const LAZY_VENDOR_FILES: Record<string, string> = {
   '@asteasolutions/zod-to-openapi': 'vendor-openapi.cjs',
+  // The OpenID Provider engine: loaded on the first /api/oidc request (shared/oidc/provider.ts).
+  'oidc-provider': 'oidc-provider.cjs',
 };
 
 const lazyVendors: esbuild.Plugin = {
@@ -181,11 +183,7 @@ export async function build(
   for (const [pkg, file] of Object.entries(LAZY_VENDOR_FILES)) {
     await esbuild.build({
       ...options,
-      stdin: {
-        contents: `module.exports = require(${JSON.stringify(pkg)});`,
-        resolveDir: repoRoot,
-        loader: 'js',
-      },
+      stdin: { contents: `export * from ${JSON.stringify(pkg)};`, resolveDir: repoRoot, loader: 'js' },
       outfile: path.join(path.dirname(bundlePath), file),
       plugins: [],
     });

@@ -5,6 +5,8 @@
  * the services, audited with actor `demo-seed`. Nothing is seeded when anything exists.
  */
 import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Services } from '../shared/services.ts';
 import type { LocalSettings } from './local-settings.ts';
 
@@ -98,4 +100,64 @@ export function demoInstructions(seed: DemoSeed, brokerUrl: string): string {
   Password: username ${seed.admin.username}, password ${seed.admin.password}   (admin; shown only now)
             username ${seed.passwordUser.username}, password ${seed.passwordUser.password}   (shown only now)
   IdP-first: ${brokerUrl}/api/auth/login/${seed.integrationId}`;
+}
+
+export const DEMO_APP_NAME = 'Demo app';
+/** Where `npm run demo-app` listens (the app's own origin, not the broker's). */
+export const DEMO_APP_ORIGIN = 'http://localhost:7072';
+
+/** What `npm run demo-app` reads from .local/demo-app.json (local development only). */
+export interface DemoApplication {
+  issuer: string;
+  discoveryUrl: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  postLogoutRedirectUri: string;
+}
+
+/**
+ * Seeds the demo application (a confidential client of the broker's OP, redirect URI
+ * http://localhost:7072/callback) when no application exists yet, and writes its client id and
+ * secret to `file` (.local/, git-ignored, mode 0600) for the demo app to read: Key Vault keeps the
+ * secret; this copy exists only on a developer's machine. Undefined when applications exist.
+ */
+export async function seedDemoApplication(
+  services: Pick<Services, 'applications'>,
+  file: string,
+  origin = DEMO_APP_ORIGIN,
+): Promise<DemoApplication | undefined> {
+  if ((await services.applications.list()).length > 0) return undefined;
+  const redirectUri = `${origin}/callback`;
+  const postLogoutRedirectUri = `${origin}/`;
+  const created = await services.applications.create(
+    {
+      name: DEMO_APP_NAME,
+      type: 'confidential',
+      redirectUris: [redirectUri],
+      postLogoutRedirectUris: [postLogoutRedirectUri],
+      idTokenSignedResponseAlg: 'RS256',
+    },
+    DEMO_ACTOR,
+    { correlationId: 'demo-seed' },
+  );
+  const seeded: DemoApplication = {
+    issuer: created.issuer,
+    discoveryUrl: created.discoveryUrl,
+    clientId: created.clientId,
+    clientSecret: created.clientSecretValue ?? '',
+    redirectUri,
+    postLogoutRedirectUri,
+  };
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(seeded, null, 2)}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  return seeded;
+}
+
+/** The lines `npm start` prints after seeding the demo application (never the secret). */
+export function demoApplicationInstructions(app: DemoApplication, file: string): string {
+  return `Demo application seeded: client id ${app.clientId}, redirect URI ${app.redirectUri}
+  Its client secret is shown nowhere else: it is in Key Vault and in ${file} (for \`npm run demo-app\`).
+  Discovery: ${app.discoveryUrl}`;
 }

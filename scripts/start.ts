@@ -12,7 +12,7 @@ import { purgeExpired } from '../shared/maintenance.ts';
 import { setServices } from '../shared/runtime.ts';
 import { createServices } from '../shared/services.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
-import { demoInstructions, seedDemo } from './demo.ts';
+import { demoApplicationInstructions, demoInstructions, seedDemo, seedDemoApplication } from './demo.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { applyLocalSettings } from './local-settings.ts';
 import { supervisedAzuriteTables } from './standins/azurite.ts';
@@ -111,6 +111,14 @@ async function main() {
       }
     } catch (err) {
       demo = `\nDemo data could not be seeded: ${err instanceof Error ? err.message : String(err)}\n`;
+    }
+    // The demo application (a client of the broker's OpenID Provider) when no application exists.
+    try {
+      const appFile = path.join(repoRoot, '.local', 'demo-app.json');
+      const seeded = await seedDemoApplication(services, appFile);
+      if (seeded) demo += `\n${demoApplicationInstructions(seeded, path.relative(repoRoot, appFile))}\n`;
+    } catch (err) {
+      demo += `\nThe demo application could not be seeded: ${err instanceof Error ? err.message : String(err)}\n`;
     }
 
     const health = await fetch(`${host.url}/api/health`);

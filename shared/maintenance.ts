@@ -1,7 +1,7 @@
 /**
  * Housekeeping for rows that expire but that Table Storage never removes by itself (it has no TTL):
  * login transactions past their 10 minutes, sessions past their absolute or idle timeout, throttle
- * counters idle for a day. Run by the `maintenance-purge` timer function; not on any request path.
+ * counters idle for a day, the OpenID Provider's expired codes, tokens, sessions and grants. Run by the `maintenance-purge` timer function; not on any request path.
  *
  * Filters use the service's own `Timestamp` (last write, Edm.DateTime) and ISO strings only: numbers
  * stored by the SDK are Edm.Double or Edm.Int32 depending on their size, and large integer literals in
@@ -20,7 +20,7 @@ const DAY_MS = 1440 * MINUTE_MS;
 const MAX_PER_TABLE = 5000;
 const CONCURRENCY = 16;
 
-export type PurgeResult = Record<'loginTransactions' | 'sessions' | 'throttle', number>;
+export type PurgeResult = Record<'loginTransactions' | 'sessions' | 'throttle' | 'oidcStore', number>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const writtenBefore = (ms: number) => `Timestamp lt datetime'${iso(ms)}'`;
@@ -39,6 +39,9 @@ export function purgePlan(now: number): { table: TableKey & keyof PurgeResult; f
     },
     // Blocks last at most 30 minutes and failures are forgotten after 15: a day of quiet is plenty.
     { table: 'throttle', filter: writtenBefore(now - DAY_MS) },
+    // The OpenID Provider's artifacts and their index rows carry their expiry as ISO text (rows
+    // without one carry 9999-…); `find` already ignores expired rows, this only frees the space.
+    { table: 'oidcStore', filter: `expiresAtIso lt '${iso(now)}'` },
   ];
 }
 
@@ -73,7 +76,7 @@ export async function purgeRows(table: TableClient, filter: string): Promise<num
 export async function purgeExpired(tables: Tables, clock: Clock, log: Logger): Promise<PurgeResult> {
   const plan = purgePlan(clock.now());
   const outcomes = await Promise.allSettled(plan.map((p) => purgeRows(tables[p.table], p.filter)));
-  const result: PurgeResult = { loginTransactions: 0, sessions: 0, throttle: 0 };
+  const result: PurgeResult = { loginTransactions: 0, sessions: 0, throttle: 0, oidcStore: 0 };
   const failed: string[] = [];
   outcomes.forEach((o, i) => {
     const { table } = plan[i] as (typeof plan)[number];

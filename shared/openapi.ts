@@ -1,6 +1,14 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { createTokenSchema } from './admin/tokens.ts';
+import {
+  applicationListSchema,
+  applicationSchema,
+  applicationWithSecretSchema,
+  createApplicationSchema,
+  createdApplicationSchema,
+  patchApplicationSchema,
+} from './applications/schemas.ts';
 import { auditPageSchema, auditQuerySchema } from './audit-query.ts';
 import {
   createIntegrationSchema,
@@ -159,6 +167,62 @@ const ops: Op[] = [
     params: ['id'],
     ifMatch: true,
     ok: { status: 200, schema: integrationSchema, description: 'Deactivated' },
+  },
+  // Applications (issue 9): apps signing in through the broker as OpenID Provider
+  {
+    method: 'get',
+    path: '/applications',
+    tag: 'applications',
+    summary: 'List applications',
+    ok: { status: 200, schema: applicationListSchema, description: 'The applications' },
+  },
+  {
+    method: 'post',
+    path: '/applications',
+    tag: 'applications',
+    summary: 'Register an application (a confidential client gets its secret here, shown once)',
+    body: createApplicationSchema,
+    ok: {
+      status: 201,
+      schema: createdApplicationSchema,
+      description: 'Created; `clientSecretValue` (shown only now) for a confidential client',
+    },
+  },
+  {
+    method: 'get',
+    path: '/applications/{clientId}',
+    tag: 'applications',
+    summary: 'Read an application',
+    params: ['clientId'],
+    ok: { status: 200, schema: applicationSchema, description: 'The application' },
+  },
+  {
+    method: 'patch',
+    path: '/applications/{clientId}',
+    tag: 'applications',
+    summary: 'Change an application',
+    params: ['clientId'],
+    body: patchApplicationSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: applicationSchema, description: 'Changed' },
+  },
+  {
+    method: 'delete',
+    path: '/applications/{clientId}',
+    tag: 'applications',
+    summary: 'Delete an application (its tokens stop working)',
+    params: ['clientId'],
+    ifMatch: true,
+    ok: { status: 204, description: 'Deleted' },
+  },
+  {
+    method: 'post',
+    path: '/applications/{clientId}/client-secret',
+    tag: 'applications',
+    summary: 'Rotate the client secret (the new one is shown once; the old one stops working)',
+    params: ['clientId'],
+    ifMatch: true,
+    ok: { status: 200, schema: applicationWithSecretSchema, description: 'Rotated' },
   },
   // Users
   {

@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from './admin/auth.ts';
 import { AdminTokenService } from './admin/tokens.ts';
+import { ApplicationService } from './applications/service.ts';
 import { AuditLog } from './audit.ts';
 import { AuditQueryService } from './audit-query.ts';
 import { type Clock, systemClock } from './clock.ts';
@@ -10,6 +11,7 @@ import { defaultEntraClientFactory, type EntraClientFactory } from './entra/msal
 import { HealthService } from './health.ts';
 import { IntegrationService } from './integrations/service.ts';
 import { createLogger, type Logger } from './log.ts';
+import { OidcService } from './oidc/service.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from './passwords/index.ts';
 import { createAzureCredential, createSecretClient } from './secrets/client.ts';
 import { SessionStore } from './sessions/store.ts';
@@ -46,6 +48,8 @@ export interface Services {
   health: HealthService;
   sessions: SessionStore;
   integrations: IntegrationService;
+  /** Apps signing in through the broker as OpenID Provider; `clientForProvider` feeds the OP. */
+  applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
   auditQuery: AuditQueryService;
@@ -59,6 +63,8 @@ export interface Services {
   slots: SlotLimiter;
   /** The key that seals login transactions into their cookie (Key Vault). */
   sealKeys: SealKeyService;
+  /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
+  oidc: OidcService;
 }
 
 export interface ServiceOverrides {
@@ -100,6 +106,14 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     log,
   });
   health.addWarningSource(() => integrations.expiryWarnings());
+  const applications = new ApplicationService({
+    table: tables.applications,
+    secrets,
+    clock,
+    audit,
+    config,
+    log,
+  });
   const settings = new SettingsService(tables.settings, audit, clock);
   const users = new UserService({
     store: new UserStore(tables.users, tables.userBindings),
@@ -151,7 +165,19 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
       return !!u && u.createdAt === createdAt && !u.disabled && u.roles.includes('admin');
     },
   );
+  const oidc = new OidcService({
+    config,
+    clock,
+    log,
+    audit,
+    table: tables.oidcStore,
+    secrets,
+    users,
+    applications,
+    sessionService,
+  });
   return {
+    oidc,
     config,
     clock,
     log,
@@ -163,6 +189,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     health,
     sessions,
     integrations,
+    applications,
     settings,
     users,
     auditQuery,

@@ -18,10 +18,25 @@ export interface WrittenSecret {
   updatedOn: string;
 }
 
+/** Who owns the secrets a helper writes: the tag naming the owner's id, its kind tag and the log prefix. */
+export interface SecretOwner {
+  idTag: string;
+  kind: string;
+  logPrefix: string;
+}
+
+const INTEGRATION_OWNER: SecretOwner = {
+  idTag: 'integrationId',
+  kind: SECRET_KIND_TAG,
+  logPrefix: 'integration',
+};
+
+/** Also used by applications (shared/applications/secrets.ts) with their own owner tags. */
 export class IntegrationSecrets {
   constructor(
     private readonly client: SecretClient,
     private readonly log: Logger,
+    private readonly owner: SecretOwner = INTEGRATION_OWNER,
   ) {}
 
   /** Writes a new version. Throws DependencyError (503) when the vault fails; the value is never logged. */
@@ -34,7 +49,7 @@ export class IntegrationSecrets {
     try {
       const res = await this.client.setSecret(name, value, {
         contentType: 'text/plain',
-        tags: { integrationId, kind: SECRET_KIND_TAG },
+        tags: { [this.owner.idTag]: integrationId, kind: this.owner.kind },
         ...(expiresOn ? { expiresOn: new Date(expiresOn) } : {}),
       });
       const version = res.properties.version;
@@ -42,7 +57,7 @@ export class IntegrationSecrets {
       const updated = res.properties.updatedOn ?? res.properties.createdOn ?? new Date();
       return { version, updatedOn: updated.toISOString() };
     } catch (err) {
-      this.log.warn('integration.secret_write_failed', {
+      this.log.warn(`${this.owner.logPrefix}.secret_write_failed`, {
         keyVaultName: name,
         statusCode: sdkStatus(err),
         error: err,
@@ -58,7 +73,7 @@ export class IntegrationSecrets {
       if (typeof res.value !== 'string') throw new Error('Key Vault returned no value');
       return res.value;
     } catch (err) {
-      this.log.warn('integration.secret_read_failed', {
+      this.log.warn(`${this.owner.logPrefix}.secret_read_failed`, {
         keyVaultName: name,
         statusCode: sdkStatus(err),
         error: err,
@@ -72,7 +87,7 @@ export class IntegrationSecrets {
     try {
       await this.client.updateSecretProperties(name, version, { enabled: false });
     } catch (err) {
-      this.log.warn('integration.secret_disable_failed', {
+      this.log.warn(`${this.owner.logPrefix}.secret_disable_failed`, {
         keyVaultName: name,
         statusCode: sdkStatus(err),
         error: err,
@@ -92,7 +107,7 @@ export class IntegrationSecrets {
       deleted = true;
     } catch (err) {
       if (sdkStatus(err) !== 404) {
-        this.log.warn('integration.secret_delete_failed', {
+        this.log.warn(`${this.owner.logPrefix}.secret_delete_failed`, {
           keyVaultName: name,
           statusCode: sdkStatus(err),
           error: err,
@@ -106,7 +121,7 @@ export class IntegrationSecrets {
     } catch (err) {
       const status = sdkStatus(err);
       if (status !== 403 && status !== 404) {
-        this.log.warn('integration.secret_purge_failed', {
+        this.log.warn(`${this.owner.logPrefix}.secret_purge_failed`, {
           keyVaultName: name,
           statusCode: status,
           error: err,

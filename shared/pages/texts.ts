@@ -55,7 +55,13 @@ export const TEXTS = {
     throttled: 'Too many attempts. Wait a little, then try again.',
     unavailable: 'Sign-in is not available right now. Try again in a few minutes.',
     internal: 'Something went wrong on our side. Try again.',
+    app_request_invalid:
+      'The application sent a sign-in request that is not valid. Go back to the application and try again.',
   },
+  // The broker as OpenID Provider (sign-out requested by an application)
+  appSignOutTitle: 'Sign out?',
+  appSignOutIntro: 'An application asked to sign you out of {product}.',
+  appSignedOutTitle: 'You are signed out',
 } as const;
 
 export type ErrorCase = keyof typeof TEXTS.errors;

@@ -15,6 +15,8 @@ export const TABLE_NAMES = {
   throttle: 'Throttle',
   auditEvents: 'AuditEvents',
   adminTokens: 'AdminTokens',
+  applications: 'Applications',
+  oidcStore: 'OidcStore',
 } as const;
 
 export type TableKey = keyof typeof TABLE_NAMES;

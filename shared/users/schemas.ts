@@ -53,9 +53,22 @@ export const verifyTypeInputSchema = z.union([
 ]);
 export type VerifyTypeInput = z.output<typeof verifyTypeInputSchema>;
 
+/** Role names (issue 9): `admin` is the one the broker itself gives meaning to; apps may require others. */
+export const ROLE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+export const MAX_ROLES = 20;
+
+export const roleNameSchema = z
+  .string()
+  .regex(
+    ROLE_NAME_PATTERN,
+    'must be a role name: a-z, 0-9, _ and -, starting with a letter or digit, 1-40 long',
+  );
+
+/** A list of role names: at most MAX_ROLES, each once. */
 export const rolesSchema = z
-  .array(z.literal('admin', { message: 'the only role is "admin"' }))
-  .max(1, 'must be [] or ["admin"]');
+  .array(roleNameSchema)
+  .max(MAX_ROLES, `must list at most ${MAX_ROLES} roles`)
+  .refine((list) => new Set(list).size === list.length, 'must not list a role twice');
 
 /** Shape only (1–1024 code units); the policy (length in code points, common list, username) is checked after. */
 export const passwordSchema = z
@@ -117,6 +130,8 @@ export function isValidUsername(v: string): boolean {
 
 /** The User resource (DESIGN.md), as every route answers it. Never holds the password hash. */
 export const userSchema = z.object({
+  /** Immutable, random, never reused: the `sub` the broker gives applications (issue 9). */
+  id: z.string(),
   username: z.string(),
   displayName: z.string(),
   email: z.string().nullable(),
@@ -125,10 +140,12 @@ export const userSchema = z.object({
     z.object({ kind: z.literal('integration'), integrationId: z.string(), title: z.string().nullable() }),
   ]),
   hasPassword: z.boolean(),
-  roles: z.array(z.literal('admin')),
+  roles: z.array(z.string()),
   disabled: z.boolean(),
   entraBinding: z.object({ tenantId: z.string(), objectId: z.string(), boundAt: z.string() }).nullable(),
   lastLoginAt: z.string().nullable(),
+  /** When "sign out everywhere", disabling or another revoking change last ended the user's sessions. */
+  sessionsRevokedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
   etag: z.string(),

@@ -77,6 +77,23 @@ function decodeCursor(cursor: string): string {
   throw new ValidationError([{ field: 'cursor', message: 'is not a valid cursor' }]);
 }
 
+const sameRoles = (a: string[], b: string[]) =>
+  a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+
+/**
+ * Whether a token issued at `iatSeconds` (JWT `iat`, whole seconds) was revoked by the user's last
+ * "sign out everywhere", disable, password or binding change. A token issued in the same second as
+ * the revocation counts as revoked (the user signs in again; never the other way round).
+ */
+export function issuedBeforeRevocation(
+  user: Pick<UserRecord, 'sessionsRevokedAt'>,
+  iatSeconds: number,
+): boolean {
+  if (!user.sessionsRevokedAt) return false;
+  const revokedAt = Date.parse(user.sessionsRevokedAt);
+  return Number.isFinite(revokedAt) && iatSeconds <= Math.floor(revokedAt / 1000);
+}
+
 const sameVerifyType = (a: VerifyType, b: VerifyType) =>
   a.kind === b.kind &&
   (a.kind === 'password' || a.integrationId === (b as { integrationId: string }).integrationId);
@@ -99,6 +116,16 @@ export class UserService {
   /** The user's internal record (with the password hash), or undefined. Case-insensitive username. */
   async getByUsername(username: string): Promise<UserRecord | undefined> {
     return this.store.get(username.toLowerCase());
+  }
+
+  /**
+   * The user with this immutable id (the OP's `sub`): one point read of the id index plus the user's
+   * row; undefined for an unknown id or a deleted user. The record carries `sessionsRevokedAt`: a
+   * token issued before it must be refused (see `issuedBeforeRevocation`).
+   */
+  async getById(id: string): Promise<UserRecord | undefined> {
+    if (typeof id !== 'string') return undefined;
+    return this.store.getById(id.toLowerCase());
   }
 
   /** The user bound to Entra identity (tid, oid): one point read in UserBindings plus the user's row. */
@@ -147,7 +174,13 @@ export class UserService {
     let saved: UserRecord;
     try {
       saved = await this.store.replace(
-        { ...current, entraBinding: { tenantId, objectId, boundAt }, updatedAt: boundAt },
+        {
+          ...current,
+          entraBinding: { tenantId, objectId, boundAt },
+          updatedAt: boundAt,
+          // Replacing an earlier binding ends the sessions below: the OP's tokens too (OP6).
+          sessionsRevokedAt: old ? boundAt : current.sessionsRevokedAt,
+        },
         etag,
       );
     } catch (err) {
@@ -200,6 +233,7 @@ export class UserService {
   /** The User resource (DESIGN.md): `hasPassword`, never the hash; the integration's current title. */
   toUser(r: UserRecord, titles: Map<string, string>): User {
     return {
+      id: r.id,
       username: r.username,
       displayName: r.displayName,
       email: r.email,
@@ -216,6 +250,7 @@ export class UserService {
       disabled: r.disabled,
       entraBinding: r.entraBinding ? { ...r.entraBinding } : null,
       lastLoginAt: r.lastLoginAt,
+      sessionsRevokedAt: r.sessionsRevokedAt,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
       etag: r.etag,
@@ -309,6 +344,7 @@ export class UserService {
     }
     const now = this.now();
     const record: NewUserRecord = {
+      id: '',
       username: input.username,
       displayName: input.displayName ?? input.username,
       email: input.email ?? null,
@@ -318,9 +354,11 @@ export class UserService {
       disabled: false,
       entraBinding: null,
       lastLoginAt: null,
+      sessionsRevokedAt: null,
       createdAt: now,
       updatedAt: now,
     };
+    record.id = await this.store.newId(record.username);
     if (record.email) await this.store.claimEmail(record.email, record.username);
     if (record.roles.includes('admin')) await this.store.addAdmin(record.username);
     let saved: UserRecord;
@@ -329,10 +367,12 @@ export class UserService {
     } catch (err) {
       if (record.email) await this.store.releaseEmail(record.email, record.username);
       if (record.roles.includes('admin')) await this.store.removeAdmin(record.username);
+      await this.store.releaseId(record.id, record.username);
       throw err;
     }
     await this.confirmAssignment(verifyType, async () => {
       await this.store.remove(saved.username, saved.etag);
+      await this.store.releaseId(record.id, record.username);
       if (record.email) await this.store.releaseEmail(record.email, record.username);
       if (record.roles.includes('admin')) await this.store.removeAdmin(record.username);
     });
@@ -372,7 +412,7 @@ export class UserService {
         if (current.entraBinding) changed.push('entraBinding');
       }
     }
-    if (patch.roles !== undefined && patch.roles.includes('admin') !== current.roles.includes('admin')) {
+    if (patch.roles !== undefined && !sameRoles(patch.roles, current.roles)) {
       next.roles = [...patch.roles];
       changed.push('roles');
     }
@@ -382,6 +422,11 @@ export class UserService {
     }
     if (changed.length === 0) return this.view(current);
     next.updatedAt = this.now();
+    // Role changes too: session tokens carry the roles, so none may outlive a change of them.
+    const revoke =
+      (next.disabled && !current.disabled) || changed.includes('verifyType') || changed.includes('roles');
+    // In the same write: tokens the OP issued before this instant die with the sessions (OP6).
+    if (revoke) next.sessionsRevokedAt = next.updatedAt;
     return this.guardLockout(current, next, async () => {
       const emailChanged = changed.includes('email');
       const becomesAdmin = next.roles.includes('admin') && !current.roles.includes('admin');
@@ -412,9 +457,6 @@ export class UserService {
           next.username,
         );
       }
-      // Role changes too: session tokens carry the roles, so none may outlive a change of them.
-      const revoke =
-        (next.disabled && !current.disabled) || changed.includes('verifyType') || changed.includes('roles');
       const revoked = revoke ? await this.deps.sessions.revokeAllForUser(next.username) : 0;
       await this.deps.audit.record({
         type: 'admin.user.updated',
@@ -435,6 +477,8 @@ export class UserService {
     checkIfMatch(ifMatch, current);
     await this.guardLockout(current, null, async () => {
       await this.store.remove(current.username, current.etag);
+      // The id is never reused: with its index row gone, getById answers undefined (tokens refused).
+      await this.store.releaseId(current.id, current.username);
       if (current.email) await this.store.releaseEmail(current.email, current.username);
       if (current.roles.includes('admin')) await this.store.removeAdmin(current.username);
       if (current.entraBinding) {
@@ -458,7 +502,16 @@ export class UserService {
     const current = await this.requireRecord(username);
     checkIfMatch(ifMatch, current);
     const passwordHash = await this.hashChecked(password, current.username);
-    const saved = await this.store.replace({ ...current, passwordHash, updatedAt: this.now() }, current.etag);
+    const at = this.now();
+    const saved = await this.store.replace(
+      {
+        ...current,
+        passwordHash,
+        updatedAt: at,
+        sessionsRevokedAt: current.passwordHash ? at : current.sessionsRevokedAt,
+      },
+      current.etag,
+    );
     const revoked = current.passwordHash ? await this.deps.sessions.revokeAllForUser(current.username) : 0;
     await this.deps.audit.record({
       type: 'admin.user.password_set',
@@ -477,7 +530,8 @@ export class UserService {
     const current = await this.requireRecord(username);
     checkIfMatch(ifMatch, current);
     if (!current.passwordHash) return current.etag;
-    const next: NewUserRecord = { ...current, passwordHash: null, updatedAt: this.now() };
+    const at = this.now();
+    const next: NewUserRecord = { ...current, passwordHash: null, updatedAt: at, sessionsRevokedAt: at };
     const saved = await this.guardLockout(current, next, () => this.store.replace(next, current.etag));
     const revoked = await this.deps.sessions.revokeAllForUser(current.username);
     await this.deps.audit.record({
@@ -498,8 +552,9 @@ export class UserService {
     checkIfMatch(ifMatch, current);
     const b = current.entraBinding;
     if (!b) return current.etag;
+    const at = this.now();
     const saved = await this.store.replace(
-      { ...current, entraBinding: null, updatedAt: this.now() },
+      { ...current, entraBinding: null, updatedAt: at, sessionsRevokedAt: at },
       current.etag,
     );
     await this.store.releaseBinding(b.tenantId, b.objectId, current.username);
@@ -519,6 +574,8 @@ export class UserService {
   /** Ends every session of the user now (SC4 "revoke all"); returns how many there were. Audited. */
   async revokeSessions(username: string, ctx: ChangeContext): Promise<number> {
     const current = await this.requireRecord(username);
+    // One column merge (no etag: it only ever moves forward); the OP refuses older tokens (OP6).
+    await this.store.merge(current.username, { sessionsRevokedAt: this.now() });
     const revoked = await this.deps.sessions.revokeAllForUser(current.username);
     await this.deps.audit.record({
       type: 'admin.user.sessions_revoked',

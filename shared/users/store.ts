@@ -16,7 +16,10 @@ import { USERNAME_PATTERN } from './schemas.ts';
  * - `user`/<username>: the user (every sign-in read is this point read);
  * - `email`/<encoded lower-case email> → username: the email index, so `findByEmail` is a point read
  *   and an email belongs to one user at most;
- * - `admin`/<username>: the admin index, so the lock-out guard reads the few admins, not every user.
+ * - `admin`/<username>: the admin index, so the lock-out guard reads the few admins, not every user;
+ * - `id`/<user id> → username: the id index, so `getById` (the OP's `sub`) is a point read. Ids are
+ *   random UUIDs made once per user and never changed; a row written before ids existed gets one the
+ *   first time it is read (an etag-conditional merge: two readers at once agree on one id).
  * Index rows are written before the user row and removed after it; a reader always re-checks the
  * user row, so an index row left behind by a crash is ignored and later taken over.
  * UserBindings: PartitionKey = Entra tenant id, RowKey = object id → username (one user per identity).
@@ -30,8 +33,11 @@ export const GUARD_PARTITION = 'guard';
 const LOCKOUT_LEASE = 'lockout';
 const LEASE_MS = 15_000;
 const LEASE_WAIT_MS = 10_000;
+export const ID_PARTITION = 'id';
+export const USER_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export type Role = 'admin';
+/** A role name (`ROLE_NAME_PATTERN` in schemas.ts); `admin` is the broker's own. */
+export type Role = string;
 export type VerifyType = { kind: 'password' } | { kind: 'integration'; integrationId: string };
 
 export interface EntraBinding {
@@ -42,6 +48,8 @@ export interface EntraBinding {
 
 /** The internal user record (holds the password hash: never send it anywhere). */
 export interface UserRecord {
+  /** Immutable random id (the OP's `sub`); never reused. */
+  id: string;
   username: string;
   displayName: string;
   email: string | null;
@@ -51,6 +59,8 @@ export interface UserRecord {
   disabled: boolean;
   entraBinding: EntraBinding | null;
   lastLoginAt: string | null;
+  /** Set whenever all the user's sessions are ended; tokens issued before it are dead (OP6). */
+  sessionsRevokedAt: string | null;
   createdAt: string;
   updatedAt: string;
   etag: string;
@@ -59,17 +69,22 @@ export interface UserRecord {
 export type NewUserRecord = Omit<UserRecord, 'etag'>;
 
 interface UserEntity {
+  /** The immutable id; missing on rows written before ids existed (filled in on first read). */
+  userId?: string;
   displayName: string;
   email: string;
   /** `password` or the integration id: the column `?verifyType=` filters on. */
   verifyType: string;
   passwordHash: string;
   isAdmin: boolean;
+  /** JSON list of role names; rows written before role names only have `isAdmin`. */
+  roles?: string;
   disabled: boolean;
   bindingTenantId: string;
   bindingObjectId: string;
   boundAt: string;
   lastLoginAt: string;
+  sessionsRevokedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -85,23 +100,42 @@ export function toUserEntity(r: NewUserRecord): UserEntity & { partitionKey: str
   return {
     partitionKey: USER_PARTITION,
     rowKey: r.username,
+    userId: r.id,
     displayName: r.displayName,
     email: r.email ?? '',
     verifyType: r.verifyType.kind === 'password' ? 'password' : r.verifyType.integrationId,
     passwordHash: r.passwordHash ?? '',
     isAdmin: r.roles.includes('admin'),
+    roles: JSON.stringify(r.roles),
     disabled: r.disabled,
     bindingTenantId: r.entraBinding?.tenantId ?? '',
     bindingObjectId: r.entraBinding?.objectId ?? '',
     boundAt: r.entraBinding?.boundAt ?? '',
     lastLoginAt: r.lastLoginAt ?? '',
+    sessionsRevokedAt: r.sessionsRevokedAt ?? '',
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
 }
 
+function rolesOf(e: UserEntity): Role[] {
+  let roles: Role[] = [];
+  if (e.roles) {
+    try {
+      const v = JSON.parse(e.roles) as unknown;
+      if (Array.isArray(v)) roles = v.filter((x): x is string => typeof x === 'string');
+    } catch {
+      roles = [];
+    }
+  }
+  // `isAdmin` is what the admin index and older rows go by: it decides the admin role either way.
+  if (!e.isAdmin) return roles.filter((r) => r !== 'admin');
+  return roles.includes('admin') ? roles : ['admin', ...roles];
+}
+
 function fromUserEntity(e: UserEntity & { rowKey?: string; etag?: string }): UserRecord {
   return {
+    id: e.userId ?? '',
     username: e.rowKey as string,
     displayName: e.displayName ?? '',
     email: e.email || null,
@@ -110,13 +144,14 @@ function fromUserEntity(e: UserEntity & { rowKey?: string; etag?: string }): Use
         ? { kind: 'password' }
         : { kind: 'integration', integrationId: e.verifyType },
     passwordHash: e.passwordHash || null,
-    roles: e.isAdmin ? ['admin'] : [],
+    roles: rolesOf(e),
     disabled: e.disabled === true,
     entraBinding:
       e.bindingTenantId && e.bindingObjectId
         ? { tenantId: e.bindingTenantId, objectId: e.bindingObjectId, boundAt: e.boundAt }
         : null,
     lastLoginAt: e.lastLoginAt || null,
+    sessionsRevokedAt: e.sessionsRevokedAt || null,
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     etag: e.etag ?? '',
@@ -146,7 +181,65 @@ export class UserStore {
   async get(username: string): Promise<UserRecord | undefined> {
     if (!USERNAME_PATTERN.test(username)) return undefined;
     const e = await getEntityOrUndefined<UserEntity>(this.users, USER_PARTITION, username);
-    return e ? fromUserEntity(e) : undefined;
+    if (!e) return undefined;
+    const record = fromUserEntity(e);
+    return record.id ? record : this.assignId(record);
+  }
+
+  /** The user whose immutable id this is: the id index row, then the user row (re-checked). */
+  async getById(id: string): Promise<UserRecord | undefined> {
+    if (!USER_ID_PATTERN.test(id)) return undefined;
+    const index = await getEntityOrUndefined<{ username: string }>(this.users, ID_PARTITION, id);
+    if (!index) return undefined;
+    const user = await this.get(index.username);
+    return user?.id === id ? user : undefined;
+  }
+
+  /** Inserts the id index row for a new id; false when the id is taken (never in practice: UUIDs). */
+  async claimId(id: string, username: string): Promise<boolean> {
+    try {
+      await this.users.createEntity({ partitionKey: ID_PARTITION, rowKey: id, username });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  /** A fresh id with its index row. */
+  async newId(username: string): Promise<string> {
+    for (;;) {
+      const id = randomUUID();
+      if (await this.claimId(id, username)) return id;
+    }
+  }
+
+  async releaseId(id: string, username: string): Promise<void> {
+    if (!id) return;
+    await deleteIfOwned<{ username: string }>(this.users, ID_PARTITION, id, (r) => r.username === username);
+  }
+
+  /**
+   * Migration without a manual step: a row written before ids existed gets one on first read. The
+   * index row first, then a merge conditional on the etag read; when another writer changed the row
+   * meanwhile, the row is read again (and that writer's id, if it set one, wins; ours is released).
+   */
+  private async assignId(record: UserRecord, attempt = 0): Promise<UserRecord> {
+    const id = await this.newId(record.username);
+    try {
+      const etag = await this.merge(record.username, { userId: id }, record.etag);
+      return { ...record, id, etag };
+    } catch (err) {
+      await this.releaseId(id, record.username);
+      if (!(err instanceof PreconditionFailedError) || attempt >= 3) {
+        if (err instanceof NotFoundError) return { ...record, id: '' };
+        throw err;
+      }
+    }
+    const again = await getEntityOrUndefined<UserEntity>(this.users, USER_PARTITION, record.username);
+    if (!again) return { ...record, id: '' };
+    const fresh = fromUserEntity(again);
+    return fresh.id ? fresh : this.assignId(fresh, attempt + 1);
   }
 
   /** Inserts a new user row; 409 when the username is taken. */
@@ -161,13 +254,21 @@ export class UserStore {
     }
   }
 
-  /** Seeding and migration only: inserts up to 100 users per transaction, without index rows. */
+  /**
+   * Seeding and migration only: inserts up to 100 users per transaction, with their id index rows
+   * (records must carry fresh random ids) but no email or admin index rows.
+   */
   async insertBatch(records: NewUserRecord[]): Promise<void> {
     for (let i = 0; i < records.length; i += 100) {
       const chunk = records.slice(i, i + 100);
       if (chunk.some((r) => r.email || r.roles.length > 0)) {
         throw new Error('insertBatch takes users without email or roles only');
       }
+      const ids: TransactionAction[] = chunk.map((r) => [
+        'create',
+        { partitionKey: ID_PARTITION, rowKey: r.id, username: r.username },
+      ]);
+      await this.users.submitTransaction(ids);
       const actions: TransactionAction[] = chunk.map((r) => [
         'create',
         { ...toUserEntity(r) } as Record<string, unknown> & { partitionKey: string; rowKey: string },
@@ -228,7 +329,7 @@ export class UserStore {
         break;
       }
     }
-    const trimmed = items.slice(0, opts.limit);
+    const trimmed = await Promise.all(items.slice(0, opts.limit).map((r) => (r.id ? r : this.assignId(r))));
     return { items: trimmed, after: more ? (trimmed.at(-1)?.username ?? null) : null };
   }
 

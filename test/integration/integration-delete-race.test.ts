@@ -88,6 +88,8 @@ describe('sign-in of a user whose integration is missing or inactive', () => {
   it('missing integration: a clear "not available" page, not "this sign-in link is not valid"', async () => {
     const now = new Date().toISOString();
     await app.services.users.store.insert({
+      id: randomUUID(),
+      sessionsRevokedAt: null,
       username: 'dangling',
       displayName: 'Dangling',
       email: null,
@@ -117,6 +119,8 @@ describe('sign-in of a user whose integration is missing or inactive', () => {
         ['inactive-pw', inactive],
       ] as const) {
         await app.services.users.store.insert({
+          id: randomUUID(),
+          sessionsRevokedAt: null,
           username,
           displayName: username,
           email: null,

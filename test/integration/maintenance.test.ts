@@ -40,6 +40,7 @@ describe('maintenance purge', () => {
       loginTransactions: "Timestamp lt datetime'2026-11-27T11:49:00.000Z'",
       sessions: "Timestamp lt datetime'2026-11-27T11:28:00.000Z' or expiresAt lt '2026-11-27T12:00:00.000Z'",
       throttle: "Timestamp lt datetime'2026-11-26T12:00:00.000Z'",
+      oidcStore: "expiresAtIso lt '2026-11-27T12:00:00.000Z'",
     });
   });
 
@@ -72,8 +73,24 @@ describe('maintenance purge', () => {
     await session(s, 'ended', -1);
     await session(s, 'live', 480);
     const result = await purgeExpired(s.tables, systemClock, quietLogger());
-    expect(result).toEqual({ loginTransactions: 0, sessions: 1, throttle: 0 });
+    expect(result).toEqual({ loginTransactions: 0, sessions: 1, throttle: 0, oidcStore: 0 });
     expect(await s.sessions.get('ended', 'sid-ended')).toBeUndefined();
     expect(await s.sessions.get('live', 'sid-live')).toBeDefined();
+  });
+
+  it('deletes expired OpenID Provider rows (artifact and grant index); live ones stay', async () => {
+    const s = await testServices();
+    const codes = s.oidc.store.adapterFor('AuthorizationCode');
+    await codes.upsert('code-live', { grantId: 'g1', accountId: 'u' }, 60);
+    await codes.upsert('code-dead', { grantId: 'g2', accountId: 'u' }, 1);
+    const sessions = s.oidc.store.adapterFor('Session');
+    await sessions.upsert('sess-forever', { uid: 'u1', accountId: 'u' });
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await codes.find('code-dead')).toBeUndefined(); // never returned once expired
+    expect(await count(s.tables.oidcStore)).toBe(6);
+    const result = await purgeExpired(s.tables, systemClock, quietLogger());
+    expect(result.oidcStore).toBe(2);
+    expect(await codes.find('code-live')).toMatchObject({ grantId: 'g1', jti: 'code-live' });
+    expect(await sessions.findByUid('u1')).toMatchObject({ accountId: 'u' });
   });
 });

@@ -32,7 +32,14 @@ describe('OpenAPI document', () => {
     expect(create.additionalProperties).toBe(false);
     expect(create.required).toEqual(['username', 'verifyType']);
     expect(create.properties.username).toMatchObject({ maxLength: 64 });
-    expect(create.properties.roles).toMatchObject({ maxItems: 1 });
+    expect(create.properties.roles).toMatchObject({ maxItems: 20 });
+    expect(create.properties.roles.items.pattern).toBe('^[a-z0-9][a-z0-9_-]{0,39}$');
+    const app_ = doc.paths['/api/manage/applications'].post.requestBody.content['application/json'].schema;
+    expect(app_.additionalProperties).toBe(false);
+    expect(app_.required).toEqual(['name', 'type', 'redirectUris']);
+    expect(app_.properties.redirectUris).toMatchObject({ minItems: 1, maxItems: 10 });
+    expect(app_.properties.type.enum).toEqual(['confidential', 'public']);
+    expect(doc.paths['/api/manage/applications/{clientId}/client-secret'].post).toBeDefined();
     const settings = doc.paths['/api/manage/settings'].patch.requestBody.content['application/json'].schema;
     expect(settings.properties.sessionLifetimeMinutes).toMatchObject({ minimum: 5, maximum: 1440 });
     expect(settings.properties.allowedReturnOrigins).toMatchObject({ maxItems: 50 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewUserRecord } from '../../shared/users/store.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -12,6 +13,7 @@ describe('users listing at 5,000', () => {
     app = await startTestApp();
     const now = new Date().toISOString();
     const records: NewUserRecord[] = Array.from({ length: TOTAL }, (_, i) => ({
+      id: randomUUID(),
       username: `user${String(i).padStart(5, '0')}`,
       displayName: `User ${i}`,
       email: null,
@@ -21,6 +23,7 @@ describe('users listing at 5,000', () => {
       disabled: false,
       entraBinding: null,
       lastLoginAt: null,
+      sessionsRevokedAt: null,
       createdAt: now,
       updatedAt: now,
     }));

@@ -46,7 +46,10 @@ describe('users API property tests', () => {
       expect(z.email().safeParse(u.email).success).toBe(true);
     }
     if (u.verifyType.kind === 'integration') expect(u.verifyType.integrationId).toBe(integrationId);
-    expect([[], ['admin']]).toContainEqual(u.roles);
+    expect(u.roles.length).toBeLessThanOrEqual(20);
+    expect(new Set(u.roles).size).toBe(u.roles.length);
+    for (const role of u.roles) expect(role).toMatch(/^[a-z0-9][a-z0-9_-]{0,39}$/);
+    expect(u.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     if (u.passwordHash !== null) expect(u.passwordHash.startsWith(PHC_PREFIX)).toBe(true);
   }
 
@@ -84,7 +87,8 @@ describe('users API property tests', () => {
   const roles = fc.oneof(
     fc.constant([]),
     fc.constant(['admin']),
-    fc.array(fc.constantFrom('admin', 'root', ''), { maxLength: 3 }),
+    fc.array(fc.constantFrom('admin', 'root', '', 'Staff', '-x', 'a'.repeat(41)), { maxLength: 3 }),
+    fc.array(fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,39}$/), { maxLength: 25 }),
     junk,
   );
   const password = fc.oneof(

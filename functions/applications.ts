@@ -1,0 +1,115 @@
+/**
+ * The applications management API (issue 9): apps that sign their users in through the broker as
+ * an OpenID Provider. The client secret value is answered once, by create and rotate, and is kept
+ * only in Key Vault.
+ */
+import { app, type HttpResponseInit } from '@azure/functions';
+import {
+  APPLICATION_BODY_LIMIT,
+  type Application,
+  createApplicationSchema,
+  patchApplicationSchema,
+} from '../shared/applications/schemas.ts';
+import type { ChangeContext } from '../shared/applications/service.ts';
+import { ifMatch, json, noContent, readJson } from '../shared/http/body.ts';
+import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+
+const actorOf = (rc: RequestContext) => rc.principal?.name ?? 'unknown';
+const ctxOf = (rc: RequestContext): ChangeContext => ({
+  correlationId: rc.correlationId,
+  clientAddress: rc.clientAddress,
+});
+const clientIdOf = (rc: RequestContext) => rc.request.params.clientId ?? '';
+const withEtag = (
+  status: number,
+  body: Application,
+  headers: Record<string, string> = {},
+): HttpResponseInit => json(status, body, { ETag: body.etag, ...headers });
+
+app.http(
+  'applications-list',
+  endpoint({
+    route: 'manage/applications',
+    methods: ['GET'],
+    handler: async ({ services }) => json(200, { items: await services.applications.list() }),
+  }),
+);
+
+app.http(
+  'applications-create',
+  endpoint({
+    route: 'manage/applications',
+    methods: ['POST'],
+    handler: async (rc) => {
+      const input = await readJson(rc.request, createApplicationSchema, APPLICATION_BODY_LIMIT);
+      const created = await rc.services.applications.create(input, actorOf(rc), ctxOf(rc));
+      return withEtag(201, created, { Location: `/api/manage/applications/${created.clientId}` });
+    },
+  }),
+);
+
+app.http(
+  'applications-get',
+  endpoint({
+    route: 'manage/applications/{clientId}',
+    methods: ['GET'],
+    handler: async (rc) => withEtag(200, await rc.services.applications.get(clientIdOf(rc))),
+  }),
+);
+
+app.http(
+  'applications-update',
+  endpoint({
+    route: 'manage/applications/{clientId}',
+    methods: ['PATCH'],
+    handler: async (rc) => {
+      const condition = ifMatch(rc.request);
+      const patch = await readJson(rc.request, patchApplicationSchema, APPLICATION_BODY_LIMIT);
+      // AD5: where an app's codes may be sent, and who may use it, need a recent sign-in with a session.
+      if (patch.redirectUris !== undefined || patch.allowedRoles !== undefined) {
+        requireFreshAuthentication(rc.principal, rc.services.clock);
+      }
+      const updated = await rc.services.applications.update(
+        clientIdOf(rc),
+        patch,
+        condition,
+        actorOf(rc),
+        ctxOf(rc),
+      );
+      return withEtag(200, updated);
+    },
+  }),
+);
+
+app.http(
+  'applications-delete',
+  endpoint({
+    route: 'manage/applications/{clientId}',
+    methods: ['DELETE'],
+    handler: async (rc) => {
+      await rc.services.applications.delete(clientIdOf(rc), ifMatch(rc.request), actorOf(rc), ctxOf(rc));
+      return noContent();
+    },
+  }),
+);
+
+app.http(
+  'applications-rotate-secret',
+  endpoint({
+    route: 'manage/applications/{clientId}/client-secret',
+    methods: ['POST'],
+    handler: async (rc) => {
+      const condition = ifMatch(rc.request);
+      // AD5: rotating a client secret with a browser session needs a recent sign-in.
+      requireFreshAuthentication(rc.principal, rc.services.clock);
+      const rotated = await rc.services.applications.rotateSecret(
+        clientIdOf(rc),
+        condition,
+        actorOf(rc),
+        ctxOf(rc),
+      );
+      return withEtag(200, rotated);
+    },
+  }),
+);

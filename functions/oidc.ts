@@ -1,0 +1,34 @@
+/**
+ * The broker as OpenID Provider (DESIGN.md "Applications"): every route under /api/oidc/ —
+ * discovery, authorization, token, userinfo, JWKS, revocation, end session, and the broker's own
+ * login step (`interaction/{uid}`) — handed to the OIDC service, which runs oidc-provider through
+ * the bridge. `endpoint()` adds the section J headers (the provider's own CSP, e.g. the script hash
+ * of a form_post page, replaces the default where it sets one) and renders unexpected errors as the
+ * broker's error page.
+ */
+import { app } from '@azure/functions';
+import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import { errorPage } from '../shared/pages/render.ts';
+
+function renderError(status: number, correlationId: string, _err: unknown, rc: RequestContext) {
+  return errorPage({
+    product: rc.services.config.BROKER_PRODUCT_NAME,
+    status,
+    errorCase: status === 503 ? 'unavailable' : status >= 500 ? 'internal' : 'app_request_invalid',
+    correlationId,
+  });
+}
+
+app.http(
+  'oidc',
+  endpoint({
+    route: 'oidc/{*path}',
+    methods: ['GET', 'POST', 'OPTIONS'],
+    renderError,
+    handler: (rc) =>
+      rc.services.oidc.handle(
+        { request: rc.request, correlationId: rc.correlationId, clientAddress: rc.clientAddress },
+        rc.request.params.path ?? '',
+      ),
+  }),
+);

@@ -1,0 +1,249 @@
+/**
+ * The broker as OpenID Provider: the one module that loads `oidc-provider` (dynamic import, so a
+ * build can put the library in a lazily loaded file) and its configuration. Every protocol rule is
+ * the library's, configured here (DESIGN.md "Applications: the broker as OpenID Provider"):
+ *
+ * - code flow only (`responseTypes ['code']`), PKCE required for every client (the library accepts
+ *   S256 only), exact redirect URIs (the library's comparison; http only for localhost/127.0.0.1 is
+ *   enforced at registration by the applications API and by the library's client schema for https);
+ * - scopes openid profile email offline_access; claims sub, preferred_username, name, email, roles,
+ *   idp, plus amr, auth_time, sid, acr from the login; ID tokens RS256 (ES256 when the client says);
+ * - no consent screen: every authorization goes to the broker's interaction route
+ *   (`loadExistingGrant` only returns the grant that route just made), which checks the broker
+ *   session, the app's required roles and `prompt=login`/`max_age`, and finishes with a fresh grant;
+ *   `offline_access` gets a refresh token without a consent page (the authorization request is
+ *   treated as if `prompt=consent` were there, which our interaction answers itself);
+ * - refresh tokens rotate on every use (`rotateRefreshToken: true`; reuse of a rotated token revokes
+ *   the grant: the library's behaviour);
+ * - devInteractions off; userinfo, revocation and RP-initiated logout on; introspection off;
+ * - CORS (`clientBasedCORS`): only origins of the client's registered redirect URIs (SPAs calling the
+ *   token/userinfo endpoints); discovery and JWKS are open as the library makes them.
+ */
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type {
+  Account,
+  Configuration,
+  KoaContextWithOIDC,
+  default as ProviderClass,
+  errors as ProviderErrors,
+} from 'oidc-provider';
+import type { OidcKeyMaterial } from './keys.ts';
+import type { OidcTableStore } from './store.ts';
+
+export type Provider = ProviderClass;
+export type OidcContext = KoaContextWithOIDC;
+
+/** Token lifetimes (seconds), stated once. */
+export const TTL = {
+  AuthorizationCode: 60,
+  AccessToken: 10 * 60,
+  IdToken: 10 * 60,
+  RefreshToken: 14 * 86_400,
+  Grant: 14 * 86_400,
+  Interaction: 10 * 60,
+  Session: 8 * 3600,
+} as const;
+
+export const OIDC_MOUNT = '/api/oidc';
+export const INTERACTION_PATH = 'interaction';
+
+/** What the provider needs from the rest of the broker (passed in by the OIDC service). */
+export interface ProviderHooks {
+  findClient(clientId: string): Promise<Record<string, unknown> | undefined>;
+  findAccount(ctx: OidcContext, sub: string, token: unknown): Promise<Account | undefined>;
+  renderError(ctx: OidcContext, out: { error: string; error_description?: string }): void;
+  logoutPage(ctx: OidcContext, form: string): void;
+  logoutDone(ctx: OidcContext): void;
+  /** Provider events: tokens issued, authorizations refused, sessions ended. */
+  onEvent(name: string, ctx: OidcContext, err?: unknown): void;
+}
+
+export interface ProviderModule {
+  provider: Provider;
+  errors: typeof ProviderErrors;
+}
+
+/** Loads the library (once per process) and builds a provider for these keys and storage. */
+export async function createProvider(
+  issuer: string,
+  keys: OidcKeyMaterial,
+  store: OidcTableStore,
+  hooks: ProviderHooks,
+): Promise<ProviderModule> {
+  // The build puts the library in its own file (scripts/build.ts LAZY_VENDOR_FILES); loaded from CommonJS
+  // its exports arrive as `default`, from the ESM package as named exports.
+  const imported = (await import('oidc-provider')) as typeof import('oidc-provider') & {
+    default: typeof import('oidc-provider') | typeof import('oidc-provider')['default'];
+  };
+  const lib = (
+    'Provider' in imported && imported.Provider ? imported : imported.default
+  ) as typeof import('oidc-provider');
+  const Provider = lib.Provider;
+  const { errors } = lib;
+
+  // One adapter object per model; the Client model reads the applications service instead of storage.
+  const clientAdapter = {
+    find: (id: string) => hooks.findClient(id),
+    upsert: async () => {},
+    destroy: async () => {},
+    consume: async () => {},
+    findByUid: async () => undefined,
+    findByUserCode: async () => undefined,
+    revokeByGrantId: async () => {},
+  };
+  function Adapter(this: unknown, model: string) {
+    return model === 'Client' ? clientAdapter : store.adapterFor(model);
+  }
+
+  const configuration: Configuration = {
+    adapter: Adapter as unknown as Configuration['adapter'],
+    clients: [],
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: {
+      keys: keys.cookieKeys,
+      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', signed: true },
+    },
+    findAccount: (ctx, sub, token) => hooks.findAccount(ctx, sub, token),
+    responseTypes: ['code'],
+    scopes: ['openid', 'profile', 'email', 'offline_access'],
+    claims: {
+      acr: null,
+      sid: null,
+      auth_time: null,
+      iss: null,
+      openid: ['sub', 'idp', 'roles', 'amr'],
+      profile: ['preferred_username', 'name'],
+      email: ['email'],
+    },
+    // Scope claims in the ID token too (apps such as Auth.js read the ID token, not userinfo).
+    conformIdTokenClaims: false,
+    pkce: { required: () => true },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+      token_endpoint_auth_method: 'client_secret_basic',
+      // auth_time in every ID token (the app can check how fresh the sign-in is).
+      require_auth_time: true,
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+    },
+    extraClientMetadata: {
+      properties: ['allowedRoles'],
+      validator(_ctx, key, value) {
+        if (key === 'allowedRoles' && value !== undefined) {
+          if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+            throw new errors.InvalidClientMetadata('allowedRoles must be an array of role names');
+          }
+        }
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => hooks.logoutPage(ctx, form),
+        postLogoutSuccessSource: async (ctx) => hooks.logoutDone(ctx),
+      },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `${OIDC_MOUNT}/${INTERACTION_PATH}/${interaction.uid}`,
+    },
+    // Only the grant our interaction route just created (never an older one from the OP session):
+    // each authorization passes through the broker's checks (session, roles, freshness).
+    loadExistingGrant: async (ctx) => {
+      const grantId = ctx.oidc.result?.consent?.grantId;
+      return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+    },
+    rotateRefreshToken: true,
+    ttl: { ...TTL },
+    renderError: async (ctx, out) => hooks.renderError(ctx, out as { error: string }),
+    clientBasedCORS: (_ctx, origin, client) =>
+      client.redirectUris?.some((uri) => {
+        try {
+          return new URL(uri).origin === origin;
+        } catch {
+          return false;
+        }
+      }) ?? false,
+  };
+
+  const provider = new Provider(issuer, configuration);
+  // The protocol and host come from BROKER_PUBLIC_BASE_URL through the bridge, never from
+  // X-Forwarded-* headers: no proxy trust needed.
+  provider.proxy = false;
+
+  // Admin-registered apps get refresh tokens without a consent page: an authorization asking for
+  // offline_access is handled as if it carried prompt=consent (OIDC Core 11 requires that prompt
+  // for offline_access); our interaction route answers that consent itself.
+  provider.use(async (ctx, next) => {
+    if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST')) {
+      const source = (ctx.method === 'GET' ? ctx.query : (ctx.request as { body?: unknown }).body) as
+        | Record<string, unknown>
+        | undefined;
+      if (ctx.method === 'GET' && source) {
+        const scope = typeof source.scope === 'string' ? source.scope.split(' ') : [];
+        const prompt = typeof source.prompt === 'string' ? source.prompt.split(' ') : [];
+        if (scope.includes('offline_access') && !prompt.includes('consent') && !prompt.includes('none')) {
+          ctx.query = { ...ctx.query, prompt: [...prompt, 'consent'].join(' ') };
+          // The provider finds its mount path by locating the request URL in the original one.
+          (ctx.req as { originalUrl?: string }).originalUrl = `${OIDC_MOUNT}${ctx.url}`;
+        }
+      }
+    }
+    await next();
+  });
+
+  // The provider's own HTML (the form_post page) gets the section J CSP with its inline script
+  // allowed by hash only; our pages (errors, logout) already carry a nonce CSP.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (
+      typeof ctx.body === 'string' &&
+      ctx.response.is('html') &&
+      !ctx.response.get('content-security-policy')
+    ) {
+      const hashes = [...ctx.body.matchAll(/<script>([\s\S]*?)<\/script>/g)].map(
+        (m) =>
+          `'sha256-${createHash('sha256')
+            .update(m[1] ?? '')
+            .digest('base64')}'`,
+      );
+      ctx.set(
+        'Content-Security-Policy',
+        [
+          "default-src 'none'",
+          ...(hashes.length ? [`script-src ${hashes.join(' ')}`] : []),
+          "frame-ancestors 'none'",
+          "base-uri 'none'",
+          "object-src 'none'",
+        ].join('; '),
+      );
+    }
+  });
+
+  for (const name of [
+    'grant.success',
+    'grant.error',
+    'authorization.error',
+    'end_session.success',
+    'server_error',
+  ]) {
+    (provider as unknown as { on(n: string, f: (ctx: OidcContext, err?: unknown) => void): void }).on(
+      name,
+      (ctx, err) => hooks.onEvent(name, ctx, err),
+    );
+  }
+  return { provider, errors };
+}
+
+/** The Node request the bridge built, with the broker's own request attached. */
+export type BridgedRequest = IncomingMessage & { broker?: Record<string, unknown> };

@@ -1,0 +1,437 @@
+/**
+ * The broker as OpenID Provider, per instance: builds the provider lazily on the first /api/oidc
+ * request (keys from Key Vault, Table Storage adapter), hands requests to it through the bridge, and
+ * runs the login step (the interaction route) with the broker's own sign-in.
+ *
+ * Login step (`/api/oidc/interaction/{uid}`): the broker session is the single source of sign-in.
+ * - A valid broker session that is fresh enough (`prompt=login`: a sign-in after this interaction
+ *   asked for one; `max_age`: a sign-in within it) finishes the interaction at once (single sign-on,
+ *   no page).
+ * - Otherwise → the broker's sign-in page with a relative `returnTo` back to this route (it survives
+ *   the Entra round trip in the login transaction, and the password form keeps it), `username` from
+ *   `login_hint`, and `prompt=login` when a new sign-in is needed although a session exists.
+ * - A user lacking every one of the app's `allowedRoles` → the app gets `access_denied`, never a code.
+ * - On success: a fresh grant for the requested scopes (no consent screen: admin-registered apps),
+ *   login `amr` `pwd`/`fed` and `auth_time` = the broker session's sign-in time.
+ *
+ * Accounts (`findAccount`): by the immutable user id (`sub`); undefined for a deleted or disabled
+ * user or for a token whose sign-in is older than the user's last "sign out everywhere" (OP6), so
+ * refresh fails with invalid_grant and userinfo refuses the access token.
+ */
+import { randomUUID } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import type { Cookie, HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import type { AuditEventInput, AuditLog } from '../audit.ts';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config.ts';
+import { PayloadTooLargeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { errorPage, escapeHtml, page } from '../pages/render.ts';
+import { TEXTS, t } from '../pages/texts.ts';
+import {
+  type ActiveSession,
+  expiredCookie,
+  SESSION_COOKIE,
+  type SessionRejectedError,
+  type SessionService,
+} from '../signin/sessions.ts';
+import { issuedBeforeRevocation } from '../users/service.ts';
+import type { UserRecord } from '../users/store.ts';
+import { type BridgeTarget, bridge, captureResponse, toNodeRequest } from './bridge.ts';
+import { KEY_REFRESH_MS, OidcKeys } from './keys.ts';
+import {
+  type BridgedRequest,
+  createProvider,
+  INTERACTION_PATH,
+  OIDC_MOUNT,
+  type OidcContext,
+  type ProviderModule,
+} from './provider.ts';
+import { OidcTableStore, type Payload } from './store.ts';
+
+/** What the OP reads of an application (shared/applications/service.ts `clientForProvider`). */
+export interface ProviderClientSource {
+  clientForProvider(clientId: string): Promise<{ client_id: string; allowedRoles: string[] } | undefined>;
+}
+
+export interface OidcServiceDeps {
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  audit: AuditLog;
+  table: TableClient;
+  secrets: SecretClient;
+  users: {
+    getById(id: string): Promise<UserRecord | undefined>;
+    getByUsername(username: string): Promise<UserRecord | undefined>;
+  };
+  applications: ProviderClientSource;
+  sessionService: SessionService;
+}
+
+/** What the function file passes per request. */
+export interface OidcRequest {
+  request: HttpRequest;
+  correlationId: string;
+  clientAddress: string;
+}
+
+interface RequestState {
+  rc: OidcRequest;
+  endSession?: boolean;
+  pending: Promise<unknown>[];
+}
+
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
+const MAX_BODY = 64 * 1024;
+
+export class OidcService {
+  readonly issuer: string;
+  readonly keys: OidcKeys;
+  readonly store: OidcTableStore;
+  /** Table Storage operations by kind since start (benchmarks read it). */
+  readonly ops: Record<string, number> = {};
+  private readonly target: BridgeTarget;
+  private state?: {
+    built: Promise<ProviderModule & { handler: ReturnType<ProviderModule['provider']['callback']> }>;
+    versions?: string;
+    checkedAt: number;
+  };
+
+  constructor(private readonly d: OidcServiceDeps) {
+    const base = new URL(d.config.BROKER_PUBLIC_BASE_URL);
+    this.issuer = `${base.origin}${OIDC_MOUNT}`;
+    this.target = { publicBaseUrl: base, mountPath: OIDC_MOUNT };
+    this.keys = new OidcKeys(d.secrets);
+    this.store = new OidcTableStore(d.table, d.clock, {
+      count: (kind) => {
+        this.ops[kind] = (this.ops[kind] ?? 0) + 1;
+      },
+    });
+  }
+
+  /** The provider of this instance (built on first use; rebuilt when another instance rotated the keys). */
+  async provider(): Promise<
+    ProviderModule & { handler: ReturnType<ProviderModule['provider']['callback']> }
+  > {
+    const now = this.d.clock.now();
+    const s = this.state;
+    if (s && now - s.checkedAt > KEY_REFRESH_MS) {
+      s.checkedAt = now;
+      const latest = await this.keys.currentVersions().catch(() => undefined);
+      if (latest && s.versions && latest !== s.versions) this.state = undefined;
+    }
+    if (!this.state) {
+      const state: NonNullable<OidcService['state']> = { checkedAt: now, built: Promise.resolve() as never };
+      state.built = (async () => {
+        const material = await this.keys.load();
+        state.versions = material.versions;
+        const mod = await createProvider(this.issuer, material, this.store, this.hooks());
+        this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
+        return { ...mod, handler: mod.provider.callback() };
+      })();
+      state.built.catch(() => {
+        if (this.state === state) this.state = undefined;
+      });
+      this.state = state;
+    }
+    return this.state.built;
+  }
+
+  /** Rotates the signing and cookie keys; this instance uses them at once, others within KEY_REFRESH_MS. */
+  async rotateKeys(): Promise<void> {
+    await this.keys.rotate();
+    this.state = undefined;
+  }
+
+  /**
+   * The origin of the application a sign-in page works for, when its returnTo is our login step: the
+   * redirects after the page's form post end there, and browsers apply CSP form-action to them. The
+   * redirect URI was checked against the registration before the interaction was created.
+   */
+  async formTargetsFor(returnTo: string | null | undefined): Promise<string[]> {
+    const m = returnTo ? new RegExp(`^${OIDC_MOUNT}/${INTERACTION_PATH}/([^/?#]+)$`).exec(returnTo) : null;
+    if (!m || !UID.test(m[1] ?? '')) return [];
+    const interaction = await this.store.adapterFor('Interaction').find(m[1] ?? '');
+    const uri = (interaction?.params as Record<string, unknown> | undefined)?.redirect_uri;
+    try {
+      return typeof uri === 'string' ? [new URL(uri).origin] : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** Every /api/oidc/{path} request. */
+  async handle(rc: OidcRequest, path: string): Promise<HttpResponseInit> {
+    const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(path);
+    if (m) return this.interaction(rc, m[1] ?? '');
+    const { handler } = await this.provider();
+    const body = await readBody(rc.request);
+    const state: RequestState = { rc, pending: [] };
+    const response = await bridge(handler, rc.request, body, this.target, (req) => {
+      (req as BridgedRequest).broker = state as unknown as Record<string, unknown>;
+    });
+    await Promise.allSettled(state.pending);
+    if (state.endSession) await this.endBrokerSession(rc.request, response);
+    return response;
+  }
+
+  /** RP-initiated logout ended the OP session: the broker session ends too (row revoked, cookie expired). */
+  private async endBrokerSession(request: HttpRequest, response: HttpResponseInit): Promise<void> {
+    try {
+      const session = await this.d.sessionService.authenticate(request);
+      await this.d.sessionService.revoke(session);
+    } catch (err) {
+      if ((err as SessionRejectedError)?.name !== 'SessionRejectedError') throw err;
+    }
+    response.cookies = [...(response.cookies ?? []), expiredCookie(SESSION_COOKIE)];
+  }
+
+  // ------------------------------------------------------------------------------ login step
+
+  private async interaction(rc: OidcRequest, uid: string): Promise<HttpResponseInit> {
+    const product = this.d.config.BROKER_PRODUCT_NAME;
+    const invalid = () =>
+      errorPage({ product, status: 400, errorCase: 'app_request_invalid', correlationId: rc.correlationId });
+    if (!UID.test(uid)) return invalid();
+    const { provider } = await this.provider();
+    const req = toNodeRequest(rc.request, Buffer.alloc(0), this.target);
+    const { res } = captureResponse(req);
+    let details: Awaited<ReturnType<typeof provider.interactionDetails>>;
+    try {
+      details = await provider.interactionDetails(req, res);
+    } catch {
+      return invalid(); // no interaction cookie, expired or unknown interaction
+    }
+    if (details.uid !== uid) return invalid();
+    const params = details.params as Record<string, unknown>;
+    const clientId = String(params.client_id ?? '');
+    const app = await this.d.applications.clientForProvider(clientId);
+
+    const session = await this.d.sessionService.authenticate(rc.request).catch((err: unknown) => {
+      if ((err as Error)?.name === 'SessionRejectedError') return undefined;
+      throw err;
+    });
+    const cookies: Cookie[] = session?.refreshedCookie ? [session.refreshedCookie] : [];
+    const user = session ? await this.d.users.getByUsername(session.username) : undefined;
+
+    const prompts = new Set(String(params.prompt ?? '').split(' '));
+    const maxAge = params.max_age === undefined ? undefined : Number(params.max_age);
+    const needsFresh = prompts.has('login') || (maxAge !== undefined && Number.isFinite(maxAge));
+    let freshSince: number | undefined;
+    if (needsFresh) freshSince = await this.freshnessMark(uid, details.exp);
+    const now = this.d.clock.now();
+    const fresh =
+      !!session &&
+      (!prompts.has('login') || (freshSince !== undefined && session.authTime >= freshSince)) &&
+      (maxAge === undefined ||
+        !Number.isFinite(maxAge) ||
+        now - session.authTime <= maxAge * 1000 ||
+        (freshSince !== undefined && session.authTime >= freshSince));
+
+    if (!session || !user || user.disabled || !fresh) {
+      const q = new URLSearchParams({ returnTo: `${OIDC_MOUNT}/${INTERACTION_PATH}/${uid}` });
+      if (session && !fresh) q.set('prompt', 'login');
+      if (typeof params.login_hint === 'string' && params.login_hint.length <= 256)
+        q.set('username', params.login_hint);
+      return {
+        status: 302,
+        headers: { Location: `/api/auth/login?${q}` },
+        ...(cookies.length ? { cookies } : {}),
+      };
+    }
+
+    let result: Record<string, unknown>;
+    if (!app) {
+      result = { error: 'access_denied', error_description: 'the application is not registered' };
+      await this.auditRefusal(rc, clientId, user, 'unknown_application');
+    } else if (app.allowedRoles.length > 0 && !user.roles.some((r) => app.allowedRoles.includes(r))) {
+      result = { error: 'access_denied', error_description: 'a role the application requires is missing' };
+      await this.auditRefusal(rc, clientId, user, 'missing_role');
+    } else {
+      const grant = new provider.Grant({ accountId: user.id, clientId });
+      grant.addOIDCScope(String(params.scope ?? 'openid'));
+      const grantId = await grant.save();
+      result = {
+        login: {
+          accountId: user.id,
+          amr: [session.method === 'password' ? 'pwd' : 'fed'],
+          ts: Math.floor(session.authTime / 1000),
+          remember: true,
+        },
+        consent: { grantId },
+      };
+    }
+    const returnTo = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+    return { status: 303, headers: { Location: returnTo }, ...(cookies.length ? { cookies } : {}) };
+  }
+
+  /**
+   * When this interaction first asked for a new sign-in (ms): written on the first visit, so a broker
+   * session only counts for `prompt=login` / `max_age` if it signed in after that.
+   */
+  private async freshnessMark(uid: string, exp: number): Promise<number> {
+    const adapter = this.store.adapterFor('InteractionFresh');
+    const found = (await adapter.find(uid)) as Payload | undefined;
+    if (found && typeof found.since === 'number') return found.since;
+    const since = this.d.clock.now();
+    const ttl = Math.max(1, exp - Math.floor(since / 1000));
+    await adapter.upsert(uid, { since }, ttl);
+    return since;
+  }
+
+  private auditRefusal(rc: OidcRequest, clientId: string, user: UserRecord, reason: string) {
+    return this.record({
+      type: 'oidc.authorization.refused',
+      actor: user.username,
+      target: `application:${clientId}`,
+      outcome: 'failure',
+      reason,
+      correlationId: rc.correlationId,
+      clientAddress: rc.clientAddress,
+      details: { clientId, userId: user.id },
+    });
+  }
+
+  private record(event: AuditEventInput): Promise<unknown> {
+    return this.d.audit.record(event).catch((err: unknown) => {
+      this.d.log.error('oidc.audit_failed', { error: err, type: event.type });
+    });
+  }
+
+  // ------------------------------------------------------------------------------ provider hooks
+
+  private hooks() {
+    const product = this.d.config.BROKER_PRODUCT_NAME;
+    const stateOf = (ctx: OidcContext) =>
+      (ctx.req as BridgedRequest).broker as unknown as RequestState | undefined;
+    const setPage = (ctx: OidcContext, p: HttpResponseInit) => {
+      ctx.type = 'html';
+      ctx.body = String(p.body);
+      for (const [k, v] of Object.entries((p.headers ?? {}) as Record<string, string>)) ctx.set(k, v);
+    };
+    return {
+      findClient: async (clientId: string) => {
+        const app = await this.d.applications.clientForProvider(clientId);
+        return app ? ({ ...app } as Record<string, unknown>) : undefined;
+      },
+      findAccount: async (ctx: OidcContext, sub: string, token: unknown) => {
+        const user = await this.d.users.getById(sub);
+        if (!user || user.disabled) return undefined;
+        const tk = token as { iat?: number; authTime?: number; amr?: string[] } | undefined;
+        const issued = tk?.authTime ?? tk?.iat;
+        if (issued !== undefined && issuedBeforeRevocation(user, issued)) return undefined;
+        const amr = tk?.amr;
+        const integrationId = user.verifyType.kind === 'integration' ? user.verifyType.integrationId : null;
+        const idp = amr?.includes('pwd')
+          ? 'password'
+          : amr?.includes('fed')
+            ? (integrationId ?? 'federated')
+            : (integrationId ?? 'password');
+        void ctx;
+        return {
+          accountId: sub,
+          claims: async () => ({
+            sub,
+            preferred_username: user.username,
+            name: user.displayName || user.username,
+            ...(user.email ? { email: user.email } : {}),
+            roles: user.roles,
+            idp,
+          }),
+        };
+      },
+      renderError: (ctx: OidcContext, out: { error: string }) => {
+        const correlationId = stateOf(ctx)?.rc.correlationId ?? randomUUID();
+        void out;
+        const status = Math.max(ctx.status, 400);
+        setPage(ctx, errorPage({ product, status, errorCase: 'app_request_invalid', correlationId }));
+        ctx.status = status;
+      },
+      logoutPage: (ctx: OidcContext, form: string) => {
+        const target = ctx.oidc.params?.post_logout_redirect_uri;
+        let formTargets: string[] = [];
+        try {
+          if (typeof target === 'string') formTargets = [new URL(target).origin];
+        } catch {
+          formTargets = [];
+        }
+        setPage(
+          ctx,
+          page({
+            product,
+            title: TEXTS.appSignOutTitle,
+            formTargets,
+            body: `<h1>${escapeHtml(TEXTS.appSignOutTitle)}</h1>
+<p>${escapeHtml(t(TEXTS.appSignOutIntro, { product }))}</p>
+${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes">${escapeHtml(TEXTS.signOut)}</button>`,
+          }),
+        );
+      },
+      logoutDone: (ctx: OidcContext) => {
+        setPage(
+          ctx,
+          page({
+            product,
+            title: TEXTS.appSignedOutTitle,
+            body: `<h1>${escapeHtml(TEXTS.appSignedOutTitle)}</h1>
+<p><a class="button" href="/api/auth/login">${escapeHtml(TEXTS.signInAgain)}</a></p>`,
+          }),
+        );
+      },
+      onEvent: (name: string, ctx: OidcContext, err?: unknown) => {
+        const st = stateOf(ctx);
+        const clientId = ctx.oidc?.client?.clientId;
+        const base = {
+          target: clientId ? `application:${clientId}` : 'oidc',
+          ...(st ? { correlationId: st.rc.correlationId, clientAddress: st.rc.clientAddress } : {}),
+        };
+        let p: Promise<unknown> | undefined;
+        if (name === 'grant.success') {
+          const e = ctx.oidc.entities as Record<string, { accountId?: string } | undefined>;
+          const accountId =
+            e.AccessToken?.accountId ?? e.RefreshToken?.accountId ?? e.Account?.accountId ?? '';
+          p = this.record({
+            type: 'oidc.token.issued',
+            actor: accountId ? `user-id:${accountId}` : 'unknown',
+            outcome: 'success',
+            ...base,
+            details: {
+              clientId: clientId ?? null,
+              userId: accountId || null,
+              grantType: String(ctx.oidc.params?.grant_type ?? ''),
+            },
+          });
+        } else if (name === 'authorization.error' || name === 'grant.error') {
+          const code = (err as { error?: unknown })?.error;
+          p = this.record({
+            type: name === 'grant.error' ? 'oidc.token.refused' : 'oidc.authorization.refused',
+            actor: 'anonymous',
+            outcome: 'failure',
+            reason: typeof code === 'string' && /^[a-z_]{1,64}$/.test(code) ? code : 'server_error',
+            ...base,
+            details: { clientId: clientId ?? null },
+          });
+        } else if (name === 'end_session.success') {
+          if (st) st.endSession = true;
+          p = this.record({ type: 'oidc.logout', actor: 'anonymous', outcome: 'success', ...base });
+        } else if (name === 'server_error') {
+          this.d.log.error('oidc.server_error', { error: err, correlationId: st?.rc.correlationId });
+        }
+        if (p && st) st.pending.push(p);
+      },
+    };
+  }
+}
+
+async function readBody(request: HttpRequest): Promise<Buffer> {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS')
+    return Buffer.alloc(0);
+  const buf = Buffer.from(await request.arrayBuffer());
+  if (buf.length > MAX_BODY) throw new PayloadTooLargeError(MAX_BODY);
+  return buf;
+}
+
+export type { ActiveSession };

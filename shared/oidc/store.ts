@@ -1,0 +1,253 @@
+/**
+ * oidc-provider's storage adapter on Table Storage (table `OidcStore`), one adapter per model
+ * (Session, Interaction, AuthorizationCode, AccessToken, RefreshToken, Grant, ...).
+ *
+ * - Keys: an artifact's id is often its bearer value (opaque tokens, codes, the session cookie), so
+ *   no id is ever stored: the row key is a SHA-256 of it, and `jti` is stripped from the payload and
+ *   put back on read. Partition `model:xx` (xx = first byte of the hash): 256 partitions per model,
+ *   so many users signing in at once spread over partitions instead of forming a hot one.
+ * - Expiry: Table Storage has no TTL; every row carries `expiresAt` (ms) and `find*` never returns an
+ *   expired row. The `maintenance-purge` timer deletes them (`purgePlan`, column `expiresAtIso`).
+ * - `consume` is ETag-conditional: of two parallel redemptions of one code only one wins; the loser
+ *   revokes the grant (what the winner issued) and gets `invalid_grant`.
+ * - `revokeByGrantId`: one index row per (grant, artifact) in partition `g:<hash(grantId)>`, so a
+ *   revocation is one partition query plus the deletes, never a scan.
+ * - `findByUid` (sessions): an index row `uid:xx` → the session's row key.
+ */
+import { createHash } from 'node:crypto';
+import type { TableClient } from '@azure/data-tables';
+import type { Clock } from '../clock.ts';
+import { getEntityOrUndefined, isNotFound, isPreconditionFailed, odataString } from '../storage/tables.ts';
+
+export type Payload = Record<string, unknown>;
+
+interface Row {
+  payload: string;
+  /** Expiry in ms since the epoch (0 = none). */
+  expiresAt: number;
+  /** The same, as ISO text: the maintenance purge filters on strings only. */
+  expiresAtIso: string;
+  grantKey?: string;
+}
+
+interface IndexRow {
+  targetPk: string;
+  targetRk: string;
+  expiresAtIso: string;
+}
+
+/** A consume lost to a parallel one; the provider turns it into invalid_grant. */
+export class AlreadyConsumedError extends Error {
+  constructor() {
+    super('authorization code already consumed');
+    this.name = 'AlreadyConsumedError';
+  }
+}
+
+export const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
+const hexPrefix = (h: string) => Buffer.from(h.slice(0, 2), 'base64url').toString('hex').slice(0, 2);
+
+/**
+ * The id can also appear inside the payload (an interaction's `returnTo` ends with its uid, which is
+ * its cookie's value): stored as a placeholder, put back on read.
+ */
+const ID_MARK = '\u241Ajti\u241A';
+const withoutId = (json: string, id: string) =>
+  id.length >= 8 && !json.includes(ID_MARK) ? json.split(id).join(ID_MARK) : json;
+const withId = (json: string, id: string) => (id ? json.split(ID_MARK).join(id) : json);
+
+/** Models whose rows are looked up by `uid` (only Session uses it). */
+const UID_MODELS = new Set(['Session']);
+const FAR_FUTURE_ISO = '9999-12-31T00:00:00.000Z';
+
+/** Counts storage round trips (benchmarks and tests read it). */
+export interface OpCounter {
+  count(kind: string): void;
+}
+
+export class OidcTableStore {
+  constructor(
+    readonly table: TableClient,
+    private readonly clock: Clock,
+    private readonly ops: OpCounter = { count: () => {} },
+  ) {}
+
+  /** The error a lost consume throws (the service sets the library's invalid_grant once loaded). */
+  consumedError: () => Error = () => new AlreadyConsumedError();
+
+  /** The adapter class oidc-provider instantiates per model. */
+  adapterFor(model: string): OidcAdapter {
+    return new OidcAdapter(this, model);
+  }
+
+  location(model: string, id: string): { pk: string; rk: string } {
+    const h = hashId(id);
+    return { pk: `${model}:${hexPrefix(h)}`, rk: h };
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  count(kind: string): void {
+    this.ops.count(kind);
+  }
+
+  /**
+   * A consume lost its race (or found the code used): revoke everything issued under the grant (the
+   * winner's tokens, RFC 6749 4.1.2) and the grant itself, then fail with invalid_grant.
+   */
+  async raceLost(grantId: string | undefined): Promise<never> {
+    if (grantId) {
+      const gpk = `g:${hashId(grantId)}`;
+      this.count('query');
+      const rows = this.table.listEntities<IndexRow>({
+        queryOptions: { filter: `PartitionKey eq ${odataString(gpk)}` },
+      });
+      const deletes: Promise<void>[] = [];
+      for await (const idx of rows) {
+        deletes.push(this.deleteRow(idx.targetPk, idx.targetRk), this.deleteRow(gpk, idx.rowKey as string));
+      }
+      const grant = this.location('Grant', grantId);
+      deletes.push(this.deleteRow(grant.pk, grant.rk));
+      await Promise.all(deletes);
+    }
+    throw this.consumedError();
+  }
+
+  async deleteRow(pk: string, rk: string): Promise<void> {
+    try {
+      this.count('delete');
+      await this.table.deleteEntity(pk, rk);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
+export class OidcAdapter {
+  constructor(
+    private readonly store: OidcTableStore,
+    private readonly model: string,
+  ) {}
+
+  private get table() {
+    return this.store.table;
+  }
+
+  private live(row: (Row & { etag: string }) | undefined, id: string): Payload | undefined {
+    if (!row) return undefined;
+    if (row.expiresAt && row.expiresAt <= this.store.now()) return undefined;
+    const payload = JSON.parse(withId(row.payload, id)) as Payload;
+    return { ...payload, jti: id };
+  }
+
+  async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
+    const { pk, rk } = this.store.location(this.model, id);
+    const expiresAt = expiresIn ? this.store.now() + expiresIn * 1000 : 0;
+    const expiresAtIso = expiresAt ? new Date(expiresAt).toISOString() : FAR_FUTURE_ISO;
+    const { jti: _jti, ...rest } = payload;
+    // An interaction copies the OP session's id (its cookie value) for the login page's use; ours
+    // never reads it, so it is not stored.
+    if (this.model === 'Interaction' && rest.session && typeof rest.session === 'object') {
+      const { cookie: _cookie, ...session } = rest.session as Payload;
+      rest.session = session;
+    }
+    const grantId = typeof payload.grantId === 'string' ? payload.grantId : undefined;
+    const writes: Promise<unknown>[] = [];
+    const row: Row = { payload: withoutId(JSON.stringify(rest), id), expiresAt, expiresAtIso };
+    if (grantId) {
+      const g = hashId(grantId);
+      row.grantKey = g;
+      writes.push(
+        this.upsertRow(`g:${g}`, `${this.model}:${rk}`, { targetPk: pk, targetRk: rk, expiresAtIso }),
+      );
+    }
+    if (UID_MODELS.has(this.model) && typeof payload.uid === 'string') {
+      const u = this.store.location('uid', payload.uid);
+      writes.push(this.upsertRow(u.pk, u.rk, { targetPk: pk, targetRk: rk, expiresAtIso }));
+    }
+    writes.push(this.upsertRow(pk, rk, row));
+    await Promise.all(writes);
+  }
+
+  private async upsertRow(pk: string, rk: string, entity: object): Promise<void> {
+    this.store.count('upsert');
+    await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, ...entity }, 'Replace');
+  }
+
+  private async read(pk: string, rk: string) {
+    this.store.count('read');
+    return getEntityOrUndefined<Row>(this.table, pk, rk);
+  }
+
+  async find(id: string): Promise<Payload | undefined> {
+    const { pk, rk } = this.store.location(this.model, id);
+    return this.live(await this.read(pk, rk), id);
+  }
+
+  async findByUid(uid: string): Promise<Payload | undefined> {
+    const u = this.store.location('uid', uid);
+    this.store.count('read');
+    const idx = await getEntityOrUndefined<IndexRow>(this.table, u.pk, u.rk);
+    if (!idx) return undefined;
+    const row = await this.read(idx.targetPk, idx.targetRk);
+    if (!row) return undefined;
+    const payload = this.live(row, '');
+    if (!payload || payload.uid !== uid) return undefined;
+    // The session's id is never stored; the provider only needs it to save the session again, which
+    // it does under the id from the session cookie. Without it this lookup serves logout/interaction
+    // checks (accountId, uid), which is all the provider uses findByUid for.
+    delete payload.jti;
+    return payload;
+  }
+
+  async findByUserCode(_userCode: string): Promise<Payload | undefined> {
+    return undefined; // device flow is off
+  }
+
+  async consume(id: string): Promise<void> {
+    const { pk, rk } = this.store.location(this.model, id);
+    const row = await this.read(pk, rk);
+    if (!row) return this.store.raceLost(undefined);
+    const payload = JSON.parse(row.payload) as Payload;
+    const lost = () => this.store.raceLost(typeof payload.grantId === 'string' ? payload.grantId : undefined);
+    if (payload.consumed) return lost();
+    payload.consumed = Math.floor(this.store.now() / 1000);
+    try {
+      this.store.count('merge');
+      await this.table.updateEntity(
+        { partitionKey: pk, rowKey: rk, payload: JSON.stringify(payload) },
+        'Merge',
+        { etag: row.etag },
+      );
+    } catch (err) {
+      if (isPreconditionFailed(err) || isNotFound(err)) return lost();
+      throw err;
+    }
+  }
+
+  async destroy(id: string): Promise<void> {
+    const { pk, rk } = this.store.location(this.model, id);
+    await this.deleteRow(pk, rk);
+  }
+
+  private deleteRow(pk: string, rk: string): Promise<void> {
+    return this.store.deleteRow(pk, rk);
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    const gpk = `g:${hashId(grantId)}`;
+    this.store.count('query');
+    // Only this model's index rows: the provider calls this once per token model.
+    const filter = `PartitionKey eq ${odataString(gpk)} and RowKey ge ${odataString(`${this.model}:`)} and RowKey lt ${odataString(`${this.model};`)}`;
+    const rows = this.table.listEntities<IndexRow>({ queryOptions: { filter } });
+    const deletes: Promise<void>[] = [];
+    for await (const idx of rows) {
+      deletes.push(
+        this.deleteRow(idx.targetPk, idx.targetRk).then(() => this.deleteRow(gpk, idx.rowKey as string)),
+      );
+    }
+    await Promise.all(deletes);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * A key kept as a Key Vault secret whose versions are the rotations: generated on first use, the
+ * latest version is current, the one before it is "previous" (still published / still accepted).
+ * The same scheme as shared/signin/session-keys.ts (one secret, version = key id, read back after a
+ * first write so racing instances agree on one winner), for keys that are not a single EC JWK.
+ */
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { sdkStatus } from '../errors.ts';
+
+export interface SecretVersion {
+  version: string;
+  value: string;
+}
+
+export interface CurrentAndPrevious {
+  current: SecretVersion;
+  previous: SecretVersion | undefined;
+}
+
+async function getLatest(secrets: SecretClient, name: string) {
+  try {
+    return await secrets.getSecret(name);
+  } catch (err) {
+    if (sdkStatus(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** The current version (created with `generate()` when the secret does not exist) and the previous one. */
+export async function loadCurrentAndPrevious(
+  secrets: SecretClient,
+  name: string,
+  generate: () => string,
+  tags: Record<string, string>,
+): Promise<CurrentAndPrevious> {
+  let latest = await getLatest(secrets, name);
+  if (!latest) {
+    await secrets.setSecret(name, generate(), { contentType: 'application/json', tags });
+    latest = await getLatest(secrets, name);
+  }
+  if (!latest?.value || !latest.properties.version) throw new Error(`secret ${name} has no value`);
+  const current = { version: latest.properties.version, value: latest.value };
+  const versions: { version: string; createdOn: number }[] = [];
+  for await (const p of secrets.listPropertiesOfSecretVersions(name)) {
+    if (p.enabled !== false && p.version && p.version !== current.version) {
+      versions.push({ version: p.version, createdOn: p.createdOn?.getTime() ?? 0 });
+    }
+  }
+  versions.sort((a, b) => b.createdOn - a.createdOn);
+  const prev = versions[0];
+  if (!prev) return { current, previous: undefined };
+  const s = await secrets.getSecret(name, { version: prev.version });
+  return { current, previous: s.value ? { version: prev.version, value: s.value } : undefined };
+}
+
+/** Writes a new version (a rotation); returns its version id. */
+export async function rotateSecret(
+  secrets: SecretClient,
+  name: string,
+  generate: () => string,
+  tags: Record<string, string>,
+): Promise<string> {
+  const res = await secrets.setSecret(name, generate(), { contentType: 'application/json', tags });
+  return res.properties.version ?? '';
+}
