@@ -294,10 +294,7 @@ export async function startTableProxy(opts: {
         rounds: sequentialRounds(
           sorted.map((r) => ({ start: r.start, end: Number.isNaN(r.end) ? now : r.end })),
         ),
-        lines: sorted.map(
-          (r) =>
-            `${r.method} ${decodeURIComponent(r.path)} ${(r.start - (sorted[0]?.start ?? 0)).toFixed(1)}..${(r.end - (sorted[0]?.start ?? 0)).toFixed(1)}`,
-        ),
+        lines: sorted.map((r) => `${r.method} ${decodeURIComponent(r.path)}`),
       };
     },
     reset() {
