@@ -156,6 +156,18 @@ async function startStandInChild() {
 
 // ---------------------------------------------------------------- main
 
+/** Azurite, tried up to three times (its start can exceed the 15 s wait on a busy shared machine). */
+async function startAzurite() {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAzuriteTables({ port: await freePort() });
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.error(`Azurite did not start (attempt ${attempt}), trying again.`);
+    }
+  }
+}
+
 type Kind = 'broker' | 'authjs';
 const KINDS: Kind[] = ['broker', 'authjs'];
 
@@ -164,12 +176,11 @@ async function main() {
   const storageRtt = Number(flag('--storage-rtt') ?? 0);
   const jsonFile = flag('--json');
   const t0 = performance.now();
-  const [azurite, keyVault, entra, brokerPort] = await Promise.all([
-    startAzuriteTables(),
-    startKeyVaultStandIn(),
-    startStandInChild(),
-    freePort(),
-  ]);
+  // One after another: on a loaded machine, starting them together can miss Azurite's 15 s start window.
+  const azurite = await startAzurite();
+  const keyVault = await startKeyVaultStandIn();
+  const entra = await startStandInChild();
+  const brokerPort = await freePort();
   const closers: (() => Promise<void>)[] = [azurite.close, keyVault.close, entra.close];
   try {
     const proxy = await startTableProxy({ target: azurite.endpoint });
