@@ -1,82 +1,110 @@
 /**
- * `npm run bench`: sign-in benchmark against a local stack it starts itself on free ports (Azurite in
- * memory, the Key Vault stand-in, the Entra ID stand-in in a child process so its memory is not
- * counted, the app on the local host). Prints sign-in start and callback latency (p50/p95) and
- * throughput, Table Storage operations and Key Vault calls per warm sign-in, password sign-ins per
- * second, and heap growth over 2,000 sign-ins by distinct users. A script, not a test: bounded loops,
- * everything on 127.0.0.1, stops by itself.
+ * `npm run bench [-- --storage-rtt MS] [--json FILE]`: the broker side by side with Auth.js on the same
+ * Entra stand-in, on a local stack the bench starts itself on free ports (loopback only, stops by
+ * itself, a few minutes):
+ *   - Azurite (in memory) behind a counting TCP proxy (scripts/standins/table-proxy.ts) that can add
+ *     `--storage-rtt MS` to every Table request; the Key Vault stand-in; the Entra stand-in in its own
+ *     process;
+ *   - the broker (the real app on the local host) and the Auth.js app (scripts/bench/authjs-app.ts:
+ *     `@auth/core` + its Microsoft Entra ID provider, PKCE + state + nonce, JWT sessions), each in its
+ *     own process so its CPU (process.cpuUsage) and heap are its own.
+ * Prints, for a returning Entra user: start, callback and full sign-in (page + start + IdP + callback)
+ * p50/p95 from interleaved samples (broker, Auth.js, broker, …), full sign-ins/s at concurrency 1/4/16,
+ * server CPU per sign-in and the ratio broker/Auth.js; Table requests and sequential round trips per
+ * leg (at the proxy), Key Vault and IdP calls per sign-in; password sign-ins/s; heap over many sign-ins
+ * by distinct users; bundle size, `require` time and cold start. `--json FILE` writes the same figures.
  *
- * Rate limits: every request comes from 127.0.0.1, so the per-address limits on sign-in start (30 per
- * 10 min) and callback (60) would stop the bench at once. The sign-in service is built with a
- * Throttle whose rate limits are raised; it still reads and writes its counter rows, so the Table
- * Storage counts are those of production.
+ * Rate limits: every request comes from 127.0.0.1, so the broker's per-address limits are raised for
+ * the bench (scripts/bench/broker-app.ts); its counter rows are still read and written.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { systemClock } from '../shared/clock.ts';
+import { writeFileSync } from 'node:fs';
 import { loadConfig } from '../shared/config.ts';
 import { setLogSink } from '../shared/log.ts';
-import { setServices } from '../shared/runtime.ts';
 import { createAzureCredential } from '../shared/secrets/client.ts';
 import { createServices } from '../shared/services.ts';
-import { type RatePolicy, Throttle, type ThrottleState } from '../shared/signin/throttle.ts';
 import { createTables, ensureTables } from '../shared/storage/tables.ts';
-import { loadApp, startLocalHost } from './host/local-host.ts';
+import { startAuthJsApp } from './bench/authjs-app.ts';
+import { startBrokerApp } from './bench/broker-app.ts';
+import { measureBundles } from './bench/bundle.ts';
+import { APP_CHILD_FLAG, type AppHandle, runAppChild, spawnApp } from './bench/child.ts';
+import {
+  authJsSignIn,
+  brokerSignIn,
+  type LegHook,
+  ms,
+  pct,
+  pool,
+  retries,
+  type SignInTiming,
+} from './bench/flows.ts';
 import { freePort, startAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa } from './standins/ca.ts';
 import { DEMO_ENTRA, demoTenant, startEntraStandIn } from './standins/entra.ts';
 import { startKeyVaultStandIn } from './standins/keyvault.ts';
+import { type LegStats, startTableProxy } from './standins/table-proxy.ts';
 
-const CHILD_FLAG = '--entra-stand-in-child';
-const HEAP_SIGN_INS = 2000;
-const START_SAMPLES = 300;
-const START_THROUGHPUT = 400;
-const CALLBACK_USERS = 60;
-const WARM_SAMPLES = 20;
-const PASSWORD_SIGN_INS = 120;
+const ENTRA_CHILD_FLAG = '--entra-stand-in-child';
+// `--quick`: a smoke run of every phase with a tenth of the samples (not for figures).
+const SCALE = process.argv.includes('--quick') ? 0.1 : 1;
+const n = (count: number) => Math.max(2, Math.round(count * SCALE));
+const WARM_UP = 3;
+const LATENCY_SAMPLES = n(40); // per app, interleaved
+const THROUGHPUT = [
+  { concurrency: 1, count: n(16) },
+  { concurrency: 4, count: n(32) },
+  { concurrency: 16, count: n(48) },
+];
+const THROUGHPUT_USERS = 16;
+const LEG_SAMPLES = n(10);
+const FIRST_SIGN_INS = 5;
+const PASSWORD_SIGN_INS = n(64);
 const PASSWORD_USERS = 16;
-const CONCURRENCY = 8;
+const PASSWORD_CONCURRENCY = 8;
+const HEAP_SIGN_INS = n(300);
 const PASSWORD = 'Bench-Password-Correct-42!';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
 
 // ---------------------------------------------------------------- process set-up
 
 const ca = ensureLocalCa();
-const gc = (globalThis as { gc?: () => void }).gc;
 
-if (process.argv.includes(CHILD_FLAG)) {
-  runStandInChild().catch((err) => {
-    console.error(`entra stand-in child failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
-} else if (process.env.NODE_EXTRA_CA_CERTS !== ca.bundlePath || !gc) {
-  // Node reads NODE_EXTRA_CA_CERTS only at start-up, and global.gc needs --expose-gc: run again.
-  const child = spawn(process.execPath, ['--expose-gc', ...process.execArgv, ...process.argv.slice(1)], {
+if (process.argv.includes(ENTRA_CHILD_FLAG)) {
+  runStandInChild().catch(fail('entra stand-in child'));
+} else if (process.argv.includes(APP_CHILD_FLAG)) {
+  const kind = process.argv[process.argv.indexOf(APP_CHILD_FLAG) + 1];
+  const options = JSON.parse(process.env.BENCH_APP_OPTIONS ?? '{}');
+  runAppChild(() => (kind === 'broker' ? startBrokerApp(options) : startAuthJsApp(options))).catch(
+    fail(`${kind} app`),
+  );
+} else if (process.env.NODE_EXTRA_CA_CERTS !== ca.bundlePath) {
+  // Node reads NODE_EXTRA_CA_CERTS only at start-up (the stand-ins' TLS, for both apps): run again.
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, NODE_EXTRA_CA_CERTS: ca.bundlePath },
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
   child.on('exit', (code) => process.exit(code ?? 1));
 } else {
-  main().then(
-    () => process.exit(process.exitCode ?? 0),
-    (err) => {
-      console.error(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      process.exit(1);
-    },
-  );
+  main().then(() => process.exit(process.exitCode ?? 0), fail('bench'));
 }
 
-/** The Entra stand-in in its own process; answers `requests` over IPC with its request count. */
+function fail(what: string) {
+  return (err: unknown) => {
+    console.error(`${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  };
+}
+
+/** The Entra stand-in in its own process; answers `count` over IPC with its request count. */
 async function runStandInChild() {
   const standIn = await startEntraStandIn({ tenants: [demoTenant()] });
   process.on('message', (m: { type?: string }) => {
-    if (m?.type === 'count') {
-      const byPath: Record<string, number> = {};
-      for (const r of standIn.requests) {
-        const kind = r.path.endsWith('/token') ? 'token' : r.path.includes('/keys') ? 'jwks' : 'other';
-        byPath[kind] = (byPath[kind] ?? 0) + 1;
-      }
-      process.send?.({ type: 'count', total: standIn.requests.length, byPath });
-    }
+    if (m?.type === 'count') process.send?.({ type: 'count', total: standIn.requests.length });
   });
   process.on('disconnect', () => {
     standIn.close().finally(() => process.exit(0));
@@ -84,23 +112,17 @@ async function runStandInChild() {
   process.send?.({ type: 'ready', host: standIn.host });
 }
 
-interface StandInHandle {
-  host: string;
-  counts(): Promise<{ total: number; byPath: Record<string, number> }>;
-  close(): Promise<void>;
-}
-
-async function startStandInChild(): Promise<StandInHandle> {
+async function startStandInChild() {
   const child: ChildProcess = spawn(
     process.execPath,
-    [...process.execArgv, process.argv[1] ?? '', CHILD_FLAG],
+    [...process.execArgv, process.argv[1] ?? '', ENTRA_CHILD_FLAG],
     {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: process.env,
     },
   );
   const host = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('Entra stand-in did not start within 20 s')), 20_000);
+    const timer = setTimeout(() => reject(new Error('Entra stand-in did not start within 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`Entra stand-in exited with ${code}`)));
     child.on('message', (m: { type?: string; host?: string }) => {
       if (m?.type === 'ready' && m.host) {
@@ -111,12 +133,12 @@ async function startStandInChild(): Promise<StandInHandle> {
   });
   return {
     host,
-    counts: () =>
-      new Promise((resolve) => {
-        const on = (m: { type?: string; total?: number; byPath?: Record<string, number> }) => {
+    count: () =>
+      new Promise<number>((resolve) => {
+        const on = (m: { type?: string; total?: number }) => {
           if (m?.type !== 'count') return;
           child.off('message', on);
-          resolve({ total: m.total ?? 0, byPath: m.byPath ?? {} });
+          resolve(m.total ?? 0);
         };
         child.on('message', on);
         child.send({ type: 'count' });
@@ -132,102 +154,52 @@ async function startStandInChild(): Promise<StandInHandle> {
   };
 }
 
-// ---------------------------------------------------------------- helpers
-
-/** Rate limits raised for the bench only (see the header comment). */
-class BenchThrottle extends Throttle {
-  override hit(kind: string, value: string, policy: RatePolicy): Promise<ThrottleState> {
-    return super.hit(kind, value, { ...policy, limit: Number.MAX_SAFE_INTEGER });
-  }
-}
-
-class Jar {
-  private readonly cookies = new Map<string, string>();
-  store(res: Response) {
-    for (const line of res.headers.getSetCookie()) {
-      const pair = line.split(';')[0] ?? '';
-      const i = pair.indexOf('=');
-      const value = pair.slice(i + 1).trim();
-      if (value === '' || /max-age=0/i.test(line)) this.cookies.delete(pair.slice(0, i).trim());
-      else this.cookies.set(pair.slice(0, i).trim(), value);
-    }
-  }
-  get header() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
-
-const ms = (t0: number) => performance.now() - t0;
-
-function pct(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-/** Runs `count` jobs with at most `limit` at once. */
-async function pool(count: number, limit: number, job: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      await job(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
-}
-
-interface Pending {
-  callbackUrl: string;
-  jar: Jar;
-}
-
 // ---------------------------------------------------------------- main
 
+/** Azurite, tried up to three times (its start can exceed the 15 s wait on a busy shared machine). */
+async function startAzurite() {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startAzuriteTables({ port: await freePort() });
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.error(`Azurite did not start (attempt ${attempt}), trying again.`);
+    }
+  }
+}
+
+type Kind = 'broker' | 'authjs';
+const KINDS: Kind[] = ['broker', 'authjs'];
+
 async function main() {
-  setLogSink(() => {}); // audit lines would drown the table
+  setLogSink(() => {});
+  const storageRtt = Number(flag('--storage-rtt') ?? 0);
+  const jsonFile = flag('--json');
   const t0 = performance.now();
-  const [azurite, keyVault, entra, port] = await Promise.all([
-    startAzuriteTables(),
-    startKeyVaultStandIn(),
-    startStandInChild(),
-    freePort(),
-  ]);
+  // One after another: on a loaded machine, starting them together can miss Azurite's 15 s start window.
+  const azurite = await startAzurite();
+  const keyVault = await startKeyVaultStandIn();
+  const entra = await startStandInChild();
+  const brokerPort = await freePort();
   const closers: (() => Promise<void>)[] = [azurite.close, keyVault.close, entra.close];
   try {
-    const base = `http://localhost:${port}`;
-    const config = loadConfig({
-      BROKER_PUBLIC_BASE_URL: base,
-      BROKER_TABLE_ENDPOINT: azurite.endpoint,
+    const proxy = await startTableProxy({ target: azurite.endpoint });
+    closers.unshift(proxy.close);
+    const brokerBase = `http://localhost:${brokerPort}`;
+    const brokerEnv = (tableEndpoint: string) => ({
+      BROKER_PUBLIC_BASE_URL: brokerBase,
+      BROKER_TABLE_ENDPOINT: tableEndpoint,
       BROKER_KEY_VAULT_URI: keyVault.url,
       BROKER_DEV_CREDENTIALS: 'true',
       BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: entra.host,
     });
-    const tables = createTables(config, createAzureCredential(config));
-    const services = createServices(config, {
-      tables,
-      throttle: new BenchThrottle(tables.throttle, systemClock),
-    });
-    await ensureTables(services.tables);
-    let tableOps = 0;
-    for (const table of Object.values(services.tables)) {
-      table.pipeline.addPolicy({
-        name: 'bench-count',
-        sendRequest: (req, next) => {
-          tableOps++;
-          return next(req);
-        },
-      });
-    }
-    setServices(services);
-    const host = await startLocalHost({ routes: await loadApp(), port });
-    closers.unshift(host.close);
-    console.log(
-      `Local stack up in ${(ms(t0) / 1000).toFixed(1)} s (broker ${base}, Entra stand-in ${entra.host}).`,
-    );
 
-    // ---- seed
+    // ---- seed, straight to Azurite (not through the proxy)
+    const config = loadConfig(brokerEnv(azurite.endpoint));
+    const seed = createServices(config, { tables: createTables(config, createAzureCredential(config)) });
+    await ensureTables(seed.tables);
     const actor = { actor: 'bench' };
-    const created = await services.integrations.create(
+    const created = await seed.integrations.create(
       {
         kind: 'azure-ad',
         title: 'Bench Entra',
@@ -239,258 +211,369 @@ async function main() {
       },
       'bench',
     );
-    await services.integrations.activate(created.id, undefined, 'bench');
-    const integrationUser = (name: string) =>
-      services.users.create(
+    await seed.integrations.activate(created.id, undefined, 'bench');
+    const tpUsers = Array.from({ length: THROUGHPUT_USERS }, (_, i) => `tp${i}`);
+    const firstUsers = Array.from({ length: FIRST_SIGN_INS }, (_, i) => `first${i}`);
+    const heapUsers = Array.from({ length: HEAP_SIGN_INS }, (_, i) => `h${String(i).padStart(5, '0')}`);
+    const entraUsers = ['starter', ...tpUsers, ...firstUsers, ...heapUsers];
+    await pool(entraUsers.length, 32, async (i) => {
+      const name = entraUsers[i] as string;
+      await seed.users.create(
         { username: name, email: `${name}@${DEMO_ENTRA.domain}`, verifyType: { integrationId: created.id } },
         actor,
       );
-    const t1 = performance.now();
-    await integrationUser('starter');
-    // Several password users: one account's concurrent attempts are capped by its throttle (each attempt
-    // is reserved before the check), so the throughput test spreads over accounts like real traffic.
-    for (let i = 0; i < PASSWORD_USERS; i++) {
-      await services.users.create({ username: `pw${i}`, verifyType: 'password', password: PASSWORD }, actor);
-    }
-    const cbUsers = Array.from({ length: CALLBACK_USERS }, (_, i) => `cb${String(i).padStart(4, '0')}`);
-    const heapUsers = Array.from({ length: HEAP_SIGN_INS }, (_, i) => `h${String(i).padStart(5, '0')}`);
-    await pool(cbUsers.length + heapUsers.length, 32, async (i) => {
-      await integrationUser(cbUsers[i] ?? (heapUsers[i - cbUsers.length] as string));
     });
+    for (let i = 0; i < PASSWORD_USERS; i++) {
+      await seed.users.create({ username: `pw${i}`, verifyType: 'password', password: PASSWORD }, actor);
+    }
+
+    // ---- the two apps, each in its own process; the broker's tables through the proxy
+    const apps: Record<Kind, AppHandle> = {
+      broker: await spawnApp('broker', { port: brokerPort, env: brokerEnv(proxy.endpoint) }),
+      authjs: await spawnApp('authjs', {
+        entraHost: entra.host,
+        tenantId: DEMO_ENTRA.tenantId,
+        clientId: DEMO_ENTRA.clientId,
+        clientSecret: DEMO_ENTRA.clientSecret,
+      }),
+    };
+    closers.unshift(apps.broker.close, apps.authjs.close);
+    const signIn = (kind: Kind, user: string, hook?: LegHook) =>
+      kind === 'broker' ? brokerSignIn(apps.broker.url, user, hook) : authJsSignIn(apps.authjs.url, user);
     console.log(
-      `Seeded 1 active integration and ${2 + cbUsers.length + heapUsers.length} users in ${(ms(t1) / 1000).toFixed(1)} s.`,
+      `Stack up and ${entraUsers.length + PASSWORD_USERS} users seeded in ${(ms(t0) / 1000).toFixed(1)} s ` +
+        `(broker ${apps.broker.url}, Auth.js ${apps.authjs.url}, Entra stand-in ${entra.host}; storage RTT +${storageRtt} ms).`,
     );
 
-    // ---- flows
-    const start = async (username: string, jar = new Jar(), tolerate429 = false) => {
-      const t = performance.now();
-      const res = await fetch(`${base}/api/auth/login`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: {
-          origin: base,
-          'content-type': 'application/x-www-form-urlencoded',
-          ...(jar.header ? { cookie: jar.header } : {}),
-        },
-        body: new URLSearchParams({ username }),
-      });
-      const elapsed = ms(t);
-      await res.arrayBuffer();
-      if (res.status !== 302 && !(tolerate429 && res.status === 429)) {
-        throw new Error(`sign-in start for ${username} answered ${res.status}`);
-      }
-      jar.store(res);
-      return { location: res.headers.get('location') as string, elapsed, jar, status: res.status };
-    };
-    /** The stand-in's login form, driven with fetch; returns the broker callback URL. */
-    const standInLogin = async (authorizeUrl: string, account: string): Promise<string> => {
-      const idp = new Jar();
-      let url = authorizeUrl;
-      for (let hop = 0; hop < 10; hop++) {
-        const res = await fetch(url, { redirect: 'manual', headers: { cookie: idp.header } });
-        idp.store(res);
-        if (res.status === 200) {
-          const action = /<form method="post" action="([^"]+)"/.exec(await res.text())?.[1];
-          if (!action) throw new Error('no login form at the stand-in');
-          const post = await fetch(new URL(action.replace(/&amp;/g, '&'), url), {
-            method: 'POST',
-            redirect: 'manual',
-            headers: { cookie: idp.header, 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams({ login: account, password: 'any password' }),
-          });
-          await post.arrayBuffer();
-          idp.store(post);
-          url = new URL(post.headers.get('location') ?? '', url).href;
-          continue;
-        }
-        await res.arrayBuffer();
-        const location = res.headers.get('location');
-        if (!location) throw new Error(`stand-in answered ${res.status} without a redirect`);
-        url = new URL(location, url).href;
-        if (url.startsWith(`${base}/api/auth/callback`)) return url;
-      }
-      throw new Error('too many redirects at the stand-in');
-    };
-    // Contention on the one rate-limit row of 127.0.0.1 can answer 429 (see the table): retried, counted.
-    let retried = 0;
-    const pause = () => new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
-    const prepare = async (username: string): Promise<Pending> => {
-      let s = await start(username, new Jar(), true);
-      for (let i = 0; s.status === 429 && i < 10; i++) {
-        retried++;
-        await pause();
-        s = await start(username, new Jar(), true);
-      }
-      if (s.status !== 302) throw new Error(`sign-in start for ${username} answered ${s.status}`);
-      return { callbackUrl: await standInLogin(s.location, username), jar: s.jar };
-    };
-    const callback = async (p: Pending, attempt = 0): Promise<number> => {
-      const t = performance.now();
-      const res = await fetch(p.callbackUrl, { redirect: 'manual', headers: { cookie: p.jar.header } });
-      const elapsed = ms(t);
-      const body = await res.text();
-      if (res.status === 429 && attempt < 10) {
-        retried++;
-        await pause();
-        return callback(p, attempt + 1);
-      }
-      if (res.status !== 302) {
-        const reason = /<div class="alert" role="alert"><p>([^<]*)/.exec(body)?.[1] ?? '';
-        throw new Error(`callback answered ${res.status} ${reason}`);
-      }
-      return elapsed;
-    };
+    // ---- warm-up (signing key, JWKS, MSAL client, integration secret, discovery) and first bindings
+    for (let i = 0; i < WARM_UP; i++) for (const kind of KINDS) await signIn(kind, 'starter');
+    // Both really sign in: each app's session endpoint knows the user afterwards.
+    const authJsSession = await fetch(`${apps.authjs.url}/auth/session`, {
+      headers: { cookie: (await signIn('authjs', 'starter')).jar.header },
+    }).then((r) => r.json() as Promise<{ user?: { email?: string } }>);
+    const brokerSession = await fetch(`${apps.broker.url}/api/auth/session`, {
+      headers: { cookie: (await signIn('broker', 'starter')).jar.header },
+    }).then((r) => r.json() as Promise<{ username?: string }>);
+    if (
+      authJsSession.user?.email !== `starter@${DEMO_ENTRA.domain}` ||
+      brokerSession.username !== 'starter'
+    ) {
+      throw new Error(`sign-in did not give a session: ${JSON.stringify({ authJsSession, brokerSession })}`);
+    }
+    for (const u of tpUsers) {
+      await signIn('broker', u);
+      await signIn('authjs', u);
+    }
+    proxy.rttMs = storageRtt;
 
-    // ---- warm-up: session signing key, JWKS, MSAL client, integration secret
-    await callback(await prepare('starter'));
-    await callback(await prepare('starter'));
+    // ---- interleaved latency: broker, Auth.js, broker, … ; CPU over the same samples
+    const samples: Record<Kind, SignInTiming[]> = { broker: [], authjs: [] };
+    const cpu: Record<Kind, number> = { broker: 0, authjs: 0 };
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      for (const kind of i % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+        const c0 = await apps[kind].cpu();
+        samples[kind].push((await signIn(kind, 'starter')).timing);
+        cpu[kind] += (await apps[kind].cpu()) - c0;
+      }
+    }
+    const cpuPerSignIn = (kind: Kind) => cpu[kind] / 1000 / LATENCY_SAMPLES;
 
-    // ---- sign-in start latency and throughput
-    const startLat: number[] = [];
-    for (let i = 0; i < START_SAMPLES; i++) startLat.push((await start('starter')).elapsed);
-    // One client address means one hot rate-limit counter row: concurrent starts contend on it.
-    const throughput = async (concurrency: number) => {
-      let refused = 0;
-      const t = performance.now();
-      await pool(START_THROUGHPUT, concurrency, async () => {
-        if ((await start('starter', new Jar(), true)).status === 429) refused++;
-      });
-      return { rate: START_THROUGHPUT / (ms(t) / 1000), refused };
+    // ---- throughput at concurrency 1/4/16 (phases alternate which app goes first)
+    const throughput: {
+      concurrency: number;
+      count: number;
+      rate: Record<Kind, number>;
+      cpuMs: Record<Kind, number>;
+      retried: number;
+    }[] = [];
+    for (const [phase, { concurrency, count }] of THROUGHPUT.entries()) {
+      const rate = { broker: 0, authjs: 0 };
+      const cpuMs = { broker: 0, authjs: 0 };
+      const r0 = retries.count;
+      for (const kind of phase % 2 === 0 ? KINDS : [...KINDS].reverse()) {
+        const c0 = await apps[kind].cpu();
+        const t = performance.now();
+        await pool(count, concurrency, async (i) => {
+          await signIn(kind, tpUsers[i % tpUsers.length] as string);
+        });
+        rate[kind] = count / (ms(t) / 1000);
+        cpuMs[kind] = ((await apps[kind].cpu()) - c0) / 1000 / count;
+      }
+      throughput.push({ concurrency, count, rate, cpuMs, retried: retries.count - r0 });
+    }
+
+    // ---- Table requests and sequential round trips per leg (broker), Key Vault and IdP calls
+    type Leg = 'page' | 'start' | 'callback';
+    const legStats: Record<Leg, LegStats[]> = { page: [], start: [], callback: [] };
+    const idpCalls: Record<Kind, { start: number; callback: number }> = {
+      broker: { start: 0, callback: 0 },
+      authjs: { start: 0, callback: 0 },
     };
-    const tp4 = await throughput(4);
-    const tp16 = await throughput(16);
-
-    // ---- callback latency: first sign-in (binds) and returning (matched by binding)
-    const timeCallbacks = async (): Promise<number[]> => {
-      const pending: Pending[] = [];
-      await pool(cbUsers.length, CONCURRENCY, async (i) => {
-        pending[i] = await prepare(cbUsers[i] as string);
-      });
-      const out: number[] = [];
-      for (const p of pending) out.push(await callback(p));
+    const counting: LegHook = async (leg, run) => {
+      await proxy.idle();
+      proxy.reset();
+      const e0 = await entra.count();
+      const out = await run();
+      await proxy.idle();
+      legStats[leg].push(proxy.snapshot());
+      if (leg !== 'page') idpCalls.broker[leg] += (await entra.count()) - e0;
       return out;
     };
-    const firstCb = await timeCallbacks();
-    const againCb = await timeCallbacks();
-
-    // ---- per warm sign-in: Table Storage operations, Key Vault and Entra calls
-    let startOps = 0;
-    let callbackOps = 0;
     const kv0 = keyVault.requests.length;
-    const entra0 = await entra.counts();
-    let entraDuringLogin = 0;
-    for (let i = 0; i < WARM_SAMPLES; i++) {
-      const before = tableOps;
-      const s = await start('starter');
-      startOps += tableOps - before;
-      const idp0 = (await entra.counts()).total;
-      const url = await standInLogin(s.location, 'starter');
-      entraDuringLogin += (await entra.counts()).total - idp0;
-      const mid = tableOps;
-      await callback({ callbackUrl: url, jar: s.jar });
-      callbackOps += tableOps - mid;
+    for (let i = 0; i < LEG_SAMPLES; i++) await brokerSignIn(apps.broker.url, 'starter', counting);
+    const kvPerSignIn = (keyVault.requests.length - kv0) / LEG_SAMPLES;
+    const firstCallback: LegStats[] = [];
+    for (const u of firstUsers) {
+      await brokerSignIn(apps.broker.url, u, async (leg, run) => {
+        if (leg !== 'callback') return run();
+        await proxy.idle();
+        proxy.reset();
+        const out = await run();
+        await proxy.idle();
+        firstCallback.push(proxy.snapshot());
+        return out;
+      });
     }
-    const kvCalls = keyVault.requests.length - kv0;
-    const entra1 = await entra.counts();
-    const entraBrokerCalls = entra1.total - entra0.total - entraDuringLogin;
+    // Auth.js's own IdP calls at its legs (discovery, token, JWKS): all stand-in requests minus the
+    // browser's (authorize, login form), counted by difference against a broker-free window.
+    for (let i = 0; i < LEG_SAMPLES; i++) {
+      const before = await entra.count();
+      await authJsSignIn(apps.authjs.url, 'starter');
+      idpCalls.authjs.callback += (await entra.count()) - before;
+    }
+    const browserIdpCalls = 4; // GET authorize, GET interaction, POST login, GET authorize (resume)
+    const avg = (v: number[]) => v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+    const legRow = (v: LegStats[]) => ({
+      requests: avg(v.map((s) => s.requests)),
+      rounds: avg(v.map((s) => s.rounds)),
+      lines: v[0]?.lines ?? [],
+    });
 
-    // ---- password sign-ins per second
+    // ---- password sign-ins: Table requests per sign-in (sequential, counted), then per second
+    const passwordPost = (username: string) =>
+      fetch(`${apps.broker.url}/api/auth/password`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { origin: brokerBase, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username, password: PASSWORD }),
+      }).then(async (res) => {
+        await res.arrayBuffer();
+        if (res.status !== 303) throw new Error(`password sign-in answered ${res.status}`);
+      });
+    await passwordPost('pw0');
+    const pwLegs: LegStats[] = [];
+    for (let i = 0; i < LEG_SAMPLES; i++) {
+      await proxy.idle();
+      proxy.reset();
+      await passwordPost(`pw${i % PASSWORD_USERS}`);
+      await proxy.idle();
+      pwLegs.push(proxy.snapshot());
+    }
     const pwLat: number[] = [];
     const pw0 = performance.now();
     let pwNext = 0;
-    await pool(PASSWORD_SIGN_INS, CONCURRENCY, async () => {
+    await pool(PASSWORD_SIGN_INS, PASSWORD_CONCURRENCY, async () => {
       const username = `pw${pwNext++ % PASSWORD_USERS}`;
       const t = performance.now();
-      const res = await fetch(`${base}/api/auth/password`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { origin: base, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ username, password: PASSWORD }),
-      });
-      await res.arrayBuffer();
-      if (res.status !== 303) throw new Error(`password sign-in answered ${res.status}`);
+      await passwordPost(username);
       pwLat.push(ms(t));
     });
     const pwRate = PASSWORD_SIGN_INS / (ms(pw0) / 1000);
-
-    console.log(`Latency, throughput and password phases done at ${(ms(t0) / 1000).toFixed(0)} s.`);
-    // ---- heap growth over 2,000 sign-ins by distinct users (16 at once)
-    const collect = () => {
-      for (let i = 0; i < 3; i++) gc?.();
+    const tables = {
+      page: legRow(legStats.page),
+      start: legRow(legStats.start),
+      callback: legRow(legStats.callback),
+      firstCallback: legRow(firstCallback),
+      password: legRow(pwLegs),
     };
-    collect();
-    const heapBefore = process.memoryUsage().heapUsed;
+    console.log(`Latency, throughput, table and password phases done at ${(ms(t0) / 1000).toFixed(0)} s.`);
+
+    // ---- heap over many sign-ins by distinct users (16 at once), broker process
+    const heapBefore = await apps.broker.heap();
     const h0 = performance.now();
-    let done = 0;
     await pool(heapUsers.length, 16, async (i) => {
-      await callback(await prepare(heapUsers[i] as string));
-      done++;
-      if (done % 500 === 0) console.log(`  … ${done} sign-ins (${(ms(h0) / 1000).toFixed(0)} s)`);
+      await brokerSignIn(apps.broker.url, heapUsers[i] as string);
     });
-    const heapSeconds = ms(h0) / 1000;
-    collect();
-    const heapAfter = process.memoryUsage().heapUsed;
-    const cachedAccounts = await services.entraClients.cachedAccounts();
+    const heapRate = HEAP_SIGN_INS / (ms(h0) / 1000);
+    const heapAfter = await apps.broker.heap();
+    const authHeap = await apps.authjs.heap();
+
+    // ---- bundle: size, require time, cold start (the stack still up for the first request)
+    proxy.rttMs = 0;
+    const bundles = await measureBundles({
+      ...brokerEnv(azurite.endpoint),
+      NODE_EXTRA_CA_CERTS: ca.bundlePath,
+    });
 
     // ---- report
-    const f = (n: number) => n.toFixed(1);
+    const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+    const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : 'n/a');
     const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-    const rows: [string, string][] = [
-      [
-        `Sign-in start (POST /api/auth/login → 302), ${START_SAMPLES} sequential`,
-        `p50 ${f(pct(startLat, 50))} ms, p95 ${f(pct(startLat, 95))} ms`,
-      ],
-      [
-        `Sign-in start throughput (${START_THROUGHPUT} requests, 4 at once)`,
-        `${f(tp4.rate)} /s (${tp4.refused} refused with 429)`,
-      ],
-      [
-        `Sign-in start throughput (${START_THROUGHPUT} requests, 16 at once)`,
-        `${f(tp16.rate)} /s (${tp16.refused} refused with 429)`,
-      ],
-      [
-        `Callback, first sign-in (binds), ${CALLBACK_USERS} users`,
-        `p50 ${f(pct(firstCb, 50))} ms, p95 ${f(pct(firstCb, 95))} ms`,
-      ],
-      [
-        `Callback, returning user (bound), ${CALLBACK_USERS} users`,
-        `p50 ${f(pct(againCb, 50))} ms, p95 ${f(pct(againCb, 95))} ms`,
-      ],
-      [
-        `Table Storage operations per warm sign-in (start + callback)`,
-        `${f((startOps + callbackOps) / WARM_SAMPLES)} (start ${f(startOps / WARM_SAMPLES)}, callback ${f(callbackOps / WARM_SAMPLES)})`,
-      ],
-      [`Key Vault calls per warm sign-in`, `${f(kvCalls / WARM_SAMPLES)}`],
-      [
-        `Entra calls by the broker per warm sign-in`,
-        `${f(entraBrokerCalls / WARM_SAMPLES)} (token endpoint)`,
-      ],
-      [
-        `Password sign-ins (POST /api/auth/password → 303), ${CONCURRENCY} at once`,
-        `${f(pwRate)} /s (p50 ${f(pct(pwLat, 50))} ms, p95 ${f(pct(pwLat, 95))} ms)`,
-      ],
-      [
-        `Heap over ${HEAP_SIGN_INS} sign-ins by distinct users, 16 at once (after GC)`,
-        `${mb(heapBefore)} → ${mb(heapAfter)} (${heapAfter >= heapBefore ? '+' : ''}${mb(heapAfter - heapBefore)}), ${f(HEAP_SIGN_INS / heapSeconds)} full sign-ins/s`,
-      ],
-      [
-        `MSAL accounts cached after them`,
-        `${cachedAccounts} (clients cached: ${services.entraClients.size})`,
-      ],
-      [`Requests retried after a contention 429 (heap phase)`, `${retried}`],
-    ];
-    const width = Math.max(...rows.map(([k]) => k.length));
+    const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+    const p = (kind: Kind, leg: keyof SignInTiming, q: number) =>
+      pct(
+        samples[kind].map((s) => s[leg]),
+        q,
+      );
+    type Row = [string, string, string, string];
+    const rows: Row[] = [];
+    for (const [leg, label] of [
+      ['start', 'Start leg (POST → 302 to Entra)'],
+      ['callback', 'Callback leg (GET → 302 with session)'],
+      ['full', 'Full sign-in (page + start + IdP + callback)'],
+    ] as const) {
+      for (const q of [50, 95]) {
+        rows.push([
+          `${label} p${q}, ms`,
+          f(p('broker', leg, q)),
+          f(p('authjs', leg, q)),
+          ratio(p('broker', leg, q), p('authjs', leg, q)),
+        ]);
+      }
+    }
+    for (const t of throughput) {
+      rows.push([
+        `Full sign-ins/s at concurrency ${t.concurrency} (${t.count} each)`,
+        f(t.rate.broker),
+        f(t.rate.authjs),
+        ratio(t.rate.broker, t.rate.authjs),
+      ]);
+    }
+    rows.push([
+      `Server CPU per sign-in, ms (sequential samples)`,
+      f(cpuPerSignIn('broker')),
+      f(cpuPerSignIn('authjs')),
+      ratio(cpuPerSignIn('broker'), cpuPerSignIn('authjs')),
+    ]);
+    for (const t of throughput) {
+      rows.push([
+        `Server CPU per sign-in, ms (concurrency ${t.concurrency})`,
+        f(t.cpuMs.broker),
+        f(t.cpuMs.authjs),
+        ratio(t.cpuMs.broker, t.cpuMs.authjs),
+      ]);
+    }
+    rows.push([
+      'IdP calls by the server per sign-in (start + callback)',
+      `${f(idpCalls.broker.start / LEG_SAMPLES)} + ${f(idpCalls.broker.callback / LEG_SAMPLES)}`,
+      f(idpCalls.authjs.callback / LEG_SAMPLES - browserIdpCalls),
+      '',
+    ]);
+    rows.push([
+      'Bundle size',
+      kib(bundles.broker.bytes),
+      kib(bundles.authjs.bytes),
+      ratio(bundles.broker.bytes, bundles.authjs.bytes),
+    ]);
+    rows.push([
+      'Bundle require, ms (fresh process, median of 7)',
+      f(bundles.broker.requireMs),
+      f(bundles.authjs.requireMs),
+      ratio(bundles.broker.requireMs, bundles.authjs.requireMs),
+    ]);
+    rows.push([
+      `Heap after ${HEAP_SIGN_INS} more sign-ins (after GC)`,
+      mb(heapAfter.heapUsed),
+      mb(authHeap.heapUsed),
+      '',
+    ]);
+
+    const w = Math.max(...rows.map((r) => r[0].length));
+    const line = (r: Row) =>
+      `${r[0].padEnd(w)}  ${r[1].padStart(12)}  ${r[2].padStart(12)}  ${r[3].padStart(6)}`;
     console.log(
-      `\nSign-in benchmark — local stack, Node ${process.version}, everything on 127.0.0.1 (one process for app + client; Entra stand-in in its own)`,
+      `\nSign-in benchmark, broker vs Auth.js — Node ${process.version}, loopback only, same Entra stand-in, ` +
+        `storage RTT +${storageRtt} ms (per Table request, at the proxy). Returning Entra user, warm instances, ` +
+        `${LATENCY_SAMPLES} interleaved samples each.`,
     );
-    console.log(`${'Measure'.padEnd(width)}  Result`);
-    console.log(`${'-'.repeat(width)}  ${'-'.repeat(40)}`);
-    for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
+    console.log(line(['Measure', 'broker', 'Auth.js', 'ratio']));
+    console.log(line(['-'.repeat(w), '-'.repeat(12), '-'.repeat(12), '-'.repeat(6)]));
+    for (const r of rows) console.log(line(r));
+
+    const tr = (name: string, r: { requests: number; rounds: number }) =>
+      `  ${name.padEnd(38)} ${f(r.requests).padStart(5)} requests, ${f(r.rounds).padStart(5)} sequential round trips`;
     console.log(
-      `\nNote: the per-address rate limits on sign-in start and callback were raised for the bench (all requests come from 127.0.0.1); their counter rows are still read and written. Total ${(ms(t0) / 1000).toFixed(0)} s.`,
+      `\nBroker Table Storage per leg (counting proxy in front of Azurite, ${LEG_SAMPLES} warm sign-ins; Auth.js: none, JWT sessions)`,
     );
-    if (cachedAccounts !== 0) {
-      console.error(`MSAL token cache grew: ${cachedAccounts} accounts held`);
+    console.log(tr('Sign-in page (GET /api/auth/login)', tables.page));
+    console.log(tr('Start (POST /api/auth/login)', tables.start));
+    console.log(tr('Callback, returning user', tables.callback));
+    console.log(tr(`Callback, first sign-in (binds; ${FIRST_SIGN_INS})`, tables.firstCallback));
+    console.log(tr('Password sign-in (POST /api/auth/password)', tables.password));
+    console.log(
+      `  Start:    ${tables.start.lines.map((l) => l.replace(/^(\S+) \/[^/]+\/([A-Za-z0-9]+).*$/, '$1 $2')).join(' → ')}`,
+    );
+    console.log(
+      `  Callback: ${tables.callback.lines.map((l) => l.replace(/^(\S+) \/[^/]+\/([A-Za-z0-9]+).*$/, '$1 $2')).join(' → ')}`,
+    );
+    console.log(`  Key Vault calls per warm sign-in: ${f(kvPerSignIn)}`);
+
+    console.log('\nBroker, other');
+    console.log(
+      `  Password sign-ins, ${PASSWORD_CONCURRENCY} at once: ${f(pwRate)} /s (p50 ${f(pct(pwLat, 50))} ms, p95 ${f(pct(pwLat, 95))} ms)`,
+    );
+    console.log(
+      `  Heap over ${HEAP_SIGN_INS} sign-ins by distinct users, 16 at once (after GC): ${mb(heapBefore.heapUsed)} → ${mb(heapAfter.heapUsed)} ` +
+        `(${heapAfter.heapUsed >= heapBefore.heapUsed ? '+' : ''}${mb(heapAfter.heapUsed - heapBefore.heapUsed)}), ${f(heapRate)} full sign-ins/s; ` +
+        `MSAL accounts cached after: ${heapAfter.extra.msalAccounts} (clients ${heapAfter.extra.msalClients})`,
+    );
+    console.log(
+      `  Requests retried after a contention 429: ${retries.count} (throughput phases: ${throughput.map((t) => `c${t.concurrency} ${t.retried}`).join(', ')})`,
+    );
+    console.log(
+      `  Cold start as the Functions worker would (fresh process: require bundle + first GET /api/auth/login, median of 7): ` +
+        `${f(bundles.broker.coldStartMs)} ms (of which require ${f(bundles.broker.coldStartLoadMs)} ms; first answer ${bundles.broker.firstStatus})`,
+    );
+    console.log(
+      `\nTotal ${(ms(t0) / 1000).toFixed(0)} s. The machine is shared: compare ratios from one run, not absolute figures across runs.`,
+    );
+
+    if (jsonFile) {
+      const summary = (kind: Kind) =>
+        Object.fromEntries(
+          (['page', 'start', 'idp', 'callback', 'full'] as const).map((leg) => [
+            leg,
+            { p50: p(kind, leg, 50), p95: p(kind, leg, 95) },
+          ]),
+        );
+      writeFileSync(
+        jsonFile,
+        `${JSON.stringify(
+          {
+            node: process.version,
+            storageRttMs: storageRtt,
+            latencySamples: LATENCY_SAMPLES,
+            latencyMs: { broker: summary('broker'), authjs: summary('authjs') },
+            cpuMsPerSignIn: { broker: cpuPerSignIn('broker'), authjs: cpuPerSignIn('authjs') },
+            throughput,
+            idpCallsPerSignIn: {
+              broker: {
+                start: idpCalls.broker.start / LEG_SAMPLES,
+                callback: idpCalls.broker.callback / LEG_SAMPLES,
+              },
+              authjs: idpCalls.authjs.callback / LEG_SAMPLES - browserIdpCalls,
+            },
+            tables,
+            keyVaultCallsPerSignIn: kvPerSignIn,
+            password: { rate: pwRate, p50: pct(pwLat, 50), p95: pct(pwLat, 95) },
+            heap: {
+              signIns: HEAP_SIGN_INS,
+              before: heapBefore,
+              after: heapAfter,
+              rate: heapRate,
+              authjs: authHeap,
+            },
+            retried: retries.count,
+            bundles,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      console.log(`Figures written to ${jsonFile}.`);
+    }
+    if (heapAfter.extra.msalAccounts !== 0) {
+      console.error(`MSAL token cache grew: ${heapAfter.extra.msalAccounts} accounts held`);
       process.exitCode = 1;
     }
   } finally {

@@ -1,0 +1,47 @@
+/**
+ * The broker as the bench runs it, in its own process: the real app on the local host, its Table
+ * clients pointed at the counting proxy. Rate limits are raised (every bench request comes from
+ * 127.0.0.1, so the per-address limits would stop the bench at once); the Throttle still reads and
+ * writes its counter rows, so the Table Storage counts are those of production.
+ */
+import { systemClock } from '../../shared/clock.ts';
+import { loadConfig } from '../../shared/config.ts';
+import { setLogSink } from '../../shared/log.ts';
+import { setServices } from '../../shared/runtime.ts';
+import { createAzureCredential } from '../../shared/secrets/client.ts';
+import { createServices } from '../../shared/services.ts';
+import { type RatePolicy, Throttle, type ThrottleState } from '../../shared/signin/throttle.ts';
+import { createTables } from '../../shared/storage/tables.ts';
+import { loadApp, startLocalHost } from '../host/local-host.ts';
+
+/** Rate limits raised for the bench only (see the header comment). */
+export class BenchThrottle extends Throttle {
+  override hit(kind: string, value: string, policy: RatePolicy): Promise<ThrottleState> {
+    return super.hit(kind, value, { ...policy, limit: Number.MAX_SAFE_INTEGER });
+  }
+}
+
+export interface BrokerAppOptions {
+  port: number;
+  env: Record<string, string>;
+}
+
+export async function startBrokerApp(o: BrokerAppOptions) {
+  setLogSink(() => {}); // audit lines would drown the output
+  const config = loadConfig(o.env);
+  const tables = createTables(config, createAzureCredential(config));
+  const services = createServices(config, {
+    tables,
+    throttle: new BenchThrottle(tables.throttle, systemClock),
+  });
+  setServices(services);
+  const host = await startLocalHost({ routes: await loadApp(), port: o.port });
+  return {
+    url: host.url,
+    close: host.close,
+    extra: async () => ({
+      msalAccounts: await services.entraClients.cachedAccounts(),
+      msalClients: services.entraClients.size,
+    }),
+  };
+}

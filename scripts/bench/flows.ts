@@ -1,0 +1,195 @@
+/**
+ * Client side of `npm run bench`: one cookie jar per origin (like a browser), the full sign-in of a
+ * returning Entra user at the broker and at the Auth.js app (page + start + IdP + callback), each leg
+ * timed, and small statistics helpers.
+ */
+export class Jar {
+  private readonly cookies = new Map<string, string>();
+  store(res: Response) {
+    for (const line of res.headers.getSetCookie()) {
+      const pair = line.split(';')[0] ?? '';
+      const i = pair.indexOf('=');
+      const value = pair.slice(i + 1).trim();
+      if (value === '' || /max-age=0/i.test(line) || /expires=Thu, 01 Jan 1970/i.test(line)) {
+        this.cookies.delete(pair.slice(0, i).trim());
+      } else this.cookies.set(pair.slice(0, i).trim(), value);
+    }
+  }
+  get header() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+export const ms = (t0: number) => performance.now() - t0;
+
+export function pct(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Runs `count` jobs with at most `limit` at once. */
+export async function pool(count: number, limit: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      await job(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
+}
+
+/** The Entra stand-in's login form, driven with fetch; returns the app's callback URL. */
+export async function standInLogin(authorizeUrl: string, account: string, callbackPrefix: string) {
+  const idp = new Jar();
+  let url = authorizeUrl;
+  for (let hop = 0; hop < 10; hop++) {
+    const res = await fetch(url, { redirect: 'manual', headers: { cookie: idp.header } });
+    idp.store(res);
+    if (res.status === 200) {
+      const action = /<form method="post" action="([^"]+)"/.exec(await res.text())?.[1];
+      if (!action) throw new Error('no login form at the stand-in');
+      const post = await fetch(new URL(action.replace(/&amp;/g, '&'), url), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: idp.header, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ login: account, password: 'any password' }),
+      });
+      await post.arrayBuffer();
+      idp.store(post);
+      url = new URL(post.headers.get('location') ?? '', url).href;
+      continue;
+    }
+    await res.arrayBuffer();
+    const location = res.headers.get('location');
+    if (!location) throw new Error(`stand-in answered ${res.status} without a redirect`);
+    url = new URL(location, url).href;
+    if (url.startsWith(callbackPrefix)) return url;
+  }
+  throw new Error('too many redirects at the stand-in');
+}
+
+export interface SignInTiming {
+  page: number;
+  start: number;
+  idp: number;
+  callback: number;
+  full: number;
+}
+
+/** Legs of one sign-in; `measure` wraps each server leg (the bench counts Table requests with it). */
+export type LegHook = <T>(leg: 'page' | 'start' | 'callback', run: () => Promise<T>) => Promise<T>;
+const noHook: LegHook = (_leg, run) => run();
+
+const retryPause = () => new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+
+/** Counts retries after a 429 (contention on the broker's per-address counter row). */
+export const retries = { count: 0 };
+
+async function withRetry(send: () => Promise<Response>, ok: number): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await send();
+    if (res.status === 429 && attempt < 10) {
+      await res.arrayBuffer();
+      retries.count++;
+      await retryPause();
+      continue;
+    }
+    if (res.status !== ok) {
+      const text = await res.text();
+      const reason = /<div class="alert" role="alert"><p>([^<]*)/.exec(text)?.[1] ?? text.slice(0, 200);
+      throw new Error(`${res.url} answered ${res.status} (expected ${ok}) ${reason}`);
+    }
+    return res;
+  }
+}
+
+/** Broker: GET /api/auth/login, POST /api/auth/login, stand-in, GET /api/auth/callback. */
+export async function brokerSignIn(base: string, username: string, hook: LegHook = noHook) {
+  const jar = new Jar();
+  const t0 = performance.now();
+  await hook('page', async () => {
+    const res = await fetch(`${base}/api/auth/login`, { redirect: 'manual' });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`sign-in page answered ${res.status}`);
+    jar.store(res);
+  });
+  const tPage = ms(t0);
+  const t1 = performance.now();
+  const location = await hook('start', async () => {
+    const res = await withRetry(
+      () =>
+        fetch(`${base}/api/auth/login`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: {
+            origin: base,
+            'content-type': 'application/x-www-form-urlencoded',
+            ...(jar.header ? { cookie: jar.header } : {}),
+          },
+          body: new URLSearchParams({ username }),
+        }),
+      302,
+    );
+    await res.arrayBuffer();
+    jar.store(res);
+    return res.headers.get('location') as string;
+  });
+  const tStart = ms(t1);
+  const t2 = performance.now();
+  const callbackUrl = await standInLogin(location, username, `${base}/api/auth/callback`);
+  const tIdp = ms(t2);
+  const t3 = performance.now();
+  await hook('callback', async () => {
+    const res = await withRetry(
+      () => fetch(callbackUrl, { redirect: 'manual', headers: { cookie: jar.header } }),
+      302,
+    );
+    await res.arrayBuffer();
+    jar.store(res);
+  });
+  const tCallback = ms(t3);
+  const timing: SignInTiming = { page: tPage, start: tStart, idp: tIdp, callback: tCallback, full: ms(t0) };
+  return { timing, jar };
+}
+
+/** Auth.js: GET /auth/signin (CSRF token), POST /auth/signin/microsoft-entra-id, stand-in, callback. */
+export async function authJsSignIn(base: string, account: string) {
+  const jar = new Jar();
+  const t0 = performance.now();
+  const pageRes = await fetch(`${base}/auth/signin`, { redirect: 'manual' });
+  const html = await pageRes.text();
+  jar.store(pageRes);
+  const csrfToken = /name="csrfToken" value="([^"]+)"/.exec(html)?.[1];
+  if (pageRes.status !== 200 || !csrfToken)
+    throw new Error(`Auth.js sign-in page answered ${pageRes.status}`);
+  const tPage = ms(t0);
+  const t1 = performance.now();
+  const start = await fetch(`${base}/auth/signin/microsoft-entra-id`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: jar.header, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrfToken, callbackUrl: `${base}/` }),
+  });
+  await start.arrayBuffer();
+  jar.store(start);
+  const location = start.headers.get('location') ?? '';
+  if (start.status !== 302 || !location.includes('/oauth2/v2.0/authorize')) {
+    throw new Error(`Auth.js start answered ${start.status} → ${location}`);
+  }
+  const tStart = ms(t1);
+  const t2 = performance.now();
+  const callbackUrl = await standInLogin(location, account, `${base}/auth/callback`);
+  const tIdp = ms(t2);
+  const t3 = performance.now();
+  const cb = await fetch(callbackUrl, { redirect: 'manual', headers: { cookie: jar.header } });
+  await cb.arrayBuffer();
+  jar.store(cb);
+  const to = cb.headers.get('location') ?? '';
+  if (cb.status !== 302 || to.includes('error'))
+    throw new Error(`Auth.js callback answered ${cb.status} → ${to}`);
+  const tCallback = ms(t3);
+  const timing: SignInTiming = { page: tPage, start: tStart, idp: tIdp, callback: tCallback, full: ms(t0) };
+  return { timing, jar };
+}

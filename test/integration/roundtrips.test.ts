@@ -1,0 +1,125 @@
+/**
+ * Table Storage requests and sequential round trips per sign-in leg, counted at a TCP proxy in front
+ * of Azurite (scripts/standins/table-proxy.ts): the test app's TableClients all go through it. A warm
+ * instance: one sign-in first fills the caches (signing key, integration secret, MSAL client), the
+ * second is measured. Counts, never timings.
+ *
+ * The expected numbers are what the code does TODAY. They are upper bounds by intent: a change that
+ * ADDS a request or a sequential round trip must fail here. A change that removes some must lower the
+ * constant in the same commit (the test asserts equality so the numbers here stay the truth).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LegStats, startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
+import { manualClock } from '../../shared/clock.ts';
+import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
+import { stack, startTestApp, type TestApp } from '../helpers/stack.ts';
+
+// ---- measured on the current code (returning Entra user, warm instance); lower them, never raise them.
+/** POST /api/auth/login for an integration user → 302 to Entra. */
+const ENTRA_START = { requests: 5, rounds: 5 };
+/** GET /api/auth/callback for a user already bound (returning), warm instance. */
+const ENTRA_CALLBACK = { requests: 10, rounds: 10 };
+/** POST /api/auth/password → 303 with a session, warm instance. */
+const PASSWORD_SIGN_IN = { requests: 8, rounds: 8 };
+
+const ROUND_TRIP_MS = 100;
+const PASSWORD = 'Roundtrips-Password-Correct-42!';
+
+let proxy: TableProxy;
+let app: TestApp;
+
+beforeAll(async () => {
+  // A held round trip makes requests issued together overlap for sure on a busy machine (loopback
+  // answers can be faster than the event loop issues the next parallel request); sequential ones
+  // never overlap whatever the delay. Counting stays independent of speed.
+  proxy = await startTableProxy({ target: stack().tableEndpoint, rttMs: ROUND_TRIP_MS });
+  // A clock that stands still: "warm" means every per-instance cache (settings: 2 s) is still fresh
+  // when the measured sign-in runs, however slow the machine is.
+  app = await startTestApp({
+    clock: manualClock(Date.now()),
+    env: { BROKER_TABLE_ENDPOINT: proxy.endpoint },
+  });
+});
+afterAll(async () => {
+  await app?.close();
+  await proxy?.close();
+});
+
+/** Runs `leg` with the proxy's counters reset, waits for background writes, returns the leg's counts. */
+async function measure<T>(leg: () => Promise<T>): Promise<{ result: T; stats: LegStats }> {
+  await proxy.idle();
+  proxy.reset();
+  const result = await leg();
+  await proxy.idle();
+  return { result, stats: proxy.snapshot() };
+}
+
+const counts = (s: LegStats) => ({ requests: s.requests, rounds: s.rounds });
+
+describe('Table round trips per sign-in leg (counting proxy in front of Azurite)', () => {
+  it('the proxy sees the app’s Table traffic', async () => {
+    const before = proxy.total;
+    const res = await app.admin('/api/manage/users?limit=1');
+    expect(res.status).toBe(200);
+    await proxy.idle();
+    expect(proxy.total).toBeGreaterThan(before);
+  });
+
+  it('returning Entra user: start and callback legs', async () => {
+    const integration = await createDemoIntegration(app);
+    await createUser(app, {
+      username: 'rt-entra',
+      email: demoAccount('rt-entra'),
+      verifyType: { integrationId: integration.id },
+    });
+    // First sign-in binds the account and warms every cache; the second is the returning user.
+    const warm = await new BrokerBrowser(app).signInWithEntra('rt-entra', 'rt-entra');
+    expect(warm.callback.status).toBe(302);
+
+    const b = new BrokerBrowser(app);
+    const start = await measure(() => b.post('/api/auth/login', { username: 'rt-entra' }));
+    expect(start.result.status).toBe(302);
+    const callbackUrl = await b.entraLogin(start.result.headers.get('location') as string, 'rt-entra');
+    const callback = await measure(() => b.get(callbackUrl));
+    expect(callback.result.status).toBe(302);
+    expect((await b.session()).status).toBe(200);
+
+    expect(counts(start.stats), start.stats.lines.join('\n')).toEqual(ENTRA_START);
+    expect(counts(callback.stats), callback.stats.lines.join('\n')).toEqual(ENTRA_CALLBACK);
+  });
+
+  it('password sign-in', async () => {
+    await createUser(app, { username: 'rt-pw', verifyType: 'password', password: PASSWORD });
+    const warm = await new BrokerBrowser(app).post('/api/auth/password', {
+      username: 'rt-pw',
+      password: PASSWORD,
+    });
+    expect(warm.status).toBe(303);
+
+    const b = new BrokerBrowser(app);
+    const signIn = await measure(() =>
+      b.post('/api/auth/password', { username: 'rt-pw', password: PASSWORD }),
+    );
+    expect(signIn.result.status).toBe(303);
+    expect(counts(signIn.stats), signIn.stats.lines.join('\n')).toEqual(PASSWORD_SIGN_IN);
+  });
+
+  it('counts requests run together as one round trip', async () => {
+    // The proxy's own rule, checked with the app's real clients: parallel reads are one round.
+    const { stats } = await measure(() =>
+      Promise.all([
+        app.services.tables.users.getEntity('user', 'nobody-1').catch(() => undefined),
+        app.services.tables.users.getEntity('user', 'nobody-2').catch(() => undefined),
+        app.services.tables.users.getEntity('user', 'nobody-3').catch(() => undefined),
+      ]),
+    );
+    expect(stats.requests).toBe(3);
+    expect(stats.rounds, stats.lines.join('\n')).toBe(1);
+    const sequential = await measure(async () => {
+      for (const key of ['nobody-4', 'nobody-5']) {
+        await app.services.tables.users.getEntity('user', key).catch(() => undefined);
+      }
+    });
+    expect(counts(sequential.stats)).toEqual({ requests: 2, rounds: 2 });
+  });
+});
