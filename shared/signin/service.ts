@@ -554,6 +554,9 @@ export class SignInService {
     // counter is sharded (many users share a NAT address: no single hot row) and its ticket is given
     // back when the attempt succeeds or is refused for the account, so only failures use it up.
     const addressKey = addressBucket(info.clientAddress);
+    // The user row is needed whatever the counters say: read it while they are reserved.
+    const userRead = username ? this.d.users.getByUsername(username) : Promise.resolve(undefined);
+    userRead.catch(() => {}); // awaited below unless throttled
     const address = await this.d.throttle.reserveShared('pwd-addr', addressKey, ADDRESS_POLICY);
     const account: ThrottleState = address.blocked
       ? { blocked: false, retryAfterSeconds: 0 }
@@ -577,7 +580,7 @@ export class SignInService {
       });
     }
     const settings = await this.d.settings.get();
-    const user = username ? await this.d.users.getByUsername(username) : undefined;
+    const user = await userRead;
     const allowed =
       !!user &&
       !user.disabled &&
@@ -606,8 +609,6 @@ export class SignInService {
       });
       throw new SignInError('throttled', 401, reason, { username });
     }
-    await this.d.throttle.reset('pwd-user', username);
-    if (address.ticket) await this.d.throttle.refund(address.ticket);
     if (this.d.passwords.needsRehash(user.passwordHash as string)) {
       try {
         await this.d.users.setPasswordHash(user.username, await this.d.passwords.hash(password), user.etag);
@@ -615,7 +616,13 @@ export class SignInService {
         this.d.log.warn('signin.rehash_failed', { error: err });
       }
     }
-    return this.complete(user, 'password', null, returnToRaw, info, {});
+    // The account's failures are forgotten and the address ticket given back alongside the session.
+    const [, , signedIn] = await Promise.all([
+      this.d.throttle.reset('pwd-user', username),
+      address.ticket ? this.d.throttle.refund(address.ticket) : undefined,
+      this.complete(user, 'password', null, returnToRaw, info, {}),
+    ]);
+    return signedIn;
   }
 
   /** Audit record for a sign-in that ended on an error page (AU1), whatever the error was. */

@@ -42,6 +42,7 @@ export class SlotLimiter {
       if (await tryTake(Math.floor(Math.random() * policy.limit)))
         return { blocked: false, retryAfterSeconds: 0 };
     }
+    if (policy.limit > 10_000) return { blocked: true, retryAfterSeconds };
     const taken = new Set<number>();
     const rows = this.table.listEntities({
       queryOptions: { filter: `PartitionKey eq '${partitionKey}'`, select: ['RowKey'] },
