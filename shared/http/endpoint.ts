@@ -100,6 +100,21 @@ export function clientAddressOf(request: HttpRequest): string {
   return 'unknown';
 }
 
+/**
+ * The section J defaults overlaid with the handler's own headers. Names compare case-insensitively:
+ * a handler's `content-security-policy` (bridged responses use lower case) replaces the default
+ * instead of going out as a second header, which browsers would enforce as well.
+ */
+export function mergeHeaders(
+  base: Record<string, string>,
+  own: Record<string, string> | undefined,
+): Record<string, string> {
+  const ownNames = new Set(Object.keys(own ?? {}).map((k) => k.toLowerCase()));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (!ownNames.has(k.toLowerCase())) out[k] = v;
+  return { ...out, ...own };
+}
+
 function problemResponse(status: number, body: unknown, headers: Record<string, string>): HttpResponseInit {
   return {
     status,
@@ -165,7 +180,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
       response.headers = { ...headers, ...(response.headers as Record<string, string>) };
     }
     const base = securityHeaders(opts.cacheable ? { cacheable: true } : {});
-    response.headers = { ...base, ...(response.headers as Record<string, string> | undefined) };
+    response.headers = mergeHeaders(base, response.headers as Record<string, string> | undefined);
     return response;
   };
   return { methods: opts.methods, authLevel: 'anonymous', route: opts.route, handler };

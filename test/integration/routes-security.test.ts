@@ -105,3 +105,18 @@ describe('every registered route', () => {
     }
   });
 });
+
+describe('header merging', () => {
+  it("a handler's own header replaces the default whatever its case (one CSP, never two)", async () => {
+    const { mergeHeaders } = await import('../../shared/http/endpoint.ts');
+    const merged = mergeHeaders(
+      { 'Content-Security-Policy': "default-src 'none'", 'X-Content-Type-Options': 'nosniff' },
+      { 'content-security-policy': "default-src 'none'; style-src 'nonce-x'" },
+    );
+    expect(Object.keys(merged).filter((k) => k.toLowerCase() === 'content-security-policy')).toEqual([
+      'content-security-policy',
+    ]);
+    expect(merged['content-security-policy']).toContain("style-src 'nonce-x'");
+    expect(merged['X-Content-Type-Options']).toBe('nosniff');
+  });
+});
