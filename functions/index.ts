@@ -12,3 +12,4 @@ import './settings.ts';
 import './audit.ts';
 import './openapi.ts';
 import './maintenance.ts';
+import './admin.ts';
