@@ -48,11 +48,14 @@ app.http(
       const name = rc.request.params.file ?? '';
       const asset = ASSET_NAME.test(name) ? assetByName(name) : undefined;
       if (!asset) throw new NotFoundError('No such console file.', 'asset_not_found');
+      const gzip = /\bgzip\b/.test(rc.request.headers.get('accept-encoding') ?? '');
       return {
         status: 200,
-        body: asset.body,
+        body: gzip ? asset.gzipped : asset.body,
         headers: {
           'Content-Type': asset.contentType,
+          Vary: 'Accept-Encoding',
+          ...(gzip ? { 'Content-Encoding': 'gzip' } : {}),
           // The name changes with the content, so the file itself never does.
           'Cache-Control': 'public, max-age=31536000, immutable',
         },

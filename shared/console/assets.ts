@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 
 export const CONSOLE_ASSET_FILES = ['console.js', 'console.css'] as const;
 export type ConsoleAssetFile = (typeof CONSOLE_ASSET_FILES)[number];
@@ -17,6 +18,8 @@ export interface ConsoleAsset {
   /** Fingerprinted file name, e.g. `console.3f2a9c1b0d4e.js`. */
   name: string;
   body: Buffer;
+  /** The same bytes gzip-compressed once per instance (for `Accept-Encoding: gzip`). */
+  gzipped: Buffer;
   contentType: string;
 }
 
@@ -47,6 +50,7 @@ export function consoleAssets(): Map<ConsoleAssetFile, ConsoleAsset> {
     out.set(file, {
       name: `${path.basename(file, ext)}.${hash}${ext}`,
       body,
+      gzipped: gzipSync(body, { level: 9 }),
       contentType: TYPES[ext] ?? 'application/octet-stream',
     });
   }

@@ -358,6 +358,44 @@ describe('admin console (Chromium)', () => {
     }
   });
 
+  it('a change that needs a fresh sign-in (AD5) asks for it in the page, and comes back after', async () => {
+    const settings = await stack.app.admin('/api/manage/settings', {
+      method: 'PATCH',
+      json: { allowOAuthPasswords: false },
+    });
+    expect(settings.status).toBe(200);
+    const { context, page } = await signedInAdmin();
+    const clock = stack.app.services.clock as { now(): number };
+    const realNow = clock.now;
+    try {
+      await consolePage(page, '/settings');
+      await page.getByLabel('Allow OAuth Passwords').check();
+      // Eleven minutes later (the app's clock), the sign-in is no longer fresh.
+      clock.now = () => realNow.call(clock) + 11 * 60_000;
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Please sign in again').waitFor();
+      clock.now = realNow;
+      expect(await page.getByLabel('Allow OAuth Passwords').isChecked()).toBe(true);
+      expect((await api('/api/manage/settings')).allowOAuthPasswords).toBe(false);
+      await shot(page, 'settings-fresh-sign-in-desktop');
+      await Promise.all([
+        page.waitForEvent('load'),
+        page.getByRole('button', { name: 'Sign in again' }).click(),
+      ]);
+      expect(new URL(page.url()).pathname).toBe('/api/auth/login');
+      await passwordSignIn(page, 'root');
+      expect(new URL(page.url()).pathname).toBe('/api/admin/settings');
+      await page.waitForSelector('main[data-ready="true"]');
+      await page.getByLabel('Allow OAuth Passwords').check();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Settings saved.').waitFor();
+      expect((await api('/api/manage/settings')).allowOAuthPasswords).toBe(true);
+    } finally {
+      clock.now = realNow;
+      await context.close();
+    }
+  });
+
   it('measures the integrations page: requests and bytes transferred (HTML + script + style + API)', async () => {
     const { context, page } = await signedInAdmin();
     try {

@@ -34,7 +34,7 @@
 
   function show(title, ...content) {
     document.title = `${title} – ${document.title.split(' – ').slice(1).join(' – ')}`;
-    main.replaceChildren(h('h1', {}, title), ...content);
+    main.replaceChildren(h('h1', {}, title), ...content.filter((c) => c !== null && c !== undefined));
   }
 
   const consoleUrl = (...parts) => [BASE, ...parts.map((p) => encodeURIComponent(p))].join('/');
@@ -356,7 +356,7 @@
 
   function expiry(secret) {
     const on = secret?.expiresOn;
-    if (!on) return h('span', { class: 'muted' }, 'Not recorded');
+    if (!on) return h('span', { class: 'muted' }, 'Expiry date not recorded');
     const days = Math.floor((Date.parse(on) - Date.now()) / DAY);
     if (days < 0) return h('span', { class: 'warn' }, `Warning: expired on ${on.slice(0, 10)}`);
     if (days <= 30)
