@@ -104,7 +104,8 @@ async function seriousViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.id} (${v.impact}): ${v.targets.slice(0, 3).join(', ')}`);
 }
 
-describe('admin console (Chromium)', () => {
+// Each test drives Chromium through many page loads on a shared CPU: give each two minutes.
+describe('admin console (Chromium)', { timeout: 120_000 }, () => {
   it('anonymous → the sign-in page, and back to the console page after sign-in', async () => {
     const { context, page } = await newPage(stack.browser);
     try {
@@ -251,6 +252,43 @@ describe('admin console (Chromium)', () => {
     }
   });
 
+  it('warns of a secret expiring within 30 days, and explains a refused delete while users are assigned', async () => {
+    const soon = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
+    const created = await stack.app.admin('/api/manage/integrations', {
+      method: 'POST',
+      json: {
+        kind: 'azure-ad',
+        title: 'Expiring Soon',
+        applicationId: DEMO_ENTRA.clientId,
+        tenant: DEMO_ENTRA.tenantId,
+        clientSecret: DEMO_ENTRA.clientSecret,
+        clientSecretExpiresOn: soon,
+      },
+    });
+    expect(created.status).toBe(201);
+    const integration = await created.json();
+    await createUser(stack.app, { username: 'gina', verifyType: { integrationId: integration.id } });
+    const { context, page } = await signedInAdmin();
+    try {
+      await consolePage(page, '/integrations');
+      const row = page.getByRole('row', { name: /Expiring Soon/ });
+      expect(await row.textContent()).toMatch(/Warning: expires in (9|10) days/);
+      await Promise.all([
+        page.waitForEvent('load'),
+        page.getByRole('link', { name: 'Expiring Soon' }).click(),
+      ]);
+      await page.waitForSelector('main[data-ready="true"]');
+      await page.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('button', { name: 'Yes, delete' }).click();
+      await page.getByText('Not deleted:').waitFor();
+      expect(await page.getByRole('link', { name: 'Users with Verify type Expiring Soon' }).count()).toBe(1);
+      await shot(page, 'integration-delete-refused-desktop');
+      expect((await stack.app.admin(`/api/manage/integrations/${integration.id}`)).status).toBe(200);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a stale edit from a second tab shows "changed by someone else" and keeps the typed values', async () => {
     const { context, page } = await signedInAdmin();
     try {
@@ -331,7 +369,7 @@ describe('admin console (Chromium)', () => {
         await context.close();
       }
     }
-  }, 180_000);
+  }, 300_000);
 
   it('keyboard alone: Tab reaches the navigation and the form, Enter saves', async () => {
     const { context, page } = await signedInAdmin();

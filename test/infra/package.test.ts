@@ -132,6 +132,8 @@ describe('scripts/package.ts', () => {
     const names = [...files.keys()];
     expect(names.filter((n) => !n.endsWith('.node'))).toEqual([
       'dist/common-passwords.txt',
+      'dist/console.css',
+      'dist/console.js',
       'dist/main.cjs',
       'host.json',
       'package.json',
