@@ -239,12 +239,15 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
       await erin.page.fill('#username', 'erin');
       await Promise.all([erin.page.waitForEvent('load'), erin.page.press('#username', 'Enter')]);
       expect(await heading(erin.page)).toBe('How do you want to sign in?');
+      expect(await seriousViolations(erin.page), 'choice page').toEqual([]);
+      await shot(erin.page, 'signin-choice-desktop');
       await Promise.all([
         erin.page.waitForURL(/\/interaction\//),
         erin.page.getByRole('button', { name: `Continue with ${TITLE}` }).click(),
       ]);
       await standInLogin(erin.page, 'erin');
       expect(await heading(erin.page)).toBe('You are signed in');
+      expect(await seriousViolations(erin.page), 'signed-in page').toEqual([]);
       const session = await erin.page.context().request.get(url('/api/auth/session'));
       expect(await session.json()).toMatchObject({ username: 'erin', method: 'entra' });
     } finally {
