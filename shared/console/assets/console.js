@@ -310,7 +310,14 @@
           );
           const no = h(
             'button',
-            { type: 'button', class: 'secondary', onclick: () => wrap.replaceChildren(ask) },
+            {
+              type: 'button',
+              class: 'secondary',
+              onclick: () => {
+                wrap.replaceChildren(ask);
+                ask.focus();
+              },
+            },
             'Cancel',
           );
           wrap.replaceChildren(h('span', { class: 'actions' }, h('span', {}, question), yes, no));
