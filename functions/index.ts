@@ -14,3 +14,4 @@ import './audit.ts';
 import './openapi.ts';
 import './maintenance.ts';
 import './oidc.ts';
+import './admin.ts';

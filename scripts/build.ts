@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { ASSET_SOURCE_DIR, CONSOLE_ASSET_FILES } from '../shared/console/assets.ts';
 import { repoRoot } from './standins/ca.ts';
 
 export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
@@ -19,7 +20,7 @@ export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
 export const NATIVE_FILES = ['argon2.linux-x64-gnu.node'];
 
 /** Data files the app reads from the bundle's folder (shared/passwords looks next to the bundle). */
-export const BUNDLE_DATA_FILES = ['common-passwords.txt'];
+export const BUNDLE_DATA_FILES = ['common-passwords.txt', ...CONSOLE_ASSET_FILES];
 
 const nativeArgon2: esbuild.Plugin = {
   name: 'native-argon2',
@@ -145,7 +146,9 @@ function copyNativeFiles(): void {
   for (const file of NATIVE_FILES)
     copyFileSync(path.join(pkgDir, file), path.join(path.dirname(bundlePath), file));
   for (const file of BUNDLE_DATA_FILES) {
-    copyFileSync(path.join(repoRoot, 'data', file), path.join(path.dirname(bundlePath), file));
+    // The admin console's script and stylesheet live with its sources (shared/console/assets).
+    const dir = (CONSOLE_ASSET_FILES as readonly string[]).includes(file) ? ASSET_SOURCE_DIR : 'data';
+    copyFileSync(path.join(repoRoot, dir, file), path.join(path.dirname(bundlePath), file));
   }
 }
 

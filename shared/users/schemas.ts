@@ -120,6 +120,12 @@ export const listUsersQuerySchema = z
       .pipe(z.number().int().min(1).max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`))
       .optional(),
     cursor: z.string().max(400, 'is not a valid cursor').optional(),
+    /** Usernames starting with this (case-insensitive); the list is ordered by username. */
+    prefix: z
+      .string()
+      .transform((v) => v.toLowerCase())
+      .pipe(z.string().regex(/^[a-z0-9._@-]{1,64}$/, 'must be the start of a username'))
+      .optional(),
   })
   .strict();
 

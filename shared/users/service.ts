@@ -286,7 +286,7 @@ export class UserService {
     return r;
   }
 
-  async list(opts: { limit?: number; cursor?: string; verifyType?: string }): Promise<{
+  async list(opts: { limit?: number; cursor?: string; verifyType?: string; prefix?: string }): Promise<{
     items: User[];
     nextCursor: string | null;
   }> {
@@ -295,6 +295,7 @@ export class UserService {
       limit: opts.limit ?? DEFAULT_PAGE_SIZE,
       ...(after ? { after } : {}),
       ...(opts.verifyType ? { verifyType: opts.verifyType } : {}),
+      ...(opts.prefix ? { prefix: opts.prefix } : {}),
     });
     return {
       items: await this.viewAll(page.items),

@@ -313,9 +313,20 @@ export class UserStore {
    * One page of users in username order, after `after`. With a verify-type filter Table Storage may
    * answer short pages; this keeps reading (server-side pages, never the whole table) until `limit`.
    */
-  async list(opts: { limit: number; after?: string; verifyType?: string }): Promise<UserPage> {
+  async list(opts: {
+    limit: number;
+    after?: string;
+    verifyType?: string;
+    prefix?: string;
+  }): Promise<UserPage> {
     const clauses = [`PartitionKey eq ${odataString(USER_PARTITION)}`];
     if (opts.after) clauses.push(`RowKey gt ${odataString(opts.after)}`);
+    if (opts.prefix) {
+      // A key range: usernames sort as strings, so "ab" <= name < "ac" is every name starting with "ab".
+      const last = opts.prefix.charCodeAt(opts.prefix.length - 1);
+      const upper = opts.prefix.slice(0, -1) + String.fromCharCode(last + 1);
+      clauses.push(`RowKey ge ${odataString(opts.prefix)}`, `RowKey lt ${odataString(upper)}`);
+    }
     if (opts.verifyType) clauses.push(`verifyType eq ${odataString(opts.verifyType)}`);
     const items: UserRecord[] = [];
     let more = false;

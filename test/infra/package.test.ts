@@ -133,6 +133,8 @@ describe('scripts/package.ts', () => {
     const names = [...files.keys()];
     expect(names.filter((n) => !n.endsWith('.node'))).toEqual([
       'dist/common-passwords.txt',
+      'dist/console.css',
+      'dist/console.js',
       'dist/main.cjs',
       // Loaded on first use (scripts/build.ts LAZY_VENDOR_FILES): OpenAPI generator, oidc-provider.
       ...Object.values(LAZY_VENDOR_FILES)

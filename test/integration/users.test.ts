@@ -258,6 +258,20 @@ describe('users API', () => {
     ).toBe(true);
     expect((await call('/api/manage/users?verifyType=nobody')).body).toEqual({ items: [], nextCursor: null });
 
+    // ?prefix= is a key range on the username (case-insensitive), and pages like the full list.
+    const first = await call('/api/manage/users?prefix=LIST-&limit=3');
+    expect(first.body.items.map((u: { username: string }) => u.username)).toEqual([
+      'list-a',
+      'list-b',
+      'list-c',
+    ]);
+    const rest = await call(
+      `/api/manage/users?prefix=list-&limit=3&cursor=${encodeURIComponent(first.body.nextCursor)}`,
+    );
+    expect(rest.body).toMatchObject({ nextCursor: null });
+    expect(rest.body.items.map((u: { username: string }) => u.username)).toEqual(['list-d', 'list-e']);
+    expect((await call('/api/manage/users?prefix=list-z')).body).toEqual({ items: [], nextCursor: null });
+
     for (const q of [
       'limit=0',
       'limit=501',
@@ -265,6 +279,8 @@ describe('users API', () => {
       'cursor=%%%',
       'cursor=eyJ2IjoxfQ',
       'verifyType=a%27b',
+      'prefix=',
+      'prefix=a%27b',
       'x=1',
     ]) {
       const r = await call(`/api/manage/users?${q}`);
