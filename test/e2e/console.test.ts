@@ -292,6 +292,50 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
     }
   });
 
+  it('applications: register (secret shown once, with a copy button), rotate the secret, delete', async () => {
+    const { context, page } = await signedInAdmin();
+    try {
+      await consolePage(page, '/applications');
+      await page.getByLabel('Name', { exact: true }).fill('Console CRM');
+      await page.getByLabel('Redirect URIs', { exact: true }).fill('https://crm.console.example/callback');
+      await page.getByLabel('Allowed roles (optional)').fill('staff');
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.getByText('Registered Console CRM').waitFor();
+      const secret = ((await page.locator('.secret code').textContent()) ?? '').trim();
+      expect(secret).toMatch(/^[A-Za-z0-9_-]{43,}$/); // 256 bits, base64url
+      await page.getByRole('button', { name: 'Copy client secret' }).waitFor();
+      await shot(page, 'applications-secret-once-desktop');
+      const [registered] = (await api('/api/manage/applications')).items.filter(
+        (a: { name: string }) => a.name === 'Console CRM',
+      );
+      expect(registered).toMatchObject({ type: 'confidential', allowedRoles: ['staff'] });
+      expect(JSON.stringify(registered)).not.toContain(secret);
+      // Shown only once: a reload lists the application without its secret.
+      await consolePage(page, '/applications');
+      expect(await page.locator('.secret code').count()).toBe(0);
+      expect(await page.textContent('main')).not.toContain(secret);
+
+      await page.getByRole('button', { name: 'Rotate the secret of Console CRM' }).click();
+      await page.locator('.secret code').waitFor();
+      const rotated = ((await page.locator('.secret code').textContent()) ?? '').trim();
+      expect(rotated).toMatch(/^[A-Za-z0-9_-]{43,}$/);
+      expect(rotated).not.toBe(secret);
+
+      await consolePage(page, '/applications');
+      const row = page.getByRole('row', { name: /Console CRM/ });
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await Promise.all([
+        page.waitForEvent('load'),
+        row.getByRole('button', { name: 'Yes, delete' }).click(),
+      ]);
+      await page.waitForSelector('main[data-ready="true"]');
+      const left = (await api('/api/manage/applications')).items.map((a: { name: string }) => a.name);
+      expect(left).not.toContain('Console CRM');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a stale edit from a second tab shows "changed by someone else" and keeps the typed values', async () => {
     const { context, page } = await signedInAdmin();
     try {

@@ -1089,6 +1089,9 @@
 
   // ---- Applications ------------------------------------------------------------------------------
 
+  // A secret just issued, shown once on the re-rendered page (then forgotten).
+  let issuedSecret = null;
+
   async function applicationsPage() {
     const r = await api('GET', '/applications');
     if (r.status === 404) {
@@ -1177,11 +1180,15 @@
           },
         });
         if (!res.ok) return formFailure(form, box, res);
-        form.reset();
-        success(box, `Registered ${res.body.name} (client ID ${res.body.clientId}).`);
-        showSecret(res.body);
+        issuedSecret = res.body;
+        await applicationsPage();
       });
     });
+    if (issuedSecret) {
+      showSecret(issuedSecret);
+      success(box, `Registered ${issuedSecret.name} (client ID ${issuedSecret.clientId}).`);
+      issuedSecret = null;
+    }
     show(
       'Applications',
       secretBox,
