@@ -28,8 +28,10 @@ async function createAdmin(username: string): Promise<void> {
   expect(r.status).toBe(201);
 }
 
+/** Admins left usable by the previous test, deleted once the next ones exist. */
+let previous: string[] = [];
+
 describe('lock-out guard under concurrency', () => {
-  let previous: string[] = [];
   const mixes: OpName[][] = [
     ['disable', 'disable', 'disable', 'disable', 'disable', 'disable', 'disable', 'disable'],
     ['delete', 'demote', 'removePassword', 'disable', 'delete', 'demote', 'removePassword', 'disable'],
@@ -62,4 +64,44 @@ describe('lock-out guard under concurrency', () => {
     },
     120_000,
   );
+});
+
+describe('lock-out guard: a settings change racing a user change', () => {
+  it('turning Allow OAuth Passwords off while the password admin is disabled: never both', async () => {
+    const integ = await app.admin('/api/manage/integrations', {
+      method: 'POST',
+      json: {
+        kind: 'azure-ad',
+        title: `Lockout ${Math.random().toString(36).slice(2, 8)}`,
+        tenant: '11111111-2222-3333-4444-555555555555',
+        applicationId: '66666666-7777-8888-9999-000000000000',
+        clientSecret: 'a client secret value',
+      },
+    });
+    expect(integ.status).toBe(201);
+    const integrationId = (await integ.json()).id as string;
+    const settings = (allowOAuthPasswords: boolean) =>
+      app.admin('/api/manage/settings', { method: 'PATCH', json: { allowOAuthPasswords } });
+    for (let round = 0; round < 4; round++) {
+      expect((await settings(true)).status).toBe(200);
+      const pw = `pw-${round}-${Math.random().toString(36).slice(2, 6)}`;
+      const oauth = `oa-${round}-${Math.random().toString(36).slice(2, 6)}`;
+      await createAdmin(pw);
+      const r = await app.admin('/api/manage/users', {
+        method: 'POST',
+        json: {
+          username: oauth,
+          verifyType: { integrationId },
+          password: 'an admin passphrase here',
+          roles: ['admin'],
+        },
+      });
+      expect(r.status).toBe(201);
+      for (const u of previous) expect((await ops.delete(u)).status).toBe(204);
+      previous = [pw, oauth];
+      // The password admin and the integration admin (usable only through its password) are the last.
+      const [off, disabled] = await Promise.all([settings(false), ops.disable(pw)]);
+      expect([off.status, disabled.status].sort(), `round ${round}`).toEqual([200, 409]);
+    }
+  }, 120_000);
 });
