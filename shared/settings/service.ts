@@ -99,11 +99,14 @@ export interface SettingsChangeContext {
   clientAddress?: string;
 }
 
-/** Called before a change is written (the lock-out guard); throws to refuse it. */
+/**
+ * Called before a change is written (the lock-out guard); throws to refuse it. May return a release
+ * function: the write is then done before it is called (the guard's lease is held across the write).
+ */
 export type SettingsChangeGuard = (
   before: Omit<Settings, 'etag'>,
   after: Omit<Settings, 'etag'>,
-) => Promise<void>;
+) => Promise<void | (() => Promise<void>)>;
 
 function fromEntity(e: Partial<SettingsEntity> & { etag: string }): Settings {
   let origins: string[] = [];
@@ -197,7 +200,7 @@ export class SettingsService {
       changed.push('allowedReturnOrigins');
     }
     if (changed.length === 0) return current;
-    if (this.guard) await this.guard(current, next);
+    const release = this.guard ? await this.guard(current, next) : undefined;
     let etag: string;
     try {
       const res = await this.table.updateEntity(
@@ -217,6 +220,8 @@ export class SettingsService {
     } catch (err) {
       if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
       throw err;
+    } finally {
+      await release?.();
     }
     const value: Settings = { ...next, etag };
     this.cache = { value, until: this.clock.now() + SETTINGS_CACHE_TTL_MS };

@@ -35,6 +35,8 @@ export interface IntegrationLookup {
 /** What the lock-out guard needs from the global settings. */
 export interface SettingsReader {
   get(): Promise<{ allowOAuthPasswords: boolean }>;
+  /** Uncached (the guard decides on the stored value, not an instance's cached copy). */
+  read?(): Promise<{ allowOAuthPasswords: boolean }>;
 }
 
 export interface ChangeContext {
@@ -643,15 +645,25 @@ export class UserService {
    * such changes at once cannot both pass (each sees the other's result).
    */
   private async guardLockout<T>(current: UserRecord, next: NewUserRecord | null, change: () => Promise<T>) {
-    const { allowOAuthPasswords } = await this.deps.settings.get();
-    const active = this.activeIntegrations();
-    if (!(await this.canSignIn(current, allowOAuthPasswords, active))) return change();
-    if (await this.canSignIn(next, allowOAuthPasswords, active)) return change();
+    const reduces = async () => {
+      const { allowOAuthPasswords } = await (this.deps.settings.read ?? this.deps.settings.get).call(
+        this.deps.settings,
+      );
+      const active = this.activeIntegrations();
+      const taken =
+        (await this.canSignIn(current, allowOAuthPasswords, active)) &&
+        !(await this.canSignIn(next, allowOAuthPasswords, active));
+      return { taken, allowOAuthPasswords, active };
+    };
+    if (!(await reduces()).taken) return change();
     const release = await this.store.acquireLockoutLease();
     try {
-      // Read again under the lease: the row may have changed since (its etag guards the write too).
+      // Read again under the lease: the user row and the settings may have changed meanwhile (the
+      // user row's etag also guards the write).
       const fresh = await this.store.get(current.username);
       if (fresh?.etag !== current.etag) throw new PreconditionFailedError();
+      const { taken, allowOAuthPasswords, active } = await reduces();
+      if (!taken) return await change();
       for (const name of await this.store.adminUsernames()) {
         if (name === current.username) continue;
         if (await this.canSignIn(await this.store.get(name), allowOAuthPasswords, active))
@@ -663,19 +675,29 @@ export class UserService {
     }
   }
 
-  /** The same guard for a settings change (turning Allow OAuth Passwords off). */
+  /**
+   * The same guard for a settings change (turning Allow OAuth Passwords off), under the same lease:
+   * returns its release, which the settings service calls after writing.
+   */
   async guardSettingsChange(
     before: { allowOAuthPasswords: boolean },
     after: { allowOAuthPasswords: boolean },
-  ) {
-    if (before.allowOAuthPasswords === after.allowOAuthPasswords) return;
-    const active = this.activeIntegrations();
-    let usableBefore = false;
-    for (const name of await this.store.adminUsernames()) {
-      const u = await this.store.get(name);
-      if (await this.canSignIn(u, after.allowOAuthPasswords, active)) return;
-      usableBefore ||= await this.canSignIn(u, before.allowOAuthPasswords, active);
+  ): Promise<(() => Promise<void>) | undefined> {
+    if (before.allowOAuthPasswords === after.allowOAuthPasswords || after.allowOAuthPasswords) return;
+    const release = await this.store.acquireLockoutLease();
+    try {
+      const active = this.activeIntegrations();
+      let usableBefore = false;
+      for (const name of await this.store.adminUsernames()) {
+        const u = await this.store.get(name);
+        if (await this.canSignIn(u, after.allowOAuthPasswords, active)) return release;
+        usableBefore ||= await this.canSignIn(u, before.allowOAuthPasswords, active);
+      }
+      if (usableBefore) throw this.lockoutError();
+      return release;
+    } catch (err) {
+      await release();
+      throw err;
     }
-    if (usableBefore) throw this.lockoutError();
   }
 }
