@@ -29,8 +29,11 @@ import { startBrokerApp } from './bench/broker-app.ts';
 import { measureBundles } from './bench/bundle.ts';
 import { APP_CHILD_FLAG, type AppHandle, runAppChild, spawnApp } from './bench/child.ts';
 import {
+  appSignIn,
   authJsSignIn,
+  type BenchClient,
   brokerSignIn,
+  Jar,
   type LegHook,
   ms,
   pct,
@@ -63,6 +66,9 @@ const PASSWORD_USERS = 16;
 const PASSWORD_CONCURRENCY = 8;
 const HEAP_SIGN_INS = n(300);
 const PASSWORD = 'Bench-Password-Correct-42!';
+const APP_SAMPLES = n(20);
+/** The bench application's redirect URI: read from Location headers, never fetched. */
+const APP_REDIRECT_URI = 'http://127.0.0.1:9/bench-app/callback';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -226,6 +232,22 @@ async function main() {
     for (let i = 0; i < PASSWORD_USERS; i++) {
       await seed.users.create({ username: `pw${i}`, verifyType: 'password', password: PASSWORD }, actor);
     }
+    // An application of the broker's OpenID Provider (its redirect URI is never fetched).
+    const benchApp = await seed.applications.create(
+      {
+        name: 'Bench app',
+        type: 'confidential',
+        redirectUris: [APP_REDIRECT_URI],
+        idTokenSignedResponseAlg: 'RS256',
+      },
+      'bench',
+      { correlationId: 'bench' },
+    );
+    const benchClient: BenchClient = {
+      clientId: benchApp.clientId,
+      clientSecret: benchApp.clientSecretValue ?? '',
+      redirectUri: APP_REDIRECT_URI,
+    };
 
     // ---- the two apps, each in its own process; the broker's tables through the proxy
     const apps: Record<Kind, AppHandle> = {
@@ -388,6 +410,26 @@ async function main() {
     };
     console.log(`Latency, throughput, table and password phases done at ${(ms(t0) / 1000).toFixed(0)} s.`);
 
+    // ---- an application's sign-in through the broker with an existing broker session (SSO)
+    const appJar = new Jar();
+    const pwSignIn = await fetch(`${apps.broker.url}/api/auth/password`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: brokerBase, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'pw0', password: PASSWORD }),
+    });
+    await pwSignIn.arrayBuffer();
+    appJar.store(pwSignIn);
+    for (let i = 0; i < 3; i++) await appSignIn(apps.broker.url, appJar, benchClient); // provider, keys, caches
+    const appLat: number[] = [];
+    const appLegs: LegStats[] = [];
+    for (let i = 0; i < APP_SAMPLES; i++) {
+      await proxy.idle();
+      proxy.reset();
+      appLat.push((await appSignIn(apps.broker.url, appJar, benchClient)).ms);
+      await proxy.idle();
+      appLegs.push(proxy.snapshot());
+    }
     // ---- heap over many sign-ins by distinct users (16 at once), broker process
     const heapBefore = await apps.broker.heap();
     const h0 = performance.now();
@@ -512,6 +554,11 @@ async function main() {
     console.log(
       `  Password sign-ins, ${PASSWORD_CONCURRENCY} at once: ${f(pwRate)} /s (p50 ${f(pct(pwLat, 50))} ms, p95 ${f(pct(pwLat, 95))} ms)`,
     );
+    const appTables = legRow(appLegs);
+    console.log(
+      `  Application sign-in through the broker with an existing broker session (authorize → login step → code → token, broker side, ${APP_SAMPLES} samples): ` +
+        `p50 ${f(pct(appLat, 50))} ms, p95 ${f(pct(appLat, 95))} ms; Table Storage ${f(appTables.requests)} requests, ${f(appTables.rounds)} sequential round trips`,
+    );
     console.log(
       `  Heap over ${HEAP_SIGN_INS} sign-ins by distinct users, 16 at once (after GC): ${mb(heapBefore.heapUsed)} → ${mb(heapAfter.heapUsed)} ` +
         `(${heapAfter.heapUsed >= heapBefore.heapUsed ? '+' : ''}${mb(heapAfter.heapUsed - heapBefore.heapUsed)}), ${f(heapRate)} full sign-ins/s; ` +
@@ -519,6 +566,10 @@ async function main() {
     );
     console.log(
       `  Requests retried after a contention 429: ${retries.count} (throughput phases: ${throughput.map((t) => `c${t.concurrency} ${t.retried}`).join(', ')})`,
+    );
+    console.log(
+      `  Loaded on first use, not at start (before → after oidc-provider: the main bundle above, then +): ` +
+        bundles.lazy.map((l) => `${l.file} ${kib(l.bytes)}, require ${f(l.requireMs)} ms`).join('; '),
     );
     console.log(
       `  Cold start as the Functions worker would (fresh process: require bundle + first GET /api/auth/login, median of 7): ` +
@@ -556,6 +607,7 @@ async function main() {
             tables,
             keyVaultCallsPerSignIn: kvPerSignIn,
             password: { rate: pwRate, p50: pct(pwLat, 50), p95: pct(pwLat, 95) },
+            appSignIn: { p50: pct(appLat, 50), p95: pct(appLat, 95), tables: legRow(appLegs) },
             heap: {
               signIns: HEAP_SIGN_INS,
               before: heapBefore,

@@ -10,7 +10,7 @@ import { mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
-import { build, bundlePath } from '../build.ts';
+import { build, bundlePath, LAZY_VENDOR_FILES } from '../build.ts';
 import { repoRoot } from '../standins/ca.ts';
 
 const RUNS = 7;
@@ -27,7 +27,8 @@ const SHIM = `
 function runNode(script: string, env: Record<string, string> = {}): string {
   // From outside the repo, so nothing but the bundle (and what the script names) can be resolved.
   return String(
-    execFileSync(process.execPath, ['-e', script], {
+    // BENCH_NODE: another Node binary to measure with (e.g. the deployed runtime's major version).
+    execFileSync(process.env.BENCH_NODE || process.execPath, ['-e', script], {
       cwd: '/',
       env: { PATH: process.env.PATH ?? '', ...env },
     }),
@@ -72,6 +73,7 @@ export interface BundleFigures {
     firstStatus: number;
   };
   authjs: { bytes: number; requireMs: number };
+  lazy: { file: string; bytes: number; requireMs: number }[];
 }
 
 export async function measureBundles(env: Record<string, string>): Promise<BundleFigures> {
@@ -102,5 +104,10 @@ export async function measureBundles(env: Record<string, string>): Promise<Bundl
       firstStatus: cold[0]?.status ?? 0,
     },
     authjs: { bytes: statSync(authJsBundle).size, requireMs: median(requireMs(authJsBundle, false)) },
+    // Files the bundle loads on first use only (oidc-provider on the first /api/oidc request).
+    lazy: Object.values(LAZY_VENDOR_FILES).map((file) => {
+      const full = path.join(path.dirname(bundlePath), file);
+      return { file, bytes: statSync(full).size, requireMs: median(requireMs(full, false)) };
+    }),
   };
 }

@@ -193,3 +193,72 @@ export async function authJsSignIn(base: string, account: string) {
   const timing: SignInTiming = { page: tPage, start: tStart, idp: tIdp, callback: tCallback, full: ms(t0) };
   return { timing, jar };
 }
+
+/** A registered application of the broker's OpenID Provider, as the bench drives it. */
+export interface BenchClient {
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+}
+
+/**
+ * An application's sign-in through the broker for a browser that already has a broker session (single
+ * sign-on): GET /api/oidc/auth (PKCE S256, state, nonce) → the broker's login step finishes the
+ * interaction at once → the app's redirect URI with a code → POST /api/oidc/token. Broker side only:
+ * the app's own server is not involved (its redirect URI is read from the Location header).
+ */
+export async function appSignIn(
+  base: string,
+  jar: Jar,
+  client: BenchClient,
+): Promise<{ ms: number; idToken: string }> {
+  const { createHash, randomBytes } = await import('node:crypto');
+  const verifier = randomBytes(32).toString('base64url');
+  const state = randomBytes(16).toString('base64url');
+  const auth = new URL(`${base}/api/oidc/auth`);
+  for (const [k, v] of Object.entries({
+    client_id: client.clientId,
+    redirect_uri: client.redirectUri,
+    response_type: 'code',
+    scope: 'openid profile email',
+    state,
+    nonce: randomBytes(16).toString('base64url'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }))
+    auth.searchParams.set(k, v);
+  const t0 = performance.now();
+  let url = auth.href;
+  let code: string | null = null;
+  for (let hop = 0; hop < 10 && !code; hop++) {
+    const res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header } });
+    await res.arrayBuffer();
+    jar.store(res);
+    const location = res.headers.get('location');
+    if (!location) throw new Error(`app sign-in stopped at ${new URL(url).pathname} with ${res.status}`);
+    const next = new URL(location, url);
+    if (next.href.startsWith(client.redirectUri)) {
+      if (next.searchParams.get('state') !== state) throw new Error('app sign-in: state mismatch');
+      code = next.searchParams.get('code');
+      if (!code) throw new Error(`app sign-in refused: ${next.searchParams.get('error')}`);
+    } else url = next.href;
+  }
+  if (!code) throw new Error('app sign-in: no code after 10 redirects');
+  const token = await fetch(`${base}/api/oidc/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: client.redirectUri,
+      code_verifier: verifier,
+    }),
+  });
+  const body = (await token.json()) as { id_token?: string; error?: string };
+  if (token.status !== 200 || !body.id_token)
+    throw new Error(`token endpoint answered ${token.status} ${body.error ?? ''}`);
+  return { ms: ms(t0), idToken: body.id_token };
+}
