@@ -121,7 +121,7 @@ describe('Table Storage stopped and restarted mid-test', () => {
     expect(again.status, await again.clone().text()).toBe(201);
     const b = new BrokerBrowser(app);
     expect((await b.post('/api/auth/login', { username: 'during' })).status).toBe(200);
-  });
+  }, 120_000);
 });
 
 describe('Key Vault down, hung and back', () => {
@@ -246,5 +246,5 @@ describe('npm start keeps Azurite running', () => {
       await azurite.close();
       rmSync(location, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 });
