@@ -6,7 +6,12 @@ import {
 } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { Config } from '../config.ts';
-import { DEPENDENCY_RETRY_OPTIONS, dependencyPolicy, describeSecretRequest } from '../dependency.ts';
+import {
+  DEPENDENCY_RETRY_OPTIONS,
+  dependencyPolicy,
+  dependencyTimeoutMs,
+  describeSecretRequest,
+} from '../dependency.ts';
 
 /** The token the local stack sends to the Key Vault stand-in (which accepts any bearer token). */
 export const LOCAL_DEV_TOKEN = 'local-dev-token';
@@ -41,13 +46,21 @@ export function createAzureCredential(
  * match the host. Production keeps the check on.
  */
 export function createSecretClient(
-  config: Pick<Config, 'BROKER_KEY_VAULT_URI' | 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID'>,
+  config: Pick<
+    Config,
+    'BROKER_KEY_VAULT_URI' | 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID' | 'BROKER_DEPENDENCY_TIMEOUT_MS'
+  >,
   credential: TokenCredential = createAzureCredential(config),
 ): SecretClient {
   return new SecretClient(config.BROKER_KEY_VAULT_URI, credential, {
     disableChallengeResourceVerification: config.BROKER_DEV_CREDENTIALS === true,
     // Fails fast when the vault is down or hangs: 503 within ~2 s (issue 11 #5), as for Table Storage.
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
-    additionalPolicies: [{ policy: dependencyPolicy('secrets', describeSecretRequest), position: 'perCall' }],
+    additionalPolicies: [
+      {
+        policy: dependencyPolicy('secrets', describeSecretRequest, dependencyTimeoutMs(config)),
+        position: 'perCall',
+      },
+    ],
   });
 }

@@ -11,7 +11,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, supervisedAzuriteTables, waitForPort } from '../../scripts/standins/azurite.ts';
 import { DEMO_ENTRA } from '../../scripts/standins/entra.ts';
-import { DEPENDENCY_ATTEMPT_TIMEOUT_MS, DEPENDENCY_RETRY_OPTIONS } from '../../shared/dependency.ts';
+import {
+  DEPENDENCY_ATTEMPT_TIMEOUT_MS,
+  DEPENDENCY_RETRY_OPTIONS,
+  dependencyTimeoutMs,
+} from '../../shared/dependency.ts';
 import { entraBehindProxy, keyVaultProxy, type OwnAzurite, startOwnAzurite } from '../helpers/faults.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -49,7 +53,8 @@ async function expectPage503(res: Response) {
   return html;
 }
 
-it('the retry policy bounds one failing call well under 3 s', () => {
+it('the retry policy bounds one failing call well under 3 s (production timeout)', () => {
+  expect(dependencyTimeoutMs({ BROKER_DEV_CREDENTIALS: false })).toBe(DEPENDENCY_ATTEMPT_TIMEOUT_MS);
   expect(worstCaseMs()).toBeLessThan(3000);
   expect(DEPENDENCY_RETRY_OPTIONS.maxRetries).toBeLessThanOrEqual(2);
 });
@@ -59,7 +64,12 @@ describe('Table Storage stopped and restarted mid-test', () => {
   let app: TestApp;
   beforeAll(async () => {
     azurite = await startOwnAzurite();
-    app = await startTestApp({ env: { BROKER_TABLE_ENDPOINT: azurite.endpoint } });
+    app = await startTestApp({
+      env: {
+        BROKER_TABLE_ENDPOINT: azurite.endpoint,
+        BROKER_DEPENDENCY_TIMEOUT_MS: String(DEPENDENCY_ATTEMPT_TIMEOUT_MS),
+      },
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -129,7 +139,13 @@ describe('Key Vault down, hung and back', () => {
   let app: TestApp;
   beforeAll(async () => {
     vault = await keyVaultProxy();
-    app = await startTestApp({ env: { BROKER_KEY_VAULT_URI: vault.url } });
+    // The production attempt timeout (the local stack's default is longer for busy machines).
+    app = await startTestApp({
+      env: {
+        BROKER_KEY_VAULT_URI: vault.url,
+        BROKER_DEPENDENCY_TIMEOUT_MS: String(DEPENDENCY_ATTEMPT_TIMEOUT_MS),
+      },
+    });
   });
   afterAll(async () => {
     await app?.close();
@@ -181,7 +197,12 @@ describe('Entra down during the callback', () => {
   let integration: { id: string };
   beforeAll(async () => {
     idp = await entraBehindProxy();
-    app = await startTestApp({ env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: idp.url } });
+    app = await startTestApp({
+      env: {
+        BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: idp.url,
+        BROKER_DEPENDENCY_TIMEOUT_MS: String(DEPENDENCY_ATTEMPT_TIMEOUT_MS),
+      },
+    });
     integration = await createDemoIntegration(app);
     await createUser(app, {
       username: 'eve',
