@@ -45,7 +45,8 @@ if (process.argv.includes(CHILD_FLAG)) {
       process.on('disconnect', () => {
         standIn.close().finally(() => process.exit(0));
       });
-      process.send?.({ type: 'ready', host: standIn.host });
+      if (process.connected) process.send?.({ type: 'ready', host: standIn.host });
+      else standIn.close().finally(() => process.exit(0));
     },
     (err) => {
       console.error(`entra stand-in child failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -185,14 +186,16 @@ async function main() {
     throw new Error('--minutes and --rate take numbers');
 
   setLogSink(() => {});
-  const [azurite, keyVault, entra, port] = await Promise.all([
-    startAzuriteTables(),
-    startKeyVaultStandIn(),
-    startStandInChild(),
-    freePort(),
-  ]);
-  const closers: (() => Promise<void>)[] = [azurite.close, keyVault.close, entra.close];
+  const closers: (() => Promise<void>)[] = [];
   try {
+    // One after the other, each registered for closing as soon as it runs (nothing is left behind).
+    const azurite = await startAzuriteTables();
+    closers.push(azurite.close);
+    const keyVault = await startKeyVaultStandIn();
+    closers.push(keyVault.close);
+    const entra = await startStandInChild();
+    closers.push(entra.close);
+    const port = await freePort();
     const base = `http://localhost:${port}`;
     const config = loadConfig({
       BROKER_PUBLIC_BASE_URL: base,

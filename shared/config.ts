@@ -39,8 +39,11 @@ export const configSchema = z
     BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: httpsUrl.transform((v) => v.replace(/\/+$/, '')).optional(),
     /** Product name shown on the sign-in pages. */
     BROKER_PRODUCT_NAME: z.string().min(1).max(80).optional().default('Identity Broker'),
-    /** Per-attempt timeout of Table Storage and Key Vault calls in ms (default 2000: a dependency that hangs answers 503 within 3 s). */
-    BROKER_DEPENDENCY_TIMEOUT_MS: z.coerce.number().int().min(200).max(30_000).optional(),
+    /**
+     * Milliseconds one Table Storage / Key Vault attempt may take before it counts as a failure (503).
+     * Default 2000; 10000 with BROKER_DEV_CREDENTIALS (Azurite on a busy developer machine is slow).
+     */
+    BROKER_DEPENDENCY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.BROKER_DEV_CREDENTIALS) return;

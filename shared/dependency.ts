@@ -7,10 +7,23 @@
  * one that hangs in DEPENDENCY_ATTEMPT_TIMEOUT_MS (a timed-out attempt is not retried by the SDK).
  */
 import type { PipelinePolicy, PipelineRequest } from '@azure/core-rest-pipeline';
+import type { Config } from './config.ts';
 import { type Dependency, DependencyError, type DependencyFailure, sdkStatus } from './errors.ts';
 
-/** Per attempt: long enough for a loaded Azurite/Key Vault, short enough to answer within 3 s. */
+/** Per attempt in production: short enough to answer within 3 s. */
 export const DEPENDENCY_ATTEMPT_TIMEOUT_MS = 2000;
+/** Per attempt on the local stack (Azurite and the stand-ins share a busy developer machine). */
+export const DEV_DEPENDENCY_ATTEMPT_TIMEOUT_MS = 10_000;
+
+/** The attempt timeout for this configuration (BROKER_DEPENDENCY_TIMEOUT_MS overrides the default). */
+export function dependencyTimeoutMs(
+  config: Pick<Config, 'BROKER_DEPENDENCY_TIMEOUT_MS' | 'BROKER_DEV_CREDENTIALS'>,
+): number {
+  return (
+    config.BROKER_DEPENDENCY_TIMEOUT_MS ??
+    (config.BROKER_DEV_CREDENTIALS ? DEV_DEPENDENCY_ATTEMPT_TIMEOUT_MS : DEPENDENCY_ATTEMPT_TIMEOUT_MS)
+  );
+}
 /** 3 attempts in total on refused/reset/5xx, 100 ms then 200 ms apart (at most 400 ms). */
 export const DEPENDENCY_RETRY_OPTIONS = { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 400 };
 
@@ -56,7 +69,9 @@ export function isDependencyFailure(err: unknown): boolean {
 
 /** `GET Users(PartitionKey='…',RowKey='…')` → getEntity / Users — names of operations, never keys. */
 export function describeTableRequest(request: PipelineRequest): { operation: string; table: string } {
-  const path = decodeURIComponent(new URL(request.url).pathname).split('/').filter(Boolean).at(-1) ?? '';
+  // The raw (still percent-encoded) last segment: a key with an encoded "/" stays inside it. Only the
+  // table name's leading letters and digits are kept, never the keys in parentheses.
+  const path = new URL(request.url).pathname.split('/').filter(Boolean).at(-1) ?? '';
   const resource = /^[A-Za-z][A-Za-z0-9]{0,62}/.exec(path)?.[0] ?? 'unknown';
   const isEntity = path.includes('(') && !path.endsWith('()');
   const m = request.method;
@@ -96,13 +111,13 @@ export function describeSecretRequest(request: PipelineRequest): { operation: st
 export function dependencyPolicy(
   dependency: Dependency,
   describe: (request: PipelineRequest) => DependencyFailure,
-  attemptTimeoutMs: number = DEPENDENCY_ATTEMPT_TIMEOUT_MS,
+  timeoutMs = DEPENDENCY_ATTEMPT_TIMEOUT_MS,
 ): PipelinePolicy {
   return {
     name: `broker-dependency-${dependency}`,
     async sendRequest(request, next) {
       // Per attempt (the node client arms it on every send, retries included).
-      if (!request.timeout || request.timeout > attemptTimeoutMs) request.timeout = attemptTimeoutMs;
+      if (!request.timeout || request.timeout > timeoutMs) request.timeout = timeoutMs;
       let response: Awaited<ReturnType<typeof next>>;
       try {
         response = await next(request);

@@ -72,7 +72,8 @@ export async function startAzuriteTables(
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`azurite-table exited with ${code}: ${stderr.trim()}`))),
   );
-  await Promise.race([waitForPort(port), exited]);
+  // A busy machine (shared CPU) can take a while to start it.
+  await Promise.race([waitForPort(port, 60_000), exited]);
   // Exits after a successful start (a crash, a kill) are reported; close() removes this listener.
   child.once('exit', (code) => opts.onExit?.(code));
   return {
@@ -84,8 +85,9 @@ export async function startAzuriteTables(
         if (child.exitCode !== null) return resolve();
         child.removeAllListeners('exit');
         child.once('exit', () => resolve());
-        // SIGINT is Azurite's graceful stop: it saves an on-disk store (SIGTERM would lose recent writes).
-        child.kill('SIGINT');
+        // On disk, SIGINT is Azurite's graceful stop: it saves the store (SIGTERM would lose recent
+        // writes). In memory there is nothing to save: SIGTERM ends it at once.
+        child.kill(opts.location ? 'SIGINT' : 'SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 3000).unref();
       }),
   };

@@ -86,15 +86,12 @@ export async function testClientCredentials(
   return result;
 }
 
-/** An Entra call (code exchange) that has not answered after this long counts as unreachable (503). */
-export const ENTRA_CALL_TIMEOUT_MS = 2500;
-
 /**
- * Bounds an MSAL call: MSAL Node's own network timeout is longer than the broker's 3 s budget for a
+ * Bounds an MSAL call (by dependencyTimeoutMs: 2 s in production): MSAL Node's own network timeout is longer than the broker's 3 s budget for a
  * dependency. On timeout this rejects with an `ETIMEDOUT` error, which classifyEntraError calls
  * `unreachable`; the late outcome of the call itself is ignored.
  */
-export function withEntraTimeout<T>(call: Promise<T>, ms = ENTRA_CALL_TIMEOUT_MS): Promise<T> {
+export function withEntraTimeout<T>(call: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

@@ -6,7 +6,12 @@ import {
 } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { Config } from '../config.ts';
-import { DEPENDENCY_RETRY_OPTIONS, dependencyPolicy, describeSecretRequest } from '../dependency.ts';
+import {
+  DEPENDENCY_RETRY_OPTIONS,
+  dependencyPolicy,
+  dependencyTimeoutMs,
+  describeSecretRequest,
+} from '../dependency.ts';
 
 /** The token the local stack sends to the Key Vault stand-in (which accepts any bearer token). */
 export const LOCAL_DEV_TOKEN = 'local-dev-token';
@@ -41,8 +46,10 @@ export function createAzureCredential(
  * match the host. Production keeps the check on.
  */
 export function createSecretClient(
-  config: Pick<Config, 'BROKER_KEY_VAULT_URI' | 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID'> &
-    Partial<Pick<Config, 'BROKER_DEPENDENCY_TIMEOUT_MS'>>,
+  config: Pick<
+    Config,
+    'BROKER_KEY_VAULT_URI' | 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID' | 'BROKER_DEPENDENCY_TIMEOUT_MS'
+  >,
   credential: TokenCredential = createAzureCredential(config),
 ): SecretClient {
   return new SecretClient(config.BROKER_KEY_VAULT_URI, credential, {
@@ -51,7 +58,7 @@ export function createSecretClient(
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
     additionalPolicies: [
       {
-        policy: dependencyPolicy('secrets', describeSecretRequest, config.BROKER_DEPENDENCY_TIMEOUT_MS),
+        policy: dependencyPolicy('secrets', describeSecretRequest, dependencyTimeoutMs(config)),
         position: 'perCall',
       },
     ],

@@ -12,6 +12,7 @@ import {
 } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
+import { dependencyTimeoutMs } from '../dependency.ts';
 import { type EntraCloud, issuerFor, jwksUri } from '../entra/authority.ts';
 
 export const MAX_CLOCK_SKEW_SECONDS = 300;
@@ -69,7 +70,10 @@ export type SigningKeySource = (cloud: EntraCloud, tenantId: string) => JWTVerif
 export const KEY_REFETCH_COOLDOWN_MS = 5000;
 
 export function remoteSigningKeys(
-  config: Pick<Config, 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'>,
+  config: Pick<
+    Config,
+    'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST' | 'BROKER_DEPENDENCY_TIMEOUT_MS' | 'BROKER_DEV_CREDENTIALS'
+  >,
   opts: { cooldownMs?: number } = {},
 ): SigningKeySource {
   const cache = new Map<string, JWTVerifyGetKey>();
@@ -82,7 +86,7 @@ export function remoteSigningKeys(
         cooldownDuration: opts.cooldownMs ?? KEY_REFETCH_COOLDOWN_MS,
         cacheMaxAge: 24 * 3600_000,
         // Within the broker's 3 s budget for a dependency (a hung key endpoint → "try again").
-        timeoutDuration: 2500,
+        timeoutDuration: dependencyTimeoutMs(config),
       });
       cache.set(url, jwks);
     }

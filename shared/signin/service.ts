@@ -8,9 +8,10 @@ import type { AuthenticationResult } from '@azure/msal-node';
 import type { AuditLog } from '../audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
+import { dependencyTimeoutMs } from '../dependency.ts';
 import { authorityHost, authorizeEndpoint, type EntraCloud } from '../entra/authority.ts';
 import { classifyEntraError } from '../entra/errors.ts';
-import { ENTRA_CALL_TIMEOUT_MS, withEntraTimeout } from '../entra/msal.ts';
+import { withEntraTimeout } from '../entra/msal.ts';
 import { BrokerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ErrorCase } from '../pages/texts.ts';
@@ -89,7 +90,13 @@ export interface SignedIn {
 }
 
 export interface SignInDeps {
-  config: Pick<Config, 'BROKER_PUBLIC_BASE_URL' | 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'>;
+  config: Pick<
+    Config,
+    | 'BROKER_PUBLIC_BASE_URL'
+    | 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'
+    | 'BROKER_DEPENDENCY_TIMEOUT_MS'
+    | 'BROKER_DEV_CREDENTIALS'
+  >;
   clock: Clock;
   log: Logger;
   audit: AuditLog;
@@ -380,6 +387,7 @@ export class SignInService {
           },
           { code, state },
         ),
+        dependencyTimeoutMs(this.d.config),
       );
       // A long-lived instance must not keep every user's tokens (MSAL caches them per account).
       if (result?.account) await client.getTokenCache().removeAccount(result.account);
@@ -449,7 +457,7 @@ export class SignInService {
   private async discoverTenantId(cloud: EntraCloud, domain: string): Promise<string> {
     const host = authorityHost(cloud, this.d.config);
     const res = await fetch(`${host}/${encodeURIComponent(domain)}/v2.0/.well-known/openid-configuration`, {
-      signal: AbortSignal.timeout(ENTRA_CALL_TIMEOUT_MS),
+      signal: AbortSignal.timeout(dependencyTimeoutMs(this.d.config)),
     });
     if (!res.ok) throw new SignInError('unavailable', 503, 'tenant_discovery_failed');
     const issuer = String(((await res.json()) as { issuer?: unknown }).issuer ?? '');

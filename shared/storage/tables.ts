@@ -1,8 +1,13 @@
 import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
 import type { Config } from '../config.ts';
-import { DEPENDENCY_RETRY_OPTIONS, dependencyPolicy, describeTableRequest } from '../dependency.ts';
-import { sdkStatus } from '../errors.ts';
+import {
+  DEPENDENCY_RETRY_OPTIONS,
+  dependencyPolicy,
+  dependencyTimeoutMs,
+  describeTableRequest,
+} from '../dependency.ts';
+import { DependencyError, sdkStatus } from '../errors.ts';
 
 /** Every table the broker uses. */
 export const TABLE_NAMES = {
@@ -28,8 +33,7 @@ const AZURITE_KEY =
   'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export function createTables(
-  config: Pick<Config, 'BROKER_TABLE_ENDPOINT' | 'BROKER_DEV_CREDENTIALS'> &
-    Partial<Pick<Config, 'BROKER_DEPENDENCY_TIMEOUT_MS'>>,
+  config: Pick<Config, 'BROKER_TABLE_ENDPOINT' | 'BROKER_DEV_CREDENTIALS' | 'BROKER_DEPENDENCY_TIMEOUT_MS'>,
   credential: TokenCredential,
   opts: { prefix?: string } = {},
 ): Tables {
@@ -38,7 +42,7 @@ export function createTables(
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
     additionalPolicies: [
       {
-        policy: dependencyPolicy('tables', describeTableRequest, config.BROKER_DEPENDENCY_TIMEOUT_MS),
+        policy: dependencyPolicy('tables', describeTableRequest, dependencyTimeoutMs(config)),
         position: 'perCall' as const,
       },
     ],
@@ -60,7 +64,16 @@ export function createTables(
 
 /** Creates every missing table (idempotent). Run by `npm start`, the tests and bootstrap-admin. */
 export async function ensureTables(tables: Tables): Promise<void> {
-  await Promise.all(Object.values(tables).map((t) => t.createTable()));
+  // At start-up Azurite may still be warming up: a few tries before giving up.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await Promise.all(Object.values(tables).map((t) => t.createTable()));
+      return;
+    } catch (err) {
+      if (!(err instanceof DependencyError) || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
 }
 
 export function isNotFound(err: unknown): boolean {

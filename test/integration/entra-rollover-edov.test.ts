@@ -65,7 +65,7 @@ describe('10: Entra signing-key rollover', () => {
     expect((await (await after.session()).json()).username).toBe('roll');
     // Exactly one refetch for the unknown kid.
     expect(jwksFetches()).toBe(fetchesBefore + 1);
-  });
+  }, 60_000);
 });
 
 describe('11: first binding by email requires xms_edov', () => {

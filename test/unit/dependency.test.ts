@@ -29,6 +29,10 @@ describe('dependency failures (issue 11 #5)', () => {
       operation: 'listEntities',
       table: 'tUsers',
     });
+    // A key holding an encoded "/" never leaks into the table name.
+    expect(
+      describeTableRequest(req('DELETE', `${base}/tUsers(PartitionKey='a%2Fsecret',RowKey='b')`)),
+    ).toEqual({ operation: 'deleteEntity', table: 'tUsers' });
     expect(describeTableRequest(req('POST', `${base}/$batch`)).operation).toBe('submitTransaction');
     expect(describeTableRequest(req('POST', `${base}/Tables`)).operation).toBe('createTable');
     const kv = describeSecretRequest(req('GET', 'https://localhost:9/secrets/integration-secret-1/abc'));
