@@ -43,6 +43,8 @@ app.http(
     methods: ['POST'],
     handler: async (rc) => {
       const input = await readJson(rc.request, createApplicationSchema, APPLICATION_BODY_LIMIT);
+      // AD5: a new app decides where codes go and who may use it, as a change of those does.
+      requireFreshAuthentication(rc.principal, rc.services.clock);
       const created = await rc.services.applications.create(input, actorOf(rc), ctxOf(rc));
       return withEtag(201, created, { Location: `/api/manage/applications/${created.clientId}` });
     },

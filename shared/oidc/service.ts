@@ -47,6 +47,7 @@ import {
   OIDC_MOUNT,
   type OidcContext,
   type ProviderModule,
+  TTL,
 } from './provider.ts';
 import { OidcTableStore, type Payload } from './store.ts';
 
@@ -54,6 +55,9 @@ import { OidcTableStore, type Payload } from './store.ts';
 export interface ProviderClientSource {
   clientForProvider(clientId: string): Promise<{ client_id: string; allowedRoles: string[] } | undefined>;
 }
+
+/** OidcStore model: grant id → the broker session it was made in. */
+const GRANT_SESSION_MODEL = 'GrantSession';
 
 export interface OidcServiceDeps {
   config: Config;
@@ -253,6 +257,10 @@ export class OidcService {
       const grant = new provider.Grant({ accountId: user.id, clientId });
       grant.addOIDCScope(String(params.scope ?? 'openid'));
       const grantId = await grant.save();
+      // The grant dies with this broker session: findAccount refuses its tokens once the session ends.
+      await this.store
+        .adapterFor(GRANT_SESSION_MODEL)
+        .upsert(grantId, { u: session.username, s: session.sessionId }, TTL.Grant);
       result = {
         login: {
           accountId: user.id,
@@ -265,6 +273,18 @@ export class OidcService {
     }
     const returnTo = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
     return { status: 303, headers: { Location: returnTo }, ...(cookies.length ? { cookies } : {}) };
+  }
+
+  /**
+   * Whether the broker session a grant was made in still lives (refresh tokens and access tokens die
+   * with it: logout, idle or absolute end). Grants made before this was recorded have no row: alive.
+   */
+  private async grantSessionLive(grantId: string): Promise<boolean> {
+    const row = (await this.store.adapterFor(GRANT_SESSION_MODEL).find(grantId)) as
+      | { u?: unknown; s?: unknown }
+      | undefined;
+    if (!row || typeof row.u !== 'string' || typeof row.s !== 'string') return true;
+    return this.d.sessionService.isLive(row.u, row.s);
   }
 
   /**
@@ -317,9 +337,12 @@ export class OidcService {
         return app ? ({ ...app } as Record<string, unknown>) : undefined;
       },
       findAccount: async (ctx: OidcContext, sub: string, token: unknown) => {
-        const user = await this.d.users.getById(sub);
-        if (!user || user.disabled) return undefined;
-        const tk = token as { iat?: number; authTime?: number; amr?: string[] } | undefined;
+        const tk = token as { iat?: number; authTime?: number; amr?: string[]; grantId?: string } | undefined;
+        const [user, live] = await Promise.all([
+          this.d.users.getById(sub),
+          tk?.grantId ? this.grantSessionLive(tk.grantId) : true,
+        ]);
+        if (!user || user.disabled || !live) return undefined;
         const issued = tk?.authTime ?? tk?.iat;
         if (issued !== undefined && issuedBeforeRevocation(user, issued)) return undefined;
         const amr = tk?.amr;
@@ -415,7 +438,11 @@ ${form}
             details: { clientId: clientId ?? null },
           });
         } else if (name === 'end_session.success') {
-          if (st) st.endSession = true;
+          // Only a logout of an OP session with a signed-in account ends the broker session: the
+          // library answers a browser without one with an auto-submitting form, which any site could
+          // make a visitor load (a cross-site sign-out of the broker otherwise).
+          if (st && (ctx.oidc as { session?: { accountId?: string } }).session?.accountId)
+            st.endSession = true;
           p = this.record({ type: 'oidc.logout', actor: 'anonymous', outcome: 'success', ...base });
         } else if (name === 'server_error') {
           this.d.log.error('oidc.server_error', { error: err, correlationId: st?.rc.correlationId });

@@ -236,6 +236,17 @@ export class SessionService {
     };
   }
 
+  /** Whether a session row is live (not revoked, not past its absolute end or idle timeout). No write. */
+  async isLive(username: string, sessionId: string): Promise<boolean> {
+    const record = await this.store.get(username, sessionId);
+    if (!record) return false;
+    const now = this.clock.now();
+    return (
+      Date.parse(record.expiresAt) > now &&
+      now - Date.parse(record.lastSeenAt) <= IDLE_TIMEOUT_MINUTES * 60_000
+    );
+  }
+
   async revoke(session: ActiveSession): Promise<void> {
     await this.store.revoke(session.username, session.sessionId);
   }

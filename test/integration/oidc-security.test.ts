@@ -29,7 +29,7 @@ describe('OpenID Provider: security (SECURITY.md M)', () => {
 
   beforeAll(async () => {
     app = await startTestApp();
-    for (const username of ['sec-a', 'sec-b', 'sec-c', 'sec-d', 'sec-e']) {
+    for (const username of ['sec-a', 'sec-b', 'sec-c', 'sec-d', 'sec-e', 'sec-f', 'sec-g']) {
       await createUser(app, { username, verifyType: 'password', password: PASSWORD, roles: ['staff'] });
     }
     await createUser(app, { username: 'sec-noroles', verifyType: 'password', password: PASSWORD });
@@ -243,6 +243,34 @@ describe('OpenID Provider: security (SECURITY.md M)', () => {
     expect((await b.session()).status).toBe(401);
     const next = await authorize(b, rp, { login: { kind: 'none' } });
     expect(next.loginPages).toBe(1);
+  });
+
+  it('tokens die with the broker session they were granted in: signing out of the broker stops refresh and userinfo', async () => {
+    const { b, tokens } = await signedIn('sec-f');
+    expect(tokens.refresh_token).toBeTruthy();
+    // A plain broker sign-out (not through the app): the grant made in that session ends with it.
+    const out = await b.post('/api/auth/logout', {});
+    expect(out.status).toBe(303);
+    expect((await b.session()).status).toBe(401);
+    expect(await expectRevoked(rp, tokens)).toBe('invalid_grant');
+  });
+
+  it('a site cannot sign a visitor out of the broker through the OP end-session endpoint (no OP account: no broker logout)', async () => {
+    // A browser signed in to the broker directly (no OP session with an account, e.g. an admin).
+    const b = new BrokerBrowser(app);
+    const signIn = await b.post('/api/auth/password', { username: 'sec-g', password: PASSWORD });
+    expect(signIn.status).toBe(303);
+    expect((await b.session()).status).toBe(200);
+    // What a cross-site page would make the browser load and then auto-submit.
+    const page = await b.get('/api/oidc/session/end');
+    const html = await page.text();
+    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+    if (action && xsrf) {
+      const done = await b.post(new URL(action, app.url).pathname, { xsrf, logout: 'yes' });
+      expect(done.headers.getSetCookie().some((c) => c.startsWith('__Host-broker_session=;'))).toBe(false);
+    }
+    expect((await b.session()).status).toBe(200);
   });
 
   it('CORS only for the origins of the client’s registered redirect URIs (clientBasedCORS)', async () => {
