@@ -161,7 +161,7 @@ app.http(
         });
       }
       try {
-        const step = await signIn.usernameStep(username, returnTo, body.method);
+        const step = await signIn.usernameStep(username, returnTo, body.method, info(rc));
         if (step.kind === 'redirect') return redirect(step.location, 302, startCookies(rc, step.cookie));
         if (step.kind === 'choice')
           return choicePage({ product: product(rc), formTargets: await formTargets(rc, returnTo), ...step });
@@ -190,7 +190,7 @@ app.http(
       const { signIn } = rc.services;
       const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
       try {
-        const start = await signIn.idpFirstStart(rc.request.params.integrationId ?? '', returnTo);
+        const start = await signIn.idpFirstStart(rc.request.params.integrationId ?? '', returnTo, info(rc));
         return redirect(start.location, 302, startCookies(rc, start.cookie));
       } catch (err) {
         await signIn.auditFailure(err, info(rc), 'entra');

@@ -29,6 +29,8 @@ const toKey = (kid: string, value: string | undefined): SealKey => {
 export class SealKeyService {
   private current?: Promise<SealKey>;
   private readonly known = new Map<string, SealKey>();
+  /** Versions of the secret seen in its last version list. */
+  private readonly versions = new Set<string>();
   private lastLookup = 0;
 
   constructor(
@@ -47,7 +49,11 @@ export class SealKeyService {
     return this.current;
   }
 
-  /** The key with id `kid`, if Key Vault has that version (looked up at most every 30 s when unknown). */
+  /**
+   * The key with id `kid`, if Key Vault has that version. Unknown ids are checked against the secret's
+   * version list, read at most every 30 s per instance: made-up ids cost no Key Vault call and cannot
+   * keep a real new version (sealed by another instance) from being found at the next list.
+   */
   async openingKey(kid: string): Promise<SealKey | undefined> {
     const current = await this.sealingKey();
     if (kid === current.kid) return current;
@@ -55,8 +61,17 @@ export class SealKeyService {
     if (hit) return hit;
     if (!KID.test(kid)) return undefined;
     const now = this.clock.now();
-    if (now - this.lastLookup < LOOKUP_COOLDOWN_MS) return undefined;
-    this.lastLookup = now;
+    if (!this.versions.has(kid) && now - this.lastLookup >= LOOKUP_COOLDOWN_MS) {
+      this.lastLookup = now;
+      try {
+        for await (const p of this.secrets.listPropertiesOfSecretVersions(this.secretName)) {
+          if (p.version && p.enabled !== false) this.versions.add(p.version);
+        }
+      } catch (err) {
+        throw new DependencyError('secrets', err);
+      }
+    }
+    if (!this.versions.has(kid)) return undefined;
     try {
       const s = await this.secrets.getSecret(this.secretName, { version: kid });
       const key = toKey(kid, s.value);

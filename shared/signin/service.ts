@@ -28,7 +28,7 @@ import type {
 } from './ports.ts';
 import { safeReturnUrl } from './return-url.ts';
 import type { SessionService } from './sessions.ts';
-import type { SlotLimiter } from './slots.ts';
+import type { Slot, SlotLimiter } from './slots.ts';
 import {
   ACCOUNT_POLICY,
   ADDRESS_POLICY,
@@ -40,6 +40,8 @@ import { type LoginTransaction, type LoginTransactionStore, TransactionError } f
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SIGN_IN_SCOPES = ['openid', 'profile', 'email'];
+/** Sign-ins sent to Entra per client address per 10 minutes (RL1; nothing is stored, but each start reads a user). */
+export const START_LIMIT = { limit: 30, windowMs: 10 * 60_000 };
 /** Callbacks per client address per 10 minutes (RL1). */
 export const CALLBACK_LIMIT = { limit: 60, windowMs: 10 * 60_000 };
 
@@ -158,6 +160,41 @@ export class SignInService {
     usernameRaw: string,
     returnTo: string | null,
     method: 'entra' | 'password' | undefined,
+    info: RequestInfo,
+  ): Promise<LoginStepResult> {
+    // This address's start slot is taken while the user is read (one round trip); it is given back
+    // when the step does not send the browser to Entra.
+    const slot = this.d.slots.take('start', addressBucket(info.clientAddress), START_LIMIT);
+    slot.catch(() => {});
+    let redirected = false;
+    try {
+      const step = await this.usernameStepFor(usernameRaw, returnTo, method, async () => {
+        redirected = true;
+        await this.startAllowed(await slot);
+      });
+      return step;
+    } finally {
+      if (!redirected)
+        void slot.then(
+          (s) => s.release?.(),
+          () => undefined,
+        );
+    }
+  }
+
+  /** 429 + Retry-After when this address has used its sign-in starts. */
+  private async startAllowed(slot: Slot): Promise<void> {
+    if (!slot.blocked) return;
+    throw new SignInError('throttled', 429, 'start_rate_limited', {
+      headers: { 'Retry-After': String(slot.retryAfterSeconds) },
+    });
+  }
+
+  private async usernameStepFor(
+    usernameRaw: string,
+    returnTo: string | null,
+    method: 'entra' | 'password' | undefined,
+    beforeRedirect: () => Promise<void>,
   ): Promise<LoginStepResult> {
     const username = normaliseUsername(usernameRaw);
     const user = await this.d.users.getByUsername(username);
@@ -189,6 +226,7 @@ export class SignInService {
       if (hasPasswordChoice && method !== 'entra') {
         return { kind: 'choice', username, title: integration.title, returnTo };
       }
+      await beforeRedirect();
       return { kind: 'redirect', ...(await this.startEntra(integration, username, returnTo)) };
     }
     // Password users, unknown users and disabled users all get the password step (no enumeration).
@@ -196,10 +234,22 @@ export class SignInService {
   }
 
   /** IdP-first start: `GET /api/auth/login/{integrationId}`. */
-  async idpFirstStart(integrationId: string, returnTo: string | null) {
+  async idpFirstStart(integrationId: string, returnTo: string | null, info: RequestInfo) {
     if (!GUID.test(integrationId))
       throw new SignInError('integration_not_found', 404, 'integration_not_found');
-    const { integration } = await this.activeIntegration(integrationId, null);
+    const slot = this.d.slots.take('start', addressBucket(info.clientAddress), START_LIMIT);
+    slot.catch(() => {});
+    let integration: SignInIntegration;
+    try {
+      ({ integration } = await this.activeIntegration(integrationId, null));
+    } catch (err) {
+      void slot.then(
+        (s) => s.release?.(),
+        () => undefined,
+      );
+      throw err;
+    }
+    await this.startAllowed(await slot);
     return this.startEntra(integration, null, returnTo);
   }
 

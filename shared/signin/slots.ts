@@ -16,6 +16,9 @@ import { isConflict } from '../storage/tables.ts';
 import { counterKey, type RatePolicy, type ThrottleState } from './throttle.ts';
 
 const RANDOM_TRIES = 2;
+
+/** The outcome of `take`: refused (429 + Retry-After), or granted with a way to give the slot back. */
+export type Slot = ThrottleState & { release?: () => Promise<void> };
 const FREE_TRIES = 3;
 
 export class SlotLimiter {
@@ -24,34 +27,46 @@ export class SlotLimiter {
     private readonly clock: Clock,
   ) {}
 
-  async take(kind: string, value: string, policy: RatePolicy): Promise<ThrottleState> {
+  async take(kind: string, value: string, policy: RatePolicy): Promise<Slot> {
     const now = this.clock.now();
     const window = Math.floor(now / policy.windowMs);
     const partitionKey = `${counterKey(`slots:${kind}`, value)}-${window}`;
     const retryAfterSeconds = Math.max(1, Math.ceil(((window + 1) * policy.windowMs - now) / 1000));
+    let taken = '';
     const tryTake = async (slot: number) => {
+      const rowKey = String(slot).padStart(5, '0');
       try {
-        await this.table.createEntity({ partitionKey, rowKey: String(slot).padStart(5, '0'), at: now });
+        await this.table.createEntity({ partitionKey, rowKey, at: now });
+        taken = rowKey;
         return true;
       } catch (err) {
         if (isConflict(err)) return false;
         throw err;
       }
     };
+    const granted = (): Slot => ({
+      blocked: false,
+      retryAfterSeconds: 0,
+      // Gives the slot back (an attempt that turned out not to need one); best effort.
+      release: () =>
+        this.table.deleteEntity(partitionKey, taken).then(
+          () => undefined,
+          () => undefined,
+        ),
+    });
     for (let i = 0; i < RANDOM_TRIES; i++) {
-      if (await tryTake(Math.floor(Math.random() * policy.limit)))
-        return { blocked: false, retryAfterSeconds: 0 };
+      if (await tryTake(Math.floor(Math.random() * policy.limit))) return granted();
     }
     if (policy.limit > 10_000) return { blocked: true, retryAfterSeconds };
-    const taken = new Set<number>();
+    const used = new Set<number>();
     const rows = this.table.listEntities({
       queryOptions: { filter: `PartitionKey eq '${partitionKey}'`, select: ['RowKey'] },
     });
-    for await (const r of rows) taken.add(Number(r.rowKey));
-    const free = Array.from({ length: policy.limit }, (_, i) => i).filter((i) => !taken.has(i));
+    for await (const r of rows) used.add(Number(r.rowKey));
+    const free = Array.from({ length: policy.limit }, (_, i) => i).filter((i) => !used.has(i));
     for (let i = 0; i < FREE_TRIES && free.length > 0; i++) {
       const [slot] = free.splice(Math.floor(Math.random() * free.length), 1);
-      if (slot !== undefined && (await tryTake(slot))) return { blocked: false, retryAfterSeconds: 0 };
+      if (slot !== undefined && (await tryTake(slot))) return granted();
     }
     return { blocked: true, retryAfterSeconds };
   }

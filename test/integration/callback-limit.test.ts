@@ -8,6 +8,7 @@ import { CALLBACK_LIMIT } from '../../shared/signin/service.ts';
 import { SlotLimiter } from '../../shared/signin/slots.ts';
 import {
   LOGIN_COOKIE_PREFIX,
+  type LoginTransactionStore,
   loginCookieName,
   MAX_PENDING_PER_BROWSER,
 } from '../../shared/signin/transactions.ts';
@@ -51,16 +52,20 @@ describe('callback limit under a burst', () => {
     const integration = await createDemoIntegration(app);
     await createUser(app, { username: 'burst', verifyType: { integrationId: integration.id } });
     const rowsBefore = await countRows(app.services.tables.loginTransactions);
-    // 200 sign-ins started in 200 browsers: each a sealed cookie, nothing stored.
+    // 200 sign-ins in progress in 200 browsers: each a sealed transaction cookie (as a start makes it,
+    // without spending this address's start limit), nothing stored.
+    const store = (app.services.signIn as unknown as { d: { transactions: LoginTransactionStore } }).d
+      .transactions;
     const starts: { b: BrokerBrowser; state: string }[] = [];
     for (let i = 0; i < 200; i++) {
       const b = new BrokerBrowser(app);
-      const start = await b.post('/api/auth/login', { username: 'burst' });
-      expect(start.status).toBe(302);
-      starts.push({
-        b,
-        state: new URL(start.headers.get('location') as string).searchParams.get('state') as string,
+      const tx = await store.create({
+        integrationId: integration.id,
+        expectedUsername: 'burst',
+        returnTo: null,
       });
+      b.jar.cookies.set(tx.cookie.name, tx.cookie.value);
+      starts.push({ b, state: tx.state });
     }
     expect(await countRows(app.services.tables.loginTransactions)).toBe(rowsBefore);
     const address = { 'x-forwarded-for': '203.0.113.50' };
