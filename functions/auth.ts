@@ -93,6 +93,8 @@ const loginForm = z.object({
   username: text(USERNAME_MAX + 64),
   returnTo: text(4096),
   method: z.enum(['entra', 'password']).optional(),
+  /** Kept from an application's `prompt=login`: the user must really sign in again, at Entra too. */
+  prompt: z.enum(['login']).optional(),
 });
 
 const passwordForm = z.object({
@@ -132,6 +134,7 @@ app.http(
         formTargets: await formTargets(rc, returnTo),
         username: prefill.slice(0, USERNAME_MAX),
         returnTo,
+        reauthenticate: forceSignIn,
       });
     },
   }),
@@ -156,12 +159,15 @@ app.http(
           formTargets: await formTargets(rc, returnTo),
           username: username.slice(0, USERNAME_MAX),
           returnTo,
+          reauthenticate: body.prompt === 'login',
           status: 400,
           error: username ? TEXTS.usernameTooLong : TEXTS.usernameRequired,
         });
       }
       try {
-        const step = await signIn.usernameStep(username, returnTo, body.method, info(rc));
+        const step = await signIn.usernameStep(username, returnTo, body.method, info(rc), {
+          reauthenticate: body.prompt === 'login',
+        });
         if (step.kind === 'redirect') return redirect(step.location, 302, startCookies(rc, step.cookie));
         if (step.kind === 'choice')
           return choicePage({ product: product(rc), formTargets: await formTargets(rc, returnTo), ...step });

@@ -236,7 +236,7 @@ export class OidcService {
 
     if (!session || !user || user.disabled || !fresh) {
       const q = new URLSearchParams({ returnTo: `${OIDC_MOUNT}/${INTERACTION_PATH}/${uid}` });
-      if (session && !fresh) q.set('prompt', 'login');
+      if (needsFresh) q.set('prompt', 'login');
       if (typeof params.login_hint === 'string' && params.login_hint.length <= 256)
         q.set('username', params.login_hint);
       return {

@@ -91,6 +91,8 @@ export interface UsernameStep {
   formTargets?: readonly string[];
   username?: string;
   returnTo?: string | null;
+  /** An application asked for a new sign-in (`prompt=login`): Entra is asked for one too. */
+  reauthenticate?: boolean;
   error?: string;
   status?: number;
   cookies?: Cookie[];
@@ -106,7 +108,7 @@ export function usernamePage(o: UsernameStep): HttpResponseInit {
     ...(o.cookies ? { cookies: o.cookies } : {}),
     body: `<h1>${escapeHtml(t(TEXTS.signInIntro, { product: o.product }))}</h1>
 <form method="post" action="/api/auth/login" novalidate>
-${hidden('returnTo', o.returnTo)}
+${hidden('returnTo', o.returnTo)}${o.reauthenticate ? hidden('prompt', 'login') : ''}
 <div class="field">
 <label for="username">${escapeHtml(TEXTS.usernameLabel)}</label>
 <p class="hint" id="username-hint">${escapeHtml(TEXTS.usernameHint)}</p>

@@ -161,6 +161,7 @@ export class SignInService {
     returnTo: string | null,
     method: 'entra' | 'password' | undefined,
     info: RequestInfo,
+    opts: { reauthenticate?: boolean } = {},
   ): Promise<LoginStepResult> {
     // This address's start slot is taken while the user is read (one round trip); it is given back
     // when the step does not send the browser to Entra.
@@ -168,10 +169,16 @@ export class SignInService {
     slot.catch(() => {});
     let redirected = false;
     try {
-      const step = await this.usernameStepFor(usernameRaw, returnTo, method, async () => {
-        redirected = true;
-        await this.startAllowed(await slot);
-      });
+      const step = await this.usernameStepFor(
+        usernameRaw,
+        returnTo,
+        method,
+        async () => {
+          redirected = true;
+          await this.startAllowed(await slot);
+        },
+        opts.reauthenticate === true,
+      );
       return step;
     } finally {
       if (!redirected)
@@ -195,6 +202,7 @@ export class SignInService {
     returnTo: string | null,
     method: 'entra' | 'password' | undefined,
     beforeRedirect: () => Promise<void>,
+    reauthenticate: boolean,
   ): Promise<LoginStepResult> {
     const username = normaliseUsername(usernameRaw);
     const user = await this.d.users.getByUsername(username);
@@ -227,7 +235,10 @@ export class SignInService {
         return { kind: 'choice', username, title: integration.title, returnTo };
       }
       await beforeRedirect();
-      return { kind: 'redirect', ...(await this.startEntra(integration, username, returnTo)) };
+      return {
+        kind: 'redirect',
+        ...(await this.startEntra(integration, username, returnTo, reauthenticate)),
+      };
     }
     // Password users, unknown users and disabled users all get the password step (no enumeration).
     return { kind: 'password', username, returnTo };
@@ -283,6 +294,7 @@ export class SignInService {
     integration: SignInIntegration,
     expectedUsername: string | null,
     returnTo: string | null,
+    reauthenticate = false,
   ): Promise<{ location: string; cookie: Cookie }> {
     // Nothing is stored and nothing is sent to Entra here: the transaction travels sealed in its cookie.
     const tx = await this.d.transactions.create({
@@ -302,7 +314,9 @@ export class SignInService {
     q.set('code_challenge', tx.challenge);
     q.set('code_challenge_method', 'S256');
     if (expectedUsername) q.set('login_hint', expectedUsername);
-    else q.set('prompt', 'select_account');
+    // An application's prompt=login / max_age: Entra must ask for credentials, not answer from its SSO.
+    if (reauthenticate) q.set('prompt', 'login');
+    else if (!expectedUsername) q.set('prompt', 'select_account');
     return { location: url.toString(), cookie: tx.cookie };
   }
 

@@ -263,6 +263,19 @@ describe('login start (A)', () => {
     expect(pageCsp).toContain(`form-action 'self' ${new URL(url).origin}`);
   });
 
+  it("an application's prompt=login reaches Entra: the username step keeps it and the authorize URL asks for credentials", async () => {
+    await user('paul');
+    const b = new BrokerBrowser(app);
+    const page = await (await b.get('/api/auth/login?prompt=login')).text();
+    expect(page).toContain('name="prompt" value="login"');
+    const fresh = await b.post('/api/auth/login', { username: 'paul', prompt: 'login' });
+    expect(new URL(fresh.headers.get('location') as string).searchParams.get('prompt')).toBe('login');
+    const usual = await b.post('/api/auth/login', { username: 'paul' });
+    expect(new URL(usual.headers.get('location') as string).searchParams.get('prompt')).toBeNull();
+    const bad = await b.post('/api/auth/login', { username: 'paul', prompt: 'none' });
+    expect(bad.status).toBe(400);
+  });
+
   it('LS3: a sealed transaction opens only for its own state, untampered, with a key of ours', async () => {
     const store = (app.services.signIn as unknown as { d: { transactions: LoginTransactionStore } }).d
       .transactions;
