@@ -392,7 +392,28 @@ export class UserService {
     return this.view(saved);
   }
 
+  /**
+   * Changes a user. With `If-Match` the change applies to that version only (412 otherwise). Without
+   * it the caller asked for "the current version": a write that lost a race with another one is read
+   * again and re-applied (up to 5 tries, with jitter), instead of answering 412 to a request that named no version.
+   */
   async update(username: string, patch: PatchUserInput, ifMatch: string | undefined, ctx: ChangeContext) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.updateOnce(username, patch, ifMatch, ctx);
+      } catch (err) {
+        if (ifMatch !== undefined || !(err instanceof PreconditionFailedError) || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  private async updateOnce(
+    username: string,
+    patch: PatchUserInput,
+    ifMatch: string | undefined,
+    ctx: ChangeContext,
+  ) {
     const current = await this.requireRecord(username);
     checkIfMatch(ifMatch, current);
     const next: NewUserRecord = { ...current };
