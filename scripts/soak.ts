@@ -22,6 +22,7 @@ import { setLogSink } from '../shared/log.ts';
 import { setServices } from '../shared/runtime.ts';
 import { createServices } from '../shared/services.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
+import { Jar, pct, standInLogin as standInLoginAt } from './bench/flows.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { freePort, startAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa } from './standins/ca.ts';
@@ -128,27 +129,6 @@ function fromAddress(
     req.on('error', reject);
     req.end(init.body);
   });
-}
-
-class Jar {
-  private readonly cookies = new Map<string, string>();
-  store(res: Response) {
-    for (const line of res.headers.getSetCookie()) {
-      const pair = line.split(';')[0] ?? '';
-      const i = pair.indexOf('=');
-      const value = pair.slice(i + 1).trim();
-      if (value === '' || /max-age=0/i.test(line)) this.cookies.delete(pair.slice(0, i).trim());
-      else this.cookies.set(pair.slice(0, i).trim(), value);
-    }
-  }
-  get header() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-}
-
-function pct(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
 /** An unexpected answer: counted by operation and status. */
@@ -263,34 +243,11 @@ async function main() {
       ...(jar?.header ? { cookie: jar.header } : {}),
     });
 
-    const standInLogin = async (authorizeUrl: string, account: string): Promise<string> => {
-      const idp = new Jar();
-      let url = authorizeUrl;
-      for (let hop = 0; hop < 10; hop++) {
-        const res = await fetch(url, { redirect: 'manual', headers: { cookie: idp.header } });
-        idp.store(res);
-        if (res.status === 200) {
-          const action = /<form method="post" action="([^"]+)"/.exec(await res.text())?.[1];
-          if (!action) throw new OpError('entra-sign-in', 'no login form');
-          const post = await fetch(new URL(action.replace(/&amp;/g, '&'), url), {
-            method: 'POST',
-            redirect: 'manual',
-            headers: { cookie: idp.header, 'content-type': 'application/x-www-form-urlencoded' },
-            body: new URLSearchParams({ login: account, password: 'any password' }),
-          });
-          await post.arrayBuffer();
-          idp.store(post);
-          url = new URL(post.headers.get('location') ?? '', url).href;
-          continue;
-        }
-        await res.arrayBuffer();
-        const location = res.headers.get('location');
-        if (!location) throw new OpError('entra-sign-in', `stand-in ${res.status}`);
-        url = new URL(location, url).href;
-        if (url.startsWith(`${base}/api/auth/callback`)) return url;
-      }
-      throw new OpError('entra-sign-in', 'stand-in redirects');
-    };
+    // The Entra stand-in's login form (shared with the bench); failures count as an Entra sign-in error.
+    const standInLogin = (authorizeUrl: string, account: string): Promise<string> =>
+      standInLoginAt(authorizeUrl, account, `${base}/api/auth/callback`).catch((err: unknown) => {
+        throw new OpError('entra-sign-in', err instanceof Error ? err.message : 'stand-in');
+      });
 
     const ops: Record<OpName, () => Promise<void>> = {
       'entra-sign-in': async () => {

@@ -26,6 +26,26 @@ async function getLatest(secrets: SecretClient, name: string) {
   }
 }
 
+/**
+ * The latest version of `name`, written with `generate()` first when the secret does not exist, then
+ * read back: when two instances race to create it, both end up with the same winner.
+ */
+export async function latestOrCreate(
+  secrets: SecretClient,
+  name: string,
+  generate: () => string,
+  opts: { contentType: string; tags: Record<string, string>; onCreate?: () => void },
+): Promise<SecretVersion> {
+  let latest = await getLatest(secrets, name);
+  if (!latest) {
+    await secrets.setSecret(name, generate(), { contentType: opts.contentType, tags: opts.tags });
+    opts.onCreate?.();
+    latest = await getLatest(secrets, name);
+  }
+  if (!latest?.value || !latest.properties.version) throw new Error(`secret ${name} has no value`);
+  return { version: latest.properties.version, value: latest.value };
+}
+
 /** The current version (created with `generate()` when the secret does not exist) and the previous one. */
 export async function loadCurrentAndPrevious(
   secrets: SecretClient,
@@ -33,13 +53,7 @@ export async function loadCurrentAndPrevious(
   generate: () => string,
   tags: Record<string, string>,
 ): Promise<CurrentAndPrevious> {
-  let latest = await getLatest(secrets, name);
-  if (!latest) {
-    await secrets.setSecret(name, generate(), { contentType: 'application/json', tags });
-    latest = await getLatest(secrets, name);
-  }
-  if (!latest?.value || !latest.properties.version) throw new Error(`secret ${name} has no value`);
-  const current = { version: latest.properties.version, value: latest.value };
+  const current = await latestOrCreate(secrets, name, generate, { contentType: 'application/json', tags });
   const versions: { version: string; createdOn: number }[] = [];
   for await (const p of secrets.listPropertiesOfSecretVersions(name)) {
     if (p.enabled !== false && p.version && p.version !== current.version) {

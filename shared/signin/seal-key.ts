@@ -9,11 +9,16 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import type { Clock } from '../clock.ts';
 import { DependencyError, sdkStatus } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { latestOrCreate } from '../secrets/versioned.ts';
 
 export const LOGIN_SEAL_KEY_SECRET = 'broker-login-seal-key';
 const KID = /^[0-9a-f]{32}$/;
 /** An unknown key id makes this instance ask Key Vault at most this often. */
 const LOOKUP_COOLDOWN_MS = 30_000;
+
+const SEAL_KEY_CONTENT_TYPE = 'application/octet-stream';
+const SEAL_KEY_TAGS = { purpose: 'broker-login-transaction-seal', alg: 'A256GCM' };
+const newSealKey = () => randomBytes(32).toString('base64url');
 
 export interface SealKey {
   kid: string;
@@ -85,9 +90,9 @@ export class SealKeyService {
 
   /** Writes a new key version; values sealed with the old one stay readable. */
   async rotate(): Promise<string> {
-    const res = await this.secrets.setSecret(this.secretName, randomBytes(32).toString('base64url'), {
-      contentType: 'application/octet-stream',
-      tags: { purpose: 'broker-login-transaction-seal', alg: 'A256GCM' },
+    const res = await this.secrets.setSecret(this.secretName, newSealKey(), {
+      contentType: SEAL_KEY_CONTENT_TYPE,
+      tags: SEAL_KEY_TAGS,
     });
     this.current = undefined;
     return res.properties.version ?? '';
@@ -95,29 +100,17 @@ export class SealKeyService {
 
   private async loadCurrent(): Promise<SealKey> {
     try {
-      let secret = await this.getLatest();
-      if (!secret) {
-        await this.rotate();
-        this.log.info('login_seal_key.generated');
-        // Read back the latest version: when two instances race, both end up with the same winner.
-        secret = await this.getLatest();
-      }
-      if (!secret?.properties.version) throw new Error('login seal key has no version');
-      const key = toKey(secret.properties.version, secret.value);
+      const latest = await latestOrCreate(this.secrets, this.secretName, newSealKey, {
+        contentType: SEAL_KEY_CONTENT_TYPE,
+        tags: SEAL_KEY_TAGS,
+        onCreate: () => this.log.info('login_seal_key.generated'),
+      });
+      const key = toKey(latest.version, latest.value);
       this.known.set(key.kid, key);
       return key;
     } catch (err) {
       this.log.error('login_seal_key.load_failed', { error: err });
       throw err instanceof DependencyError ? err : new DependencyError('secrets', err);
-    }
-  }
-
-  private async getLatest() {
-    try {
-      return await this.secrets.getSecret(this.secretName);
-    } catch (err) {
-      if (sdkStatus(err) === 404) return undefined;
-      throw err;
     }
   }
 }

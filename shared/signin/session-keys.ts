@@ -9,8 +9,9 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { JWK } from 'jose';
 import type { Clock } from '../clock.ts';
-import { DependencyError, sdkStatus } from '../errors.ts';
+import { DependencyError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { latestOrCreate } from '../secrets/versioned.ts';
 
 export const SESSION_KEY_SECRET = 'broker-session-signing-key';
 /** An unknown kid makes us look at Key Vault again at most this often (another instance may have rotated). */
@@ -110,32 +111,17 @@ export class SessionKeyService {
 
   private async loadCurrent(): Promise<SigningKey> {
     try {
-      let secret = await this.getLatest();
-      if (!secret) {
-        await this.secrets.setSecret(this.secretName, newPrivateJwk(), {
-          contentType: 'application/jwk+json',
-          tags: { purpose: 'broker-session-signing', alg: 'ES256' },
-        });
-        this.log.info('session_keys.generated');
-        // Read back the latest version: when two instances race, both end up with the same winner.
-        secret = await this.getLatest();
-      }
-      if (!secret?.value || !secret.properties.version) throw new Error('session signing key has no value');
-      const key = toSigningKey(secret.properties.version, secret.value);
+      const latest = await latestOrCreate(this.secrets, this.secretName, newPrivateJwk, {
+        contentType: 'application/jwk+json',
+        tags: { purpose: 'broker-session-signing', alg: 'ES256' },
+        onCreate: () => this.log.info('session_keys.generated'),
+      });
+      const key = toSigningKey(latest.version, latest.value);
       this.byKid.set(key.kid, key);
       return key;
     } catch (err) {
       this.log.error('session_keys.load_failed', { error: err });
       throw new DependencyError('secrets', err);
-    }
-  }
-
-  private async getLatest() {
-    try {
-      return await this.secrets.getSecret(this.secretName);
-    } catch (err) {
-      if (sdkStatus(err) === 404) return undefined;
-      throw err;
     }
   }
 
