@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --storage-rtt MS] [--json FILE]`: the broker side by side with Auth.js on the same
+ * `npm run bench [-- --storage-rtt MS] [--idp-rtt MS] [--json FILE]`: the broker side by side with Auth.js on the same
  * Entra stand-in, on a local stack the bench starts itself on free ports (loopback only, stops by
  * itself, a few minutes):
  *   - Azurite (in memory) behind a counting TCP proxy (scripts/standins/table-proxy.ts) that can add
  *     `--storage-rtt MS` to every Table request; the Key Vault stand-in; the Entra stand-in in its own
- *     process;
+ *     process (`--idp-rtt MS` delays its back channel: discovery, keys and token requests, the calls a
+ *     server makes to Entra, which Auth.js makes more of; the browser's pages are not delayed);
  *   - the broker (the real app on the local host) and the Auth.js app (scripts/bench/authjs-app.ts:
  *     `@auth/core` + its Microsoft Entra ID provider, PKCE + state + nonce, JWT sessions), each in its
  *     own process so its CPU (process.cpuUsage) and heap are its own.
@@ -108,7 +109,10 @@ function fail(what: string) {
 
 /** The Entra stand-in in its own process; answers `count` over IPC with its request count. */
 async function runStandInChild() {
-  const standIn = await startEntraStandIn({ tenants: [demoTenant()] });
+  const standIn = await startEntraStandIn({
+    tenants: [demoTenant()],
+    backChannelDelayMs: Number(process.env.BENCH_IDP_RTT ?? 0),
+  });
   process.on('message', (m: { type?: string }) => {
     if (m?.type === 'count') process.send?.({ type: 'count', total: standIn.requests.length });
   });
@@ -124,7 +128,7 @@ async function startStandInChild() {
     [...process.execArgv, process.argv[1] ?? '', ENTRA_CHILD_FLAG],
     {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: process.env,
+      env: { ...process.env, BENCH_IDP_RTT: String(Number(flag('--idp-rtt') ?? 0)) },
     },
   );
   const host = await new Promise<string>((resolve, reject) => {
@@ -180,6 +184,7 @@ const KINDS: Kind[] = ['broker', 'authjs'];
 async function main() {
   setLogSink(() => {});
   const storageRtt = Number(flag('--storage-rtt') ?? 0);
+  const idpRtt = Number(flag('--idp-rtt') ?? 0);
   const jsonFile = flag('--json');
   const t0 = performance.now();
   // One after another: on a loaded machine, starting them together can miss Azurite's 15 s start window.
@@ -264,7 +269,7 @@ async function main() {
       kind === 'broker' ? brokerSignIn(apps.broker.url, user, hook) : authJsSignIn(apps.authjs.url, user);
     console.log(
       `Stack up and ${entraUsers.length + PASSWORD_USERS} users seeded in ${(ms(t0) / 1000).toFixed(1)} s ` +
-        `(broker ${apps.broker.url}, Auth.js ${apps.authjs.url}, Entra stand-in ${entra.host}; storage RTT +${storageRtt} ms).`,
+        `(broker ${apps.broker.url}, Auth.js ${apps.authjs.url}, Entra stand-in ${entra.host}; storage RTT +${storageRtt} ms, IdP back-channel RTT +${idpRtt} ms).`,
     );
 
     // ---- warm-up (signing key, JWKS, MSAL client, integration secret, discovery) and first bindings
@@ -525,7 +530,8 @@ async function main() {
       `${r[0].padEnd(w)}  ${r[1].padStart(12)}  ${r[2].padStart(12)}  ${r[3].padStart(6)}`;
     console.log(
       `\nSign-in benchmark, broker vs Auth.js — Node ${process.version}, loopback only, same Entra stand-in, ` +
-        `storage RTT +${storageRtt} ms (per Table request, at the proxy). Returning Entra user, warm instances, ` +
+        `storage RTT +${storageRtt} ms (per Table request, at the proxy), IdP back-channel RTT +${idpRtt} ms ` +
+        `(per discovery, keys or token request, at the Entra stand-in). Returning Entra user, warm instances, ` +
         `${LATENCY_SAMPLES} interleaved samples each.`,
     );
     console.log(line(['Measure', 'broker', 'Auth.js', 'ratio']));
@@ -593,6 +599,7 @@ async function main() {
           {
             node: process.version,
             storageRttMs: storageRtt,
+            idpBackChannelRttMs: idpRtt,
             latencySamples: LATENCY_SAMPLES,
             latencyMs: { broker: summary('broker'), authjs: summary('authjs') },
             cpuMsPerSignIn: { broker: cpuPerSignIn('broker'), authjs: cpuPerSignIn('authjs') },

@@ -29,7 +29,17 @@ interface ChildMessage {
 export async function spawnApp(kind: 'broker' | 'authjs', options: unknown): Promise<AppHandle> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--expose-gc', ...process.execArgv, process.argv[1] ?? '', APP_CHILD_FLAG, kind],
+    [
+      '--expose-gc',
+      // `BENCH_CPU_PROF_DIR=DIR npm run bench`: a V8 CPU profile of each app, written when it stops.
+      ...(process.env.BENCH_CPU_PROF_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
+        : []),
+      ...process.execArgv,
+      process.argv[1] ?? '',
+      APP_CHILD_FLAG,
+      kind,
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_APP_OPTIONS: JSON.stringify(options) },

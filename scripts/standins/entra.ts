@@ -46,6 +46,12 @@ export interface EntraStandInOptions {
   publicHost?: string;
   /** Receives internal errors (500s); default: silent. */
   log?: (message: string) => void;
+  /**
+   * Extra round-trip time (ms) added to every back-channel request (discovery, keys, token), the
+   * calls a server makes to Entra; browser pages (authorize, login form) are not delayed. The bench's
+   * `--idp-rtt`.
+   */
+  backChannelDelayMs?: number;
 }
 
 export interface EntraStandIn {
@@ -501,6 +507,11 @@ async function newSigningKey(): Promise<{
   return { kid, signingJwk, signingKey: await importJWK(signingJwk, 'RS256') };
 }
 
+/** Paths a server calls (not a browser): discovery documents, signing keys, the token endpoint. */
+function isBackChannel(path: string): boolean {
+  return /\/(openid-configuration|keys|token|instance)$/.test(path) || path.includes('/discovery/');
+}
+
 export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise<EntraStandIn> {
   const { default: Provider } = (await import(OIDC_PROVIDER_MODULE)) as { default: ProviderCtor };
   const tenants = opts.tenants ?? [demoTenant()];
@@ -530,11 +541,15 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
       entry.status = typeof args[0] === 'number' ? args[0] : res.statusCode;
       return writeHead(...args);
     }) as ServerResponse['writeHead'];
-    route(req, res).catch((err: unknown) => {
-      log(`entra stand-in: ${req.method} ${path}: ${err instanceof Error ? err.stack : String(err)}`);
-      if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
-      else res.destroy();
-    });
+    const serve = () =>
+      route(req, res).catch((err: unknown) => {
+        log(`entra stand-in: ${req.method} ${path}: ${err instanceof Error ? err.stack : String(err)}`);
+        if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
+        else res.destroy();
+      });
+    const delay = opts.backChannelDelayMs ?? 0;
+    if (delay > 0 && isBackChannel(path)) setTimeout(serve, delay);
+    else serve();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

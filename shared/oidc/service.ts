@@ -49,7 +49,7 @@ import {
   type ProviderModule,
   TTL,
 } from './provider.ts';
-import { OidcTableStore, type Payload } from './store.ts';
+import { OidcTableStore, type Payload, withRequestMemo } from './store.ts';
 
 /** What the OP reads of an application (shared/applications/service.ts `clientForProvider`). */
 export interface ProviderClientSource {
@@ -89,6 +89,8 @@ interface RequestState {
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_BODY = 64 * 1024;
+/** How many `sub` → username pairs an instance remembers (`accountUser`). */
+const USERNAME_BY_ID_MAX = 10_000;
 
 export class OidcService {
   readonly issuer: string;
@@ -97,6 +99,7 @@ export class OidcService {
   /** Table Storage operations by kind since start (benchmarks read it). */
   readonly ops: Record<string, number> = {};
   private readonly target: BridgeTarget;
+  private readonly usernameById = new Map<string, string>();
   private state?: {
     built: Promise<ProviderModule & { handler: ReturnType<ProviderModule['provider']['callback']> }>;
     versions?: string;
@@ -166,8 +169,12 @@ export class OidcService {
     }
   }
 
-  /** Every /api/oidc/{path} request. */
-  async handle(rc: OidcRequest, path: string): Promise<HttpResponseInit> {
+  /** Every /api/oidc/{path} request (OidcStore rows read at most once per request: `withRequestMemo`). */
+  handle(rc: OidcRequest, path: string): Promise<HttpResponseInit> {
+    return withRequestMemo(() => this.serve(rc, path));
+  }
+
+  private async serve(rc: OidcRequest, path: string): Promise<HttpResponseInit> {
     const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(path);
     if (m) return this.interaction(rc, m[1] ?? '');
     const { handler } = await this.provider();
@@ -213,12 +220,23 @@ export class OidcService {
     const clientId = String(params.client_id ?? '');
     const app = await this.d.applications.clientForProvider(clientId);
 
-    const session = await this.d.sessionService.authenticate(rc.request).catch((err: unknown) => {
-      if ((err as Error)?.name === 'SessionRejectedError') return undefined;
-      throw err;
-    });
+    // The user is read while the session row is (the session token names the user once verified).
+    let userRead: Promise<UserRecord | undefined> | undefined;
+    const session = await this.d.sessionService
+      .authenticate(rc.request, {
+        onVerified: (username) => {
+          userRead = this.d.users.getByUsername(username);
+          userRead.catch(() => {}); // awaited below only when the session lives
+        },
+      })
+      .catch((err: unknown) => {
+        if ((err as Error)?.name === 'SessionRejectedError') return undefined;
+        throw err;
+      });
     const cookies: Cookie[] = session?.refreshedCookie ? [session.refreshedCookie] : [];
-    const user = session ? await this.d.users.getByUsername(session.username) : undefined;
+    const user = session
+      ? await (userRead && session.username ? userRead : this.d.users.getByUsername(session.username))
+      : undefined;
 
     const prompts = new Set(String(params.prompt ?? '').split(' '));
     const maxAge = params.max_age === undefined ? undefined : Number(params.max_age);
@@ -256,11 +274,16 @@ export class OidcService {
     } else {
       const grant = new provider.Grant({ accountId: user.id, clientId });
       grant.addOIDCScope(String(params.scope ?? 'openid'));
-      const grantId = await grant.save();
-      // The grant dies with this broker session: findAccount refuses its tokens once the session ends.
-      await this.store
-        .adapterFor(GRANT_SESSION_MODEL)
-        .upsert(grantId, { u: session.username, s: session.sessionId }, TTL.Grant);
+      // The grant's id is made here so that both rows are written together.
+      const grantId = (grant as unknown as { generateTokenId(): string }).generateTokenId();
+      grant.jti = grantId;
+      await Promise.all([
+        grant.save(),
+        // The grant dies with this broker session: findAccount refuses its tokens once the session ends.
+        this.store
+          .adapterFor(GRANT_SESSION_MODEL)
+          .upsert(grantId, { u: session.username, s: session.sessionId }, TTL.Grant),
+      ]);
       result = {
         login: {
           accountId: user.id,
@@ -273,6 +296,31 @@ export class OidcService {
     }
     const returnTo = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
     return { status: 303, headers: { Location: returnTo }, ...(cookies.length ? { cookies } : {}) };
+  }
+
+  /**
+   * The user a `sub` names. Ids are immutable and never reused, and a username names one user row at a
+   * time, so this instance remembers which username an id had: the user row is then read directly (one
+   * round trip instead of the id index and then the row). The row read is the check: a user deleted
+   * and created again under the same name has a new id, so the remembered name no longer matches and
+   * the id index decides (undefined for a deleted user).
+   */
+  private async accountUser(sub: string): Promise<UserRecord | undefined> {
+    const known = this.usernameById.get(sub);
+    if (known !== undefined) {
+      const user = await this.d.users.getByUsername(known);
+      if (user?.id === sub) return user;
+      this.usernameById.delete(sub);
+    }
+    const user = await this.d.users.getById(sub);
+    if (user) {
+      if (this.usernameById.size >= USERNAME_BY_ID_MAX) {
+        const oldest = this.usernameById.keys().next().value;
+        if (oldest !== undefined) this.usernameById.delete(oldest);
+      }
+      this.usernameById.set(sub, user.username);
+    }
+    return user;
   }
 
   /**
@@ -339,7 +387,7 @@ export class OidcService {
       findAccount: async (ctx: OidcContext, sub: string, token: unknown) => {
         const tk = token as { iat?: number; authTime?: number; amr?: string[]; grantId?: string } | undefined;
         const [user, live] = await Promise.all([
-          this.d.users.getById(sub),
+          this.accountUser(sub),
           tk?.grantId ? this.grantSessionLive(tk.grantId) : true,
         ]);
         if (!user || user.disabled || !live) return undefined;

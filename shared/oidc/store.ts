@@ -13,7 +13,12 @@
  * - `revokeByGrantId`: one index row per (grant, artifact) in partition `g:<hash(grantId)>`, so a
  *   revocation is one partition query plus the deletes, never a scan.
  * - `findByUid` (sessions): an index row `uid:xx` → the session's row key.
+ * - One request, one read per row: the provider loads the same session, interaction or code several
+ *   times while serving one request. Inside `withRequestMemo` (every /api/oidc request) a row read or
+ *   written once is served from that request's memory afterwards (with its etag, so `consume` stays
+ *   conditional on what was read). Nothing outlives the request: another request always reads storage.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from '../clock.ts';
@@ -59,6 +64,16 @@ const withId = (json: string, id: string) => (id ? json.split(ID_MARK).join(id) 
 /** Models whose rows are looked up by `uid` (only Session uses it). */
 const UID_MODELS = new Set(['Session']);
 const FAR_FUTURE_ISO = '9999-12-31T00:00:00.000Z';
+
+type StoredRow = Record<string, unknown> & { etag?: string };
+const requestMemo = new AsyncLocalStorage<Map<string, StoredRow | null>>();
+
+/** Runs `fn` with a memo of OidcStore rows that lives as long as this one request. */
+export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
+  return requestMemo.run(new Map(), fn);
+}
+
+const memoKey = (pk: string, rk: string) => `${pk}\n${rk}`;
 
 /** Counts storage round trips (benchmarks and tests read it). */
 export interface OpCounter {
@@ -122,6 +137,30 @@ export class OidcTableStore {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    this.remember(pk, rk, null);
+  }
+
+  /** A row as read (or last written) during this request, if it was. */
+  recall<T>(pk: string, rk: string): (T & { etag: string }) | null | undefined {
+    return requestMemo.getStore()?.get(memoKey(pk, rk)) as (T & { etag: string }) | null | undefined;
+  }
+
+  remember(pk: string, rk: string, row: StoredRow | null): void {
+    requestMemo.getStore()?.set(memoKey(pk, rk), row);
+  }
+
+  forget(pk: string, rk: string): void {
+    requestMemo.getStore()?.delete(memoKey(pk, rk));
+  }
+
+  /** A point read, once per request. */
+  async read<T extends object>(pk: string, rk: string): Promise<(T & { etag: string }) | undefined> {
+    const known = this.recall<T>(pk, rk);
+    if (known !== undefined) return known ?? undefined;
+    this.count('read');
+    const row = await getEntityOrUndefined<T>(this.table, pk, rk);
+    this.remember(pk, rk, row ?? null);
+    return row;
   }
 }
 
@@ -173,12 +212,12 @@ export class OidcAdapter {
 
   private async upsertRow(pk: string, rk: string, entity: object): Promise<void> {
     this.store.count('upsert');
-    await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, ...entity }, 'Replace');
+    const res = await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, ...entity }, 'Replace');
+    this.store.remember(pk, rk, { ...entity, etag: res.etag ?? '' });
   }
 
-  private async read(pk: string, rk: string) {
-    this.store.count('read');
-    return getEntityOrUndefined<Row>(this.table, pk, rk);
+  private read(pk: string, rk: string) {
+    return this.store.read<Row>(pk, rk);
   }
 
   async find(id: string): Promise<Payload | undefined> {
@@ -188,8 +227,7 @@ export class OidcAdapter {
 
   async findByUid(uid: string): Promise<Payload | undefined> {
     const u = this.store.location('uid', uid);
-    this.store.count('read');
-    const idx = await getEntityOrUndefined<IndexRow>(this.table, u.pk, u.rk);
+    const idx = await this.store.read<IndexRow>(u.pk, u.rk);
     if (!idx) return undefined;
     const row = await this.read(idx.targetPk, idx.targetRk);
     if (!row) return undefined;
@@ -216,12 +254,13 @@ export class OidcAdapter {
     payload.consumed = Math.floor(this.store.now() / 1000);
     try {
       this.store.count('merge');
-      await this.table.updateEntity(
-        { partitionKey: pk, rowKey: rk, payload: JSON.stringify(payload) },
-        'Merge',
-        { etag: row.etag },
-      );
+      const updated = JSON.stringify(payload);
+      const res = await this.table.updateEntity({ partitionKey: pk, rowKey: rk, payload: updated }, 'Merge', {
+        etag: row.etag,
+      });
+      this.store.remember(pk, rk, { ...row, payload: updated, etag: res.etag ?? '' });
     } catch (err) {
+      this.store.forget(pk, rk); // unknown now: read again if asked
       if (isPreconditionFailed(err) || isNotFound(err)) return lost();
       throw err;
     }

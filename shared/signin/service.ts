@@ -340,8 +340,17 @@ export class SignInService {
       throw new SignInError(entraErrorCase(query.error), 400, `idp_${safeErrorCode(query.error)}`, ctx);
     }
     if (!query.code) throw new SignInError('invalid_callback', 400, 'missing_code', ctx);
-    // Before anything reaches Entra, together: this address's callback slot (RL1, holds under bursts)
-    // and the single use of the state (CB1). The integration comes from the per-instance cache.
+    // One round before anything reaches Entra, together: this address's callback slot (RL1, holds
+    // under bursts), the single use of the state (CB1), and the expected user's row, which is needed
+    // whatever Entra answers (so Entra's answer never waits for storage). The integration comes from
+    // the per-instance cache (a miss reads it in the same round).
+    const integrationP = this.activeIntegration(tx.integrationId, tx.expectedUsername);
+    const expected = tx.expectedUsername
+      ? this.d.users.getByUsername(tx.expectedUsername)
+      : Promise.resolve(undefined);
+    // Both are awaited below, after the slot and the state: a refused callback must not leave them unhandled.
+    integrationP.catch(() => {});
+    expected.catch(() => {});
     const [slot, used] = await Promise.allSettled([
       this.d.slots.take('callback', addressBucket(info.clientAddress), CALLBACK_LIMIT),
       this.d.transactions.markUsed(state),
@@ -353,12 +362,7 @@ export class SignInService {
       });
     }
     if (used.status === 'rejected') throw transactionFailure(used.reason);
-    const { integration, clientSecret } = await this.activeIntegration(tx.integrationId, tx.expectedUsername);
-    // The expected user is read while Entra redeems the code (it is needed either way).
-    const expected = tx.expectedUsername
-      ? this.d.users.getByUsername(tx.expectedUsername)
-      : Promise.resolve(undefined);
-    expected.catch(() => {}); // awaited below; a failed redemption must not leave it unhandled
+    const { integration, clientSecret } = await integrationP;
 
     const result = await this.redeem(
       integration,

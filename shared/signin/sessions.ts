@@ -162,7 +162,14 @@ export class SessionService {
   }
 
   /** The request's session, or a rejection reason. Never throws for a bad cookie. */
-  async authenticate(request: HttpRequest): Promise<ActiveSession> {
+  /**
+   * `onVerified` is called with the username once the session token verified, before its row is read:
+   * a caller can read what it needs of the user meanwhile (the row still decides whether it lives).
+   */
+  async authenticate(
+    request: HttpRequest,
+    opts: { onVerified?: (username: string) => void } = {},
+  ): Promise<ActiveSession> {
     const raw = readCookie(request, SESSION_COOKIE);
     if (!raw) throw new SessionRejectedError('missing');
     if (raw.length > MAX_COOKIE_LENGTH) throw new SessionRejectedError('malformed');
@@ -196,6 +203,7 @@ export class SessionService {
     const username = String(payload.sub);
     const sessionId = String(payload.sid);
     if (payload.jti !== sessionId) throw new SessionRejectedError('invalid');
+    opts.onVerified?.(username);
     const record = await this.store.get(username, sessionId);
     if (!record) throw new SessionRejectedError('revoked');
     const now = this.clock.now();

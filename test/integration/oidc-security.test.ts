@@ -188,6 +188,31 @@ describe('OpenID Provider: security (SECURITY.md M)', () => {
     expect(await expectRevoked(rp, tokens)).toBe('invalid_grant');
   });
 
+  it('OP6: a user deleted and created again under the same name is a new subject; the old tokens stay dead', async () => {
+    await createUser(app, {
+      username: 'sec-h',
+      verifyType: 'password',
+      password: PASSWORD,
+      roles: ['staff'],
+    });
+    const first = await signedIn('sec-h');
+    const before = await oidc.fetchUserInfo(rp.config, first.tokens.access_token, oidc.skipSubjectCheck);
+    // This instance now knows which username the sub had; the recreated user must not inherit it.
+    expect((await app.admin('/api/manage/users/sec-h', { method: 'DELETE' })).status).toBe(204);
+    await createUser(app, {
+      username: 'sec-h',
+      verifyType: 'password',
+      password: PASSWORD,
+      roles: ['staff'],
+    });
+    expect(await expectRevoked(rp, first.tokens)).toBe('invalid_grant');
+    const second = await signedIn('sec-h');
+    const after = await oidc.fetchUserInfo(rp.config, second.tokens.access_token, oidc.skipSubjectCheck);
+    expect(after.preferred_username).toBe('sec-h');
+    expect(after.sub).not.toBe(before.sub);
+    expect(second.tokens.claims()?.sub).toBe(after.sub);
+  });
+
   it('OP6: deleting the application stops its refresh and access tokens', async () => {
     const doomed = await createApplication(app);
     const { tokens } = await signedIn('sec-e', doomed);

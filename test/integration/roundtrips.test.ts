@@ -11,15 +11,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LegStats, startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
 import { manualClock } from '../../shared/clock.ts';
+import { authorize, createApplication, redeem } from '../helpers/oidc.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { stack, startTestApp, type TestApp } from '../helpers/stack.ts';
 
 // ---- measured on the current code (warm instance); lower them, never raise them. The issue-12 targets
-// for a returning Entra user are start ≤ 1 round / 2 requests and callback ≤ 3 rounds / 5 requests.
+// for a returning Entra user are start ≤ 1 round / 2 requests and callback ≤ 3 rounds / 5 requests;
+// the callback now takes 2 storage rounds (slot, state and user together; then session and audit), with
+// Entra in between.
 /** POST /api/auth/login for an integration user → 302 to Entra. */
 const ENTRA_START = { requests: 2, rounds: 1 };
 /** GET /api/auth/callback for a user already bound (returning), warm instance. */
-const ENTRA_CALLBACK = { requests: 5, rounds: 3 };
+const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
+/**
+ * An application's sign-in with a broker session (authorize → login step → code, then the token
+ * request), warm instance. Most of these are oidc-provider's own model reads and writes, one after
+ * another; each row is read at most once per request (`withRequestMemo`).
+ */
+const APP_AUTHORIZE = { requests: 23, rounds: 18 };
+const APP_TOKEN = { requests: 11, rounds: 8 };
 /** POST /api/auth/password → 303 with a session, warm instance. */
 const PASSWORD_SIGN_IN = { requests: 10, rounds: 6 };
 
@@ -103,6 +113,21 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     );
     expect(signIn.result.status).toBe(303);
     expect(counts(signIn.stats), signIn.stats.lines.join('\n')).toEqual(PASSWORD_SIGN_IN);
+  });
+
+  it('an application signs a user in through the OpenID Provider, with a broker session', async () => {
+    await createUser(app, { username: 'rt-app', verifyType: 'password', password: PASSWORD });
+    const rp = await createApplication(app);
+    const b = new BrokerBrowser(app);
+    expect((await b.post('/api/auth/password', { username: 'rt-app', password: PASSWORD })).status).toBe(303);
+    await redeem(rp, await authorize(b, rp)); // warm: OP keys, client cache
+
+    const auth = await measure(() => authorize(b, rp));
+    expect(auth.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
+    const token = await measure(() => redeem(rp, auth.result));
+    expect(token.result.id_token).toBeTruthy();
+    expect(counts(auth.stats), auth.stats.lines.join('\n')).toEqual(APP_AUTHORIZE);
+    expect(counts(token.stats), token.stats.lines.join('\n')).toEqual(APP_TOKEN);
   });
 
   it('counts requests run together as one round trip', async () => {
