@@ -1,20 +1,27 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { auditPartition, auditRowKey } from './audit.ts';
+import { AUDIT_SHARDS, auditMonth, auditMonthPartitions, auditRowKey } from './audit.ts';
 import { ValidationError } from './errors.ts';
 import { odataString } from './storage/tables.ts';
 
 /**
- * Lists audit events newest first (GET /api/manage/audit). Each month is one partition whose RowKeys
- * (inverted timestamps) sort newest first, so a page walks the month partitions from `to` back to
- * `from` (or to the oldest month that has any event), filtering server-side on the RowKey range and
- * the type. The cursor is opaque (base64url JSON: the month and the last RowKey returned).
+ * Lists audit events newest first (GET /api/manage/audit). A month is 16 shard partitions plus the
+ * legacy unsharded month partition (rows written before sharding; read as they are, never moved), all
+ * with RowKeys (inverted timestamp + random suffix) that sort newest first and are unique across them.
+ * A page walks the months from `to` back to `from` (or to the oldest month that has any event), reads a
+ * month's partitions in parallel with the RowKey range and type filtered server-side, and merges them by
+ * RowKey. The cursor is opaque (base64url JSON: the month and the last RowKey returned); since RowKeys
+ * are ordered across partitions, cursors from before sharding resume exactly too.
  */
 
 export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 500;
-/** Empty month partitions one request walks at most before answering a (possibly empty) page with a cursor. */
-export const AUDIT_MAX_MONTHS_PER_PAGE = 36;
+/**
+ * Months one request reads at most before answering a (possibly short or empty) page with a cursor: each
+ * month is one parallel round of 17 queries (16 shards + the legacy month partition), so a page costs at
+ * most 12 rounds / 204 queries plus refills of an unevenly filled shard, whatever the data.
+ */
+export const AUDIT_MAX_MONTHS_PER_PAGE = 12;
 
 const TYPE = /^[A-Za-z0-9_.-]{1,100}$/;
 
@@ -152,23 +159,109 @@ function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
+type AuditRow = AuditEntity & { rowKey?: string };
+
+/** One partition's matching rows in RowKey order (newest first), fetched a page at a time on demand. */
+class PartitionReader {
+  private readonly rows: AuditRow[] = [];
+  private next = 0;
+  private done = false;
+  private readonly pages: AsyncIterableIterator<AuditRow[] & { continuationToken?: string }>;
+
+  constructor(table: TableClient, filter: string, pageSize: number) {
+    this.pages = table
+      .listEntities<AuditEntity>({ queryOptions: { filter } })
+      .byPage({ maxPageSize: pageSize });
+  }
+
+  get head(): AuditRow | undefined {
+    return this.rows[this.next];
+  }
+
+  get needsFill(): boolean {
+    return !this.done && this.head === undefined;
+  }
+
+  take(): AuditRow {
+    return this.rows[this.next++] as AuditRow;
+  }
+
+  /** Reads pages until one has a row or the partition is exhausted (a page may come back empty). */
+  async fill(): Promise<void> {
+    while (this.needsFill) {
+      const r = await this.pages.next();
+      if (r.done) {
+        this.done = true;
+        return;
+      }
+      this.rows.push(...r.value);
+      if (!r.value.continuationToken) this.done = true;
+    }
+  }
+}
+
+/** The first `count` rows of all readers together, by RowKey: a k-way merge, refilling readers in parallel. */
+async function mergeByRowKey(readers: PartitionReader[], count: number): Promise<AuditRow[]> {
+  const out: AuditRow[] = [];
+  while (out.length < count) {
+    const empty = readers.filter((r) => r.needsFill);
+    if (empty.length > 0) await Promise.all(empty.map((r) => r.fill()));
+    let best: PartitionReader | undefined;
+    for (const r of readers) {
+      const head = r.head;
+      if (head && (!best || (head.rowKey as string) < (best.head?.rowKey as string))) best = r;
+    }
+    if (!best) break;
+    out.push(best.take());
+  }
+  return out;
+}
+
+/** A partition key of the AuditEvents table: the month, sharded (`m202611-7`) or not (`m202611`). */
+const AUDIT_PARTITION = /^(m\d{6})(?:-[0-9a-f])?$/;
+
 export class AuditQueryService {
   constructor(
     private readonly table: TableClient,
     private readonly now: () => number,
   ) {}
 
-  /** The oldest month partition that has any event (one keys-only row), or undefined when empty. */
+  /**
+   * The oldest month that has any event (one keys-only row), or undefined when empty. Partition keys
+   * sort by month first (`m202610-f` < `m202611` < `m202611-0`), so the first row's month is the oldest.
+   */
   private async oldestMonth(): Promise<string | undefined> {
     const pages = this.table
       .listEntities({ queryOptions: { select: ['PartitionKey'] } })
       .byPage({ maxPageSize: 1 });
     for await (const page of pages) {
       const first = page[0];
-      if (first) return first.partitionKey as string;
+      const month = first ? AUDIT_PARTITION.exec(first.partitionKey as string)?.[1] : undefined;
+      if (month) return month;
       // An empty first page can carry a continuation; the next page has the row.
     }
     return undefined;
+  }
+
+  /**
+   * The first `count` events of `month` after the RowKey `after`, newest first: the 16 shards and the
+   * legacy month partition are queried in parallel and merged by RowKey. The legacy partition (all of a
+   * month before sharding) is asked for `count` rows at once, each shard for about twice its even share;
+   * a shard runs dry before the page is full only when the spread is uneven, and is then read again.
+   */
+  private readMonth(
+    month: string,
+    filters: string[],
+    after: string | null,
+    count: number,
+  ): Promise<AuditRow[]> {
+    const shardPage = Math.min(count, Math.ceil((2 * count) / AUDIT_SHARDS) + 2);
+    const readers = auditMonthPartitions(month).map((pk) => {
+      const clauses = [`PartitionKey eq ${odataString(pk)}`, ...filters];
+      if (after) clauses.push(`RowKey gt ${odataString(after)}`);
+      return new PartitionReader(this.table, clauses.join(' and '), pk === month ? count : shardPage);
+    });
+    return mergeByRowKey(readers, count);
   }
 
   async list(q: AuditQuery): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {
@@ -178,54 +271,42 @@ export class AuditQueryService {
     if (fromMs !== undefined && fromMs > toMs) {
       throw new ValidationError([{ field: 'from', message: 'must not be after to' }]);
     }
-    const cursor = q.cursor ? decodeCursor(q.cursor) : { month: auditPartition(toMs), after: null };
+    const cursor = q.cursor ? decodeCursor(q.cursor) : { month: auditMonth(toMs), after: null };
     const oldest = await this.oldestMonth();
     if (!oldest) return { items: [], nextCursor: null };
-    const floor = fromMs !== undefined && auditPartition(fromMs) > oldest ? auditPartition(fromMs) : oldest;
+    const floor = fromMs !== undefined && auditMonth(fromMs) > oldest ? auditMonth(fromMs) : oldest;
 
     // RowKey range: inverted timestamps, so `to` gives the lowest key and `from` the highest.
-    const lowKey = auditRowKey(toMs, '');
-    const highKey = fromMs !== undefined ? auditRowKey(fromMs, '~') : undefined;
-    const typeClause = q.type
-      ? q.type.endsWith('.')
-        ? `type ge ${odataString(q.type)} and type lt ${odataString(prefixEnd(q.type))}`
-        : `type eq ${odataString(q.type)}`
-      : undefined;
+    const filters = [`RowKey ge ${odataString(auditRowKey(toMs, ''))}`];
+    if (fromMs !== undefined) filters.push(`RowKey le ${odataString(auditRowKey(fromMs, '~'))}`);
+    if (q.type) {
+      filters.push(
+        q.type.endsWith('.')
+          ? `type ge ${odataString(q.type)} and type lt ${odataString(prefixEnd(q.type))}`
+          : `type eq ${odataString(q.type)}`,
+      );
+    }
 
     const items: AuditEventView[] = [];
     let month = cursor.month;
     let after = cursor.after;
-    let walked = 0;
-    while (month >= floor) {
-      const clauses = [`PartitionKey eq ${odataString(month)}`, `RowKey ge ${odataString(lowKey)}`];
-      if (after) clauses.push(`RowKey gt ${odataString(after)}`);
-      if (highKey) clauses.push(`RowKey le ${odataString(highKey)}`);
-      if (typeClause) clauses.push(typeClause);
+    for (let visited = 0; month >= floor; visited++) {
+      if (visited === AUDIT_MAX_MONTHS_PER_PAGE) {
+        // Bounded work per request: answer what was found so far, the cursor resumes at this month.
+        return { items, nextCursor: encodeCursor({ month, after }) };
+      }
       const want = limit - items.length;
-      const pages = this.table
-        .listEntities<AuditEntity>({ queryOptions: { filter: clauses.join(' and ') } })
-        .byPage({ maxPageSize: want + 1 });
-      let found = 0;
-      for await (const page of pages) {
-        for (const e of page) {
-          found++;
-          items.push(toView(e));
-        }
-        if (items.length > limit) break;
-      }
-      if (items.length > limit) {
-        const page = items.slice(0, limit);
-        return { items: page, nextCursor: encodeCursor({ month, after: page.at(-1)?.id ?? null }) };
-      }
-      if (items.length === limit) {
-        // Exactly full: continue in this month after the last item (the next page may be empty).
+      // One more than needed tells whether the month goes on after this page.
+      const rows = await this.readMonth(month, filters, after, want + 1);
+      items.push(...rows.slice(0, want).map(toView));
+      if (rows.length > want) {
+        // RowKeys are unique and ordered across the shards: resuming after the last one has no gap or repeat.
         return { items, nextCursor: encodeCursor({ month, after: items.at(-1)?.id ?? null }) };
       }
       month = previousMonth(month);
       after = null;
-      walked = found === 0 ? walked + 1 : 0;
-      if (walked >= AUDIT_MAX_MONTHS_PER_PAGE && month >= floor) {
-        return { items, nextCursor: encodeCursor({ month, after: null }) };
+      if (items.length === limit) {
+        return { items, nextCursor: month >= floor ? encodeCursor({ month, after: null }) : null };
       }
     }
     return { items, nextCursor: null };
