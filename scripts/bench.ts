@@ -19,7 +19,7 @@
  * the bench (scripts/bench/broker-app.ts); its counter rows are still read and written.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../shared/config.ts';
 import { setLogSink } from '../shared/log.ts';
 import { createAzureCredential } from '../shared/secrets/client.ts';
@@ -70,6 +70,18 @@ const PASSWORD = 'Bench-Password-Correct-42!';
 const APP_SAMPLES = n(20);
 /** The bench application's redirect URI: read from Location headers, never fetched. */
 const APP_REDIRECT_URI = 'http://127.0.0.1:9/bench-app/callback';
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (NaN where there is none). */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -296,6 +308,7 @@ async function main() {
     // ---- interleaved latency: broker, Auth.js, broker, … ; CPU over the same samples
     const samples: Record<Kind, SignInTiming[]> = { broker: [], authjs: [] };
     const cpu: Record<Kind, number> = { broker: 0, authjs: 0 };
+    for (const kind of KINDS) await apps[kind].profile('start');
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       for (const kind of i % 2 === 0 ? KINDS : [...KINDS].reverse()) {
         const c0 = await apps[kind].cpu();
@@ -303,6 +316,7 @@ async function main() {
         cpu[kind] += (await apps[kind].cpu()) - c0;
       }
     }
+    for (const kind of KINDS) await apps[kind].profile('stop');
     const cpuPerSignIn = (kind: Kind) => cpu[kind] / 1000 / LATENCY_SAMPLES;
 
     // ---- throughput at concurrency 1/4/16 (phases alternate which app goes first)
@@ -312,21 +326,26 @@ async function main() {
       rate: Record<Kind, number>;
       cpuMs: Record<Kind, number>;
       retried: number;
+      /** Azurite's CPU per broker sign-in (it runs on this machine; in Azure it is the service's). */
+      storageCpuMs: number;
     }[] = [];
     for (const [phase, { concurrency, count }] of THROUGHPUT.entries()) {
       const rate = { broker: 0, authjs: 0 };
       const cpuMs = { broker: 0, authjs: 0 };
+      let storageCpuMs = 0;
       const r0 = retries.count;
       for (const kind of phase % 2 === 0 ? KINDS : [...KINDS].reverse()) {
         const c0 = await apps[kind].cpu();
+        const s0 = processCpuMs(azurite.pid);
         const t = performance.now();
         await pool(count, concurrency, async (i) => {
           await signIn(kind, tpUsers[i % tpUsers.length] as string);
         });
         rate[kind] = count / (ms(t) / 1000);
         cpuMs[kind] = ((await apps[kind].cpu()) - c0) / 1000 / count;
+        if (kind === 'broker') storageCpuMs = (processCpuMs(azurite.pid) - s0) / count;
       }
-      throughput.push({ concurrency, count, rate, cpuMs, retried: retries.count - r0 });
+      throughput.push({ concurrency, count, rate, cpuMs, retried: retries.count - r0, storageCpuMs });
     }
 
     // ---- Table requests and sequential round trips per leg (broker), Key Vault and IdP calls
@@ -498,6 +517,14 @@ async function main() {
         f(t.cpuMs.broker),
         f(t.cpuMs.authjs),
         ratio(t.cpuMs.broker, t.cpuMs.authjs),
+      ]);
+    }
+    for (const t of throughput) {
+      rows.push([
+        `Azurite CPU per broker sign-in, ms (concurrency ${t.concurrency}; same machine)`,
+        f(t.storageCpuMs),
+        '-',
+        '',
       ]);
     }
     rows.push([

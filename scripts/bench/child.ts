@@ -14,6 +14,8 @@ export interface AppHandle {
   cpu(): Promise<number>;
   /** Heap used after full GCs, and app-specific extras (the broker: MSAL accounts cached). */
   heap(): Promise<{ heapUsed: number; extra: Record<string, number> }>;
+  /** Starts or stops the app's CPU profile (only with BENCH_CPU_PROF_DIR; see `cpuProfiler`). */
+  profile(what: 'start' | 'stop'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,17 +31,7 @@ interface ChildMessage {
 export async function spawnApp(kind: 'broker' | 'authjs', options: unknown): Promise<AppHandle> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      '--expose-gc',
-      // `BENCH_CPU_PROF_DIR=DIR npm run bench`: a V8 CPU profile of each app, written when it stops.
-      ...(process.env.BENCH_CPU_PROF_DIR
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`]
-        : []),
-      ...process.execArgv,
-      process.argv[1] ?? '',
-      APP_CHILD_FLAG,
-      kind,
-    ],
+    ['--expose-gc', ...process.execArgv, process.argv[1] ?? '', APP_CHILD_FLAG, kind],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_APP_OPTIONS: JSON.stringify(options) },
@@ -70,6 +62,9 @@ export async function spawnApp(kind: 'broker' | 'authjs', options: unknown): Pro
   return {
     url,
     cpu: async () => (await ask('cpu')).cpu ?? Number.NaN,
+    profile: async (what: 'start' | 'stop') => {
+      await ask(`profile-${what}`);
+    },
     heap: async () => {
       const m = await ask('heap');
       return { heapUsed: m.heapUsed ?? Number.NaN, extra: m.extra ?? {} };
@@ -95,8 +90,12 @@ export async function runAppChild(
 ): Promise<void> {
   const app = await start();
   const gc = (globalThis as { gc?: () => void }).gc;
+  const profiler = await cpuProfiler();
   process.on('message', (m: ChildMessage) => {
-    if (m?.type === 'cpu') {
+    if (m?.type === 'profile-start' || m?.type === 'profile-stop') {
+      const step = m.type === 'profile-start' ? profiler.start() : profiler.stop();
+      void step.then(() => process.send?.({ type: m.type, id: m.id }));
+    } else if (m?.type === 'cpu') {
       const u = process.cpuUsage();
       process.send?.({ type: 'cpu', id: m.id, cpu: u.user + u.system });
     } else if (m?.type === 'heap') {
@@ -111,4 +110,25 @@ export async function runAppChild(
     app.close().finally(() => process.exit(0));
   });
   process.send?.({ type: 'ready', url: app.url });
+}
+
+/**
+ * `BENCH_CPU_PROF_DIR=DIR npm run bench`: a V8 CPU profile of each app over the latency phase only,
+ * written to DIR as `<pid>.cpuprofile` (open it in Chrome DevTools). Without it, start/stop do nothing.
+ */
+async function cpuProfiler(): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  if (!dir) return { start: async () => {}, stop: async () => {} };
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  return {
+    start: () => session.post('Profiler.start'),
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(`${dir}/${process.pid}.cpuprofile`, JSON.stringify(profile));
+    },
+  };
 }
