@@ -8,7 +8,8 @@ import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } fr
  *
  * - User rows: `u` + the first hex digit of sha256(username), 16 partitions `u0`..`uf`. Azure's target
  *   is 2,000 entities/s per partition, so 16 × 2,000 = 32,000/s, above the account's 20,000 requests/s.
- * - Id index rows: `i` + the first hex digit of the (random UUID) id, 16 partitions `i0`..`if`.
+ * - Id index rows: `id-` + the first hex digit of the (random UUID) id, 16 partitions `id-0`..`id-f`
+ *   (not `i<h>`: `i` + `d` would be the legacy `id` partition itself).
  *
  * Rows written before this lived in one partition each (`user`, `id`): they are moved on first read
  * (`moveRow`) and by the maintenance timer, which writes the `meta`/`users-migrated` marker once both
@@ -22,16 +23,16 @@ export const MIGRATED_ROW = 'users-migrated';
 
 const HEX = '0123456789abcdef';
 export const USER_PARTITIONS: readonly string[] = [...HEX].map((h) => `u${h}`);
-export const ID_PARTITIONS: readonly string[] = [...HEX].map((h) => `i${h}`);
+export const ID_PARTITIONS: readonly string[] = [...HEX].map((h) => `id-${h}`);
 
 /** The partition of a user row: `u` + one hex digit of sha256(username). Pure; the username as stored. */
 export function userPartition(username: string): string {
   return `u${createHash('sha256').update(username, 'utf8').digest('hex')[0]}`;
 }
 
-/** The partition of an id index row: `i` + the first hex digit of the (lower-case UUID) id. */
+/** The partition of an id index row: `id-` + the first hex digit of the (lower-case UUID) id. */
 export function idPartition(id: string): string {
-  return `i${id[0] ?? '0'}`;
+  return `id-${id[0] ?? '0'}`;
 }
 
 export type Row<T> = T & { partitionKey: string; rowKey: string; etag: string; timestamp?: string };

@@ -32,7 +32,7 @@ export { idPartition, userPartition } from './partitions.ts';
  * - `email`/<encoded lower-case email> → username: the email index, so `findByEmail` is a point read
  *   and an email belongs to one user at most;
  * - `admin`/<username>: the admin index, so the lock-out guard reads the few admins, not every user;
- * - `i<h>`/<user id> → username: the id index (`idPartition`: 16 partitions by the id's first hex
+ * - `id-<h>`/<user id> → username: the id index (`idPartition`: 16 partitions by the id's first hex
  *   digit), so `getById` (the OP's `sub`) is a point read. Ids are
  *   random UUIDs made once per user and never changed; a row written before ids existed gets one the
  *   first time it is read (an etag-conditional merge: two readers at once agree on one id).
@@ -274,20 +274,25 @@ export class UserStore {
    */
   async migrateLegacy(max = 2000): Promise<MigrationResult> {
     let moved = 0;
+    let taken = 0;
     for (const [legacyPk, target] of [
       [USER_PARTITION, userPartition],
       [ID_PARTITION, idPartition],
     ] as const) {
+      const budget = max - taken;
+      if (budget <= 0) break;
       const rows: Row<Record<string, unknown>>[] = [];
       const pages = this.users
         .listEntities<Record<string, unknown>>({
           queryOptions: { filter: `PartitionKey eq ${odataString(legacyPk)}` },
         })
-        .byPage({ maxPageSize: Math.min(1000, max) });
+        .byPage({ maxPageSize: Math.min(1000, budget) });
       for await (const page of pages) {
         rows.push(...(page as Row<Record<string, unknown>>[]));
-        if (rows.length >= max - moved) break;
+        if (rows.length >= budget) break;
       }
+      rows.splice(budget);
+      taken += rows.length;
       for (let i = 0; i < rows.length; i += 16) {
         const counts = await Promise.all(
           rows.slice(i, i + 16).map((row) => this.migrateRow(row, target(row.rowKey))),
