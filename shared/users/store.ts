@@ -485,9 +485,12 @@ export class UserStore {
     }
   }
 
-  /** The partitions a listing reads: the 16 user partitions, and the legacy one until migrated. */
-  private async listPartitions(): Promise<string[]> {
-    return (await this.legacyMayExist()) ? [...USER_PARTITIONS, USER_PARTITION] : [...USER_PARTITIONS];
+  /**
+   * The partitions a listing reads: the 16 user partitions, and the legacy one until this instance has
+   * seen the marker (no marker read here: the legacy query runs in the same parallel round instead).
+   */
+  private listPartitions(): string[] {
+    return this.migrated ? [...USER_PARTITIONS] : [...USER_PARTITIONS, USER_PARTITION];
   }
 
   /**
@@ -510,7 +513,7 @@ export class UserStore {
       clauses.push(`RowKey ge ${odataString(opts.prefix)}`, `RowKey lt ${odataString(upper)}`);
     }
     if (opts.verifyType) clauses.push(`verifyType eq ${odataString(opts.verifyType)}`);
-    const partitions = await this.listPartitions();
+    const partitions = this.listPartitions();
     // About limit/16 rows per partition; twice that plus a margin makes a second server page rare.
     const pageSize = Math.min(opts.limit + 1, Math.ceil((2 * (opts.limit + 1)) / USER_PARTITIONS.length) + 8);
     const merge = new PartitionMerge<UserEntity>(
@@ -544,7 +547,7 @@ export class UserStore {
   async countUsersAssignedTo(integrationId: string): Promise<number> {
     const names = new Set<string>();
     await Promise.all(
-      (await this.listPartitions()).map(async (pk) => {
+      this.listPartitions().map(async (pk) => {
         const filter = `PartitionKey eq ${odataString(pk)} and verifyType eq ${odataString(integrationId)}`;
         for await (const page of this.users
           .listEntities({ queryOptions: { filter, select: ['RowKey'] } })
