@@ -9,6 +9,7 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateUsers } from '../../shared/maintenance.ts';
+import { hashPassword } from '../../shared/passwords/index.ts';
 import {
   ID_PARTITIONS,
   idPartition,
@@ -16,10 +17,12 @@ import {
   LEGACY_USER_PARTITION,
   META_PARTITION,
   MIGRATED_ROW,
+  moveRow,
   USER_PARTITIONS,
   userPartition,
 } from '../../shared/users/partitions.ts';
 import { type NewUserRecord, UserStore } from '../../shared/users/store.ts';
+import { BrokerBrowser } from '../helpers/signin.ts';
 import { quietLogger, startTestApp, type TestApp } from '../helpers/stack.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked by assertions.
@@ -267,6 +270,49 @@ describe('users in hashed partitions', () => {
     const fresh = await call('GET', '/legacy-etag');
     const ok = await call('PATCH', '/legacy-etag', { displayName: 'X' }, { 'if-match': fresh.body.etag });
     expect(ok.status).toBe(200);
+  });
+
+  it('a password sign-in of a legacy user moves the row and signs in (lastLoginAt written at the new place)', async () => {
+    const id = await legacyUser(table, 'legacy-signin', { passwordHash: await hashPassword(PASSWORD) });
+    const b = new BrokerBrowser(app);
+    const res = await b.post('/api/auth/password', { username: 'legacy-signin', password: PASSWORD });
+    expect(res.status).toBe(303);
+    expect(await (await b.session()).json()).toMatchObject({ username: 'legacy-signin' });
+    const moved = await rowOrUndefined(table, userPartition('legacy-signin'), 'legacy-signin');
+    expect(moved?.userId).toBe(id);
+    expect(moved?.lastLoginAt).toMatch(/^\d{4}-/);
+    expect(await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-signin')).toBeUndefined();
+  });
+
+  it('a move whose legacy row went away meanwhile takes its copy back (no deleted user comes back)', async () => {
+    await legacyUser(table, 'legacy-gone');
+    const stale = (await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-gone')) as Json & {
+      partitionKey: string;
+      rowKey: string;
+      etag: string;
+    };
+    // Another instance moved it and the user was deleted since: the legacy row is gone.
+    await table.deleteEntity(LEGACY_USER_PARTITION, 'legacy-gone');
+    expect(await moveRow(table, stale, userPartition('legacy-gone'))).toBeUndefined();
+    expect(await rowOrUndefined(table, userPartition('legacy-gone'), 'legacy-gone')).toBeUndefined();
+    expect(await app.services.users.getByUsername('legacy-gone')).toBeUndefined();
+  });
+
+  it('a move whose legacy row changed meanwhile takes its copy back and the next read moves the new version', async () => {
+    await legacyUser(table, 'legacy-changed', { displayName: 'Old' });
+    const stale = (await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-changed')) as Json & {
+      partitionKey: string;
+      rowKey: string;
+      etag: string;
+    };
+    await table.updateEntity(
+      { partitionKey: LEGACY_USER_PARTITION, rowKey: 'legacy-changed', displayName: 'New' },
+      'Merge',
+    );
+    expect(await moveRow(table, stale, userPartition('legacy-changed'))).toBeUndefined();
+    expect(await rowOrUndefined(table, userPartition('legacy-changed'), 'legacy-changed')).toBeUndefined();
+    expect((await app.services.users.getByUsername('legacy-changed'))?.displayName).toBe('New');
+    expect(await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-changed')).toBeUndefined();
   });
 
   it('a username held by a legacy row cannot be created again (409), and the row is kept', async () => {
