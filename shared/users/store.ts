@@ -46,7 +46,8 @@ export { idPartition, userPartition } from './partitions.ts';
  * with the NEW etag; every writer acts on a record obtained through `get`, so it writes the new place,
  * and a write whose record went stale meanwhile answers 412 as any other lost race. The maintenance timer
  * moves the rest in batches (`migrateLegacy`) and then writes the marker; an instance that has seen the
- * marker (read at most every `MIGRATION_CHECK_MS`) skips the legacy read. Cost until then: a hit is one
+ * marker (read at most every `MIGRATION_CHECK_MS`; when absent, the instance writes it itself if the
+ * legacy partitions are empty, so a new deployment has it on its first miss) skips the legacy read. Cost until then: a hit is one
  * read; a miss reads the new partition, the legacy one, and the new one again (a row moved between the
  * first two reads is found by the third, never reported missing). After the marker a miss is one read.
  * UserBindings: PartitionKey = Entra tenant id, RowKey = object id → username (one user per identity).
@@ -224,14 +225,20 @@ export class UserStore {
 
   // ---- migration from the legacy `user` and `id` partitions ----
 
-  /** Whether the legacy partitions may still hold rows (cached; the marker is read at most every few minutes). */
+  /**
+   * Whether the legacy partitions may still hold rows. Cached per instance: "migrated" for good once
+   * seen, "not yet" for `MIGRATION_CHECK_MS`. The check reads the marker and, when there is none, looks
+   * whether the legacy partitions are empty and writes the marker itself (a new deployment, or one the
+   * reads and the timer have emptied, needs no timer run to stop paying for legacy reads).
+   */
   private async legacyMayExist(): Promise<boolean> {
     if (this.migrated) return false;
     if (this.now() - this.migrationCheckedAt < MIGRATION_CHECK_MS) return true;
     this.markerRead ??= getEntityOrUndefined(this.users, META_PARTITION, MIGRATED_ROW)
-      .then((row) => {
-        this.migrationCheckedAt = this.now();
+      .then(async (row) => {
         if (row) this.migrated = true;
+        else await this.markIfEmpty();
+        this.migrationCheckedAt = this.now();
         return this.migrated;
       })
       .finally(() => {
@@ -300,6 +307,14 @@ export class UserStore {
         moved += counts.reduce((a, b) => a + b, 0);
       }
     }
+    return { moved, migrated: await this.markIfEmpty() };
+  }
+
+  /**
+   * Writes the marker when both legacy partitions are empty (one keys-only query of one row each, in
+   * parallel). Nothing writes to them any more, so once empty they stay empty.
+   */
+  private async markIfEmpty(): Promise<boolean> {
     const left = await Promise.all(
       [USER_PARTITION, ID_PARTITION].map(async (pk) => {
         const page = await this.users
@@ -311,13 +326,13 @@ export class UserStore {
         return !page.done && page.value.length > 0;
       }),
     );
-    if (left.some(Boolean)) return { moved, migrated: false };
+    if (left.some(Boolean)) return false;
     await this.users.upsertEntity(
       { partitionKey: META_PARTITION, rowKey: MIGRATED_ROW, at: new Date(this.now()).toISOString() },
       'Replace',
     );
     this.migrated = true;
-    return { moved, migrated: true };
+    return true;
   }
 
   private async migrateRow(row: Row<Record<string, unknown>>, pk: string): Promise<number> {

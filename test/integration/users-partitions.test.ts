@@ -114,9 +114,34 @@ function record(username: string, integrationId?: string): NewUserRecord {
 describe('users in hashed partitions', () => {
   let app: TestApp;
   let table: TableClient;
+  const legacyIds = new Map<string, string>();
+  const legacyId = (name: string) => legacyIds.get(name) as string;
   beforeAll(async () => {
     app = await startTestApp();
     table = app.services.tables.users;
+    // Legacy rows exist before the new code's first read (nothing writes them any more: an instance
+    // that finds the legacy partitions empty writes the marker and stops looking there).
+    const legacy: [string, Json][] = [
+      ['legacy-burst', { displayName: 'Legacy Burst' }],
+      ['legacy-race', { displayName: 'Before' }],
+      ['legacy-etag', {}],
+      ['legacy-signin', { passwordHash: await hashPassword(PASSWORD) }],
+      ['legacy-gone', {}],
+      ['legacy-changed', { displayName: 'Old' }],
+      ['legacy-taken', {}],
+    ];
+    for (const [name, over] of legacy) legacyIds.set(name, await legacyUser(table, name, over));
+    const now = new Date().toISOString();
+    await table.createEntity({
+      partitionKey: LEGACY_USER_PARTITION,
+      rowKey: 'legacy-noid',
+      displayName: 'No Id',
+      verifyType: 'password',
+      isAdmin: false,
+      disabled: false,
+      createdAt: now,
+      updatedAt: now,
+    });
   });
   afterAll(() => app.close());
 
@@ -161,7 +186,7 @@ describe('users in hashed partitions', () => {
   });
 
   it('a legacy row is moved exactly once under 50 parallel reads: one row at the new place, same id, none left', async () => {
-    const id = await legacyUser(table, 'legacy-burst', { displayName: 'Legacy Burst', isAdmin: false });
+    const id = legacyId('legacy-burst');
     const reads = await Promise.all(
       Array.from({ length: 50 }, () => app.services.users.getByUsername('legacy-burst')),
     );
@@ -180,17 +205,6 @@ describe('users in hashed partitions', () => {
   });
 
   it('a legacy row without an id is moved and gets one id under 30 parallel reads', async () => {
-    const now = new Date().toISOString();
-    await table.createEntity({
-      partitionKey: LEGACY_USER_PARTITION,
-      rowKey: 'legacy-noid',
-      displayName: 'No Id',
-      verifyType: 'password',
-      isAdmin: false,
-      disabled: false,
-      createdAt: now,
-      updatedAt: now,
-    });
     const reads = await Promise.all(
       Array.from({ length: 30 }, () => app.services.users.getByUsername('legacy-noid')),
     );
@@ -203,7 +217,6 @@ describe('users in hashed partitions', () => {
   });
 
   it('a PATCH racing the move loses nothing: the mover’s stale copy gets 412 and is re-applied', async () => {
-    await legacyUser(table, 'legacy-race', { displayName: 'Before' });
     // Hold the move between "create at the new place" and "delete the legacy row".
     let reached!: () => void;
     const atGate = new Promise<void>((r) => {
@@ -263,7 +276,6 @@ describe('users in hashed partitions', () => {
   });
 
   it('an etag read before the move no longer matches: If-Match with it answers 412', async () => {
-    await legacyUser(table, 'legacy-etag');
     const legacy = await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-etag');
     const r = await call('PATCH', '/legacy-etag', { displayName: 'X' }, { 'if-match': legacy?.etag });
     expect(r.status).toBe(412);
@@ -273,7 +285,7 @@ describe('users in hashed partitions', () => {
   });
 
   it('a password sign-in of a legacy user moves the row and signs in (lastLoginAt written at the new place)', async () => {
-    const id = await legacyUser(table, 'legacy-signin', { passwordHash: await hashPassword(PASSWORD) });
+    const id = legacyId('legacy-signin');
     const b = new BrokerBrowser(app);
     const res = await b.post('/api/auth/password', { username: 'legacy-signin', password: PASSWORD });
     expect(res.status).toBe(303);
@@ -285,7 +297,6 @@ describe('users in hashed partitions', () => {
   });
 
   it('a move whose legacy row went away meanwhile takes its copy back (no deleted user comes back)', async () => {
-    await legacyUser(table, 'legacy-gone');
     const stale = (await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-gone')) as Json & {
       partitionKey: string;
       rowKey: string;
@@ -299,7 +310,6 @@ describe('users in hashed partitions', () => {
   });
 
   it('a move whose legacy row changed meanwhile takes its copy back and the next read moves the new version', async () => {
-    await legacyUser(table, 'legacy-changed', { displayName: 'Old' });
     const stale = (await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-changed')) as Json & {
       partitionKey: string;
       rowKey: string;
@@ -316,7 +326,7 @@ describe('users in hashed partitions', () => {
   });
 
   it('a username held by a legacy row cannot be created again (409), and the row is kept', async () => {
-    const id = await legacyUser(table, 'legacy-taken');
+    const id = legacyId('legacy-taken');
     const r = await call('POST', '', {
       username: 'legacy-taken',
       verifyType: 'password',
@@ -410,19 +420,23 @@ describe('listing over the partitions (250 users, some still in the legacy parti
 describe('the maintenance timer finishes the migration and writes the marker', () => {
   let app: TestApp;
   let table: TableClient;
+  const ids: string[] = [];
   beforeAll(async () => {
     app = await startTestApp();
     table = app.services.tables.users;
+    for (let i = 0; i < 12; i++) ids.push(await legacyUser(table, `timer${String(i).padStart(2, '0')}`));
   });
   afterAll(() => app.close());
 
   it('before the marker a miss reads new, legacy, new; after it a miss is one read', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 12; i++) ids.push(await legacyUser(table, `timer${String(i).padStart(2, '0')}`));
     const store = app.services.users.store;
 
-    // Before: an unknown username costs 3 sequential reads (plus the marker, at most every few minutes).
-    await store.get('warm-the-marker-check');
+    // The instance's first miss looks for the marker; none, and the legacy partitions are not empty.
+    const check = await countRequests(table, () => store.get('warm-the-marker-check'));
+    expect(check.filter((r) => r.includes(`PartitionKey='${META_PARTITION}'`))).toHaveLength(1);
+    expect(store.knowsMigrated).toBe(false);
+    expect(await rowOrUndefined(table, META_PARTITION, MIGRATED_ROW)).toBeUndefined();
+    // Before the marker: an unknown username costs 3 sequential reads (new, legacy, new again).
     const before = await countRequests(table, () => store.get('nobody-here'));
     expect(before).toHaveLength(3);
 
@@ -458,6 +472,22 @@ describe('the maintenance timer finishes the migration and writes the marker', (
     expect(await countRequests(table, () => other.get('nobody-2'))).toHaveLength(1);
     // And the run after the marker is a no-op.
     expect(await migrateUsers(store, log)).toEqual({ moved: 0, migrated: true });
+  });
+
+  it('a new deployment (no legacy rows) writes the marker on its first miss: from then on a miss is one read', async () => {
+    const fresh = await startTestApp();
+    try {
+      const t = fresh.services.tables.users;
+      const store = fresh.services.users.store;
+      const first = await countRequests(t, () => store.get('nobody-yet'));
+      // The new partition, the marker (none), the two legacy partitions (empty, in parallel), the marker write.
+      expect(first).toHaveLength(5);
+      expect(store.knowsMigrated).toBe(true);
+      expect(await rowOrUndefined(t, META_PARTITION, MIGRATED_ROW)).toBeDefined();
+      expect(await countRequests(t, () => store.get('nobody-still'))).toHaveLength(1);
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('a legacy row left behind by a mover that crashed after its create is cleaned up once its copy is old', async () => {
