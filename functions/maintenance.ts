@@ -1,12 +1,20 @@
 import { app } from '@azure/functions';
-import { purgeExpired } from '../shared/maintenance.ts';
+import { migrateUsers, purgeExpired } from '../shared/maintenance.ts';
 import { getServices } from '../shared/runtime.ts';
 
-// Every 30 minutes: remove expired login transactions, sessions and idle throttle counters.
+// Every 30 minutes: remove expired login transactions, sessions and idle throttle counters; move user
+// rows left in the legacy single partition (issue 12) until none is left.
 app.timer('maintenance-purge', {
   schedule: '0 */30 * * * *',
   handler: async () => {
-    const { tables, clock, log } = getServices();
-    await purgeExpired(tables, clock, log);
+    const { tables, clock, log, users } = getServices();
+    const [purge, migrate] = await Promise.allSettled([
+      purgeExpired(tables, clock, log),
+      migrateUsers(users.store, log),
+    ]);
+    if (migrate.status === 'rejected')
+      log.error('maintenance.users_migration_failed', { error: migrate.reason });
+    if (purge.status === 'rejected') throw purge.reason;
+    if (migrate.status === 'rejected') throw migrate.reason;
   },
 });

@@ -13,6 +13,7 @@ import type { Logger } from './log.ts';
 import { IDLE_TIMEOUT_MINUTES } from './signin/sessions.ts';
 import { TRANSACTION_TTL_MS } from './signin/transactions.ts';
 import { isNotFound, isPreconditionFailed, type TableKey, type Tables } from './storage/tables.ts';
+import type { MigrationResult, UserStore } from './users/store.ts';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 1440 * MINUTE_MS;
@@ -88,5 +89,19 @@ export async function purgeExpired(tables: Tables, clock: Clock, log: Logger): P
   });
   log.info('maintenance.purged', { ...result });
   if (failed.length > 0) throw new Error(`maintenance purge failed for ${failed.join(', ')}`);
+  return result;
+}
+
+/**
+ * Moves user and id index rows left in the legacy single partitions (`user`, `id`) to their hashed
+ * partitions, a batch per run, and writes the `meta`/`users-migrated` marker once none is left (see
+ * shared/users/store.ts). Rows are also moved on first read, so this only finishes the job.
+ */
+export async function migrateUsers(
+  store: Pick<UserStore, 'migrateLegacy'>,
+  log: Logger,
+): Promise<MigrationResult> {
+  const result = await store.migrateLegacy();
+  if (result.moved > 0 || result.migrated) log.info('maintenance.users_migrated', { ...result });
   return result;
 }

@@ -9,23 +9,52 @@ import {
   isPreconditionFailed,
   odataString,
 } from '../storage/tables.ts';
+import {
+  idPartition,
+  LEGACY_ID_PARTITION,
+  LEGACY_USER_PARTITION,
+  META_PARTITION,
+  MIGRATED_ROW,
+  moveRow,
+  PartitionMerge,
+  type Row,
+  USER_PARTITIONS,
+  userPartition,
+} from './partitions.ts';
 import { USERNAME_PATTERN } from './schemas.ts';
 
+export { idPartition, userPartition } from './partitions.ts';
+
 /**
- * Users in Table Storage. The Users table holds three kinds of rows:
- * - `user`/<username>: the user (every sign-in read is this point read);
+ * Users in Table Storage. The Users table holds these kinds of rows:
+ * - `u<h>`/<username>: the user, in one of 16 partitions by a hash of the username (`userPartition`;
+ *   every sign-in read is this point read);
  * - `email`/<encoded lower-case email> → username: the email index, so `findByEmail` is a point read
  *   and an email belongs to one user at most;
  * - `admin`/<username>: the admin index, so the lock-out guard reads the few admins, not every user;
- * - `id`/<user id> → username: the id index, so `getById` (the OP's `sub`) is a point read. Ids are
+ * - `id-<h>`/<user id> → username: the id index (`idPartition`: 16 partitions by the id's first hex
+ *   digit), so `getById` (the OP's `sub`) is a point read. Ids are
  *   random UUIDs made once per user and never changed; a row written before ids existed gets one the
  *   first time it is read (an etag-conditional merge: two readers at once agree on one id).
  * Index rows are written before the user row and removed after it; a reader always re-checks the
  * user row, so an index row left behind by a crash is ignored and later taken over.
+ * - `meta`/`users-migrated`: written once the legacy `user` and `id` partitions are empty (see below).
+ *
+ * Migration from the single `user` and `id` partitions (rows written before issue 12), no manual step:
+ * a point read that misses the new partition reads the legacy one and, on a hit, moves the row
+ * (`moveRow`: create at the new place, then delete the old row conditional on its etag) and returns it
+ * with the NEW etag; every writer acts on a record obtained through `get`, so it writes the new place,
+ * and a write whose record went stale meanwhile answers 412 as any other lost race. The maintenance timer
+ * moves the rest in batches (`migrateLegacy`) and then writes the marker; an instance that has seen the
+ * marker (read at most every `MIGRATION_CHECK_MS`; when absent, the instance writes it itself if the
+ * legacy partitions are empty, so a new deployment has it on its first miss) skips the legacy read. Cost until then: a hit is one
+ * read; a miss reads the new partition, the legacy one, and the new one again (a row moved between the
+ * first two reads is found by the third, never reported missing). After the marker a miss is one read.
  * UserBindings: PartitionKey = Entra tenant id, RowKey = object id → username (one user per identity).
  */
 
-export const USER_PARTITION = 'user';
+/** The legacy partition of every user row (before issue 12); read only until migrated. */
+export const USER_PARTITION = LEGACY_USER_PARTITION;
 export const EMAIL_PARTITION = 'email';
 export const ADMIN_PARTITION = 'admin';
 /** The lock-out guard's lease row (see `acquireLockoutLease`). */
@@ -33,7 +62,12 @@ export const GUARD_PARTITION = 'guard';
 const LOCKOUT_LEASE = 'lockout';
 const LEASE_MS = 15_000;
 const LEASE_WAIT_MS = 10_000;
-export const ID_PARTITION = 'id';
+/** The legacy partition of every id index row (before issue 12); read only until migrated. */
+export const ID_PARTITION = LEGACY_ID_PARTITION;
+/** How long an instance trusts its "not migrated yet" answer before reading the marker again. */
+export const MIGRATION_CHECK_MS = 5 * 60_000;
+/** A legacy row whose copy exists at the new place is deleted by the timer once the copy is this old. */
+const STRANDED_MS = 5 * 60_000;
 export const USER_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A role name (`ROLE_NAME_PATTERN` in schemas.ts); `admin` is the broker's own. */
@@ -98,7 +132,7 @@ export const emailKey = (email: string) => encodeURIComponent(email.trim().toLow
 
 export function toUserEntity(r: NewUserRecord): UserEntity & { partitionKey: string; rowKey: string } {
   return {
-    partitionKey: USER_PARTITION,
+    partitionKey: userPartition(r.username),
     rowKey: r.username,
     userId: r.id,
     displayName: r.displayName,
@@ -170,17 +204,156 @@ export interface UserPage {
   after: string | null;
 }
 
+export interface MigrationResult {
+  /** Legacy rows moved (or found already moved and cleaned up) in this run. */
+  moved: number;
+  /** Whether the legacy partitions are empty and the marker is written. */
+  migrated: boolean;
+}
+
 export class UserStore {
+  /** Per instance: whether the marker was seen (then for good), and when it was last read. */
+  private migrated = false;
+  private migrationCheckedAt = Number.NEGATIVE_INFINITY;
+  private markerRead: Promise<boolean> | undefined;
+
   constructor(
     readonly users: TableClient,
     readonly bindings: TableClient,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  // ---- migration from the legacy `user` and `id` partitions ----
+
+  /**
+   * Whether the legacy partitions may still hold rows. Cached per instance: "migrated" for good once
+   * seen, "not yet" for `MIGRATION_CHECK_MS`. The check reads the marker and, when there is none, looks
+   * whether the legacy partitions are empty and writes the marker itself (a new deployment, or one the
+   * reads and the timer have emptied, needs no timer run to stop paying for legacy reads).
+   */
+  private async legacyMayExist(): Promise<boolean> {
+    if (this.migrated) return false;
+    if (this.now() - this.migrationCheckedAt < MIGRATION_CHECK_MS) return true;
+    this.markerRead ??= getEntityOrUndefined(this.users, META_PARTITION, MIGRATED_ROW)
+      .then(async (row) => {
+        if (row) this.migrated = true;
+        else await this.markIfEmpty();
+        this.migrationCheckedAt = this.now();
+        return this.migrated;
+      })
+      .finally(() => {
+        this.markerRead = undefined;
+      });
+    return !(await this.markerRead);
+  }
+
+  /** Whether this instance knows the migration is complete (test and diagnostics). */
+  get knowsMigrated(): boolean {
+    return this.migrated;
+  }
+
+  /**
+   * A point read at the new place; until migrated, falls back to the legacy partition and moves a row
+   * found there. A miss costs 3 reads until the marker (new, legacy, new again: a row moved between the
+   * first two is found), 1 after.
+   */
+  private async readMoving<T extends object>(
+    pk: string,
+    legacyPk: string,
+    rk: string,
+  ): Promise<Row<T> | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const row = await getEntityOrUndefined<T>(this.users, pk, rk);
+      if (row) return row;
+      if (!(await this.legacyMayExist())) return undefined;
+      const legacy = await getEntityOrUndefined<T>(this.users, legacyPk, rk);
+      if (!legacy) return getEntityOrUndefined<T>(this.users, pk, rk);
+      const moved = await moveRow<T>(this.users, legacy, pk);
+      if (moved || attempt >= 3) return moved;
+    }
+  }
+
+  /**
+   * The maintenance timer's part: moves up to `max` legacy rows (user rows, then id index rows) and,
+   * once both legacy partitions are empty, writes the marker. A legacy row whose copy already exists at
+   * the new place (its mover crashed between create and delete) is deleted once the copy is older than
+   * `STRANDED_MS` (so no mover is still on its way to delete it).
+   */
+  async migrateLegacy(max = 2000): Promise<MigrationResult> {
+    let moved = 0;
+    let taken = 0;
+    for (const [legacyPk, target] of [
+      [USER_PARTITION, userPartition],
+      [ID_PARTITION, idPartition],
+    ] as const) {
+      const budget = max - taken;
+      if (budget <= 0) break;
+      const rows: Row<Record<string, unknown>>[] = [];
+      const pages = this.users
+        .listEntities<Record<string, unknown>>({
+          queryOptions: { filter: `PartitionKey eq ${odataString(legacyPk)}` },
+        })
+        .byPage({ maxPageSize: Math.min(1000, budget) });
+      for await (const page of pages) {
+        rows.push(...(page as Row<Record<string, unknown>>[]));
+        if (rows.length >= budget) break;
+      }
+      rows.splice(budget);
+      taken += rows.length;
+      for (let i = 0; i < rows.length; i += 16) {
+        const counts = await Promise.all(
+          rows.slice(i, i + 16).map((row) => this.migrateRow(row, target(row.rowKey))),
+        );
+        moved += counts.reduce((a, b) => a + b, 0);
+      }
+    }
+    return { moved, migrated: await this.markIfEmpty() };
+  }
+
+  /**
+   * Writes the marker when both legacy partitions are empty (one keys-only query of one row each, in
+   * parallel). Nothing writes to them any more, so once empty they stay empty.
+   */
+  private async markIfEmpty(): Promise<boolean> {
+    const left = await Promise.all(
+      [USER_PARTITION, ID_PARTITION].map(async (pk) => {
+        const page = await this.users
+          .listEntities({
+            queryOptions: { filter: `PartitionKey eq ${odataString(pk)}`, select: ['RowKey'] },
+          })
+          .byPage({ maxPageSize: 1 })
+          .next();
+        return !page.done && page.value.length > 0;
+      }),
+    );
+    if (left.some(Boolean)) return false;
+    await this.users.upsertEntity(
+      { partitionKey: META_PARTITION, rowKey: MIGRATED_ROW, at: new Date(this.now()).toISOString() },
+      'Replace',
+    );
+    this.migrated = true;
+    return true;
+  }
+
+  private async migrateRow(row: Row<Record<string, unknown>>, pk: string): Promise<number> {
+    const existing = await getEntityOrUndefined<Record<string, unknown>>(this.users, pk, row.rowKey);
+    if (!existing) return (await moveRow(this.users, row, pk)) ? 1 : 0;
+    const writtenAt = Date.parse(String(existing.timestamp ?? ''));
+    if (!(this.now() - writtenAt > STRANDED_MS)) return 0;
+    try {
+      await this.users.deleteEntity(row.partitionKey, row.rowKey, { etag: row.etag });
+      return 1;
+    } catch (err) {
+      if (isNotFound(err) || isPreconditionFailed(err)) return 0;
+      throw err;
+    }
+  }
 
   // ---- user rows ----
 
   async get(username: string): Promise<UserRecord | undefined> {
     if (!USERNAME_PATTERN.test(username)) return undefined;
-    const e = await getEntityOrUndefined<UserEntity>(this.users, USER_PARTITION, username);
+    const e = await this.readMoving<UserEntity>(userPartition(username), USER_PARTITION, username);
     if (!e) return undefined;
     const record = fromUserEntity(e);
     return record.id ? record : this.assignId(record);
@@ -189,7 +362,7 @@ export class UserStore {
   /** The user whose immutable id this is: the id index row, then the user row (re-checked). */
   async getById(id: string): Promise<UserRecord | undefined> {
     if (!USER_ID_PATTERN.test(id)) return undefined;
-    const index = await getEntityOrUndefined<{ username: string }>(this.users, ID_PARTITION, id);
+    const index = await this.readMoving<{ username: string }>(idPartition(id), ID_PARTITION, id);
     if (!index) return undefined;
     const user = await this.get(index.username);
     return user?.id === id ? user : undefined;
@@ -198,7 +371,7 @@ export class UserStore {
   /** Inserts the id index row for a new id; false when the id is taken (never in practice: UUIDs). */
   async claimId(id: string, username: string): Promise<boolean> {
     try {
-      await this.users.createEntity({ partitionKey: ID_PARTITION, rowKey: id, username });
+      await this.users.createEntity({ partitionKey: idPartition(id), rowKey: id, username });
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
@@ -216,7 +389,11 @@ export class UserStore {
 
   async releaseId(id: string, username: string): Promise<void> {
     if (!id) return;
-    await deleteIfOwned<{ username: string }>(this.users, ID_PARTITION, id, (r) => r.username === username);
+    const owned = (r: { username: string }) => r.username === username;
+    await deleteIfOwned<{ username: string }>(this.users, idPartition(id), id, owned);
+    // An index row not moved yet would otherwise be moved later, pointing at nobody (harmless: readers
+    // re-check the user row, but it would never be cleaned up).
+    if (await this.legacyMayExist()) await deleteIfOwned(this.users, ID_PARTITION, id, owned);
   }
 
   /**
@@ -236,13 +413,20 @@ export class UserStore {
         throw err;
       }
     }
-    const again = await getEntityOrUndefined<UserEntity>(this.users, USER_PARTITION, record.username);
+    const again = await getEntityOrUndefined<UserEntity>(
+      this.users,
+      userPartition(record.username),
+      record.username,
+    );
     if (!again) return { ...record, id: '' };
     const fresh = fromUserEntity(again);
     return fresh.id ? fresh : this.assignId(fresh, attempt + 1);
   }
 
-  /** Inserts a new user row; 409 when the username is taken. */
+  /**
+   * Inserts a new user row; 409 when the username is taken. Callers read the username first (`get`,
+   * which also looks at and moves a legacy row), so a legacy row of the same name is never shadowed.
+   */
   async insert(r: NewUserRecord): Promise<UserRecord> {
     try {
       const res = await this.users.createEntity(toUserEntity(r));
@@ -255,26 +439,33 @@ export class UserStore {
   }
 
   /**
-   * Seeding and migration only: inserts up to 100 users per transaction, with their id index rows
-   * (records must carry fresh random ids) but no email or admin index rows.
+   * Seeding and migration only: inserts users with their id index rows (records must carry fresh
+   * random ids) but no email or admin index rows. A transaction is one partition: rows are grouped by
+   * partition, up to 100 per transaction, the id index rows first.
    */
   async insertBatch(records: NewUserRecord[]): Promise<void> {
-    for (let i = 0; i < records.length; i += 100) {
-      const chunk = records.slice(i, i + 100);
-      if (chunk.some((r) => r.email || r.roles.length > 0)) {
-        throw new Error('insertBatch takes users without email or roles only');
-      }
-      const ids: TransactionAction[] = chunk.map((r) => [
-        'create',
-        { partitionKey: ID_PARTITION, rowKey: r.id, username: r.username },
-      ]);
-      await this.users.submitTransaction(ids);
-      const actions: TransactionAction[] = chunk.map((r) => [
-        'create',
-        { ...toUserEntity(r) } as Record<string, unknown> & { partitionKey: string; rowKey: string },
-      ]);
-      await this.users.submitTransaction(actions);
+    if (records.some((r) => r.email || r.roles.length > 0)) {
+      throw new Error('insertBatch takes users without email or roles only');
     }
+    const submit = async (rows: (Record<string, unknown> & { partitionKey: string; rowKey: string })[]) => {
+      const byPartition = new Map<string, TransactionAction[]>();
+      for (const row of rows) {
+        const list = byPartition.get(row.partitionKey) ?? [];
+        list.push(['create', row]);
+        byPartition.set(row.partitionKey, list);
+      }
+      await Promise.all(
+        [...byPartition.values()].map(async (actions) => {
+          for (let i = 0; i < actions.length; i += 100) {
+            await this.users.submitTransaction(actions.slice(i, i + 100));
+          }
+        }),
+      );
+    };
+    await submit(
+      records.map((r) => ({ partitionKey: idPartition(r.id), rowKey: r.id, username: r.username })),
+    );
+    await submit(records.map((r) => ({ ...toUserEntity(r) })));
   }
 
   /** Replaces the user row if it still has `etag`; 412 otherwise. */
@@ -291,7 +482,7 @@ export class UserStore {
   async merge(username: string, fields: Partial<UserEntity>, etag?: string): Promise<string> {
     try {
       const res = await this.users.updateEntity(
-        { partitionKey: USER_PARTITION, rowKey: username, ...fields },
+        { partitionKey: userPartition(username), rowKey: username, ...fields },
         'Merge',
         etag ? { etag } : {},
       );
@@ -303,15 +494,24 @@ export class UserStore {
 
   async remove(username: string, etag: string): Promise<void> {
     try {
-      await this.users.deleteEntity(USER_PARTITION, username, { etag });
+      await this.users.deleteEntity(userPartition(username), username, { etag });
     } catch (err) {
       translate(err, 'user');
     }
   }
 
   /**
-   * One page of users in username order, after `after`. With a verify-type filter Table Storage may
-   * answer short pages; this keeps reading (server-side pages, never the whole table) until `limit`.
+   * The partitions a listing reads: the 16 user partitions, and the legacy one until this instance has
+   * seen the marker (no marker read here: the legacy query runs in the same parallel round instead).
+   */
+  private listPartitions(): string[] {
+    return this.migrated ? [...USER_PARTITIONS] : [...USER_PARTITIONS, USER_PARTITION];
+  }
+
+  /**
+   * One page of users in username order, after `after`. The user partitions are queried in parallel
+   * and merged in username order (`PartitionMerge`); each is read a server page at a time, only as far
+   * as the page needs (never the whole table). Legacy rows on the page are moved (`get`).
    */
   async list(opts: {
     limit: number;
@@ -319,7 +519,7 @@ export class UserStore {
     verifyType?: string;
     prefix?: string;
   }): Promise<UserPage> {
-    const clauses = [`PartitionKey eq ${odataString(USER_PARTITION)}`];
+    const clauses: string[] = [];
     if (opts.after) clauses.push(`RowKey gt ${odataString(opts.after)}`);
     if (opts.prefix) {
       // A key range: usernames sort as strings, so "ab" <= name < "ac" is every name starting with "ab".
@@ -328,32 +528,53 @@ export class UserStore {
       clauses.push(`RowKey ge ${odataString(opts.prefix)}`, `RowKey lt ${odataString(upper)}`);
     }
     if (opts.verifyType) clauses.push(`verifyType eq ${odataString(opts.verifyType)}`);
-    const items: UserRecord[] = [];
-    let more = false;
-    const pages = this.users
-      .listEntities<UserEntity>({ queryOptions: { filter: clauses.join(' and ') } })
-      .byPage({ maxPageSize: opts.limit + 1 });
-    for await (const page of pages) {
-      for (const e of page) items.push(fromUserEntity(e));
-      if (items.length > opts.limit) {
-        more = true;
-        break;
-      }
+    const partitions = this.listPartitions();
+    // About limit/16 rows per partition; 1.5 times that plus 4 makes a second server page rare (<1 %).
+    const pageSize = Math.min(
+      opts.limit + 1,
+      Math.ceil((1.5 * (opts.limit + 1)) / USER_PARTITIONS.length) + 4,
+    );
+    const merge = new PartitionMerge<UserEntity>(
+      this.users,
+      partitions,
+      (pk) => [`PartitionKey eq ${odataString(pk)}`, ...clauses].join(' and '),
+      pageSize,
+    );
+    const rows: (UserEntity & { partitionKey: string; rowKey: string; etag: string })[] = [];
+    while (rows.length <= opts.limit) {
+      const row = await merge.next();
+      if (!row) break;
+      rows.push(row as (typeof rows)[number]);
     }
-    const trimmed = await Promise.all(items.slice(0, opts.limit).map((r) => (r.id ? r : this.assignId(r))));
-    return { items: trimmed, after: more ? (trimmed.at(-1)?.username ?? null) : null };
+    const more = rows.length > opts.limit;
+    const page = rows.slice(0, opts.limit);
+    const items = await Promise.all(
+      page.map((e) => {
+        if (e.partitionKey === USER_PARTITION) return this.get(e.rowKey);
+        const r = fromUserEntity(e);
+        return r.id ? r : this.assignId(r);
+      }),
+    );
+    return {
+      items: items.filter((r): r is UserRecord => r !== undefined),
+      after: more ? (page.at(-1)?.rowKey ?? null) : null,
+    };
   }
 
   /** How many users have this integration as their verify type (server-side filter, keys only). */
   async countUsersAssignedTo(integrationId: string): Promise<number> {
-    const filter = `PartitionKey eq ${odataString(USER_PARTITION)} and verifyType eq ${odataString(integrationId)}`;
-    let n = 0;
-    for await (const page of this.users
-      .listEntities({ queryOptions: { filter, select: ['RowKey'] } })
-      .byPage({ maxPageSize: 1000 })) {
-      n += page.length;
-    }
-    return n;
+    const names = new Set<string>();
+    await Promise.all(
+      this.listPartitions().map(async (pk) => {
+        const filter = `PartitionKey eq ${odataString(pk)} and verifyType eq ${odataString(integrationId)}`;
+        for await (const page of this.users
+          .listEntities({ queryOptions: { filter, select: ['RowKey'] } })
+          .byPage({ maxPageSize: 1000 })) {
+          for (const e of page) names.add(e.rowKey as string);
+        }
+      }),
+    );
+    return names.size;
   }
 
   // ---- email index ----

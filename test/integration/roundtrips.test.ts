@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LegStats, startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
 import { manualClock } from '../../shared/clock.ts';
+import { userPartition } from '../../shared/users/store.ts';
 import { authorize, createApplication, redeem } from '../helpers/oidc.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { stack, startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -134,16 +135,16 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     // The proxy's own rule, checked with the app's real clients: parallel reads are one round.
     const { stats } = await measure(() =>
       Promise.all([
-        app.services.tables.users.getEntity('user', 'nobody-1').catch(() => undefined),
-        app.services.tables.users.getEntity('user', 'nobody-2').catch(() => undefined),
-        app.services.tables.users.getEntity('user', 'nobody-3').catch(() => undefined),
+        app.services.tables.users.getEntity(userPartition('nobody-1'), 'nobody-1').catch(() => undefined),
+        app.services.tables.users.getEntity(userPartition('nobody-2'), 'nobody-2').catch(() => undefined),
+        app.services.tables.users.getEntity(userPartition('nobody-3'), 'nobody-3').catch(() => undefined),
       ]),
     );
     expect(stats.requests).toBe(3);
     expect(stats.rounds, stats.lines.join('\n')).toBe(1);
     const sequential = await measure(async () => {
       for (const key of ['nobody-4', 'nobody-5']) {
-        await app.services.tables.users.getEntity('user', key).catch(() => undefined);
+        await app.services.tables.users.getEntity(userPartition(key), key).catch(() => undefined);
       }
     });
     expect(counts(sequential.stats)).toEqual({ requests: 2, rounds: 2 });

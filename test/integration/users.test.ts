@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PHC_PREFIX, verifyPassword } from '../../shared/passwords/index.ts';
+import { userPartition } from '../../shared/users/store.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
 
 describe('users API', () => {
@@ -81,7 +82,7 @@ describe('users API', () => {
     });
     expect(r.headers.get('etag')).toBe(r.body.etag);
     expect(r.headers.get('cache-control')).toBe('no-store');
-    const row = await app.services.tables.users.getEntity('user', 'alice.smith');
+    const row = await app.services.tables.users.getEntity(userPartition('alice.smith'), 'alice.smith');
     expect(String(row.passwordHash).startsWith(PHC_PREFIX)).toBe(true);
     expect(await verifyPassword(String(row.passwordHash), 'correct horse battery staple')).toBe(true);
 
@@ -375,8 +376,12 @@ describe('users API', () => {
     expect([...a].length).toBe(256);
     await createUser({ username: 'long-a', verifyType: 'password', password: a });
     await createUser({ username: 'long-b', verifyType: 'password', password: b });
-    const ha = String((await app.services.tables.users.getEntity('user', 'long-a')).passwordHash);
-    const hb = String((await app.services.tables.users.getEntity('user', 'long-b')).passwordHash);
+    const ha = String(
+      (await app.services.tables.users.getEntity(userPartition('long-a'), 'long-a')).passwordHash,
+    );
+    const hb = String(
+      (await app.services.tables.users.getEntity(userPartition('long-b'), 'long-b')).passwordHash,
+    );
     expect(await verifyPassword(ha, a)).toBe(true);
     expect(await verifyPassword(ha, b)).toBe(false);
     expect(await verifyPassword(hb, b)).toBe(true);
