@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LAZY_VENDOR_FILES } from '../../scripts/build.ts';
+import { APP_FILE, LAZY_VENDOR_FILES } from '../../scripts/build.ts';
 import { createPackage } from '../../scripts/package.ts';
 
 /** Reads every entry of a zip through its central directory, checking sizes and CRCs. */
@@ -132,6 +132,8 @@ describe('scripts/package.ts', () => {
     const files = readZip(readFileSync(result.zipPath));
     const names = [...files.keys()];
     expect(names.filter((n) => !n.endsWith('.node'))).toEqual([
+      // The app's code, required by main.cjs on the first invocation (scripts/build.ts APP_FILE).
+      `dist/${APP_FILE}`,
       'dist/common-passwords.txt',
       'dist/console.css',
       'dist/console.js',
