@@ -48,26 +48,6 @@ const nativeArgon2: esbuild.Plugin = {
 };
 
 /**
- * `@azure/identity` pins its own (older) copies of msal-node and msal-common; the broker already
- * ships msal-node 7 on the same msal-common major. Resolving identity's imports to the app's copy
- * keeps one MSAL in the bundle (~200 KiB less). Managed identity through the bundled credential is
- * tested against an App Service-style identity endpoint (test/integration/bundle.test.ts).
- */
-const oneMsal: esbuild.Plugin = {
-  name: 'one-msal',
-  setup(b) {
-    b.onResolve({ filter: /^@azure\/msal-(node|common)(\/.*)?$/ }, async (args) => {
-      if (
-        !args.importer.includes(`${path.sep}@azure${path.sep}identity${path.sep}`) ||
-        args.pluginData?.oneMsal
-      )
-        return undefined;
-      return b.resolve(args.path, { resolveDir: repoRoot, kind: args.kind, pluginData: { oneMsal: true } });
-    });
-  },
-};
-
-/**
  * zod's `locales` namespace export pulls every translation (~260 KiB) into the bundle; the broker
  * uses the default English messages only, which zod imports directly.
  */
@@ -141,17 +121,38 @@ export const LAZY_VENDOR_FILES: Record<string, string> = {
   '@asteasolutions/zod-to-openapi': 'vendor-openapi.cjs',
   // The OpenID Provider engine: loaded on the first /api/oidc request (shared/oidc/provider.ts).
   'oidc-provider': 'oidc-provider.cjs',
+  // MSAL: loaded on the first sign-in callback or connection test (shared/entra/msal.ts).
+  '@azure/msal-node': 'msal-node.cjs',
+  // Managed identity: loaded on the first token request, never with dev credentials
+  // (shared/secrets/client.ts). Its MSAL is msal-node.cjs (one MSAL, the app's msal-node 7).
+  '@azure/identity': 'azure-identity.cjs',
 };
 
-const lazyVendors: esbuild.Plugin = {
-  name: 'lazy-vendors',
-  setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
-      const file = LAZY_VENDOR_FILES[args.path];
-      return file ? { path: `./${file}`, external: true } : undefined;
+/** Imports of a lazily loaded package become a require of its file (except inside that file). */
+function lazyVendors(except?: string): esbuild.Plugin {
+  return {
+    name: 'lazy-vendors',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        const file = LAZY_VENDOR_FILES[args.path];
+        return file && args.path !== except ? { path: `./${file}`, external: true } : undefined;
+      });
+    },
+  };
+}
+
+/** Builds the LAZY_VENDOR_FILES into `dir` (the bundle's folder, or a test probe's). */
+export async function buildLazyVendors(dir: string, opts: { quiet?: boolean } = {}): Promise<void> {
+  const options = bundleOptions(opts);
+  for (const [pkg, file] of Object.entries(LAZY_VENDOR_FILES)) {
+    await esbuild.build({
+      ...options,
+      stdin: { contents: `export * from ${JSON.stringify(pkg)};`, resolveDir: repoRoot, loader: 'js' },
+      outfile: path.join(dir, file),
+      plugins: [noCertificateAssertions, lazyVendors(pkg)],
     });
-  },
-};
+  }
+}
 
 function copyNativeFiles(): void {
   const require = createRequire(path.join(repoRoot, 'package.json'));
@@ -177,7 +178,7 @@ export function bundleOptions(opts: { quiet?: boolean } = {}): esbuild.BuildOpti
     legalComments: 'none',
     external: ['@azure/functions-core'],
     logLevel: opts.quiet ? 'silent' : 'warning',
-    plugins: [nativeArgon2, oneMsal, englishOnlyZod, noCertificateAssertions, noTableXml, lazyVendors],
+    plugins: [nativeArgon2, englishOnlyZod, noCertificateAssertions, noTableXml, lazyVendors()],
   };
 }
 
@@ -316,14 +317,7 @@ export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): 
     plugins: [appFileExternal],
   });
   if (appResult.errors.length > 0 || mainResult.errors.length > 0) throw new Error('esbuild failed');
-  for (const [pkg, file] of Object.entries(LAZY_VENDOR_FILES)) {
-    await esbuild.build({
-      ...options,
-      stdin: { contents: `export * from ${JSON.stringify(pkg)};`, resolveDir: repoRoot, loader: 'js' },
-      outfile: path.join(path.dirname(bundlePath), file),
-      plugins: [],
-    });
-  }
+  await buildLazyVendors(path.dirname(bundlePath), opts);
   const bytes = statSync(bundlePath).size;
   const appBytes = statSync(appBundlePath).size;
   const ms = Math.round(performance.now() - started);
