@@ -112,6 +112,29 @@ const noTableXml: esbuild.Plugin = {
 };
 
 /**
+ * The Azure SDK's HTTP pipeline (@typespec/ts-http-runtime) builds an HTTP(S) proxy agent only when a
+ * proxy is configured (HTTPS_PROXY / HTTP_PROXY or a client's proxyOptions); the broker's deployment
+ * has none. The bundle gets a stand-in for the two agent packages (and so no agent-base or debug): a
+ * configured proxy fails every SDK request with a clear error instead of being bypassed.
+ */
+const noProxyAgents: esbuild.Plugin = {
+  name: 'no-proxy-agents',
+  setup(b) {
+    b.onResolve({ filter: /^https?-proxy-agent$/ }, (args) =>
+      /[\\/]@typespec[\\/]ts-http-runtime[\\/]|[\\/]@azure[\\/]core-rest-pipeline[\\/]/.test(args.importer)
+        ? { path: args.path, namespace: 'no-proxy' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-proxy' }, () => ({
+      contents:
+        "class NoProxy { constructor() { throw new Error('HTTP proxies are not supported by this build (scripts/build.ts)'); } }\n" +
+        'export { NoProxy as HttpsProxyAgent, NoProxy as HttpProxyAgent };',
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * Packages the app uses only on some routes, built into files of their own next to the bundle and
  * required by the bundle the first time such a route runs (the modules that import them are only
  * reached through a dynamic `import()`), so an instance's start-up neither reads nor compiles them.
@@ -149,7 +172,7 @@ export async function buildLazyVendors(dir: string, opts: { quiet?: boolean } = 
       ...options,
       stdin: { contents: `export * from ${JSON.stringify(pkg)};`, resolveDir: repoRoot, loader: 'js' },
       outfile: path.join(dir, file),
-      plugins: [noCertificateAssertions, lazyVendors(pkg)],
+      plugins: [noCertificateAssertions, noProxyAgents, lazyVendors(pkg)],
     });
   }
 }
@@ -178,7 +201,14 @@ export function bundleOptions(opts: { quiet?: boolean } = {}): esbuild.BuildOpti
     legalComments: 'none',
     external: ['@azure/functions-core'],
     logLevel: opts.quiet ? 'silent' : 'warning',
-    plugins: [nativeArgon2, englishOnlyZod, noCertificateAssertions, noTableXml, lazyVendors()],
+    plugins: [
+      nativeArgon2,
+      englishOnlyZod,
+      noCertificateAssertions,
+      noTableXml,
+      noProxyAgents,
+      lazyVendors(),
+    ],
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The build trims the bundle (scripts/build.ts): MSAL, @azure/identity (using that one MSAL), the
  * OpenAPI generator and oidc-provider live in files of their own loaded on first use, msal-node gets
- * no jsonwebtoken, @azure/data-tables gets no XML parser, zod no locales. These tests run what those changes touch
+ * no jsonwebtoken, @azure/data-tables gets no XML parser, the SDK pipeline no proxy agents, zod no
+ * locales. These tests run what those changes touch
  * from code built with the same options, against the suite's Azurite and Entra stand-in and an
  * App Service-style managed identity endpoint.
  */
@@ -96,6 +97,7 @@ describe('the trimmed bundle', () => {
       tableMissing: 404,
       clientCredentials: true,
       wrongSecret: 'wrong_secret',
+      proxy: expect.stringContaining('HTTP proxies are not supported by this build'),
     });
     expect(msiRequests.length).toBeGreaterThan(0);
     const asked = new URL(msiRequests.at(-1)?.url ?? '', 'http://x');
@@ -119,7 +121,11 @@ describe('the trimmed bundle', () => {
     );
     expect(inputs.filter((f) => /zod\/v4\/locales\/(?!en\.js)/.test(f))).toEqual([]);
     expect(
-      inputs.filter((f) => /node_modules\/(jsonwebtoken|fast-xml-parser|@asteasolutions)\//.test(f)),
+      inputs.filter((f) =>
+        /node_modules\/(jsonwebtoken|fast-xml-parser|@asteasolutions|https?-proxy-agent|agent-base|debug)\//.test(
+          f,
+        ),
+      ),
     ).toEqual([]);
     expect(sizeByPackage(metafile)).not.toContain('zod-to-openapi');
     // The lazy vendor files are required by the app's code (app.cjs), itself loaded on first use.
