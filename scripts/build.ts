@@ -1,8 +1,17 @@
 /**
- * `npm run build`: bundles the app (functions/index.ts and everything it imports) into
- * dist/main.cjs with esbuild — the file package.json `main` names and the Functions host loads.
+ * `npm run build`: bundles the app with esbuild into two files.
+ *
+ * - dist/app.cjs: the app (functions/index.ts and everything it imports), with `@azure/functions`
+ *   replaced by a recorder: `app.http(name, options)` / `app.timer(...)` only note the function.
+ * - dist/main.cjs, the file package.json `main` names and the Functions host loads: `@azure/functions`
+ *   and every function's registration (name, route, methods, schedule: read from app.cjs at build
+ *   time), each with a handler that requires app.cjs on the instance's first invocation and then
+ *   calls the app's own handler. Loading main.cjs is what the worker waits for before the host
+ *   knows the functions; the app's code is read, compiled and initialised once, on first use.
+ *
  * `@azure/functions-core` stays external: the host provides it.
  */
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -12,6 +21,10 @@ import { ASSET_SOURCE_DIR, CONSOLE_ASSET_FILES } from '../shared/console/assets.
 import { repoRoot } from './standins/ca.ts';
 
 export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
+
+/** The app's code, next to the bundle, required by main.cjs on the first invocation. */
+export const APP_FILE = 'app.cjs';
+export const appBundlePath = path.join(path.dirname(bundlePath), APP_FILE);
 
 /**
  * Native modules cannot be bundled. Azure Functions Flex Consumption runs Linux x64 (glibc), so the
@@ -31,26 +44,6 @@ const nativeArgon2: esbuild.Plugin = {
       loader: 'js',
     }));
     b.onResolve({ filter: /\.node$/ }, (args) => ({ path: args.path, external: true }));
-  },
-};
-
-/**
- * `@azure/identity` pins its own (older) copies of msal-node and msal-common; the broker already
- * ships msal-node 7 on the same msal-common major. Resolving identity's imports to the app's copy
- * keeps one MSAL in the bundle (~200 KiB less). Managed identity through the bundled credential is
- * tested against an App Service-style identity endpoint (test/integration/bundle.test.ts).
- */
-const oneMsal: esbuild.Plugin = {
-  name: 'one-msal',
-  setup(b) {
-    b.onResolve({ filter: /^@azure\/msal-(node|common)(\/.*)?$/ }, async (args) => {
-      if (
-        !args.importer.includes(`${path.sep}@azure${path.sep}identity${path.sep}`) ||
-        args.pluginData?.oneMsal
-      )
-        return undefined;
-      return b.resolve(args.path, { resolveDir: repoRoot, kind: args.kind, pluginData: { oneMsal: true } });
-    });
   },
 };
 
@@ -119,6 +112,29 @@ const noTableXml: esbuild.Plugin = {
 };
 
 /**
+ * The Azure SDK's HTTP pipeline (@typespec/ts-http-runtime) builds an HTTP(S) proxy agent only when a
+ * proxy is configured (HTTPS_PROXY / HTTP_PROXY or a client's proxyOptions); the broker's deployment
+ * has none. The bundle gets a stand-in for the two agent packages (and so no agent-base or debug): a
+ * configured proxy fails every SDK request with a clear error instead of being bypassed.
+ */
+const noProxyAgents: esbuild.Plugin = {
+  name: 'no-proxy-agents',
+  setup(b) {
+    b.onResolve({ filter: /^https?-proxy-agent$/ }, (args) =>
+      /[\\/]@typespec[\\/]ts-http-runtime[\\/]|[\\/]@azure[\\/]core-rest-pipeline[\\/]/.test(args.importer)
+        ? { path: args.path, namespace: 'no-proxy' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-proxy' }, () => ({
+      contents:
+        "class NoProxy { constructor() { throw new Error('HTTP proxies are not supported by this build (scripts/build.ts)'); } }\n" +
+        'export { NoProxy as HttpsProxyAgent, NoProxy as HttpProxyAgent };',
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * Packages the app uses only on some routes, built into files of their own next to the bundle and
  * required by the bundle the first time such a route runs (the modules that import them are only
  * reached through a dynamic `import()`), so an instance's start-up neither reads nor compiles them.
@@ -128,17 +144,38 @@ export const LAZY_VENDOR_FILES: Record<string, string> = {
   '@asteasolutions/zod-to-openapi': 'vendor-openapi.cjs',
   // The OpenID Provider engine: loaded on the first /api/oidc request (shared/oidc/provider.ts).
   'oidc-provider': 'oidc-provider.cjs',
+  // MSAL: loaded on the first sign-in callback or connection test (shared/entra/msal.ts).
+  '@azure/msal-node': 'msal-node.cjs',
+  // Managed identity: loaded on the first token request, never with dev credentials
+  // (shared/secrets/client.ts). Its MSAL is msal-node.cjs (one MSAL, the app's msal-node 7).
+  '@azure/identity': 'azure-identity.cjs',
 };
 
-const lazyVendors: esbuild.Plugin = {
-  name: 'lazy-vendors',
-  setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
-      const file = LAZY_VENDOR_FILES[args.path];
-      return file ? { path: `./${file}`, external: true } : undefined;
+/** Imports of a lazily loaded package become a require of its file (except inside that file). */
+function lazyVendors(except?: string): esbuild.Plugin {
+  return {
+    name: 'lazy-vendors',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        const file = LAZY_VENDOR_FILES[args.path];
+        return file && args.path !== except ? { path: `./${file}`, external: true } : undefined;
+      });
+    },
+  };
+}
+
+/** Builds the LAZY_VENDOR_FILES into `dir` (the bundle's folder, or a test probe's). */
+export async function buildLazyVendors(dir: string, opts: { quiet?: boolean } = {}): Promise<void> {
+  const options = bundleOptions(opts);
+  for (const [pkg, file] of Object.entries(LAZY_VENDOR_FILES)) {
+    await esbuild.build({
+      ...options,
+      stdin: { contents: `export * from ${JSON.stringify(pkg)};`, resolveDir: repoRoot, loader: 'js' },
+      outfile: path.join(dir, file),
+      plugins: [noCertificateAssertions, noProxyAgents, lazyVendors(pkg)],
     });
-  },
-};
+  }
+}
 
 function copyNativeFiles(): void {
   const require = createRequire(path.join(repoRoot, 'package.json'));
@@ -164,39 +201,173 @@ export function bundleOptions(opts: { quiet?: boolean } = {}): esbuild.BuildOpti
     legalComments: 'none',
     external: ['@azure/functions-core'],
     logLevel: opts.quiet ? 'silent' : 'warning',
-    plugins: [nativeArgon2, oneMsal, englishOnlyZod, noCertificateAssertions, noTableXml, lazyVendors],
+    plugins: [
+      nativeArgon2,
+      englishOnlyZod,
+      noCertificateAssertions,
+      noTableXml,
+      noProxyAgents,
+      lazyVendors(),
+    ],
   };
 }
 
-export async function build(
-  opts: { quiet?: boolean; analyze?: boolean } = {},
-): Promise<{ bytes: number; ms: number; metafile: esbuild.Metafile }> {
+/**
+ * In app.cjs, `@azure/functions` is a recorder: the functions' files register as they always do, and
+ * main.cjs (with the real `@azure/functions`) registers the same functions with the host. Only
+ * `app.http` and `app.timer` are recorded (all the app uses); anything else fails the build.
+ */
+const recordFunctions: esbuild.Plugin = {
+  name: 'record-functions',
+  setup(b) {
+    b.onResolve({ filter: /^@azure\/functions$/ }, () => ({
+      path: 'recorder',
+      namespace: 'record-functions',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'record-functions' }, () => ({
+      contents: `
+        export const registrations = [];
+        const record = (kind) => (name, options) => {
+          if (typeof name !== 'string' || typeof options?.handler !== 'function')
+            throw new Error('app.' + kind + '(' + name + '): expected a name and options with a handler');
+          registrations.push({ kind, name, options });
+        };
+        export const app = new Proxy({ http: record('http'), timer: record('timer') }, {
+          get(target, prop) {
+            if (prop in target) return target[prop];
+            throw new Error('app.' + String(prop) + ' is not supported by the split bundle (scripts/build.ts)');
+          },
+        });`,
+      loader: 'js',
+    }));
+  },
+};
+
+export interface RecordedFunction {
+  kind: 'http' | 'timer';
+  name: string;
+  /** The function's options without its handler (route, methods, authLevel; schedule). */
+  options: Record<string, unknown>;
+}
+
+/** Loads app.cjs in a fresh Node process (outside the repo) and returns what it registered. */
+export function recordedFunctions(appFile = appBundlePath): RecordedFunction[] {
+  const script = `
+    const { registrations } = require(${JSON.stringify(appFile)});
+    process.stdout.write(JSON.stringify(registrations.map(({ kind, name, options }) => {
+      const { handler, ...rest } = options;
+      for (const [key, value] of Object.entries(rest))
+        if (typeof value === 'function' || typeof value === 'symbol')
+          throw new Error(name + ': option ' + key + ' cannot be written into main.cjs');
+      return { kind, name, options: rest };
+    })));`;
+  const out = execFileSync(process.execPath, ['-e', script], {
+    cwd: '/',
+    env: { PATH: process.env.PATH ?? '' },
+  });
+  return JSON.parse(String(out)) as RecordedFunction[];
+}
+
+/** The source of main.cjs: the registrations, each handing its invocations to app.cjs. */
+export function mainEntrySource(functions: RecordedFunction[]): string {
+  return `
+    import { app } from '@azure/functions';
+    const functions = ${JSON.stringify(functions)};
+    let handlers;
+    function appHandler(name) {
+      // The instance's first invocation reads, compiles and initialises the app.
+      handlers ??= new Map(require('./${APP_FILE}').registrations.map((r) => [r.name, r.options.handler]));
+      const handler = handlers.get(name);
+      if (!handler) throw new Error('function ' + name + ' is not in ${APP_FILE}');
+      return handler;
+    }
+    for (const { kind, name, options } of functions) {
+      app[kind](name, { ...options, handler: async (...args) => appHandler(name)(...args) });
+    }`;
+}
+
+const appFileExternal: esbuild.Plugin = {
+  name: 'app-file-external',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^\\./${APP_FILE.replace('.', '\\.')}$`) }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+  },
+};
+
+function mergeMetafiles(...files: esbuild.Metafile[]): esbuild.Metafile {
+  return {
+    inputs: Object.assign({}, ...files.map((f) => f.inputs)),
+    outputs: Object.assign({}, ...files.map((f) => f.outputs)),
+  };
+}
+
+export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): Promise<{
+  /** main.cjs, what the host loads at start-up. */
+  bytes: number;
+  /** app.cjs, loaded on the first invocation. */
+  appBytes: number;
+  ms: number;
+  /** Both files' metafiles merged (inputs and outputs of main.cjs and app.cjs). */
+  metafile: esbuild.Metafile;
+  /** main.cjs's alone. */
+  mainMetafile: esbuild.Metafile;
+  functions: RecordedFunction[];
+}> {
   const started = performance.now();
   mkdirSync(path.dirname(bundlePath), { recursive: true });
   const options = bundleOptions(opts);
-  const result = await esbuild.build({
+  const appResult = await esbuild.build({
     ...options,
-    entryPoints: [path.join(repoRoot, 'functions', 'index.ts')],
+    stdin: {
+      contents: "import './functions/index.ts';\nexport { registrations } from '@azure/functions';",
+      resolveDir: repoRoot,
+      sourcefile: 'app-entry.js',
+      loader: 'js',
+    },
+    outfile: appBundlePath,
+    sourcemap: 'linked',
+    metafile: true,
+    plugins: [recordFunctions, ...(options.plugins ?? [])],
+  });
+  copyNativeFiles();
+  const functions = recordedFunctions();
+  const mainResult = await esbuild.build({
+    ...options,
+    stdin: {
+      contents: mainEntrySource(functions),
+      resolveDir: repoRoot,
+      sourcefile: 'main-entry.js',
+      loader: 'js',
+    },
     outfile: bundlePath,
     sourcemap: 'linked',
     metafile: true,
+    plugins: [appFileExternal],
   });
-  copyNativeFiles();
-  if (result.errors.length > 0) throw new Error('esbuild failed');
-  for (const [pkg, file] of Object.entries(LAZY_VENDOR_FILES)) {
-    await esbuild.build({
-      ...options,
-      stdin: { contents: `export * from ${JSON.stringify(pkg)};`, resolveDir: repoRoot, loader: 'js' },
-      outfile: path.join(path.dirname(bundlePath), file),
-      plugins: [],
-    });
-  }
+  if (appResult.errors.length > 0 || mainResult.errors.length > 0) throw new Error('esbuild failed');
+  await buildLazyVendors(path.dirname(bundlePath), opts);
   const bytes = statSync(bundlePath).size;
+  const appBytes = statSync(appBundlePath).size;
   const ms = Math.round(performance.now() - started);
   if (!opts.quiet)
-    console.log(`built ${path.relative(repoRoot, bundlePath)}: ${(bytes / 1024).toFixed(0)} KiB in ${ms} ms`);
-  if (opts.analyze) console.log(sizeByPackage(result.metafile));
-  return { bytes, ms, metafile: result.metafile };
+    console.log(
+      `built ${path.relative(repoRoot, bundlePath)}: ${(bytes / 1024).toFixed(0)} KiB (${functions.length} functions)` +
+        ` + ${path.relative(repoRoot, appBundlePath)}: ${(appBytes / 1024).toFixed(0)} KiB in ${ms} ms`,
+    );
+  if (opts.analyze) {
+    console.log(`${path.basename(bundlePath)}:\n${sizeByPackage(mainResult.metafile)}`);
+    console.log(`${APP_FILE}:\n${sizeByPackage(appResult.metafile)}`);
+  }
+  return {
+    bytes,
+    appBytes,
+    ms,
+    metafile: mergeMetafiles(mainResult.metafile, appResult.metafile),
+    mainMetafile: mainResult.metafile,
+    functions,
+  };
 }
 
 /** Bytes in the bundle per package (or per source folder), largest first: `npm run build -- --analyze`. */

@@ -1,7 +1,7 @@
 /**
  * `npm run package`: builds the app and writes the deployment package dist/package/broker.zip:
- * host.json, a trimmed package.json and the esbuild bundle dist/main.cjs (plus any native `.node`
- * addon esbuild emitted beside it). No node_modules: the bundle carries its dependencies.
+ * host.json, a trimmed package.json and the esbuild bundle dist/main.cjs with the files it loads on
+ * first use (dist/app.cjs, the lazy vendor files) and any native `.node` addon beside it. No node_modules: the bundle carries its dependencies.
  *
  * The same files are staged unzipped in dist/package/app/, the folder azure.yaml names as the api
  * service's `dist`, so `azd deploy` ships exactly what this script zips.
@@ -13,9 +13,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
-import { BUNDLE_DATA_FILES, LAZY_VENDOR_FILES } from './build.ts';
+import { APP_FILE, BUNDLE_DATA_FILES, LAZY_VENDOR_FILES } from './build.ts';
 
-const LAZY_FILES = Object.values(LAZY_VENDOR_FILES);
+/** Code main.cjs requires by path on first use: the app itself and the lazily loaded vendor files. */
+const LAZY_FILES = [APP_FILE, ...Object.values(LAZY_VENDOR_FILES)];
 
 export interface PackageEntry {
   /** Path inside the zip, with forward slashes. */

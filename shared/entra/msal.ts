@@ -3,11 +3,11 @@
  * (see authority.ts), so a client only ever calls the tenant's token endpoint. PII logging is off
  * and the logger never receives secrets: MSAL's PII-bearing messages are dropped.
  */
-import {
-  type AuthenticationResult,
+import type {
+  AuthenticationResult,
   ConfidentialClientApplication,
-  type Configuration,
-  LogLevel,
+  Configuration,
+  TokenCache,
 } from '@azure/msal-node';
 import type { Config } from '../config.ts';
 import { type EntraCloud, graphDefaultScope, msalAuthorityOptions } from './authority.ts';
@@ -26,40 +26,109 @@ export interface EntraClientOptions {
   logger?: (level: EntraLogLevel, message: string) => void;
 }
 
+/** What the broker uses of an MSAL confidential client (a ConfidentialClientApplication is one). */
+export type EntraClient = Pick<
+  ConfidentialClientApplication,
+  'acquireTokenByCode' | 'acquireTokenByClientCredential' | 'getAuthCodeUrl'
+> & {
+  getTokenCache(): Pick<TokenCache, 'getAllAccounts' | 'removeAccount'>;
+};
+
 /** Builds the MSAL client for one integration; tests may pass their own. */
-export type EntraClientFactory = (args: EntraClientArgs) => ConfidentialClientApplication;
+export type EntraClientFactory = (args: EntraClientArgs) => EntraClient;
+
+type Msal = typeof import('@azure/msal-node');
+let msal: Promise<Msal> | undefined;
+
+/**
+ * MSAL Node, loaded on the instance's first use (a sign-in callback or a connection test): the
+ * deployed bundle keeps it in a file of its own (scripts/build.ts LAZY_VENDOR_FILES), so an
+ * instance that starts, serves the sign-in page or starts a sign-in never reads or compiles it.
+ */
+function loadMsal(): Promise<Msal> {
+  msal ??= import('@azure/msal-node').catch((err: unknown) => {
+    msal = undefined; // a failed load is tried again by the next call
+    throw err;
+  });
+  return msal;
+}
+
+/** An MSAL client built on its first call, once MSAL is loaded; later calls go straight to it. */
+class LazyConfidentialClient implements EntraClient {
+  private client: Promise<ConfidentialClientApplication> | undefined;
+  private built: ConfidentialClientApplication | undefined;
+
+  constructor(private readonly create: (m: Msal) => ConfidentialClientApplication) {}
+
+  private real(): Promise<ConfidentialClientApplication> {
+    this.client ??= loadMsal().then((m) => {
+      this.built = this.create(m);
+      return this.built;
+    });
+    return this.client;
+  }
+
+  async acquireTokenByCode(
+    ...args: Parameters<ConfidentialClientApplication['acquireTokenByCode']>
+  ): Promise<AuthenticationResult> {
+    return (await this.real()).acquireTokenByCode(...args);
+  }
+
+  async acquireTokenByClientCredential(
+    ...args: Parameters<ConfidentialClientApplication['acquireTokenByClientCredential']>
+  ): Promise<AuthenticationResult | null> {
+    return (await this.real()).acquireTokenByClientCredential(...args);
+  }
+
+  async getAuthCodeUrl(
+    ...args: Parameters<ConfidentialClientApplication['getAuthCodeUrl']>
+  ): Promise<string> {
+    return (await this.real()).getAuthCodeUrl(...args);
+  }
+
+  getTokenCache(): Pick<TokenCache, 'getAllAccounts' | 'removeAccount'> {
+    return {
+      // A client never called holds no accounts.
+      getAllAccounts: async (...args) =>
+        this.built ? this.built.getTokenCache().getAllAccounts(...args) : [],
+      removeAccount: async (...args) => (await this.real()).getTokenCache().removeAccount(...args),
+    };
+  }
+}
 
 export function createConfidentialClient(
   args: EntraClientArgs,
   config: Pick<Config, 'BROKER_ENTRA_PUBLIC_AUTHORITY_HOST'>,
   opts: EntraClientOptions = {},
-): ConfidentialClientApplication {
+): EntraClient {
   const authority = msalAuthorityOptions(args.cloud, args.tenant, config);
   const secret = args.clientSecret;
   const { logger } = opts;
-  const msalConfig: Configuration = {
-    auth: {
-      clientId: args.applicationId,
-      clientSecret: secret,
-      authority: authority.authority,
-      knownAuthorities: authority.knownAuthorities,
-      authorityMetadata: authority.authorityMetadata,
-      cloudDiscoveryMetadata: authority.cloudDiscoveryMetadata,
-    },
-    system: {
-      loggerOptions: {
-        piiLoggingEnabled: false,
-        logLevel: LogLevel.Warning,
-        loggerCallback: (level, message, containsPii) => {
-          if (!logger || containsPii || level > LogLevel.Warning) return;
-          // Defence in depth: MSAL should never log the secret, but make sure it cannot leak.
-          const safe = secret ? message.split(secret).join('[redacted]') : message;
-          logger(level === LogLevel.Error ? 'error' : 'warning', safe);
+  return new LazyConfidentialClient(({ ConfidentialClientApplication, LogLevel }) => {
+    const msalConfig: Configuration = {
+      auth: {
+        clientId: args.applicationId,
+        clientSecret: secret,
+        authority: authority.authority,
+        knownAuthorities: authority.knownAuthorities,
+        authorityMetadata: authority.authorityMetadata,
+        cloudDiscoveryMetadata: authority.cloudDiscoveryMetadata,
+      },
+      system: {
+        loggerOptions: {
+          piiLoggingEnabled: false,
+          logLevel: LogLevel.Warning,
+          loggerCallback: (level, message, containsPii) => {
+            if (!logger || containsPii || level > LogLevel.Warning) return;
+            // Defence in depth: MSAL should never log the secret, but make sure it cannot leak.
+            const safe = secret ? message.split(secret).join('[redacted]') : message;
+            logger(level === LogLevel.Error ? 'error' : 'warning', safe);
+          },
         },
       },
-    },
-  };
-  return new ConfidentialClientApplication(msalConfig);
+    };
+    return new ConfidentialClientApplication(msalConfig);
+  });
 }
 
 /** The production factory: `createConfidentialClient` bound to the configuration. */
@@ -75,7 +144,7 @@ export function defaultEntraClientFactory(
  * `.default` scope in the cloud. Throws MSAL's error on failure (classify it with classifyEntraError).
  */
 export async function testClientCredentials(
-  client: ConfidentialClientApplication,
+  client: EntraClient,
   cloud: EntraCloud,
 ): Promise<AuthenticationResult> {
   const result = await client.acquireTokenByClientCredential({

@@ -1,9 +1,4 @@
-import {
-  type AccessToken,
-  DefaultAzureCredential,
-  ManagedIdentityCredential,
-  type TokenCredential,
-} from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import type { Config } from '../config.ts';
 import {
@@ -27,6 +22,39 @@ function localDevCredential(): TokenCredential {
   };
 }
 
+type Identity = typeof import('@azure/identity');
+let identity: Promise<Identity> | undefined;
+
+/**
+ * @azure/identity, loaded on the first token request: the deployed bundle keeps it in a file of its
+ * own (scripts/build.ts LAZY_VENDOR_FILES), so an instance's start-up neither reads nor compiles it,
+ * and the local stack (dev credentials) never loads it.
+ */
+function loadIdentity(): Promise<Identity> {
+  identity ??= import('@azure/identity').catch((err: unknown) => {
+    identity = undefined; // a failed load is tried again by the next token request
+    throw err;
+  });
+  return identity;
+}
+
+/** A credential of @azure/identity, created on its first token request (then cached per instance). */
+export class LazyAzureCredential implements TokenCredential {
+  private inner: Promise<TokenCredential> | undefined;
+
+  constructor(private readonly create: (m: Identity) => TokenCredential) {}
+
+  /** The underlying credential (loads @azure/identity). */
+  credential(): Promise<TokenCredential> {
+    this.inner ??= loadIdentity().then(this.create);
+    return this.inner;
+  }
+
+  async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {
+    return (await this.credential()).getToken(scopes, options);
+  }
+}
+
 /**
  * The app's Azure identity: the user-assigned managed identity when AZURE_CLIENT_ID is set,
  * DefaultAzureCredential otherwise, and a static local token when BROKER_DEV_CREDENTIALS is on
@@ -36,8 +64,9 @@ export function createAzureCredential(
   config: Pick<Config, 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID'>,
 ): TokenCredential {
   if (config.BROKER_DEV_CREDENTIALS) return localDevCredential();
-  if (config.AZURE_CLIENT_ID) return new ManagedIdentityCredential({ clientId: config.AZURE_CLIENT_ID });
-  return new DefaultAzureCredential();
+  const clientId = config.AZURE_CLIENT_ID;
+  if (clientId) return new LazyAzureCredential((m) => new m.ManagedIdentityCredential({ clientId }));
+  return new LazyAzureCredential((m) => new m.DefaultAzureCredential());
 }
 
 /**

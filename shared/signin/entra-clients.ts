@@ -3,18 +3,17 @@
  * warm sign-in builds nothing and reads nothing from Key Vault. Accounts are removed from a client's
  * token cache after each exchange (`forgetAccount`), so a long-lived instance does not grow per user.
  */
-import type { ConfidentialClientApplication } from '@azure/msal-node';
-import type { EntraClientFactory } from '../entra/msal.ts';
+import type { EntraClient, EntraClientFactory } from '../entra/msal.ts';
 import type { SignInIntegration } from './ports.ts';
 
 const MAX_CLIENTS = 200;
 
 export class EntraClientCache {
-  private readonly clients = new Map<string, ConfidentialClientApplication>();
+  private readonly clients = new Map<string, EntraClient>();
 
   constructor(private readonly factory: EntraClientFactory) {}
 
-  get(integration: SignInIntegration, clientSecret: string): ConfidentialClientApplication {
+  get(integration: SignInIntegration, clientSecret: string): EntraClient {
     const key = `${integration.id}:${integration.etag}:${integration.clientSecret.version}`;
     let client = this.clients.get(key);
     if (!client) {

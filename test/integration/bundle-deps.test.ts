@@ -1,7 +1,8 @@
 /**
- * The build trims the bundle (scripts/build.ts): @azure/identity uses the app's copy of MSAL, msal-node
- * gets no jsonwebtoken, @azure/data-tables gets no XML parser, zod no locales, and the OpenAPI
- * generator lives in a file of its own loaded on first use. These tests run what those changes touch
+ * The build trims the bundle (scripts/build.ts): MSAL, @azure/identity (using that one MSAL), the
+ * OpenAPI generator and oidc-provider live in files of their own loaded on first use, msal-node gets
+ * no jsonwebtoken, @azure/data-tables gets no XML parser, the SDK pipeline no proxy agents, zod no
+ * locales. These tests run what those changes touch
  * from code built with the same options, against the suite's Azurite and Entra stand-in and an
  * App Service-style managed identity endpoint.
  */
@@ -14,7 +15,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, bundleOptions, bundlePath, LAZY_VENDOR_FILES, sizeByPackage } from '../../scripts/build.ts';
+import {
+  appBundlePath,
+  build,
+  buildLazyVendors,
+  bundleOptions,
+  bundlePath,
+  LAZY_VENDOR_FILES,
+  sizeByPackage,
+} from '../../scripts/build.ts';
 import { repoRoot } from '../../scripts/standins/ca.ts';
 import { DEMO_ENTRA } from '../../scripts/standins/entra.ts';
 import { stack, uniquePrefix } from '../helpers/stack.ts';
@@ -34,6 +43,8 @@ describe('the trimmed bundle', () => {
       entryPoints: [path.join(repoRoot, 'test/fixtures/bundle-probe.ts')],
       outfile: path.join(dir, 'probe.cjs'),
     });
+    // The files the probe loads on first use (@azure/identity, MSAL), as next to the bundle.
+    await buildLazyVendors(dir, { quiet: true });
     // The App Service / Functions managed identity endpoint (api-version 2019-08-01).
     msi = createServer((req, res) => {
       msiRequests.push({
@@ -78,12 +89,15 @@ describe('the trimmed bundle', () => {
       },
     });
     expect(JSON.parse(stdout)).toEqual({
+      identityLoadedAtStart: false,
+      identityLoadedAfterToken: true,
       credentialIsManagedIdentity: true,
       managedIdentityToken: 'msi-token-from-the-platform',
       tableRead: 'x',
       tableMissing: 404,
       clientCredentials: true,
       wrongSecret: 'wrong_secret',
+      proxy: expect.stringContaining('HTTP proxies are not supported by this build'),
     });
     expect(msiRequests.length).toBeGreaterThan(0);
     const asked = new URL(msiRequests.at(-1)?.url ?? '', 'http://x');
@@ -92,16 +106,30 @@ describe('the trimmed bundle', () => {
     expect(msiRequests.at(-1)?.header).toBe('platform-header-value');
   });
 
-  it('holds one MSAL, no zod locales, no jsonwebtoken or XML parser, and keeps the OpenAPI generator out', async () => {
+  it('holds one MSAL, no zod locales, no jsonwebtoken or XML parser, and keeps the lazy packages out', async () => {
     const { metafile } = await build({ quiet: true });
     const inputs = Object.keys(metafile.inputs);
-    expect(inputs.filter((f) => /node_modules\/.*node_modules\/@azure\/msal-/.test(f))).toEqual([]);
+    // MSAL and @azure/identity are not in main.cjs or app.cjs; identity's file uses MSAL's.
+    expect(inputs.filter((f) => /node_modules\/@azure\/(msal-|identity\/)/.test(f))).toEqual([]);
+    const identityFile = path.join(path.dirname(bundlePath), LAZY_VENDOR_FILES['@azure/identity'] ?? '');
+    expect(readFileSync(identityFile, 'utf8')).toContain(
+      `require("./${LAZY_VENDOR_FILES['@azure/msal-node']}")`,
+    );
+    const msalFile = path.join(path.dirname(bundlePath), LAZY_VENDOR_FILES['@azure/msal-node'] ?? '');
+    expect(readFileSync(msalFile, 'utf8')).toContain(
+      'certificate credentials are not supported by this build',
+    );
     expect(inputs.filter((f) => /zod\/v4\/locales\/(?!en\.js)/.test(f))).toEqual([]);
     expect(
-      inputs.filter((f) => /node_modules\/(jsonwebtoken|fast-xml-parser|@asteasolutions)\//.test(f)),
+      inputs.filter((f) =>
+        /node_modules\/(jsonwebtoken|fast-xml-parser|@asteasolutions|https?-proxy-agent|agent-base|debug)\//.test(
+          f,
+        ),
+      ),
     ).toEqual([]);
     expect(sizeByPackage(metafile)).not.toContain('zod-to-openapi');
-    const bundle = readFileSync(bundlePath, 'utf8');
+    // The lazy vendor files are required by the app's code (app.cjs), itself loaded on first use.
+    const bundle = readFileSync(appBundlePath, 'utf8');
     for (const file of Object.values(LAZY_VENDOR_FILES)) {
       // Loaded by path at first use (a require, or an import() for ESM-only packages).
       const loaded = bundle.includes(`require("./${file}")`) || bundle.includes(`import("./${file}")`);

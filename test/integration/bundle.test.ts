@@ -2,16 +2,29 @@
  * The deployable bundle (npm run build) registers every function the sources register, as the
  * Functions host sees it: through `@azure/functions-core.registerFunction`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import type * as esbuild from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { build, bundlePath } from '../../scripts/build.ts';
+import { APP_FILE, build, bundlePath } from '../../scripts/build.ts';
 import { repoRoot } from '../../scripts/standins/ca.ts';
-import { appRoutes } from '../helpers/stack.ts';
+import { createAzureCredential } from '../../shared/secrets/client.ts';
+import { createTables, ensureTables } from '../../shared/storage/tables.ts';
+import { appRoutes, testConfig, testEnv } from '../helpers/stack.ts';
+
+const SHIM = `
+  const Module = require('node:module');
+  const original = Module._resolveFilename;
+  Module._resolveFilename = function (request, ...rest) {
+    if (request === '@azure/functions-core') return ${JSON.stringify(path.join(repoRoot, 'scripts/host/functions-core.cjs'))};
+    return original.call(this, request, ...rest);
+  };`;
 
 describe('esbuild bundle', () => {
+  let mainMetafile: esbuild.Metafile;
   beforeAll(async () => {
-    await build({ quiet: true });
+    ({ mainMetafile } = await build({ quiet: true }));
   }, 120_000);
 
   it('is what package.json main names', async () => {
@@ -62,4 +75,42 @@ describe('esbuild bundle', () => {
       expected.sort((a, b) => a.name.localeCompare(b.name)),
     );
   });
+
+  it('holds only @azure/functions and the registrations: the app is in a file of its own', () => {
+    const inputs = Object.keys(mainMetafile.inputs);
+    expect(
+      inputs.filter(
+        (f) => !/node_modules\/(@azure\/functions|@azure\/functions-extensions-base|cookie)\//.test(f),
+      ),
+    ).toEqual(['main-entry.js']);
+    expect(Object.keys(mainMetafile.outputs).filter((f) => f.endsWith('.cjs'))).toEqual(['dist/main.cjs']);
+  });
+
+  it('loads the app on the first invocation, not at start-up, and answers through it', async () => {
+    // The instance's tables (production names), as deployment creates them.
+    await ensureTables(createTables(testConfig(), createAzureCredential(testConfig())));
+    const functions = path.join(repoRoot, 'node_modules', '@azure', 'functions');
+    const script = `${SHIM}
+      const { HttpRequest, InvocationContext } = require(${JSON.stringify(functions)});
+      const appLoaded = () => Object.keys(require.cache).some((f) => f.endsWith(${JSON.stringify(`/${APP_FILE}`)}));
+      require(${JSON.stringify(bundlePath)});
+      const atStart = appLoaded();
+      const reg = globalThis.__brokerFunctionRegistrations.find((r) => r.metadata.name === 'health');
+      const request = new HttpRequest({ method: 'GET', url: 'http://localhost:7071/api/health', headers: {}, query: {}, params: {} });
+      const context = new InvocationContext({ invocationId: 'first', functionName: 'health', logHandler: () => {} });
+      reg.callback(request, context).then(async (res) => {
+        const body = JSON.parse(typeof res.body === 'string' ? res.body : JSON.stringify(res.jsonBody));
+        process.stdout.write('\\n@@' + JSON.stringify({ atStart, afterFirst: appLoaded(), status: res.status, body }));
+      });`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
+      cwd: '/',
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '',
+        ...testEnv(),
+      },
+    });
+    const out = JSON.parse(String(stdout).split('@@').at(-1) ?? '');
+    expect(out).toMatchObject({ atStart: false, afterFirst: true, status: 200, body: { status: 'ok' } });
+  }, 60_000);
 });
