@@ -283,7 +283,16 @@ export function mainEntrySource(functions: RecordedFunction[]): string {
     }
     for (const { kind, name, options } of functions) {
       app[kind](name, { ...options, handler: async (...args) => appHandler(name)(...args) });
-    }`;
+    }
+    // Once the host has the registrations, the app is loaded in the background: an instance that is
+    // warmed up before its first request (Flex Consumption's always-ready instances) pays nothing on
+    // it; a request that arrives first loads it itself, as without this. A failure here is left to
+    // that first invocation, which throws it.
+    setTimeout(() => {
+      try {
+        appHandler(functions[0].name);
+      } catch {}
+    }, 0).unref();`;
 }
 
 const appFileExternal: esbuild.Plugin = {
