@@ -24,6 +24,17 @@ export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
 
 /** The app's code, next to the bundle, required by main.cjs on the first invocation. */
 export const APP_FILE = 'app.cjs';
+/**
+ * Script text that lets a plain Node process (`node -e`) require main.cjs outside the Functions host:
+ * `@azure/functions-core`, which only the host's worker provides, resolves to the local host's stand-in.
+ */
+export const FUNCTIONS_CORE_SHIM = `
+  const Module = require('node:module');
+  const original = Module._resolveFilename;
+  Module._resolveFilename = function (request, ...rest) {
+    if (request === '@azure/functions-core') return ${JSON.stringify(path.join(repoRoot, 'scripts/host/functions-core.cjs'))};
+    return original.call(this, request, ...rest);
+  };`;
 export const appBundlePath = path.join(path.dirname(bundlePath), APP_FILE);
 
 /**

@@ -16,20 +16,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { APP_FILE, appBundlePath, build, bundlePath, LAZY_VENDOR_FILES } from '../build.ts';
+import {
+  APP_FILE,
+  appBundlePath,
+  build,
+  bundlePath,
+  FUNCTIONS_CORE_SHIM,
+  LAZY_VENDOR_FILES,
+} from '../build.ts';
 import { repoRoot } from '../standins/ca.ts';
+import { createBenchIntegration } from './seed.ts';
 
 const RUNS = 7;
 const MARK = '@@bench@@';
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? Number.NaN;
-
-const SHIM = `
-  const Module = require('node:module');
-  const original = Module._resolveFilename;
-  Module._resolveFilename = function (request, ...rest) {
-    if (request === '@azure/functions-core') return ${JSON.stringify(path.join(repoRoot, 'scripts/host/functions-core.cjs'))};
-    return original.call(this, request, ...rest);
-  };`;
 
 function runNode(script: string, env: Record<string, string> = {}): string {
   // From outside the repo, so nothing but the bundle (and what the script names) can be resolved.
@@ -58,7 +58,7 @@ async function runNodeAsync(script: string, env: Record<string, string>): Promis
 }
 
 function requireMs(files: string[], shim: boolean): number[] {
-  const script = `${shim ? SHIM : ''}
+  const script = `${shim ? FUNCTIONS_CORE_SHIM : ''}
     const t = process.hrtime.bigint();
     for (const file of ${JSON.stringify(files)}) require(file);
     process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6));`;
@@ -101,7 +101,7 @@ async function coldStart(
   bundle = bundlePath,
 ): Promise<ColdStart> {
   const functions = path.join(repoRoot, 'node_modules', '@azure', 'functions');
-  const script = `${SHIM}
+  const script = `${FUNCTIONS_CORE_SHIM}
     const { HttpRequest, InvocationContext } = require(${JSON.stringify(functions)});
     const first = ${JSON.stringify(first)};
     const t0 = process.hrtime.bigint();
@@ -223,19 +223,7 @@ async function standalone(): Promise<void> {
     };
     const seed = createServices(loadConfig(env));
     await ensureTables(seed.tables);
-    const created = await seed.integrations.create(
-      {
-        kind: 'azure-ad',
-        title: 'Bench Entra',
-        applicationId: DEMO_ENTRA.clientId,
-        tenant: DEMO_ENTRA.tenantId,
-        clientSecret: DEMO_ENTRA.clientSecret,
-        cloud: 'public',
-        matchClaim: 'preferred_username',
-      },
-      'bench',
-    );
-    await seed.integrations.activate(created.id, undefined, 'bench');
+    const created = await createBenchIntegration(seed);
     await seed.users.create(
       { username: 'cold', email: `cold@${DEMO_ENTRA.domain}`, verifyType: { integrationId: created.id } },
       { actor: 'bench' },

@@ -7,19 +7,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type * as esbuild from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { APP_FILE, build, bundlePath } from '../../scripts/build.ts';
+import { APP_FILE, build, bundlePath, FUNCTIONS_CORE_SHIM } from '../../scripts/build.ts';
 import { repoRoot } from '../../scripts/standins/ca.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';
 import { appRoutes, testConfig, testEnv } from '../helpers/stack.ts';
-
-const SHIM = `
-  const Module = require('node:module');
-  const original = Module._resolveFilename;
-  Module._resolveFilename = function (request, ...rest) {
-    if (request === '@azure/functions-core') return ${JSON.stringify(path.join(repoRoot, 'scripts/host/functions-core.cjs'))};
-    return original.call(this, request, ...rest);
-  };`;
 
 describe('esbuild bundle', () => {
   let mainMetafile: esbuild.Metafile;
@@ -90,7 +82,7 @@ describe('esbuild bundle', () => {
     // The instance's tables (production names), as deployment creates them.
     await ensureTables(createTables(testConfig(), createAzureCredential(testConfig())));
     const functions = path.join(repoRoot, 'node_modules', '@azure', 'functions');
-    const script = `${SHIM}
+    const script = `${FUNCTIONS_CORE_SHIM}
       const { HttpRequest, InvocationContext } = require(${JSON.stringify(functions)});
       const appLoaded = () => Object.keys(require.cache).some((f) => f.endsWith(${JSON.stringify(`/${APP_FILE}`)}));
       require(${JSON.stringify(bundlePath)});

@@ -8,6 +8,7 @@ import { manualClock } from '../../shared/clock.ts';
 import { issuedBeforeRevocation } from '../../shared/users/service.ts';
 import { USER_PARTITION, userPartition } from '../../shared/users/store.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
+import { usersApi } from '../helpers/users.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked by assertions.
 type Json = Record<string, any>;
@@ -28,15 +29,8 @@ describe('users: immutable id, role names, sessionsRevokedAt', () => {
   });
   afterAll(() => app.close());
 
-  async function call(method: string, path: string, json?: unknown, headers: Record<string, string> = {}) {
-    const r = await app.admin(`/api/manage/users${path}`, {
-      method,
-      headers,
-      ...(json !== undefined ? { json } : {}),
-    });
-    const text = await r.text();
-    return { status: r.status, body: (text ? JSON.parse(text) : {}) as Json };
-  }
+  const call = (method: string, path: string, json?: unknown, headers: Record<string, string> = {}) =>
+    usersApi(app)(method, path, json, headers);
 
   const create = async (username: string, over: Record<string, unknown> = {}) => {
     const r = await call('POST', '', { username, verifyType: 'password', password: PASSWORD, ...over });

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewUserRecord } from '../../shared/users/store.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
+import { userRecord } from '../helpers/users.ts';
 
 /** Listing 5,000 users page by page through Table Storage (cursor paging, never the whole table). */
 describe('users listing at 5,000', () => {
@@ -12,21 +12,13 @@ describe('users listing at 5,000', () => {
   beforeAll(async () => {
     app = await startTestApp();
     const now = new Date().toISOString();
-    const records: NewUserRecord[] = Array.from({ length: TOTAL }, (_, i) => ({
-      id: randomUUID(),
-      username: `user${String(i).padStart(5, '0')}`,
-      displayName: `User ${i}`,
-      email: null,
-      verifyType: i % 10 === 0 ? { kind: 'integration', integrationId: FILTERED_ID } : { kind: 'password' },
-      passwordHash: null,
-      roles: [],
-      disabled: false,
-      entraBinding: null,
-      lastLoginAt: null,
-      sessionsRevokedAt: null,
-      createdAt: now,
-      updatedAt: now,
-    }));
+    const records: NewUserRecord[] = Array.from({ length: TOTAL }, (_, i) =>
+      userRecord(`user${String(i).padStart(5, '0')}`, {
+        displayName: `User ${i}`,
+        integrationId: i % 10 === 0 ? FILTERED_ID : undefined,
+        now,
+      }),
+    );
     const started = performance.now();
     await app.services.users.store.insertBatch(records);
     console.log(

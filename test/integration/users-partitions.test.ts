@@ -24,6 +24,7 @@ import {
 import { type NewUserRecord, UserStore } from '../../shared/users/store.ts';
 import { BrokerBrowser } from '../helpers/signin.ts';
 import { quietLogger, startTestApp, type TestApp } from '../helpers/stack.ts';
+import { userRecord, usersApi } from '../helpers/users.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are checked by assertions.
 type Json = Record<string, any>;
@@ -93,22 +94,7 @@ async function countRequests(table: TableClient, fn: () => Promise<unknown>): Pr
 }
 
 function record(username: string, integrationId?: string): NewUserRecord {
-  const now = new Date().toISOString();
-  return {
-    id: randomUUID(),
-    username,
-    displayName: username,
-    email: null,
-    verifyType: integrationId ? { kind: 'integration', integrationId } : { kind: 'password' },
-    passwordHash: null,
-    roles: [],
-    disabled: false,
-    entraBinding: null,
-    lastLoginAt: null,
-    sessionsRevokedAt: null,
-    createdAt: now,
-    updatedAt: now,
-  };
+  return userRecord(username, { integrationId });
 }
 
 describe('users in hashed partitions', () => {
@@ -145,15 +131,8 @@ describe('users in hashed partitions', () => {
   });
   afterAll(() => app.close());
 
-  const call = async (method: string, path: string, json?: unknown, headers: Record<string, string> = {}) => {
-    const r = await app.admin(`/api/manage/users${path}`, {
-      method,
-      headers,
-      ...(json !== undefined ? { json } : {}),
-    });
-    const text = await r.text();
-    return { status: r.status, body: (text ? JSON.parse(text) : {}) as Json };
-  };
+  const call = (method: string, path: string, json?: unknown, headers: Record<string, string> = {}) =>
+    usersApi(app)(method, path, json, headers);
 
   it('userPartition is one of 16, stable, and spreads names over all of them', () => {
     expect(USER_PARTITIONS).toHaveLength(16);
