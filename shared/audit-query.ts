@@ -113,7 +113,8 @@ function toView(e: AuditEntity & { rowKey?: string }): AuditEventView {
   };
 }
 
-const MONTH = /^m(\d{4})(\d{2})$/;
+/** A month partition name: `m` + year + month 01–12 (a cursor naming month 00 or 13 is refused). */
+const MONTH = /^m(\d{4})(0[1-9]|1[0-2])$/;
 
 /** The month partition before `m` (`m202601` → `m202512`). */
 export function previousMonth(m: string): string {

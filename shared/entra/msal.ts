@@ -61,10 +61,15 @@ class LazyConfidentialClient implements EntraClient {
   constructor(private readonly create: (m: Msal) => ConfidentialClientApplication) {}
 
   private real(): Promise<ConfidentialClientApplication> {
-    this.client ??= loadMsal().then((m) => {
-      this.built = this.create(m);
-      return this.built;
-    });
+    this.client ??= loadMsal()
+      .then((m) => {
+        this.built = this.create(m);
+        return this.built;
+      })
+      .catch((err: unknown) => {
+        this.client = undefined; // a failed load or construction is tried again by the next call
+        throw err;
+      });
     return this.client;
   }
 

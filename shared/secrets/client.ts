@@ -46,7 +46,12 @@ export class LazyAzureCredential implements TokenCredential {
 
   /** The underlying credential (loads @azure/identity). */
   credential(): Promise<TokenCredential> {
-    this.inner ??= loadIdentity().then(this.create);
+    this.inner ??= loadIdentity()
+      .then(this.create)
+      .catch((err: unknown) => {
+        this.inner = undefined; // a failed load or construction is tried again by the next request
+        throw err;
+      });
     return this.inner;
   }
 

@@ -315,17 +315,7 @@ export class UserStore {
    * parallel). Nothing writes to them any more, so once empty they stay empty.
    */
   private async markIfEmpty(): Promise<boolean> {
-    const left = await Promise.all(
-      [USER_PARTITION, ID_PARTITION].map(async (pk) => {
-        const page = await this.users
-          .listEntities({
-            queryOptions: { filter: `PartitionKey eq ${odataString(pk)}`, select: ['RowKey'] },
-          })
-          .byPage({ maxPageSize: 1 })
-          .next();
-        return !page.done && page.value.length > 0;
-      }),
-    );
+    const left = await Promise.all([USER_PARTITION, ID_PARTITION].map((pk) => this.hasRows(pk)));
     if (left.some(Boolean)) return false;
     await this.users.upsertEntity(
       { partitionKey: META_PARTITION, rowKey: MIGRATED_ROW, at: new Date(this.now()).toISOString() },
@@ -333,6 +323,27 @@ export class UserStore {
     );
     this.migrated = true;
     return true;
+  }
+
+  /**
+   * Whether a partition holds any row (keys only). Table Storage may answer an empty page that carries
+   * a continuation token, so pages are read until a row or the end.
+   */
+  private async hasRows(pk: string): Promise<boolean> {
+    const pages = this.users
+      .listEntities({ queryOptions: { filter: `PartitionKey eq ${odataString(pk)}`, select: ['RowKey'] } })
+      .byPage({ maxPageSize: 1 });
+    for await (const page of pages) if (page.length > 0) return true;
+    return false;
+  }
+
+  /** Deletes a row of a legacy partition, whatever its etag (gone already is fine). */
+  private async deleteLegacy(pk: string, rk: string): Promise<void> {
+    try {
+      await this.users.deleteEntity(pk, rk);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   private async migrateRow(row: Row<Record<string, unknown>>, pk: string): Promise<number> {
@@ -390,10 +401,10 @@ export class UserStore {
   async releaseId(id: string, username: string): Promise<void> {
     if (!id) return;
     const owned = (r: { username: string }) => r.username === username;
-    await deleteIfOwned<{ username: string }>(this.users, idPartition(id), id, owned);
-    // An index row not moved yet would otherwise be moved later, pointing at nobody (harmless: readers
-    // re-check the user row, but it would never be cleaned up).
+    // The legacy index row first: left there, the next read or the timer would move it back (harmless,
+    // readers re-check the user row, but it would never be cleaned up).
     if (await this.legacyMayExist()) await deleteIfOwned(this.users, ID_PARTITION, id, owned);
+    await deleteIfOwned<{ username: string }>(this.users, idPartition(id), id, owned);
   }
 
   /**
@@ -493,6 +504,10 @@ export class UserStore {
   }
 
   async remove(username: string, etag: string): Promise<void> {
+    // A copy still in the legacy partition (a move whose legacy delete never finished, or is still in
+    // flight) goes first: left there, the next read or the timer would move the deleted user back. The
+    // record being removed was read through `get`, so its row is the new one; a legacy row is a copy.
+    if (await this.legacyMayExist()) await this.deleteLegacy(USER_PARTITION, username);
     try {
       await this.users.deleteEntity(userPartition(username), username, { etag });
     } catch (err) {
@@ -564,16 +579,19 @@ export class UserStore {
   /** How many users have this integration as their verify type (server-side filter, keys only). */
   async countUsersAssignedTo(integrationId: string): Promise<number> {
     const names = new Set<string>();
-    await Promise.all(
-      this.listPartitions().map(async (pk) => {
-        const filter = `PartitionKey eq ${odataString(pk)} and verifyType eq ${odataString(integrationId)}`;
-        for await (const page of this.users
-          .listEntities({ queryOptions: { filter, select: ['RowKey'] } })
-          .byPage({ maxPageSize: 1000 })) {
-          for (const e of page) names.add(e.rowKey as string);
-        }
-      }),
-    );
+    const count = async (pk: string) => {
+      const filter = `PartitionKey eq ${odataString(pk)} and verifyType eq ${odataString(integrationId)}`;
+      for await (const page of this.users
+        .listEntities({ queryOptions: { filter, select: ['RowKey'] } })
+        .byPage({ maxPageSize: 1000 })) {
+        for (const e of page) names.add(e.rowKey as string);
+      }
+    };
+    // The legacy partition before the new ones: rows only ever move from it to them, so a row moved
+    // while this counts is seen in one place or both (counted once), never in neither. An integration
+    // delete relies on a user not being missed here.
+    if (!this.migrated) await count(USER_PARTITION);
+    await Promise.all(USER_PARTITIONS.map(count));
     return names.size;
   }
 

@@ -115,6 +115,7 @@ describe('users in hashed partitions', () => {
       ['legacy-gone', {}],
       ['legacy-changed', { displayName: 'Old' }],
       ['legacy-taken', {}],
+      ['legacy-deleted', {}],
     ];
     for (const [name, over] of legacy) legacyIds.set(name, await legacyUser(table, name, over));
     const now = new Date().toISOString();
@@ -313,6 +314,23 @@ describe('users in hashed partitions', () => {
     });
     expect(r.status).toBe(409);
     expect((await call('GET', '/legacy-taken')).body.id).toBe(id);
+  });
+
+  it('a deleted user does not come back from a legacy copy (a move whose legacy delete never finished)', async () => {
+    // The first read moves the row; then the legacy copy is put back as a mover that timed out on its
+    // legacy delete (or is still on its way to it) would have left it.
+    expect((await call('GET', '/legacy-deleted')).status).toBe(200);
+    const moved = (await rowOrUndefined(table, userPartition('legacy-deleted'), 'legacy-deleted')) as Json;
+    const { etag: _e, timestamp: _t, partitionKey: _p, rowKey: _r, ...cols } = moved;
+    await table.createEntity({ ...cols, partitionKey: LEGACY_USER_PARTITION, rowKey: 'legacy-deleted' });
+    expect((await call('DELETE', '/legacy-deleted')).status).toBe(204);
+    expect((await call('GET', '/legacy-deleted')).status).toBe(404);
+    expect(await app.services.users.getByUsername('legacy-deleted')).toBeUndefined();
+    // Nor does the timer move it back, whenever it runs.
+    const later = new UserStore(table, app.services.tables.userBindings, () => Date.now() + 10 * 60_000);
+    await later.migrateLegacy();
+    expect(await rowOrUndefined(table, userPartition('legacy-deleted'), 'legacy-deleted')).toBeUndefined();
+    expect(await rowOrUndefined(table, LEGACY_USER_PARTITION, 'legacy-deleted')).toBeUndefined();
   });
 });
 
