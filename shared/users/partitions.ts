@@ -104,13 +104,13 @@ export class PartitionMerge<T extends object> {
     table: TableClient,
     partitions: readonly string[],
     filterFor: (pk: string) => string,
-    pageSize: number,
+    pageSize: number | ((pk: string) => number),
     select?: string[],
   ) {
     this.streams = partitions.map((pk) => ({
       pages: table
         .listEntities<T>({ queryOptions: { filter: filterFor(pk), ...(select ? { select } : {}) } })
-        .byPage({ maxPageSize: pageSize })
+        .byPage({ maxPageSize: typeof pageSize === 'number' ? pageSize : pageSize(pk) })
         [Symbol.asyncIterator](),
       buf: [],
       done: false,
@@ -124,6 +124,16 @@ export class PartitionMerge<T extends object> {
       if (next.done) s.done = true;
       else s.buf.push(...next.value);
     }
+  }
+
+  /**
+   * Reads the first page of partition `index` before any other is read. Rows only ever move out of the
+   * legacy partition into the new ones: read first, a row moved meanwhile is found in one or both
+   * (listed once), never in neither.
+   */
+  async prime(index: number): Promise<void> {
+    const s = this.streams[index];
+    if (s) await this.fill(s);
   }
 
   /** The next row in RowKey order, or undefined at the end of every partition. */

@@ -520,7 +520,7 @@ export class UserStore {
    * seen the marker (no marker read here: the legacy query runs in the same parallel round instead).
    */
   private listPartitions(): string[] {
-    return this.migrated ? [...USER_PARTITIONS] : [...USER_PARTITIONS, USER_PARTITION];
+    return this.migrated ? [...USER_PARTITIONS] : [USER_PARTITION, ...USER_PARTITIONS];
   }
 
   /**
@@ -553,8 +553,12 @@ export class UserStore {
       this.users,
       partitions,
       (pk) => [`PartitionKey eq ${odataString(pk)}`, ...clauses].join(' and '),
-      pageSize,
+      // The legacy partition may hold every row: one server page of it covers the whole page.
+      (pk) => (pk === USER_PARTITION ? opts.limit + 1 : pageSize),
     );
+    // Until migrated, the legacy page is read before the new partitions (a row moving meanwhile is
+    // then never missed): one more round trip while old rows remain.
+    if (partitions[0] === USER_PARTITION) await merge.prime(0);
     const rows: (UserEntity & { partitionKey: string; rowKey: string; etag: string })[] = [];
     while (rows.length <= opts.limit) {
       const row = await merge.next();

@@ -391,6 +391,35 @@ describe('listing over the partitions (250 users, some still in the legacy parti
     expect(n).toBe(230);
   });
 
+  it('a legacy row moved by another reader while a page is being read is listed, not lost', async () => {
+    // The page's query of the legacy partition is held until the new partitions' queries could have
+    // answered; then another reader moves bob500 out of it, and only then is the legacy query sent.
+    let held = false;
+    const policy: PipelinePolicy = {
+      name: 'move-during-listing',
+      sendRequest: async (req, next) => {
+        const filter = new URL(req.url).searchParams.get('$filter') ?? '';
+        if (!held && req.method === 'GET' && filter.includes(`PartitionKey eq '${LEGACY_USER_PARTITION}'`)) {
+          held = true;
+          await new Promise((r) => setTimeout(r, 500));
+          expect((await app.services.users.store.get('bob500'))?.username).toBe('bob500');
+          expect(await rowOrUndefined(table, LEGACY_USER_PARTITION, 'bob500')).toBeUndefined();
+        }
+        return next(req);
+      },
+    };
+    table.pipeline.addPolicy(policy);
+    try {
+      const r = await app.admin('/api/manage/users?limit=50&prefix=bob50');
+      expect(r.status).toBe(200);
+      const names = ((await r.json()) as { items: { username: string }[] }).items.map((u) => u.username);
+      expect(held).toBe(true);
+      expect(names).toEqual(all.filter((n) => n.startsWith('bob50')));
+    } finally {
+      table.pipeline.removePolicy({ name: policy.name });
+    }
+  });
+
   it('pages of 7 give every user once, in username order (legacy rows included, and moved)', async () => {
     expect(await walk('', 7)).toEqual(all);
     // Listing moved the legacy rows it showed.
