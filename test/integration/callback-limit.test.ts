@@ -48,6 +48,31 @@ describe('callback limit under a burst', () => {
     expect((await slots.take('burst', '198.51.100.8', policy)).blocked).toBe(false);
   }, 120_000);
 
+  it('one instance’s sequential takes cost one insert each: it never tries a slot it knows is taken', async () => {
+    const table = app.services.tables.throttle;
+    const slots = new SlotLimiter(table, clock);
+    const policy = { limit: 30, windowMs: 10 * 60_000 };
+    const sent: string[] = [];
+    const policyName = 'count-slot-requests';
+    table.pipeline.addPolicy({
+      name: policyName,
+      sendRequest: (req, next) => {
+        sent.push(req.method);
+        return next(req);
+      },
+    });
+    try {
+      for (let i = 0; i < policy.limit; i++) {
+        expect((await slots.take('sequential', '198.51.100.9', policy)).blocked).toBe(false);
+      }
+      // Every slot was found free at the first try: 30 inserts, no conflict, no listing of the window.
+      expect(sent).toEqual(Array.from({ length: policy.limit }, () => 'POST'));
+      expect((await slots.take('sequential', '198.51.100.9', policy)).blocked).toBe(true);
+    } finally {
+      table.pipeline.removePolicy({ name: policyName });
+    }
+  });
+
   it('200 parallel callbacks with valid transactions from one address: at most the limit reach Entra', async () => {
     const integration = await createDemoIntegration(app);
     await createUser(app, { username: 'burst', verifyType: { integrationId: integration.id } });
