@@ -18,7 +18,7 @@
  * Rate limits: every request comes from 127.0.0.1, so the broker's per-address limits are raised for
  * the bench (scripts/bench/broker-app.ts); its counter rows are still read and written.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../shared/config.ts';
 import { setLogSink } from '../shared/log.ts';
@@ -29,6 +29,7 @@ import { startAuthJsApp } from './bench/authjs-app.ts';
 import { startBrokerApp } from './bench/broker-app.ts';
 import { measureBundles } from './bench/bundle.ts';
 import { APP_CHILD_FLAG, type AppHandle, runAppChild, spawnApp } from './bench/child.ts';
+import { ENTRA_CHILD_FLAG, runEntraStandInChild, startEntraStandInChild } from './bench/entra-child.ts';
 import {
   appSignIn,
   authJsSignIn,
@@ -45,11 +46,10 @@ import {
 import { createBenchIntegration } from './bench/seed.ts';
 import { freePort, startAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa } from './standins/ca.ts';
-import { DEMO_ENTRA, demoTenant, startEntraStandIn } from './standins/entra.ts';
+import { DEMO_ENTRA } from './standins/entra.ts';
 import { startKeyVaultStandIn } from './standins/keyvault.ts';
 import { type LegStats, startTableProxy } from './standins/table-proxy.ts';
 
-const ENTRA_CHILD_FLAG = '--entra-stand-in-child';
 // `--quick`: a smoke run of every phase with a tenth of the samples (not for figures).
 const SCALE = process.argv.includes('--quick') ? 0.1 : 1;
 const n = (count: number) => Math.max(2, Math.round(count * SCALE));
@@ -94,7 +94,9 @@ function flag(name: string): string | undefined {
 const ca = ensureLocalCa();
 
 if (process.argv.includes(ENTRA_CHILD_FLAG)) {
-  runStandInChild().catch(fail('entra stand-in child'));
+  runEntraStandInChild({ backChannelDelayMs: Number(process.env.BENCH_IDP_RTT ?? 0) }).catch(
+    fail('entra stand-in child'),
+  );
 } else if (process.argv.includes(APP_CHILD_FLAG)) {
   const kind = process.argv[process.argv.indexOf(APP_CHILD_FLAG) + 1];
   const options = JSON.parse(process.env.BENCH_APP_OPTIONS ?? '{}');
@@ -117,63 +119,6 @@ function fail(what: string) {
   return (err: unknown) => {
     console.error(`${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
-  };
-}
-
-/** The Entra stand-in in its own process; answers `count` over IPC with its request count. */
-async function runStandInChild() {
-  const standIn = await startEntraStandIn({
-    tenants: [demoTenant()],
-    backChannelDelayMs: Number(process.env.BENCH_IDP_RTT ?? 0),
-  });
-  process.on('message', (m: { type?: string }) => {
-    if (m?.type === 'count') process.send?.({ type: 'count', total: standIn.requests.length });
-  });
-  process.on('disconnect', () => {
-    standIn.close().finally(() => process.exit(0));
-  });
-  process.send?.({ type: 'ready', host: standIn.host });
-}
-
-async function startStandInChild() {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...process.execArgv, process.argv[1] ?? '', ENTRA_CHILD_FLAG],
-    {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: { ...process.env, BENCH_IDP_RTT: String(Number(flag('--idp-rtt') ?? 0)) },
-    },
-  );
-  const host = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('Entra stand-in did not start within 30 s')), 30_000);
-    child.once('exit', (code) => reject(new Error(`Entra stand-in exited with ${code}`)));
-    child.on('message', (m: { type?: string; host?: string }) => {
-      if (m?.type === 'ready' && m.host) {
-        clearTimeout(timer);
-        resolve(m.host);
-      }
-    });
-  });
-  return {
-    host,
-    count: () =>
-      new Promise<number>((resolve) => {
-        const on = (m: { type?: string; total?: number }) => {
-          if (m?.type !== 'count') return;
-          child.off('message', on);
-          resolve(m.total ?? 0);
-        };
-        child.on('message', on);
-        child.send({ type: 'count' });
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.disconnect();
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
   };
 }
 
@@ -203,7 +148,7 @@ async function main() {
   // One after another: on a loaded machine, starting them together can miss Azurite's 15 s start window.
   const azurite = await startAzurite();
   const keyVault = await startKeyVaultStandIn();
-  const entra = await startStandInChild();
+  const entra = await startEntraStandInChild({ env: { BENCH_IDP_RTT: String(idpRtt) } });
   const brokerPort = await freePort();
   const closers: (() => Promise<void>)[] = [azurite.close, keyVault.close, entra.close];
   try {

@@ -14,7 +14,7 @@
  * source address (127.x.y.z; the local host records it in X-Forwarded-For as Azure's front end does),
  * so per-address limits act as in production; nothing is raised.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../shared/config.ts';
@@ -22,14 +22,14 @@ import { setLogSink } from '../shared/log.ts';
 import { setServices } from '../shared/runtime.ts';
 import { createServices } from '../shared/services.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
+import { ENTRA_CHILD_FLAG, runEntraStandInChild, startEntraStandInChild } from './bench/entra-child.ts';
 import { Jar, pct, standInLogin as standInLoginAt } from './bench/flows.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { freePort, startAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa } from './standins/ca.ts';
-import { DEMO_ENTRA, demoTenant, startEntraStandIn } from './standins/entra.ts';
+import { DEMO_ENTRA } from './standins/entra.ts';
 import { startKeyVaultStandIn } from './standins/keyvault.ts';
 
-const CHILD_FLAG = '--entra-stand-in-child';
 const PASSWORD = 'Soak-Password-Correct-42!';
 const ENTRA_USERS = 60;
 const PASSWORD_USERS = 60;
@@ -40,20 +40,11 @@ const SESSION_RING = 200;
 const ca = ensureLocalCa();
 const gc = (globalThis as { gc?: () => void }).gc;
 
-if (process.argv.includes(CHILD_FLAG)) {
-  startEntraStandIn({ tenants: [demoTenant()] }).then(
-    (standIn) => {
-      process.on('disconnect', () => {
-        standIn.close().finally(() => process.exit(0));
-      });
-      if (process.connected) process.send?.({ type: 'ready', host: standIn.host });
-      else standIn.close().finally(() => process.exit(0));
-    },
-    (err) => {
-      console.error(`entra stand-in child failed: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
-    },
-  );
+if (process.argv.includes(ENTRA_CHILD_FLAG)) {
+  runEntraStandInChild().catch((err: unknown) => {
+    console.error(`entra stand-in child failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
 } else if (process.env.NODE_EXTRA_CA_CERTS !== ca.bundlePath || !gc) {
   const child = spawn(process.execPath, ['--expose-gc', ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
@@ -69,38 +60,6 @@ if (process.argv.includes(CHILD_FLAG)) {
       process.exit(1);
     },
   );
-}
-
-async function startStandInChild(): Promise<{ host: string; close(): Promise<void> }> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...process.execArgv, process.argv[1] ?? '', CHILD_FLAG],
-    {
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      env: process.env,
-    },
-  );
-  const host = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('Entra stand-in did not start within 60 s')), 60_000);
-    child.once('exit', (code) => reject(new Error(`Entra stand-in exited with ${code}`)));
-    child.on('message', (m: { type?: string; host?: string }) => {
-      if (m?.type === 'ready' && m.host) {
-        clearTimeout(timer);
-        resolve(m.host);
-      }
-    });
-  });
-  return {
-    host,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.disconnect();
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
-  };
 }
 
 /** fetch-like request to the broker from a given loopback source address (node:http, no keep-alive). */
@@ -173,7 +132,7 @@ async function main() {
     closers.push(azurite.close);
     const keyVault = await startKeyVaultStandIn();
     closers.push(keyVault.close);
-    const entra = await startStandInChild();
+    const entra = await startEntraStandInChild({ timeoutMs: 60_000 });
     closers.push(entra.close);
     const port = await freePort();
     const base = `http://localhost:${port}`;

@@ -69,15 +69,19 @@ export async function spawnApp(kind: 'broker' | 'authjs', options: unknown): Pro
       const m = await ask('heap');
       return { heapUsed: m.heapUsed ?? Number.NaN, extra: m.extra ?? {} };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.removeAllListeners('exit');
-        child.once('exit', () => resolve());
-        child.disconnect();
-        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
-      }),
+    close: () => stopChild(child),
   };
+}
+
+/** Disconnects a child (it stops itself on that) and waits for its exit; killed after 3 s. */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.removeAllListeners('exit');
+    child.once('exit', () => resolve());
+    child.disconnect();
+    setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+  });
 }
 
 /** In the child: start the app, then answer the bench's questions until it disconnects. */
