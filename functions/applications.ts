@@ -3,29 +3,17 @@
  * an OpenID Provider. The client secret value is answered once, by create and rotate, and is kept
  * only in Key Vault.
  */
-import { app, type HttpResponseInit } from '@azure/functions';
+import { app } from '@azure/functions';
 import {
   APPLICATION_BODY_LIMIT,
-  type Application,
   createApplicationSchema,
   patchApplicationSchema,
 } from '../shared/applications/schemas.ts';
-import type { ChangeContext } from '../shared/applications/service.ts';
-import { ifMatch, json, noContent, readJson } from '../shared/http/body.ts';
-import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import { ifMatch, json, jsonWithEtag, noContent, readJson } from '../shared/http/body.ts';
+import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/http/endpoint.ts';
 import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
 
-const actorOf = (rc: RequestContext) => rc.principal?.name ?? 'unknown';
-const ctxOf = (rc: RequestContext): ChangeContext => ({
-  correlationId: rc.correlationId,
-  clientAddress: rc.clientAddress,
-});
 const clientIdOf = (rc: RequestContext) => rc.request.params.clientId ?? '';
-const withEtag = (
-  status: number,
-  body: Application,
-  headers: Record<string, string> = {},
-): HttpResponseInit => json(status, body, { ETag: body.etag, ...headers });
 
 app.http(
   'applications-list',
@@ -45,8 +33,8 @@ app.http(
       const input = await readJson(rc.request, createApplicationSchema, APPLICATION_BODY_LIMIT);
       // AD5: a new app decides where codes go and who may use it, as a change of those does.
       requireFreshAuthentication(rc.principal, rc.services.clock);
-      const created = await rc.services.applications.create(input, actorOf(rc), ctxOf(rc));
-      return withEtag(201, created, { Location: `/api/manage/applications/${created.clientId}` });
+      const created = await rc.services.applications.create(input, actorOf(rc), changeContextOf(rc));
+      return jsonWithEtag(201, created, { Location: `/api/manage/applications/${created.clientId}` });
     },
   }),
 );
@@ -56,7 +44,7 @@ app.http(
   endpoint({
     route: 'manage/applications/{clientId}',
     methods: ['GET'],
-    handler: async (rc) => withEtag(200, await rc.services.applications.get(clientIdOf(rc))),
+    handler: async (rc) => jsonWithEtag(200, await rc.services.applications.get(clientIdOf(rc))),
   }),
 );
 
@@ -77,9 +65,9 @@ app.http(
         patch,
         condition,
         actorOf(rc),
-        ctxOf(rc),
+        changeContextOf(rc),
       );
-      return withEtag(200, updated);
+      return jsonWithEtag(200, updated);
     },
   }),
 );
@@ -90,7 +78,12 @@ app.http(
     route: 'manage/applications/{clientId}',
     methods: ['DELETE'],
     handler: async (rc) => {
-      await rc.services.applications.delete(clientIdOf(rc), ifMatch(rc.request), actorOf(rc), ctxOf(rc));
+      await rc.services.applications.delete(
+        clientIdOf(rc),
+        ifMatch(rc.request),
+        actorOf(rc),
+        changeContextOf(rc),
+      );
       return noContent();
     },
   }),
@@ -109,9 +102,9 @@ app.http(
         clientIdOf(rc),
         condition,
         actorOf(rc),
-        ctxOf(rc),
+        changeContextOf(rc),
       );
-      return withEtag(200, rotated);
+      return jsonWithEtag(200, rotated);
     },
   }),
 );

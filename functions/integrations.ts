@@ -1,24 +1,15 @@
-import { app, type HttpResponseInit } from '@azure/functions';
-import { ifMatch, json, noContent, readJson } from '../shared/http/body.ts';
-import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import { app } from '@azure/functions';
+import { ifMatch, json, jsonWithEtag, noContent, readJson } from '../shared/http/body.ts';
+import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/http/endpoint.ts';
 import {
   createIntegrationSchema,
   INTEGRATION_BODY_LIMIT,
-  type Integration,
   patchIntegrationSchema,
   rotateSecretSchema,
 } from '../shared/integrations/schemas.ts';
-import type { ChangeContext } from '../shared/integrations/service.ts';
 import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
 
-const actorOf = (rc: RequestContext) => rc.principal?.name ?? 'unknown';
-const ctxOf = (rc: RequestContext): ChangeContext => ({
-  correlationId: rc.correlationId,
-  clientAddress: rc.clientAddress,
-});
 const idOf = (rc: RequestContext) => rc.request.params.id ?? '';
-const withEtag = (status: number, body: Integration): HttpResponseInit =>
-  json(status, body, { ETag: body.etag });
 
 app.http(
   'integrations-list',
@@ -36,8 +27,8 @@ app.http(
     methods: ['POST'],
     handler: async (rc) => {
       const input = await readJson(rc.request, createIntegrationSchema, INTEGRATION_BODY_LIMIT);
-      const created = await rc.services.integrations.create(input, actorOf(rc), ctxOf(rc));
-      return json(201, created, { ETag: created.etag, Location: `/api/manage/integrations/${created.id}` });
+      const created = await rc.services.integrations.create(input, actorOf(rc), changeContextOf(rc));
+      return jsonWithEtag(201, created, { Location: `/api/manage/integrations/${created.id}` });
     },
   }),
 );
@@ -47,7 +38,7 @@ app.http(
   endpoint({
     route: 'manage/integrations/{id}',
     methods: ['GET'],
-    handler: async (rc) => withEtag(200, await rc.services.integrations.get(idOf(rc))),
+    handler: async (rc) => jsonWithEtag(200, await rc.services.integrations.get(idOf(rc))),
   }),
 );
 
@@ -68,9 +59,9 @@ app.http(
         patch,
         condition,
         actorOf(rc),
-        ctxOf(rc),
+        changeContextOf(rc),
       );
-      return withEtag(200, updated);
+      return jsonWithEtag(200, updated);
     },
   }),
 );
@@ -81,7 +72,7 @@ app.http(
     route: 'manage/integrations/{id}',
     methods: ['DELETE'],
     handler: async (rc) => {
-      await rc.services.integrations.delete(idOf(rc), ifMatch(rc.request), actorOf(rc), ctxOf(rc));
+      await rc.services.integrations.delete(idOf(rc), ifMatch(rc.request), actorOf(rc), changeContextOf(rc));
       return noContent();
     },
   }),
@@ -102,9 +93,9 @@ app.http(
         input,
         condition,
         actorOf(rc),
-        ctxOf(rc),
+        changeContextOf(rc),
       );
-      return withEtag(200, rotated);
+      return jsonWithEtag(200, rotated);
     },
   }),
 );
@@ -120,9 +111,9 @@ app.http(
         idOf(rc),
         ifMatch(rc.request),
         actorOf(rc),
-        ctxOf(rc),
+        changeContextOf(rc),
       );
-      return withEtag(200, result);
+      return jsonWithEtag(200, result);
     },
   }),
 );
@@ -137,9 +128,9 @@ app.http(
         idOf(rc),
         ifMatch(rc.request),
         actorOf(rc),
-        ctxOf(rc),
+        changeContextOf(rc),
       );
-      return withEtag(200, result);
+      return jsonWithEtag(200, result);
     },
   }),
 );

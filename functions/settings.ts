@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { ifMatch, json, readJson } from '../shared/http/body.ts';
+import { ifMatch, jsonWithEtag, readJson } from '../shared/http/body.ts';
 import { endpoint } from '../shared/http/endpoint.ts';
 import { settingsPatchSchema } from '../shared/settings/service.ts';
 import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
@@ -12,7 +12,7 @@ app.http(
     handler: async ({ services }) => {
       // Admins see the stored row, not this instance's short cache.
       const settings = await services.settings.read();
-      return json(200, settings, { ETag: settings.etag });
+      return jsonWithEtag(200, settings);
     },
   }),
 );
@@ -34,7 +34,7 @@ app.http(
         correlationId,
         clientAddress,
       });
-      return json(200, settings, { ETag: settings.etag });
+      return jsonWithEtag(200, settings);
     },
   }),
 );

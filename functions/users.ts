@@ -1,7 +1,15 @@
 import { app } from '@azure/functions';
 import { NotFoundError } from '../shared/errors.ts';
-import { ifMatch, json, noContent, parseWith, queryObject, readJson } from '../shared/http/body.ts';
-import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
+import {
+  ifMatch,
+  json,
+  jsonWithEtag,
+  noContent,
+  parseWith,
+  queryObject,
+  readJson,
+} from '../shared/http/body.ts';
+import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/http/endpoint.ts';
 import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
 import {
   createUserSchema,
@@ -20,11 +28,7 @@ function usernameParam(rc: RequestContext): string {
 }
 
 function changeContext(rc: RequestContext) {
-  return {
-    actor: rc.principal?.name ?? 'unknown',
-    correlationId: rc.correlationId,
-    clientAddress: rc.clientAddress,
-  };
+  return { actor: actorOf(rc), ...changeContextOf(rc) };
 }
 
 app.http(
@@ -49,7 +53,7 @@ app.http(
       // AD5: granting admin with a browser session needs a recent sign-in.
       if (input.roles?.includes('admin')) requireFreshAuthentication(rc.principal, rc.services.clock);
       const user = await rc.services.users.create(input, changeContext(rc));
-      return json(201, user, { ETag: user.etag, Location: `/api/manage/users/${user.username}` });
+      return jsonWithEtag(201, user, { Location: `/api/manage/users/${user.username}` });
     },
   }),
 );
@@ -62,7 +66,7 @@ app.http(
     handler: async (rc) => {
       const users = rc.services.users;
       const user = await users.view(await users.requireRecord(usernameParam(rc)));
-      return json(200, user, { ETag: user.etag });
+      return jsonWithEtag(200, user);
     },
   }),
 );
@@ -88,7 +92,7 @@ app.http(
       const patch = await readJson(rc.request, patchUserSchema, USER_BODY_LIMIT);
       await freshForAdminChange(rc, username, patch.roles?.includes('admin') === true);
       const user = await rc.services.users.update(username, patch, ifMatch(rc.request), changeContext(rc));
-      return json(200, user, { ETag: user.etag });
+      return jsonWithEtag(200, user);
     },
   }),
 );

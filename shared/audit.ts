@@ -33,6 +33,12 @@ export interface AuditEventInput {
   details?: Record<string, string | number | boolean | null>;
 }
 
+/** Request details recorded with the audit event of a change (`ChangeContext` of the services). */
+export interface ChangeContext {
+  correlationId?: string;
+  clientAddress?: string;
+}
+
 export interface AuditEvent extends AuditEventInput {
   id: string;
   time: string;

@@ -21,7 +21,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { AuditLog } from '../audit.ts';
+import type { AuditLog, ChangeContext } from '../audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
@@ -70,10 +70,7 @@ export interface ProviderClient {
   allowedRoles: string[];
 }
 
-export interface ChangeContext {
-  correlationId?: string;
-  clientAddress?: string;
-}
+export type { ChangeContext } from '../audit.ts';
 
 export interface ApplicationServiceDeps {
   table: TableClient;

@@ -86,6 +86,15 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   };
 }
 
+/** A JSON resource with its version: the body's `etag` is also the ETag header (If-Match takes it back). */
+export function jsonWithEtag(
+  status: number,
+  body: { etag: string },
+  headers: Record<string, string> = {},
+): HttpResponseInit {
+  return json(status, body, { ETag: body.etag, ...headers });
+}
+
 export function noContent(headers: Record<string, string> = {}): HttpResponseInit {
   return { status: 204, headers };
 }

@@ -7,6 +7,7 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import type { Principal } from '../admin/auth.ts';
+import type { ChangeContext } from '../audit.ts';
 import {
   BrokerError,
   DEPENDENCY_RETRY_AFTER_SECONDS,
@@ -32,6 +33,15 @@ export interface RequestContext {
 }
 
 export type EndpointHandler = (rc: RequestContext) => Promise<HttpResponseInit>;
+
+/** The audit actor of an admin change: the admin's name (token or session). */
+export const actorOf = (rc: RequestContext): string => rc.principal?.name ?? 'unknown';
+
+/** The request details recorded with a change's audit event. */
+export const changeContextOf = (rc: RequestContext): ChangeContext => ({
+  correlationId: rc.correlationId,
+  clientAddress: rc.clientAddress,
+});
 
 export interface EndpointOptions {
   /** Route template without the `api/` prefix, e.g. `manage/tokens/{id}`. */

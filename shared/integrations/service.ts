@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { AuditLog } from '../audit.ts';
+import type { AuditLog, ChangeContext } from '../audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { EntraClientFactory } from '../entra/msal.ts';
@@ -53,11 +53,7 @@ export interface AssignmentCounter {
   countUsersAssignedTo(integrationId: string): Promise<number>;
 }
 
-/** Request details recorded with each audit event. */
-export interface ChangeContext {
-  correlationId?: string;
-  clientAddress?: string;
-}
+export type { ChangeContext } from '../audit.ts';
 
 export interface IntegrationServiceDeps {
   table: TableClient;

@@ -1,4 +1,4 @@
-import type { AuditLog } from '../audit.ts';
+import type { AuditLog, ChangeContext as RequestChangeContext } from '../audit.ts';
 import type { Clock } from '../clock.ts';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
 import { hashPassword, validatePasswordPolicy } from '../passwords/index.ts';
@@ -39,11 +39,9 @@ export interface SettingsReader {
   read?(): Promise<{ allowOAuthPasswords: boolean }>;
 }
 
-export interface ChangeContext {
+export interface ChangeContext extends RequestChangeContext {
   /** The audit actor (an admin token's name, an admin's username, or the user signing in). */
   actor: string;
-  correlationId?: string;
-  clientAddress?: string;
 }
 
 export interface UserServiceDeps {
