@@ -20,6 +20,7 @@ import {
   APP_FILE,
   appBundlePath,
   build,
+  bundleOptions,
   bundlePath,
   FUNCTIONS_CORE_SHIM,
   LAZY_VENDOR_FILES,
@@ -162,19 +163,13 @@ export async function measureBundles(
   const { bytes, appBytes } = await build({ quiet: true });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-authjs-'));
   const authJsBundle = path.join(dir, 'authjs.cjs');
-  // The same esbuild options as scripts/build.ts.
+  // The same esbuild options as scripts/build.ts (without the broker's own plugins).
   await esbuild.build({
+    ...bundleOptions({ quiet: true }),
+    plugins: [],
     entryPoints: [path.join(import.meta.dirname, 'authjs-app.ts')],
     outfile: authJsBundle,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    minify: true,
-    keepNames: true,
     sourcemap: 'linked',
-    legalComments: 'none',
-    logLevel: 'silent',
   });
   const coldStarts: ColdStart[] = [];
   for (const first of firstRequests) coldStarts.push(await coldStart(env, first));
