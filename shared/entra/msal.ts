@@ -10,6 +10,7 @@ import type {
   TokenCache,
 } from '@azure/msal-node';
 import type { Config } from '../config.ts';
+import { Lazy } from '../lazy.ts';
 import { type EntraCloud, graphDefaultScope, msalAuthorityOptions } from './authority.ts';
 
 export interface EntraClientArgs {
@@ -38,39 +39,26 @@ export type EntraClient = Pick<
 export type EntraClientFactory = (args: EntraClientArgs) => EntraClient;
 
 type Msal = typeof import('@azure/msal-node');
-let msal: Promise<Msal> | undefined;
 
 /**
  * MSAL Node, loaded on the instance's first use (a sign-in callback or a connection test): the
  * deployed bundle keeps it in a file of its own (scripts/build.ts LAZY_VENDOR_FILES), so an
  * instance that starts, serves the sign-in page or starts a sign-in never reads or compiles it.
  */
-function loadMsal(): Promise<Msal> {
-  msal ??= import('@azure/msal-node').catch((err: unknown) => {
-    msal = undefined; // a failed load is tried again by the next call
-    throw err;
-  });
-  return msal;
-}
+const msal = new Lazy<Msal>(() => import('@azure/msal-node'));
 
 /** An MSAL client built on its first call, once MSAL is loaded; later calls go straight to it. */
 class LazyConfidentialClient implements EntraClient {
-  private client: Promise<ConfidentialClientApplication> | undefined;
   private built: ConfidentialClientApplication | undefined;
+  private readonly client = new Lazy(async () => {
+    this.built = this.create(await msal.get());
+    return this.built;
+  });
 
   constructor(private readonly create: (m: Msal) => ConfidentialClientApplication) {}
 
   private real(): Promise<ConfidentialClientApplication> {
-    this.client ??= loadMsal()
-      .then((m) => {
-        this.built = this.create(m);
-        return this.built;
-      })
-      .catch((err: unknown) => {
-        this.client = undefined; // a failed load or construction is tried again by the next call
-        throw err;
-      });
-    return this.client;
+    return this.client.get();
   }
 
   async acquireTokenByCode(

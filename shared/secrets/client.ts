@@ -7,6 +7,7 @@ import {
   dependencyTimeoutMs,
   describeSecretRequest,
 } from '../dependency.ts';
+import { Lazy } from '../lazy.ts';
 
 /** The token the local stack sends to the Key Vault stand-in (which accepts any bearer token). */
 export const LOCAL_DEV_TOKEN = 'local-dev-token';
@@ -23,36 +24,23 @@ function localDevCredential(): TokenCredential {
 }
 
 type Identity = typeof import('@azure/identity');
-let identity: Promise<Identity> | undefined;
 
 /**
  * @azure/identity, loaded on the first token request: the deployed bundle keeps it in a file of its
  * own (scripts/build.ts LAZY_VENDOR_FILES), so an instance's start-up neither reads nor compiles it,
  * and the local stack (dev credentials) never loads it.
  */
-function loadIdentity(): Promise<Identity> {
-  identity ??= import('@azure/identity').catch((err: unknown) => {
-    identity = undefined; // a failed load is tried again by the next token request
-    throw err;
-  });
-  return identity;
-}
+const identity = new Lazy<Identity>(() => import('@azure/identity'));
 
 /** A credential of @azure/identity, created on its first token request (then cached per instance). */
 export class LazyAzureCredential implements TokenCredential {
-  private inner: Promise<TokenCredential> | undefined;
+  private readonly inner = new Lazy(async () => this.create(await identity.get()));
 
   constructor(private readonly create: (m: Identity) => TokenCredential) {}
 
   /** The underlying credential (loads @azure/identity). */
   credential(): Promise<TokenCredential> {
-    this.inner ??= loadIdentity()
-      .then(this.create)
-      .catch((err: unknown) => {
-        this.inner = undefined; // a failed load or construction is tried again by the next request
-        throw err;
-      });
-    return this.inner;
+    return this.inner.get();
   }
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken | null> {

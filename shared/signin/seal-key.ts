@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { Clock } from '../clock.ts';
 import { DependencyError, sdkStatus } from '../errors.ts';
+import { Lazy } from '../lazy.ts';
 import type { Logger } from '../log.ts';
 import { latestOrCreate } from '../secrets/versioned.ts';
 
@@ -32,7 +33,7 @@ const toKey = (kid: string, value: string | undefined): SealKey => {
 };
 
 export class SealKeyService {
-  private current?: Promise<SealKey>;
+  private readonly current = new Lazy(() => this.loadCurrent());
   private readonly known = new Map<string, SealKey>();
   /** Versions of the secret seen in its last version list. */
   private readonly versions = new Set<string>();
@@ -47,11 +48,7 @@ export class SealKeyService {
 
   /** The key new values are sealed with (one Key Vault read per instance, then memory). */
   sealingKey(): Promise<SealKey> {
-    this.current ??= this.loadCurrent().catch((err) => {
-      this.current = undefined;
-      throw err;
-    });
-    return this.current;
+    return this.current.get();
   }
 
   /**
@@ -94,7 +91,7 @@ export class SealKeyService {
       contentType: SEAL_KEY_CONTENT_TYPE,
       tags: SEAL_KEY_TAGS,
     });
-    this.current = undefined;
+    this.current.reset();
     return res.properties.version ?? '';
   }
 

@@ -10,6 +10,7 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import type { JWK } from 'jose';
 import type { Clock } from '../clock.ts';
 import { DependencyError } from '../errors.ts';
+import { Lazy } from '../lazy.ts';
 import type { Logger } from '../log.ts';
 import { latestOrCreate } from '../secrets/versioned.ts';
 
@@ -46,7 +47,7 @@ function newPrivateJwk(): string {
 }
 
 export class SessionKeyService {
-  private current?: Promise<SigningKey>;
+  private readonly current = new Lazy(() => this.loadCurrent());
   private readonly byKid = new Map<string, SigningKey>();
   private previousKid?: string | null;
   private lastReload = 0;
@@ -60,11 +61,7 @@ export class SessionKeyService {
 
   /** The key new sessions are signed with (one Key Vault read per instance, then memory). */
   signingKey(): Promise<SigningKey> {
-    this.current ??= this.loadCurrent().catch((err) => {
-      this.current = undefined;
-      throw err;
-    });
-    return this.current;
+    return this.current.get();
   }
 
   /** The public key for `kid`, when it is the current or the previous key. */
@@ -103,7 +100,7 @@ export class SessionKeyService {
   }
 
   private async reload(): Promise<void> {
-    this.current = undefined;
+    this.current.reset();
     this.previousKid = undefined;
     const current = await this.signingKey();
     await this.loadPrevious(current.kid);
