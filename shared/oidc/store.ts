@@ -22,7 +22,13 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from '../clock.ts';
-import { getEntityOrUndefined, isNotFound, isPreconditionFailed, odataString } from '../storage/tables.ts';
+import {
+  deleteEntityIfExists,
+  getEntityOrUndefined,
+  isNotFound,
+  isPreconditionFailed,
+  odataString,
+} from '../storage/tables.ts';
 
 export type Payload = Record<string, unknown>;
 
@@ -131,12 +137,8 @@ export class OidcTableStore {
   }
 
   async deleteRow(pk: string, rk: string): Promise<void> {
-    try {
-      this.count('delete');
-      await this.table.deleteEntity(pk, rk);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    this.count('delete');
+    await deleteEntityIfExists(this.table, pk, rk);
     this.remember(pk, rk, null);
   }
 

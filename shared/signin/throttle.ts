@@ -7,7 +7,13 @@ import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from '../clock.ts';
-import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+import {
+  deleteEntityIfExists,
+  getEntityOrUndefined,
+  isConflict,
+  isNotFound,
+  isPreconditionFailed,
+} from '../storage/tables.ts';
 
 export interface FailurePolicy {
   /** Failures tolerated before a block starts. */
@@ -145,11 +151,7 @@ export class Throttle {
 
   /** Forgets an account's failures (after a successful sign-in). */
   async reset(kind: string, value: string): Promise<void> {
-    try {
-      await this.table.deleteEntity(counterKey(kind, value), 'f');
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await deleteEntityIfExists(this.table, counterKey(kind, value), 'f');
   }
 
   /**

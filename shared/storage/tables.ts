@@ -107,6 +107,19 @@ export async function getEntityOrUndefined<T extends object>(
   }
 }
 
+/** Deletes an entity whatever its etag; one that is gone already is fine. */
+export async function deleteEntityIfExists(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+): Promise<void> {
+  try {
+    await table.deleteEntity(partitionKey, rowKey);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
 /**
  * Deletes an index row only while it still belongs to its owner (`owns` says so), conditional on the
  * etag it read: a row another writer claimed meanwhile is left alone.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.ts';
 import {
+  deleteEntityIfExists,
   deleteIfOwned,
   getEntityOrUndefined,
   isConflict,
@@ -337,15 +338,6 @@ export class UserStore {
     return false;
   }
 
-  /** Deletes a row of a legacy partition, whatever its etag (gone already is fine). */
-  private async deleteLegacy(pk: string, rk: string): Promise<void> {
-    try {
-      await this.users.deleteEntity(pk, rk);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-
   private async migrateRow(row: Row<Record<string, unknown>>, pk: string): Promise<number> {
     const existing = await getEntityOrUndefined<Record<string, unknown>>(this.users, pk, row.rowKey);
     if (!existing) return (await moveRow(this.users, row, pk)) ? 1 : 0;
@@ -507,7 +499,7 @@ export class UserStore {
     // A copy still in the legacy partition (a move whose legacy delete never finished, or is still in
     // flight) goes first: left there, the next read or the timer would move the deleted user back. The
     // record being removed was read through `get`, so its row is the new one; a legacy row is a copy.
-    if (await this.legacyMayExist()) await this.deleteLegacy(USER_PARTITION, username);
+    if (await this.legacyMayExist()) await deleteEntityIfExists(this.users, USER_PARTITION, username);
     try {
       await this.users.deleteEntity(userPartition(username), username, { etag });
     } catch (err) {
@@ -707,11 +699,7 @@ export class UserStore {
   }
 
   async removeAdmin(username: string): Promise<void> {
-    try {
-      await this.users.deleteEntity(ADMIN_PARTITION, username);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await deleteEntityIfExists(this.users, ADMIN_PARTITION, username);
   }
 
   /** Usernames in the admin index (a small partition); callers re-check each user row. */
