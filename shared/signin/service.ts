@@ -17,6 +17,7 @@ import type { Logger } from '../log.ts';
 import type { ErrorCase } from '../pages/texts.ts';
 import type { EntraClientCache } from './entra-clients.ts';
 import { type EntraIdentity, IdTokenError, type IdTokenValidator } from './id-token.ts';
+import { PasswordLimits } from './password-limits.ts';
 import type {
   IntegrationSource,
   PasswordVerifier,
@@ -29,13 +30,7 @@ import type {
 import { safeReturnUrl } from './return-url.ts';
 import type { SessionService } from './sessions.ts';
 import type { Slot, SlotLimiter } from './slots.ts';
-import {
-  ACCOUNT_POLICY,
-  ADDRESS_POLICY,
-  addressBucket,
-  type Throttle,
-  type ThrottleState,
-} from './throttle.ts';
+import { addressBucket, type Throttle } from './throttle.ts';
 import { type LoginTransaction, type LoginTransactionStore, TransactionError } from './transactions.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -127,8 +122,11 @@ export function normaliseUsername(raw: string | null | undefined): string {
 
 export class SignInService {
   private readonly tenantIds = new Map<string, Promise<string>>();
+  private readonly passwordLimits: PasswordLimits;
 
-  constructor(private readonly d: SignInDeps) {}
+  constructor(private readonly d: SignInDeps) {
+    this.passwordLimits = new PasswordLimits(d.throttle, d.slots);
+  }
 
   get redirectUri(): string {
     return `${this.d.config.BROKER_PUBLIC_BASE_URL}/api/auth/callback`;
@@ -626,32 +624,25 @@ export class SignInService {
   ): Promise<SignedIn> {
     const username = normaliseUsername(usernameRaw);
     // Both the account's and the address's attempt are reserved (counted) before the password is
-    // checked, so parallel guesses cannot all pass one read of a counter (PW5, RL2). The address
-    // counter is sharded (many users share a NAT address: no single hot row) and its ticket is given
-    // back when the attempt succeeds or is refused for the account, so only failures use it up.
-    const addressKey = addressBucket(info.clientAddress);
-    // The user row is needed whatever the counters say: read it while they are reserved.
+    // checked, so parallel guesses cannot all pass one read of a counter (PW5, RL2); only failures use
+    // the address's budget up (shared/signin/password-limits.ts). The user row is needed whatever the
+    // limits say: read it while they are reserved (one round trip for all of them).
     const userRead = username ? this.d.users.getByUsername(username) : Promise.resolve(undefined);
     userRead.catch(() => {}); // awaited below unless throttled
-    const address = await this.d.throttle.reserveShared('pwd-addr', addressKey, ADDRESS_POLICY);
-    const account: ThrottleState = address.blocked
-      ? { blocked: false, retryAfterSeconds: 0 }
-      : await this.d.throttle.reserve('pwd-user', username, ACCOUNT_POLICY);
-    if (account.blocked || address.blocked) {
-      if (address.ticket) await this.d.throttle.refund(address.ticket);
-      const retry = Math.max(account.retryAfterSeconds, address.retryAfterSeconds);
+    const attempt = await this.passwordLimits.reserve(username, addressBucket(info.clientAddress));
+    if (attempt.blocked) {
       await this.d.audit.record({
         type: 'signin.throttled',
         actor: username || 'unknown',
         target: username ? `user:${username}` : undefined,
         outcome: 'failure',
-        reason: account.blocked ? 'account_throttled' : 'address_throttled',
+        reason: attempt.reason ?? 'address_throttled',
         correlationId: info.correlationId,
         clientAddress: info.clientAddress,
         details: { method: 'password' },
       });
       throw new SignInError('throttled', 429, 'throttled', {
-        headers: { 'Retry-After': String(retry) },
+        headers: { 'Retry-After': String(attempt.retryAfterSeconds) },
         username,
       });
     }
@@ -692,10 +683,10 @@ export class SignInService {
         this.d.log.warn('signin.rehash_failed', { error: err });
       }
     }
-    // The account's failures are forgotten and the address ticket given back alongside the session.
-    const [, , signedIn] = await Promise.all([
-      this.d.throttle.reset('pwd-user', username),
-      address.ticket ? this.d.throttle.refund(address.ticket) : undefined,
+    // The account's failures are forgotten and the address slot given back alongside the session and
+    // audit inserts (one round trip).
+    const [, signedIn] = await Promise.all([
+      attempt.succeeded(),
       this.complete(user, 'password', null, returnToRaw, info, {}),
     ]);
     return signedIn;

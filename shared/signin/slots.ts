@@ -22,8 +22,11 @@ import { counterKey, type RatePolicy, type ThrottleState } from './throttle.ts';
 
 const RANDOM_TRIES = 2;
 
-/** The outcome of `take`: refused (429 + Retry-After), or granted with a way to give the slot back. */
-export type Slot = ThrottleState & { release?: () => Promise<void> };
+/**
+ * The outcome of `take`: refused (429 + Retry-After), or granted with a way to give the slot back.
+ * A refusal says `exhausted` when the window's listing found no free slot (not a lost race).
+ */
+export type Slot = ThrottleState & { release?: () => Promise<void>; exhausted?: boolean };
 const FREE_TRIES = 3;
 /** Up to this limit a slot is drawn among the ones not known to be taken; above it, by a few random draws. */
 const EXACT_DRAW_MAX = 1024;
@@ -112,10 +115,11 @@ export class SlotLimiter {
       known.add(Number(r.rowKey));
     }
     const free = Array.from({ length: policy.limit }, (_, i) => i).filter((i) => !used.has(i));
+    const exhausted = free.length === 0;
     for (let i = 0; i < FREE_TRIES && free.length > 0; i++) {
       const [slot] = free.splice(Math.floor(Math.random() * free.length), 1);
       if (slot !== undefined && (await tryTake(slot))) return granted();
     }
-    return { blocked: true, retryAfterSeconds };
+    return { blocked: true, retryAfterSeconds, exhausted };
   }
 }

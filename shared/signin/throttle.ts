@@ -57,15 +57,6 @@ export interface ThrottleState {
   retryAfterSeconds: number;
 }
 
-/** A ticket taken by `reserveShared`, to give back with `refund`. */
-export interface Ticket {
-  pk: string;
-  rk: string;
-  windowStart: number;
-}
-
-export type Reservation = ThrottleState & { ticket: Ticket | null };
-
 interface ShardEntity {
   count: number;
   windowStart: number;
@@ -144,6 +135,56 @@ export class Throttle {
     );
   }
 
+  /**
+   * `reserve` in one request, no read, when the counter has no row (nothing counted since the last
+   * `reset`, the usual case on a sign-in that succeeds): creates it with this attempt counted. Returns
+   * the new row's ETag (for `unreserve`), or null when a row exists: then `reserve` decides (it reads
+   * the row; a block may be running). Same outcome as `reserve` on a missing row, so the burst bound
+   * is the same: a creation conflicts with every other one, and the losers go through `reserve`.
+   */
+  async reserveIfFresh(kind: string, value: string, policy: FailurePolicy): Promise<string | null> {
+    const entity = {
+      partitionKey: counterKey(kind, value),
+      rowKey: 'f',
+      ...countFailure(undefined, this.clock.now(), policy),
+    };
+    try {
+      return (await this.table.createEntity(entity)).etag ?? '';
+    } catch (err) {
+      if (isConflict(err)) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * Takes back a `reserveIfFresh` whose attempt was refused for another reason (never checked): deletes
+   * the row it created unless another attempt has counted on it since (then the count stays: fail closed).
+   */
+  async unreserve(kind: string, value: string, etag: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(counterKey(kind, value), 'f', { etag });
+    } catch (err) {
+      if (!isPreconditionFailed(err) && !isNotFound(err)) throw err;
+    }
+  }
+
+  /**
+   * The backoff row of a counter many people share (see shared/signin/password-limits.ts): a block
+   * running (with its Retry-After), or escalating (a failure past the free attempts within the last
+   * `windowMs`: no free attempts until it is forgotten). One point read.
+   */
+  async backoff(
+    kind: string,
+    value: string,
+    policy: FailurePolicy,
+  ): Promise<ThrottleState & { escalating: boolean }> {
+    const e = await getEntityOrUndefined<CounterEntity>(this.table, counterKey(kind, value), 'f');
+    const now = this.clock.now();
+    const escalating = !!e && now - e.lastAt <= policy.windowMs;
+    if (!e || e.blockedUntil <= now) return { blocked: false, retryAfterSeconds: 0, escalating };
+    return { blocked: true, retryAfterSeconds: Math.ceil((e.blockedUntil - now) / 1000), escalating };
+  }
+
   /** Counts a failure after the fact and returns the resulting state. */
   async recordFailure(kind: string, value: string, policy: FailurePolicy): Promise<ThrottleState> {
     return this.update(counterKey(kind, value), 'f', (e, now) => countFailure(e, now, policy));
@@ -175,64 +216,7 @@ export class Throttle {
     };
   }
 
-  /**
-   * Reserves one attempt on a counter many people may share (a client address) before the work it
-   * guards is done, without making it a write hot spot: the `freeAttempts` of each fixed window are
-   * tickets in sharded rows (as in `hit`); once they are gone, or while an earlier escalation is
-   * still remembered, attempts go through the single-row backoff (`reserve` with no free attempts:
-   * one attempt per block, each block twice as long). A parallel burst therefore gets at most
-   * `freeAttempts` + 1 attempts through. Give a ticket back with `refund` when the attempt succeeded.
-   */
-  async reserveShared(kind: string, value: string, policy: FailurePolicy): Promise<Reservation> {
-    const pk = counterKey(kind, value);
-    const now = this.clock.now();
-    const windowStart = Math.floor(now / policy.windowMs) * policy.windowMs;
-    const rows = await this.readPartition(pk);
-    const escalation = rows.get('f') as (CounterEntity & { etag?: string }) | undefined;
-    const escalating = !!escalation && now - escalation.lastAt <= policy.windowMs;
-    if (escalation && escalation.blockedUntil > now) {
-      return {
-        blocked: true,
-        retryAfterSeconds: Math.ceil((escalation.blockedUntil - now) / 1000),
-        ticket: null,
-      };
-    }
-    if (!escalating) {
-      const taken = await this.takeTicket(pk, windowStart, policy.freeAttempts, rows);
-      if (taken.ok)
-        return { blocked: false, retryAfterSeconds: 0, ticket: { pk, rk: taken.rk, windowStart } };
-      if (taken.contended) return { blocked: true, retryAfterSeconds: 1, ticket: null };
-    }
-    const state = await this.reserve(kind, value, { ...policy, freeAttempts: 0 });
-    return { ...state, ticket: null };
-  }
-
-  /** Gives back a ticket of `reserveShared` (the attempt succeeded). Best effort: a lost race keeps it. */
-  async refund(ticket: Ticket): Promise<void> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const e = await getEntityOrUndefined<ShardEntity>(this.table, ticket.pk, ticket.rk);
-      if (!e || e.windowStart !== ticket.windowStart || e.count <= 0) return;
-      try {
-        await this.table.updateEntity(
-          {
-            partitionKey: ticket.pk,
-            rowKey: ticket.rk,
-            count: e.count - 1,
-            windowStart: e.windowStart,
-            lastAt: e.lastAt,
-          },
-          'Replace',
-          { etag: e.etag },
-        );
-        return;
-      } catch (err) {
-        if (isPreconditionFailed(err) || isNotFound(err)) continue;
-        throw err;
-      }
-    }
-  }
-
-  /** Every row of a counter's partition (the backoff row `f` and the shards), in one query. */
+  /** Every row of a counter's partition (the shards), in one query. */
   private async readPartition(pk: string): Promise<Map<string, ShardEntity & { etag?: string }>> {
     const rows = new Map<string, ShardEntity & { etag?: string }>();
     for await (const row of this.table.listEntities<ShardEntity>({
@@ -251,11 +235,10 @@ export class Throttle {
     pk: string,
     windowStart: number,
     limit: number,
-    prefetched?: Map<string, ShardEntity & { etag?: string }>,
   ): Promise<{ ok: true; rk: string } | { ok: false; contended: boolean }> {
     for (let attempt = 0; attempt < 16; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt, 6)));
-      const shards = attempt === 0 && prefetched ? prefetched : await this.readPartition(pk);
+      const shards = await this.readPartition(pk);
       const open: { rk: string; count: number; etag: string | undefined }[] = [];
       for (let i = 0; i < SHARDS; i++) {
         const rk = shardKey(i);
