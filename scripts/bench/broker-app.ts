@@ -22,7 +22,10 @@ export class BenchThrottle extends Throttle {
   }
 }
 
-/** The callback limit raised for the bench: each callback still takes (writes) one slot row. */
+/**
+ * The slot limits (start, callback, password address) raised for the bench: each attempt still takes
+ * (writes) one slot row, and a password sign-in gives its slot back, as in production.
+ */
 export class BenchSlots extends SlotLimiter {
   override take(kind: string, value: string, policy: RatePolicy): ReturnType<SlotLimiter['take']> {
     return super.take(kind, value, { ...policy, limit: 1_000_000 });
