@@ -83,6 +83,8 @@ type StoredRow = Record<string, unknown> & { etag?: string };
 /** What one /api/oidc request knows of OidcStore: the rows it read or wrote, and its held writes. */
 interface RequestScope {
   rows: Map<string, StoredRow | null>;
+  /** Reads on their way: a second reader of the same row waits for the first one's answer. */
+  reads: Map<string, Promise<unknown>>;
   /** Writes not yet applied, one per row (the last one made), applied by `applyHeldWrites`. */
   held: Map<string, () => Promise<void>>;
   /** False once the request's writes were applied: later writes go straight to storage. */
@@ -107,7 +109,7 @@ async function applyHeldWrites(scope: RequestScope): Promise<void> {
  * same (as they would have been without holding them) and `fn`'s error is what the caller gets.
  */
 export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
-  const scope: RequestScope = { rows: new Map(), held: new Map(), holding: true };
+  const scope: RequestScope = { rows: new Map(), reads: new Map(), held: new Map(), holding: true };
   return requestMemo.run(scope, async () => {
     let result: T;
     try {
@@ -238,14 +240,26 @@ export class OidcTableStore {
     requestMemo.getStore()?.rows.delete(memoKey(pk, rk));
   }
 
-  /** A point read, once per request. */
+  /** A point read, once per request (a read already on its way is shared, not repeated). */
   async read<T extends object>(pk: string, rk: string): Promise<(T & { etag: string }) | undefined> {
     const known = this.recall<T>(pk, rk);
     if (known !== undefined) return known ?? undefined;
+    const scope = requestMemo.getStore();
+    const key = memoKey(pk, rk);
+    const flying = scope?.reads.get(key) as Promise<(T & { etag: string }) | undefined> | undefined;
+    if (flying) return flying;
     this.count('read');
-    const row = await getEntityOrUndefined<T>(this.table, pk, rk);
-    this.remember(pk, rk, row ?? null);
-    return row;
+    const reading = getEntityOrUndefined<T>(this.table, pk, rk).then((row) => {
+      // A write this request made meanwhile is newer than what was read.
+      if (!scope?.rows.has(key)) this.remember(pk, rk, row ?? null);
+      return row;
+    });
+    scope?.reads.set(key, reading);
+    try {
+      return await reading;
+    } finally {
+      if (scope?.reads.get(key) === reading) scope.reads.delete(key);
+    }
   }
 }
 
