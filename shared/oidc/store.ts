@@ -17,6 +17,13 @@
  *   times while serving one request. Inside `withRequestMemo` (every /api/oidc request) a row read or
  *   written once is served from that request's memory afterwards (with its etag, so `consume` stays
  *   conditional on what was read). Nothing outlives the request: another request always reads storage.
+ * - One request, one round of writes: inside `withRequestMemo` the provider's upserts and deletes are
+ *   held (the last write per row wins) and applied together, in parallel, once the request is served
+ *   and before it answers; a failed write fails the request. The provider writes a row, then reads on,
+ *   then writes another: held, its writes cost one round trip instead of one each. Whatever must see
+ *   storage first does: `consume` (conditional on the etag it reads) and the grant-index queries apply
+ *   what is held before they run. A write made after the request's writes were applied (nothing should)
+ *   goes straight to storage.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
@@ -72,11 +79,50 @@ const UID_MODELS = new Set(['Session']);
 const FAR_FUTURE_ISO = '9999-12-31T00:00:00.000Z';
 
 type StoredRow = Record<string, unknown> & { etag?: string };
-const requestMemo = new AsyncLocalStorage<Map<string, StoredRow | null>>();
 
-/** Runs `fn` with a memo of OidcStore rows that lives as long as this one request. */
+/** What one /api/oidc request knows of OidcStore: the rows it read or wrote, and its held writes. */
+interface RequestScope {
+  rows: Map<string, StoredRow | null>;
+  /** Reads on their way: a second reader of the same row waits for the first one's answer. */
+  reads: Map<string, Promise<unknown>>;
+  /** Writes not yet applied, one per row (the last one made), applied by `applyHeldWrites`. */
+  held: Map<string, () => Promise<void>>;
+  /** False once the request's writes were applied: later writes go straight to storage. */
+  holding: boolean;
+}
+const requestMemo = new AsyncLocalStorage<RequestScope>();
+
+/** Applies every held write together; rejects (after all of them ended) if any failed. */
+async function applyHeldWrites(scope: RequestScope): Promise<void> {
+  while (scope.held.size > 0) {
+    const writes = [...scope.held.values()];
+    scope.held.clear();
+    const results = await Promise.allSettled(writes.map((write) => write()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
+
+/**
+ * Runs `fn` (one request) with a memo of OidcStore rows and its writes held, then applies the writes
+ * together before returning `fn`'s answer. Should `fn` throw, the writes it made are applied all the
+ * same (as they would have been without holding them) and `fn`'s error is what the caller gets.
+ */
 export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
-  return requestMemo.run(new Map(), fn);
+  const scope: RequestScope = { rows: new Map(), reads: new Map(), held: new Map(), holding: true };
+  return requestMemo.run(scope, async () => {
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      scope.holding = false;
+      await applyHeldWrites(scope).catch(() => {});
+      throw err;
+    }
+    scope.holding = false;
+    await applyHeldWrites(scope);
+    return result;
+  });
 }
 
 const memoKey = (pk: string, rk: string) => `${pk}\n${rk}`;
@@ -120,6 +166,7 @@ export class OidcTableStore {
    */
   async raceLost(grantId: string | undefined): Promise<never> {
     if (grantId) {
+      await this.applyHeld(); // the query must see this request's index rows
       const gpk = `g:${hashId(grantId)}`;
       this.count('query');
       const rows = this.table.listEntities<IndexRow>({
@@ -136,33 +183,83 @@ export class OidcTableStore {
     throw this.consumedError();
   }
 
-  async deleteRow(pk: string, rk: string): Promise<void> {
-    this.count('delete');
-    await deleteEntityIfExists(this.table, pk, rk);
-    this.remember(pk, rk, null);
+  deleteRow(pk: string, rk: string): Promise<void> {
+    return this.write(pk, rk, null, async () => {
+      this.count('delete');
+      await deleteEntityIfExists(this.table, pk, rk);
+    });
+  }
+
+  /** Replaces (or creates) a row. */
+  upsertRow(pk: string, rk: string, entity: object): Promise<void> {
+    return this.write(pk, rk, entity, async () => {
+      this.count('upsert');
+      const res = await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, ...entity }, 'Replace');
+      this.remember(pk, rk, { ...entity, etag: res.etag ?? '' });
+    });
+  }
+
+  /**
+   * A write of one row (`entity`, or null for a delete): held until the request's end inside
+   * `withRequestMemo` (this request reads it from memory meanwhile), else applied now.
+   */
+  private async write(
+    pk: string,
+    rk: string,
+    entity: object | null,
+    apply: () => Promise<void>,
+  ): Promise<void> {
+    const scope = requestMemo.getStore();
+    if (!scope?.holding) {
+      await apply();
+      if (!entity) this.remember(pk, rk, null);
+      return;
+    }
+    const key = memoKey(pk, rk);
+    scope.held.set(key, apply);
+    // Not in storage yet, so no etag: `consume` applies the held writes before it reads one.
+    scope.rows.set(key, entity ? { ...entity, etag: '' } : null);
+  }
+
+  /** Applies this request's held writes now (before a conditional write or a query that must see them). */
+  async applyHeld(): Promise<void> {
+    const scope = requestMemo.getStore();
+    if (scope) await applyHeldWrites(scope);
   }
 
   /** A row as read (or last written) during this request, if it was. */
   recall<T>(pk: string, rk: string): (T & { etag: string }) | null | undefined {
-    return requestMemo.getStore()?.get(memoKey(pk, rk)) as (T & { etag: string }) | null | undefined;
+    return requestMemo.getStore()?.rows.get(memoKey(pk, rk)) as (T & { etag: string }) | null | undefined;
   }
 
   remember(pk: string, rk: string, row: StoredRow | null): void {
-    requestMemo.getStore()?.set(memoKey(pk, rk), row);
+    requestMemo.getStore()?.rows.set(memoKey(pk, rk), row);
   }
 
   forget(pk: string, rk: string): void {
-    requestMemo.getStore()?.delete(memoKey(pk, rk));
+    requestMemo.getStore()?.rows.delete(memoKey(pk, rk));
   }
 
-  /** A point read, once per request. */
+  /** A point read, once per request (a read already on its way is shared, not repeated). */
   async read<T extends object>(pk: string, rk: string): Promise<(T & { etag: string }) | undefined> {
     const known = this.recall<T>(pk, rk);
     if (known !== undefined) return known ?? undefined;
+    const scope = requestMemo.getStore();
+    const key = memoKey(pk, rk);
+    const flying = scope?.reads.get(key) as Promise<(T & { etag: string }) | undefined> | undefined;
+    if (flying) return flying;
     this.count('read');
-    const row = await getEntityOrUndefined<T>(this.table, pk, rk);
-    this.remember(pk, rk, row ?? null);
-    return row;
+    const reading = getEntityOrUndefined<T>(this.table, pk, rk).then((row) => {
+      // A write this request made meanwhile is newer than what was read.
+      if (!scope?.rows.has(key)) this.remember(pk, rk, row ?? null);
+      return row;
+    });
+    scope?.reads.set(key, reading);
+    try {
+      return await reading;
+    } finally {
+      if (scope?.reads.get(key) === reading) scope.reads.delete(key);
+    }
   }
 }
 
@@ -212,10 +309,8 @@ export class OidcAdapter {
     await Promise.all(writes);
   }
 
-  private async upsertRow(pk: string, rk: string, entity: object): Promise<void> {
-    this.store.count('upsert');
-    const res = await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, ...entity }, 'Replace');
-    this.store.remember(pk, rk, { ...entity, etag: res.etag ?? '' });
+  private upsertRow(pk: string, rk: string, entity: object): Promise<void> {
+    return this.store.upsertRow(pk, rk, entity);
   }
 
   private read(pk: string, rk: string) {
@@ -248,6 +343,7 @@ export class OidcAdapter {
 
   async consume(id: string): Promise<void> {
     const { pk, rk } = this.store.location(this.model, id);
+    await this.store.applyHeld(); // the conditional write needs the stored row's etag
     const row = await this.read(pk, rk);
     if (!row) return this.store.raceLost(undefined);
     const payload = JSON.parse(row.payload) as Payload;
@@ -278,6 +374,7 @@ export class OidcAdapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
+    await this.store.applyHeld(); // the query must see this request's index rows
     const gpk = `g:${hashId(grantId)}`;
     this.store.count('query');
     // Only this model's index rows: the provider calls this once per token model.

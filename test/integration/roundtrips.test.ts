@@ -26,11 +26,12 @@ const ENTRA_START = { requests: 2, rounds: 1 };
 const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
 /**
  * An application's sign-in with a broker session (authorize → login step → code, then the token
- * request), warm instance. Most of these are oidc-provider's own model reads and writes, one after
- * another; each row is read at most once per request (`withRequestMemo`).
+ * request), warm instance. Most of these are oidc-provider's own model reads, one after another; each
+ * row is read at most once per request, and a request's writes are held and applied together before
+ * it answers (`withRequestMemo`).
  */
-const APP_AUTHORIZE = { requests: 23, rounds: 18 };
-const APP_TOKEN = { requests: 11, rounds: 8 };
+const APP_AUTHORIZE = { requests: 23, rounds: 10 };
+const APP_TOKEN = { requests: 11, rounds: 7 };
 /**
  * POST /api/auth/password → 303 with a session, warm instance: round 1, together: the user read, the
  * address's slot (insert) and backoff row (read), the account's counter (insert); then argon2; round 2,

@@ -1,0 +1,178 @@
+/**
+ * The OP's storage adapter holds a request's writes and applies them together before the request
+ * answers (shared/oidc/store.ts): real TableClients against Azurite, through the counting proxy in
+ * front of it, so the round trips are counted, never timed.
+ */
+import type { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
+import { systemClock } from '../../shared/clock.ts';
+import { OidcTableStore, withRequestMemo } from '../../shared/oidc/store.ts';
+import { createAzureCredential } from '../../shared/secrets/client.ts';
+import { createTables, ensureTables } from '../../shared/storage/tables.ts';
+import { stack, testConfig, uniquePrefix } from '../helpers/stack.ts';
+
+let proxy: TableProxy;
+let table: TableClient;
+let store: OidcTableStore;
+let ops: Record<string, number>;
+
+beforeAll(async () => {
+  // A held round trip makes writes issued together overlap for sure on a busy machine.
+  proxy = await startTableProxy({ target: stack().tableEndpoint, rttMs: 50 });
+  const config = testConfig({ BROKER_TABLE_ENDPOINT: proxy.endpoint });
+  const tables = createTables(config, createAzureCredential(config), { prefix: uniquePrefix() });
+  await ensureTables(tables);
+  table = tables.oidcStore;
+  ops = {};
+  store = new OidcTableStore(table, systemClock, {
+    count: (kind) => {
+      ops[kind] = (ops[kind] ?? 0) + 1;
+    },
+  });
+});
+afterAll(async () => {
+  await proxy?.close();
+});
+
+async function measure<T>(fn: () => Promise<T>) {
+  await proxy.idle();
+  proxy.reset();
+  for (const k of Object.keys(ops)) delete ops[k];
+  const result = await fn();
+  await proxy.idle();
+  const s = proxy.snapshot();
+  return { result, requests: s.requests, rounds: s.rounds, ops: { ...ops } };
+}
+
+/** What storage holds for a model's id, read past the adapter (and its request memo). */
+async function stored(model: string, id: string): Promise<Record<string, unknown> | undefined> {
+  const { pk, rk } = store.location(model, id);
+  try {
+    return await table.getEntity(pk, rk);
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+describe('OidcStore: a request’s writes are held and applied together before it answers', () => {
+  it('applies them in one round trip, the last write per row only, and not before the request ends', async () => {
+    const sessions = store.adapterFor('Session');
+    await sessions.upsert('gone-before', { accountId: 'a' }, 600); // outside a request: written at once
+    expect(await stored('Session', 'gone-before')).toBeDefined();
+
+    const seenInside: Record<string, unknown> = {};
+    const m = await measure(() =>
+      withRequestMemo(async () => {
+        await sessions.upsert('s-1', { accountId: 'first' }, 600);
+        await sessions.upsert('s-1', { accountId: 'second' }, 600);
+        await store.adapterFor('Interaction').upsert('i-1', { params: { client_id: 'c' } }, 600);
+        await sessions.destroy('gone-before');
+        // Not in storage yet, but this request reads what it wrote.
+        seenInside.storedS1 = await stored('Session', 's-1');
+        seenInside.storedGone = await stored('Session', 'gone-before');
+        seenInside.found = await sessions.find('s-1');
+        seenInside.foundGone = await sessions.find('gone-before');
+        return 'answer';
+      }),
+    );
+    expect(m.result).toBe('answer');
+    expect(seenInside.storedS1).toBeUndefined();
+    expect(seenInside.storedGone).toBeDefined();
+    expect(seenInside.found).toMatchObject({ accountId: 'second', jti: 's-1' });
+    expect(seenInside.foundGone).toBeUndefined();
+    // The two direct reads of the test, then the request's three writes together.
+    expect(m.ops).toEqual({ upsert: 2, delete: 1 });
+    expect(m.requests).toBe(5);
+    expect(m.rounds).toBe(3);
+
+    expect(JSON.parse(String((await stored('Session', 's-1'))?.payload))).toMatchObject({
+      accountId: 'second',
+    });
+    expect(await stored('Interaction', 'i-1')).toBeDefined();
+    expect(await stored('Session', 'gone-before')).toBeUndefined();
+  });
+
+  it('a write then a delete of one row is one delete; a delete then a write is one write', async () => {
+    const codes = store.adapterFor('AuthorizationCode');
+    await codes.upsert('exists', { grantId: 'g-x' }, 60);
+    const m = await measure(() =>
+      withRequestMemo(async () => {
+        await codes.upsert('temp', { grantId: 'g-t' }, 60);
+        await codes.destroy('temp');
+        await codes.destroy('exists');
+        await codes.upsert('exists', { grantId: 'g-x', again: true }, 60);
+      }),
+    );
+    // 'temp' (row + grant index row): the row's delete and the index row's write; 'exists': its write.
+    expect(m.ops).toEqual({ delete: 1, upsert: 3 });
+    expect(m.rounds).toBe(1);
+    expect(await stored('AuthorizationCode', 'temp')).toBeUndefined();
+    expect(JSON.parse(String((await stored('AuthorizationCode', 'exists'))?.payload))).toMatchObject({
+      again: true,
+    });
+  });
+
+  it('consume applies the held writes first, so it is conditional on the stored etag', async () => {
+    const codes = store.adapterFor('AuthorizationCode');
+    await withRequestMemo(async () => {
+      await codes.upsert('c-held', { grantId: 'g-held' }, 60);
+      await codes.consume('c-held');
+    });
+    const row = await stored('AuthorizationCode', 'c-held');
+    expect(JSON.parse(String(row?.payload)).consumed).toEqual(expect.any(Number));
+    // A second consume, in another request, loses.
+    await expect(withRequestMemo(() => codes.consume('c-held'))).rejects.toThrow(/already consumed/);
+  });
+
+  it('20 parallel redemptions of one code: exactly one wins, the losers revoke what it issued', async () => {
+    const codes = store.adapterFor('AuthorizationCode');
+    const tokens = store.adapterFor('AccessToken');
+    await codes.upsert('c-race', { grantId: 'g-race' }, 60);
+    await store.adapterFor('Grant').upsert('g-race', { accountId: 'u' }, 600);
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        withRequestMemo(async () => {
+          await codes.consume('c-race');
+          // The winner issues a token under the grant (held until its request ends).
+          await tokens.upsert(`at-race-${i}`, { grantId: 'g-race' }, 600);
+          return i;
+        }),
+      ),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    // Every loser deleted the grant; what the winner issued cannot outlive it.
+    expect(await stored('Grant', 'g-race')).toBeUndefined();
+  });
+
+  it('a held write that fails fails the request: it never answers as if it had been stored', async () => {
+    // Tables never created: every write answers 404.
+    const config = testConfig({ BROKER_TABLE_ENDPOINT: proxy.endpoint });
+    const missing = createTables(config, createAzureCredential(config), { prefix: uniquePrefix() });
+    const broken = new OidcTableStore(missing.oidcStore, systemClock);
+    let answered = false;
+    await expect(
+      withRequestMemo(async () => {
+        await broken.adapterFor('Session').upsert('s-fail', { accountId: 'x' }, 600);
+        answered = true; // the request's own work ends here; its answer is not given
+        return 'answer';
+      }),
+    ).rejects.toMatchObject({ statusCode: 404 });
+    expect(answered).toBe(true);
+  });
+
+  it('a write after the request’s writes were applied goes straight to storage', async () => {
+    const sessions = store.adapterFor('Session');
+    let late: Promise<void> | undefined;
+    await withRequestMemo(async () => {
+      // Something the request started but does not wait for (nothing in the broker does this).
+      late = new Promise<void>((resolve) => setTimeout(resolve, 20)).then(() =>
+        sessions.upsert('s-late', { accountId: 'late' }, 600),
+      );
+    });
+    await late;
+    expect(await stored('Session', 's-late')).toBeDefined();
+  });
+});
