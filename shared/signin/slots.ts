@@ -110,6 +110,9 @@ export class SlotLimiter {
     const rows = this.table.listEntities({
       queryOptions: { filter: `PartitionKey eq '${partitionKey}'`, select: ['RowKey'] },
     });
+    // The listing is the truth: slots given back (password successes) since this instance saw them
+    // taken are free again.
+    known.clear();
     for await (const r of rows) {
       used.add(Number(r.rowKey));
       known.add(Number(r.rowKey));
