@@ -31,7 +31,7 @@ const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
  * it answers (`withRequestMemo`).
  */
 const APP_AUTHORIZE = { requests: 23, rounds: 10 };
-const APP_TOKEN = { requests: 11, rounds: 7 };
+const APP_TOKEN = { requests: 11, rounds: 5 };
 /**
  * POST /api/auth/password → 303 with a session, warm instance: round 1, together: the user read, the
  * address's slot (insert) and backoff row (read), the account's counter (insert); then argon2; round 2,
