@@ -32,6 +32,7 @@ import { TEXTS, t } from '../pages/texts.ts';
 import {
   type ActiveSession,
   expiredCookie,
+  readCookie,
   SESSION_COOKIE,
   type SessionRejectedError,
   type SessionService,
@@ -49,7 +50,10 @@ import {
   type ProviderModule,
   TTL,
 } from './provider.ts';
-import { OidcTableStore, type Payload, withRequestMemo } from './store.ts';
+import { OidcTableStore, type Payload, requestCached, withRequestMemo } from './store.ts';
+
+/** The OP session cookie (oidc-provider's default name, `cookies.names.session`). */
+const OP_SESSION_COOKIE = '_session';
 
 /** What the OP reads of an application (shared/applications/service.ts `clientForProvider`). */
 export interface ProviderClientSource {
@@ -179,6 +183,7 @@ export class OidcService {
     if (m) return this.interaction(rc, m[1] ?? '');
     const { handler } = await this.provider();
     this.prefetchResume(path);
+    this.prefetchSessionUser(rc.request, path);
     const body = await readBody(rc.request);
     this.prefetchTokenGrant(rc.request, path, body);
     const state: RequestState = { rc, pending: [] };
@@ -207,6 +212,33 @@ export class OidcService {
       if (typeof grantId === 'string') await this.store.adapterFor('Grant').find(grantId);
     })();
     reading.catch(() => {}); // the provider's own read reports a failure
+  }
+
+  /** A user row, read at most once per request (`requestCached`). */
+  private userNamed(username: string): Promise<UserRecord | undefined> {
+    return requestCached(`user:${username}`, () => this.d.users.getByUsername(username));
+  }
+
+  /**
+   * An authorization (`auth`, `auth/{uid}`) with an OP session: the provider reads the OP session and
+   * then (findAccount) its user. The broker session cookie names that user (its JWT's subject): the
+   * user's row is read here meanwhile, into the request's memo, so findAccount finds it there. The
+   * cookie is only a hint, not verified here: what is read is a real row, keyed by the username, and
+   * findAccount still checks it names the `sub` of the verified OP session. A wrong hint costs one read.
+   */
+  private prefetchSessionUser(request: HttpRequest, path: string): void {
+    if (path !== 'auth' && !path.startsWith('auth/')) return;
+    const token = readCookie(request, SESSION_COOKIE);
+    const payload = token?.split('.')[1];
+    if (!payload || payload.length > 4096) return;
+    let username: unknown;
+    try {
+      username = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+    } catch {
+      return;
+    }
+    if (typeof username !== 'string' || username.length === 0 || username.length > 256) return;
+    this.userNamed(username).catch(() => {}); // findAccount's own read reports a failure
   }
 
   /**
@@ -277,6 +309,15 @@ export class OidcService {
         throw err;
       });
     sessionRead.catch(() => {}); // awaited below unless the interaction is refused
+    // The provider reads the interaction, then the OP session through its uid index, then the session
+    // row. That row's id is the OP session cookie's value: read meanwhile, into the request's memo (a
+    // hint only: the provider still finds the row through the uid its interaction names).
+    const opSessionId = readCookie(rc.request, OP_SESSION_COOKIE);
+    if (opSessionId && opSessionId.length <= 256)
+      this.store
+        .adapterFor('Session')
+        .find(opSessionId)
+        .catch(() => {});
     let details: Awaited<ReturnType<typeof provider.interactionDetails>>;
     try {
       details = await provider.interactionDetails(req, res);
@@ -362,7 +403,7 @@ export class OidcService {
   private async accountUser(sub: string): Promise<UserRecord | undefined> {
     const known = this.usernameById.get(sub);
     if (known !== undefined) {
-      const user = await this.d.users.getByUsername(known);
+      const user = await this.userNamed(known);
       if (user?.id === sub) return user;
       this.usernameById.delete(sub);
     }

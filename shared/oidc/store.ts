@@ -85,6 +85,8 @@ interface RequestScope {
   rows: Map<string, StoredRow | null>;
   /** Reads on their way: a second reader of the same row waits for the first one's answer. */
   reads: Map<string, Promise<unknown>>;
+  /** Other reads of this request (`requestCached`), by key. */
+  values: Map<string, Promise<unknown>>;
   /** Writes not yet applied, one per row (the last one made), applied by `applyHeldWrites`. */
   held: Map<string, () => Promise<void>>;
   /** False once the request's writes were applied: later writes go straight to storage. */
@@ -109,7 +111,13 @@ async function applyHeldWrites(scope: RequestScope): Promise<void> {
  * same (as they would have been without holding them) and `fn`'s error is what the caller gets.
  */
 export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
-  const scope: RequestScope = { rows: new Map(), reads: new Map(), held: new Map(), holding: true };
+  const scope: RequestScope = {
+    rows: new Map(),
+    reads: new Map(),
+    values: new Map(),
+    held: new Map(),
+    holding: true,
+  };
   return requestMemo.run(scope, async () => {
     let result: T;
     try {
@@ -126,6 +134,22 @@ export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 const memoKey = (pk: string, rk: string) => `${pk}\n${rk}`;
+
+/**
+ * A read other than OidcStore's (a user row, say) made at most once in this request: the first call's
+ * promise is shared by later ones with the same key. Outside a request, `read` runs every time.
+ */
+export function requestCached<T>(key: string, read: () => Promise<T>): Promise<T> {
+  const scope = requestMemo.getStore();
+  if (!scope) return read();
+  let value = scope.values.get(key) as Promise<T> | undefined;
+  if (!value) {
+    value = read();
+    scope.values.set(key, value);
+    value.catch(() => scope.values.delete(key)); // a failed read is not remembered
+  }
+  return value;
+}
 
 /** Counts storage round trips (benchmarks and tests read it). */
 export interface OpCounter {

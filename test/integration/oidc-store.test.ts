@@ -7,7 +7,7 @@ import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
 import { systemClock } from '../../shared/clock.ts';
-import { OidcTableStore, withRequestMemo } from '../../shared/oidc/store.ts';
+import { OidcTableStore, requestCached, withRequestMemo } from '../../shared/oidc/store.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';
 import { stack, testConfig, uniquePrefix } from '../helpers/stack.ts';
@@ -174,5 +174,39 @@ describe('OidcStore: a request’s writes are held and applied together before i
     });
     await late;
     expect(await stored('Session', 's-late')).toBeDefined();
+  });
+
+  it('reads of a request are shared by key (the prefetched user row), never across requests', async () => {
+    const calls: string[] = [];
+    const read = (key: string) => () => {
+      calls.push(key);
+      return Promise.resolve(`row of ${key}`);
+    };
+    await withRequestMemo(async () => {
+      const [a, again, b] = await Promise.all([
+        requestCached('user:alice', read('alice')),
+        requestCached('user:alice', read('alice')),
+        requestCached('user:bob', read('bob')),
+      ]);
+      expect([a, again, b]).toEqual(['row of alice', 'row of alice', 'row of bob']);
+      // A failed read is not remembered: the next caller reads again.
+      await expect(requestCached('user:carol', () => Promise.reject(new Error('down')))).rejects.toThrow();
+      expect(await requestCached('user:carol', read('carol'))).toBe('row of carol');
+    });
+    await withRequestMemo(() => requestCached('user:alice', read('alice')));
+    await requestCached('user:alice', read('alice')); // outside a request: every time
+    expect(calls).toEqual(['alice', 'bob', 'carol', 'alice', 'alice']);
+  });
+
+  it('a row read on its way is shared: two readers, one request', async () => {
+    const sessions = store.adapterFor('Session');
+    await sessions.upsert('s-shared', { accountId: 'x' }, 600);
+    const m = await measure(() =>
+      withRequestMemo(() => Promise.all([sessions.find('s-shared'), sessions.find('s-shared')])),
+    );
+    expect(m.result[0]).toMatchObject({ accountId: 'x' });
+    expect(m.result[1]).toMatchObject({ accountId: 'x' });
+    expect(m.ops).toEqual({ read: 1 });
+    expect(m.requests).toBe(1);
   });
 });

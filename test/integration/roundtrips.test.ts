@@ -30,7 +30,7 @@ const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
  * row is read at most once per request, and a request's writes are held and applied together before
  * it answers (`withRequestMemo`).
  */
-const APP_AUTHORIZE = { requests: 23, rounds: 10 };
+const APP_AUTHORIZE = { requests: 23, rounds: 8 };
 const APP_TOKEN = { requests: 11, rounds: 5 };
 /**
  * POST /api/auth/password → 303 with a session, warm instance: round 1, together: the user read, the
