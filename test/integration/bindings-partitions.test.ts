@@ -322,6 +322,15 @@ describe('the maintenance timer moves legacy bindings of every tenant and writes
     expect(store.knowsBindingsMigrated).toBe(false);
     const before = await countRequests([users, bindings], () => store.bindingOwner(tid, randomUUID()));
     expect(before).toHaveLength(3);
+    // A claim reads the legacy row first (then inserts); a release looks for a legacy copy too.
+    const claimed = randomUUID();
+    const at = new Date().toISOString();
+    expect(
+      await countRequests([users, bindings], () => store.claimBinding(tid, claimed, 'tm-c', at)),
+    ).toHaveLength(2);
+    expect(
+      await countRequests([users, bindings], () => store.releaseBinding(tid, claimed, 'tm-c')),
+    ).toHaveLength(3);
 
     expect(await store.migrateLegacyBindings(5)).toEqual({ moved: 5, migrated: false });
     expect(await rowOrUndefined(users, META_PARTITION, BINDINGS_MIGRATED_ROW)).toBeUndefined();
@@ -344,10 +353,14 @@ describe('the maintenance timer moves legacy bindings of every tenant and writes
       1,
     );
     // Claims and releases pay nothing for the migration any more.
+    const oidAfter = randomUUID();
     const claim = await countRequests([users, bindings], () =>
-      store.claimBinding(tid, randomUUID(), 'tm-new', new Date().toISOString()),
+      store.claimBinding(tid, oidAfter, 'tm-new', new Date().toISOString()),
     );
     expect(claim).toHaveLength(1);
+    expect(
+      await countRequests([users, bindings], () => store.releaseBinding(tid, oidAfter, 'tm-new')),
+    ).toHaveLength(2);
 
     // Another instance reads the marker once (on its first miss), then never again.
     const other = new UserStore(users, bindings);

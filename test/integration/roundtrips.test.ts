@@ -39,6 +39,12 @@ const APP_TOKEN = { requests: 11, rounds: 8 };
 const ENTRA_FIRST_CALLBACK = { requests: 11, rounds: 7 };
 const ENTRA_IDP_FIRST_CALLBACK = { requests: 14, rounds: 11 };
 const ENTRA_IDP_RETURNING_CALLBACK = { requests: 6, rounds: 4 };
+/**
+ * The same first sign-in on an instance that has not seen the UserBindings migration marker (legacy
+ * binding rows still exist): the binding lookup's miss reads new, legacy, new again, and the claim reads
+ * the legacy row first. Temporary: once the marker is written it is ENTRA_FIRST_CALLBACK again.
+ */
+const ENTRA_FIRST_CALLBACK_BEFORE_BINDINGS_MARKER = { requests: 14, rounds: 10 };
 /** POST /api/auth/password → 303 with a session, warm instance. */
 const PASSWORD_SIGN_IN = { requests: 10, rounds: 6 };
 
@@ -147,6 +153,45 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(counts(first.stats), first.stats.lines.join('\n')).toEqual(ENTRA_FIRST_CALLBACK);
     expect(counts(idp), idp.lines.join('\n')).toEqual(ENTRA_IDP_FIRST_CALLBACK);
     expect(counts(idpAgain), idpAgain.lines.join('\n')).toEqual(ENTRA_IDP_RETURNING_CALLBACK);
+  });
+
+  it('first Entra sign-in while legacy UserBindings rows remain (before the marker)', async () => {
+    const legacyApp = await startTestApp({
+      clock: manualClock(Date.now()),
+      env: { BROKER_TABLE_ENDPOINT: proxy.endpoint },
+    });
+    try {
+      // A binding row written before the partitions (PartitionKey = the tenant id), before any lookup.
+      await legacyApp.services.tables.userBindings.createEntity({
+        partitionKey: '00000000-0000-4000-8000-000000000001',
+        rowKey: '00000000-0000-4000-8000-000000000002',
+        username: 'someone',
+        boundAt: new Date().toISOString(),
+      });
+      const integration = await createDemoIntegration(legacyApp);
+      for (const username of ['rt-legacy-warm', 'rt-legacy']) {
+        await createUser(legacyApp, {
+          username,
+          email: demoAccount(username),
+          verifyType: { integrationId: integration.id },
+        });
+      }
+      const warm = await new BrokerBrowser(legacyApp).signInWithEntra('rt-legacy-warm', 'rt-legacy-warm');
+      expect(warm.callback.status).toBe(302);
+      expect(legacyApp.services.users.store.knowsBindingsMigrated).toBe(false);
+
+      const b = new BrokerBrowser(legacyApp);
+      const start = await b.post('/api/auth/login', { username: 'rt-legacy' });
+      expect(start.status).toBe(302);
+      const url = await b.entraLogin(start.headers.get('location') as string, 'rt-legacy');
+      const first = await measure(() => b.get(url));
+      expect(first.result.status).toBe(302);
+      expect(counts(first.stats), first.stats.lines.join('\n')).toEqual(
+        ENTRA_FIRST_CALLBACK_BEFORE_BINDINGS_MARKER,
+      );
+    } finally {
+      await legacyApp.close();
+    }
   });
 
   it('password sign-in', async () => {
