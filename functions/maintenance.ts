@@ -1,20 +1,24 @@
 import { app } from '@azure/functions';
-import { migrateUsers, purgeExpired } from '../shared/maintenance.ts';
+import { migrateBindings, migrateUsers, purgeExpired } from '../shared/maintenance.ts';
 import { getServices } from '../shared/runtime.ts';
 
 // Every 30 minutes: remove expired login transactions, sessions and idle throttle counters; move user
-// rows left in the legacy single partition (issue 12) until none is left.
+// rows and UserBindings rows left in their legacy partitions (issue 12) until none is left.
 app.timer('maintenance-purge', {
   schedule: '0 */30 * * * *',
   handler: async () => {
     const { tables, clock, log, users } = getServices();
-    const [purge, migrate] = await Promise.allSettled([
+    const [purge, migrate, migrateB] = await Promise.allSettled([
       purgeExpired(tables, clock, log),
       migrateUsers(users.store, log),
+      migrateBindings(users.store, log),
     ]);
     if (migrate.status === 'rejected')
       log.error('maintenance.users_migration_failed', { error: migrate.reason });
+    if (migrateB.status === 'rejected')
+      log.error('maintenance.bindings_migration_failed', { error: migrateB.reason });
     if (purge.status === 'rejected') throw purge.reason;
     if (migrate.status === 'rejected') throw migrate.reason;
+    if (migrateB.status === 'rejected') throw migrateB.reason;
   },
 });

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig } from '../shared/config.ts';
 import { setLogLevel } from '../shared/log.ts';
-import { migrateUsers, purgeExpired } from '../shared/maintenance.ts';
+import { migrateBindings, migrateUsers, purgeExpired } from '../shared/maintenance.ts';
 import { setServices } from '../shared/runtime.ts';
 import { createServices } from '../shared/services.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
@@ -97,6 +97,7 @@ async function main() {
     const maintenance = setInterval(() => {
       purgeExpired(services.tables, services.clock, services.log).catch(() => {});
       migrateUsers(services.users.store, services.log).catch(() => {});
+      migrateBindings(services.users.store, services.log).catch(() => {});
     }, 30 * 60_000);
     maintenance.unref();
 

@@ -101,7 +101,21 @@ export async function migrateUsers(
   store: Pick<UserStore, 'migrateLegacy'>,
   log: Logger,
 ): Promise<MigrationResult> {
-  const result = await store.migrateLegacy();
-  if (result.moved > 0 || result.migrated) log.info('maintenance.users_migrated', { ...result });
+  return logged('maintenance.users_migrated', await store.migrateLegacy(), log);
+}
+
+/**
+ * The same for UserBindings rows left in their legacy per-tenant partitions (PartitionKey = the tenant
+ * id): moved to `~<h>-<tid>`, then the `meta`/`bindings-migrated` marker (in Users).
+ */
+export async function migrateBindings(
+  store: Pick<UserStore, 'migrateLegacyBindings'>,
+  log: Logger,
+): Promise<MigrationResult> {
+  return logged('maintenance.bindings_migrated', await store.migrateLegacyBindings(), log);
+}
+
+function logged(event: string, result: MigrationResult, log: Logger): MigrationResult {
+  if (result.moved > 0 || result.migrated) log.info(event, { ...result });
   return result;
 }

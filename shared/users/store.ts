@@ -11,12 +11,15 @@ import {
   odataString,
 } from '../storage/tables.ts';
 import {
+  BINDINGS_MIGRATED_ROW,
+  bindingPartition,
   idPartition,
+  LEGACY_BINDINGS_FILTER,
   LEGACY_ID_PARTITION,
   LEGACY_USER_PARTITION,
-  META_PARTITION,
+  LegacyMigration,
   MIGRATED_ROW,
-  moveRow,
+  type MigrationResult,
   PartitionMerge,
   type Row,
   USER_PARTITIONS,
@@ -24,7 +27,13 @@ import {
 } from './partitions.ts';
 import { USERNAME_PATTERN } from './schemas.ts';
 
-export { idPartition, userPartition } from './partitions.ts';
+export {
+  bindingPartition,
+  idPartition,
+  MIGRATION_CHECK_MS,
+  type MigrationResult,
+  userPartition,
+} from './partitions.ts';
 
 /**
  * Users in Table Storage. The Users table holds these kinds of rows:
@@ -51,7 +60,12 @@ export { idPartition, userPartition } from './partitions.ts';
  * legacy partitions are empty, so a new deployment has it on its first miss) skips the legacy read. Cost until then: a hit is one
  * read; a miss reads the new partition, the legacy one, and the new one again (a row moved between the
  * first two reads is found by the third, never reported missing). After the marker a miss is one read.
- * UserBindings: PartitionKey = Entra tenant id, RowKey = object id → username (one user per identity).
+ * UserBindings: PartitionKey = `bindingPartition(tid, oid)` (`~<h>-<tid>`, 16 partitions per tenant),
+ * RowKey = object id → username (one user per identity). Rows written before (PartitionKey = the tenant
+ * id) move the same way (`LegacyMigration`, marker `meta`/`bindings-migrated` in Users): a lookup that
+ * misses reads the legacy row and moves it; a claim moves the legacy row first (`settle`) so its create
+ * meets it; a release deletes a legacy copy too; the timer moves the rest (all legacy rows are one key
+ * range: `LEGACY_BINDINGS_FILTER`).
  */
 
 /** The legacy partition of every user row (before issue 12); read only until migrated. */
@@ -65,10 +79,6 @@ const LEASE_MS = 15_000;
 const LEASE_WAIT_MS = 10_000;
 /** The legacy partition of every id index row (before issue 12); read only until migrated. */
 export const ID_PARTITION = LEGACY_ID_PARTITION;
-/** How long an instance trusts its "not migrated yet" answer before reading the marker again. */
-export const MIGRATION_CHECK_MS = 5 * 60_000;
-/** A legacy row whose copy exists at the new place is deleted by the timer once the copy is this old. */
-const STRANDED_MS = 5 * 60_000;
 export const USER_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** A role name (`ROLE_NAME_PATTERN` in schemas.ts); `admin` is the broker's own. */
@@ -205,151 +215,72 @@ export interface UserPage {
   after: string | null;
 }
 
-export interface MigrationResult {
-  /** Legacy rows moved (or found already moved and cleaned up) in this run. */
-  moved: number;
-  /** Whether the legacy partitions are empty and the marker is written. */
-  migrated: boolean;
-}
-
 export class UserStore {
-  /** Per instance: whether the marker was seen (then for good), and when it was last read. */
-  private migrated = false;
-  private migrationCheckedAt = Number.NEGATIVE_INFINITY;
-  private markerRead: Promise<boolean> | undefined;
+  /** The move out of the legacy `user` and `id` partitions (see the top of this file). */
+  private readonly userMigration: LegacyMigration;
+  /** The move of UserBindings rows out of their legacy per-tenant partitions. */
+  private readonly bindingMigration: LegacyMigration;
 
   constructor(
     readonly users: TableClient,
     readonly bindings: TableClient,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  // ---- migration from the legacy `user` and `id` partitions ----
-
-  /**
-   * Whether the legacy partitions may still hold rows. Cached per instance: "migrated" for good once
-   * seen, "not yet" for `MIGRATION_CHECK_MS`. The check reads the marker and, when there is none, looks
-   * whether the legacy partitions are empty and writes the marker itself (a new deployment, or one the
-   * reads and the timer have emptied, needs no timer run to stop paying for legacy reads).
-   */
-  private async legacyMayExist(): Promise<boolean> {
-    if (this.migrated) return false;
-    if (this.now() - this.migrationCheckedAt < MIGRATION_CHECK_MS) return true;
-    this.markerRead ??= getEntityOrUndefined(this.users, META_PARTITION, MIGRATED_ROW)
-      .then(async (row) => {
-        if (row) this.migrated = true;
-        else await this.markIfEmpty();
-        this.migrationCheckedAt = this.now();
-        return this.migrated;
-      })
-      .finally(() => {
-        this.markerRead = undefined;
-      });
-    return !(await this.markerRead);
+    now: () => number = Date.now,
+  ) {
+    this.userMigration = new LegacyMigration(
+      users,
+      users,
+      MIGRATED_ROW,
+      [
+        { filter: `PartitionKey eq ${odataString(USER_PARTITION)}`, target: (r) => userPartition(r.rowKey) },
+        { filter: `PartitionKey eq ${odataString(ID_PARTITION)}`, target: (r) => idPartition(r.rowKey) },
+      ],
+      now,
+    );
+    this.bindingMigration = new LegacyMigration(
+      bindings,
+      users,
+      BINDINGS_MIGRATED_ROW,
+      [{ filter: LEGACY_BINDINGS_FILTER, target: (r) => bindingPartition(r.partitionKey, r.rowKey) }],
+      now,
+    );
   }
 
-  /** Whether this instance knows the migration is complete (test and diagnostics). */
+  // ---- migration from the legacy partitions ----
+
+  /** Whether the legacy `user` and `id` partitions may still hold rows (cached per instance). */
+  private legacyMayExist(): Promise<boolean> {
+    return this.userMigration.mayExist();
+  }
+
+  /** Whether this instance knows the Users migration is complete (test and diagnostics). */
   get knowsMigrated(): boolean {
-    return this.migrated;
+    return this.userMigration.known;
   }
 
-  /**
-   * A point read at the new place; until migrated, falls back to the legacy partition and moves a row
-   * found there. A miss costs 3 reads until the marker (new, legacy, new again: a row moved between the
-   * first two is found), 1 after.
-   */
-  private async readMoving<T extends object>(
+  /** Whether this instance knows the UserBindings migration is complete (test and diagnostics). */
+  get knowsBindingsMigrated(): boolean {
+    return this.bindingMigration.known;
+  }
+
+  private readMoving<T extends object>(
     pk: string,
     legacyPk: string,
     rk: string,
   ): Promise<Row<T> | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      const row = await getEntityOrUndefined<T>(this.users, pk, rk);
-      if (row) return row;
-      if (!(await this.legacyMayExist())) return undefined;
-      const legacy = await getEntityOrUndefined<T>(this.users, legacyPk, rk);
-      if (!legacy) return getEntityOrUndefined<T>(this.users, pk, rk);
-      const moved = await moveRow<T>(this.users, legacy, pk);
-      if (moved || attempt >= 3) return moved;
-    }
+    return this.userMigration.read<T>(pk, legacyPk, rk);
   }
 
   /**
-   * The maintenance timer's part: moves up to `max` legacy rows (user rows, then id index rows) and,
-   * once both legacy partitions are empty, writes the marker. A legacy row whose copy already exists at
-   * the new place (its mover crashed between create and delete) is deleted once the copy is older than
-   * `STRANDED_MS` (so no mover is still on its way to delete it).
+   * The maintenance timer's part for Users: moves up to `max` legacy rows (user rows, then id index
+   * rows) and, once both legacy partitions are empty, writes the marker (`LegacyMigration.run`).
    */
-  async migrateLegacy(max = 2000): Promise<MigrationResult> {
-    let moved = 0;
-    let taken = 0;
-    for (const [legacyPk, target] of [
-      [USER_PARTITION, userPartition],
-      [ID_PARTITION, idPartition],
-    ] as const) {
-      const budget = max - taken;
-      if (budget <= 0) break;
-      const rows: Row<Record<string, unknown>>[] = [];
-      const pages = this.users
-        .listEntities<Record<string, unknown>>({
-          queryOptions: { filter: `PartitionKey eq ${odataString(legacyPk)}` },
-        })
-        .byPage({ maxPageSize: Math.min(1000, budget) });
-      for await (const page of pages) {
-        rows.push(...(page as Row<Record<string, unknown>>[]));
-        if (rows.length >= budget) break;
-      }
-      rows.splice(budget);
-      taken += rows.length;
-      for (let i = 0; i < rows.length; i += 16) {
-        const counts = await Promise.all(
-          rows.slice(i, i + 16).map((row) => this.migrateRow(row, target(row.rowKey))),
-        );
-        moved += counts.reduce((a, b) => a + b, 0);
-      }
-    }
-    return { moved, migrated: await this.markIfEmpty() };
+  migrateLegacy(max = 2000): Promise<MigrationResult> {
+    return this.userMigration.run(max);
   }
 
-  /**
-   * Writes the marker when both legacy partitions are empty (one keys-only query of one row each, in
-   * parallel). Nothing writes to them any more, so once empty they stay empty.
-   */
-  private async markIfEmpty(): Promise<boolean> {
-    const left = await Promise.all([USER_PARTITION, ID_PARTITION].map((pk) => this.hasRows(pk)));
-    if (left.some(Boolean)) return false;
-    await this.users.upsertEntity(
-      { partitionKey: META_PARTITION, rowKey: MIGRATED_ROW, at: new Date(this.now()).toISOString() },
-      'Replace',
-    );
-    this.migrated = true;
-    return true;
-  }
-
-  /**
-   * Whether a partition holds any row (keys only). Table Storage may answer an empty page that carries
-   * a continuation token, so pages are read until a row or the end.
-   */
-  private async hasRows(pk: string): Promise<boolean> {
-    const pages = this.users
-      .listEntities({ queryOptions: { filter: `PartitionKey eq ${odataString(pk)}`, select: ['RowKey'] } })
-      .byPage({ maxPageSize: 1 });
-    for await (const page of pages) if (page.length > 0) return true;
-    return false;
-  }
-
-  private async migrateRow(row: Row<Record<string, unknown>>, pk: string): Promise<number> {
-    const existing = await getEntityOrUndefined<Record<string, unknown>>(this.users, pk, row.rowKey);
-    if (!existing) return (await moveRow(this.users, row, pk)) ? 1 : 0;
-    const writtenAt = Date.parse(String(existing.timestamp ?? ''));
-    if (!(this.now() - writtenAt > STRANDED_MS)) return 0;
-    try {
-      await this.users.deleteEntity(row.partitionKey, row.rowKey, { etag: row.etag });
-      return 1;
-    } catch (err) {
-      if (isNotFound(err) || isPreconditionFailed(err)) return 0;
-      throw err;
-    }
+  /** The same for UserBindings: up to `max` legacy rows, then the `meta`/`bindings-migrated` marker. */
+  migrateLegacyBindings(max = 2000): Promise<MigrationResult> {
+    return this.bindingMigration.run(max);
   }
 
   // ---- user rows ----
@@ -512,7 +443,7 @@ export class UserStore {
    * seen the marker (no marker read here: the legacy query runs in the same parallel round instead).
    */
   private listPartitions(): string[] {
-    return this.migrated ? [...USER_PARTITIONS] : [USER_PARTITION, ...USER_PARTITIONS];
+    return this.userMigration.known ? [...USER_PARTITIONS] : [USER_PARTITION, ...USER_PARTITIONS];
   }
 
   /**
@@ -586,7 +517,7 @@ export class UserStore {
     // The legacy partition before the new ones: rows only ever move from it to them, so a row moved
     // while this counts is seen in one place or both (counted once), never in neither. An integration
     // delete relies on a user not being missed here.
-    if (!this.migrated) await count(USER_PARTITION);
+    if (!this.userMigration.known) await count(USER_PARTITION);
     await Promise.all(USER_PARTITIONS.map(count));
     return names.size;
   }
@@ -714,15 +645,21 @@ export class UserStore {
 
   // ---- Entra bindings ----
 
+  /** The username bound to (tid, oid): one point read (until migrated, a miss also reads the legacy row). */
   async bindingOwner(tenantId: string, objectId: string): Promise<string | undefined> {
-    const e = await getEntityOrUndefined<BindingEntity>(this.bindings, tenantId, objectId);
+    const e = await this.bindingMigration.read<BindingEntity>(
+      bindingPartition(tenantId, objectId),
+      tenantId,
+      objectId,
+    );
     return e?.username;
   }
 
   /**
    * Inserts the binding row (tid, oid) → username, so two users can never hold the same identity.
    * 409 when another user holds it; a row left behind (its user no longer bound to it) is taken over.
-   * Returns false when the row already pointed at `username`.
+   * Returns false when the row already pointed at `username`. Until migrated, a legacy row of the same
+   * identity is moved first, so the insert meets it rather than making a second binding beside it.
    */
   async claimBinding(
     tenantId: string,
@@ -730,25 +667,35 @@ export class UserStore {
     username: string,
     boundAt: string,
   ): Promise<boolean> {
+    const pk = bindingPartition(tenantId, objectId);
+    await this.bindingMigration.settle(pk, tenantId, objectId);
+    return this.claimBindingAt(pk, tenantId, objectId, username, boundAt);
+  }
+
+  private async claimBindingAt(
+    pk: string,
+    tenantId: string,
+    objectId: string,
+    username: string,
+    boundAt: string,
+  ): Promise<boolean> {
     try {
-      await this.bindings.createEntity({ partitionKey: tenantId, rowKey: objectId, username, boundAt });
+      await this.bindings.createEntity({ partitionKey: pk, rowKey: objectId, username, boundAt });
       return true;
     } catch (err) {
       if (!isConflict(err)) throw err;
     }
-    const row = await getEntityOrUndefined<BindingEntity>(this.bindings, tenantId, objectId);
-    if (!row) return this.claimBinding(tenantId, objectId, username, boundAt);
+    const row = await getEntityOrUndefined<BindingEntity>(this.bindings, pk, objectId);
+    if (!row) return this.claimBindingAt(pk, tenantId, objectId, username, boundAt);
     if (row.username === username) return false;
     const owner = await this.get(row.username);
     const taken = () =>
       new ConflictError('This Entra identity is already bound to another user.', 'binding_taken');
     if (owner?.entraBinding?.tenantId === tenantId && owner.entraBinding.objectId === objectId) throw taken();
     try {
-      await this.bindings.updateEntity(
-        { partitionKey: tenantId, rowKey: objectId, username, boundAt },
-        'Replace',
-        { etag: row.etag },
-      );
+      await this.bindings.updateEntity({ partitionKey: pk, rowKey: objectId, username, boundAt }, 'Replace', {
+        etag: row.etag,
+      });
       return true;
     } catch (err) {
       if (isPreconditionFailed(err) || isNotFound(err)) throw taken();
@@ -756,8 +703,13 @@ export class UserStore {
     }
   }
 
-  /** Removes the binding row if it still points at `username`. */
+  /**
+   * Removes the binding row if it still points at `username`; until migrated, a legacy copy first (left
+   * there, the next lookup or the timer would move the removed binding back).
+   */
   async releaseBinding(tenantId: string, objectId: string, username: string): Promise<void> {
-    await deleteIfOwned<BindingEntity>(this.bindings, tenantId, objectId, (r) => r.username === username);
+    const owned = (r: BindingEntity) => r.username === username;
+    if (await this.bindingMigration.mayExist()) await deleteIfOwned(this.bindings, tenantId, objectId, owned);
+    await deleteIfOwned<BindingEntity>(this.bindings, bindingPartition(tenantId, objectId), objectId, owned);
   }
 }
