@@ -161,10 +161,20 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
   });
 
   it('first Entra sign-in while legacy UserBindings rows remain (before the marker)', async () => {
+    // Its own proxy: whatever this second app still sends after the test cannot reach the shared
+    // proxy's counts of the tests after it.
+    const ownProxy = await startTableProxy({ target: stack().tableEndpoint, rttMs: ROUND_TRIP_MS });
     const legacyApp = await startTestApp({
       clock: manualClock(Date.now()),
-      env: { BROKER_TABLE_ENDPOINT: proxy.endpoint },
+      env: { BROKER_TABLE_ENDPOINT: ownProxy.endpoint },
     });
+    const measure = async <T>(leg: () => Promise<T>): Promise<{ result: T; stats: LegStats }> => {
+      await ownProxy.idle();
+      ownProxy.reset();
+      const result = await leg();
+      await ownProxy.idle();
+      return { result, stats: ownProxy.snapshot() };
+    };
     try {
       // A binding row written before the partitions (PartitionKey = the tenant id), before any lookup.
       await legacyApp.services.tables.userBindings.createEntity({
@@ -196,6 +206,7 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
       );
     } finally {
       await legacyApp.close();
+      await ownProxy.close();
     }
   });
 
