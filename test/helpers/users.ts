@@ -1,8 +1,10 @@
 /**
- * Test helpers for users: a store record to insert directly (seeding, legacy rows), and the management
- * API's users routes as JSON.
+ * Test helpers for users: a store record to insert directly (seeding, legacy rows), the management
+ * API's users routes as JSON, and the real password functions counting their verifications.
  */
 import { randomUUID } from 'node:crypto';
+import { hashPassword, verifyPassword } from '../../shared/passwords/index.ts';
+import type { PasswordVerifier } from '../../shared/signin/ports.ts';
 import type { NewUserRecord } from '../../shared/users/store.ts';
 import type { TestApp } from './stack.ts';
 
@@ -45,4 +47,21 @@ export function usersApi(app: TestApp) {
     const text = await r.text();
     return { status: r.status, body: (text ? JSON.parse(text) : {}) as Json };
   };
+}
+
+/** The real argon2 functions, counting every verification (real or dummy). */
+export function countingPasswords(): PasswordVerifier & { checks: number } {
+  const p = {
+    checks: 0,
+    verify: async (phc: string, pw: string) => {
+      p.checks++;
+      return verifyPassword(phc, pw);
+    },
+    dummyVerify: async (_pw: string) => {
+      p.checks++;
+    },
+    needsRehash: () => false,
+    hash: hashPassword,
+  };
+  return p;
 }

@@ -4,32 +4,14 @@
  * as failed admin sign-ins.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword, verifyPassword } from '../../shared/passwords/index.ts';
-import type { PasswordVerifier } from '../../shared/signin/ports.ts';
 import { START_LIMIT } from '../../shared/signin/service.ts';
 import { ADDRESS_POLICY, Throttle } from '../../shared/signin/throttle.ts';
 import { BrokerBrowser, createDemoIntegration, createUser } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
+import { countingPasswords } from '../helpers/users.ts';
 
 const BURST = 200;
 const PASSWORD = 'correct horse battery staple';
-
-/** The real argon2 functions, counting every verification (real or dummy). */
-function countingPasswords(): PasswordVerifier & { checks: number } {
-  const p = {
-    checks: 0,
-    verify: async (phc: string, pw: string) => {
-      p.checks++;
-      return verifyPassword(phc, pw);
-    },
-    dummyVerify: async (_pw: string) => {
-      p.checks++;
-    },
-    needsRehash: () => false,
-    hash: hashPassword,
-  };
-  return p;
-}
 
 async function countRows(app: TestApp, table: 'loginTransactions'): Promise<number> {
   let n = 0;

@@ -7,33 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../../shared/clock.ts';
-import { hashPassword, verifyPassword } from '../../shared/passwords/index.ts';
 import type { Services } from '../../shared/services.ts';
-import type { PasswordVerifier } from '../../shared/signin/ports.ts';
 import { SignInError } from '../../shared/signin/service.ts';
 import { ACCOUNT_POLICY, ADDRESS_POLICY, counterKey } from '../../shared/signin/throttle.ts';
 import { isNotFound } from '../../shared/storage/tables.ts';
 import { testServices } from '../helpers/stack.ts';
+import { countingPasswords } from '../helpers/users.ts';
 
 const BURST = 200;
 const PASSWORD = 'correct horse battery staple';
-
-/** The real argon2 functions, counting every verification (real or dummy). */
-function countingPasswords(): PasswordVerifier & { checks: number } {
-  const p = {
-    checks: 0,
-    verify: async (phc: string, pw: string) => {
-      p.checks++;
-      return verifyPassword(phc, pw);
-    },
-    dummyVerify: async (_pw: string) => {
-      p.checks++;
-    },
-    needsRehash: () => false,
-    hash: hashPassword,
-  };
-  return p;
-}
 
 type Outcome = { status: 303 | 401 | 429; retryAfter: number };
 
