@@ -203,8 +203,8 @@ export class SignInService {
     reauthenticate: boolean,
   ): Promise<LoginStepResult> {
     const username = normaliseUsername(usernameRaw);
-    const user = await this.d.users.getByUsername(username);
-    const settings = await this.d.settings.get();
+    // Together: the settings are cached per instance, but a stale cache must not add a round trip.
+    const [user, settings] = await Promise.all([this.d.users.getByUsername(username), this.d.settings.get()]);
     if (user && !user.disabled && user.verifyType.kind === 'integration') {
       const hasPasswordChoice = settings.allowOAuthPasswords && user.passwordHash !== null;
       if (method === 'password' && hasPasswordChoice) return { kind: 'password', username, returnTo };
@@ -346,9 +346,13 @@ export class SignInService {
     const expected = tx.expectedUsername
       ? this.d.users.getByUsername(tx.expectedUsername)
       : Promise.resolve(undefined);
-    // Both are awaited below, after the slot and the state: a refused callback must not leave them unhandled.
+    // The settings (session lifetime, return origins) are needed at the end: a stale per-instance cache
+    // is read again in this round, not after Entra.
+    const settingsP = this.d.settings.get();
+    // Awaited below, after the slot and the state: a refused callback must not leave them unhandled.
     integrationP.catch(() => {});
     expected.catch(() => {});
+    settingsP.catch(() => {});
     const [slot, used] = await Promise.allSettled([
       this.d.slots.take('callback', addressBucket(info.clientAddress), CALLBACK_LIMIT),
       this.d.transactions.markUsed(state),
@@ -380,11 +384,15 @@ export class SignInService {
       tx.returnTo,
       await expected,
     );
-    return this.complete(user, 'entra', integration.id, tx.returnTo, info, {
-      integrationId: integration.id,
-      tid: identity.tenantId,
-      oid: identity.objectId,
-    });
+    return this.complete(
+      user,
+      'entra',
+      integration.id,
+      tx.returnTo,
+      info,
+      { integrationId: integration.id, tid: identity.tenantId, oid: identity.objectId },
+      settingsP,
+    );
   }
 
   /** The end of every successful sign-in: a new session, lastLoginAt, the audit event, the landing URL. */
@@ -395,8 +403,9 @@ export class SignInService {
     returnTo: string | null,
     info: RequestInfo,
     details: Record<string, string>,
+    settingsRead: Promise<SignInSettings> = this.d.settings.get(),
   ): Promise<SignedIn> {
-    const settings = await this.d.settings.get();
+    const settings = await settingsRead;
     // Independent writes, together: the session row, the audit event and (at most hourly) lastLoginAt.
     // Should the session write fail, the sign-in fails and its failure is audited as well.
     const [issued] = await Promise.all([
@@ -629,6 +638,9 @@ export class SignInService {
     // limits say: read it while they are reserved (one round trip for all of them).
     const userRead = username ? this.d.users.getByUsername(username) : Promise.resolve(undefined);
     userRead.catch(() => {}); // awaited below unless throttled
+    // Cached per instance; a stale cache is read in the same round, not after the limits.
+    const settingsRead = this.d.settings.get();
+    settingsRead.catch(() => {});
     const attempt = await this.passwordLimits.reserve(username, addressBucket(info.clientAddress));
     if (attempt.blocked) {
       await this.d.audit.record({
@@ -646,7 +658,7 @@ export class SignInService {
         username,
       });
     }
-    const settings = await this.d.settings.get();
+    const settings = await settingsRead;
     const user = await userRead;
     const allowed =
       !!user &&
@@ -687,7 +699,7 @@ export class SignInService {
     // audit inserts (one round trip).
     const [, signedIn] = await Promise.all([
       attempt.succeeded(),
-      this.complete(user, 'password', null, returnToRaw, info, {}),
+      this.complete(user, 'password', null, returnToRaw, info, {}, settingsRead),
     ]);
     return signedIn;
   }

@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LegStats, startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
 import { manualClock } from '../../shared/clock.ts';
+import { SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
 import { userPartition } from '../../shared/users/store.ts';
 import { authorize, createApplication, redeem } from '../helpers/oidc.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
@@ -58,6 +59,8 @@ const PASSWORD = 'Roundtrips-Password-Correct-42!';
 
 let proxy: TableProxy;
 let app: TestApp;
+/** Stands still unless a test moves it (to let a per-instance cache go stale). */
+const clock = manualClock(Date.now());
 
 beforeAll(async () => {
   // A held round trip makes requests issued together overlap for sure on a busy machine (loopback
@@ -67,7 +70,7 @@ beforeAll(async () => {
   // A clock that stands still: "warm" means every per-instance cache (settings: 2 s) is still fresh
   // when the measured sign-in runs, however slow the machine is.
   app = await startTestApp({
-    clock: manualClock(Date.now()),
+    clock,
     env: { BROKER_TABLE_ENDPOINT: proxy.endpoint },
   });
 });
@@ -117,6 +120,35 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
 
     expect(counts(start.stats), start.stats.lines.join('\n')).toEqual(ENTRA_START);
     expect(counts(callback.stats), callback.stats.lines.join('\n')).toEqual(ENTRA_CALLBACK);
+  });
+
+  it('a stale settings cache adds a request to a leg, never a round trip', async () => {
+    const integration = await createDemoIntegration(app);
+    await createUser(app, {
+      username: 'rt-stale',
+      email: demoAccount('rt-stale'),
+      verifyType: { integrationId: integration.id },
+    });
+    const warm = await new BrokerBrowser(app).signInWithEntra('rt-stale', 'rt-stale');
+    expect(warm.callback.status).toBe(302);
+
+    const b = new BrokerBrowser(app);
+    // Settings are cached for SETTINGS_CACHE_TTL_MS; integration rows for 5 s (still fresh at the end).
+    clock.advance(SETTINGS_CACHE_TTL_MS + 1);
+    const start = await measure(() => b.post('/api/auth/login', { username: 'rt-stale' }));
+    expect(start.result.status).toBe(302);
+    const callbackUrl = await b.entraLogin(start.result.headers.get('location') as string, 'rt-stale');
+    clock.advance(SETTINGS_CACHE_TTL_MS + 1);
+    const callback = await measure(() => b.get(callbackUrl));
+    expect(callback.result.status).toBe(302);
+
+    const stale = { requests: 1, rounds: 0 };
+    const plus = (a: typeof stale, b: typeof stale) => ({
+      requests: a.requests + b.requests,
+      rounds: a.rounds + b.rounds,
+    });
+    expect(counts(start.stats), start.stats.lines.join('\n')).toEqual(plus(ENTRA_START, stale));
+    expect(counts(callback.stats), callback.stats.lines.join('\n')).toEqual(plus(ENTRA_CALLBACK, stale));
   });
 
   it('first Entra sign-in (username first, IdP first) and an IdP-first return', async () => {
