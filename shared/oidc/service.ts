@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { Cookie, HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import { decodeJwt } from 'jose';
 import type { AuditEventInput, AuditLog } from '../audit.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config.ts';
@@ -228,16 +229,17 @@ export class OidcService {
    */
   private prefetchSessionUser(request: HttpRequest, path: string): void {
     if (path !== 'auth' && !path.startsWith('auth/')) return;
+    // Without an OP session the provider calls no findAccount here: nothing to read ahead.
+    if (!readCookie(request, OP_SESSION_COOKIE)) return;
     const token = readCookie(request, SESSION_COOKIE);
-    const payload = token?.split('.')[1];
-    if (!payload || payload.length > 4096) return;
-    let username: unknown;
+    if (!token || token.length > 4096) return;
+    let username: string | undefined;
     try {
-      username = (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub;
+      username = decodeJwt(token).sub; // not verified: a hint only
     } catch {
       return;
     }
-    if (typeof username !== 'string' || username.length === 0 || username.length > 256) return;
+    if (!username || username.length > 256) return;
     this.userNamed(username).catch(() => {}); // findAccount's own read reports a failure
   }
 

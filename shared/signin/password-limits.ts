@@ -17,7 +17,7 @@
  * of 3 requests, run together with the user read (slot insert, address backoff read, account insert);
  * after the password check, 2 deletes run together with the session and audit inserts.
  */
-import type { SlotLimiter } from './slots.ts';
+import type { Slot, SlotLimiter } from './slots.ts';
 import { ACCOUNT_POLICY, ADDRESS_POLICY, type Throttle, type ThrottleState } from './throttle.ts';
 
 const ACCOUNT = 'pwd-user';
@@ -28,10 +28,6 @@ export interface PasswordAttempt extends ThrottleState {
   reason: 'account_throttled' | 'address_throttled' | null;
   /** After a successful sign-in: the account's failures are forgotten and the address slot given back. */
   succeeded(): Promise<void>;
-}
-
-interface AddressReservation extends ThrottleState {
-  release?: () => Promise<void>;
 }
 
 export class PasswordLimits {
@@ -71,7 +67,7 @@ export class PasswordLimits {
     };
   }
 
-  private async reserveAddress(address: string): Promise<AddressReservation> {
+  private async reserveAddress(address: string): Promise<Slot> {
     const [slot, backoff] = await Promise.all([
       this.slots.take(ADDRESS, address, {
         limit: ADDRESS_POLICY.freeAttempts,

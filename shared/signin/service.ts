@@ -403,7 +403,8 @@ export class SignInService {
     returnTo: string | null,
     info: RequestInfo,
     details: Record<string, string>,
-    settingsRead: Promise<SignInSettings> = this.d.settings.get(),
+    /** Started by the caller in its first round (a stale settings cache costs no round trip of its own). */
+    settingsRead: Promise<SignInSettings>,
   ): Promise<SignedIn> {
     const settings = await settingsRead;
     // Independent writes, together: the session row, the audit event and (at most hourly) lastLoginAt.

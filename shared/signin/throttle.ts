@@ -108,6 +108,13 @@ function countFailure(e: CounterEntity | undefined, now: number, policy: Failure
   };
 }
 
+/** The state of a counter whose block (if any) ends at `blockedUntil`. */
+function blockState(blockedUntil: number, now: number): ThrottleState {
+  return blockedUntil > now
+    ? { blocked: true, retryAfterSeconds: Math.ceil((blockedUntil - now) / 1000) }
+    : { blocked: false, retryAfterSeconds: 0 };
+}
+
 export class Throttle {
   constructor(
     private readonly table: TableClient,
@@ -116,10 +123,13 @@ export class Throttle {
 
   /** Whether `value` (an account or address) is currently blocked. One point read. */
   async state(kind: string, value: string): Promise<ThrottleState> {
-    const e = await getEntityOrUndefined<CounterEntity>(this.table, counterKey(kind, value), 'f');
-    const now = this.clock.now();
-    if (!e || e.blockedUntil <= now) return { blocked: false, retryAfterSeconds: 0 };
-    return { blocked: true, retryAfterSeconds: Math.ceil((e.blockedUntil - now) / 1000) };
+    const e = await this.counter(kind, value);
+    return blockState(e?.blockedUntil ?? 0, this.clock.now());
+  }
+
+  /** A counter's backoff row, if any. One point read. */
+  private counter(kind: string, value: string): Promise<CounterEntity | undefined> {
+    return getEntityOrUndefined<CounterEntity>(this.table, counterKey(kind, value), 'f');
   }
 
   /**
@@ -178,11 +188,9 @@ export class Throttle {
     value: string,
     policy: FailurePolicy,
   ): Promise<ThrottleState & { escalating: boolean }> {
-    const e = await getEntityOrUndefined<CounterEntity>(this.table, counterKey(kind, value), 'f');
+    const e = await this.counter(kind, value);
     const now = this.clock.now();
-    const escalating = !!e && now - e.lastAt <= policy.windowMs;
-    if (!e || e.blockedUntil <= now) return { blocked: false, retryAfterSeconds: 0, escalating };
-    return { blocked: true, retryAfterSeconds: Math.ceil((e.blockedUntil - now) / 1000), escalating };
+    return { ...blockState(e?.blockedUntil ?? 0, now), escalating: !!e && now - e.lastAt <= policy.windowMs };
   }
 
   /** Counts a failure after the fact and returns the resulting state. */
@@ -276,16 +284,12 @@ export class Throttle {
     rk: string,
     next: (e: CounterEntity | undefined, now: number) => (CounterEntity & { allowed?: boolean }) | null,
   ): Promise<ThrottleState> {
-    const stateOf = (blockedUntil: number, now: number): ThrottleState =>
-      blockedUntil > now
-        ? { blocked: true, retryAfterSeconds: Math.ceil((blockedUntil - now) / 1000) }
-        : { blocked: false, retryAfterSeconds: 0 };
     for (let attempt = 0; attempt < 20; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 10 * Math.min(attempt, 5)));
       const now = this.clock.now();
       const e = await getEntityOrUndefined<CounterEntity>(this.table, pk, rk);
       const proposed = next(e, now);
-      if (proposed === null) return stateOf(e?.blockedUntil ?? 0, now);
+      if (proposed === null) return blockState(e?.blockedUntil ?? 0, now);
       const { allowed, ...value } = proposed;
       try {
         if (e) {
@@ -295,7 +299,7 @@ export class Throttle {
         } else {
           await this.table.createEntity({ partitionKey: pk, rowKey: rk, ...value });
         }
-        return allowed ? { blocked: false, retryAfterSeconds: 0 } : stateOf(value.blockedUntil, now);
+        return allowed ? { blocked: false, retryAfterSeconds: 0 } : blockState(value.blockedUntil, now);
       } catch (err) {
         // Another instance counted first (412/409), or a reset deleted the row meanwhile (404): again.
         if (isPreconditionFailed(err) || isConflict(err) || isNotFound(err)) continue;
