@@ -6,12 +6,12 @@
  * fingerprinted names with a one-year immutable cache.
  */
 import { app, type HttpResponseInit } from '@azure/functions';
-import { assetByName } from '../shared/console/assets.ts';
-import { CONSOLE_BASE, consoleShell, forbiddenPage } from '../shared/console/shell.ts';
-import { NotFoundError } from '../shared/errors.ts';
-import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
-import { errorPage } from '../shared/pages/render.ts';
-import { SessionRejectedError } from '../shared/signin/sessions.ts';
+import { NotFoundError } from '../shared/core/errors.ts';
+import { SessionRejectedError } from '../shared/sessions/service.ts';
+import { assetByName } from '../shared/web/console/assets.ts';
+import { CONSOLE_BASE, consoleShell, forbiddenPage } from '../shared/web/console/shell.ts';
+import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import { errorPage } from '../shared/web/pages/render.ts';
 
 const ASSET_NAME = /^console\.[0-9a-f]{16}\.(?:js|css)$/;
 

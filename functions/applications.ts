@@ -9,9 +9,9 @@ import {
   createApplicationSchema,
   patchApplicationSchema,
 } from '../shared/applications/schemas.ts';
-import { ifMatch, json, jsonWithEtag, noContent, readJson } from '../shared/http/body.ts';
-import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/http/endpoint.ts';
-import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
+import { ifMatch, json, jsonWithEtag, noContent, readJson } from '../shared/web/body.ts';
+import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 
 const clientIdOf = (rc: RequestContext) => rc.request.params.clientId ?? '';
 

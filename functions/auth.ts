@@ -5,14 +5,8 @@
  */
 import { app, type Cookie, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
+import { BrokerError, UnauthorizedError } from '../shared/core/errors.ts';
 import { authorityOrigins } from '../shared/entra/authority.ts';
-import { BrokerError, UnauthorizedError } from '../shared/errors.ts';
-import { json, readForm } from '../shared/http/body.ts';
-import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
-import { assertSameOrigin } from '../shared/http/origin.ts';
-import { choicePage, errorPage, passwordPage, signedInPage, usernamePage } from '../shared/pages/render.ts';
-import { type ErrorCase, TEXTS, t } from '../shared/pages/texts.ts';
-import { SignInError, USERNAME_MAX } from '../shared/signin/service.ts';
 import {
   expiredCookie,
   hostCookie,
@@ -20,8 +14,20 @@ import {
   readCookies,
   SESSION_COOKIE,
   SessionRejectedError,
-} from '../shared/signin/sessions.ts';
+} from '../shared/sessions/service.ts';
+import { SignInError, USERNAME_MAX } from '../shared/signin/service.ts';
 import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
+import { json, readForm } from '../shared/web/body.ts';
+import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import { assertSameOrigin } from '../shared/web/origin.ts';
+import {
+  choicePage,
+  errorPage,
+  passwordPage,
+  signedInPage,
+  usernamePage,
+} from '../shared/web/pages/render.ts';
+import { type ErrorCase, TEXTS, t } from '../shared/web/pages/texts.ts';
 
 const LAST_USER_COOKIE = '__Host-broker_last_user';
 const LAST_USER_MAX_AGE = 90 * 86_400;

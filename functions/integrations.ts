@@ -1,13 +1,13 @@
 import { app } from '@azure/functions';
-import { ifMatch, json, jsonWithEtag, noContent, readJson } from '../shared/http/body.ts';
-import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/http/endpoint.ts';
 import {
   createIntegrationSchema,
   INTEGRATION_BODY_LIMIT,
   patchIntegrationSchema,
   rotateSecretSchema,
 } from '../shared/integrations/schemas.ts';
-import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
+import { ifMatch, json, jsonWithEtag, noContent, readJson } from '../shared/web/body.ts';
+import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 
 const idOf = (rc: RequestContext) => rc.request.params.id ?? '';
 

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import { migrateBindings, migrateUsers, purgeExpired } from '../shared/maintenance.ts';
-import { getServices } from '../shared/runtime.ts';
+import { migrateBindings, migrateUsers, purgeExpired } from '../shared/ops/maintenance.ts';
+import { getServices } from '../shared/web/runtime.ts';
 
 // Every 30 minutes: remove expired login transactions, sessions and idle throttle counters; move user
 // rows and UserBindings rows left in their legacy partitions (issue 12) until none is left.

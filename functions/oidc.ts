@@ -7,8 +7,8 @@
  * broker's error page.
  */
 import { app } from '@azure/functions';
-import { endpoint, type RequestContext } from '../shared/http/endpoint.ts';
-import { errorPage } from '../shared/pages/render.ts';
+import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import { errorPage } from '../shared/web/pages/render.ts';
 
 function renderError(status: number, correlationId: string, _err: unknown, rc: RequestContext) {
   return errorPage({

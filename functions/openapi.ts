@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import { json } from '../shared/http/body.ts';
-import { endpoint } from '../shared/http/endpoint.ts';
+import { json } from '../shared/web/body.ts';
+import { endpoint } from '../shared/web/endpoint.ts';
 
 app.http(
   'openapi',
@@ -9,6 +9,6 @@ app.http(
     methods: ['GET'],
     // Loaded on first use: the generator and the document's schemas stay out of the instance's
     // start-up (the bundle keeps the module lazily initialised).
-    handler: async () => json(200, (await import('../shared/openapi.ts')).openApiDocument()),
+    handler: async () => json(200, (await import('../shared/web/openapi.ts')).openApiDocument()),
   }),
 );

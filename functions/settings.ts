@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
-import { ifMatch, jsonWithEtag, readJson } from '../shared/http/body.ts';
-import { endpoint } from '../shared/http/endpoint.ts';
 import { settingsPatchSchema } from '../shared/settings/service.ts';
-import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
+import { ifMatch, jsonWithEtag, readJson } from '../shared/web/body.ts';
+import { endpoint } from '../shared/web/endpoint.ts';
 
 app.http(
   'settings-get',

@@ -1,9 +1,9 @@
 import { app } from '@azure/functions';
 import { ownerKey } from '../shared/admin/auth.ts';
 import { createTokenSchema } from '../shared/admin/tokens.ts';
-import { json, noContent, readJson } from '../shared/http/body.ts';
-import { endpoint } from '../shared/http/endpoint.ts';
-import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
+import { json, noContent, readJson } from '../shared/web/body.ts';
+import { endpoint } from '../shared/web/endpoint.ts';
 
 app.http(
   'tokens-list',

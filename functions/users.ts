@@ -1,16 +1,5 @@
 import { app } from '@azure/functions';
-import { NotFoundError } from '../shared/errors.ts';
-import {
-  ifMatch,
-  json,
-  jsonWithEtag,
-  noContent,
-  parseWith,
-  queryObject,
-  readJson,
-} from '../shared/http/body.ts';
-import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/http/endpoint.ts';
-import { requireFreshAuthentication } from '../shared/signin/admin-session.ts';
+import { NotFoundError } from '../shared/core/errors.ts';
 import {
   createUserSchema,
   isValidUsername,
@@ -19,6 +8,17 @@ import {
   setPasswordSchema,
   USER_BODY_LIMIT,
 } from '../shared/users/schemas.ts';
+import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
+import {
+  ifMatch,
+  json,
+  jsonWithEtag,
+  noContent,
+  parseWith,
+  queryObject,
+  readJson,
+} from '../shared/web/body.ts';
+import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 
 /** The `{username}` route parameter, lower-cased; anything that cannot be a username is a 404. */
 function usernameParam(rc: RequestContext): string {

@@ -20,11 +20,11 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { loadConfig } from '../shared/config.ts';
-import { setLogSink } from '../shared/log.ts';
+import { loadConfig } from '../shared/core/config.ts';
+import { setLogSink } from '../shared/core/log.ts';
 import { createAzureCredential } from '../shared/secrets/client.ts';
-import { createServices } from '../shared/services.ts';
 import { createTables, ensureTables } from '../shared/storage/tables.ts';
+import { createServices } from '../shared/web/services.ts';
 import { startAuthJsApp } from './bench/authjs-app.ts';
 import { startBrokerApp } from './bench/broker-app.ts';
 import { measureBundles } from './bench/bundle.ts';

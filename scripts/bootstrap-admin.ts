@@ -9,9 +9,9 @@
  */
 import { parseArgs } from 'node:util';
 import { createTokenSchema } from '../shared/admin/tokens.ts';
-import { loadConfig } from '../shared/config.ts';
-import { createServices } from '../shared/services.ts';
+import { loadConfig } from '../shared/core/config.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
+import { createServices } from '../shared/web/services.ts';
 import { applyLocalSettings } from './local-settings.ts';
 
 async function main() {

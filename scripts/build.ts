@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { ASSET_SOURCE_DIR, CONSOLE_ASSET_FILES } from '../shared/console/assets.ts';
+import { ASSET_SOURCE_DIR, CONSOLE_ASSET_FILES } from '../shared/web/console/assets.ts';
 import { repoRoot } from './standins/ca.ts';
 
 export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
@@ -194,7 +194,7 @@ function copyNativeFiles(): void {
   for (const file of NATIVE_FILES)
     copyFileSync(path.join(pkgDir, file), path.join(path.dirname(bundlePath), file));
   for (const file of BUNDLE_DATA_FILES) {
-    // The admin console's script and stylesheet live with its sources (shared/console/assets).
+    // The admin console's script and stylesheet live with its sources (shared/web/console/assets).
     const dir = (CONSOLE_ASSET_FILES as readonly string[]).includes(file) ? ASSET_SOURCE_DIR : 'data';
     copyFileSync(path.join(repoRoot, dir, file), path.join(path.dirname(bundlePath), file));
   }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Services } from '../shared/services.ts';
+import type { Services } from '../shared/web/services.ts';
 import type { LocalSettings } from './local-settings.ts';
 
 export const DEMO_ACTOR = 'demo-seed';

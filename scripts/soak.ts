@@ -17,11 +17,11 @@
 import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../shared/config.ts';
-import { setLogSink } from '../shared/log.ts';
-import { setServices } from '../shared/runtime.ts';
-import { createServices } from '../shared/services.ts';
+import { loadConfig } from '../shared/core/config.ts';
+import { setLogSink } from '../shared/core/log.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
+import { setServices } from '../shared/web/runtime.ts';
+import { createServices } from '../shared/web/services.ts';
 import { ENTRA_CHILD_FLAG, runEntraStandInChild, startEntraStandInChild } from './bench/entra-child.ts';
 import { Jar, pct, standInLogin as standInLoginAt } from './bench/flows.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';

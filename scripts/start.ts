@@ -6,12 +6,12 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { loadConfig } from '../shared/config.ts';
-import { setLogLevel } from '../shared/log.ts';
-import { migrateBindings, migrateUsers, purgeExpired } from '../shared/maintenance.ts';
-import { setServices } from '../shared/runtime.ts';
-import { createServices } from '../shared/services.ts';
+import { loadConfig } from '../shared/core/config.ts';
+import { setLogLevel } from '../shared/core/log.ts';
+import { migrateBindings, migrateUsers, purgeExpired } from '../shared/ops/maintenance.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
+import { setServices } from '../shared/web/runtime.ts';
+import { createServices } from '../shared/web/services.ts';
 import { demoApplicationInstructions, demoInstructions, seedDemo, seedDemoApplication } from './demo.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { applyLocalSettings } from './local-settings.ts';

@@ -4,15 +4,15 @@
  * 127.0.0.1, so the per-address limits would stop the bench at once); the Throttle still reads and
  * writes its counter rows, so the Table Storage counts are those of production.
  */
-import { systemClock } from '../../shared/clock.ts';
-import { loadConfig } from '../../shared/config.ts';
-import { setLogSink } from '../../shared/log.ts';
-import { setServices } from '../../shared/runtime.ts';
+import { systemClock } from '../../shared/core/clock.ts';
+import { loadConfig } from '../../shared/core/config.ts';
+import { setLogSink } from '../../shared/core/log.ts';
+import { SlotLimiter } from '../../shared/limits/slots.ts';
+import { type RatePolicy, Throttle, type ThrottleState } from '../../shared/limits/throttle.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
-import { createServices } from '../../shared/services.ts';
-import { SlotLimiter } from '../../shared/signin/slots.ts';
-import { type RatePolicy, Throttle, type ThrottleState } from '../../shared/signin/throttle.ts';
 import { createTables } from '../../shared/storage/tables.ts';
+import { setServices } from '../../shared/web/runtime.ts';
+import { createServices } from '../../shared/web/services.ts';
 import { loadApp, startLocalHost } from '../host/local-host.ts';
 
 /** Rate limits raised for the bench only (see the header comment). */

@@ -199,10 +199,10 @@ async function standalone(): Promise<void> {
   const { startKeyVaultStandIn } = await import('../standins/keyvault.ts');
   const { startEntraStandIn, demoTenant, DEMO_ENTRA } = await import('../standins/entra.ts');
   const { ensureLocalCa } = await import('../standins/ca.ts');
-  const { loadConfig } = await import('../../shared/config.ts');
-  const { createServices } = await import('../../shared/services.ts');
+  const { loadConfig } = await import('../../shared/core/config.ts');
+  const { createServices } = await import('../../shared/web/services.ts');
   const { ensureTables } = await import('../../shared/storage/tables.ts');
-  const { setLogSink } = await import('../../shared/log.ts');
+  const { setLogSink } = await import('../../shared/core/log.ts');
   setLogSink(() => {});
   const ca = ensureLocalCa();
   const azurite = await startAzuriteTables();

@@ -1,5 +1,5 @@
 /** What the bench and its cold-start measurement seed: the Entra integration of the stand-in, active. */
-import type { Services } from '../../shared/services.ts';
+import type { Services } from '../../shared/web/services.ts';
 import { DEMO_ENTRA } from '../standins/entra.ts';
 
 export async function createBenchIntegration(services: Services): Promise<{ id: string }> {

@@ -1,5 +1,5 @@
 import type { Cookie, HttpRequest } from '@azure/functions';
-import { UnauthorizedError } from '../errors.ts';
+import { UnauthorizedError } from '../core/errors.ts';
 import type { AdminTokenService } from './tokens.ts';
 
 /** Who is calling the management API. `name` is what audit events record as the actor. */

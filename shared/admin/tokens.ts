@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import type { Clock } from '../clock.ts';
-import { NotFoundError } from '../errors.ts';
+import type { Clock } from '../core/clock.ts';
+import { NotFoundError } from '../core/errors.ts';
 import { getEntityOrUndefined, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
 
 /**

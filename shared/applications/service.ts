@@ -21,12 +21,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { AuditLog, ChangeContext } from '../audit.ts';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config.ts';
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
-import { IntegrationSecrets } from '../integrations/secrets.ts';
-import type { Logger } from '../log.ts';
+import type { AuditLog, ChangeContext } from '../audit/log.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { IntegrationSecrets } from '../secrets/owned.ts';
 import {
   type Application,
   type ApplicationWithSecret,
@@ -70,7 +70,7 @@ export interface ProviderClient {
   allowedRoles: string[];
 }
 
-export type { ChangeContext } from '../audit.ts';
+export type { ChangeContext } from '../audit/log.ts';
 
 export interface ApplicationServiceDeps {
   table: TableClient;

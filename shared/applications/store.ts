@@ -4,7 +4,7 @@
  * conditional on the etag read (412 otherwise).
  */
 import type { TableClient } from '@azure/data-tables';
-import { PreconditionFailedError } from '../errors.ts';
+import { PreconditionFailedError } from '../core/errors.ts';
 import { getEntityOrUndefined, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
 import type { ApplicationType, IdTokenAlg, TokenEndpointAuthMethod } from './schemas.ts';
 

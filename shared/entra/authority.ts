@@ -5,7 +5,7 @@
  * metadata) is built here from Entra's well-known layout, so a client makes exactly one kind of
  * call: to the token endpoint. That keeps cold starts fast and makes the local stand-in a drop-in.
  */
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 
 export type EntraCloud = 'public' | 'usgov' | 'china';
 

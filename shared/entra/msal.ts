@@ -9,8 +9,8 @@ import type {
   Configuration,
   TokenCache,
 } from '@azure/msal-node';
-import type { Config } from '../config.ts';
-import { Lazy } from '../lazy.ts';
+import type { Config } from '../core/config.ts';
+import { Lazy } from '../core/lazy.ts';
 import { type EntraCloud, graphDefaultScope, msalAuthorityOptions } from './authority.ts';
 
 export interface EntraClientArgs {

@@ -4,9 +4,10 @@
  * and the failure translated into a stable code and a fix an admin understands. Entra's own text
  * (error_description) is never returned; only the AADSTS number and Entra's correlation id.
  */
+
+import { BrokerError } from '../core/errors.ts';
 import { classifyEntraError, type EntraErrorKind } from '../entra/errors.ts';
 import { type EntraClientFactory, testClientCredentials } from '../entra/msal.ts';
-import { BrokerError } from '../errors.ts';
 import type { IntegrationCloud, IntegrationTestResult } from './schemas.ts';
 
 export type ActivationFailureCode =

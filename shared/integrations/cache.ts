@@ -4,7 +4,7 @@
  * version in the row, which misses and loads the new one. The TTL bounds how long a value stays in
  * memory after its integration is no longer used; the size cap bounds memory.
  */
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 
 export const SECRET_CACHE_TTL_MS = 15 * 60_000;
 export const SECRET_CACHE_MAX_ENTRIES = 1000;

@@ -1,5 +1,5 @@
 /** Client secret expiry: days left, and the warnings shown by create/patch and by `GET /api/health`. */
-import type { HealthWarning } from '../health.ts';
+import type { HealthWarning } from '../ops/health.ts';
 
 const DAY_MS = 86_400_000;
 /** Secrets expiring within this many days are reported. */

@@ -3,7 +3,7 @@
  * Every input object is `.strict()`: unknown keys are a 400 naming the key.
  */
 import { z } from 'zod';
-import { nameIssue } from '../names.ts';
+import { nameIssue } from '../core/names.ts';
 
 /** Largest JSON body the integration routes read. */
 export const INTEGRATION_BODY_LIMIT = 8 * 1024;

@@ -17,14 +17,15 @@
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { AuditLog, ChangeContext } from '../audit.ts';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config.ts';
+import type { AuditLog, ChangeContext } from '../audit/log.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import { nameKey } from '../core/names.ts';
 import type { EntraClientFactory } from '../entra/msal.ts';
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
-import type { HealthWarning } from '../health.ts';
-import type { Logger } from '../log.ts';
-import { nameKey } from '../names.ts';
+import type { HealthWarning } from '../ops/health.ts';
+import { IntegrationSecrets, secretNameFor } from '../secrets/owned.ts';
 import { ActivationFailedError, runConnectionTest } from './activation.ts';
 import { SecretCache } from './cache.ts';
 import { daysUntil, EXPIRY_WARNING_DAYS, expiryWarnings } from './expiry.ts';
@@ -39,7 +40,6 @@ import {
   type RotateSecretInput,
   tenantIssue,
 } from './schemas.ts';
-import { IntegrationSecrets, secretNameFor } from './secrets.ts';
 import {
   duplicateTitle,
   type IntegrationRecord,
@@ -53,7 +53,7 @@ export interface AssignmentCounter {
   countUsersAssignedTo(integrationId: string): Promise<number>;
 }
 
-export type { ChangeContext } from '../audit.ts';
+export type { ChangeContext } from '../audit/log.ts';
 
 export interface IntegrationServiceDeps {
   table: TableClient;

@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { ConflictError, PreconditionFailedError } from '../errors.ts';
-import { nameKey } from '../names.ts';
+import { ConflictError, PreconditionFailedError } from '../core/errors.ts';
+import { nameKey } from '../core/names.ts';
 import {
   deleteIfOwned,
   getEntityOrUndefined,

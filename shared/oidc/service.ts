@@ -23,13 +23,11 @@ import type { TableClient } from '@azure/data-tables';
 import type { Cookie, HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { decodeJwt } from 'jose';
-import type { AuditEventInput, AuditLog } from '../audit.ts';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config.ts';
-import { PayloadTooLargeError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { errorPage, escapeHtml, page } from '../pages/render.ts';
-import { TEXTS, t } from '../pages/texts.ts';
+import type { AuditEventInput, AuditLog } from '../audit/log.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { PayloadTooLargeError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
 import {
   type ActiveSession,
   expiredCookie,
@@ -37,10 +35,12 @@ import {
   SESSION_COOKIE,
   type SessionRejectedError,
   type SessionService,
-} from '../signin/sessions.ts';
+} from '../sessions/service.ts';
 import { issuedBeforeRevocation } from '../users/service.ts';
 import type { UserRecord } from '../users/store.ts';
-import { type BridgeTarget, bridge, captureResponse, toNodeRequest } from './bridge.ts';
+import { type BridgeTarget, bridge, captureResponse, toNodeRequest } from '../web/oidc-bridge.ts';
+import { errorPage, escapeHtml, page } from '../web/pages/render.ts';
+import { TEXTS, t } from '../web/pages/texts.ts';
 import { KEY_REFRESH_MS, OidcKeys } from './keys.ts';
 import {
   type BridgedRequest,

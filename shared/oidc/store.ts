@@ -28,7 +28,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import {
   deleteEntityIfExists,
   getEntityOrUndefined,

@@ -1,13 +1,13 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import {
   DEPENDENCY_RETRY_OPTIONS,
   dependencyPolicy,
   dependencyTimeoutMs,
   describeSecretRequest,
-} from '../dependency.ts';
-import { Lazy } from '../lazy.ts';
+} from '../core/dependency.ts';
+import { Lazy } from '../core/lazy.ts';
 
 /** The token the local stack sends to the Key Vault stand-in (which accepts any bearer token). */
 export const LOCAL_DEV_TOKEN = 'local-dev-token';

@@ -5,7 +5,7 @@
  * first write so racing instances agree on one winner), for keys that are not a single EC JWK.
  */
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { sdkStatus } from '../errors.ts';
+import { sdkStatus } from '../core/errors.ts';
 
 export interface SecretVersion {
   version: string;

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { getEntityOrUndefined, isNotFound, odataString } from '../storage/tables.ts';
 
 /**

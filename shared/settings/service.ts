@@ -1,8 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import type { AuditLog } from '../audit.ts';
-import type { Clock } from '../clock.ts';
-import { PreconditionFailedError } from '../errors.ts';
+import type { AuditLog } from '../audit/log.ts';
+import type { Clock } from '../core/clock.ts';
+import { PreconditionFailedError } from '../core/errors.ts';
 import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
 
 /**

@@ -10,9 +10,9 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from 'jose';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config.ts';
-import { dependencyTimeoutMs } from '../dependency.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { dependencyTimeoutMs } from '../core/dependency.ts';
 import { type EntraCloud, issuerFor, jwksUri } from '../entra/authority.ts';
 
 export const MAX_CLOCK_SKEW_SECONDS = 300;

@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import type { Clock } from '../clock.ts';
-import { DependencyError, sdkStatus } from '../errors.ts';
-import { Lazy } from '../lazy.ts';
-import type { Logger } from '../log.ts';
+import type { Clock } from '../core/clock.ts';
+import { DependencyError, sdkStatus } from '../core/errors.ts';
+import { Lazy } from '../core/lazy.ts';
+import type { Logger } from '../core/log.ts';
 import { latestOrCreate } from '../secrets/versioned.ts';
 
 export const LOGIN_SEAL_KEY_SECRET = 'broker-login-seal-key';

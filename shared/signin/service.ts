@@ -5,19 +5,22 @@
  */
 import type { Cookie } from '@azure/functions';
 import type { AuthenticationResult } from '@azure/msal-node';
-import type { AuditLog } from '../audit.ts';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config.ts';
-import { dependencyTimeoutMs } from '../dependency.ts';
+import type { AuditLog } from '../audit/log.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Config } from '../core/config.ts';
+import { dependencyTimeoutMs } from '../core/dependency.ts';
+import { BrokerError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
 import { authorityHost, authorizeEndpoint, type EntraCloud } from '../entra/authority.ts';
 import { classifyEntraError } from '../entra/errors.ts';
 import { withEntraTimeout } from '../entra/msal.ts';
-import { BrokerError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { ErrorCase } from '../pages/texts.ts';
+import { PasswordLimits } from '../limits/password-limits.ts';
+import type { Slot, SlotLimiter } from '../limits/slots.ts';
+import { addressBucket, type Throttle } from '../limits/throttle.ts';
+import type { SessionService } from '../sessions/service.ts';
+import type { ErrorCase } from '../web/pages/texts.ts';
 import type { EntraClientCache } from './entra-clients.ts';
 import { type EntraIdentity, IdTokenError, type IdTokenValidator } from './id-token.ts';
-import { PasswordLimits } from './password-limits.ts';
 import type {
   IntegrationSource,
   PasswordVerifier,
@@ -28,9 +31,6 @@ import type {
   UserDirectory,
 } from './ports.ts';
 import { safeReturnUrl } from './return-url.ts';
-import type { SessionService } from './sessions.ts';
-import type { Slot, SlotLimiter } from './slots.ts';
-import { addressBucket, type Throttle } from './throttle.ts';
 import { type LoginTransaction, type LoginTransactionStore, TransactionError } from './transactions.ts';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -10,7 +10,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { Cookie } from '@azure/functions';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { isConflict } from '../storage/tables.ts';
 import type { SealKeyService } from './seal-key.ts';
 

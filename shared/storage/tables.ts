@@ -1,13 +1,13 @@
 import { AzureNamedKeyCredential, TableClient } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
-import type { Config } from '../config.ts';
+import type { Config } from '../core/config.ts';
 import {
   DEPENDENCY_RETRY_OPTIONS,
   dependencyPolicy,
   dependencyTimeoutMs,
   describeTableRequest,
-} from '../dependency.ts';
-import { DependencyError, sdkStatus } from '../errors.ts';
+} from '../core/dependency.ts';
+import { DependencyError, sdkStatus } from '../core/errors.ts';
 
 /** Every table the broker uses. */
 export const TABLE_NAMES = {

@@ -1,6 +1,6 @@
-import type { AuditLog, ChangeContext as RequestChangeContext } from '../audit.ts';
-import type { Clock } from '../clock.ts';
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../errors.ts';
+import type { AuditLog, ChangeContext as RequestChangeContext } from '../audit/log.ts';
+import type { Clock } from '../core/clock.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../core/errors.ts';
 import { hashPassword, validatePasswordPolicy } from '../passwords/index.ts';
 import type { SessionStore } from '../sessions/store.ts';
 import {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
-import { ConflictError, NotFoundError, PreconditionFailedError } from '../errors.ts';
+import { ConflictError, NotFoundError, PreconditionFailedError } from '../core/errors.ts';
 import {
   deleteEntityIfExists,
   deleteIfOwned,

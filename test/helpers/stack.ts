@@ -11,13 +11,13 @@ import {
   startLocalHost,
 } from '../../scripts/host/local-host.ts';
 import { freePort } from '../../scripts/standins/azurite.ts';
-import { type Clock, systemClock } from '../../shared/clock.ts';
-import { type Config, loadConfig } from '../../shared/config.ts';
-import { createLogger, type LogRecord, setLogSink } from '../../shared/log.ts';
-import { runWithServices } from '../../shared/runtime.ts';
+import { type Clock, systemClock } from '../../shared/core/clock.ts';
+import { type Config, loadConfig } from '../../shared/core/config.ts';
+import { createLogger, type LogRecord, setLogSink } from '../../shared/core/log.ts';
 import { createAzureCredential, createSecretClient } from '../../shared/secrets/client.ts';
-import { createServices, type ServiceOverrides, type Services } from '../../shared/services.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';
+import { runWithServices } from '../../shared/web/runtime.ts';
+import { createServices, type ServiceOverrides, type Services } from '../../shared/web/services.ts';
 
 export function stack() {
   return inject('stack');

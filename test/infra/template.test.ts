@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { configSchema, requiredSettingNames } from '../../shared/config.ts';
+import { configSchema, requiredSettingNames } from '../../shared/core/config.ts';
 import { TABLE_NAMES } from '../../shared/storage/tables.ts';
 
 const root = path.resolve(import.meta.dirname, '..', '..');

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/standins/ca.ts';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { startTestApp, type TestApp, testEnv } from '../helpers/stack.ts';
 
 describe('admin API tokens', () => {

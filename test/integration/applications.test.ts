@@ -16,9 +16,9 @@ import {
   CLIENT_CACHE_TTL_MS,
   type ProviderClient,
 } from '../../shared/applications/service.ts';
-import { manualClock } from '../../shared/clock.ts';
-import type { Services } from '../../shared/services.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import type { Tables } from '../../shared/storage/tables.ts';
+import type { Services } from '../../shared/web/services.ts';
 import { BrokerBrowser, createUser } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp, testServices } from '../helpers/stack.ts';
 

@@ -14,10 +14,10 @@ import {
   auditMonthPartitions,
   auditPartition,
   auditRowKey,
-} from '../../shared/audit.ts';
-import { AUDIT_MAX_MONTHS_PER_PAGE } from '../../shared/audit-query.ts';
-import { manualClock } from '../../shared/clock.ts';
-import type { Services } from '../../shared/services.ts';
+} from '../../shared/audit/log.ts';
+import { AUDIT_MAX_MONTHS_PER_PAGE } from '../../shared/audit/query.ts';
+import { manualClock } from '../../shared/core/clock.ts';
+import type { Services } from '../../shared/web/services.ts';
 import { stack, startTestApp, type TestApp, testServices } from '../helpers/stack.ts';
 
 const TYPES = ['admin.user.created', 'admin.settings.updated', 'signin.succeeded'] as const;

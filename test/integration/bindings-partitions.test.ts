@@ -10,8 +10,8 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountObjectId, DEMO_ENTRA } from '../../scripts/standins/entra.ts';
-import { ConflictError } from '../../shared/errors.ts';
-import { migrateBindings } from '../../shared/maintenance.ts';
+import { ConflictError } from '../../shared/core/errors.ts';
+import { migrateBindings } from '../../shared/ops/maintenance.ts';
 import {
   BINDING_PREFIX,
   BINDINGS_MIGRATED_ROW,

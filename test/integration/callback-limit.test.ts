@@ -4,8 +4,8 @@
  * its cookie), so a burst of starts cannot grow storage.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SlotLimiter } from '../../shared/limits/slots.ts';
 import { CALLBACK_LIMIT } from '../../shared/signin/service.ts';
-import { SlotLimiter } from '../../shared/signin/slots.ts';
 import {
   LOGIN_COOKIE_PREFIX,
   type LoginTransactionStore,

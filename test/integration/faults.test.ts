@@ -15,7 +15,7 @@ import {
   DEPENDENCY_ATTEMPT_TIMEOUT_MS,
   DEPENDENCY_RETRY_OPTIONS,
   dependencyTimeoutMs,
-} from '../../shared/dependency.ts';
+} from '../../shared/core/dependency.ts';
 import { entraBehindProxy, keyVaultProxy, type OwnAzurite, startOwnAzurite } from '../helpers/faults.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';

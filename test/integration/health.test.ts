@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/standins/azurite.ts';
 import { startKeyVaultStandIn } from '../../scripts/standins/keyvault.ts';
-import { HealthService } from '../../shared/health.ts';
+import { HealthService } from '../../shared/ops/health.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables } from '../../shared/storage/tables.ts';
 import { startTestApp, type TestApp, testConfig } from '../helpers/stack.ts';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEXTS } from '../../shared/pages/texts.ts';
+import { TEXTS } from '../../shared/web/pages/texts.ts';
 import { BrokerBrowser, patchSettings } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
 

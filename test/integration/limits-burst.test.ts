@@ -4,8 +4,8 @@
  * as failed admin sign-ins.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADDRESS_POLICY, Throttle } from '../../shared/limits/throttle.ts';
 import { START_LIMIT } from '../../shared/signin/service.ts';
-import { ADDRESS_POLICY, Throttle } from '../../shared/signin/throttle.ts';
 import { BrokerBrowser, createDemoIntegration, createUser } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
 import { countingPasswords } from '../helpers/users.ts';

@@ -6,9 +6,9 @@
 
 import type { TableClient } from '@azure/data-tables';
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../shared/clock.ts';
-import { purgeExpired, purgePlan, purgeRows } from '../../shared/maintenance.ts';
-import { ACCOUNT_POLICY, Throttle } from '../../shared/signin/throttle.ts';
+import { systemClock } from '../../shared/core/clock.ts';
+import { ACCOUNT_POLICY, Throttle } from '../../shared/limits/throttle.ts';
+import { purgeExpired, purgePlan, purgeRows } from '../../shared/ops/maintenance.ts';
 import { LoginTransactionStore } from '../../shared/signin/transactions.ts';
 import { quietLogger, testServices } from '../helpers/stack.ts';
 

@@ -6,7 +6,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
-import { systemClock } from '../../shared/clock.ts';
+import { systemClock } from '../../shared/core/clock.ts';
 import { OidcTableStore, requestCached, withRequestMemo } from '../../shared/oidc/store.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';

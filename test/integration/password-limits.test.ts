@@ -6,11 +6,11 @@
  * all come from 127.0.0.1).
  */
 import { describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
-import type { Services } from '../../shared/services.ts';
+import { manualClock } from '../../shared/core/clock.ts';
+import { ACCOUNT_POLICY, ADDRESS_POLICY, counterKey } from '../../shared/limits/throttle.ts';
 import { SignInError } from '../../shared/signin/service.ts';
-import { ACCOUNT_POLICY, ADDRESS_POLICY, counterKey } from '../../shared/signin/throttle.ts';
 import { isNotFound } from '../../shared/storage/tables.ts';
+import type { Services } from '../../shared/web/services.ts';
 import { testServices } from '../helpers/stack.ts';
 import { countingPasswords } from '../helpers/users.ts';
 

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LegStats, startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
 import { userPartition } from '../../shared/users/store.ts';
 import { authorize, createApplication, redeem } from '../helpers/oidc.ts';

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredRoute } from '../../scripts/host/local-host.ts';
-import { ADMIN_AUTH_FAILURES } from '../../shared/http/endpoint.ts';
+import { ADMIN_AUTH_FAILURES } from '../../shared/web/endpoint.ts';
 import { appRoutes, startTestApp, type TestApp } from '../helpers/stack.ts';
 
 function concretePath(route: string): string {
@@ -108,7 +108,7 @@ describe('every registered route', () => {
 
 describe('header merging', () => {
   it("a handler's own header replaces the default whatever its case (one CSP, never two)", async () => {
-    const { mergeHeaders } = await import('../../shared/http/endpoint.ts');
+    const { mergeHeaders } = await import('../../shared/web/endpoint.ts');
     const merged = mergeHeaders(
       { 'Content-Security-Policy': "default-src 'none'", 'X-Content-Type-Options': 'nosniff' },
       { 'content-security-policy': "default-src 'none'; style-src 'nonce-x'" },

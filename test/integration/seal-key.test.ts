@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { SealKeyService } from '../../shared/signin/seal-key.ts';
 import { LoginTransactionStore } from '../../shared/signin/transactions.ts';
 import { testServices } from '../helpers/stack.ts';

@@ -5,13 +5,13 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import {
   IDLE_TIMEOUT_MINUTES,
   SESSION_COOKIE,
   SESSION_TOKEN_TYPE,
   TOKEN_LIFETIME_MINUTES,
-} from '../../shared/signin/sessions.ts';
+} from '../../shared/sessions/service.ts';
 import { BrokerBrowser, createUser, patchSettings } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
 

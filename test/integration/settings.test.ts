@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { normalizeOrigin, SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
 

@@ -6,7 +6,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createLocalJWKSet, exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountObjectId, DEMO_ENTRA } from '../../scripts/standins/entra.ts';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { type LoginTransactionStore, loginCookieName } from '../../shared/signin/transactions.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';

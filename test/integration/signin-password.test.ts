@@ -3,9 +3,9 @@
  * the post-login redirect (RU2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ACCOUNT_POLICY, counterKey, Throttle } from '../../shared/limits/throttle.ts';
 import { hashPassword } from '../../shared/passwords/index.ts';
-import { createServices } from '../../shared/services.ts';
-import { ACCOUNT_POLICY, counterKey, Throttle } from '../../shared/signin/throttle.ts';
+import { createServices } from '../../shared/web/services.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, patchSettings } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
 

@@ -3,8 +3,8 @@
  * while a block runs.
  */
 import { describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
-import { counterKey, type FailurePolicy, Throttle } from '../../shared/signin/throttle.ts';
+import { manualClock } from '../../shared/core/clock.ts';
+import { counterKey, type FailurePolicy, Throttle } from '../../shared/limits/throttle.ts';
 import { testServices } from '../helpers/stack.ts';
 
 const POLICY: FailurePolicy = {

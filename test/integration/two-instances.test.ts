@@ -12,8 +12,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGN_IN_ROW_TTL_MS } from '../../shared/integrations/service.ts';
+import { ACCOUNT_POLICY } from '../../shared/limits/throttle.ts';
 import { SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
-import { ACCOUNT_POLICY } from '../../shared/signin/throttle.ts';
 import {
   BrokerBrowser,
   createDemoIntegration,

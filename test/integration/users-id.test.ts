@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { issuedBeforeRevocation } from '../../shared/users/service.ts';
 import { USER_PARTITION, userPartition } from '../../shared/users/store.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';

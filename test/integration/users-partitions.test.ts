@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateUsers } from '../../shared/maintenance.ts';
+import { migrateUsers } from '../../shared/ops/maintenance.ts';
 import { hashPassword } from '../../shared/passwords/index.ts';
 import {
   ID_PARTITIONS,

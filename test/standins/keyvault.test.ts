@@ -8,8 +8,8 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureLocalCa } from '../../scripts/standins/ca.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from '../../scripts/standins/keyvault.ts';
-import { loadConfig } from '../../shared/config.ts';
-import { DependencyError } from '../../shared/errors.ts';
+import { loadConfig } from '../../shared/core/config.ts';
+import { DependencyError } from '../../shared/core/errors.ts';
 import { createSecretClient } from '../../shared/secrets/client.ts';
 
 interface SdkError {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, requiredSettingNames } from '../../shared/config.ts';
+import { ConfigError, loadConfig, requiredSettingNames } from '../../shared/core/config.ts';
 
 const valid = {
   BROKER_PUBLIC_BASE_URL: 'https://func-broker.azurewebsites.net/',

@@ -1,7 +1,11 @@
 import { createPipelineRequest, RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
-import { describeSecretRequest, describeTableRequest, isDependencyFailure } from '../../shared/dependency.ts';
-import { DependencyError, toProblem } from '../../shared/errors.ts';
+import {
+  describeSecretRequest,
+  describeTableRequest,
+  isDependencyFailure,
+} from '../../shared/core/dependency.ts';
+import { DependencyError, toProblem } from '../../shared/core/errors.ts';
 
 const req = (method: string, url: string) => createPipelineRequest({ url, method: method as 'GET' });
 

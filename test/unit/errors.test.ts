@@ -5,7 +5,7 @@ import {
   TooManyRequestsError,
   toProblem,
   ValidationError,
-} from '../../shared/errors.ts';
+} from '../../shared/core/errors.ts';
 
 describe('problem details', () => {
   it('shows the message and extras of a client error', () => {

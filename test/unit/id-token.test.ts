@@ -5,7 +5,7 @@
 import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { createLocalJWKSet, exportJWK, type JWK, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { CONSUMER_TENANT_ID, IdTokenError, IdTokenValidator } from '../../shared/signin/id-token.ts';
 
 const HOST = 'https://login.example.test';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { manualClock } from '../../shared/clock.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import { SecretCache } from '../../shared/integrations/cache.ts';
 import { daysUntil, expiryWarnings } from '../../shared/integrations/expiry.ts';
 import { createIntegrationSchema, expiresOnSchema, tenantSchema } from '../../shared/integrations/schemas.ts';

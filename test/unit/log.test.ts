@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../shared/log.ts';
+import { createLogger } from '../../shared/core/log.ts';
 import { captureLogs } from '../helpers/stack.ts';
 
 describe('structured logging', () => {

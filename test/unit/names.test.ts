@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isSingleScript, nameIssue, nameKey } from '../../shared/names.ts';
+import { isSingleScript, nameIssue, nameKey } from '../../shared/core/names.ts';
 
 describe('look-alike names', () => {
   it.each([

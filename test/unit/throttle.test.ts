@@ -1,7 +1,7 @@
 import { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
-import { clientAddressOf } from '../../shared/http/endpoint.ts';
-import { addressBucket } from '../../shared/signin/throttle.ts';
+import { addressBucket } from '../../shared/limits/throttle.ts';
+import { clientAddressOf } from '../../shared/web/endpoint.ts';
 
 describe('address buckets for rate limits', () => {
   it('counts IPv4 addresses one by one and IPv6 by /64', () => {

@@ -6,7 +6,7 @@ import {
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
   ValidationError,
-} from '../errors.ts';
+} from '../core/errors.ts';
 
 export const DEFAULT_JSON_LIMIT = 16 * 1024;
 

@@ -7,18 +7,18 @@ import type {
   InvocationContext,
 } from '@azure/functions';
 import type { Principal } from '../admin/auth.ts';
-import type { ChangeContext } from '../audit.ts';
+import type { ChangeContext } from '../audit/log.ts';
 import {
   BrokerError,
   DEPENDENCY_RETRY_AFTER_SECONDS,
   DependencyError,
   TooManyRequestsError,
   toProblem,
-} from '../errors.ts';
-import { type Logger, rootLogger } from '../log.ts';
-import { getServices, type Services } from '../runtime.ts';
-import { addressBucket, type FailurePolicy, type RatePolicy } from '../signin/throttle.ts';
+} from '../core/errors.ts';
+import { type Logger, rootLogger } from '../core/log.ts';
+import { addressBucket, type FailurePolicy, type RatePolicy } from '../limits/throttle.ts';
 import { securityHeaders } from './headers.ts';
+import { getServices, type Services } from './runtime.ts';
 
 export interface RequestContext {
   request: HttpRequest;

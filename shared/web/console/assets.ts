@@ -28,7 +28,7 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
-export const ASSET_SOURCE_DIR = path.join('shared', 'console', 'assets');
+export const ASSET_SOURCE_DIR = path.join('shared', 'web', 'console', 'assets');
 
 function locate(file: string): string {
   const candidates = [path.join(process.cwd(), ASSET_SOURCE_DIR, file)];

@@ -1,5 +1,5 @@
 import type { HttpRequest } from '@azure/functions';
-import { ForbiddenError } from '../errors.ts';
+import { ForbiddenError } from '../core/errors.ts';
 
 /**
  * Cross-site request check for state-changing browser requests (login CSRF, logout, cookie-authenticated

@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Cookie, HttpRequest } from '@azure/functions';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import type { Clock } from '../clock.ts';
-import type { SessionMethod, SessionRecord, SessionStore } from '../sessions/store.ts';
-import type { SessionKeyService } from './session-keys.ts';
+import type { Clock } from '../core/clock.ts';
+import type { SessionKeyService } from './keys.ts';
+import type { SessionMethod, SessionRecord, SessionStore } from './store.ts';
 
 export const SESSION_COOKIE = '__Host-broker_session';
 export const SESSION_TOKEN_TYPE = 'broker-session+jwt';

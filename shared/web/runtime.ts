@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { loadConfig } from './config.ts';
+import { loadConfig } from '../core/config.ts';
 import { createServices, type Services } from './services.ts';
 
 export type { Services };

@@ -8,12 +8,12 @@
  * a filter are refused by Table Storage, so numeric columns are never filtered on.
  */
 import type { TableClient } from '@azure/data-tables';
-import type { Clock } from './clock.ts';
-import type { Logger } from './log.ts';
-import { IDLE_TIMEOUT_MINUTES } from './signin/sessions.ts';
-import { TRANSACTION_TTL_MS } from './signin/transactions.ts';
-import { isNotFound, isPreconditionFailed, type TableKey, type Tables } from './storage/tables.ts';
-import type { MigrationResult, UserStore } from './users/store.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/log.ts';
+import { IDLE_TIMEOUT_MINUTES } from '../sessions/service.ts';
+import { TRANSACTION_TTL_MS } from '../signin/transactions.ts';
+import { isNotFound, isPreconditionFailed, type TableKey, type Tables } from '../storage/tables.ts';
+import type { MigrationResult, UserStore } from '../users/store.ts';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 1440 * MINUTE_MS;

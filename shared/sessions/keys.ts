@@ -8,10 +8,10 @@ import type { KeyObject } from 'node:crypto';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { JWK } from 'jose';
-import type { Clock } from '../clock.ts';
-import { DependencyError } from '../errors.ts';
-import { Lazy } from '../lazy.ts';
-import type { Logger } from '../log.ts';
+import type { Clock } from '../core/clock.ts';
+import { DependencyError } from '../core/errors.ts';
+import { Lazy } from '../core/lazy.ts';
+import type { Logger } from '../core/log.ts';
 import { latestOrCreate } from '../secrets/versioned.ts';
 
 export const SESSION_KEY_SECRET = 'broker-session-signing-key';

@@ -16,7 +16,7 @@
  * instances took is learnt from conflicts, as before.
  */
 import type { TableClient } from '@azure/data-tables';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import { isConflict } from '../storage/tables.ts';
 import { counterKey, type RatePolicy, type ThrottleState } from './throttle.ts';
 

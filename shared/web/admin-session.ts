@@ -6,11 +6,16 @@
  */
 import type { HttpRequest } from '@azure/functions';
 import type { AdminSessionAuthenticator, Principal } from '../admin/auth.ts';
-import type { Clock } from '../clock.ts';
-import { ForbiddenError, UnauthorizedError } from '../errors.ts';
-import { assertSameOrigin } from '../http/origin.ts';
-import type { UserDirectory } from './ports.ts';
-import { readCookie, SESSION_COOKIE, SessionRejectedError, type SessionService } from './sessions.ts';
+import type { Clock } from '../core/clock.ts';
+import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
+import {
+  readCookie,
+  SESSION_COOKIE,
+  SessionRejectedError,
+  type SessionService,
+} from '../sessions/service.ts';
+import type { UserDirectory } from '../signin/ports.ts';
+import { assertSameOrigin } from './origin.ts';
 
 /** How recent a sign-in must be for security-relevant admin changes (AD5). */
 export const FRESH_AUTH_MINUTES = 10;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import type { TableClient } from '@azure/data-tables';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../core/clock.ts';
 import {
   deleteEntityIfExists,
   getEntityOrUndefined,

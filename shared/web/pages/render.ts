@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Cookie, HttpResponseInit } from '@azure/functions';
-import { pageCsp } from '../http/headers.ts';
+import { pageCsp } from '../headers.ts';
 import { type ErrorCase, TEXTS, t } from './texts.ts';
 
 export function escapeHtml(value: string): string {

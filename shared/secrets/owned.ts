@@ -4,8 +4,8 @@
  * never collides with a new one). Every write is a new version; rows keep the version.
  */
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { DependencyError, sdkStatus } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { DependencyError, sdkStatus } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
 
 export const SECRET_KIND_TAG = 'azure-ad-client-secret';
 

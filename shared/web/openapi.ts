@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { createTokenSchema } from './admin/tokens.ts';
+import { createTokenSchema } from '../admin/tokens.ts';
 import {
   applicationListSchema,
   applicationSchema,
@@ -8,14 +8,14 @@ import {
   createApplicationSchema,
   createdApplicationSchema,
   patchApplicationSchema,
-} from './applications/schemas.ts';
-import { auditPageSchema, auditQuerySchema } from './audit-query.ts';
+} from '../applications/schemas.ts';
+import { auditPageSchema, auditQuerySchema } from '../audit/query.ts';
 import {
   createIntegrationSchema,
   patchIntegrationSchema,
   rotateSecretSchema,
-} from './integrations/schemas.ts';
-import { settingsPatchSchema, settingsSchema } from './settings/service.ts';
+} from '../integrations/schemas.ts';
+import { settingsPatchSchema, settingsSchema } from '../settings/service.ts';
 import {
   createUserSchema,
   listUsersQuerySchema,
@@ -23,7 +23,7 @@ import {
   setPasswordSchema,
   userListSchema,
   userSchema,
-} from './users/schemas.ts';
+} from '../users/schemas.ts';
 
 /**
  * The management API's OpenAPI 3.1 document, generated from the same zod schemas the handlers

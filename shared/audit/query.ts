@@ -1,8 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { AUDIT_SHARDS, auditMonth, auditMonthPartitions, auditRowKey } from './audit.ts';
-import { ValidationError } from './errors.ts';
-import { odataString } from './storage/tables.ts';
+import { ValidationError } from '../core/errors.ts';
+import { odataString } from '../storage/tables.ts';
+import { AUDIT_SHARDS, auditMonth, auditMonthPartitions, auditRowKey } from './log.ts';
 
 /**
  * Lists audit events newest first (GET /api/manage/audit). A month is 16 shard partitions plus the
