@@ -9,13 +9,8 @@ import type { SessionService } from '../sessions/service.ts';
 import { issuedBeforeRevocation } from '../users/service.ts';
 import type { UserRecord } from '../users/store.ts';
 import { grantSessionLive } from './grant-session.ts';
+import type { UserSource } from './ports.ts';
 import { type OidcTableStore, requestCached } from './store.ts';
-
-/** What the OP reads of users. */
-export interface UserSource {
-  getById(id: string): Promise<UserRecord | undefined>;
-  getByUsername(username: string): Promise<UserRecord | undefined>;
-}
 
 /** How many `sub` → username pairs an instance remembers (`accountUser`). */
 const USERNAME_BY_ID_MAX = 10_000;

@@ -4,20 +4,12 @@
  * which become audit events of the request.
  */
 import { randomUUID } from 'node:crypto';
-import type { AuditEventInput } from '../audit/log.ts';
 import type { Logger } from '../core/log.ts';
 import type { Accounts } from './accounts.ts';
 import type { OidcPage, OidcPages } from './pages.ts';
+import type { AuditRecorder, ProviderClientSource } from './ports.ts';
 import type { OidcContext, ProviderHooks } from './provider.ts';
 import { stateOf } from './request.ts';
-
-/** What the OP reads of an application (shared/applications/service.ts `clientForProvider`). */
-export interface ProviderClientSource {
-  clientForProvider(clientId: string): Promise<{ client_id: string; allowedRoles: string[] } | undefined>;
-}
-
-/** Writes an audit event; a failure is logged, never the request's. */
-export type AuditRecorder = (event: AuditEventInput) => Promise<unknown>;
 
 export interface HooksDeps {
   applications: ProviderClientSource;

@@ -13,12 +13,11 @@
 import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../sessions/service.ts';
 import type { UserRecord } from '../users/store.ts';
-import type { UserSource } from './accounts.ts';
 import { brokerSession } from './broker-session.ts';
 import { saveGrantSession } from './grant-session.ts';
-import type { AuditRecorder, ProviderClientSource } from './hooks.ts';
 import { captureResponse, type NodeTarget, toNodeRequest } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
+import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
 import { prefetchOpSession } from './prefetch.ts';
 import { INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import type { Cookie, OidcAnswer, OidcRequest } from './request.ts';
