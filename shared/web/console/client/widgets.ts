@@ -1,5 +1,6 @@
 /** The console's building blocks above single elements: tables, buttons that work, copy boxes, pages. */
 import { type Child, h } from './dom.ts';
+import { clearErrors } from './feedback.ts';
 
 export function table(headers: string[], rows: Node[]): HTMLTableElement {
   return h(
@@ -16,6 +17,16 @@ export function table(headers: string[], rows: Node[]): HTMLTableElement {
     ),
     h('tbody', {}, rows),
   );
+}
+
+/** The items as a table, one row each; a line saying so when there are none. */
+export function tableOr<T>(
+  headers: string[],
+  items: T[],
+  row: (item: T) => HTMLTableRowElement,
+  none: string,
+): HTMLElement {
+  return items.length ? table(headers, items.map(row)) : h('p', { class: 'muted' }, none);
 }
 
 /** A cell labelled with its column, which the narrow layout shows in place of the header row. */
@@ -53,12 +64,24 @@ export function actionButton(
   return button;
 }
 
-/** Submitting the form (button or Enter) runs `work` instead of a page load. */
-export function onSubmit(form: HTMLFormElement, work: () => Promise<unknown>): void {
+/**
+ * Submitting the form (button or Enter) runs `work` with what the form holds instead of a page load,
+ * after clearing the form's earlier field errors and, when given, its message area.
+ */
+export function onSubmit(
+  form: HTMLFormElement,
+  box: HTMLElement | null,
+  work: (data: FormData) => Promise<unknown>,
+): void {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const button = form.querySelector<HTMLButtonElement>('button[type=submit]');
-    if (button) busy(button, work);
+    if (!button) return;
+    busy(button, async () => {
+      clearErrors(form);
+      box?.replaceChildren();
+      await work(new FormData(form));
+    });
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
-import { clearErrors, formFailure, problem, success } from '../feedback.ts';
+import { formFailure, problem, success } from '../feedback.ts';
 import { field, select, text } from '../fields.ts';
 import { lines, textOf, words } from '../format.ts';
 import { show } from '../page.ts';
@@ -17,7 +17,7 @@ import {
   secretCard,
   section,
   submitRow,
-  table,
+  tableOr,
   td,
 } from '../widgets.ts';
 
@@ -58,9 +58,7 @@ function registrationForm(box: HTMLElement): HTMLFormElement {
     box,
     submitRow('Register'),
   );
-  onSubmit(form, async () => {
-    clearErrors(form);
-    const f = new FormData(form);
+  onSubmit(form, null, async (f) => {
     const post = lines(textOf(f, 'postLogoutRedirectUris'));
     const roles = words(textOf(f, 'allowedRoles'));
     const res = await api<Application>('POST', '/applications', {
@@ -96,7 +94,6 @@ export async function applicationsPage(): Promise<void> {
     );
   }
   if (!r.ok) return show('Applications', problem(r));
-  const items = r.body.items;
   const box = liveRegion();
   const secretBox = liveRegion();
   const showSecret = (app: Application) => {
@@ -152,9 +149,12 @@ export async function applicationsPage(): Promise<void> {
   show(
     'Applications',
     secretBox,
-    items.length
-      ? table(['Name', 'Client ID', 'Type', 'Redirect URIs', 'Actions'], items.map(row))
-      : h('p', { class: 'muted' }, 'No applications registered yet.'),
+    tableOr(
+      ['Name', 'Client ID', 'Type', 'Redirect URIs', 'Actions'],
+      r.body.items,
+      row,
+      'No applications registered yet.',
+    ),
     section('register-h', 'Register an application', form),
   );
 }

@@ -1,12 +1,12 @@
 /** The audit log: events filtered by type prefix and date range, newest first, paged by cursor. */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
-import { problem } from '../feedback.ts';
 import { field, text } from '../fields.ts';
 import { query, when } from '../format.ts';
-import { consoleUrl, show } from '../page.ts';
+import { showFilteredList } from '../list.ts';
+import { consoleUrl } from '../page.ts';
 import type { AuditEvent, Page } from '../types.ts';
-import { pager, table, td } from '../widgets.ts';
+import { td } from '../widgets.ts';
 
 const details = (e: AuditEvent): string =>
   [e.reason, e.changedFields?.length ? `changed: ${e.changedFields.join(', ')}` : '']
@@ -30,31 +30,19 @@ export async function auditPage(): Promise<void> {
     field('To', h('input', { type: 'date', name: 'to', value: params.get('to') || '' })),
     h('button', { type: 'submit' }, 'Filter'),
   );
-  if (!r.ok) return show('Audit log', filters, problem(r));
-  const items = r.body.items;
-  show(
-    'Audit log',
-    filters,
-    items.length
-      ? table(
-          ['Time', 'Type', 'Actor', 'Target', 'Outcome', 'Details'],
-          items.map((e) =>
-            h(
-              'tr',
-              {},
-              td('Time', when(e.time)),
-              td('Type', h('span', { class: 'mono' }, e.type)),
-              td('Actor', e.actor),
-              td('Target', e.target),
-              td(
-                'Outcome',
-                h('span', { class: `status ${e.outcome === 'success' ? 'ok' : 'failed'}` }, e.outcome),
-              ),
-              td('Details', details(e)),
-            ),
-          ),
-        )
-      : h('p', { class: 'muted' }, 'No events match.'),
-    pager(params, r.body.nextCursor),
-  );
+  showFilteredList('Audit log', filters, r, params, {
+    headers: ['Time', 'Type', 'Actor', 'Target', 'Outcome', 'Details'],
+    row: (e) =>
+      h(
+        'tr',
+        {},
+        td('Time', when(e.time)),
+        td('Type', h('span', { class: 'mono' }, e.type)),
+        td('Actor', e.actor),
+        td('Target', e.target),
+        td('Outcome', h('span', { class: `status ${e.outcome === 'success' ? 'ok' : 'failed'}` }, e.outcome)),
+        td('Details', details(e)),
+      ),
+    none: 'No events match.',
+  });
 }

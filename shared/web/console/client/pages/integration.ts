@@ -236,7 +236,7 @@ export async function integrationPage(id: string): Promise<void> {
     buttons.replaceChildren(...list);
   }
 
-  onSubmit(form, () => (cur?.status === 'active' ? saveOnly() : activate()));
+  onSubmit(form, box, () => (cur?.status === 'active' ? saveOnly() : activate()));
   refresh();
   show(
     cur ? `Integration: ${cur.title}` : 'Configure Azure AD',

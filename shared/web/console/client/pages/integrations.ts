@@ -4,35 +4,29 @@ import { h } from '../dom.ts';
 import { problem } from '../feedback.ts';
 import { consoleUrl, show } from '../page.ts';
 import type { Integration, Page } from '../types.ts';
-import { table, td } from '../widgets.ts';
+import { tableOr, td } from '../widgets.ts';
 import { expiry, lastTest, statusBadge } from './integration-status.ts';
 
 export async function integrationsList(): Promise<void> {
   const r = await api<Page<Integration>>('GET', '/integrations');
   if (!r.ok) return show('Integrations', problem(r));
-  const items = r.body.items;
   show(
     'Integrations',
     h('p', {}, h('a', { class: 'button', href: consoleUrl('integrations', 'new') }, 'Configure Azure AD')),
-    items.length
-      ? table(
-          ['Title', 'Status', 'Tenant', 'Client secret expiry', 'Last activation test'],
-          items.map((i) =>
-            h(
-              'tr',
-              {},
-              td('Title', h('a', { href: consoleUrl('integrations', i.id) }, i.title)),
-              td('Status', statusBadge(i.status)),
-              td('Tenant', h('span', { class: 'mono' }, i.tenant)),
-              td('Client secret expiry', expiry(i.clientSecret)),
-              td('Last activation test', lastTest(i.lastTest)),
-            ),
-          ),
-        )
-      : h(
-          'p',
-          { class: 'muted' },
-          'No integrations yet. Configure Azure AD to let users sign in with Entra ID.',
+    tableOr(
+      ['Title', 'Status', 'Tenant', 'Client secret expiry', 'Last activation test'],
+      r.body.items,
+      (i) =>
+        h(
+          'tr',
+          {},
+          td('Title', h('a', { href: consoleUrl('integrations', i.id) }, i.title)),
+          td('Status', statusBadge(i.status)),
+          td('Tenant', h('span', { class: 'mono' }, i.tenant)),
+          td('Client secret expiry', expiry(i.clientSecret)),
+          td('Last activation test', lastTest(i.lastTest)),
         ),
+      'No integrations yet. Configure Azure AD to let users sign in with Entra ID.',
+    ),
   );
 }

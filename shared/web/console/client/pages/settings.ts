@@ -1,7 +1,7 @@
 /** Global settings: Allow OAuth Passwords, the session lifetime, the allowed return origins. */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
-import { clearErrors, formFailure, problem, success } from '../feedback.ts';
+import { formFailure, problem, success } from '../feedback.ts';
 import { checkbox, checkField, field } from '../fields.ts';
 import { lines, textOf } from '../format.ts';
 import { show } from '../page.ts';
@@ -47,10 +47,7 @@ export async function settingsPage(): Promise<void> {
     box,
     submitRow('Save'),
   );
-  onSubmit(form, async () => {
-    clearErrors(form);
-    box.replaceChildren();
-    const f = new FormData(form);
+  onSubmit(form, box, async (f) => {
     const patch: Record<string, unknown> = {};
     const allow = f.get('allowOAuthPasswords') === 'on';
     if (allow !== s.allowOAuthPasswords) patch.allowOAuthPasswords = allow;

@@ -1,7 +1,7 @@
 /** Admin API tokens: the list with revoke, and creation (the token's value is shown once). */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
-import { clearErrors, formFailure, problem } from '../feedback.ts';
+import { formFailure, problem } from '../feedback.ts';
 import { field, text } from '../fields.ts';
 import { textOf, when } from '../format.ts';
 import { consoleUrl, show } from '../page.ts';
@@ -13,14 +13,13 @@ import {
   secretCard,
   section,
   submitRow,
-  table,
+  tableOr,
   td,
 } from '../widgets.ts';
 
 export async function tokensPage(): Promise<void> {
   const r = await api<Page<ApiToken>>('GET', '/tokens');
   if (!r.ok) return show('API tokens', problem(r));
-  const items = r.body.items;
   const box = liveRegion();
   const listBox = liveRegion();
   const secretBox = liveRegion();
@@ -39,10 +38,7 @@ export async function tokensPage(): Promise<void> {
     box,
     submitRow('Create token'),
   );
-  onSubmit(form, async () => {
-    clearErrors(form);
-    box.replaceChildren();
-    const f = new FormData(form);
+  onSubmit(form, box, async (f) => {
     const days = textOf(f, 'expiresInDays');
     const res = await api<IssuedToken>('POST', '/tokens', {
       body: { name: textOf(f, 'name'), ...(days ? { expiresInDays: Number(days) } : {}) },
@@ -62,28 +58,27 @@ export async function tokensPage(): Promise<void> {
     'API tokens',
     secretBox,
     listBox,
-    items.length
-      ? table(
-          ['Name', 'Expires', 'Last used', 'Actions'],
-          items.map((t) =>
-            h(
-              'tr',
-              {},
-              td('Name', t.name),
-              td('Expires', when(t.expiresAt)),
-              td('Last used', when(t.lastUsedAt)),
-              td(
-                'Actions',
-                confirmButton('Revoke', `Revoke ${t.name}?`, async () => {
-                  const res = await api('DELETE', `/tokens/${encodeURIComponent(t.id)}`);
-                  if (!res.ok) return listBox.replaceChildren(problem(res));
-                  location.reload();
-                }),
-              ),
-            ),
+    tableOr(
+      ['Name', 'Expires', 'Last used', 'Actions'],
+      r.body.items,
+      (t) =>
+        h(
+          'tr',
+          {},
+          td('Name', t.name),
+          td('Expires', when(t.expiresAt)),
+          td('Last used', when(t.lastUsedAt)),
+          td(
+            'Actions',
+            confirmButton('Revoke', `Revoke ${t.name}?`, async () => {
+              const res = await api('DELETE', `/tokens/${encodeURIComponent(t.id)}`);
+              if (!res.ok) return listBox.replaceChildren(problem(res));
+              location.reload();
+            }),
           ),
-        )
-      : h('p', { class: 'muted' }, 'No API tokens.'),
+        ),
+      'No API tokens.',
+    ),
     section('create-h', 'Create a token', form),
   );
 }

@@ -4,7 +4,7 @@
  */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
-import { clearErrors, formFailure, problem, success } from '../feedback.ts';
+import { formFailure, problem, success } from '../feedback.ts';
 import { checkbox, checkField, field, select, text } from '../fields.ts';
 import { textOf, when, words } from '../format.ts';
 import { consoleUrl, ME, show } from '../page.ts';
@@ -84,10 +84,7 @@ export async function userPage(username: string): Promise<void> {
     submitRow('Save'),
   );
 
-  onSubmit(form, async () => {
-    clearErrors(form);
-    box.replaceChildren();
-    const f = new FormData(form);
+  onSubmit(form, box, async (f) => {
     const patch = changes(f, user);
     let changed = false;
     if (Object.keys(patch).length) {

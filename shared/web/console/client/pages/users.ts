@@ -1,12 +1,12 @@
 /** The users list: find by username prefix or Verify type, paged by the API's cursor. */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
-import { problem } from '../feedback.ts';
 import { field, select } from '../fields.ts';
 import { query, when } from '../format.ts';
-import { consoleUrl, show } from '../page.ts';
+import { showFilteredList } from '../list.ts';
+import { consoleUrl } from '../page.ts';
 import type { Integration, Page, User, VerifyType } from '../types.ts';
-import { pager, table, td } from '../widgets.ts';
+import { td } from '../widgets.ts';
 
 export function verifyTypeText(vt: VerifyType): string {
   return vt.kind === 'password' ? 'Password' : vt.title || vt.integrationId;
@@ -55,28 +55,19 @@ export async function usersList(): Promise<void> {
     ),
     h('button', { type: 'submit' }, 'Search'),
   );
-  if (!r.ok) return show('Users', filters, problem(r));
-  const items = r.body.items;
-  show(
-    'Users',
-    filters,
-    items.length
-      ? table(
-          ['Username', 'Display name', 'Verify type', 'Roles', 'State', 'Last sign-in'],
-          items.map((u) =>
-            h(
-              'tr',
-              {},
-              td('Username', h('a', { href: consoleUrl('users', u.username) }, u.username)),
-              td('Display name', u.displayName || '—'),
-              td('Verify type', verifyTypeText(u.verifyType)),
-              td('Roles', u.roles.join(', ') || '—'),
-              td('State', u.disabled ? 'Disabled' : 'Enabled'),
-              td('Last sign-in', when(u.lastLoginAt)),
-            ),
-          ),
-        )
-      : h('p', { class: 'muted' }, 'No users match.'),
-    pager(params, r.body.nextCursor),
-  );
+  showFilteredList('Users', filters, r, params, {
+    headers: ['Username', 'Display name', 'Verify type', 'Roles', 'State', 'Last sign-in'],
+    row: (u) =>
+      h(
+        'tr',
+        {},
+        td('Username', h('a', { href: consoleUrl('users', u.username) }, u.username)),
+        td('Display name', u.displayName || '—'),
+        td('Verify type', verifyTypeText(u.verifyType)),
+        td('Roles', u.roles.join(', ') || '—'),
+        td('State', u.disabled ? 'Disabled' : 'Enabled'),
+        td('Last sign-in', when(u.lastLoginAt)),
+      ),
+    none: 'No users match.',
+  });
 }
