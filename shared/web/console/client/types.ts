@@ -62,6 +62,10 @@ export interface Application {
   name: string;
   type: 'confidential' | 'public';
   redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  allowedRoles: string[];
+  issuer: string;
+  discoveryUrl: string;
   etag: string;
   /** Only in the answer that issued it (registration, rotation): shown once. */
   clientSecretValue?: string;

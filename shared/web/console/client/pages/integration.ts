@@ -8,7 +8,7 @@ import { h } from '../dom.ts';
 import { alert, clearErrors, fieldError, formFailure, howToFix, problem, success } from '../feedback.ts';
 import { field } from '../fields.ts';
 import { when } from '../format.ts';
-import { consoleUrl, REDIRECT_URI, show } from '../page.ts';
+import { consoleUrl, REDIRECT_URI, retitle, show } from '../page.ts';
 import type { Integration } from '../types.ts';
 import { actionButton, confirmButton, copyBox, liveRegion, onSubmit } from '../widgets.ts';
 import { changes, integrationFields, readForm, secretHint } from './integration-form.ts';
@@ -35,6 +35,11 @@ export async function integrationPage(id: string): Promise<void> {
   const box = liveRegion();
   const summary = h('div', {});
   const buttons = h('div', { class: 'actions' });
+  const activateHint = h(
+    'p',
+    { class: 'hint', id: 'activate-hint' },
+    'Activate saves the form and tests the connection with Entra in one step; the integration turns active only when the test passes. Users whose Verify type is this Title can sign in once it is active.',
+  );
   const secretInput = h('input', {
     type: 'password',
     name: 'clientSecret',
@@ -42,7 +47,7 @@ export async function integrationPage(id: string): Promise<void> {
     maxlength: 1024,
   });
   const secretField = field('Client secret', secretInput, secretHint(cur));
-  form.append(...integrationFields(cur, secretField), box, buttons);
+  form.append(...integrationFields(cur, secretField), box, activateHint, buttons);
 
   /** The actions other than the first save run on a saved integration only. */
   function saved(): Integration {
@@ -82,11 +87,13 @@ export async function integrationPage(id: string): Promise<void> {
       });
       if (!took(r)) return false;
       history.replaceState(null, '', consoleUrl('integrations', r.body.id));
+      retitle(`Integration: ${r.body.title}`);
     } else {
       const patch = changes(v, cur);
       if (Object.keys(patch).length) {
         if (!took(await api<Integration>('PATCH', `/integrations/${cur.id}`, { body: patch, etag })))
           return false;
+        if (patch.title !== undefined) retitle(`Integration: ${saved().title}`);
       }
       if (secret && !took(await putSecret(saved(), secret, expiresOn))) return false;
     }
@@ -226,7 +233,13 @@ export async function integrationPage(id: string): Promise<void> {
     const hint = secretField.querySelector('.hint');
     if (hint) hint.textContent = secretHint(cur);
     const active = cur?.status === 'active';
-    const list: Node[] = [h('button', { type: 'submit' }, active ? 'Save' : 'Activate')];
+    const list: Node[] = [
+      h(
+        'button',
+        { type: 'submit', ...(active ? {} : { 'aria-describedby': 'activate-hint' }) },
+        active ? 'Save' : 'Activate',
+      ),
+    ];
     if (cur) {
       if (!active) list.push(actionButton('Save without activating', saveOnly));
       list.push(actionButton('Rotate secret', rotate));
@@ -234,6 +247,7 @@ export async function integrationPage(id: string): Promise<void> {
       list.push(confirmButton('Delete', `Delete ${cur.title}?`, remove));
     }
     buttons.replaceChildren(...list);
+    activateHint.hidden = active;
   }
 
   onSubmit(form, box, () => (cur?.status === 'active' ? saveOnly() : activate()));

@@ -12,6 +12,11 @@ export async function integrationsList(): Promise<void> {
   if (!r.ok) return show('Integrations', problem(r));
   show(
     'Integrations',
+    h(
+      'p',
+      {},
+      'An integration connects the broker to an app registration in your organisation’s Microsoft Entra ID (Azure AD): its users then sign in there, with their own password and MFA.',
+    ),
     h('p', {}, h('a', { class: 'button', href: consoleUrl('integrations', 'new') }, 'Configure Azure AD')),
     tableOr(
       ['Title', 'Status', 'Tenant', 'Client secret expiry', 'Last activation test'],
