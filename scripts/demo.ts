@@ -103,8 +103,9 @@ export function demoInstructions(seed: DemoSeed, brokerUrl: string): string {
 }
 
 export const DEMO_APP_NAME = 'Demo app';
-/** Where `npm run demo-app` listens (the app's own origin, not the broker's). */
-export const DEMO_APP_ORIGIN = 'http://localhost:7072';
+/** Where `npm run demo-app` listens (the app's own origin, not the broker's): LOCAL_DEMO_APP_PORT. */
+export const demoAppOrigin = (port: number): string => `http://localhost:${port}`;
+export const DEMO_APP_ORIGIN = demoAppOrigin(7072);
 
 /** What `npm run demo-app` reads from .local/demo-app.json (local development only). */
 export interface DemoApplication {
@@ -118,7 +119,7 @@ export interface DemoApplication {
 
 /**
  * Seeds the demo application (a confidential client of the broker's OP, redirect URI
- * http://localhost:7072/callback) when no application exists yet, and writes its client id and
+ * `{origin}/callback`, by default http://localhost:7072/callback) when no application exists yet, and writes its client id and
  * secret to `file` (.local/, git-ignored, mode 0600) for the demo app to read: Key Vault keeps the
  * secret; this copy exists only on a developer's machine. Undefined when applications exist.
  */

@@ -107,6 +107,12 @@ export async function applicationsPage(): Promise<void> {
         h(
           'span',
           { class: 'actions' },
+          h(
+            'a',
+            { class: 'button secondary', href: consoleUrl('applications', a.clientId) },
+            'Edit',
+            h('span', { class: 'visually-hidden' }, ` ${a.name}`),
+          ),
           a.type === 'confidential'
             ? actionButton(
                 // The visible words start the accessible name (WCAG 2.5.3); the app's name follows for

@@ -14,7 +14,7 @@ import { textOf, words } from '../format.ts';
 import { consoleUrl, show } from '../page.ts';
 import type { User } from '../types.ts';
 import { liveRegion, onSubmit, submitRow } from '../widgets.ts';
-import { matchRule } from './match-rule.ts';
+import { matchRule, verifyTypeField } from './match-rule.ts';
 import { integrationChoices, userUrl, verifyTypeOptions } from './users.ts';
 
 /** 18 random bytes as base64url (24 characters): far above the password policy's minimum. */
@@ -77,12 +77,11 @@ export async function newUserPage(): Promise<void> {
       'Email (optional)',
       h('input', { type: 'email', name: 'email', autocomplete: 'off', maxlength: 254 }),
     ),
-    field(
-      'Verify type',
+    verifyTypeField(
       verifyType,
       'How this user proves who they are: Password (here), or an integration’s Title (Entra ID).',
+      rule,
     ),
-    rule,
     h(
       'div',
       { class: 'field' },

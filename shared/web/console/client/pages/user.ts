@@ -10,7 +10,7 @@ import { textOf, when, words } from '../format.ts';
 import { consoleUrl, ME, show } from '../page.ts';
 import type { User, VerifyType } from '../types.ts';
 import { confirmButton, liveRegion, onSubmit, section, submitRow } from '../widgets.ts';
-import { matchRule } from './match-rule.ts';
+import { matchRule, verifyTypeField } from './match-rule.ts';
 import { integrationChoices, verifyTypeOptions } from './users.ts';
 
 /** A Verify type as its select value: `password` or the integration's id. */
@@ -70,12 +70,11 @@ export async function userPage(username: string): Promise<void> {
         maxlength: 254,
       }),
     ),
-    field(
-      'Verify type',
+    verifyTypeField(
       verifyType,
       'How this user proves who they are: a password here, or Entra ID through an integration.',
+      rule,
     ),
-    rule,
     field(
       'Password',
       passwordInput,
