@@ -28,7 +28,7 @@ export class UserStore {
   private readonly bindings: BindingIndex;
 
   constructor(
-    readonly users: TableClient,
+    private readonly users: TableClient,
     bindings: TableClient,
   ) {
     const owner = { get: (username: string) => this.get(username) };
