@@ -15,3 +15,4 @@ import './openapi.ts';
 import './maintenance.ts';
 import './oidc.ts';
 import './admin.ts';
+import './favicon.ts';

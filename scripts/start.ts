@@ -24,6 +24,7 @@ import {
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { checkDependencies, checkPortsFree, explainListenError, LocalStartError } from './local-checks.ts';
 import { applyLocalSettings, type PortSetting } from './local-settings.ts';
+import { noteNodeRuntime } from './node-runtime.ts';
 import { supervisedAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa, repoRoot } from './standins/ca.ts';
 import { demoTenant, startEntraStandIn } from './standins/entra.ts';
@@ -52,6 +53,7 @@ if (process.env.NODE_EXTRA_CA_CERTS !== ca.bundlePath) {
 
 async function main() {
   const started = performance.now();
+  noteNodeRuntime({ note: true });
   const { file, local, urlSources } = applyLocalSettings();
   // Where the stack keeps its data (Azurite, Key Vault stand-in, the demo app's registration).
   const dataDir = path.resolve(repoRoot, process.env.LOCAL_DATA_DIR || '.local');

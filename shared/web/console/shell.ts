@@ -4,6 +4,7 @@
  * so the CSP allows scripts and styles from this origin only ('self'), never 'unsafe-inline'.
  */
 import type { Cookie, HttpResponseInit } from '@azure/functions';
+import { FAVICON_LINK } from '../pages/favicon.ts';
 import { escapeHtml, page } from '../pages/render.ts';
 import { assetUrl } from './assets.ts';
 
@@ -57,6 +58,7 @@ export function consoleShell(o: {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(label)} – ${escapeHtml(o.product)} admin</title>
+${FAVICON_LINK}
 <link rel="stylesheet" href="${assetUrl('console.css')}">
 <script src="${assetUrl('console.js')}" defer></script>
 </head>

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Cookie, HttpResponseInit } from '@azure/functions';
 import { pageCsp } from '../headers.ts';
+import { FAVICON_LINK } from './favicon.ts';
 import { type ErrorCase, TEXTS, t } from './texts.ts';
 
 export function escapeHtml(value: string): string {
@@ -62,6 +63,7 @@ export function page(opts: PageOptions): HttpResponseInit {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(opts.title)} – ${escapeHtml(opts.product)}</title>
+${FAVICON_LINK}
 <style nonce="${nonce}">${STYLE}</style>
 </head>
 <body>
