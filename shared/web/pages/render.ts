@@ -188,13 +188,20 @@ ${hidden('returnTo', o.returnTo)}
   });
 }
 
-export function signedInPage(o: { product: string; username: string; displayName?: string | null }) {
+/** Signed in with nowhere to go: who, the way on (the console for an admin), and sign out. */
+export function signedInPage(o: {
+  product: string;
+  username: string;
+  displayName?: string | null;
+  isAdmin?: boolean;
+}) {
   return page({
     product: o.product,
     title: TEXTS.signedInTitle,
     body: `<h1>${escapeHtml(TEXTS.signedInTitle)}</h1>
 <p>${escapeHtml(t(TEXTS.signedInAs, { username: o.displayName ? `${o.displayName} (${o.username})` : o.username }))}</p>
-<form method="post" action="/api/auth/logout">
+${o.isAdmin ? `<p><a class="button" href="/api/admin">${escapeHtml(TEXTS.openConsole)}</a></p>
+` : ''}<form method="post" action="/api/auth/logout">
 <button type="submit" class="secondary">${escapeHtml(TEXTS.signOut)}</button>
 </form>`,
   });

@@ -19,6 +19,7 @@ export const TEXTS = {
   signedInTitle: 'You are signed in',
   signedInAs: 'Signed in as {username}.',
   signOut: 'Sign out',
+  openConsole: 'Open the admin console',
   signedOutTitle: 'You are signed out',
   signInAgain: 'Sign in again',
   errorTitle: 'Sign-in did not work',
