@@ -74,6 +74,11 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
   it('from an empty store: integration, New user by Title, Allow OAuth Passwords, Entra sign-in, an application edited and used', async () => {
     const { context, page } = await newPage(stack.browser);
     await page.setViewportSize({ width: 1280, height: 900 });
+    // Nothing the pages load is missing (the icon included).
+    const missing: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() === 404) missing.push(r.url());
+    });
     let clientId = '';
     let clientSecret = '';
     try {
@@ -182,6 +187,10 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
         await follow(page, name);
         await noSeriousFindings(page, name);
       }
+      expect(missing).toEqual([]);
+      const icon = await page.context().request.get(url('/api/favicon.svg'));
+      expect(icon.status()).toBe(200);
+      expect(icon.headers()['content-type']).toBe('image/svg+xml');
     } finally {
       await context.close();
     }
@@ -222,6 +231,37 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
       expect(await session.json()).toMatchObject({ username: 'erin', method: 'entra' });
     } finally {
       await user.context.close();
+    }
+  });
+
+  it('an application edited in a second tab meanwhile: "changed by someone else", the typed values kept', async () => {
+    const { context, page } = await newPage(stack.browser);
+    try {
+      await page.goto(url('/api/auth/login?returnTo=%2Fapi%2Fadmin%2Fapplications'));
+      await page.fill('#username', admin.username);
+      await Promise.all([page.waitForEvent('load'), page.press('#username', 'Enter')]);
+      await page.fill('#password', admin.password);
+      await Promise.all([page.waitForEvent('load'), page.press('#password', 'Enter')]);
+      await ready(page);
+      await follow(page, 'Seed App');
+      const appPath = new URL(page.url()).pathname;
+      const second = await context.newPage();
+      await second.goto(url(appPath));
+      await ready(second);
+      await second.getByLabel('Name', { exact: true }).fill('Seed App (renamed)');
+      await second.getByRole('button', { name: 'Save' }).click();
+      await second.getByText('Saved Seed App (renamed).').waitFor();
+
+      await page.getByLabel('Post-logout redirect URIs (optional)').fill(`${rpUrl}/bye`);
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('changed by someone else').waitFor();
+      expect(await page.getByLabel('Post-logout redirect URIs (optional)').inputValue()).toBe(`${rpUrl}/bye`);
+      await shots(page, 'application-stale-edit');
+      const clientId = appPath.split('/').pop();
+      const saved = await (await stack.app.admin(`/api/manage/applications/${clientId}`)).json();
+      expect(saved).toMatchObject({ name: 'Seed App (renamed)', postLogoutRedirectUris: [] });
+    } finally {
+      await context.close();
     }
   });
 });
