@@ -58,16 +58,20 @@ export async function tokensPage(): Promise<void> {
   const openApi = `${location.origin}/api/manage/openapi.json`;
   show(
     'API tokens',
-    h(
-      'p',
-      {},
-      'A token lets a script or pipeline call the management API (',
-      h('code', {}, '/api/manage'),
-      ') as an admin: send it as ',
-      h('code', {}, 'Authorization: Bearer <token>'),
-      '. The API is described by its OpenAPI document (it needs a token too):',
+    section(
+      'use-h',
+      'Using a token',
+      h(
+        'p',
+        {},
+        'A token lets a script or pipeline call the management API (',
+        h('code', {}, '/api/manage'),
+        ') as an admin: send it as ',
+        h('code', {}, 'Authorization: Bearer <token>'),
+        '. The API is described by its OpenAPI document (it needs a token too):',
+      ),
+      copyBox('OpenAPI address', openApi),
     ),
-    copyBox('OpenAPI address', openApi),
     secretBox,
     listBox,
     tableOr(
