@@ -25,6 +25,11 @@ import { setLogSink } from '../../shared/core/log.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';
 import { createServices } from '../../shared/web/services.ts';
+import { freePort, startAzuriteTables } from '../standins/azurite.ts';
+import { ensureLocalCa } from '../standins/ca.ts';
+import { DEMO_ENTRA } from '../standins/entra.ts';
+import { startKeyVaultStandIn } from '../standins/keyvault.ts';
+import { type LegStats, startTableProxy } from '../standins/table-proxy.ts';
 import { startAuthJsApp } from './authjs-app.ts';
 import { startBrokerApp } from './broker-app.ts';
 import { measureBundles } from './bundle.ts';
@@ -44,11 +49,6 @@ import {
   type SignInTiming,
 } from './flows.ts';
 import { createBenchIntegration } from './seed.ts';
-import { freePort, startAzuriteTables } from '../standins/azurite.ts';
-import { ensureLocalCa } from '../standins/ca.ts';
-import { DEMO_ENTRA } from '../standins/entra.ts';
-import { startKeyVaultStandIn } from '../standins/keyvault.ts';
-import { type LegStats, startTableProxy } from '../standins/table-proxy.ts';
 
 // `--quick`: a smoke run of every phase with a tenth of the samples (not for figures).
 const SCALE = process.argv.includes('--quick') ? 0.1 : 1;
