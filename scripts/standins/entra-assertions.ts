@@ -139,11 +139,12 @@ export function createAssertionVerifier(opts: AssertionVerifierOptions): Asserti
     const exp = payload.exp;
     if (typeof exp !== 'number') return malformed("the assertion has no 'exp' claim");
     const start = typeof payload.nbf === 'number' ? payload.nbf : payload.iat;
+    const issued = typeof payload.iat === 'number' ? payload.iat : start;
     const outside =
       exp + SKEW_SECONDS <= now ||
       (start !== undefined && start - SKEW_SECONDS > now) ||
       (typeof payload.iat === 'number' && payload.iat - SKEW_SECONDS > now) ||
-      (start !== undefined && exp - start > MAX_LIFETIME_SECONDS);
+      (issued !== undefined && exp - issued > MAX_LIFETIME_SECONDS + SKEW_SECONDS);
     if (!outside) return undefined;
     return fail(
       401,

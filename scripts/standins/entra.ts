@@ -17,9 +17,10 @@
  * managed identity endpoint (`/msi/token`, entra-msi.ts).
  */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { calculateJwkThumbprint, importJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
 import { serverCertificate } from './ca.ts';
 import { createAppRegistry, type FederatedCredentialInput } from './entra-apps.ts';
@@ -564,15 +565,18 @@ async function newSigningKey(): Promise<{
  * before oidc-provider, which then parses the copy as if it came off the wire.
  */
 function withBody(req: IncomingMessage, body: string): IncomingMessage {
-  const copy = new IncomingMessage(req.socket);
-  copy.method = req.method;
-  copy.url = req.url;
-  copy.httpVersion = req.httpVersion;
-  copy.headers = { ...req.headers, 'content-length': String(Buffer.byteLength(body)) };
-  copy.rawHeaders = req.rawHeaders;
-  copy.push(Buffer.from(body, 'utf8'));
-  copy.push(null);
-  return copy;
+  const copy = Readable.from([Buffer.from(body, 'utf8')], { objectMode: false });
+  return Object.assign(copy, {
+    method: req.method,
+    url: req.url,
+    httpVersion: req.httpVersion,
+    httpVersionMajor: req.httpVersionMajor,
+    httpVersionMinor: req.httpVersionMinor,
+    headers: { ...req.headers, 'content-length': String(Buffer.byteLength(body)) },
+    rawHeaders: req.rawHeaders,
+    socket: req.socket,
+    connection: req.socket,
+  }) as unknown as IncomingMessage;
 }
 
 function publicJwk(jwk: JWK): JWK {
