@@ -10,7 +10,9 @@
  *
  * Beyond Entra (a stand-in choice, see `docs/security.md` CR1): a `jti` seen before within its
  * lifetime is refused, except on tokens the stand-in itself issued (managed identity tokens are
- * meant to be reused for their whole lifetime, as Entra's are).
+ * meant to be reused for their whole lifetime, as Entra's are). Entra itself takes an assertion
+ * again until it expires (MSAL reuses its certificate assertions); `refuseReplayedJti: false`
+ * behaves like that.
  */
 import type { KeyObject } from 'node:crypto';
 import {
@@ -49,6 +51,8 @@ export interface AssertionVerifierOptions {
   fetchTimeoutMs?: number;
   fetchImpl?: typeof fetch;
   log?: (message: string) => void;
+  /** Refuse an assertion whose `jti` was already used (default true). */
+  refuseReplayedJti?: boolean;
 }
 
 export interface AssertionRequest {
@@ -157,7 +161,7 @@ export function createAssertionVerifier(opts: AssertionVerifierOptions): Asserti
   }
 
   function checkReplay(payload: JWTPayload, exempt: boolean): AssertionResult | undefined {
-    if (exempt || typeof payload.jti !== 'string') return undefined;
+    if (exempt || opts.refuseReplayedJti === false || typeof payload.jti !== 'string') return undefined;
     const now = Math.floor(opts.now() / 1000);
     for (const [key, until] of seenJti) if (until < now) seenJti.delete(key);
     const key = `${payload.iss}\u0000${payload.jti}`;

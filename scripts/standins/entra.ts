@@ -74,6 +74,11 @@ export interface EntraStandInOptions {
   identityHeader?: string;
   /** Fetches issuers' discovery documents and JWKS for federated credentials (default: global fetch). */
   fetchImpl?: typeof fetch;
+  /**
+   * Refuse a client assertion whose `jti` was seen before (default true). Entra does not: it takes
+   * an assertion until it expires; false reproduces that.
+   */
+  refuseReplayedAssertions?: boolean;
 }
 
 export interface EntraStandIn {
@@ -665,6 +670,7 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
     now,
     localIssuerKeys,
     log,
+    refuseReplayedJti: opts.refuseReplayedAssertions ?? true,
     ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
   });
   const graph = createGraph({

@@ -175,3 +175,56 @@ export async function tokenWithAssertion(
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+/** Signs `login` in at the stand-in's authorize endpoint (PKCE S256) and returns the code. */
+export async function authorizationCode(
+  standIn: EntraStandIn,
+  clientId: string,
+  login: string,
+): Promise<{ code: string; verifier: string; redirectUri: string }> {
+  const verifier = randomUUID() + randomUUID();
+  const redirectUri = 'http://localhost:7071/api/auth/callback';
+  const authorize = new URL(`${standIn.authority(DEMO_ENTRA.tenantId)}/oauth2/v2.0/authorize`);
+  authorize.search = new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    scope: 'openid profile',
+    redirect_uri: redirectUri,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    state: 's',
+    nonce: 'n',
+  }).toString();
+  const cookies = new Map<string, string>();
+  const jar = (res: Response) => {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair = ''] = line.split(';');
+      const i = pair.indexOf('=');
+      cookies.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+    }
+  };
+  const cookie = () => [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  let url = authorize.href;
+  for (let hop = 0; hop < 10; hop++) {
+    const res = await fetch(url, { redirect: 'manual', headers: { cookie: cookie() } });
+    jar(res);
+    if (res.status === 200) {
+      const action = /<form method="post" action="([^"]+)"/.exec(await res.text())?.[1] ?? '';
+      const post = await fetch(new URL(action.replace(/&amp;/g, '&'), url), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ login, password: 'any password' }),
+      });
+      jar(post);
+      url = new URL(post.headers.get('location') ?? '', url).href;
+      continue;
+    }
+    const location = new URL(res.headers.get('location') ?? '', url).href;
+    if (location.startsWith(redirectUri)) {
+      return { code: new URL(location).searchParams.get('code') ?? '', verifier, redirectUri };
+    }
+    url = location;
+  }
+  throw new Error('too many redirects');
+}

@@ -17,6 +17,7 @@ import {
 } from '../../scripts/standins/entra.ts';
 import { msalAuthorityOptions } from '../../shared/entra/authority.ts';
 import {
+  authorizationCode,
   clientCredentialsToken,
   EXCHANGE_AUDIENCE,
   graph,
@@ -223,6 +224,50 @@ describe('federated identity credentials (the broker as issuer)', () => {
     expect(decodeJwt(result?.accessToken ?? '')).toMatchObject({ appid: APP_A, tid: DEMO_ENTRA.tenantId });
     expect(broker.hits).toContain('/api/oidc/.well-known/openid-configuration');
     expect(broker.hits).toContain('/api/oidc/jwks');
+  });
+
+  it('redeems an authorization code with a federated assertion (the broker at sign-in), through MSAL', async () => {
+    const flow = await authorizationCode(standIn, APP_A, 'alice');
+    const cca = msalClient(APP_A, { clientAssertion: async () => broker.mint({ sub: subjectOf(APP_A) }) });
+    const result = await cca.acquireTokenByCode({
+      code: flow.code,
+      codeVerifier: flow.verifier,
+      redirectUri: flow.redirectUri,
+      scopes: ['openid', 'profile'],
+      nonce: 'n',
+    });
+    expect(decodeJwt(result.idToken)).toMatchObject({ aud: APP_A, preferred_username: 'alice@demo.example' });
+    // The same code with an assertion naming integration B's subject is refused before redemption.
+    const again = await authorizationCode(standIn, APP_A, 'bob');
+    const wrong = msalClient(APP_A, { clientAssertion: async () => broker.mint({ sub: subjectOf(APP_B) }) });
+    const err = await failure(
+      wrong.acquireTokenByCode({
+        code: again.code,
+        codeVerifier: again.verifier,
+        redirectUri: again.redirectUri,
+        scopes: ['openid'],
+      }),
+    );
+    expect(err.message).toMatch(/AADSTS700213:/);
+  });
+
+  it('takes a replayed jti again when configured as Entra behaves', async () => {
+    const tenant = demoTenant();
+    tenant.apps.push({
+      clientId: APP_A,
+      redirectUris: [],
+      federatedCredentials: [
+        { name: 'broker', issuer: broker.issuer, subject: subjectOf(APP_A), audiences: [EXCHANGE_AUDIENCE] },
+      ],
+    });
+    const lenient = await startEntraStandIn({ tenants: [tenant], refuseReplayedAssertions: false });
+    try {
+      const assertion = await broker.mint({ sub: subjectOf(APP_A) });
+      expect((await tokenWithAssertion(lenient, APP_A, assertion)).status).toBe(200);
+      expect((await tokenWithAssertion(lenient, APP_A, assertion)).status).toBe(200);
+    } finally {
+      await lenient.close();
+    }
   });
 
   it('accepts PS256 and ES256 signatures too, and reuses the fetched discovery and JWKS', async () => {
