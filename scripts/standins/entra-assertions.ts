@@ -123,7 +123,7 @@ export function createAssertionVerifier(opts: AssertionVerifierOptions): Asserti
     if (local) return local;
     const cached = issuerCache.get(issuer);
     const now = opts.now();
-    if (cached && now - cached.fetchedAt < (fresh ? 5_000 : cacheMs)) return cached.jwks;
+    if (cached && !fresh && now - cached.fetchedAt < cacheMs) return cached.jwks;
     const discovery = (await getJson(
       `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`,
     )) as Record<string, unknown>;

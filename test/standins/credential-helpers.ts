@@ -23,14 +23,17 @@ export interface TestIssuer {
     claims: Record<string, unknown>,
     opts?: { alg?: 'RS256' | 'PS256' | 'ES256'; kid?: string },
   ): Promise<string>;
+  /** Key rollover: a new RSA key signs from now on; the JWKS publishes it next to the old one. */
+  rotate(): Promise<string>;
   close(): Promise<void>;
 }
 
 /** An OpenID issuer under `/api/oidc` (as the broker publishes itself), over https or loopback http. */
 export async function startIssuer(protocol: 'https' | 'http' = 'https'): Promise<TestIssuer> {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  let rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  let rsaKid = 'rsa-1';
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const rsaJwk: JWK = { ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', use: 'sig' };
+  const rsaJwks: JWK[] = [{ ...(await exportJWK(rsa.publicKey)), kid: rsaKid, use: 'sig' }];
   const ecJwk: JWK = { ...(await exportJWK(ec.publicKey)), kid: 'ec-1', use: 'sig' };
   const hits: string[] = [];
   let issuer = '';
@@ -45,7 +48,7 @@ export async function startIssuer(protocol: 'https' | 'http' = 'https'): Promise
             id_token_signing_alg_values_supported: ['RS256', 'PS256', 'ES256'],
           }
         : path === '/api/oidc/jwks'
-          ? { keys: [rsaJwk, ecJwk] }
+          ? { keys: [...rsaJwks, ecJwk] }
           : undefined;
     res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body ?? { error: 'not_found' }));
@@ -70,8 +73,14 @@ export async function startIssuer(protocol: 'https' | 'http' = 'https'): Promise
         jti: randomUUID(),
         ...claims,
       })
-        .setProtectedHeader({ alg, typ: 'JWT', kid: opts.kid ?? (alg === 'ES256' ? 'ec-1' : 'rsa-1') })
+        .setProtectedHeader({ alg, typ: 'JWT', kid: opts.kid ?? (alg === 'ES256' ? 'ec-1' : rsaKid) })
         .sign(alg === 'ES256' ? ec.privateKey : rsa.privateKey);
+    },
+    rotate: async () => {
+      rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      rsaKid = `rsa-${rsaJwks.length + 1}`;
+      rsaJwks.push({ ...(await exportJWK(rsa.publicKey)), kid: rsaKid, use: 'sig' });
+      return rsaKid;
     },
     close: () =>
       new Promise<void>((resolve) => {

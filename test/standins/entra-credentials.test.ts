@@ -6,7 +6,7 @@
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { ConfidentialClientApplication, type Configuration } from '@azure/msal-node';
-import { decodeJwt, SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEMO_ENTRA,
@@ -281,6 +281,18 @@ describe('federated identity credentials (the broker as issuer)', () => {
       expect(reply.status).toBe(200);
     }
     expect(broker.hits.length).toBe(before);
+  });
+
+  it("follows the issuer's key rollover: a new kid makes the stand-in read the JWKS again", async () => {
+    const before = await broker.mint({ sub: subjectOf(APP_A) });
+    const kid = await broker.rotate();
+    const jwksReads = broker.hits.filter((h) => h === '/api/oidc/jwks').length;
+    const after = await broker.mint({ sub: subjectOf(APP_A) });
+    expect(decodeProtectedHeader(after).kid).toBe(kid);
+    expect((await tokenWithAssertion(standIn, APP_A, after)).status).toBe(200);
+    expect(broker.hits.filter((h) => h === '/api/oidc/jwks').length).toBe(jwksReads + 1);
+    // One signed with the previous key stays valid while the JWKS still publishes that key.
+    expect((await tokenWithAssertion(standIn, APP_A, before)).status).toBe(200);
   });
 
   it("refuses an assertion minted for integration A at integration B's app (AADSTS700213)", async () => {
