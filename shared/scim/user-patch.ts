@@ -3,7 +3,8 @@
  * tutorial and its known-issues page): `Replace`/`Add`/`Remove` in any case; `active` as `false` or
  * `"False"`; `emails[type eq "work"].value`; `addresses[type eq "work"].formatted`;
  * `name.givenName`; the enterprise extension's `manager` as an id string or `{value}`; a value
- * object without a path; attribute names in any case (`emails[type eq "other"].Value`).
+ * object without a path; attribute names in any case (`emails[type eq "other"].Value`); `manager`
+ * without its schema URN and with a one-item list as its value (the tutorial's "Example 5").
  */
 import { scimBoolean } from './boolean.ts';
 import { badRequest, invalidValue } from './errors.ts';
@@ -99,6 +100,9 @@ function coreChanges(o: PatchOperation, rules: ProvisioningRules): UserChange[] 
         if (!picked.found) return op === 'replace' ? [{ attribute: 'workAddress', value: null }] : ignored;
         return [{ attribute: 'workAddress', value: optionalString(picked.value, 'addresses') }];
       }
+      case 'manager':
+        // The tutorial's "Example 5" names the enterprise attribute without its schema URN.
+        return enterpriseChanges(o);
       case 'id':
         throw badRequest('mutability', 'id cannot be changed');
       default:
@@ -158,7 +162,10 @@ function enterpriseChanges(o: PatchOperation): UserChange[] {
     return [{ attribute: 'ignored', path: o.path.raw }];
   }
   if (o.op === 'remove') return [{ attribute: 'manager', value: null }];
-  const v = !sub && isObject(o.value) ? member(o.value, 'value') : o.value;
+  // `[{"$ref": …, "value": id}]` in the tutorial's "Example 5"; `{value}` or the id itself elsewhere.
+  if (Array.isArray(o.value) && o.value.length > 1) throw invalidValue('manager', 'takes one value');
+  const item = Array.isArray(o.value) ? (o.value[0] ?? null) : o.value;
+  const v = !sub && isObject(item) ? member(item, 'value') : item;
   const s = optionalString(v, 'manager');
   return [{ attribute: 'manager', value: s === null ? null : checkedId(s, 'manager') }];
 }

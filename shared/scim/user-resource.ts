@@ -129,7 +129,8 @@ export function parseScimUser(body: unknown, rules: ProvisioningRules): Provisio
   const email = optionalString(pickFromList(u.emails ?? [], 'work', 'value').value, 'emails');
   const address = optionalString(pickFromList(u.addresses ?? [], 'work', 'formatted').value, 'addresses');
   const ext = u[ENTERPRISE_USER_SCHEMA];
-  const managerRaw = ext ? member(ext, 'manager') : undefined;
+  // The tutorial's "Example 2" sends `manager` at the top level (as null); the extension's wins.
+  const managerRaw = (ext ? member(ext, 'manager') : undefined) ?? member(body, 'manager');
   const manager = optionalString(isObject(managerRaw) ? member(managerRaw, 'value') : managerRaw, 'manager');
   const externalId = optionalString(u.externalId, 'externalId');
 
