@@ -75,7 +75,11 @@ interface Collected {
   workEmailQualifier: boolean;
 }
 
-function valuePath(resource: ScimResourceType, node: { attrPath: string; valFilter: Filter }, out: Collected) {
+function valuePath(
+  resource: ScimResourceType,
+  node: { attrPath: string; valFilter: Filter },
+  out: Collected,
+) {
   const inner = node.valFilter as { op: string; attrPath?: string; compValue?: unknown };
   const sub = inner.attrPath?.toLowerCase();
   if (inner.op === 'eq' && sub === 'value') {
@@ -87,7 +91,9 @@ function valuePath(resource: ScimResourceType, node: { attrPath: string; valFilt
     out.workEmailQualifier = true;
     return;
   }
-  throw unsupported(`${node.attrPath.slice(0, 100)}[…] is supported only as [value eq "…"] or emails[type eq "work"]`);
+  throw unsupported(
+    `${node.attrPath.slice(0, 100)}[…] is supported only as [value eq "…"] or emails[type eq "work"]`,
+  );
 }
 
 function compare(resource: ScimResourceType, attrPath: string, value: unknown, out: Collected) {
@@ -102,7 +108,10 @@ function collect(resource: ScimResourceType, node: Filter, out: Collected): void
     for (const f of (node as { filters: Filter[] }).filters) collect(resource, f, out);
     return;
   }
-  if (node.op === '[]') return valuePath(resource, node as { attrPath: string; valFilter: Filter }, out);
+  if (node.op === '[]') {
+    valuePath(resource, node as { attrPath: string; valFilter: Filter }, out);
+    return;
+  }
   if (node.op !== 'eq') throw unsupported(`the operator "${node.op}" is not supported; use eq (and and)`);
   const cmp = node as { attrPath: string; compValue: unknown };
   compare(resource, cmp.attrPath, cmp.compValue, out);
@@ -131,7 +140,8 @@ export function parseFilter<R extends ScimResourceType>(
   resource: R,
   filter: string,
 ): ScimQuery<R extends 'User' ? UserFilterAttribute : GroupFilterAttribute> {
-  if (filter.length > MAX_FILTER_LENGTH) throw unsupported(`the filter is longer than ${MAX_FILTER_LENGTH} characters`);
+  if (filter.length > MAX_FILTER_LENGTH)
+    throw unsupported(`the filter is longer than ${MAX_FILTER_LENGTH} characters`);
   const out: Collected = { pairs: [], workEmailQualifier: false };
   collect(resource, parseLenient(filter), out);
   if (out.workEmailQualifier && !out.pairs.some(([name]) => name === 'email')) {
@@ -143,5 +153,7 @@ export function parseFilter<R extends ScimResourceType>(
     if (name in equals && equals[name] !== value) matchesNothing = true;
     equals[name] = value;
   }
-  return { equals, matchesNothing } as ScimQuery<R extends 'User' ? UserFilterAttribute : GroupFilterAttribute>;
+  return { equals, matchesNothing } as ScimQuery<
+    R extends 'User' ? UserFilterAttribute : GroupFilterAttribute
+  >;
 }

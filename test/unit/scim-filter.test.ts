@@ -14,12 +14,17 @@ function scimTypeOf(fn: () => unknown): string | undefined {
 
 describe('parseFilter', () => {
   it('reads the equality filters Entra sends', () => {
-    expect(parseFilter('User', 'userName eq "bjensen@example.com"').equals).toEqual({ userName: 'bjensen@example.com' });
+    expect(parseFilter('User', 'userName eq "bjensen@example.com"').equals).toEqual({
+      userName: 'bjensen@example.com',
+    });
     expect(parseFilter('User', 'externalId eq "58342554-38d6-4ec8-948c-50044d0a33fd"').equals).toEqual({
       externalId: '58342554-38d6-4ec8-948c-50044d0a33fd',
     });
     expect(parseFilter('Group', 'displayName eq "Sales EMEA"').equals).toEqual({ displayName: 'Sales EMEA' });
-    expect(parseFilter('Group', 'id eq "g1" and members[value eq "u1"]').equals).toEqual({ id: 'g1', members: 'u1' });
+    expect(parseFilter('Group', 'id eq "g1" and members[value eq "u1"]').equals).toEqual({
+      id: 'g1',
+      members: 'u1',
+    });
     expect(parseFilter('Group', 'members.value eq "u1"').equals).toEqual({ members: 'u1' });
     expect(parseFilter('Group', 'members eq "u1"').equals).toEqual({ members: 'u1' });
   });
@@ -32,7 +37,9 @@ describe('parseFilter', () => {
   });
 
   it('keeps escaped quotes in values', () => {
-    expect(parseFilter('Group', 'displayName eq "Sales \\"EMEA\\""').equals).toEqual({ displayName: 'Sales "EMEA"' });
+    expect(parseFilter('Group', 'displayName eq "Sales \\"EMEA\\""').equals).toEqual({
+      displayName: 'Sales "EMEA"',
+    });
   });
 
   it('accepts a filter that finds nothing: the store answers an empty list', () => {
@@ -61,7 +68,10 @@ describe('parseFilter', () => {
       ['User', ''],
       ['User', '(('],
     ] as const) {
-      expect(scimTypeOf(() => parseFilter(resource, filter)), `${resource}: ${filter}`).toBe('400 invalidFilter');
+      expect(
+        scimTypeOf(() => parseFilter(resource, filter)),
+        `${resource}: ${filter}`,
+      ).toBe('400 invalidFilter');
     }
   });
 

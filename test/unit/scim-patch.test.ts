@@ -35,11 +35,16 @@ describe('user PATCH', () => {
   });
 
   it('reads active as a boolean or a "True"/"False" string, and nothing else', () => {
-    const active = (value: unknown) => normalizeUserPatch(body({ op: 'Replace', path: 'active', value }), rules);
+    const active = (value: unknown) =>
+      normalizeUserPatch(body({ op: 'Replace', path: 'active', value }), rules);
     expect(active('False')).toEqual([{ attribute: 'active', value: false }]);
     expect(active('true')).toEqual([{ attribute: 'active', value: true }]);
     expect(active(true)).toEqual([{ attribute: 'active', value: true }]);
-    expect(failure(() => active('no'))).toMatchObject({ status: 400, scimType: 'invalidValue', detail: 'active: must be true or false' });
+    expect(failure(() => active('no'))).toMatchObject({
+      status: 400,
+      scimType: 'invalidValue',
+      detail: 'active: must be true or false',
+    });
     expect(failure(() => active(0))).toMatchObject({ scimType: 'invalidValue' });
     expect(failure(() => normalizeUserPatch(body({ op: 'remove', path: 'active' }), rules))).toMatchObject({
       scimType: 'invalidValue',
@@ -73,11 +78,22 @@ describe('user PATCH', () => {
   it('maps the multi-valued attributes to the one email and work address the broker keeps', () => {
     const changes = normalizeUserPatch(
       body(
-        { op: 'replace', path: 'emails', value: [{ type: 'home', value: 'h@x.com' }, { type: 'work', value: 'w@x.com' }] },
+        {
+          op: 'replace',
+          path: 'emails',
+          value: [
+            { type: 'home', value: 'h@x.com' },
+            { type: 'work', value: 'w@x.com' },
+          ],
+        },
         { op: 'add', path: 'emails[primary eq true].value', value: 'p@x.com' },
         { op: 'add', path: 'emails[type eq "home"].value', value: 'h2@x.com' },
         { op: 'replace', path: 'addresses', value: [{ type: 'work', formatted: '1 Main St' }] },
-        { op: 'replace', path: 'addresses[type eq "work"]', value: { formatted: '2 Main St', locality: 'X' } },
+        {
+          op: 'replace',
+          path: 'addresses[type eq "work"]',
+          value: { formatted: '2 Main St', locality: 'X' },
+        },
         { op: 'remove', path: 'emails[type eq "work"]' },
         { op: 'remove', path: 'addresses' },
       ),
@@ -96,34 +112,59 @@ describe('user PATCH', () => {
   });
 
   it('takes the manager as an id, {value} or a one-item list, with or without its schema URN', () => {
-    const manager = (path: string, value: unknown) => normalizeUserPatch(body({ op: 'Add', path, value }), rules);
+    const manager = (path: string, value: unknown) =>
+      normalizeUserPatch(body({ op: 'Add', path, value }), rules);
     expect(manager(`${ENTERPRISE}:manager`, 'm1')).toEqual([{ attribute: 'manager', value: 'm1' }]);
-    expect(manager(`${ENTERPRISE}:manager`, { value: 'm2' })).toEqual([{ attribute: 'manager', value: 'm2' }]);
+    expect(manager(`${ENTERPRISE}:manager`, { value: 'm2' })).toEqual([
+      { attribute: 'manager', value: 'm2' },
+    ]);
     expect(manager(`${ENTERPRISE}:manager.value`, 'm3')).toEqual([{ attribute: 'manager', value: 'm3' }]);
-    expect(manager('manager', [{ $ref: null, value: 'm4' }])).toEqual([{ attribute: 'manager', value: 'm4' }]);
+    expect(manager('manager', [{ $ref: null, value: 'm4' }])).toEqual([
+      { attribute: 'manager', value: 'm4' },
+    ]);
     expect(manager(`${ENTERPRISE}:manager`, '')).toEqual([{ attribute: 'manager', value: null }]);
     expect(normalizeUserPatch(body({ op: 'Remove', path: `${ENTERPRISE}:manager` }), rules)).toEqual([
       { attribute: 'manager', value: null },
     ]);
-    expect(failure(() => manager('manager', [{ value: 'a' }, { value: 'b' }]))).toMatchObject({ scimType: 'invalidValue' });
+    expect(failure(() => manager('manager', [{ value: 'a' }, { value: 'b' }]))).toMatchObject({
+      scimType: 'invalidValue',
+    });
   });
 
   it('applies the management API rules: a refused value is 400 invalidValue naming the attribute', () => {
-    expect(failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'userName', value: 'has space' }), rules))).toEqual({
+    expect(
+      failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'userName', value: 'has space' }), rules)),
+    ).toEqual({
       status: 400,
       scimType: 'invalidValue',
       detail: 'userName: may contain letters a-z, digits and . _ @ - only',
     });
-    expect(failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'userName', value: '' }), rules))).toMatchObject({
+    expect(
+      failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'userName', value: '' }), rules)),
+    ).toMatchObject({
       detail: 'userName: is required',
     });
     expect(
-      failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'emails[type eq "work"].value', value: 'nope' }), rules)),
-    ).toMatchObject({ scimType: 'invalidValue', detail: 'emails[type eq "work"].value: must be a valid email address' });
-    expect(failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'displayName', value: 'a\u0000b' }), rules))).toMatchObject({
+      failure(() =>
+        normalizeUserPatch(
+          body({ op: 'Replace', path: 'emails[type eq "work"].value', value: 'nope' }),
+          rules,
+        ),
+      ),
+    ).toMatchObject({
+      scimType: 'invalidValue',
+      detail: 'emails[type eq "work"].value: must be a valid email address',
+    });
+    expect(
+      failure(() =>
+        normalizeUserPatch(body({ op: 'Replace', path: 'displayName', value: 'a\u0000b' }), rules),
+      ),
+    ).toMatchObject({
       detail: 'displayName: must not contain control characters',
     });
-    expect(failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'externalId', value: 7 }), rules))).toMatchObject({
+    expect(
+      failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'externalId', value: 7 }), rules)),
+    ).toMatchObject({
       detail: 'externalId: must be a string',
     });
   });
@@ -132,7 +173,9 @@ describe('user PATCH', () => {
     expect(normalizeUserPatch(body({ op: 'Replace', path: 'displayName', value: null }), rules)).toEqual([
       { attribute: 'displayName', value: null },
     ]);
-    expect(failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'id', value: 'x' }), rules))).toMatchObject({
+    expect(
+      failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'id', value: 'x' }), rules)),
+    ).toMatchObject({
       status: 400,
       scimType: 'mutability',
     });
@@ -143,7 +186,11 @@ describe('user PATCH', () => {
       normalizeUserPatch(
         body(
           { op: 'Add', path: 'title', value: 'Boss' },
-          { op: 'Add', path: 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:tag', value: '7' },
+          {
+            op: 'Add',
+            path: 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:tag',
+            value: '7',
+          },
           { op: 'Replace', path: 'emails[value co "x"].value', value: 'y@x.com' },
           { op: 'Replace', path: 'name.formatted', value: 'A B' },
         ),
@@ -151,7 +198,10 @@ describe('user PATCH', () => {
       ),
     ).toEqual([
       { attribute: 'ignored', path: 'title' },
-      { attribute: 'ignored', path: 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:tag' },
+      {
+        attribute: 'ignored',
+        path: 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:tag',
+      },
       { attribute: 'ignored', path: 'emails[value co "x"].value' },
       { attribute: 'ignored', path: 'name.formatted' },
     ]);
@@ -185,7 +235,11 @@ describe('user PATCH', () => {
   });
 
   it(`takes at most ${MAX_PATCH_OPERATIONS} operations`, () => {
-    const ops = Array.from({ length: MAX_PATCH_OPERATIONS }, () => ({ op: 'Replace', path: 'active', value: true }));
+    const ops = Array.from({ length: MAX_PATCH_OPERATIONS }, () => ({
+      op: 'Replace',
+      path: 'active',
+      value: true,
+    }));
     expect(normalizeUserPatch(body(...ops), rules)).toHaveLength(MAX_PATCH_OPERATIONS);
     expect(failure(() => normalizeUserPatch(body(...ops, ops[0]), rules))).toMatchObject({
       status: 400,
@@ -247,36 +301,54 @@ describe('group PATCH', () => {
       { attribute: 'displayName', value: 'Sales EMEA' },
       { attribute: 'ignored', path: 'description' },
     ]);
-    expect(failure(() => normalizeGroupPatch(body({ op: 'Replace', path: 'displayName', value: '' }), rules))).toMatchObject({
+    expect(
+      failure(() => normalizeGroupPatch(body({ op: 'Replace', path: 'displayName', value: '' }), rules)),
+    ).toMatchObject({
       scimType: 'invalidValue',
       detail: 'displayName: is required',
     });
   });
 
   it('refuses member paths it cannot apply and member ids that are not ids', () => {
-    expect(failure(() => normalizeGroupPatch(body({ op: 'add', path: 'members[value eq "u1"]', value: 'x' }), rules))).toMatchObject({
+    expect(
+      failure(() =>
+        normalizeGroupPatch(body({ op: 'add', path: 'members[value eq "u1"]', value: 'x' }), rules),
+      ),
+    ).toMatchObject({
       scimType: 'invalidPath',
     });
-    expect(failure(() => normalizeGroupPatch(body({ op: 'remove', path: 'members[display eq "x"]' }), rules))).toMatchObject({
+    expect(
+      failure(() => normalizeGroupPatch(body({ op: 'remove', path: 'members[display eq "x"]' }), rules)),
+    ).toMatchObject({
       scimType: 'invalidPath',
     });
-    expect(failure(() => normalizeGroupPatch(body({ op: 'add', path: 'members', value: [{ value: 5 }] }), rules))).toMatchObject({
+    expect(
+      failure(() => normalizeGroupPatch(body({ op: 'add', path: 'members', value: [{ value: 5 }] }), rules)),
+    ).toMatchObject({
       scimType: 'invalidValue',
       detail: 'members.value: must be a string',
     });
-    expect(failure(() => normalizeGroupPatch(body({ op: 'add', path: 'members', value: [{ value: '' }] }), rules))).toMatchObject({
+    expect(
+      failure(() => normalizeGroupPatch(body({ op: 'add', path: 'members', value: [{ value: '' }] }), rules)),
+    ).toMatchObject({
       scimType: 'invalidValue',
     });
   });
 
   it(`names at most ${MAX_MEMBERS_PER_REQUEST} members per request, across operations`, () => {
     const half = MAX_MEMBERS_PER_REQUEST / 2;
-    const ok = body({ op: 'Add', path: 'members', value: ids(half) }, { op: 'Add', path: 'members', value: ids(half, half) });
+    const ok = body(
+      { op: 'Add', path: 'members', value: ids(half) },
+      { op: 'Add', path: 'members', value: ids(half, half) },
+    );
     expect(normalizeGroupPatch(ok, rules)).toHaveLength(2);
     const tooMany = body(
       { op: 'Add', path: 'members', value: ids(half) },
       { op: 'Add', path: 'members', value: ids(half + 1, half) },
     );
-    expect(failure(() => normalizeGroupPatch(tooMany, rules))).toMatchObject({ status: 400, scimType: 'invalidValue' });
+    expect(failure(() => normalizeGroupPatch(tooMany, rules))).toMatchObject({
+      status: 400,
+      scimType: 'invalidValue',
+    });
   });
 });

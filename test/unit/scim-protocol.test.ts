@@ -47,7 +47,11 @@ describe('SCIM errors', () => {
   });
 
   it('has 404 without a scimType and 409 uniqueness', () => {
-    expect(notFound('User', 'abc').toBody()).toEqual({ schemas: [ERROR_MESSAGE], status: '404', detail: 'User abc not found' });
+    expect(notFound('User', 'abc').toBody()).toEqual({
+      schemas: [ERROR_MESSAGE],
+      status: '404',
+      detail: 'User abc not found',
+    });
     expect(notFound('User', '<script>').detail).toBe('User not found');
     expect(uniqueness('userName is taken').toBody()).toMatchObject({ status: '409', scimType: 'uniqueness' });
   });
@@ -114,7 +118,11 @@ describe('paging (RFC 7644 §3.4.2.4)', () => {
       itemsPerPage: 2,
       Resources: [{ id: 'a' }, { id: 'b' }],
     });
-    expect(listResponse([], 0, { startIndex: 1 })).toMatchObject({ totalResults: 0, itemsPerPage: 0, Resources: [] });
+    expect(listResponse([], 0, { startIndex: 1 })).toMatchObject({
+      totalResults: 0,
+      itemsPerPage: 0,
+      Resources: [],
+    });
   });
 });
 
@@ -145,9 +153,21 @@ describe('discovery documents', () => {
     const list = schemasList(BASE);
     expect(list.Resources.map((s) => s.id)).toEqual([USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA]);
     const user = list.Resources[0]!;
-    expect(user.attributes.map((a) => a.name)).toEqual(['userName', 'name', 'displayName', 'active', 'emails', 'addresses']);
+    expect(user.attributes.map((a) => a.name)).toEqual([
+      'userName',
+      'name',
+      'displayName',
+      'active',
+      'emails',
+      'addresses',
+    ]);
     const userName = user.attributes[0]!;
-    expect(userName).toMatchObject({ required: true, uniqueness: 'server', caseExact: false, mutability: 'readWrite' });
+    expect(userName).toMatchObject({
+      required: true,
+      uniqueness: 'server',
+      caseExact: false,
+      mutability: 'readWrite',
+    });
     const enterprise = list.Resources[1]!;
     expect(enterprise.attributes.map((a) => a.name)).toEqual(['manager']);
     expect(user.meta.location).toBe(`${BASE}/Schemas/${USER_SCHEMA}`);
