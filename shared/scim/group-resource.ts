@@ -23,8 +23,17 @@ export interface ProvisionedGroupInput {
   memberIds: string[];
 }
 
-/** `members` is given only when the client asked for it (Entra reads groups with excludedAttributes=members). */
-export function toScimGroup(group: ScimGroupSource, baseUrl: string, members?: string[]) {
+export interface ScimMemberSource {
+  value: string;
+  /** The member's display name, when the caller has it. */
+  display?: string;
+}
+
+/**
+ * `members` is given only when the client wants them: Entra reads groups with
+ * `excludedAttributes=members` (see `membersRequested`).
+ */
+export function toScimGroup(group: ScimGroupSource, baseUrl: string, members?: ScimMemberSource[]) {
   return {
     schemas: [GROUP_SCHEMA],
     id: group.id,
@@ -32,10 +41,11 @@ export function toScimGroup(group: ScimGroupSource, baseUrl: string, members?: s
     displayName: group.displayName,
     ...(members
       ? {
-          members: members.map((value) => ({
-            value,
-            $ref: `${baseUrl}/Users/${encodeURIComponent(value)}`,
+          members: members.map((m) => ({
+            value: m.value,
+            $ref: `${baseUrl}/Users/${encodeURIComponent(m.value)}`,
             type: 'User',
+            ...(m.display ? { display: m.display } : {}),
           })),
         }
       : {}),
@@ -79,4 +89,28 @@ export function parseScimGroup(body: unknown, rules: ProvisioningRules): Provisi
     externalId: externalId === null ? null : checkedId(externalId, 'externalId'),
     memberIds: [...new Set(memberIds(members))],
   };
+}
+
+/**
+ * Whether a group read should carry its members, from the `attributes` and `excludedAttributes`
+ * query parameters (RFC 7644 §3.4.2.5): not when `members` is excluded, nor when `attributes` names
+ * others only.
+ */
+export function membersRequested(query: {
+  attributes?: string | null;
+  excludedAttributes?: string | null;
+}): boolean {
+  const names = (v: string | null | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((s) =>
+        s
+          .trim()
+          .toLowerCase()
+          .replace(/^urn:ietf:params:scim:schemas:core:2\.0:group:/, ''),
+      )
+      .filter(Boolean);
+  if (names(query.excludedAttributes).some((n) => n === 'members' || n.startsWith('members.'))) return false;
+  const wanted = names(query.attributes);
+  return wanted.length === 0 || wanted.some((n) => n === 'members' || n.startsWith('members.'));
 }

@@ -79,5 +79,9 @@ export function readPatchRequest(body: unknown): PatchOperation[] {
     }
     out.push({ op, path: parsePatchPath(path), ...(value === undefined ? {} : { value }) });
   });
+  // A value object without a path counts one operation per attribute it names.
+  if (out.length > MAX_PATCH_OPERATIONS) {
+    throw badRequest('invalidValue', `a PATCH may carry at most ${MAX_PATCH_OPERATIONS} operations`);
+  }
   return out;
 }

@@ -35,8 +35,11 @@ function eqConditions(node: Filter, out: Record<string, string | number | boolea
   return true;
 }
 
-/** Splits `urn:…:User:manager.value` into schema, attribute and sub-attribute. */
-function splitAttrPath(attrPath: string): { schema?: string; attribute: string; subAttribute?: string } {
+/** Splits `urn:…:User:manager.value` into schema, attribute and sub-attribute (one level only). */
+function splitAttrPath(
+  raw: string,
+  attrPath: string,
+): { schema?: string; attribute: string; subAttribute?: string } {
   let schema: string | undefined;
   let rest = attrPath;
   if (attrPath.toLowerCase().startsWith('urn:')) {
@@ -47,14 +50,14 @@ function splitAttrPath(attrPath: string): { schema?: string; attribute: string; 
   const dot = rest.indexOf('.');
   const attribute = dot < 0 ? rest : rest.slice(0, dot);
   const subAttribute = dot < 0 ? undefined : rest.slice(dot + 1);
-  if (!attribute || subAttribute === '' || subAttribute?.includes('.')) throw new Error('bad path');
+  if (!attribute || subAttribute === '' || subAttribute?.includes('.')) invalidPath(raw);
   return { ...(schema ? { schema } : {}), attribute, ...(subAttribute ? { subAttribute } : {}) };
 }
 
 function fromValuePath(raw: string, vp: { attrPath: string; valFilter: Filter }, sub?: string): PatchPath {
   const filter: Record<string, string | number | boolean | null> = {};
   const supported = eqConditions(vp.valFilter, filter);
-  const base = splitAttrPath(vp.attrPath);
+  const base = splitAttrPath(raw, vp.attrPath);
   if (base.subAttribute) invalidPath(raw);
   return {
     ...base,
@@ -75,30 +78,23 @@ function tryParse(text: string): Filter | undefined {
 export function parsePatchPath(raw: string): PatchPath {
   const text = raw.trim();
   if (!text || text.length > MAX_PATH_LENGTH) invalidPath(raw);
-  try {
-    const alone = tryParse(text);
-    if (alone) {
-      if (alone.op !== '[]') invalidPath(raw);
-      return fromValuePath(raw, alone as { attrPath: string; valFilter: Filter });
+  const alone = tryParse(text);
+  if (alone) {
+    if (alone.op !== '[]') invalidPath(raw);
+    return fromValuePath(raw, alone as { attrPath: string; valFilter: Filter });
+  }
+  const withPr = tryParse(`${text} pr`);
+  if (withPr?.op === 'pr') return { ...splitAttrPath(raw, (withPr as { attrPath: string }).attrPath), raw };
+  if (withPr?.op === 'and') {
+    const filters = (withPr as { filters: Filter[] }).filters;
+    const [vp, pr] = filters;
+    if (filters.length === 2 && vp?.op === '[]' && pr?.op === 'pr') {
+      const base = (vp as { attrPath: string }).attrPath;
+      const full = (pr as { attrPath: string }).attrPath;
+      const sub = full.startsWith(`${base}.`) ? full.slice(base.length + 1) : '';
+      if (sub && !sub.includes('.'))
+        return fromValuePath(raw, vp as { attrPath: string; valFilter: Filter }, sub);
     }
-    const withPr = tryParse(`${text} pr`);
-    if (withPr?.op === 'pr') return { ...splitAttrPath((withPr as { attrPath: string }).attrPath), raw };
-    if (withPr?.op === 'and') {
-      const [vp, pr] = (withPr as { filters: Filter[] }).filters as [Filter | undefined, Filter | undefined];
-      const filters = (withPr as { filters: Filter[] }).filters;
-      if (filters.length === 2 && vp?.op === '[]' && pr?.op === 'pr') {
-        const base = (vp as { attrPath: string }).attrPath;
-        const full = (pr as { attrPath: string }).attrPath;
-        if (full.startsWith(`${base}.`)) {
-          const sub = full.slice(base.length + 1);
-          if (sub && !sub.includes('.'))
-            return fromValuePath(raw, vp as { attrPath: string; valFilter: Filter }, sub);
-        }
-      }
-    }
-  } catch (err) {
-    if (err instanceof Error && err.message === 'bad path') invalidPath(raw);
-    throw err;
   }
   return invalidPath(raw);
 }

@@ -68,6 +68,7 @@ export const USER_SCHEMA_DEFINITION: SchemaDefinition = {
       subAttributes: [
         attr('givenName', 'string', 'The given name of the User.'),
         attr('familyName', 'string', 'The family name of the User.'),
+        attr('formatted', 'string', 'The full name, formatted for display.'),
       ],
     }),
     attr('displayName', 'string', 'The name of the User, suitable for display to end-users.'),
@@ -114,7 +115,6 @@ export const GROUP_SCHEMA_DEFINITION: SchemaDefinition = {
     attr('displayName', 'string', 'A human-readable name for the Group.', { required: true }),
     attr('members', 'complex', 'A list of members of the Group.', {
       multiValued: true,
-      returned: 'request',
       subAttributes: [
         attr('value', 'string', 'Identifier of the member of this Group.', { mutability: 'immutable' }),
         attr('$ref', 'reference', 'The URI of the member resource.', {

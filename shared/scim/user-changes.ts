@@ -11,6 +11,7 @@ export type UserChange =
   | { attribute: 'externalId'; value: string | null }
   | { attribute: 'givenName'; value: string | null }
   | { attribute: 'familyName'; value: string | null }
+  | { attribute: 'formattedName'; value: string | null }
   | { attribute: 'email'; value: string | null }
   | { attribute: 'workAddress'; value: string | null }
   | { attribute: 'manager'; value: string | null }

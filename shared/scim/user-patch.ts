@@ -137,21 +137,27 @@ function nameChanges(
   rules: ProvisioningRules,
   raw: string,
 ): UserChange[] {
-  const one = (which: 'givenName' | 'familyName', v: unknown): UserChange => {
-    const s = optionalString(v, `name.${which}`);
-    return { attribute: which, value: s === null ? null : checked(rules.displayName, s, `name.${which}`) };
+  const one = (which: 'givenName' | 'familyName' | 'formattedName', v: unknown): UserChange => {
+    const sub = which === 'formattedName' ? 'formatted' : which;
+    const s = optionalString(v, `name.${sub}`);
+    return { attribute: which, value: s === null ? null : checked(rules.displayName, s, `name.${sub}`) };
   };
   if (sub === 'givenname') return [one('givenName', value)];
   if (sub === 'familyname') return [one('familyName', value)];
+  if (sub === 'formatted') return [one('formattedName', value)];
   if (sub) return [{ attribute: 'ignored', path: raw }];
-  if (op === 'remove' || value === null) return [one('givenName', null), one('familyName', null)];
+  if (op === 'remove' || value === null) {
+    return [one('givenName', null), one('familyName', null), one('formattedName', null)];
+  }
   if (!isObject(value)) throw invalidValue('name', 'must be an object');
   // Sub-attributes left out of the value stay as they are (RFC 7644 §3.5.2.3).
   const out: UserChange[] = [];
   const given = member(value, 'givenName');
   const family = member(value, 'familyName');
+  const formatted = member(value, 'formatted');
   if (given !== undefined) out.push(one('givenName', given));
   if (family !== undefined) out.push(one('familyName', family));
+  if (formatted !== undefined) out.push(one('formattedName', formatted));
   return out.length ? out : [{ attribute: 'ignored', path: raw }];
 }
 

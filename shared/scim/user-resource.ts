@@ -29,6 +29,7 @@ export interface ScimOwnedFields {
   externalId?: string | null;
   givenName?: string | null;
   familyName?: string | null;
+  formattedName?: string | null;
   workAddress?: string | null;
   manager?: string | null;
 }
@@ -42,6 +43,7 @@ export interface ProvisionedUserInput {
   email: string | null;
   givenName: string | null;
   familyName: string | null;
+  formattedName: string | null;
   workAddress: string | null;
   manager: string | null;
 }
@@ -53,7 +55,7 @@ export function versionOf(etag: string): string {
 
 export function toScimUser(user: ScimUserSource, owned: ScimOwnedFields, baseUrl: string) {
   const manager = owned.manager ?? null;
-  const hasName = owned.givenName || owned.familyName;
+  const hasName = owned.givenName || owned.familyName || owned.formattedName;
   return {
     schemas: manager ? [USER_SCHEMA, ENTERPRISE_USER_SCHEMA] : [USER_SCHEMA],
     id: user.id,
@@ -64,6 +66,7 @@ export function toScimUser(user: ScimUserSource, owned: ScimOwnedFields, baseUrl
           name: {
             ...(owned.givenName ? { givenName: owned.givenName } : {}),
             ...(owned.familyName ? { familyName: owned.familyName } : {}),
+            ...(owned.formattedName ? { formatted: owned.formattedName } : {}),
           },
         }
       : {}),
@@ -126,6 +129,7 @@ export function parseScimUser(body: unknown, rules: ProvisioningRules): Provisio
   const displayName = optionalString(u.displayName, 'displayName');
   const given = u.name ? optionalString(member(u.name, 'givenName'), 'name.givenName') : null;
   const family = u.name ? optionalString(member(u.name, 'familyName'), 'name.familyName') : null;
+  const formatted = u.name ? optionalString(member(u.name, 'formatted'), 'name.formatted') : null;
   const email = optionalString(pickFromList(u.emails ?? [], 'work', 'value').value, 'emails');
   const address = optionalString(pickFromList(u.addresses ?? [], 'work', 'formatted').value, 'addresses');
   const ext = u[ENTERPRISE_USER_SCHEMA];
@@ -142,6 +146,7 @@ export function parseScimUser(body: unknown, rules: ProvisioningRules): Provisio
     email: email === null ? null : checked(rules.email, email, 'emails'),
     givenName: given === null ? null : checked(rules.displayName, given, 'name.givenName'),
     familyName: family === null ? null : checked(rules.displayName, family, 'name.familyName'),
+    formattedName: formatted === null ? null : checked(rules.displayName, formatted, 'name.formatted'),
     workAddress: address,
     manager: manager === null ? null : checkedId(manager, 'manager'),
   };

@@ -169,6 +169,23 @@ describe('user PATCH', () => {
     });
   });
 
+  it('reads name as a whole or by sub-attribute; sub-attributes left out stay as they are', () => {
+    expect(
+      normalizeUserPatch(
+        body({ op: 'replace', path: 'name', value: { formatted: 'Ann Lee', GivenName: 'Ann' } }),
+        rules,
+      ),
+    ).toEqual([
+      { attribute: 'givenName', value: 'Ann' },
+      { attribute: 'formattedName', value: 'Ann Lee' },
+    ]);
+    expect(normalizeUserPatch(body({ op: 'Remove', path: 'name' }), rules)).toEqual([
+      { attribute: 'givenName', value: null },
+      { attribute: 'familyName', value: null },
+      { attribute: 'formattedName', value: null },
+    ]);
+  });
+
   it('clears optional attributes given null or "" and refuses to change id', () => {
     expect(normalizeUserPatch(body({ op: 'Replace', path: 'displayName', value: null }), rules)).toEqual([
       { attribute: 'displayName', value: null },
@@ -192,7 +209,7 @@ describe('user PATCH', () => {
             value: '7',
           },
           { op: 'Replace', path: 'emails[value co "x"].value', value: 'y@x.com' },
-          { op: 'Replace', path: 'name.formatted', value: 'A B' },
+          { op: 'Replace', path: 'name.middleName', value: 'B' },
         ),
         rules,
       ),
@@ -203,7 +220,7 @@ describe('user PATCH', () => {
         path: 'urn:ietf:params:scim:schemas:extension:CustomExtensionName:2.0:User:tag',
       },
       { attribute: 'ignored', path: 'emails[value co "x"].value' },
-      { attribute: 'ignored', path: 'name.formatted' },
+      { attribute: 'ignored', path: 'name.middleName' },
     ]);
   });
 

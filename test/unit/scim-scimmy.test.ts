@@ -76,6 +76,7 @@ describe('requests built by scimmy', () => {
       email: 'ann@contoso.com',
       givenName: 'Ann',
       familyName: 'Lee',
+      formattedName: null,
       workAddress: '1 Main St',
       manager: 'usr_m',
     });
@@ -154,7 +155,7 @@ describe('answers read by scimmy', () => {
     const group = toScimGroup(
       { id: 'g1', displayName: 'Sales', externalId: null, createdAt: 'a', updatedAt: 'b', etag: 'e' },
       BASE,
-      ['usr_1'],
+      [{ value: 'usr_1', display: 'Ann Lee' }],
     );
     expect(wire(new SCIMMY.Schemas.Group(wire(group), 'in'))).toMatchObject({
       displayName: 'Sales',

@@ -4,6 +4,7 @@ import {
   ENTERPRISE_USER_SCHEMA,
   GROUP_SCHEMA,
   MAX_MEMBERS_PER_REQUEST,
+  membersRequested,
   parseScimGroup,
   parseScimUser,
   ScimError,
@@ -111,6 +112,7 @@ describe('parseScimUser', () => {
       email: 'ann@contoso.com',
       givenName: null,
       familyName: null,
+      formattedName: null,
       workAddress: null,
       manager: null,
     });
@@ -189,9 +191,21 @@ describe('groups', () => {
         location: `${BASE}/Groups/grp_1`,
       },
     });
-    expect(toScimGroup(group, BASE, ['u1']).members).toEqual([
-      { value: 'u1', $ref: `${BASE}/Users/u1`, type: 'User' },
+    expect(toScimGroup(group, BASE, [{ value: 'u1', display: 'Ann' }, { value: 'u2' }]).members).toEqual([
+      { value: 'u1', $ref: `${BASE}/Users/u1`, type: 'User', display: 'Ann' },
+      { value: 'u2', $ref: `${BASE}/Users/u2`, type: 'User' },
     ]);
+  });
+
+  it('carries members unless excludedAttributes names them or attributes names others only', () => {
+    expect(membersRequested({})).toBe(true);
+    expect(membersRequested({ excludedAttributes: 'members' })).toBe(false);
+    expect(membersRequested({ excludedAttributes: 'Members, externalId' })).toBe(false);
+    expect(membersRequested({ attributes: 'displayName' })).toBe(false);
+    expect(membersRequested({ attributes: 'displayName,members.value' })).toBe(true);
+    expect(membersRequested({ attributes: 'urn:ietf:params:scim:schemas:core:2.0:Group:members' })).toBe(
+      true,
+    );
   });
 
   it('reads a Group body; members are ids, each once', () => {
