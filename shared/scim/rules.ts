@@ -38,3 +38,16 @@ export function optionalString(value: unknown, attribute: string): string | null
   if (typeof value !== 'string') throw invalidValue(attribute, 'must be a string');
   return value.trim() === '' ? null : value;
 }
+
+/** Free text kept as sent, such as a formatted address: line breaks allowed, other controls not. */
+const MAX_TEXT_LENGTH = 1024;
+const CONTROL_BUT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u2028\u2029]/;
+
+export function checkedText(value: string | null, attribute: string): string | null {
+  if (value === null) return null;
+  if (value.length > MAX_TEXT_LENGTH)
+    throw invalidValue(attribute, `must be at most ${MAX_TEXT_LENGTH} characters`);
+  if (CONTROL_BUT_LINE_BREAKS.test(value))
+    throw invalidValue(attribute, 'must not contain control characters');
+  return value;
+}

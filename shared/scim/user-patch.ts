@@ -11,7 +11,7 @@ import { badRequest, invalidValue } from './errors.ts';
 import { isObject, member } from './keys.ts';
 import type { PatchOperation } from './patch-request.ts';
 import { readPatchRequest } from './patch-request.ts';
-import { checked, checkedId, optionalString, type ProvisioningRules } from './rules.ts';
+import { checked, checkedId, checkedText, optionalString, type ProvisioningRules } from './rules.ts';
 import { ENTERPRISE_USER_SCHEMA, USER_SCHEMA } from './urns.ts';
 import type { UserChange } from './user-changes.ts';
 
@@ -95,10 +95,15 @@ function coreChanges(o: PatchOperation, rules: ProvisioningRules): UserChange[] 
       case 'addresses': {
         if (sub && sub !== 'formatted') return ignored;
         if (op === 'remove') return [{ attribute: 'workAddress', value: null }];
-        if (sub) return [{ attribute: 'workAddress', value: optionalString(value, raw) }];
+        if (sub) return [{ attribute: 'workAddress', value: checkedText(optionalString(value, raw), raw) }];
         const picked = pickFromList(value, 'work', 'formatted');
         if (!picked.found) return op === 'replace' ? [{ attribute: 'workAddress', value: null }] : ignored;
-        return [{ attribute: 'workAddress', value: optionalString(picked.value, 'addresses') }];
+        return [
+          {
+            attribute: 'workAddress',
+            value: checkedText(optionalString(picked.value, 'addresses'), 'addresses'),
+          },
+        ];
       }
       case 'manager':
         // The tutorial's "Example 5" names the enterprise attribute without its schema URN.
@@ -125,7 +130,7 @@ function coreChanges(o: PatchOperation, rules: ProvisioningRules): UserChange[] 
     if (sub && sub !== 'formatted') return ignored;
     if (op === 'remove') return [{ attribute: 'workAddress', value: null }];
     const v = sub ? value : isObject(value) ? member(value, 'formatted') : value;
-    return [{ attribute: 'workAddress', value: optionalString(v, raw) }];
+    return [{ attribute: 'workAddress', value: checkedText(optionalString(v, raw), raw) }];
   }
   return ignored;
 }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { scimBoolean } from './boolean.ts';
 import { badRequest, invalidValue } from './errors.ts';
 import { isObject, member } from './keys.ts';
-import { checked, checkedId, optionalString, type ProvisioningRules } from './rules.ts';
+import { checked, checkedId, checkedText, optionalString, type ProvisioningRules } from './rules.ts';
 import { ENTERPRISE_USER_SCHEMA, USER_SCHEMA } from './urns.ts';
 import { pickFromList } from './user-patch.ts';
 
@@ -147,7 +147,7 @@ export function parseScimUser(body: unknown, rules: ProvisioningRules): Provisio
     givenName: given === null ? null : checked(rules.displayName, given, 'name.givenName'),
     familyName: family === null ? null : checked(rules.displayName, family, 'name.familyName'),
     formattedName: formatted === null ? null : checked(rules.displayName, formatted, 'name.formatted'),
-    workAddress: address,
+    workAddress: checkedText(address, 'addresses'),
     manager: manager === null ? null : checkedId(manager, 'manager'),
   };
 }
