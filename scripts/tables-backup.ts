@@ -122,6 +122,9 @@ export async function exportTable(client: TableClient, file: string): Promise<nu
       if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
       rows++;
     }
+  } catch (err) {
+    // A table that was never created holds no rows; import creates it empty.
+    if (errorCode(err) !== 'TableNotFound') throw err;
   } finally {
     out.end();
   }
@@ -181,6 +184,12 @@ export async function importTable(client: TableClient, file: string): Promise<nu
   return rows;
 }
 
+/** The Table service's error code (x-ms-error-code) of an SDK error. */
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: string; details?: { errorCode?: string } };
+  return e.details?.errorCode ?? e.code;
+}
+
 /** Creates the table; Azure refuses the name for a while after a delete (409 TableBeingDeleted). */
 async function createTableWhenFree(client: TableClient, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -189,8 +198,7 @@ async function createTableWhenFree(client: TableClient, timeoutMs = 120_000): Pr
       await client.createTable(); // an existing table is fine (the SDK ignores TableAlreadyExists)
       return;
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== 'TableBeingDeleted' || Date.now() > deadline) throw err;
+      if (errorCode(err) !== 'TableBeingDeleted' || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 5000));
     }
   }
@@ -383,7 +391,11 @@ async function main(): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((err) => {
-    console.error(`tables-backup failed: ${err instanceof Error ? err.message : String(err)}`);
+    // SDK errors carry the service's whole JSON as their message: its code and status say enough.
+    const code = errorCode(err);
+    const { statusCode } = err as { statusCode?: number };
+    const reason = statusCode ? `${code ?? 'error'} (${statusCode})` : undefined;
+    console.error(`tables-backup failed: ${reason ?? (err instanceof Error ? err.message : String(err))}`);
     process.exit(1);
   });
 }
