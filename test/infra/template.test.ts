@@ -733,4 +733,26 @@ describe('infra/main.bicep (compiled ARM)', () => {
       expect(moduleParams('storage').networkDefaultAction!.value).toBe("[variables('networkDefaultAction')]");
     });
   });
+
+  it('has its parameters, the deployer permissions and every runbook step in docs/deploy.md', () => {
+    const runbook = readFileSync(path.join(root, 'docs', 'deploy.md'), 'utf8');
+    for (const name of Object.keys(main.parameters!)) expect(runbook, name).toContain(`\`${name}\``);
+    for (const heading of [
+      '## Prerequisites',
+      '### Permissions of the deployer',
+      '## First deploy',
+      '## Bootstrap the first admin token',
+      "### Then remove the deployer's data access",
+      '## Backup and restore',
+      '## Alerts and monitoring',
+      '## Rotation',
+      '## Teardown',
+    ])
+      expect(runbook).toContain(heading);
+    expect(runbook).toContain('Role Based Access Control Administrator');
+    expect(runbook).toContain('az functionapp list-flexconsumption-locations');
+    expect(runbook).toContain('npm run tables:export');
+    expect(runbook).toContain('npm run tables:import');
+    expect(runbook).toMatch(/npm ci\s[^\n]*\n\s*npm run package/);
+  });
 });
