@@ -26,14 +26,6 @@ export type Principal =
       userCreatedAt: string;
     };
 
-/**
- * Identifies one admin account for the tokens made on its behalf: username and creation time, so a
- * token does not come back to life if the account is deleted and another one gets the same name.
- */
-export function ownerKey(username: string, userCreatedAt: string): string {
-  return `${username}|${userCreatedAt}`;
-}
-
 /** Authenticates an admin's browser session (cookie + X-Broker-Csrf); plugged in by the sign-in service. */
 export interface AdminSessionAuthenticator {
   /** undefined when the request carries no session cookie; throws 401/403 when it carries a bad one. */
