@@ -107,11 +107,11 @@ export const SIGN_IN_ROW_TTL_MS = 5_000;
 
 export class IntegrationService {
   private readonly store: IntegrationStore;
+  private readonly resource: VersionedResource<StoredIntegration, Integration>;
   /** Rows read for sign-ins, per instance (SIGN_IN_ROW_TTL_MS); dropped on every local write. */
   private readonly signInRows = new Map<string, { row: StoredIntegration; readAt: number }>();
   private readonly vault: IntegrationSecrets;
   private readonly cache: SecretCache;
-  private readonly resource: VersionedResource<StoredIntegration, Integration>;
   private readonly assignmentCounter: AssignmentCounter | undefined;
 
   constructor(private readonly deps: IntegrationServiceDeps) {
@@ -120,8 +120,6 @@ export class IntegrationService {
       () => deps.clock.now(),
       (id) => this.signInRows.delete(id),
     );
-    this.vault = new IntegrationSecrets(deps.secrets, deps.log);
-    this.cache = new SecretCache(deps.clock);
     this.resource = new VersionedResource({
       kind: 'integration',
       load: (id) => this.load(id),
@@ -131,6 +129,8 @@ export class IntegrationService {
       audit: deps.audit,
       clock: deps.clock,
     });
+    this.vault = new IntegrationSecrets(deps.secrets, deps.log);
+    this.cache = new SecretCache(deps.clock);
     this.assignmentCounter = deps.assignmentCounter;
   }
 
