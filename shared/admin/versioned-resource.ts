@@ -37,7 +37,7 @@ export interface ChangeRequest {
 }
 
 /**
- * Whether a change needs a recent sign-in (AD5). `before`: decided from the request alone, checked
+ * Whether a change needs a recent sign-in (docs/security.md AD5). `before`: decided from the request alone, checked
  * before the row is read (401 even for a row that does not exist); `of`: decided from the row read,
  * checked before `If-Match`.
  */
@@ -91,7 +91,7 @@ export interface VersionedResourceDeps<S extends Versioned, V> {
 export class VersionedResource<S extends Versioned, V> {
   constructor(private readonly deps: VersionedResourceDeps<S, V>) {}
 
-  /** The row a change starts from: AD5 `before` (401), the row (404), AD5 `of` (401), If-Match (412). */
+  /** The row a change starts from: fresh sign-in `before` (401), the row (404), `of` (401), If-Match (412). */
   async open(id: string, req: ChangeRequest, fresh?: FreshSignInRule<S>): Promise<S> {
     if (fresh?.before) requireRecentSignIn(req.caller, this.deps.clock);
     const current = await this.deps.load(id);
