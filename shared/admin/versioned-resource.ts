@@ -55,6 +55,8 @@ export type ChangeEvent = Omit<
   event: string;
 };
 
+type AuditDetails = NonNullable<AuditEventInput['details']>;
+
 /** What a change does to the row it read. */
 export interface PlannedChange<S extends Versioned> {
   next: Omit<S, 'etag'>;
@@ -70,8 +72,11 @@ export interface ChangeSteps<S extends Versioned> {
    * index row claimed before, a Key Vault version disabled when it fails). Default: `replace`.
    */
   write?(next: Omit<S, 'etag'>, current: S): Promise<S>;
-  /** After a successful write, before the audit event (e.g. refresh this instance's cache). */
-  written?(stored: S, current: S): void | Promise<void>;
+  /**
+   * After a successful write, before the audit event (refresh a cache, revoke sessions); details
+   * it answers (e.g. how many sessions it revoked) are added to the event's.
+   */
+  written?(stored: S, current: S): void | AuditDetails | Promise<void | AuditDetails>;
 }
 
 export interface VersionedResourceDeps<S extends Versioned, V> {
@@ -113,8 +118,9 @@ export class VersionedResource<S extends Versioned, V> {
     const stored = steps.write
       ? await steps.write(planned.next, current)
       : await this.deps.replace(planned.next, current.etag);
-    await steps.written?.(stored, current);
-    await this.record(stored, req, planned.audit);
+    const more = await steps.written?.(stored, current);
+    const event = more ? { ...planned.audit, details: { ...planned.audit.details, ...more } } : planned.audit;
+    await this.record(stored, req, event);
     return stored;
   }
 

@@ -344,7 +344,9 @@ export class IntegrationService {
             throw err;
           }
         },
-        written: (stored) => this.cache.set(stored.id, stored.secretVersion, input.clientSecret),
+        written: (stored) => {
+          this.cache.set(stored.id, stored.secretVersion, input.clientSecret);
+        },
       },
     );
   }
@@ -422,7 +424,9 @@ export class IntegrationService {
                 next: { ...current, status: 'inactive', updatedAt: this.resource.now() },
                 audit: { event: 'deactivated', changedFields: ['status'] },
               },
-        written: (stored) => this.cache.delete(stored.id),
+        written: (stored) => {
+          this.cache.delete(stored.id);
+        },
       },
     );
   }
