@@ -76,7 +76,7 @@ export interface ChangeSteps<S extends Versioned> {
    * After a successful write, before the audit event (refresh a cache, revoke sessions); details
    * it answers (e.g. how many sessions it revoked) are added to the event's.
    */
-  written?(stored: S, current: S): void | AuditDetails | Promise<void | AuditDetails>;
+  written?(stored: S, current: S): AuditDetails | undefined | Promise<AuditDetails | undefined>;
 }
 
 export interface VersionedResourceDeps<S extends Versioned, V> {
