@@ -30,14 +30,13 @@ import { PayloadTooLargeError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import {
   type ActiveSession,
-  expiredCookie,
-  readCookie,
   SESSION_COOKIE,
-  type SessionRejectedError,
+  SessionRejectedError,
   type SessionService,
 } from '../sessions/service.ts';
 import { issuedBeforeRevocation } from '../users/service.ts';
 import type { UserRecord } from '../users/store.ts';
+import { expiredCookie, readCookie, sessionCookie, toCookie } from '../web/cookies.ts';
 import { type BridgeTarget, bridge, captureResponse, toNodeRequest } from '../web/oidc-bridge.ts';
 import { errorPage, escapeHtml, page } from '../web/pages/render.ts';
 import { TEXTS, t } from '../web/pages/texts.ts';
@@ -278,10 +277,10 @@ export class OidcService {
   /** RP-initiated logout ended the OP session: the broker session ends too (row revoked, cookie expired). */
   private async endBrokerSession(request: HttpRequest, response: HttpResponseInit): Promise<void> {
     try {
-      const session = await this.d.sessionService.authenticate(request);
+      const session = await this.d.sessionService.authenticate(sessionCookie(request));
       await this.d.sessionService.revoke(session);
     } catch (err) {
-      if ((err as SessionRejectedError)?.name !== 'SessionRejectedError') throw err;
+      if (!(err instanceof SessionRejectedError)) throw err;
     }
     response.cookies = [...(response.cookies ?? []), expiredCookie(SESSION_COOKIE)];
   }
@@ -300,14 +299,14 @@ export class OidcService {
     // while the provider reads the interaction and its OP session: they do not depend on each other.
     let userRead: Promise<UserRecord | undefined> | undefined;
     const sessionRead = this.d.sessionService
-      .authenticate(rc.request, {
+      .authenticate(sessionCookie(rc.request), {
         onVerified: (username) => {
           userRead = this.d.users.getByUsername(username);
           userRead.catch(() => {}); // awaited below only when the session lives
         },
       })
       .catch((err: unknown) => {
-        if ((err as Error)?.name === 'SessionRejectedError') return undefined;
+        if (err instanceof SessionRejectedError) return undefined;
         throw err;
       });
     sessionRead.catch(() => {}); // awaited below unless the interaction is refused
@@ -330,7 +329,7 @@ export class OidcService {
     const params = details.params as Record<string, unknown>;
     const clientId = String(params.client_id ?? '');
     const [app, session] = await Promise.all([this.d.applications.clientForProvider(clientId), sessionRead]);
-    const cookies: Cookie[] = session?.refreshedCookie ? [session.refreshedCookie] : [];
+    const cookies: Cookie[] = session?.refreshedCookie ? [toCookie(session.refreshedCookie)] : [];
     const user = session
       ? await (userRead && session.username ? userRead : this.d.users.getByUsername(session.username))
       : undefined;

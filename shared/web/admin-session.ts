@@ -8,13 +8,9 @@ import type { HttpRequest } from '@azure/functions';
 import type { AdminSessionAuthenticator, Principal } from '../admin/auth.ts';
 import type { Clock } from '../core/clock.ts';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
-import {
-  readCookie,
-  SESSION_COOKIE,
-  SessionRejectedError,
-  type SessionService,
-} from '../sessions/service.ts';
+import { SessionRejectedError, type SessionService } from '../sessions/service.ts';
 import type { UserDirectory } from '../signin/ports.ts';
+import { sessionCookie, toCookie } from './cookies.ts';
 import { assertSameOrigin } from './origin.ts';
 
 /** How recent a sign-in must be for security-relevant admin changes (AD5). */
@@ -28,10 +24,11 @@ export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
   ) {}
 
   async authenticateAdmin(request: HttpRequest): Promise<Principal | undefined> {
-    if (!readCookie(request, SESSION_COOKIE)) return undefined;
+    const token = sessionCookie(request);
+    if (!token) return undefined;
     let session: Awaited<ReturnType<SessionService['authenticate']>>;
     try {
-      session = await this.sessions.authenticate(request);
+      session = await this.sessions.authenticate(token);
     } catch (err) {
       if (err instanceof SessionRejectedError) {
         throw new UnauthorizedError(
@@ -61,7 +58,7 @@ export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
       name: user.username,
       authTime: session.authTime,
       userCreatedAt: user.createdAt,
-      ...(session.refreshedCookie ? { refreshedCookie: session.refreshedCookie } : {}),
+      ...(session.refreshedCookie ? { refreshedCookie: toCookie(session.refreshedCookie) } : {}),
     };
   }
 }
