@@ -1,13 +1,13 @@
 /**
- * The broker as OpenID Provider (DESIGN.md "Applications"): every route under /api/oidc/ —
- * discovery, authorization, token, userinfo, JWKS, revocation, end session, and the broker's own
- * login step (`interaction/{uid}`) — handed to the OIDC service, which runs oidc-provider through
- * the bridge. `endpoint()` adds the section J headers (the provider's own CSP, e.g. the script hash
- * of a form_post page, replaces the default where it sets one) and renders unexpected errors as the
- * broker's error page.
+ * The broker as OpenID Provider: every route under /api/oidc/ — discovery, authorization, token,
+ * userinfo, JWKS, revocation, end session, and the broker's own login step (`interaction/{uid}`) —
+ * handed through the bridge to the OIDC service, which runs oidc-provider. `endpoint()` adds the
+ * section J headers (the provider's own CSP, e.g. the script hash of a form_post page, replaces the
+ * default where it sets one) and renders unexpected errors as the broker's error page.
  */
 import { app } from '@azure/functions';
 import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import { serveOidc } from '../shared/web/oidc-bridge.ts';
 import { errorPage } from '../shared/web/pages/render.ts';
 
 function renderError(status: number, correlationId: string, _err: unknown, rc: RequestContext) {
@@ -25,10 +25,6 @@ app.http(
     route: 'oidc/{*path}',
     methods: ['GET', 'POST', 'OPTIONS'],
     renderError,
-    handler: (rc) =>
-      rc.services.oidc.handle(
-        { request: rc.request, correlationId: rc.correlationId, clientAddress: rc.clientAddress },
-        rc.request.params.path ?? '',
-      ),
+    handler: (rc) => serveOidc(rc.services.oidc, rc.request, rc, rc.request.params.path ?? ''),
   }),
 );

@@ -151,16 +151,10 @@ export function requestCached<T>(key: string, read: () => Promise<T>): Promise<T
   return value;
 }
 
-/** Counts storage round trips (benchmarks and tests read it). */
-export interface OpCounter {
-  count(kind: string): void;
-}
-
 export class OidcTableStore {
   constructor(
     readonly table: TableClient,
     private readonly clock: Clock,
-    private readonly ops: OpCounter = { count: () => {} },
   ) {}
 
   /** The error a lost consume throws (the service sets the library's invalid_grant once loaded). */
@@ -180,10 +174,6 @@ export class OidcTableStore {
     return this.clock.now();
   }
 
-  count(kind: string): void {
-    this.ops.count(kind);
-  }
-
   /**
    * A consume lost its race (or found the code used): revoke everything issued under the grant (the
    * winner's tokens, RFC 6749 4.1.2) and the grant itself, then fail with invalid_grant.
@@ -192,7 +182,6 @@ export class OidcTableStore {
     if (grantId) {
       await this.applyHeld(); // the query must see this request's index rows
       const gpk = `g:${hashId(grantId)}`;
-      this.count('query');
       const rows = this.table.listEntities<IndexRow>({
         queryOptions: { filter: `PartitionKey eq ${odataString(gpk)}` },
       });
@@ -209,7 +198,6 @@ export class OidcTableStore {
 
   deleteRow(pk: string, rk: string): Promise<void> {
     return this.write(pk, rk, null, async () => {
-      this.count('delete');
       await deleteEntityIfExists(this.table, pk, rk);
     });
   }
@@ -217,7 +205,6 @@ export class OidcTableStore {
   /** Replaces (or creates) a row. */
   upsertRow(pk: string, rk: string, entity: object): Promise<void> {
     return this.write(pk, rk, entity, async () => {
-      this.count('upsert');
       const res = await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, ...entity }, 'Replace');
       this.remember(pk, rk, { ...entity, etag: res.etag ?? '' });
     });
@@ -272,7 +259,6 @@ export class OidcTableStore {
     const key = memoKey(pk, rk);
     const flying = scope?.reads.get(key) as Promise<(T & { etag: string }) | undefined> | undefined;
     if (flying) return flying;
-    this.count('read');
     const reading = getEntityOrUndefined<T>(this.table, pk, rk).then((row) => {
       // A write this request made meanwhile is newer than what was read.
       if (!scope?.rows.has(key)) this.remember(pk, rk, row ?? null);
@@ -375,7 +361,6 @@ export class OidcAdapter {
     if (payload.consumed) return lost();
     payload.consumed = Math.floor(this.store.now() / 1000);
     try {
-      this.store.count('merge');
       const updated = JSON.stringify(payload);
       const res = await this.table.updateEntity({ partitionKey: pk, rowKey: rk, payload: updated }, 'Merge', {
         etag: row.etag,
@@ -400,7 +385,6 @@ export class OidcAdapter {
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.store.applyHeld(); // the query must see this request's index rows
     const gpk = `g:${hashId(grantId)}`;
-    this.store.count('query');
     // Only this model's index rows: the provider calls this once per token model.
     const filter = `PartitionKey eq ${odataString(gpk)} and RowKey ge ${odataString(`${this.model}:`)} and RowKey lt ${odataString(`${this.model};`)}`;
     const rows = this.table.listEntities<IndexRow>({ queryOptions: { filter } });

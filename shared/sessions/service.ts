@@ -65,6 +65,9 @@ export interface CookieToSet {
   maxAgeSeconds: number;
 }
 
+/** The session cookie expired (LO1): what a sign-out sends back, whether a session lived or not. */
+export const ENDED_SESSION_COOKIE: CookieToSet = { name: SESSION_COOKIE, value: '', maxAgeSeconds: 0 };
+
 /** An expired token's payload is only trusted when it is one of ours (same checks as a live one). */
 function isOurs(payload: Record<string, unknown>, issuer: string): boolean {
   return (

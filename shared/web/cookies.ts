@@ -4,18 +4,12 @@
  * its name, value and lifetime (`CookieToSet`).
  */
 import type { Cookie, HttpRequest } from '@azure/functions';
+import { parseCookieHeader } from '../core/cookie-header.ts';
 import { type CookieToSet, SESSION_COOKIE } from '../sessions/service.ts';
 
-/** Every cookie of a Cookie header, by name (first occurrence wins; `__Host-` cookies cannot be shadowed by Domain cookies). */
+/** Every cookie of the request's Cookie header, by name (see parseCookieHeader). */
 export function readCookies(request: Pick<HttpRequest, 'headers'>): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!out.has(name)) out.set(name, part.slice(eq + 1).trim());
-  }
-  return out;
+  return parseCookieHeader(request.headers.get('cookie'));
 }
 
 /** Reads one cookie from a Cookie header (see readCookies). */
@@ -32,12 +26,13 @@ export function hostCookie(name: string, value: string, maxAgeSeconds: number): 
   return { name, value, path: '/', secure: true, httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds };
 }
 
-/** A service's cookie as the response sets it. */
-export function toCookie(cookie: CookieToSet): Cookie {
-  return hostCookie(cookie.name, cookie.value, cookie.maxAgeSeconds);
-}
-
 /** The same attributes as when it was set, expired (LO1). */
 export function expiredCookie(name: string): Cookie {
   return { ...hostCookie(name, '', 0), expires: 0 };
+}
+
+/** A service's cookie as the response sets it; one with no lifetime left is expired. */
+export function toCookie(cookie: CookieToSet): Cookie {
+  if (cookie.maxAgeSeconds === 0 && cookie.value === '') return expiredCookie(cookie.name);
+  return hostCookie(cookie.name, cookie.value, cookie.maxAgeSeconds);
 }

@@ -1,93 +1,41 @@
 /**
- * The bridge between Azure Functions and a Node request handler (oidc-provider's `callback()`):
- * a Functions `HttpRequest` becomes an `IncomingMessage` (method, path below the mount, headers,
- * body as a readable stream) and what the handler writes to its `ServerResponse` becomes an
- * `HttpResponseInit` (status, headers, every Set-Cookie as a `cookies` entry, body).
+ * The bridge between Azure Functions and the OpenID Provider: a Functions `HttpRequest` becomes the
+ * OP's plain request (method, URL, headers, the body read on demand within a size limit), and the
+ * OP's answer becomes an `HttpResponseInit` (every Set-Cookie line the provider wrote as a `cookies`
+ * entry, next to the broker session's cookies).
  *
- * Host and protocol are the configured public base URL's (BROKER_PUBLIC_BASE_URL), never the
- * request's Host or X-Forwarded-* headers, so every URL the provider builds is the issuer's.
- * Every cookie goes out `Secure` (OP9), whatever the local transport.
+ * Every cookie the provider sets goes out `Secure` (docs/security.md OP9), whatever the local transport.
  */
-import { IncomingMessage, type OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { Socket } from 'node:net';
 import type { Cookie, HttpRequest, HttpResponseInit } from '@azure/functions';
+import { PayloadTooLargeError } from '../core/errors.ts';
+import type { OidcAnswer, OidcRequest } from '../oidc/request.ts';
+import type { OidcService } from '../oidc/service.ts';
+import { toCookie } from './cookies.ts';
 
-export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+/** The largest request body the OP accepts (its forms and token requests are far smaller). */
+const MAX_BODY = 64 * 1024;
 
-export interface BridgeTarget {
-  /** Public base URL (protocol + host) the provider must see. */
-  publicBaseUrl: URL;
-  /** Path prefix the handler is mounted under, e.g. `/api/oidc`. */
-  mountPath: string;
+async function readBody(request: HttpRequest): Promise<Buffer> {
+  if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS')
+    return Buffer.alloc(0);
+  const buf = Buffer.from(await request.arrayBuffer());
+  if (buf.length > MAX_BODY) throw new PayloadTooLargeError(MAX_BODY);
+  return buf;
 }
 
-/** A Node request for `request`, its body already read (`body`). */
-export function toNodeRequest(
-  request: Pick<HttpRequest, 'method' | 'url' | 'headers'>,
-  body: Buffer,
-  target: BridgeTarget,
-): IncomingMessage {
-  const url = new URL(request.url);
-  const socket = new Socket();
-  // Koa derives the protocol from the socket (no proxy trust): https when the public URL is.
-  Object.defineProperty(socket, 'encrypted', { value: target.publicBaseUrl.protocol === 'https:' });
-  const req = new IncomingMessage(socket);
-  req.method = request.method;
-  const full = `${url.pathname}${url.search}`;
-  const below = full.startsWith(target.mountPath) ? full.slice(target.mountPath.length) : full;
-  req.url = below.startsWith('/') ? below : `/${below}`;
-  (req as IncomingMessage & { originalUrl: string }).originalUrl = full;
-  const headers: Record<string, string> = {};
-  request.headers.forEach((value, key) => {
-    const k = key.toLowerCase();
-    if (k === 'host' || k.startsWith('x-forwarded-') || k === 'forwarded') return;
-    headers[k] = value;
-  });
-  headers.host = target.publicBaseUrl.host;
-  if (body.length > 0) headers['content-length'] = String(body.length);
-  else delete headers['content-length'];
-  req.headers = headers;
-  req.rawHeaders = Object.entries(headers).flat();
-  req.httpVersion = '1.1';
-  req.httpVersionMajor = 1;
-  req.httpVersionMinor = 1;
-  if (body.length > 0) req.push(body);
-  req.push(null);
-  return req;
-}
-
-/** A ServerResponse that collects what is written; `done` resolves at `end()`. */
-export function captureResponse(req: IncomingMessage): { res: ServerResponse; done: Promise<Buffer> } {
-  const res = new ServerResponse(req);
-  const chunks: Buffer[] = [];
-  let resolve!: (b: Buffer) => void;
-  const done = new Promise<Buffer>((r) => {
-    resolve = r;
-  });
-  const toBuffer = (chunk: unknown, encoding?: unknown): Buffer | undefined => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function') return undefined;
-    if (Buffer.isBuffer(chunk)) return chunk;
-    if (chunk instanceof Uint8Array) return Buffer.from(chunk);
-    return Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+/** The OP's view of a Functions request. */
+export function toOidcRequest(
+  request: HttpRequest,
+  rc: { correlationId: string; clientAddress: string },
+): OidcRequest {
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    body: () => readBody(request),
+    correlationId: rc.correlationId,
+    clientAddress: rc.clientAddress,
   };
-  res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
-    const b = toBuffer(chunk, encoding);
-    if (b) chunks.push(b);
-    const callback = typeof encoding === 'function' ? encoding : cb;
-    if (typeof callback === 'function') queueMicrotask(callback as () => void);
-    return true;
-  }) as ServerResponse['write'];
-  res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) => {
-    const b = toBuffer(chunk, encoding);
-    if (b) chunks.push(b);
-    (res as { finished: boolean }).finished = true;
-    const callback = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
-    if (typeof callback === 'function') queueMicrotask(callback as () => void);
-    resolve(Buffer.concat(chunks));
-    res.emit('finish');
-    return res;
-  }) as ServerResponse['end'];
-  return { res, done };
 }
 
 const SAME_SITE: Record<string, Cookie['sameSite']> = { lax: 'Lax', strict: 'Strict', none: 'None' };
@@ -115,43 +63,28 @@ export function parseSetCookie(line: string): Cookie | undefined {
   return cookie;
 }
 
-/** The collected response as an HttpResponseInit. */
-export function toResponseInit(res: ServerResponse, body: Buffer): HttpResponseInit {
-  const raw: OutgoingHttpHeaders = res.getHeaders();
-  const headers: Record<string, string> = {};
+/** The OP's answer as an HttpResponseInit: the provider's cookies first, then the broker session's. */
+export function toResponseInit(answer: OidcAnswer): HttpResponseInit {
   const cookies: Cookie[] = [];
-  for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
-    if (name === 'set-cookie') {
-      for (const line of Array.isArray(value) ? value : [String(value)]) {
-        const c = parseSetCookie(line);
-        if (c) cookies.push(c);
-      }
-      continue;
-    }
-    if (name === 'content-length') continue;
-    headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  for (const line of answer.setCookies ?? []) {
+    const c = parseSetCookie(line);
+    if (c) cookies.push(c);
   }
+  cookies.push(...(answer.cookies ?? []).map(toCookie));
   return {
-    status: res.statusCode,
-    headers,
+    status: answer.status,
+    headers: answer.headers,
     ...(cookies.length ? { cookies } : {}),
-    ...(body.length > 0 ? { body } : {}),
+    ...(answer.body !== undefined ? { body: answer.body } : {}),
   };
 }
 
-/** Runs `handler` for `request` and returns its answer. */
-export async function bridge(
-  handler: NodeHandler,
-  request: Pick<HttpRequest, 'method' | 'url' | 'headers'>,
-  body: Buffer,
-  target: BridgeTarget,
-  decorate?: (req: IncomingMessage) => void,
+/** Serves one /api/oidc/{path} request. */
+export async function serveOidc(
+  oidc: OidcService,
+  request: HttpRequest,
+  rc: { correlationId: string; clientAddress: string },
+  path: string,
 ): Promise<HttpResponseInit> {
-  const req = toNodeRequest(request, body, target);
-  decorate?.(req);
-  const { res, done } = captureResponse(req);
-  await handler(req, res);
-  const out = await done;
-  return toResponseInit(res, out);
+  return toResponseInit(await oidc.handle(toOidcRequest(request, rc), path));
 }

@@ -30,6 +30,7 @@ import { createTables, type Tables } from '../storage/tables.ts';
 import { UserService } from '../users/service.ts';
 import { UserStore } from '../users/store.ts';
 import { CookieAdminAuthenticator } from './admin-session.ts';
+import { oidcPages } from './pages/oidc.ts';
 
 /**
  * The composition root: every service with its dependencies passed in. Production builds it once
@@ -175,6 +176,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     users,
     applications,
     sessionService,
+    pages: oidcPages(config.BROKER_PRODUCT_NAME),
   });
   return {
     oidc,

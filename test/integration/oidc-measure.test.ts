@@ -9,8 +9,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpRequest } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exchange, type NodeHandler, type NodeTarget } from '../../shared/oidc/node-exchange.ts';
 import type { Tables } from '../../shared/storage/tables.ts';
-import { bridge } from '../../shared/web/oidc-bridge.ts';
+import { toResponseInit } from '../../shared/web/oidc-bridge.ts';
 import { authorize, createApplication, PASSWORD, type RegisteredApp, redeem } from '../helpers/oidc.ts';
 import { BrokerBrowser, createUser } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -34,6 +35,10 @@ function countTableOps(tables: Tables) {
     },
   };
 }
+
+/** A Functions request to the Node handler and its answer back, as /api/oidc takes them. */
+const bridge = async (handler: NodeHandler, request: HttpRequest, body: Buffer, target: NodeTarget) =>
+  toResponseInit(await exchange(handler, request, body, target));
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

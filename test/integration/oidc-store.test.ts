@@ -21,16 +21,32 @@ beforeAll(async () => {
   // A held round trip makes writes issued together overlap for sure on a busy machine.
   proxy = await startTableProxy({ target: stack().tableEndpoint, rttMs: 50 });
   const config = testConfig({ BROKER_TABLE_ENDPOINT: proxy.endpoint });
-  const tables = createTables(config, createAzureCredential(config), { prefix: uniquePrefix() });
+  const prefix = uniquePrefix();
+  const tables = createTables(config, createAzureCredential(config), { prefix });
   await ensureTables(tables);
   table = tables.oidcStore;
+  // The store gets a client of its own, its requests counted by kind; the test's direct reads
+  // (`stored`) go through `table`, uncounted.
+  const storeTable = createTables(config, createAzureCredential(config), { prefix }).oidcStore;
   ops = {};
-  store = new OidcTableStore(table, systemClock, {
-    count: (kind) => {
+  storeTable.pipeline.addPolicy({
+    name: 'count-oidc-store-ops',
+    sendRequest: (req, next) => {
+      const kind = opKind(req.method, req.url);
       ops[kind] = (ops[kind] ?? 0) + 1;
+      return next(req);
     },
   });
+  store = new OidcTableStore(storeTable, systemClock);
 });
+
+/** The kind of Table operation a request is: a point read, a query, an upsert, a merge or a delete. */
+function opKind(method: string, url: string): string {
+  if (method === 'GET')
+    return decodeURIComponent(new URL(url).pathname).includes('RowKey=') ? 'read' : 'query';
+  const kinds: Record<string, string> = { PUT: 'upsert', DELETE: 'delete', PATCH: 'merge', MERGE: 'merge' };
+  return kinds[method] ?? method;
+}
 afterAll(async () => {
   await proxy?.close();
 });

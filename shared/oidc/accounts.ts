@@ -1,0 +1,94 @@
+/**
+ * Accounts (`findAccount`): by the immutable user id (`sub`); undefined for a deleted or disabled
+ * user, for a token whose grant's broker session ended, or for a token whose sign-in is older than
+ * the user's last "sign out everywhere" (OP6), so refresh fails with invalid_grant and userinfo
+ * refuses the access token.
+ */
+import type { Account } from 'oidc-provider';
+import type { SessionService } from '../sessions/service.ts';
+import { issuedBeforeRevocation } from '../users/service.ts';
+import type { UserRecord } from '../users/store.ts';
+import { grantSessionLive } from './grant-session.ts';
+import type { UserSource } from './ports.ts';
+import { type OidcTableStore, requestCached } from './store.ts';
+
+/** How many `sub` → username pairs an instance remembers (`accountUser`). */
+const USERNAME_BY_ID_MAX = 10_000;
+
+/** What a token the provider asks about carries (absent for a fresh login). */
+interface TokenFacts {
+  iat?: number;
+  authTime?: number;
+  amr?: string[];
+  grantId?: string;
+}
+
+export class Accounts {
+  private readonly usernameById = new Map<string, string>();
+
+  constructor(
+    private readonly users: UserSource,
+    private readonly store: OidcTableStore,
+    private readonly sessions: Pick<SessionService, 'isLive'>,
+  ) {}
+
+  /** A user row, read at most once per request (`requestCached`); a read ahead lands here too. */
+  userNamed(username: string): Promise<UserRecord | undefined> {
+    return requestCached(`user:${username}`, () => this.users.getByUsername(username));
+  }
+
+  /** The provider's `findAccount`: the account `sub` names, with its claims, if it may still be used. */
+  async find(sub: string, token: unknown): Promise<Account | undefined> {
+    const tk = token as TokenFacts | undefined;
+    const [user, live] = await Promise.all([
+      this.accountUser(sub),
+      tk?.grantId ? grantSessionLive(this.store, this.sessions, tk.grantId) : true,
+    ]);
+    if (!user || user.disabled || !live) return undefined;
+    const issued = tk?.authTime ?? tk?.iat;
+    if (issued !== undefined && issuedBeforeRevocation(user, issued)) return undefined;
+    const amr = tk?.amr;
+    const integrationId = user.verifyType.kind === 'integration' ? user.verifyType.integrationId : null;
+    const idp = amr?.includes('pwd')
+      ? 'password'
+      : amr?.includes('fed')
+        ? (integrationId ?? 'federated')
+        : (integrationId ?? 'password');
+    return {
+      accountId: sub,
+      claims: async () => ({
+        sub,
+        preferred_username: user.username,
+        name: user.displayName || user.username,
+        ...(user.email ? { email: user.email } : {}),
+        roles: user.roles,
+        idp,
+      }),
+    };
+  }
+
+  /**
+   * The user a `sub` names. Ids are immutable and never reused, and a username names one user row at a
+   * time, so this instance remembers which username an id had: the user row is then read directly (one
+   * round trip instead of the id index and then the row). The row read is the check: a user deleted
+   * and created again under the same name has a new id, so the remembered name no longer matches and
+   * the id index decides (undefined for a deleted user).
+   */
+  private async accountUser(sub: string): Promise<UserRecord | undefined> {
+    const known = this.usernameById.get(sub);
+    if (known !== undefined) {
+      const user = await this.userNamed(known);
+      if (user?.id === sub) return user;
+      this.usernameById.delete(sub);
+    }
+    const user = await this.users.getById(sub);
+    if (user) {
+      if (this.usernameById.size >= USERNAME_BY_ID_MAX) {
+        const oldest = this.usernameById.keys().next().value;
+        if (oldest !== undefined) this.usernameById.delete(oldest);
+      }
+      this.usernameById.set(sub, user.username);
+    }
+    return user;
+  }
+}

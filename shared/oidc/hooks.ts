@@ -1,0 +1,98 @@
+/**
+ * What the provider asks of the rest of the broker while it serves a request: clients (the
+ * applications service), accounts, the pages it shows (the web layer's renderer), and its events,
+ * which become audit events of the request.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../core/log.ts';
+import type { Accounts } from './accounts.ts';
+import type { OidcPage, OidcPages } from './pages.ts';
+import type { AuditRecorder, ProviderClientSource } from './ports.ts';
+import type { OidcContext, ProviderHooks } from './provider.ts';
+import { stateOf } from './request.ts';
+
+export interface HooksDeps {
+  applications: ProviderClientSource;
+  accounts: Accounts;
+  pages: OidcPages;
+  record: AuditRecorder;
+  log: Logger;
+}
+
+function setPage(ctx: OidcContext, p: OidcPage): void {
+  ctx.type = 'html';
+  ctx.body = p.body;
+  for (const [k, v] of Object.entries(p.headers)) ctx.set(k, v);
+}
+
+/** Where a sign-out form may end up: the origin of the application's post-logout redirect URI. */
+function logoutTargets(ctx: OidcContext): string[] {
+  const target = ctx.oidc.params?.post_logout_redirect_uri;
+  try {
+    return typeof target === 'string' ? [new URL(target).origin] : [];
+  } catch {
+    return [];
+  }
+}
+
+export function providerHooks(d: HooksDeps): ProviderHooks {
+  return {
+    findClient: async (clientId) => {
+      const app = await d.applications.clientForProvider(clientId);
+      return app ? ({ ...app } as Record<string, unknown>) : undefined;
+    },
+    findAccount: (_ctx, sub, token) => d.accounts.find(sub, token),
+    renderError: (ctx) => {
+      const correlationId = stateOf(ctx)?.rc.correlationId ?? randomUUID();
+      const status = Math.max(ctx.status, 400);
+      setPage(ctx, d.pages.invalidRequest({ status, correlationId }));
+      ctx.status = status;
+    },
+    logoutPage: (ctx, form) =>
+      setPage(ctx, d.pages.signOutConfirm({ form, formTargets: logoutTargets(ctx) })),
+    logoutDone: (ctx) => setPage(ctx, d.pages.signedOut()),
+    onEvent: (name, ctx, err) => {
+      const st = stateOf(ctx);
+      const clientId = ctx.oidc?.client?.clientId;
+      const base = {
+        target: clientId ? `application:${clientId}` : 'oidc',
+        ...(st ? { correlationId: st.rc.correlationId, clientAddress: st.rc.clientAddress } : {}),
+      };
+      let p: Promise<unknown> | undefined;
+      if (name === 'grant.success') {
+        const e = ctx.oidc.entities as Record<string, { accountId?: string } | undefined>;
+        const accountId = e.AccessToken?.accountId ?? e.RefreshToken?.accountId ?? e.Account?.accountId ?? '';
+        p = d.record({
+          type: 'oidc.token.issued',
+          actor: accountId ? `user-id:${accountId}` : 'unknown',
+          outcome: 'success',
+          ...base,
+          details: {
+            clientId: clientId ?? null,
+            userId: accountId || null,
+            grantType: String(ctx.oidc.params?.grant_type ?? ''),
+          },
+        });
+      } else if (name === 'authorization.error' || name === 'grant.error') {
+        const code = (err as { error?: unknown })?.error;
+        p = d.record({
+          type: name === 'grant.error' ? 'oidc.token.refused' : 'oidc.authorization.refused',
+          actor: 'anonymous',
+          outcome: 'failure',
+          reason: typeof code === 'string' && /^[a-z_]{1,64}$/.test(code) ? code : 'server_error',
+          ...base,
+          details: { clientId: clientId ?? null },
+        });
+      } else if (name === 'end_session.success') {
+        // Only a logout of an OP session with a signed-in account ends the broker session: the
+        // library answers a browser without one with an auto-submitting form, which any site could
+        // make a visitor load (a cross-site sign-out of the broker otherwise).
+        if (st && (ctx.oidc as { session?: { accountId?: string } }).session?.accountId) st.endSession = true;
+        p = d.record({ type: 'oidc.logout', actor: 'anonymous', outcome: 'success', ...base });
+      } else if (name === 'server_error') {
+        d.log.error('oidc.server_error', { error: err, correlationId: st?.rc.correlationId });
+      }
+      if (p && st) st.pending.push(p);
+    },
+  };
+}

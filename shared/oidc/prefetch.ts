@@ -1,0 +1,103 @@
+/**
+ * Early reads: the provider reads OidcStore rows (and, through findAccount, user rows) one after
+ * another, each read waiting for the one before. Where the request itself already names a row the
+ * provider will read, it is read here meanwhile, into the request's memo (`withRequestMemo`,
+ * `requestCached`), so the provider finds it there: fewer sequential round trips, never more rows.
+ * Only reads of rows the provider reads itself; what it does with them is unchanged. A failed read
+ * here is dropped: the provider's own read of the same row reports it.
+ */
+import { decodeJwt } from 'jose';
+import type { Accounts } from './accounts.ts';
+import { brokerSessionToken, cookieOf, OP_SESSION_COOKIE } from './broker-session.ts';
+import { GRANT_SESSION_MODEL } from './grant-session.ts';
+import type { RequestHead } from './node-exchange.ts';
+import type { OidcTableStore } from './store.ts';
+
+const ignore = () => {};
+
+/**
+ * The authorization's resume after the login step (`auth/{uid}`): the provider reads the OP session,
+ * then this interaction, then (findAccount) the user, then the grant the login step made, one after
+ * another. The interaction and its grant are read meanwhile: two round trips fewer. A bogus uid costs
+ * the read the provider makes anyway.
+ */
+export function prefetchResume(store: OidcTableStore, path: string): void {
+  const uid = /^auth\/([A-Za-z0-9_-]{1,128})$/.exec(path)?.[1];
+  if (!uid) return;
+  const reading = (async () => {
+    const interaction = await store.adapterFor('Interaction').find(uid);
+    const grantId = (interaction?.result as { consent?: { grantId?: unknown } } | undefined)?.consent
+      ?.grantId;
+    if (typeof grantId === 'string') await store.adapterFor('Grant').find(grantId);
+  })();
+  reading.catch(ignore);
+}
+
+/**
+ * An authorization (`auth`, `auth/{uid}`) with an OP session: the provider reads the OP session and
+ * then (findAccount) its user. The broker session cookie names that user (its JWT's subject): the
+ * user's row is read meanwhile. The cookie is only a hint, not verified here: what is read is a real
+ * row, keyed by the username, and findAccount still checks it names the `sub` of the verified OP
+ * session. A wrong hint costs one read.
+ */
+export function prefetchSessionUser(accounts: Accounts, headers: Headers, path: string): void {
+  if (path !== 'auth' && !path.startsWith('auth/')) return;
+  // Without an OP session the provider calls no findAccount here: nothing to read ahead.
+  if (!cookieOf(headers, OP_SESSION_COOKIE)) return;
+  const token = brokerSessionToken(headers);
+  if (!token || token.length > 4096) return;
+  let username: string | undefined;
+  try {
+    username = decodeJwt(token).sub; // not verified: a hint only
+  } catch {
+    return;
+  }
+  if (!username || username.length > 256) return;
+  accounts.userNamed(username).catch(ignore);
+}
+
+/**
+ * The token endpoint: the provider reads the code (or refresh token), then its grant, then redeems it,
+ * then (findAccount) the user and the grant's broker-session row. The grant and that row are read as
+ * soon as the code's row is in: two round trips fewer. A stale read loses as before: the redemption is
+ * conditional on the code's etag.
+ */
+export function prefetchTokenGrant(
+  store: OidcTableStore,
+  request: RequestHead,
+  path: string,
+  body: Buffer,
+): void {
+  if (path !== 'token' || request.method !== 'POST' || body.length === 0 || body.length > 16_384) return;
+  if (!String(request.headers.get('content-type') ?? '').startsWith('application/x-www-form-urlencoded'))
+    return;
+  const form = new URLSearchParams(body.toString('utf8'));
+  const grantType = form.get('grant_type');
+  const [model, id] =
+    grantType === 'authorization_code'
+      ? ['AuthorizationCode', form.get('code')]
+      : grantType === 'refresh_token'
+        ? ['RefreshToken', form.get('refresh_token')]
+        : [undefined, null];
+  if (!model || !id || id.length > 512) return;
+  const reading = (async () => {
+    const artifact = await store.adapterFor(model).find(id);
+    const grantId = artifact?.grantId;
+    if (typeof grantId !== 'string') return;
+    await Promise.all([
+      store.adapterFor('Grant').find(grantId),
+      store.adapterFor(GRANT_SESSION_MODEL).find(grantId),
+    ]);
+  })();
+  reading.catch(ignore);
+}
+
+/**
+ * The login step: the provider reads the interaction, then the OP session through its uid index, then
+ * the session row. That row's id is the OP session cookie's value: read meanwhile (a hint only: the
+ * provider still finds the row through the uid its interaction names).
+ */
+export function prefetchOpSession(store: OidcTableStore, headers: Headers): void {
+  const opSessionId = cookieOf(headers, OP_SESSION_COOKIE);
+  if (opSessionId && opSessionId.length <= 256) store.adapterFor('Session').find(opSessionId).catch(ignore);
+}
