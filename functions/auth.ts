@@ -7,7 +7,7 @@ import { app, type Cookie, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { UnauthorizedError } from '../shared/core/errors.ts';
 import { authorityOrigins } from '../shared/entra/authority.ts';
-import { type CookieToSet, SESSION_COOKIE, SessionRejectedError } from '../shared/sessions/service.ts';
+import { type CookieToSet, SessionRejectedError } from '../shared/sessions/service.ts';
 import { SignInError } from '../shared/signin/errors.ts';
 import { USERNAME_MAX } from '../shared/signin/input.ts';
 import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
@@ -285,8 +285,8 @@ app.http(
       );
       const params = isForm ? await readForm(rc.request) : new URLSearchParams();
       const returnTo = await signIn.returnUrl(params.get('returnTo') ?? rc.request.query.get('returnTo'));
-      await signIn.signOut(sessionCookie(rc.request), info(rc));
-      return redirect(returnTo ?? signIn.defaultLanding, 303, [expiredCookie(SESSION_COOKIE)]);
+      const ended = await signIn.signOut(sessionCookie(rc.request), info(rc));
+      return redirect(returnTo ?? signIn.defaultLanding, 303, [toCookie(ended)]);
     },
   }),
 );

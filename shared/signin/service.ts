@@ -10,7 +10,7 @@ import type { Logger } from '../core/log.ts';
 import { PasswordLimits } from '../limits/password-limits.ts';
 import type { SlotLimiter } from '../limits/slots.ts';
 import type { Throttle } from '../limits/throttle.ts';
-import type { SessionService } from '../sessions/service.ts';
+import type { CookieToSet, SessionService } from '../sessions/service.ts';
 import { AccountMatcher } from './account-matching.ts';
 import { type SignedIn, SignInCompletion } from './completion.ts';
 import { type CallbackQuery, EntraCallback } from './entra-callback.ts';
@@ -170,8 +170,8 @@ export class SignInService {
     return this.passwordSignIns.signIn(usernameRaw, password, returnTo, info);
   }
 
-  /** `sessionToken`: the session cookie's value, if the browser sent one. */
-  signOut(sessionToken: string | undefined, info: RequestInfo): Promise<void> {
+  /** `sessionToken`: the session cookie's value, if the browser sent one. Returns the cookie that ends it. */
+  signOut(sessionToken: string | undefined, info: RequestInfo): Promise<CookieToSet> {
     return this.signOuts.signOut(sessionToken, info);
   }
 

@@ -3,7 +3,12 @@
  * missing or already dead session is no error: the browser's cookie is expired either way.
  */
 import type { AuditLog } from '../audit/log.ts';
-import { SessionRejectedError, type SessionService } from '../sessions/service.ts';
+import {
+  type CookieToSet,
+  ENDED_SESSION_COOKIE,
+  SessionRejectedError,
+  type SessionService,
+} from '../sessions/service.ts';
 import type { RequestInfo } from './input.ts';
 
 export class SignOut {
@@ -12,8 +17,8 @@ export class SignOut {
     private readonly audit: AuditLog,
   ) {}
 
-  /** `sessionToken`: the session cookie's value, if the browser sent one. */
-  async signOut(sessionToken: string | undefined, info: RequestInfo): Promise<void> {
+  /** `sessionToken`: the session cookie's value, if the browser sent one. Returns the cookie that ends it. */
+  async signOut(sessionToken: string | undefined, info: RequestInfo): Promise<CookieToSet> {
     try {
       const session = await this.sessions.authenticate(sessionToken);
       await this.sessions.revoke(session);
@@ -28,5 +33,6 @@ export class SignOut {
     } catch (err) {
       if (!(err instanceof SessionRejectedError)) throw err;
     }
+    return ENDED_SESSION_COOKIE;
   }
 }
