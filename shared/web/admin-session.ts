@@ -10,7 +10,7 @@ import type { Clock } from '../core/clock.ts';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
 import { SessionRejectedError, type SessionService } from '../sessions/service.ts';
 import type { UserDirectory } from '../signin/ports.ts';
-import { sessionCookie, toCookie } from './cookies.ts';
+import { sessionCookie } from './cookies.ts';
 import { assertSameOrigin } from './origin.ts';
 
 /** How recent a sign-in must be for security-relevant admin changes (AD5). */
@@ -58,7 +58,7 @@ export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
       name: user.username,
       authTime: session.authTime,
       userCreatedAt: user.createdAt,
-      ...(session.refreshedCookie ? { refreshedCookie: toCookie(session.refreshedCookie) } : {}),
+      ...(session.refreshedCookie ? { refreshedCookie: session.refreshedCookie } : {}),
     };
   }
 }
