@@ -1,5 +1,5 @@
 import { UnauthorizedError } from '../core/errors.ts';
-import type { ActiveSession } from '../sessions/service.ts';
+import type { CookieToSet } from '../sessions/service.ts';
 import type { AdminTokenService } from './tokens.ts';
 
 /** What the gate reads of a request: its headers (the web layer hands in its HTTP request). */
@@ -26,7 +26,7 @@ export type Principal =
       name: string;
       authTime: number;
       /** A re-issued session token to send back (see SessionService.authenticate). */
-      refreshedCookie?: ActiveSession['refreshedCookie'];
+      refreshedCookie?: CookieToSet;
       /** When the user account was created: with the username it identifies this very account. */
       userCreatedAt: string;
     };

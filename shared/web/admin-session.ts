@@ -7,13 +7,9 @@
 import type { HttpRequest } from '@azure/functions';
 import type { AdminSessionAuthenticator, Principal } from '../admin/auth.ts';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
-import {
-  readCookie,
-  SESSION_COOKIE,
-  SessionRejectedError,
-  type SessionService,
-} from '../sessions/service.ts';
+import { SessionRejectedError, type SessionService } from '../sessions/service.ts';
 import type { UserDirectory } from '../signin/ports.ts';
+import { sessionCookie } from './cookies.ts';
 import { assertSameOrigin } from './origin.ts';
 
 export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
@@ -24,10 +20,11 @@ export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
   ) {}
 
   async authenticateAdmin(request: HttpRequest): Promise<Principal | undefined> {
-    if (!readCookie(request, SESSION_COOKIE)) return undefined;
+    const token = sessionCookie(request);
+    if (!token) return undefined;
     let session: Awaited<ReturnType<SessionService['authenticate']>>;
     try {
-      session = await this.sessions.authenticate(request);
+      session = await this.sessions.authenticate(token);
     } catch (err) {
       if (err instanceof SessionRejectedError) {
         throw new UnauthorizedError(
