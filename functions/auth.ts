@@ -102,6 +102,7 @@ app.http(
           product: product(rc),
           username: session.username,
           displayName: user?.displayName ?? null,
+          isAdmin: !!user && !user.disabled && user.roles.includes('admin'),
         });
       } catch (err) {
         if (!(err instanceof SessionRejectedError)) throw err;

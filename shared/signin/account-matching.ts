@@ -50,7 +50,14 @@ export class AccountMatcher {
       if (expectedUsername) {
         const candidate = expectedUser ?? (await this.users.getByUsername(expectedUsername));
         if (!candidate || !claimMatches(claim, candidate)) {
-          throw new SignInError('account_mismatch', 403, 'claim_mismatch', ctx);
+          throw new SignInError('account_mismatch', 403, 'claim_mismatch', {
+            ...ctx,
+            mismatch: {
+              matchClaim: integration.matchClaim,
+              returnedAccount: claim,
+              userEmailEmpty: !candidate?.email,
+            },
+          });
         }
         user = candidate;
       } else {
@@ -58,7 +65,10 @@ export class AccountMatcher {
         const viaEmail = byName ? undefined : await this.users.findByEmail(claim);
         const candidate = byName ?? (viaEmail ? await this.users.getByUsername(viaEmail) : undefined);
         if (!candidate || !claimMatches(claim, candidate)) {
-          throw new SignInError('no_account', 403, 'no_matching_user', ctx);
+          throw new SignInError('no_account', 403, 'no_matching_user', {
+            ...ctx,
+            mismatch: { matchClaim: integration.matchClaim, returnedAccount: claim, userEmailEmpty: null },
+          });
         }
         user = candidate;
       }

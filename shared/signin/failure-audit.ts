@@ -26,7 +26,19 @@ export class FailureAudit {
         reason: known?.reason ?? (err instanceof BrokerError ? err.code : `error_${status}`),
         correlationId: info.correlationId,
         clientAddress: info.clientAddress,
-        details: { method, integrationId: known?.integrationId ?? null, status },
+        details: {
+          method,
+          integrationId: known?.integrationId ?? null,
+          status,
+          // What an unmatched first sign-in compared: names and a yes/no, never the account itself.
+          ...(known?.mismatch
+            ? {
+                matchClaim: known.mismatch.matchClaim,
+                comparedWith: 'username or email',
+                userEmailEmpty: known.mismatch.userEmailEmpty,
+              }
+            : {}),
+        },
       })
       .catch((auditErr) => this.log.error('signin.audit_failed', { error: auditErr }));
   }

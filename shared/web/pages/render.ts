@@ -213,7 +213,10 @@ export function errorPage(o: {
   startOver?: string;
   headers?: Record<string, string>;
   cookies?: Cookie[];
+  /** Plain-text paragraphs after the case's fixed text (escaped here). */
+  details?: readonly string[];
 }) {
+  const details = (o.details ?? []).map((d) => `<p>${escapeHtml(d)}</p>`).join('');
   return page({
     product: o.product,
     title: TEXTS.errorTitle,
@@ -221,7 +224,7 @@ export function errorPage(o: {
     ...(o.headers ? { headers: o.headers } : {}),
     ...(o.cookies ? { cookies: o.cookies } : {}),
     body: `<h1>${escapeHtml(TEXTS.errorTitle)}</h1>
-<div class="alert" role="alert"><p>${escapeHtml(TEXTS.errors[o.errorCase])}</p></div>
+<div class="alert" role="alert"><p>${escapeHtml(TEXTS.errors[o.errorCase])}</p>${details}</div>
 <p class="ref">${escapeHtml(t(TEXTS.correlation, { correlationId: o.correlationId }))}</p>
 <p><a class="button" href="${escapeHtml(o.startOver ?? '/api/auth/login')}">${escapeHtml(TEXTS.tryAgain)}</a></p>`,
   });
