@@ -91,6 +91,16 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
       await ready(page);
       expect(await heading(page)).toBe('Integrations');
       expect(await page.textContent('main')).toContain('Microsoft Entra ID (Azure AD)');
+      // The "You are signed in" page leads an admin to the console.
+      await page.goto(url('/api/auth/login'));
+      expect(await heading(page)).toBe('You are signed in');
+      await noSeriousFindings(page, 'signed-in page');
+      await shots(page, 'signed-in-admin');
+      await Promise.all([
+        page.waitForEvent('load'),
+        page.getByRole('link', { name: 'Open the admin console' }).click(),
+      ]);
+      await ready(page);
       await noSeriousFindings(page, 'integrations (empty)');
 
       // Configure Azure AD → Activate (saves and tests in one step).
