@@ -1,6 +1,6 @@
 /**
  * Input schemas and the response shape of applications: the apps that sign their users in through
- * the broker as an OpenID Provider (DESIGN.md "Applications", issue 9). Every input object is
+ * the broker as an OpenID Provider (docs/architecture.md "OpenID Provider (applications)"). Every input object is
  * `.strict()`: unknown keys are a 400 naming the key.
  */
 import { z } from 'zod';
@@ -108,7 +108,7 @@ export const patchApplicationSchema = z
   });
 export type PatchApplicationInput = z.output<typeof patchApplicationSchema>;
 
-/** The Application resource (DESIGN.md), as every route answers it. Never holds the secret value. */
+/** The Application resource (docs/architecture.md), as every route answers it. Never holds the secret value. */
 export const applicationSchema = z.object({
   clientId: z.string(),
   name: z.string(),

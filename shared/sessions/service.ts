@@ -1,5 +1,5 @@
 /**
- * Broker sessions (SECURITY.md D): a fresh 256-bit session id on every sign-in, an ES256 JWT in a
+ * Broker sessions (docs/security.md D): a fresh 256-bit session id on every sign-in, an ES256 JWT in a
  * `__Host-` cookie (HttpOnly, Secure, SameSite=Lax, Path=/), checked on every request against its
  * session row, so logout, disable and "revoke all" take effect at once. Idle and absolute timeouts
  * are enforced server-side.
