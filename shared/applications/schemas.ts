@@ -19,7 +19,7 @@ const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\u2028\u2029]/;
 
 /**
  * Why a redirect URI is refused, or undefined when it is fine. Redirect URIs are compared as exact
- * strings by the OP (OP1), so the rule here is about what may be registered at all: an absolute
+ * strings by the OP (docs/security.md OP1), so the rule here is about what may be registered at all: an absolute
  * https URL, or http on a loopback host (native and local development apps, RFC 8252 §7.3); no
  * fragment, no wildcard, no user name or password, no whitespace or control characters.
  */

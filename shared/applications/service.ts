@@ -45,7 +45,7 @@ import { type ApplicationRecord, ApplicationStore, type StoredApplication } from
 /** How long a client lookup is served from this instance's memory (changes elsewhere: at most this late). */
 export const CLIENT_CACHE_TTL_MS = 5_000;
 export const CLIENT_CACHE_MAX_ENTRIES = 1000;
-/** 32 random bytes (256 bits) from the CSPRNG, base64url: 43 characters (OP5). */
+/** 32 random bytes (256 bits) from the CSPRNG, base64url: 43 characters (docs/security.md OP5). */
 export const CLIENT_SECRET_BYTES = 32;
 export const APPLICATION_SECRET_KIND = 'oidc-client-secret';
 

@@ -65,7 +65,7 @@ export interface CookieToSet {
   maxAgeSeconds: number;
 }
 
-/** The session cookie expired (LO1): what a sign-out sends back, whether a session lived or not. */
+/** The session cookie expired (docs/security.md LO1): what a sign-out sends back, whether a session lived or not. */
 export const ENDED_SESSION_COOKIE: CookieToSet = { name: SESSION_COOKIE, value: '', maxAgeSeconds: 0 };
 
 /** An expired token's payload is only trusted when it is one of ours (same checks as a live one). */
