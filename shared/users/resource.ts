@@ -14,6 +14,7 @@ export interface UserOperationDeps extends UserServiceDeps {
   resource: UserResource;
 }
 
+/** The skeleton over the user rows: 404 `user_not_found`, writes conditional on the etag read. */
 export function userResource(deps: UserServiceDeps): UserResource {
   const { store, integrations, audit, clock } = deps;
   return new VersionedResource<UserRecord, User>({
@@ -27,10 +28,13 @@ export function userResource(deps: UserServiceDeps): UserResource {
   });
 }
 
-/** Any change to an admin account needs a recent sign-in (docs/security.md AD5). */
+/**
+ * Whether the user holds the broker's own `admin` role: the admin index goes by it, and any change
+ * to such an account needs a recent sign-in (docs/security.md AD5).
+ */
 export const isAdmin = (r: Pick<UserRecord, 'roles'>): boolean => r.roles.includes('admin');
 
-/** An admin change to a user as the skeleton takes it: the actor apart from the request's context. */
+/** A change as the skeleton takes it: the users' `ChangeContext` carries the actor with the request's details. */
 export function changeRequest(
   ifMatch: string | undefined,
   ctx: ChangeContext,
