@@ -1,5 +1,5 @@
 /**
- * Browser sign-in routes (DESIGN.md "Browser"): sign-in page, login start, IdP-first start, Entra
+ * Browser sign-in routes (docs/architecture.md "Browser (anonymous)"): sign-in page, login start, IdP-first start, Entra
  * callback, password sign-in, session, logout, JWKS. Parse the request, call the sign-in service,
  * render a page or redirect.
  */

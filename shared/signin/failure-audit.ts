@@ -1,4 +1,4 @@
-/** The audit record of a sign-in that ended on an error page (AU1), whatever the error was. */
+/** The audit record of a sign-in that ended on an error page (docs/security.md AU1), whatever the error was. */
 import type { AuditLog } from '../audit/log.ts';
 import { BrokerError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';

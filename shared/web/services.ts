@@ -2,7 +2,6 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
-import { AdminUserChanges } from '../admin/user-changes.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
 import { AuditQueryService } from '../audit/query.ts';
@@ -55,8 +54,6 @@ export interface Services {
   applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
-  /** The users' changes the management API makes, behind the fresh-sign-in rule. */
-  userChanges: AdminUserChanges;
   auditQuery: AuditQueryService;
   sessionKeys: SessionKeyService;
   sessionService: SessionService;
@@ -197,7 +194,6 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     settings,
     users,
-    userChanges: new AdminUserChanges(users, clock),
     auditQuery,
     sessionKeys,
     sessionService,
