@@ -188,7 +188,7 @@ export function signedInPage(o: {
     product: o.product,
     title: TEXTS.signedInTitle,
     body: `<h1>${escapeHtml(TEXTS.signedInTitle)}</h1>
-<p>${escapeHtml(t(TEXTS.signedInAs, { username: o.displayName ? `${o.displayName} (${o.username})` : o.username }))}</p>
+<p>${escapeHtml(t(TEXTS.signedInAs, { username: o.displayName && o.displayName !== o.username ? `${o.displayName} (${o.username})` : o.username }))}</p>
 ${o.isAdmin ? `<p><a class="button" href="/api/admin">${escapeHtml(TEXTS.openConsole)}</a></p>\n` : ''}<form method="post" action="/api/auth/logout">
 <button type="submit" class="secondary">${escapeHtml(TEXTS.signOut)}</button>
 </form>`,
