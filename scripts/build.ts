@@ -9,6 +9,10 @@
  *   calls the app's own handler. Loading main.cjs is what the worker waits for before the host
  *   knows the functions; the app's code is read, compiled and initialised once, on first use.
  *
+ * - dist/telemetry.cjs: the OpenTelemetry distro and the Azure Functions instrumentation
+ *   (shared/web/otel.ts), which main.cjs loads before it registers the functions, and only when
+ *   APPLICATIONINSIGHTS_CONNECTION_STRING is set (in Azure); main.cjs then hands the app its tracing.
+ *
  * `@azure/functions-core` stays external: the host provides it.
  */
 import { execFileSync } from 'node:child_process';
@@ -37,6 +41,10 @@ export const FUNCTIONS_CORE_SHIM = `
     return original.call(this, request, ...rest);
   };`;
 export const appBundlePath = path.join(path.dirname(bundlePath), APP_FILE);
+
+/** The telemetry side (shared/web/otel.ts), required by main.cjs at start-up when telemetry is on. */
+export const TELEMETRY_FILE = 'telemetry.cjs';
+const TELEMETRY_SOURCE = 'shared/web/otel.ts';
 
 /**
  * Native modules cannot be bundled. Azure Functions Flex Consumption runs Linux x64 (glibc), so the
@@ -296,12 +304,29 @@ export function recordedFunctions(appFile = appBundlePath): RecordedFunction[] {
 /** The source of main.cjs: the registrations, each handing its invocations to app.cjs. */
 export function mainEntrySource(functions: RecordedFunction[]): string {
   return `
-    import { app } from '@azure/functions';
+    import * as azureFunctions from '@azure/functions';
+    const { app } = azureFunctions;
     const functions = ${JSON.stringify(functions)};
+    // Telemetry before anything else (the Functions docs' order: the distro's hooks must see every
+    // module load, and the host must learn before start-up that this worker exports its own), and
+    // only where Application Insights is configured. A failure costs the telemetry, not the app.
+    let telemetry;
+    if (process.env.APPLICATIONINSIGHTS_CONNECTION_STRING) {
+      try {
+        telemetry = require('./${TELEMETRY_FILE}').startTelemetry(azureFunctions);
+      } catch (err) {
+        console.error('telemetry.start_failed', err && err.name);
+      }
+    }
+    function loadApp() {
+      const appModule = require('./${APP_FILE}');
+      if (telemetry) appModule.useTelemetry(telemetry);
+      return new Map(appModule.registrations.map((r) => [r.name, r.options.handler]));
+    }
     let handlers;
     function appHandler(name) {
       // The instance's first invocation reads, compiles and initialises the app.
-      handlers ??= new Map(require('./${APP_FILE}').registrations.map((r) => [r.name, r.options.handler]));
+      handlers ??= loadApp();
       const handler = handlers.get(name);
       if (!handler) throw new Error('function ' + name + ' is not in ${APP_FILE}');
       return handler;
@@ -330,6 +355,25 @@ const appFileExternal: esbuild.Plugin = {
   },
 };
 
+const telemetryFileExternal: esbuild.Plugin = {
+  name: 'telemetry-file-external',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^\\./${TELEMETRY_FILE.replace('.', '\\.')}$`) }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+  },
+};
+
+/** Builds TELEMETRY_FILE into `dir`: the distro with what it loads, in one file of its own. */
+export async function buildTelemetry(dir: string, opts: { quiet?: boolean } = {}): Promise<void> {
+  await esbuild.build({
+    ...bundleOptions(opts),
+    entryPoints: [path.join(repoRoot, TELEMETRY_SOURCE)],
+    outfile: path.join(dir, TELEMETRY_FILE),
+  });
+}
+
 function mergeMetafiles(...files: esbuild.Metafile[]): esbuild.Metafile {
   return {
     inputs: Object.assign({}, ...files.map((f) => f.inputs)),
@@ -355,7 +399,9 @@ export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): 
   const appResult = await esbuild.build({
     ...options,
     stdin: {
-      contents: "import './functions/index.ts';\nexport { registrations } from '@azure/functions';",
+      contents:
+        "import './functions/index.ts';\nexport { registrations } from '@azure/functions';\n" +
+        "export { useTelemetry } from './shared/web/telemetry.ts';",
       resolveDir: repoRoot,
       sourcefile: 'app-entry.js',
       loader: 'js',
@@ -379,10 +425,11 @@ export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): 
     outfile: bundlePath,
     sourcemap: 'linked',
     metafile: true,
-    plugins: [appFileExternal],
+    plugins: [appFileExternal, telemetryFileExternal],
   });
   if (appResult.errors.length > 0 || mainResult.errors.length > 0) throw new Error('esbuild failed');
   await buildLazyVendors(path.dirname(bundlePath), opts);
+  await buildTelemetry(path.dirname(bundlePath), opts);
   const bytes = statSync(bundlePath).size;
   const appBytes = statSync(appBundlePath).size;
   const ms = Math.round(performance.now() - started);
