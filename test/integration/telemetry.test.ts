@@ -155,7 +155,7 @@ describe('telemetry on', () => {
     const audit = logs.records.find(
       (r) => r.event === 'audit' && (r.audit as { type?: string }).type === 'signin.succeeded',
     );
-    expect((audit?.audit as { correlationId?: string }).correlationId).toBe(traceId);
+    expect((audit?.audit as { correlationId?: string } | undefined)?.correlationId).toBe(traceId);
     expect(audit?.operationId).toBe(traceId);
   });
 
@@ -223,7 +223,7 @@ describe('telemetry on', () => {
     expect(leg?.parentSpanContext).toBeUndefined();
     const traceId = leg?.spanContext().traceId;
     const audit = logs.records.find((r) => r.event === 'audit');
-    expect((audit?.audit as { correlationId?: string }).correlationId).toBe(traceId);
+    expect((audit?.audit as { correlationId?: string } | undefined)?.correlationId).toBe(traceId);
     expect(tableSpans(spansOf(traceId ?? '')).length).toBeGreaterThan(1);
   });
 });
@@ -244,7 +244,9 @@ describe('telemetry off', () => {
       expect(res.status).toBe(303);
       expect(exporter.getFinishedSpans()).toEqual([]);
       const audit = logs.records.find((r) => r.event === 'audit');
-      expect((audit?.audit as { correlationId?: string }).correlationId).toMatch(/^[0-9a-f-]{36}$/);
+      expect((audit?.audit as { correlationId?: string } | undefined)?.correlationId).toMatch(
+        /^[0-9a-f-]{36}$/,
+      );
     } finally {
       useTelemetry(otelTelemetry());
     }
