@@ -27,12 +27,12 @@ const probe = `${FUNCTIONS_CORE_SHIM}
   }, 300);`;
 
 async function runProbe(env: Record<string, string>) {
-  const { stdout } = await run(process.execPath, ['-e', probe], {
+  const { stdout, stderr } = await run(process.execPath, ['-e', probe], {
     cwd: '/',
     env: { PATH: process.env.PATH ?? '', ...env },
     timeout: 30_000,
   });
-  return JSON.parse(String(stdout).split('@@').at(-1) ?? '');
+  return { ...JSON.parse(String(stdout).split('@@').at(-1) ?? ''), stderr: String(stderr) };
 }
 
 describe('telemetry in the bundle', () => {
@@ -45,6 +45,7 @@ describe('telemetry in the bundle', () => {
       atStart: { telemetry: false, otel: false, trace: false },
       app: true,
       registered: true,
+      stderr: '',
     });
   });
 
@@ -54,11 +55,13 @@ describe('telemetry in the bundle', () => {
       APPLICATIONINSIGHTS_CONNECTION_STRING:
         'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/',
     });
-    expect(out).toEqual({
+    expect(out).toMatchObject({
       atStart: { telemetry: true, otel: true, trace: true },
       app: true,
       registered: true,
     });
+    // The distro starts cleanly from inside the bundle (no failed start, no config file error).
+    expect(out.stderr).not.toMatch(/start_failed|Failed to load|Error/);
     const size = statSync(path.join(path.dirname(bundlePath), TELEMETRY_FILE)).size;
     console.log(`${TELEMETRY_FILE}: ${(size / 1024).toFixed(0)} KiB`);
   }, 60_000);
