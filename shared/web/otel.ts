@@ -13,6 +13,7 @@ import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity
 import { useAzureMonitor } from '@azure/monitor-opentelemetry';
 import { AzureSdkInstrumentation } from '@azure/opentelemetry-instrumentation-azure-sdk';
 import { type Attributes, isSpanContextValid, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { SpanAttributes, Tracing } from '../core/tracing.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -125,6 +126,15 @@ export function exporterCredential(env: NodeJS.ProcessEnv): TokenCredential | un
 }
 
 /**
+ * `fetch` (Node's undici): the Entra tenant discovery and ID-token key requests (jose) use it, and the
+ * distro's HTTP instrumentation sees only the `http`/`https` modules (MSAL's token requests). It hooks
+ * Node's diagnostics channels, not `require`, so it works from inside a bundle.
+ */
+export function fetchInstrumentation(): UndiciInstrumentation {
+  return new UndiciInstrumentation();
+}
+
+/**
  * Starts the distro and instruments the given `@azure/functions` (main.cjs's own copy: a require
  * hook cannot reach a package inside a bundle, so it is patched here directly). Call before any
  * function is registered: it tells the host that this worker exports its own telemetry.
@@ -139,7 +149,7 @@ export function startTelemetry(azureFunctions: typeof AzureFunctions, env = proc
       ...(credential ? { credential } : {}),
     },
     spanProcessors: [redactingSpanProcessor],
-    // Table Storage, Key Vault (their SDKs) and Entra (MSAL's HTTPS calls); nothing else is used.
+    // Table Storage, Key Vault (their SDKs) and Entra (MSAL's HTTPS calls; `fetch` below).
     instrumentationOptions: {
       azureSdk: { enabled: true },
       http: { enabled: true },
@@ -150,6 +160,7 @@ export function startTelemetry(azureFunctions: typeof AzureFunctions, env = proc
       redis4: { enabled: false },
     },
   });
+  fetchInstrumentation();
   const functions = new AzureFunctionsInstrumentation();
   for (const definition of functions.getModuleDefinitions()) definition.patch?.(azureFunctions);
   return otelTelemetry();

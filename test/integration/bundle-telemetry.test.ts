@@ -22,7 +22,9 @@ const probe = `${FUNCTIONS_CORE_SHIM}
   const reg = globalThis.__brokerFunctionRegistrations.find((r) => r.metadata.name === 'health');
   setTimeout(() => {
     const app = loaded('app.cjs');
-    process.stdout.write('@@' + JSON.stringify({ atStart, app, registered: !!reg }));
+    // The distro's HTTP instrumentation wraps https.request (MSAL's calls to Entra) from the bundle too.
+    const https = !!require('node:https').request.__wrapped;
+    process.stdout.write('@@' + JSON.stringify({ atStart, app, registered: !!reg, https }));
     process.exit(0);
   }, 300);`;
 
@@ -45,6 +47,7 @@ describe('telemetry in the bundle', () => {
       atStart: { telemetry: false, otel: false, trace: false },
       app: true,
       registered: true,
+      https: false,
       stderr: '',
     });
   });
@@ -59,6 +62,7 @@ describe('telemetry in the bundle', () => {
       atStart: { telemetry: true, otel: true, trace: true },
       app: true,
       registered: true,
+      https: true,
     });
     // The distro starts cleanly from inside the bundle (no failed start, no config file error).
     expect(out.stderr).not.toMatch(/start_failed|Failed to load|Error/);

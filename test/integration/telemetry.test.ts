@@ -19,11 +19,11 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startLocalHost } from '../../scripts/host/local-host.ts';
 import { freePort } from '../../scripts/standins/azurite.ts';
-import { otelTelemetry, redactingSpanProcessor } from '../../shared/web/otel.ts';
+import { fetchInstrumentation, otelTelemetry, redactingSpanProcessor } from '../../shared/web/otel.ts';
 import { runWithServices } from '../../shared/web/runtime.ts';
 import { instanceTracing, stopTelemetry, useTelemetry } from '../../shared/web/telemetry.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
-import { appRoutes, captureLogs, type TestApp, testServices } from '../helpers/stack.ts';
+import { appRoutes, captureLogs, stack, type TestApp, testServices } from '../helpers/stack.ts';
 
 const exporter = new InMemorySpanExporter();
 // The distro's processors, in its order: ours (redaction), then the exporter's.
@@ -47,12 +47,14 @@ function hostContext(): Context {
 }
 
 let app: TestApp;
+const fetches = fetchInstrumentation();
 let integrationId: string;
 
 beforeAll(async () => {
   context.setGlobalContextManager(contextManager.enable());
   trace.setGlobalTracerProvider(provider);
   useTelemetry(otelTelemetry());
+  fetches.setTracerProvider(provider);
   const port = await freePort();
   const services = await testServices({ env: { BROKER_PUBLIC_BASE_URL: `http://localhost:${port}` } });
   const host = await startLocalHost({
@@ -94,6 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   stopTelemetry();
+  fetches.disable();
   await app?.close();
   trace.disable();
   context.disable();
@@ -159,7 +162,7 @@ describe('telemetry on', () => {
     expect(audit?.operationId).toBe(traceId);
   });
 
-  it('an Entra sign-in: the start and the callback are legs with the integration, each with its Table calls', async () => {
+  it('an Entra sign-in: start and callback are legs with the integration, with their Table calls and the Entra key fetch', async () => {
     const b = new BrokerBrowser(app);
     const { callback } = await b.signInWithEntra('oteluser', 'oteluser');
     expect(callback.status).toBe(302);
@@ -182,6 +185,14 @@ describe('telemetry on', () => {
       expect(hostTraces.map((t) => t?.traceId)).toContain(leg.spanContext().traceId);
       expect(tableSpans(spans).length).toBeGreaterThan(0);
     }
+    // Entra: the callback fetched the tenant's signing keys (jose's fetch), a dependency of its trace.
+    const entraHost = new URL(stack().entraHost).host;
+    const entraCalls = spansOf(done?.spanContext().traceId ?? '').filter((s) =>
+      String(s.attributes['url.full'] ?? '').includes(entraHost),
+    );
+    expect(entraCalls.length).toBeGreaterThan(0);
+    for (const s of entraCalls)
+      expect(underSpan(spansOf(s.spanContext().traceId), done as ReadableSpan, s)).toBe(true);
     // Two requests, two traces: the callback is not a child of the start.
     expect(start?.spanContext().traceId).not.toBe(done?.spanContext().traceId);
   });
@@ -231,6 +242,7 @@ describe('telemetry on', () => {
 describe('telemetry off', () => {
   it('records nothing, and the correlation id is a random one', async () => {
     stopTelemetry();
+    fetches.disable();
     try {
       hostSendsTraces = false;
       expect(instanceTracing().traceId()).toBeUndefined();
@@ -249,6 +261,7 @@ describe('telemetry off', () => {
       );
     } finally {
       useTelemetry(otelTelemetry());
+      fetches.enable();
     }
   });
 });
