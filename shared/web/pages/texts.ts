@@ -20,7 +20,6 @@ export const TEXTS = {
   signedInAs: 'Signed in as {username}.',
   signOut: 'Sign out',
   openConsole: 'Open the admin console',
-  signedOutTitle: 'You are signed out',
   signInAgain: 'Sign in again',
   errorTitle: 'Sign-in did not work',
   correlation: 'Reference: {correlationId}',
