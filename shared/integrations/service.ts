@@ -347,7 +347,7 @@ export class IntegrationService {
     const current = await this.load(id);
     checkIfMatch(current, ifMatch);
     const secret = await this.secretOf(current, false);
-    const outcome = await runConnectionTest(this.deps.entraClientFactory, current, secret);
+    const outcome = await runConnectionTest(this.deps.entraClientFactory, current, { clientSecret: secret });
     const at = iso(this.deps.clock.now());
     const target = `integration:${id}`;
     if (outcome.ok) {
