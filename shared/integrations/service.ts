@@ -23,14 +23,24 @@ import type { Config } from '../core/config.ts';
 import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { nameKey } from '../core/names.ts';
-import type { EntraClientFactory } from '../entra/msal.ts';
+import type { EntraClientCredential, EntraClientFactory } from '../entra/msal.ts';
 import type { HealthWarning } from '../ops/health.ts';
 import { IntegrationSecrets, secretNameFor } from '../secrets/owned.ts';
 import { ActivationFailedError, runConnectionTest } from './activation.ts';
 import { SecretCache } from './cache.ts';
+import {
+  type CredentialSources,
+  credentialSwitch,
+  type PendingCredentialChange,
+  refusingSources,
+} from './credentials/integration.ts';
+import { type CredentialInput, credentialExpiresOn, type StoredCredential } from './credentials/kinds.ts';
+import { CredentialManager, currentCredential, withCurrentCredential } from './credentials/manager.ts';
 import { daysUntil, EXPIRY_WARNING_DAYS, expiryWarnings } from './expiry.ts';
 import {
+  type AddCredentialInput,
   type CreateIntegrationInput,
+  createdCredential,
   type Integration,
   type IntegrationWarning,
   type IntegrationWithWarnings,
@@ -65,11 +75,16 @@ export interface IntegrationServiceDeps {
   entraClientFactory: EntraClientFactory;
   log: Logger;
   assignmentCounter?: AssignmentCounter;
+  /** Where assertions, certificate keys and the managed identity come from (default: client secrets only). */
+  credentials?: CredentialSources;
 }
 
 export interface SignInIntegration {
   integration: Integration;
+  /** The client secret's value when the credential is one; empty otherwise. */
   clientSecret: string;
+  /** What MSAL authenticates with, and a key that changes whenever the credential does. */
+  credential: { value: EntraClientCredential; version: string };
 }
 
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -78,6 +93,21 @@ const PATCH_FIELDS = ['title', 'applicationId', 'tenant', 'allowedTenants', 'clo
 const CREDENTIAL_FIELDS = new Set<string>(['applicationId', 'tenant', 'allowedTenants', 'cloud']);
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Rotating a secret of an integration that authenticates another way. */
+function notClientSecret(): ConflictError {
+  return new ConflictError(
+    'This integration does not use a client secret: add one as its second credential (POST …/credentials) instead.',
+    'not_client_secret',
+  );
+}
+
+/** Every Key Vault key a row names (current, pending and retired certificates). */
+function certificateKeys(r: IntegrationRecord): string[] {
+  const keys = [...(r.retiredKeys ?? [])];
+  for (const c of [r.credential, r.pendingCredential]) if (c?.kind === 'certificate') keys.push(c.keyName);
+  return keys;
+}
 
 /** A validation failure (400) like the other title rules: `password` is the other verify type. */
 function reservedTitle(): ValidationError {
@@ -109,6 +139,7 @@ export class IntegrationService {
   private readonly vault: IntegrationSecrets;
   private readonly cache: SecretCache;
   private readonly assignmentCounter: AssignmentCounter | undefined;
+  private readonly creds: CredentialManager;
 
   constructor(private readonly deps: IntegrationServiceDeps) {
     this.store = new IntegrationStore(
@@ -119,6 +150,15 @@ export class IntegrationService {
     this.vault = new IntegrationSecrets(deps.secrets, deps.log);
     this.cache = new SecretCache(deps.clock);
     this.assignmentCounter = deps.assignmentCounter;
+    const sources = deps.credentials ?? refusingSources(deps.config);
+    this.creds = new CredentialManager({
+      secrets: this.vault,
+      cache: this.cache,
+      keys: sources.keys,
+      managedIdentity: sources.managedIdentity,
+      assertions: sources.assertions,
+      now: () => deps.clock.now(),
+    });
   }
 
   /** The callback URL to register in Entra; from configuration only, never from a request. */
@@ -158,21 +198,17 @@ export class IntegrationService {
     const secretName = secretNameFor(id);
     await this.store.claimTitle(key, input.title, id);
 
-    let written: Awaited<ReturnType<IntegrationSecrets['write']>>;
+    const wanted = createdCredential(input);
+    let credential: StoredCredential;
     try {
-      written = await this.vault.write(
-        secretName,
-        id,
-        input.clientSecret,
-        input.clientSecretExpiresOn ?? null,
-      );
+      credential = await this.creds.create(id, wanted, { secretName });
     } catch (err) {
       await this.bestEffort('release_title', () => this.store.releaseTitle(key, id));
       throw err;
     }
 
     const now = iso(this.deps.clock.now());
-    const record: IntegrationRecord = {
+    const base: IntegrationRecord = {
       id,
       kind: 'azure-ad',
       title: input.title,
@@ -183,19 +219,22 @@ export class IntegrationService {
       cloud: input.cloud,
       matchClaim: input.matchClaim,
       status: 'inactive',
+      // Without a client secret these name no Key Vault version (a later one may add it).
       secretName,
-      secretVersion: written.version,
-      secretExpiresOn: input.clientSecretExpiresOn ?? null,
-      secretUpdatedOn: written.updatedOn,
+      secretVersion: '',
+      secretExpiresOn: null,
+      secretUpdatedOn: now,
       lastTest: null,
       createdAt: now,
       updatedAt: now,
     };
+    const record = withCurrentCredential(base, credential);
     let stored: StoredIntegration;
     try {
       stored = await this.store.insert(record);
     } catch (err) {
       this.deps.log.warn('integration.create_rolled_back', { integrationId: id, error: err });
+      await this.creds.discard(credential);
       await this.vault.remove(secretName);
       await this.bestEffort('release_title', () => this.store.releaseTitle(key, id));
       throw err;
@@ -213,11 +252,11 @@ export class IntegrationService {
         'allowedTenants',
         'cloud',
         'matchClaim',
-        'clientSecret',
+        ...(wanted.kind === 'clientSecret' ? ['clientSecret'] : ['credential']),
         ...(input.clientSecretExpiresOn ? ['clientSecretExpiresOn'] : []),
       ],
       ...ctx,
-      details: { title: stored.title, applicationId: stored.applicationId },
+      details: { title: stored.title, applicationId: stored.applicationId, credentialKind: wanted.kind },
     });
     return { ...this.view(stored), warnings: await this.warningsFor(stored) };
   }
@@ -302,6 +341,7 @@ export class IntegrationService {
   ): Promise<Integration> {
     const current = await this.load(id);
     checkIfMatch(current, ifMatch);
+    if (current.credential) throw notClientSecret();
     const expiresOn = input.expiresOn ?? null;
     const written = await this.vault.write(current.secretName, id, input.clientSecret, expiresOn);
     const next: IntegrationRecord = {
@@ -346,8 +386,13 @@ export class IntegrationService {
   ): Promise<Integration> {
     const current = await this.load(id);
     checkIfMatch(current, ifMatch);
-    const secret = await this.secretOf(current, false);
-    const outcome = await runConnectionTest(this.deps.entraClientFactory, current, { clientSecret: secret });
+    const credential = currentCredential(current);
+    const outcome = await runConnectionTest(
+      this.deps.entraClientFactory,
+      current,
+      await this.creds.msalCredential(current.id, credential),
+      this.creds.expected(credential, current.id),
+    );
     const at = iso(this.deps.clock.now());
     const target = `integration:${id}`;
     if (outcome.ok) {
@@ -436,7 +481,9 @@ export class IntegrationService {
     }
     await this.store.remove(id, marked.etag);
     this.cache.delete(id);
+    this.creds.forget(id);
     const removed = await this.vault.remove(current.secretName);
+    await this.creds.removeKeys(certificateKeys(current));
     await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, id));
     await this.deps.audit.record({
       type: 'admin.integration.deleted',
@@ -458,8 +505,141 @@ export class IntegrationService {
     if (row.status !== 'active') {
       throw new ConflictError('This integration is not active.', 'integration_inactive');
     }
-    const clientSecret = await this.secretOf(row, opts.refreshSecret === true);
-    return { integration: this.view(row), clientSecret };
+    const c = currentCredential(row);
+    const value = await this.creds.msalCredential(row.id, c, { refresh: opts.refreshSecret === true });
+    return {
+      integration: this.view(row),
+      clientSecret: 'clientSecret' in value ? value.clientSecret : '',
+      credential: { value, version: this.creds.version(c) },
+    };
+  }
+
+  /**
+   * Adds a second credential (`pendingCredential`): sign-ins keep using the current one until
+   * `promoteCredential` has tested the new one against Entra. One pending credential at a time.
+   */
+  async addCredential(
+    id: string,
+    input: AddCredentialInput,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<Integration> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+    if (current.pendingCredential)
+      throw new ConflictError(
+        'This integration already has a second credential: promote or remove it first.',
+        'pending_credential_exists',
+      );
+    const pending = await this.creds.create(id, input.credential as CredentialInput, current);
+    const next = { ...current, pendingCredential: pending, updatedAt: iso(this.deps.clock.now()) };
+    let stored: StoredIntegration;
+    try {
+      stored = await this.store.replace(next, current.etag);
+    } catch (err) {
+      await this.creds.discard(pending);
+      throw err;
+    }
+    await this.auditCredential('credential_added', id, actor, ctx, { credentialKind: pending.kind });
+    return this.view(stored);
+  }
+
+  /**
+   * Tests the pending credential against the tenant and, when Entra takes it, makes it current. A
+   * refusal is a 422 naming the field to fix; the current credential keeps working either way.
+   */
+  async promoteCredential(
+    id: string,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<Integration> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+    const pending = current.pendingCredential;
+    if (!pending)
+      throw new ConflictError(
+        'This integration has no second credential to promote.',
+        'no_pending_credential',
+      );
+    const outcome = await runConnectionTest(
+      this.deps.entraClientFactory,
+      current,
+      await this.creds.msalCredential(current.id, pending, { cache: false }),
+      this.creds.expected(pending, current.id),
+    );
+    const at = iso(this.deps.clock.now());
+    if (!outcome.ok) {
+      await this.auditCredential(
+        'credential_test_failed',
+        id,
+        actor,
+        ctx,
+        { credentialKind: pending.kind },
+        outcome.code,
+      );
+      throw new ActivationFailedError(outcome, { at, ok: false, reason: outcome.code }, current.etag);
+    }
+    const change: PendingCredentialChange = credentialSwitch(current, pending);
+    const next = withCurrentCredential(
+      {
+        ...current,
+        pendingCredential: undefined,
+        retiredKeys: change.retiredKeys,
+        lastTest: { at, ok: true, reason: null },
+        updatedAt: at,
+      },
+      pending,
+    );
+    const stored = await this.store.replace(next, current.etag);
+    this.creds.forget(id);
+    await this.auditCredential('credential_promoted', id, actor, ctx, {
+      credentialKind: pending.kind,
+      previousKind: change.previousKind,
+    });
+    return this.view(stored);
+  }
+
+  /** Removes the pending credential (its certificate key goes too). */
+  async removePendingCredential(
+    id: string,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<Integration> {
+    const current = await this.load(id);
+    checkIfMatch(current, ifMatch);
+    const pending = current.pendingCredential;
+    if (!pending) return this.view(current);
+    const stored = await this.store.replace(
+      { ...current, pendingCredential: undefined, updatedAt: iso(this.deps.clock.now()) },
+      current.etag,
+    );
+    await this.creds.discard(pending);
+    await this.auditCredential('credential_removed', id, actor, ctx, { credentialKind: pending.kind });
+    return this.view(stored);
+  }
+
+  private async auditCredential(
+    event: string,
+    id: string,
+    actor: string,
+    ctx: ChangeContext,
+    details: Record<string, string>,
+    failure?: string,
+  ): Promise<void> {
+    await this.deps.audit.record({
+      type: `admin.integration.${event}`,
+      actor,
+      target: `integration:${id}`,
+      changedFields:
+        event === 'credential_promoted' ? ['credential', 'pendingCredential'] : ['pendingCredential'],
+      securityRelevant: true,
+      ...(failure ? { outcome: 'failure' as const, reason: failure } : {}),
+      ...ctx,
+      details,
+    });
   }
 
   /**
@@ -476,7 +656,17 @@ export class IntegrationService {
   /** Health warnings: secrets that expired or expire within 30 days. */
   async expiryWarnings(): Promise<HealthWarning[]> {
     const rows = await this.store.list();
-    return expiryWarnings(rows, this.deps.clock.now());
+    return expiryWarnings(
+      rows.map((r) => {
+        const c = currentCredential(r);
+        return {
+          id: r.id,
+          secretExpiresOn: credentialExpiresOn(c),
+          credentialKind: c.kind === 'certificate' ? ('certificate' as const) : ('clientSecret' as const),
+        };
+      }),
+      this.deps.clock.now(),
+    );
   }
 
   // --- internals ---------------------------------------------------------------------------------
@@ -511,17 +701,6 @@ export class IntegrationService {
     return row;
   }
 
-  private async secretOf(row: StoredIntegration, refresh: boolean): Promise<string> {
-    if (refresh) this.cache.delete(row.id);
-    else {
-      const hit = this.cache.get(row.id, row.secretVersion);
-      if (hit !== undefined) return hit;
-    }
-    const value = await this.vault.read(row.secretName, row.secretVersion);
-    this.cache.set(row.id, row.secretVersion, value);
-    return value;
-  }
-
   private view(r: StoredIntegration): Integration {
     return {
       id: r.id,
@@ -534,13 +713,19 @@ export class IntegrationService {
       matchClaim: r.matchClaim,
       status: r.status,
       redirectUri: this.redirectUri,
-      clientSecret: {
-        set: true,
-        version: r.secretVersion,
-        expiresOn: r.secretExpiresOn,
-        updatedOn: r.secretUpdatedOn,
-      },
-      secretExpiresInDays: daysUntil(r.secretExpiresOn, this.deps.clock.now()),
+      ...(r.credential
+        ? {}
+        : {
+            clientSecret: {
+              set: true as const,
+              version: r.secretVersion,
+              expiresOn: r.secretExpiresOn,
+              updatedOn: r.secretUpdatedOn,
+            },
+          }),
+      secretExpiresInDays: daysUntil(credentialExpiresOn(currentCredential(r)), this.deps.clock.now()),
+      credential: this.creds.view(currentCredential(r), r.id),
+      pendingCredential: r.pendingCredential ? this.creds.view(r.pendingCredential, r.id) : null,
       lastTest: r.lastTest,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
@@ -560,9 +745,10 @@ export class IntegrationService {
         integrationIds: others.map((o) => o.id),
       });
     }
-    const days = daysUntil(r.secretExpiresOn, this.deps.clock.now());
+    const expiresOn = credentialExpiresOn(currentCredential(r));
+    const days = daysUntil(expiresOn, this.deps.clock.now());
     if (days !== null && days <= EXPIRY_WARNING_DAYS) {
-      const expired = Date.parse(r.secretExpiresOn as string) <= this.deps.clock.now();
+      const expired = Date.parse(expiresOn as string) <= this.deps.clock.now();
       warnings.push(
         expired
           ? { code: 'secret_expired', message: 'The client secret has already expired; rotate it.' }

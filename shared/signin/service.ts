@@ -25,6 +25,7 @@ import type {
   IntegrationSource,
   PasswordVerifier,
   SettingsReader,
+  SignInCredential,
   SignInIntegration,
   SignInSettings,
   SignInUser,
@@ -364,11 +365,11 @@ export class SignInService {
       });
     }
     if (used.status === 'rejected') throw transactionFailure(used.reason);
-    const { integration, clientSecret } = await integrationP;
+    const { integration, clientSecret, credential } = await integrationP;
 
     const result = await this.redeem(
       integration,
-      clientSecret,
+      { secret: clientSecret, credential },
       query.code,
       state,
       tx.verifier,
@@ -442,15 +443,15 @@ export class SignInService {
 
   private async redeem(
     integration: SignInIntegration,
-    clientSecret: string,
+    auth: { secret: string; credential: SignInCredential | undefined },
     code: string,
     state: string,
     verifier: string,
     nonce: string,
     ctx: { username: string | null; integrationId: string; returnTo?: string | null },
   ): Promise<AuthenticationResult> {
-    const attempt = async (secret: string, target: SignInIntegration) => {
-      const client = this.d.entraClients.get(target, secret);
+    const attempt = async (a: typeof auth, target: SignInIntegration) => {
+      const client = this.d.entraClients.get(target, a.secret, a.credential);
       const result = await withEntraTimeout(
         client.acquireTokenByCode(
           {
@@ -471,7 +472,7 @@ export class SignInService {
       return result;
     };
     try {
-      return await attempt(clientSecret, integration);
+      return await attempt(auth, integration);
     } catch (err) {
       if (err instanceof SignInError) throw err;
       const kind = classifyEntraError(err);
@@ -479,7 +480,10 @@ export class SignInService {
         // The secret may have been rotated on another instance: read it again once and retry.
         const fresh = await this.activeIntegration(integration.id, ctx.username, { refreshSecret: true });
         try {
-          return await attempt(fresh.clientSecret, fresh.integration);
+          return await attempt(
+            { secret: fresh.clientSecret, credential: fresh.credential },
+            fresh.integration,
+          );
         } catch (retryErr) {
           if (retryErr instanceof SignInError) throw retryErr;
           this.d.log.warn('signin.redeem_failed', {

@@ -1,4 +1,5 @@
 import type { TokenCredential } from '@azure/identity';
+import type { KeyClient } from '@azure/keyvault-keys';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
@@ -8,7 +9,9 @@ import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
+import { type ManagedIdentityExchange, managedIdentityExchange } from '../entra/managed-identity.ts';
 import { defaultEntraClientFactory, type EntraClientFactory } from '../entra/msal.ts';
+import { IntegrationAssertions } from '../integrations/credentials/assertions.ts';
 import { IntegrationService } from '../integrations/service.ts';
 import { SlotLimiter } from '../limits/slots.ts';
 import { Throttle } from '../limits/throttle.ts';
@@ -16,6 +19,7 @@ import { OidcService } from '../oidc/service.ts';
 import { HealthService } from '../ops/health.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../passwords/index.ts';
 import { createAzureCredential, createSecretClient } from '../secrets/client.ts';
+import { createKeyClient, VaultKeys } from '../secrets/keys.ts';
 import { SessionKeyService } from '../sessions/keys.ts';
 import { SessionService } from '../sessions/service.ts';
 import { SessionStore } from '../sessions/store.ts';
@@ -67,6 +71,10 @@ export interface Services {
   sealKeys: SealKeyService;
   /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
   oidc: OidcService;
+  /** Client assertions of integrations without a client secret (what they signed is counted). */
+  assertions: IntegrationAssertions;
+  /** Key Vault keys of certificate credentials. */
+  vaultKeys: VaultKeys;
 }
 
 export interface ServiceOverrides {
@@ -86,6 +94,10 @@ export interface ServiceOverrides {
   passwords?: PasswordVerifier;
   /** The slot limiter of the callback limit (the benchmark raises it with its own). */
   slots?: SlotLimiter;
+  /** Key Vault's Keys API (tests count or break its calls). */
+  keys?: KeyClient;
+  /** The managed identity's token for api://AzureADTokenExchange (default: @azure/identity). */
+  managedIdentity?: ManagedIdentityExchange;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
@@ -100,6 +112,18 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const sessions = new SessionStore(tables.sessions, clock);
   // Below both services: integrations count their assigned users here, settings guard the last admin.
   const userStore = new UserStore(tables.users, tables.userBindings);
+  const vaultKeys = new VaultKeys(o.keys ?? createKeyClient(config, credential), log);
+  const managedIdentity = o.managedIdentity ?? managedIdentityExchange(config);
+  // Federated assertions are signed with the OP's own key (built below; used only at token requests).
+  const assertions = new IntegrationAssertions({
+    op: {
+      issuer: `${new URL(config.BROKER_PUBLIC_BASE_URL).origin}/api/oidc`,
+      assertionSigningKey: () => oidc.assertionSigningKey(),
+    },
+    managedIdentity,
+    vault: vaultKeys,
+    now: () => clock.now(),
+  });
   const integrations = new IntegrationService({
     table: tables.integrations,
     secrets,
@@ -109,6 +133,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     entraClientFactory: o.entraClientFactory ?? defaultEntraClientFactory(config),
     log,
     assignmentCounter: userStore,
+    credentials: { assertions, keys: vaultKeys, managedIdentity },
   });
   health.addWarningSource(() => integrations.expiryWarnings());
   const applications = new ApplicationService({
@@ -180,6 +205,8 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   });
   return {
     oidc,
+    assertions,
+    vaultKeys,
     config,
     clock,
     log,

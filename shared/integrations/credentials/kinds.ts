@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { TOKEN_EXCHANGE_AUDIENCE } from '../../entra/client-assertion.ts';
+import { issuerReach } from '../../entra/issuer-reach.ts';
 
 export const CREDENTIAL_KINDS = ['clientSecret', 'federated', 'managedIdentity', 'certificate'] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
@@ -35,6 +36,8 @@ export interface FederatedValues {
   issuer: string;
   subject: string;
   audience: string;
+  /** Set when Entra cannot reach the issuer (a local or private broker address): said before any test. */
+  issuerWarning?: string;
 }
 
 /** The credential as the integration row keeps it (JSON). */
@@ -82,11 +85,18 @@ export function credentialView(c: StoredCredential, integrationId: string, issue
         kind: c.kind,
         clientSecret: { set: true, version: c.version, expiresOn: c.expiresOn, updatedOn: c.updatedOn },
       };
-    case 'federated':
+    case 'federated': {
+      const reach = issuerReach(issuer);
       return {
         kind: c.kind,
-        federated: { issuer, subject: federatedSubject(integrationId), audience: TOKEN_EXCHANGE_AUDIENCE },
+        federated: {
+          issuer,
+          subject: federatedSubject(integrationId),
+          audience: TOKEN_EXCHANGE_AUDIENCE,
+          ...(reach.message ? { issuerWarning: reach.message } : {}),
+        },
       };
+    }
     case 'managedIdentity':
       return {
         kind: c.kind,
