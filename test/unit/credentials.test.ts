@@ -28,6 +28,7 @@ import {
   IntegrationAssertions,
 } from '../../shared/integrations/credentials/assertions.ts';
 import { createCertificateCredential } from '../../shared/integrations/credentials/certificate.ts';
+import { expiryWarnings } from '../../shared/integrations/expiry.ts';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
 
@@ -147,6 +148,28 @@ describe('client assertions', () => {
       aud: 'https://login.example/t/oauth2/v2.0/token',
     });
     expect(createHash('sha1').update(der).digest('base64url')).toBe(t.x5t);
+  });
+});
+
+describe('certificate expiry (docs/security.md SE3)', () => {
+  it('is warned 30 days ahead like a secret, as a certificate', () => {
+    const now = Date.UTC(2026, 0, 1);
+    const soon = new Date(now + 10 * 86_400_000).toISOString();
+    const later = new Date(now + 60 * 86_400_000).toISOString();
+    const past = new Date(now - 86_400_000).toISOString();
+    const w = expiryWarnings(
+      [
+        { id: 'c1', secretExpiresOn: soon, credentialKind: 'certificate' },
+        { id: 'c2', secretExpiresOn: later, credentialKind: 'certificate' },
+        { id: 'c3', secretExpiresOn: past, credentialKind: 'certificate' },
+      ],
+      now,
+    );
+    expect(w.map((x) => [x.integrationId, x.code])).toEqual([
+      ['c3', 'integration_certificate_expired'],
+      ['c1', 'integration_certificate_expiring'],
+    ]);
+    expect(w[1]?.message).toMatch(/certificate of integration c1 expires in 10 day/);
   });
 });
 
