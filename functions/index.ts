@@ -7,7 +7,6 @@ import './auth.ts';
 import './health.ts';
 import './tokens.ts';
 import './integrations.ts';
-import './integration-credentials.ts';
 import './applications.ts';
 import './users.ts';
 import './settings.ts';

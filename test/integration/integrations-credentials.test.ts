@@ -367,6 +367,20 @@ describe('certificate credential (stand-in takes an assertion again until it exp
       aadsts: 700027,
     });
 
+    // CR2: the key was made in Key Vault, cannot be exported and only signs; no row or answer holds a private key.
+    const row = await app.services.tables.integrations.getEntity<{ credential: string }>(
+      'integration',
+      created.id,
+    );
+    const stored = JSON.parse(row.credential) as { keyName: string; keyId: string };
+    const key = await createKeyClient(app.services.config).getKey(stored.keyName);
+    expect(key.properties.exportable).toBe(false);
+    expect(key.keyOperations).toEqual(['sign', 'verify']);
+    expect(key.id).toBe(stored.keyId);
+    for (const text of [JSON.stringify(row), JSON.stringify(created)]) {
+      expect(text).not.toMatch(/PRIVATE KEY|"d":|"p":|"q":/);
+    }
+
     // The admin uploads the certificate: Graph's keyCredentials with the DER in base64.
     const patched = await graph(standIn, 'PATCH', `/applications(appId='${APPS.certificate}')`, {
       keyCredentials: [
@@ -375,9 +389,8 @@ describe('certificate credential (stand-in takes an assertion again until it exp
     });
     expect(patched.status).toBe(204);
     const app0 = await graph(standIn, 'GET', `/applications(appId='${APPS.certificate}')`);
-    expect((app0.body?.keyCredentials as { customKeyIdentifier: string }[])[0]?.customKeyIdentifier).toBe(
-      cert.thumbprint,
-    );
+    const registered = (app0.body?.keyCredentials ?? []) as { customKeyIdentifier: string }[];
+    expect(registered[0]?.customKeyIdentifier).toBe(cert.thumbprint);
     const activated = await post(app, `${created.id}/activate`);
     expect(activated.status, JSON.stringify(activated.body)).toBe(200);
     const signs = app.services.assertions.stats.certificateSigned;
