@@ -76,6 +76,8 @@ async function main() {
       }),
       startEntraStandIn({
         port: local.LOCAL_ENTRA_PORT,
+        // As Entra: an assertion is taken until it expires (the broker reuses certificate assertions).
+        refuseReplayedAssertions: false,
         tenants: [
           demoTenant({
             tenantId: local.DEMO_ENTRA_TENANT_ID,

@@ -6,6 +6,7 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerDemoFederatedCredential, seedDemo } from '../../scripts/demo.ts';
 import {
   DEMO_ENTRA,
   DEMO_MANAGED_IDENTITY,
@@ -275,6 +276,33 @@ describe('federated credential and managed identity (stand-in refuses a replayed
     const { callback, session } = await signIn(app, created.id, 'mi-cy');
     expect(callback.status, await callback.clone().text()).toBe(302);
     expect((await session.json()).username).toBe('mi-cy');
+  });
+
+  it('npm start seeds a demo integration with a federated credential, registered in Entra through Graph', async () => {
+    const demo = await startTestApp({ env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: standIn.host } });
+    try {
+      const seed = await seedDemo(
+        demo.services,
+        {
+          DEMO_ENTRA_TENANT_ID: DEMO_ENTRA.tenantId,
+          DEMO_ENTRA_DOMAIN: DEMO_ENTRA.domain,
+          DEMO_ENTRA_CLIENT_ID: DEMO_ENTRA.clientId,
+          DEMO_ENTRA_CLIENT_SECRET: DEMO_ENTRA.clientSecret,
+        },
+        standIn.host,
+      );
+      if (!seed) throw new Error('nothing seeded');
+      const integration = await demo.services.integrations.get(seed.integrationId);
+      expect(integration).toMatchObject({ status: 'active', credential: { kind: 'federated' } });
+      expect(integration.clientSecret).toBeUndefined();
+      const b = new BrokerBrowser(demo);
+      const { callback } = await b.signInWithEntra(seed.entraUser.username, seed.entraUser.account);
+      expect(callback.status, await callback.clone().text()).toBe(302);
+      // Registering again (every npm start: the stand-in forgets) is harmless.
+      await registerDemoFederatedCredential(standIn.host, DEMO_ENTRA.tenantId, integration);
+    } finally {
+      await demo.close();
+    }
   });
 
   it('CR3: switching clientSecret → federated while sign-ins run loses none; a failing test replaces nothing', async () => {
