@@ -24,9 +24,13 @@ export const KIND_NAMES: Record<CredentialKind, string> = {
 };
 
 /** The kind selector; `federated` unless told otherwise. */
-export function kindField(name: string, selected: CredentialKind = 'federated'): HTMLDivElement {
+export function kindField(
+  name: string,
+  selected: CredentialKind = 'federated',
+  label = 'Credential',
+): HTMLDivElement {
   return field(
-    'Credential',
+    label,
     select(
       name,
       (Object.keys(KIND_LABELS) as CredentialKind[]).map((k) => [k, KIND_LABELS[k]] as const),

@@ -108,8 +108,9 @@ export async function integrationPage(id: string): Promise<void> {
   }
 
   function chosenKind(): CredentialKind {
+    if (cur) return currentKind();
     return (form.querySelector<HTMLSelectElement>('select[name="credentialKind"]')?.value ??
-      currentKind()) as CredentialKind;
+      'federated') as CredentialKind;
   }
 
   /** The values Entra's federated credential must hold, after a refusal about one of them. */
@@ -277,7 +278,11 @@ export async function integrationPage(id: string): Promise<void> {
           { class: 'hint' },
           'Add a second credential, set it up in Entra and test it; it becomes current only once its test passes, so no sign-in fails during the switch.',
         ),
-        kindField('pendingKind', current.credential?.kind === 'federated' ? 'certificate' : 'federated'),
+        kindField(
+          'pendingKind',
+          current.credential?.kind === 'federated' ? 'certificate' : 'federated',
+          'Second credential',
+        ),
         secret,
         h('div', { class: 'actions' }, actionButton('Add second credential', addCredential)),
       );
@@ -356,6 +361,9 @@ export async function integrationPage(id: string): Promise<void> {
   function refresh(): void {
     summary.replaceChildren(cur ? facts(cur) : h('p', { class: 'muted' }, 'Not saved yet.'));
     credentials.replaceChildren(...(cur ? credentialSections(cur) : []));
+    // The kind is chosen once, on create; later changes go through a second credential.
+    const kindSelect = form.querySelector<HTMLElement>('select[name="credentialKind"]')?.closest('.field');
+    if (cur && kindSelect instanceof HTMLElement) kindSelect.hidden = true;
     if (cur) for (const f of secretFields) f.hidden = currentKind() !== 'clientSecret';
     const hint = secretField.querySelector('.hint');
     if (hint) hint.textContent = secretHint(cur);
