@@ -6,12 +6,20 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { PipelineRequest } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
-import { type CryptographyClient, KeyClient } from '@azure/keyvault-keys';
+import type { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import type { Config } from '../core/config.ts';
 import { DEPENDENCY_RETRY_OPTIONS, dependencyPolicy, dependencyTimeoutMs } from '../core/dependency.ts';
 import { sdkStatus } from '../core/errors.ts';
+import { Lazy } from '../core/lazy.ts';
 import type { Logger } from '../core/log.ts';
 import { createAzureCredential } from './client.ts';
+
+/**
+ * @azure/keyvault-keys, loaded when a certificate credential is first created or signs: the deployed
+ * bundle keeps it in a file of its own (scripts/build.ts LAZY_VENDOR_FILES), so an instance that
+ * serves only client secrets or federated credentials never reads or compiles it.
+ */
+const keysSdk = new Lazy(() => import('@azure/keyvault-keys'));
 
 /** `/keys/{name}/{version}/sign` → sign; the resource is the vault host, never the key's name. */
 function describeKeyRequest(request: PipelineRequest): { operation: string; vault: string } {
@@ -30,13 +38,14 @@ function describeKeyRequest(request: PipelineRequest): { operation: string; vaul
 }
 
 /** A KeyClient for the broker's vault, failing fast like the SecretClient (503 within the budget). */
-export function createKeyClient(
+export async function createKeyClient(
   config: Pick<
     Config,
     'BROKER_KEY_VAULT_URI' | 'BROKER_DEV_CREDENTIALS' | 'AZURE_CLIENT_ID' | 'BROKER_DEPENDENCY_TIMEOUT_MS'
   >,
   credential: TokenCredential = createAzureCredential(config),
-): KeyClient {
+): Promise<KeyClient> {
+  const { KeyClient } = await keysSdk.get();
   return new KeyClient(config.BROKER_KEY_VAULT_URI, credential, {
     disableChallengeResourceVerification: config.BROKER_DEV_CREDENTIALS === true,
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
@@ -61,15 +70,19 @@ const MAX_CRYPTO_CLIENTS = 200;
 export class VaultKeys {
   /** One CryptographyClient per key version: its first sign reads the key once, later ones only sign. */
   private readonly crypto = new Map<string, CryptographyClient>();
+  private readonly sdk: Lazy<KeyClient>;
 
+  /** `client` is made on first use (see keysSdk). */
   constructor(
-    private readonly client: KeyClient,
+    client: () => Promise<KeyClient>,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.sdk = new Lazy(client);
+  }
 
   /** A new RSA 2048 key that can only sign and verify and can never be exported. */
   async create(name: string, tags: Record<string, string>): Promise<VaultSigningKey> {
-    const key = await this.client.createRsaKey(name, {
+    const key = await (await this.sdk.get()).createRsaKey(name, {
       keySize: 2048,
       keyOps: ['sign', 'verify'],
       exportable: false,
@@ -87,29 +100,31 @@ export class VaultKeys {
 
   /** RS256 (RSASSA-PKCS1-v1_5 SHA-256) over a SHA-256 digest, by the vault. */
   async signDigest(keyId: string, digest: Buffer): Promise<Buffer> {
-    const result = await this.cryptoClient(keyId).sign('RS256', digest);
+    const result = await (await this.cryptoClient(keyId)).sign('RS256', digest);
     return Buffer.from(result.result);
   }
 
   /** Soft-deletes the key (all versions) and purges it where the vault allows; never throws. */
   async remove(name: string): Promise<void> {
     try {
-      const poller = await this.client.beginDeleteKey(name);
+      const client = await this.sdk.get();
+      const poller = await client.beginDeleteKey(name);
       await poller.pollUntilDone();
-      await this.client.purgeDeletedKey(name).catch(() => undefined);
+      await client.purgeDeletedKey(name).catch(() => undefined);
     } catch (err) {
       if (sdkStatus(err) === 404) return;
       this.log.warn('integration.key_delete_failed', { error: err });
     }
   }
 
-  private cryptoClient(keyId: string): CryptographyClient {
+  private async cryptoClient(keyId: string): Promise<CryptographyClient> {
     let c = this.crypto.get(keyId);
     if (!c) {
+      const client = await this.sdk.get();
       const parts = new URL(keyId).pathname.split('/').filter(Boolean);
       if (parts[0] !== 'keys' || !parts[1]) throw new Error('not a Key Vault key id');
       if (this.crypto.size >= MAX_CRYPTO_CLIENTS) this.crypto.clear();
-      c = this.client.getCryptographyClient(parts[1], parts[2] ? { keyVersion: parts[2] } : {});
+      c = client.getCryptographyClient(parts[1], parts[2] ? { keyVersion: parts[2] } : {});
       this.crypto.set(keyId, c);
     }
     return c;

@@ -115,7 +115,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const sessions = new SessionStore(tables.sessions, clock);
   // Below both services: integrations count their assigned users here, settings guard the last admin.
   const userStore = new UserStore(tables.users, tables.userBindings);
-  const vaultKeys = new VaultKeys(o.keys ?? createKeyClient(config, credential), log);
+  const vaultKeys = new VaultKeys(async () => o.keys ?? createKeyClient(config, credential), log);
   const managedIdentity = o.managedIdentity ?? managedIdentityExchange(config);
   // Federated assertions are signed with the OP's own key (built below; used only at token requests).
   const assertions = new IntegrationAssertions({

@@ -401,7 +401,7 @@ describe('certificate credential (stand-in takes an assertion again until it exp
       created.id,
     );
     const stored = JSON.parse(row.credential) as { keyName: string; keyId: string };
-    const key = await createKeyClient(app.services.config).getKey(stored.keyName);
+    const key = await (await createKeyClient(app.services.config)).getKey(stored.keyName);
     expect(key.properties.exportable).toBe(false);
     expect(key.keyOperations).toEqual(['sign', 'verify']);
     expect(key.id).toBe(stored.keyId);
