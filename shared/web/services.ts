@@ -3,13 +3,13 @@ import type { KeyClient } from '@azure/keyvault-keys';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
-import { AdminUserChanges } from '../admin/user-changes.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
 import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
+import type { Tracing } from '../core/tracing.ts';
 import { type ManagedIdentityExchange, managedIdentityExchange } from '../entra/managed-identity.ts';
 import { defaultEntraClientFactory, type EntraClientFactory } from '../entra/msal.ts';
 import { IntegrationAssertions } from '../integrations/credentials/assertions.ts';
@@ -37,6 +37,7 @@ import { UserService } from '../users/service.ts';
 import { UserStore } from '../users/store.ts';
 import { CookieAdminAuthenticator } from './admin-session.ts';
 import { oidcPages } from './pages/oidc.ts';
+import { instanceTracing } from './telemetry.ts';
 
 /**
  * The composition root: every service with its dependencies passed in. Production builds it once
@@ -59,8 +60,6 @@ export interface Services {
   applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
-  /** The users' changes the management API makes, behind the fresh-sign-in rule. */
-  userChanges: AdminUserChanges;
   auditQuery: AuditQueryService;
   sessionKeys: SessionKeyService;
   sessionService: SessionService;
@@ -78,6 +77,8 @@ export interface Services {
   assertions: IntegrationAssertions;
   /** Key Vault keys of certificate credentials. */
   vaultKeys: VaultKeys;
+  /** Spans of the sign-in legs (no-op unless telemetry is on: shared/web/telemetry.ts). */
+  tracing: Tracing;
 }
 
 export interface ServiceOverrides {
@@ -101,10 +102,12 @@ export interface ServiceOverrides {
   keys?: KeyClient;
   /** The managed identity's token for api://AzureADTokenExchange (default: @azure/identity). */
   managedIdentity?: ManagedIdentityExchange;
+  tracing?: Tracing;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
   const clock = o.clock ?? systemClock;
+  const tracing = o.tracing ?? instanceTracing();
   const log = o.log ?? createLogger({ app: 'broker' });
   const credential = o.credential ?? createAzureCredential(config);
   const tables = o.tables ?? createTables(config, credential);
@@ -168,7 +171,13 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     log,
     audit,
     users,
-    integrations,
+    // The leg's span names the integration the sign-in uses (the service itself knows no spans).
+    integrations: {
+      getForSignIn: (id, opts) => {
+        tracing.annotate({ 'broker.integration.id': id });
+        return integrations.getForSignIn(id, opts);
+      },
+    },
     settings,
     passwords: o.passwords ?? {
       verify: verifyPassword,
@@ -210,6 +219,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     oidc,
     assertions,
     vaultKeys,
+    tracing,
     config,
     clock,
     log,
@@ -224,7 +234,6 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     settings,
     users,
-    userChanges: new AdminUserChanges(users, clock),
     auditQuery,
     sessionKeys,
     sessionService,
