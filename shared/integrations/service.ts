@@ -558,7 +558,7 @@ export class IntegrationService {
               'This integration already has a second credential: promote or remove it first.',
               'pending_credential_exists',
             );
-          added = await this.creds.create(current.id, input.credential, current);
+          added = await this.creds.create(current.id, input.credential, current, { current: false });
           return {
             next: { ...current, pendingCredential: added, updatedAt: this.resource.now() },
             audit: {

@@ -27,6 +27,7 @@ const APPS = {
   certificate: 'c0c0c0c0-0000-4000-8000-0000000000c1',
   identity: 'd0d0d0d0-0000-4000-8000-0000000000d1',
   switching: 'e0e0e0e0-0000-4000-8000-0000000000e1',
+  back: 'e0e0e0e0-0000-4000-8000-0000000000e2',
 };
 
 interface IntegrationBody {
@@ -55,6 +56,12 @@ function tenantWithApps() {
     {
       clientId: APPS.switching,
       displayName: 'Switching',
+      clientSecret: 'switching~Secret.Value_0123456789',
+      redirectUris: ['*'],
+    },
+    {
+      clientId: APPS.back,
+      displayName: 'Back to a secret',
       clientSecret: 'switching~Secret.Value_0123456789',
       redirectUris: ['*'],
     },
@@ -276,6 +283,51 @@ describe('federated credential and managed identity (stand-in refuses a replayed
     const { callback, session } = await signIn(app, created.id, 'mi-cy');
     expect(callback.status, await callback.clone().text()).toBe(302);
     expect((await session.json()).username).toBe('mi-cy');
+  });
+
+  it('CR3: back from federated to a client secret, and a pending credential removed', async () => {
+    const created = await create(app, APPS.back, { credential: { kind: 'federated' } });
+    await registerFederated(
+      standIn,
+      APPS.back,
+      created.credential.federated as never,
+      `back-${created.id.slice(0, 6)}`,
+    );
+    expect((await post(app, `${created.id}/activate`)).status).toBe(200);
+    const again = await post(app, `${created.id}/credentials`, { credential: { kind: 'federated' } });
+    expect(again.status).toBe(200);
+    const twice = await post(app, `${created.id}/credentials`, { credential: { kind: 'federated' } });
+    expect(twice.status).toBe(409);
+    const removed = await app.admin(`/api/manage/integrations/${created.id}/credentials/pending`, {
+      method: 'DELETE',
+    });
+    expect(removed.status).toBe(200);
+    expect((await removed.json()).pendingCredential).toBeNull();
+
+    const wrong = await post(app, `${created.id}/credentials`, {
+      credential: { kind: 'clientSecret', clientSecret: 'the-secret-id-not-its-value' },
+    });
+    expect(wrong.body.pendingCredential?.kind).toBe('clientSecret');
+    const refused = await post(app, `${created.id}/credentials/promote`);
+    expect(refused.status).toBe(422);
+    expect(refused.body).toMatchObject({ code: 'wrong_secret', field: 'clientSecret' });
+    await app.admin(`/api/manage/integrations/${created.id}/credentials/pending`, { method: 'DELETE' });
+    await post(app, `${created.id}/credentials`, {
+      credential: {
+        kind: 'clientSecret',
+        clientSecret: 'switching~Secret.Value_0123456789',
+        expiresOn: '2099-01-01',
+      },
+    });
+    const promoted = await post(app, `${created.id}/credentials/promote`);
+    expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
+    expect(promoted.body).toMatchObject({
+      credential: { kind: 'clientSecret' },
+      clientSecret: { set: true, expiresOn: '2099-01-01T00:00:00.000Z' },
+      pendingCredential: null,
+    });
+    const { callback } = await signIn(app, created.id, 'back-to-secret');
+    expect(callback.status).toBe(302);
   });
 
   it('npm start seeds a demo integration with a federated credential, registered in Entra through Graph', async () => {

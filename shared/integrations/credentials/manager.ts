@@ -4,6 +4,7 @@
  * reading the current credential out of the row, and handing MSAL what it needs at a token request.
  */
 
+import { BrokerError, ValidationError } from '../../core/errors.ts';
 import type { ManagedIdentityValues } from '../../entra/managed-identity.ts';
 import type { EntraClientCredential } from '../../entra/msal.ts';
 import type { IntegrationSecrets } from '../../secrets/owned.ts';
@@ -75,6 +76,7 @@ export class CredentialManager {
     integrationId: string,
     input: CredentialInput,
     secret: Pick<SecretFields, 'secretName'>,
+    opts: { current?: boolean } = {},
   ): Promise<StoredCredential> {
     const addedAt = new Date(this.d.now()).toISOString();
     switch (input.kind) {
@@ -86,7 +88,8 @@ export class CredentialManager {
           input.clientSecret,
           expiresOn,
         );
-        this.d.cache.set(integrationId, written.version, input.clientSecret);
+        // A pending secret must not push the current one out of the cache (one version per integration).
+        if (opts.current !== false) this.d.cache.set(integrationId, written.version, input.clientSecret);
         return {
           kind: 'clientSecret',
           secretName: secret.secretName,
@@ -98,7 +101,16 @@ export class CredentialManager {
       case 'federated':
         return { kind: 'federated', addedAt };
       case 'managedIdentity': {
-        const v = await this.d.managedIdentity.values();
+        const v = await this.d.managedIdentity.values().catch((err: unknown) => {
+          if (err instanceof BrokerError) throw err;
+          throw new ValidationError([
+            {
+              field: 'credential.kind',
+              message:
+                'the broker has no managed identity to use here (set AZURE_CLIENT_ID to its user-assigned identity)',
+            },
+          ]);
+        });
         return { kind: 'managedIdentity', issuer: v.issuer, subject: v.subject, addedAt };
       }
       case 'certificate':
