@@ -107,7 +107,7 @@ export const ACTIVATION_FAILURES: Record<ActivationFailureCode, FailureText> = {
   },
   credential_unavailable: {
     message: 'The broker could not produce its credential for the test (managed identity or Key Vault).',
-    fix: 'For a managed identity: check that the Function App has a user-assigned identity set in AZURE_CLIENT_ID and that it is assigned to the app. For a certificate: check that the identity holds the Key Vault Crypto User role on the vault. Then activate again.',
+    fix: 'For a managed identity: check that the Function App has a user-assigned identity set in AZURE_CLIENT_ID and that it is assigned to the app. For a certificate: check that the identity may sign with the vault’s keys (Key Vault Crypto User or Officer on the vault). Then activate again.',
   },
   connection_test_failed: {
     message: 'Entra ID refused the connection test.',

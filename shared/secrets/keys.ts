@@ -9,7 +9,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { CryptographyClient, KeyClient } from '@azure/keyvault-keys';
 import type { Config } from '../core/config.ts';
 import { DEPENDENCY_RETRY_OPTIONS, dependencyPolicy, dependencyTimeoutMs } from '../core/dependency.ts';
-import { sdkStatus } from '../core/errors.ts';
+import { ConflictError, sdkStatus } from '../core/errors.ts';
 import { Lazy } from '../core/lazy.ts';
 import type { Logger } from '../core/log.ts';
 import { createAzureCredential } from './client.ts';
@@ -82,12 +82,15 @@ export class VaultKeys {
 
   /** A new RSA 2048 key that can only sign and verify and can never be exported. */
   async create(name: string, tags: Record<string, string>): Promise<VaultSigningKey> {
-    const key = await (await this.sdk.get()).createRsaKey(name, {
-      keySize: 2048,
-      keyOps: ['sign', 'verify'],
-      exportable: false,
-      tags,
-    });
+    const key = await (await this.sdk.get())
+      .createRsaKey(name, { keySize: 2048, keyOps: ['sign', 'verify'], exportable: false, tags })
+      .catch((err: unknown) => {
+        if (sdkStatus(err) !== 403) throw err;
+        throw new ConflictError(
+          "The broker's identity may not create keys in Key Vault: give it the Key Vault Crypto Officer role on the vault.",
+          'key_vault_forbidden',
+        );
+      });
     const n = key.key?.n;
     const e = key.key?.e;
     if (!key.id || !n || !e) throw new Error('Key Vault returned no public key');
