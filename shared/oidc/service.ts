@@ -135,7 +135,7 @@ export class OidcService {
 
   /**
    * The RS256 key the OP signs ID tokens with now (the first one its JWKS lists): integrations whose
-   * credential is `federated` sign their client assertions with it (docs/security.md CR3).
+   * credential is `federated` sign their client assertions with it (docs/security.md CR1).
    */
   async assertionSigningKey(): Promise<AssertionSigningKey> {
     const material = await (await this.current()).material;

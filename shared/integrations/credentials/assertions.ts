@@ -3,7 +3,7 @@
  * test), per kind:
  * - `clientSecret`: the secret value;
  * - `federated`: a fresh assertion for every request, signed here with the OP's current RS256 key
- *   (no Key Vault call), `sub` = this integration's subject and nothing else (docs/security.md CR2);
+ *   (no Key Vault call), `sub` = this integration's subject and nothing else (docs/security.md CR1);
  * - `managedIdentity`: the Function App identity's token for `api://AzureADTokenExchange`, from
  *   @azure/identity (which caches it until shortly before it expires);
  * - `certificate`: an assertion signed by Key Vault, kept per integration and key until
