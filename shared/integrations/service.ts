@@ -424,7 +424,7 @@ export class IntegrationService {
   ): Promise<void> {
     const current = await this.resource.open(id, { ifMatch, actor, ctx });
     // Mark the row first, then count: an assignment writes the user first, then checks the row
-    // (UserService), so of a delete and an assignment racing, at least one sees the other.
+    // (users/verify-type.ts), so of a delete and an assignment racing, at least one sees the other.
     const { etag: _etag, ...record } = current;
     const marked = await this.store.replace(
       { ...record, deletingSince: this.deps.clock.now() },
