@@ -4,6 +4,7 @@ import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/aut
 import { AdminTokenService } from '../admin/tokens.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
+import { AuditNoise } from '../audit/noise.ts';
 import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -44,6 +45,8 @@ export interface Services {
   tables: Tables;
   secrets: SecretClient;
   audit: AuditLog;
+  /** Anonymous failures and refusals: counted per address and window, one summary event each. */
+  auditNoise: AuditNoise;
   adminTokens: AdminTokenService;
   adminAuth: AdminAuthenticator;
   health: HealthService;
@@ -94,6 +97,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const tables = o.tables ?? createTables(config, credential);
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
+  const auditNoise = new AuditNoise(tables.auditEvents, clock, log);
   const adminTokens = new AdminTokenService(tables.adminTokens, clock);
   const health = new HealthService(tables.settings, secrets, clock, log);
   const sessions = new SessionStore(tables.sessions, clock);
@@ -177,6 +181,8 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     sessionService,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
+    slots,
+    noise: auditNoise,
   });
   return {
     oidc,
@@ -186,6 +192,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     tables,
     secrets,
     audit,
+    auditNoise,
     adminTokens,
     adminAuth,
     health,

@@ -50,7 +50,8 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 /** Every module a source imports: relative ones resolved to repo paths, packages by name. */
 export function importsOf(rel: string, source: string): string[] {
@@ -58,7 +59,9 @@ export function importsOf(rel: string, source: string): string[] {
   for (const m of source.matchAll(IMPORT)) {
     const spec = m[1] ?? m[2];
     if (!spec) continue;
-    out.push(spec.startsWith('.') ? path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec)) : spec);
+    out.push(
+      spec.startsWith('.') ? path.posix.normalize(path.posix.join(path.posix.dirname(rel), spec)) : spec,
+    );
   }
   return out;
 }
