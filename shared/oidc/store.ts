@@ -218,6 +218,9 @@ export class OidcTableStore {
       const grant = this.location('Grant', grantId);
       deletes.push(this.deleteRow(grant.pk, grant.rk));
       await Promise.all(deletes);
+      // The request fails next, and a failing request's held writes are dropped: the revocation is
+      // applied now.
+      await this.applyHeld();
     }
     throw this.consumedError();
   }
