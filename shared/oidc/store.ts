@@ -119,6 +119,7 @@ const requestMemo = new AsyncLocalStorage<RequestScope>();
 
 /** Applies every held write together; rejects (after all of them ended) if any failed. */
 async function applyHeldWrites(scope: RequestScope): Promise<void> {
+  if (scope.held.size === 0) return;
   if (scope.gate) await scope.gate;
   while (scope.held.size > 0) {
     const writes = [...scope.held.values()];
