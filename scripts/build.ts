@@ -18,6 +18,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ASSET_SOURCE_DIR, CONSOLE_ASSET_FILES } from '../shared/web/console/assets.ts';
+import { consoleScriptOptions } from '../shared/web/console/script.ts';
 import { repoRoot } from './standins/ca.ts';
 
 export const bundlePath = path.join(repoRoot, 'dist', 'main.cjs');
@@ -43,8 +44,12 @@ export const appBundlePath = path.join(path.dirname(bundlePath), APP_FILE);
  */
 export const NATIVE_FILES = ['argon2.linux-x64-gnu.node'];
 
-/** Data files the app reads from the bundle's folder (shared/passwords looks next to the bundle). */
+/**
+ * Data files the app reads from the bundle's folder (shared/passwords looks next to the bundle): the
+ * common-password list and the admin console's stylesheet are copied, its script is compiled.
+ */
 export const BUNDLE_DATA_FILES = ['common-passwords.txt', ...CONSOLE_ASSET_FILES];
+const COMPILED_DATA_FILES = ['console.js'];
 
 const nativeArgon2: esbuild.Plugin = {
   name: 'native-argon2',
@@ -194,10 +199,19 @@ function copyNativeFiles(): void {
   for (const file of NATIVE_FILES)
     copyFileSync(path.join(pkgDir, file), path.join(path.dirname(bundlePath), file));
   for (const file of BUNDLE_DATA_FILES) {
-    // The admin console's script and stylesheet live with its sources (shared/web/console/assets).
+    if (COMPILED_DATA_FILES.includes(file)) continue;
+    // The admin console's stylesheet lives with its sources (shared/web/console/assets).
     const dir = (CONSOLE_ASSET_FILES as readonly string[]).includes(file) ? ASSET_SOURCE_DIR : 'data';
     copyFileSync(path.join(repoRoot, dir, file), path.join(path.dirname(bundlePath), file));
   }
+}
+
+/** The admin console's script, compiled from its TypeScript beside the bundle (shared/web/console/script.ts). */
+async function buildConsoleScript(): Promise<void> {
+  await esbuild.build({
+    ...consoleScriptOptions(repoRoot),
+    outfile: path.join(path.dirname(bundlePath), 'console.js'),
+  });
 }
 
 /** esbuild options shared by the bundle, its lazy vendor files and test probes built like it. */
@@ -352,6 +366,7 @@ export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): 
     plugins: [recordFunctions, ...(options.plugins ?? [])],
   });
   copyNativeFiles();
+  await buildConsoleScript();
   const functions = recordedFunctions();
   const mainResult = await esbuild.build({
     ...options,

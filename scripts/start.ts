@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig } from '../shared/core/config.ts';
 import { setLogLevel } from '../shared/core/log.ts';
-import { migrateBindings, migrateUsers, purgeExpired } from '../shared/ops/maintenance.ts';
+import { purgeExpired } from '../shared/ops/maintenance.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
 import { setServices } from '../shared/web/runtime.ts';
 import { createServices } from '../shared/web/services.ts';
@@ -96,8 +96,6 @@ async function main() {
     // The local host serves HTTP only: run the maintenance timer function's work on the same schedule.
     const maintenance = setInterval(() => {
       purgeExpired(services.tables, services.clock, services.log).catch(() => {});
-      migrateUsers(services.users.store, services.log).catch(() => {});
-      migrateBindings(services.users.store, services.log).catch(() => {});
     }, 30 * 60_000);
     maintenance.unref();
 

@@ -49,7 +49,7 @@ const MAX_TIME = 9_999_999_999_999;
 /** Shards per month: a partition takes ~2,000 inserts/s, so 16 carry ~32,000/s, above the account's 20,000. */
 export const AUDIT_SHARDS = 16;
 
-/** The month of `ms` (`m202611`): the legacy, unsharded partition, and the prefix of the shards. */
+/** The month of `ms` (`m202611`): the prefix of its shards. */
 export function auditMonth(ms: number): string {
   const d = new Date(ms);
   return `m${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
@@ -61,9 +61,9 @@ export function auditPartition(ms: number, suffix: string): string {
   return `${auditMonth(ms)}-${/^[0-9a-f]$/.test(shard) ? shard : '0'}`;
 }
 
-/** Every partition a month's events can be in: the legacy month partition, then its 16 shards. */
+/** Every partition a month's events can be in: its 16 shards. */
 export function auditMonthPartitions(month: string): string[] {
-  return [month, ...Array.from({ length: AUDIT_SHARDS }, (_, i) => `${month}-${i.toString(16)}`)];
+  return Array.from({ length: AUDIT_SHARDS }, (_, i) => `${month}-${i.toString(16)}`);
 }
 
 export function auditRowKey(ms: number, suffix: string): string {

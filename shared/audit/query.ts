@@ -5,21 +5,19 @@ import { odataString } from '../storage/tables.ts';
 import { AUDIT_SHARDS, auditMonth, auditMonthPartitions, auditRowKey } from './log.ts';
 
 /**
- * Lists audit events newest first (GET /api/manage/audit). A month is 16 shard partitions plus the
- * legacy unsharded month partition (rows written before sharding; read as they are, never moved), all
- * with RowKeys (inverted timestamp + random suffix) that sort newest first and are unique across them.
+ * Lists audit events newest first (GET /api/manage/audit). A month is 16 shard partitions, all with
+ * RowKeys (inverted timestamp + random suffix) that sort newest first and are unique across them.
  * A page walks the months from `to` back to `from` (or to the oldest month that has any event), reads a
- * month's partitions in parallel with the RowKey range and type filtered server-side, and merges them by
- * RowKey. The cursor is opaque (base64url JSON: the month and the last RowKey returned); since RowKeys
- * are ordered across partitions, cursors from before sharding resume exactly too.
+ * month's shards in parallel with the RowKey range and type filtered server-side, and merges them by
+ * RowKey. The cursor is opaque (base64url JSON: the month and the last RowKey returned).
  */
 
 export const AUDIT_DEFAULT_LIMIT = 100;
 export const AUDIT_MAX_LIMIT = 500;
 /**
  * Months one request reads at most before answering a (possibly short or empty) page with a cursor: each
- * month is one parallel round of 17 queries (16 shards + the legacy month partition), so a page costs at
- * most 12 rounds / 204 queries plus refills of an unevenly filled shard, whatever the data.
+ * month is one parallel round of 16 queries (its shards), so a page costs at most 12 rounds / 192
+ * queries plus refills of an unevenly filled shard, whatever the data.
  */
 export const AUDIT_MAX_MONTHS_PER_PAGE = 12;
 
@@ -218,8 +216,8 @@ async function mergeByRowKey(readers: PartitionReader[], count: number): Promise
   return out;
 }
 
-/** A partition key of the AuditEvents table: the month, sharded (`m202611-7`) or not (`m202611`). */
-const AUDIT_PARTITION = /^(m\d{6})(?:-[0-9a-f])?$/;
+/** A partition key of the AuditEvents table: the month and its shard (`m202611-7`). */
+const AUDIT_PARTITION = /^(m\d{6})-[0-9a-f]$/;
 
 export class AuditQueryService {
   constructor(
@@ -229,7 +227,7 @@ export class AuditQueryService {
 
   /**
    * The oldest month that has any event (one keys-only row), or undefined when empty. Partition keys
-   * sort by month first (`m202610-f` < `m202611` < `m202611-0`), so the first row's month is the oldest.
+   * sort by month first (`m202610-f` < `m202611-0`), so the first row's month is the oldest.
    */
   private async oldestMonth(): Promise<string | undefined> {
     const pages = this.table
@@ -245,10 +243,9 @@ export class AuditQueryService {
   }
 
   /**
-   * The first `count` events of `month` after the RowKey `after`, newest first: the 16 shards and the
-   * legacy month partition are queried in parallel and merged by RowKey. The legacy partition (all of a
-   * month before sharding) is asked for `count` rows at once, each shard for about twice its even share;
-   * a shard runs dry before the page is full only when the spread is uneven, and is then read again.
+   * The first `count` events of `month` after the RowKey `after`, newest first: the 16 shards are
+   * queried in parallel and merged by RowKey, each asked for about twice its even share; a shard runs
+   * dry before the page is full only when the spread is uneven, and is then read again.
    */
   private readMonth(
     month: string,
@@ -260,7 +257,7 @@ export class AuditQueryService {
     const readers = auditMonthPartitions(month).map((pk) => {
       const clauses = [`PartitionKey eq ${odataString(pk)}`, ...filters];
       if (after) clauses.push(`RowKey gt ${odataString(after)}`);
-      return new PartitionReader(this.table, clauses.join(' and '), pk === month ? count : shardPage);
+      return new PartitionReader(this.table, clauses.join(' and '), shardPage);
     });
     return mergeByRowKey(readers, count);
   }

@@ -108,7 +108,7 @@ export class IntegrationService {
   private readonly signInRows = new Map<string, { row: StoredIntegration; readAt: number }>();
   private readonly vault: IntegrationSecrets;
   private readonly cache: SecretCache;
-  private assignmentCounter: AssignmentCounter | undefined;
+  private readonly assignmentCounter: AssignmentCounter | undefined;
 
   constructor(private readonly deps: IntegrationServiceDeps) {
     this.store = new IntegrationStore(
@@ -119,11 +119,6 @@ export class IntegrationService {
     this.vault = new IntegrationSecrets(deps.secrets, deps.log);
     this.cache = new SecretCache(deps.clock);
     this.assignmentCounter = deps.assignmentCounter;
-  }
-
-  /** Plugs in the users store: delete answers 409 `integration_in_use` while it counts users. */
-  setAssignmentCounter(counter: AssignmentCounter | undefined): void {
-    this.assignmentCounter = counter;
   }
 
   /** The callback URL to register in Entra; from configuration only, never from a request. */

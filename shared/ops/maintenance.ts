@@ -13,7 +13,6 @@ import type { Logger } from '../core/log.ts';
 import { IDLE_TIMEOUT_MINUTES } from '../sessions/service.ts';
 import { TRANSACTION_TTL_MS } from '../signin/transactions.ts';
 import { isNotFound, isPreconditionFailed, type TableKey, type Tables } from '../storage/tables.ts';
-import type { MigrationResult, UserStore } from '../users/store.ts';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 1440 * MINUTE_MS;
@@ -89,33 +88,5 @@ export async function purgeExpired(tables: Tables, clock: Clock, log: Logger): P
   });
   log.info('maintenance.purged', { ...result });
   if (failed.length > 0) throw new Error(`maintenance purge failed for ${failed.join(', ')}`);
-  return result;
-}
-
-/**
- * Moves user and id index rows left in the legacy single partitions (`user`, `id`) to their hashed
- * partitions, a batch per run, and writes the `meta`/`users-migrated` marker once none is left (see
- * shared/users/store.ts). Rows are also moved on first read, so this only finishes the job.
- */
-export async function migrateUsers(
-  store: Pick<UserStore, 'migrateLegacy'>,
-  log: Logger,
-): Promise<MigrationResult> {
-  return logged('maintenance.users_migrated', await store.migrateLegacy(), log);
-}
-
-/**
- * The same for UserBindings rows left in their legacy per-tenant partitions (PartitionKey = the tenant
- * id): moved to `~<h>-<tid>`, then the `meta`/`bindings-migrated` marker (in Users).
- */
-export async function migrateBindings(
-  store: Pick<UserStore, 'migrateLegacyBindings'>,
-  log: Logger,
-): Promise<MigrationResult> {
-  return logged('maintenance.bindings_migrated', await store.migrateLegacyBindings(), log);
-}
-
-function logged(event: string, result: MigrationResult, log: Logger): MigrationResult {
-  if (result.moved > 0 || result.migrated) log.info(event, { ...result });
   return result;
 }

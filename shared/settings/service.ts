@@ -129,17 +129,14 @@ function fromEntity(e: Partial<SettingsEntity> & { etag: string }): Settings {
 
 export class SettingsService {
   private cache: { value: Settings; until: number } | undefined;
-  private guard: SettingsChangeGuard | undefined;
 
   constructor(
     private readonly table: TableClient,
     private readonly audit: AuditLog,
     private readonly clock: Clock,
+    /** The lock-out guard (made from the users store, which exists before this service). */
+    private readonly guard?: SettingsChangeGuard,
   ) {}
-
-  setChangeGuard(guard: SettingsChangeGuard | undefined): void {
-    this.guard = guard;
-  }
 
   /** The settings, at most SETTINGS_CACHE_TTL_MS old. */
   async get(): Promise<Settings> {

@@ -1,5 +1,5 @@
 /**
- * Input schemas and the response shape of users (DESIGN.md "Management", issue 4).
+ * Input schemas and the response shape of users (the management API).
  * Every input object is `.strict()`: unknown keys are a 400 naming the key.
  */
 import { z } from 'zod';
@@ -53,7 +53,7 @@ export const verifyTypeInputSchema = z.union([
 ]);
 export type VerifyTypeInput = z.output<typeof verifyTypeInputSchema>;
 
-/** Role names (issue 9): `admin` is the one the broker itself gives meaning to; apps may require others. */
+/** Role names: `admin` is the one the broker itself gives meaning to; apps may require others. */
 export const ROLE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 export const MAX_ROLES = 20;
 
@@ -134,9 +134,9 @@ export function isValidUsername(v: string): boolean {
   return USERNAME_PATTERN.test(v);
 }
 
-/** The User resource (DESIGN.md), as every route answers it. Never holds the password hash. */
+/** The User resource, as every route answers it. Never holds the password hash. */
 export const userSchema = z.object({
-  /** Immutable, random, never reused: the `sub` the broker gives applications (issue 9). */
+  /** Immutable, random, never reused: the `sub` the broker gives applications. */
   id: z.string(),
   username: z.string(),
   displayName: z.string(),

@@ -28,6 +28,7 @@ import { SealKeyService } from '../signin/seal-key.ts';
 import { SignInService } from '../signin/service.ts';
 import { LoginTransactionStore } from '../signin/transactions.ts';
 import { createTables, type Tables } from '../storage/tables.ts';
+import { settingsChangeGuard } from '../users/lockout.ts';
 import { UserService } from '../users/service.ts';
 import { UserStore } from '../users/store.ts';
 import { CookieAdminAuthenticator } from './admin-session.ts';
@@ -101,6 +102,8 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const adminTokens = new AdminTokenService(tables.adminTokens, clock);
   const health = new HealthService(tables.settings, secrets, clock, log);
   const sessions = new SessionStore(tables.sessions, clock);
+  // Below both services: integrations count their assigned users here, settings guard the last admin.
+  const userStore = new UserStore(tables.users, tables.userBindings);
   const integrations = new IntegrationService({
     table: tables.integrations,
     secrets,
@@ -109,6 +112,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     config,
     entraClientFactory: o.entraClientFactory ?? defaultEntraClientFactory(config),
     log,
+    assignmentCounter: userStore,
   });
   health.addWarningSource(() => integrations.expiryWarnings());
   const applications = new ApplicationService({
@@ -119,17 +123,13 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     config,
     log,
   });
-  const settings = new SettingsService(tables.settings, audit, clock);
-  const users = new UserService({
-    store: new UserStore(tables.users, tables.userBindings),
-    integrations,
-    settings,
-    sessions,
+  const settings = new SettingsService(
+    tables.settings,
     audit,
     clock,
-  });
-  integrations.setAssignmentCounter(users);
-  settings.setChangeGuard((before, after) => users.guardSettingsChange(before, after));
+    settingsChangeGuard({ store: userStore, integrations }),
+  );
+  const users = new UserService({ store: userStore, integrations, settings, sessions, audit, clock });
   const auditQuery = new AuditQueryService(tables.auditEvents, () => clock.now());
   const entraClientFactory = o.entraClientFactory ?? defaultEntraClientFactory(config);
   const sessionKeys = new SessionKeyService(secrets, clock, log);

@@ -1,5 +1,5 @@
 /**
- * Test helpers for users: a store record to insert directly (seeding, legacy rows), the management
+ * Test helpers for users: a store record to insert directly (seeding), the management
  * API's users routes as JSON, and the real password functions counting their verifications.
  */
 import { randomUUID } from 'node:crypto';

@@ -1,8 +1,7 @@
 /**
- * AuditEvents spread over 16 shard partitions per month (issue 12): writes land in `mYYYYMM-h`, reads
- * merge the shards and the legacy unsharded month partition (rows written raw, as deployments from
- * before sharding have them) newest first with an exact cursor. Request counts are taken at the
- * counting proxy in front of Azurite, never timings.
+ * AuditEvents spread over 16 shard partitions per month: writes land in `mYYYYMM-h`, reads merge the
+ * shards newest first with an exact cursor. Request counts are taken at the counting proxy in front of
+ * Azurite, never timings.
  */
 import { randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
@@ -30,7 +29,7 @@ interface Row {
   type: string;
 }
 
-/** A row exactly as the pre-sharding code wrote it (or in a chosen shard): same columns, same RowKey form. */
+/** A row as the audit log writes it, in a chosen shard at a chosen time: same columns, same RowKey form. */
 async function writeRaw(
   table: TableClient,
   pk: string,
@@ -45,7 +44,7 @@ async function writeRaw(
     rowKey: id,
     time,
     type,
-    actor: 'legacy',
+    actor: 'raw',
     target: '',
     outcome: 'success',
     changedFields: '[]',
@@ -66,7 +65,7 @@ async function allRows(table: TableClient): Promise<Row[]> {
   return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-const oldCursor = (month: string, after: string | null) =>
+const cursorOf = (month: string, after: string | null) =>
   Buffer.from(JSON.stringify({ v: 1, m: month, a: after }), 'utf8').toString('base64url');
 
 describe('audit events over shard partitions (API, Azurite)', () => {
@@ -96,17 +95,19 @@ describe('audit events over shard partitions (API, Azurite)', () => {
     app = await startTestApp({ clock });
     const table = app.services.tables.auditEvents;
     let n = 0;
-    // December: legacy rows only. January: legacy rows, then (after the deployment) sharded events,
-    // interleaved in time with more legacy rows. February: sharded events, several in the same
+    const recordAt = (ms: number, type: string) => {
+      clock.set(ms);
+      return app.services.audit.record({ type, actor: 'seed' });
+    };
+    // December and January: events an hour or half an hour apart. February: several in the same
     // millisecond (equal timestamps in different shards: the suffix orders them).
     for (let i = 0; i < 12; i++) {
-      await writeRaw(table, 'm202512', at('2025-12-10T00:00:00Z') + i * 3_600_000, TYPES[n++ % 3] as string);
+      await recordAt(at('2025-12-10T00:00:00Z') + i * 3_600_000, TYPES[n++ % 3] as string);
     }
     for (let i = 0; i < 12; i++) {
       const ms = at('2026-01-05T00:00:00Z') + i * 3_600_000;
-      await writeRaw(table, 'm202601', ms, TYPES[n++ % 3] as string);
-      clock.set(ms + 1_800_000);
-      await app.services.audit.record({ type: TYPES[n++ % 3] as string, actor: 'seed' });
+      await recordAt(ms, TYPES[n++ % 3] as string);
+      await recordAt(ms + 1_800_000, TYPES[n++ % 3] as string);
     }
     clock.set(at('2026-01-31T23:59:59.999Z'));
     await app.services.audit.record({ type: 'signin.succeeded', actor: 'seed' });
@@ -121,7 +122,7 @@ describe('audit events over shard partitions (API, Azurite)', () => {
 
   it('writes each event to its month and a shard named by its id, spread over several shards', () => {
     const sharded = expected.filter((r) => /-[0-9a-f]$/.test(r.pk));
-    expect(sharded.length).toBe(33);
+    expect(sharded.length).toBe(57);
     for (const r of sharded) {
       expect(r.pk).toBe(auditPartition(Date.parse(r.time), r.id.split('-')[1] as string));
       expect(r.pk.slice(0, 7)).toBe(auditMonth(Date.parse(r.time)));
@@ -130,17 +131,14 @@ describe('audit events over shard partitions (API, Azurite)', () => {
     expect(expected.length).toBe(57);
   });
 
-  it.each([3, 1, 7, 500])(
-    'pages with limit %i equal the sorted full list, across months and partition forms',
-    async (limit) => {
-      const { ids, pages } = await pageAll('', limit);
-      expect(ids).toEqual(expected.map((r) => r.id));
-      expect(new Set(ids).size).toBe(ids.length);
-      expect(pages).toBeGreaterThanOrEqual(Math.ceil(expected.length / limit));
-    },
-  );
+  it.each([3, 1, 7, 500])('pages with limit %i equal the sorted full list, across months', async (limit) => {
+    const { ids, pages } = await pageAll('', limit);
+    expect(ids).toEqual(expected.map((r) => r.id));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(pages).toBeGreaterThanOrEqual(Math.ceil(expected.length / limit));
+  });
 
-  it('filters by exact type, type prefix and time range over both partition forms', async () => {
+  it('filters by exact type, type prefix and time range across months', async () => {
     const exact = await pageAll('&type=signin.succeeded', 3);
     expect(exact.ids).toEqual(expected.filter((r) => r.type === 'signin.succeeded').map((r) => r.id));
     const prefix = await pageAll('&type=admin.', 4);
@@ -149,27 +147,27 @@ describe('audit events over shard partitions (API, Azurite)', () => {
     const to = '2026-02-01T00:02:00.000Z';
     const range = await pageAll(`&from=${from}&to=${to}`, 3);
     const inRange = expected.filter((r) => r.time >= from && r.time <= to);
-    expect(inRange.some((r) => r.pk === 'm202601')).toBe(true);
+    expect(inRange.some((r) => r.pk.startsWith('m202601-'))).toBe(true);
     expect(inRange.some((r) => r.pk.startsWith('m202602-'))).toBe(true);
     expect(range.ids).toEqual(inRange.map((r) => r.id));
     const both = await pageAll(`&from=${from}&to=${to}&type=admin.`, 2);
     expect(both.ids).toEqual(inRange.filter((r) => r.type.startsWith('admin.')).map((r) => r.id));
   });
 
-  it('resumes exactly from a cursor issued by the unsharded code (month + last RowKey)', async () => {
-    const legacyJan = expected.filter((r) => r.pk === 'm202601');
-    const mid = legacyJan[5] as Row;
-    const { ids } = await pageAll('', 3, oldCursor('m202601', mid.id));
+  it('resumes exactly from a cursor (month + last RowKey)', async () => {
+    const jan = expected.filter((r) => r.pk.startsWith('m202601-'));
+    const mid = jan[5] as Row;
+    const { ids } = await pageAll('', 3, cursorOf('m202601', mid.id));
     expect(ids).toEqual(expected.filter((r) => r.id > mid.id).map((r) => r.id));
-    const start = await pageAll('', 5, oldCursor('m202602', null));
+    const start = await pageAll('', 5, cursorOf('m202602', null));
     expect(start.ids).toEqual(expected.map((r) => r.id));
     for (const bad of [
-      oldCursor('202601', null),
-      oldCursor('m202601-3', null),
-      oldCursor('m202601', 'x y'),
+      cursorOf('202601', null),
+      cursorOf('m202601-3', null),
+      cursorOf('m202601', 'x y'),
       // Months 00 and 13 are no months (00 once walked back to "m2026-1" and answered 500).
-      oldCursor('m202600', null),
-      oldCursor('m202613', null),
+      cursorOf('m202600', null),
+      cursorOf('m202613', null),
     ]) {
       const r = await app.admin(`/api/manage/audit?cursor=${bad}`);
       expect(r.status).toBe(400);
@@ -200,7 +198,7 @@ describe('audit listing: requests per page (counting proxy in front of Azurite)'
     return { result, counts: { requests: s.requests, rounds: s.rounds } };
   }
 
-  it('an insert is one request; a page of one month is 1 + 17 requests in 2 rounds', async () => {
+  it('an insert is one request; a page of one month is 1 + 16 requests in 2 rounds', async () => {
     const one = await measure(() => {
       clock.set(at('2026-06-01T00:00:00Z'));
       return services.audit.record({ type: 'signin.succeeded', actor: 'seed' });
@@ -222,15 +220,12 @@ describe('audit listing: requests per page (counting proxy in front of Azurite)'
     const page = await measure(() => services.auditQuery.list({ limit: 10 }));
     expect(page.result.items.length).toBe(10);
     expect(page.result.nextCursor).not.toBeNull();
-    // oldestMonth (1) + the month's 16 shards and legacy partition together (17).
-    expect(page.counts).toEqual({ requests: 18, rounds: 2 });
+    // oldestMonth (1) + the month's 16 shards together (16).
+    expect(page.counts).toEqual({ requests: 17, rounds: 2 });
   });
 
-  it('a legacy month is read in one request per page; a lopsided shard is read again until the page is full', async () => {
+  it('a lopsided shard is read again until the page is full', async () => {
     const table = services.tables.auditEvents;
-    const legacy: Row[] = [];
-    for (let i = 0; i < 30; i++)
-      legacy.push(await writeRaw(table, 'm202605', at('2026-05-03T00:00:00Z') + i * 1000, 'x.y'));
     const skewed: Row[] = [];
     for (let i = 0; i < 20; i++) {
       skewed.push(
@@ -243,17 +238,6 @@ describe('audit listing: requests per page (counting proxy in front of Azurite)'
         ),
       );
     }
-    const legacyPage = await measure(() =>
-      services.auditQuery.list({ limit: 25, type: 'x.y', to: '2026-05-31T00:00:00Z' }),
-    );
-    expect(legacyPage.result.items.map((e) => e.id)).toEqual(
-      legacy
-        .map((r) => r.id)
-        .sort()
-        .slice(0, 25),
-    );
-    expect(legacyPage.counts).toEqual({ requests: 18, rounds: 2 });
-
     const skewedPage = await measure(() =>
       services.auditQuery.list({ limit: 10, type: 'x.y', to: '2026-04-30T00:00:00Z' }),
     );
@@ -264,13 +248,13 @@ describe('audit listing: requests per page (counting proxy in front of Azurite)'
         .slice(0, 10),
     );
     // 11 rows wanted (one to know the month goes on), 4 per shard page: shard 3 is read 3 times.
-    expect(skewedPage.counts).toEqual({ requests: 1 + 17 + 2, rounds: 1 + 3 });
+    expect(skewedPage.counts).toEqual({ requests: 1 + 16 + 2, rounds: 1 + 3 });
   });
 
   it('walks at most AUDIT_MAX_MONTHS_PER_PAGE months per page and still reaches old events', async () => {
     const table = services.tables.auditEvents;
     const old = [
-      await writeRaw(table, 'm202312', at('2023-12-24T00:00:00Z'), 'z.old'),
+      await writeRaw(table, 'm202312-0', at('2023-12-24T00:00:00Z'), 'z.old', '000000000000'),
       await writeRaw(table, 'm202401-a', at('2024-01-02T00:00:00Z'), 'z.old', 'a00000000000'),
     ];
     const ids: string[] = [];
@@ -278,7 +262,7 @@ describe('audit listing: requests per page (counting proxy in front of Azurite)'
     let pages = 0;
     do {
       const page = await measure(() => services.auditQuery.list({ limit: 100, type: 'z.old', cursor }));
-      expect(page.counts.requests).toBeLessThanOrEqual(1 + AUDIT_MAX_MONTHS_PER_PAGE * 17);
+      expect(page.counts.requests).toBeLessThanOrEqual(1 + AUDIT_MAX_MONTHS_PER_PAGE * 16);
       expect(page.counts.rounds).toBeLessThanOrEqual(1 + AUDIT_MAX_MONTHS_PER_PAGE);
       ids.push(...page.result.items.map((e) => e.id));
       cursor = page.result.nextCursor ?? undefined;
@@ -287,6 +271,6 @@ describe('audit listing: requests per page (counting proxy in front of Azurite)'
     // June 2026 back to December 2023 is 31 months: three pages at 12 months each.
     expect(pages).toBe(3);
     expect(ids).toEqual(old.map((r) => r.id).sort());
-    expect(auditMonthPartitions('m202401')).toHaveLength(17);
+    expect(auditMonthPartitions('m202401')).toHaveLength(16);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { AzureNamedKeyCredential, RestError, TableClient, type TableEntity } from '@azure/data-tables';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freePort } from '../../scripts/standins/azurite.ts';
 import { DEMO_ENTRA } from '../../scripts/standins/entra.ts';
 import { type KeyVaultStandIn, startKeyVaultStandIn } from '../../scripts/standins/keyvault.ts';
@@ -660,9 +660,10 @@ describe('integrations API', () => {
   it('blocks delete with 409 while users are assigned to the integration', async () => {
     const a = await create();
     const assigned = new Map([[a.id, 3]]);
-    app.services.integrations.setAssignmentCounter({
-      countUsersAssignedTo: async (id) => assigned.get(id) ?? 0,
-    });
+    // The integration service counts through the users store it was given at construction.
+    const counter = vi
+      .spyOn(app.services.users.store, 'countUsersAssignedTo')
+      .mockImplementation(async (id) => assigned.get(id) ?? 0);
     try {
       const r = await call('DELETE', `/${a.id}`);
       expect(r.status).toBe(409);
@@ -671,7 +672,7 @@ describe('integrations API', () => {
       assigned.set(a.id, 0);
       expect((await call('DELETE', `/${a.id}`)).status).toBe(204);
     } finally {
-      app.services.integrations.setAssignmentCounter(undefined);
+      counter.mockRestore();
     }
   });
 

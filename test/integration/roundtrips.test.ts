@@ -34,19 +34,13 @@ const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
 const APP_AUTHORIZE = { requests: 22, rounds: 8 };
 const APP_TOKEN = { requests: 11, rounds: 5 };
 /**
- * GET /api/auth/callback on a user's first Entra sign-in (the binding is written), warm instance whose
- * UserBindings migration check is done: username first, and IdP first (no username given: the binding
- * index is read, then the claim's user by name or email). Then that user's IdP-first return.
+ * GET /api/auth/callback on a user's first Entra sign-in (the binding is written), warm instance:
+ * username first, and IdP first (no username given: the binding index is read, then the claim's user
+ * by name or email). Then that user's IdP-first return.
  */
 const ENTRA_FIRST_CALLBACK = { requests: 11, rounds: 7 };
 const ENTRA_IDP_FIRST_CALLBACK = { requests: 14, rounds: 11 };
 const ENTRA_IDP_RETURNING_CALLBACK = { requests: 6, rounds: 4 };
-/**
- * The same first sign-in on an instance that has not seen the UserBindings migration marker (legacy
- * binding rows still exist): the binding lookup's miss reads new, legacy, new again, and the claim reads
- * the legacy row first. Temporary: once the marker is written it is ENTRA_FIRST_CALLBACK again.
- */
-const ENTRA_FIRST_CALLBACK_BEFORE_BINDINGS_MARKER = { requests: 14, rounds: 10 };
 /**
  * POST /api/auth/password → 303 with a session, warm instance: round 1, together: the user read, the
  * address's slot (insert) and backoff row (read), the account's counter (insert); then argon2; round 2,
@@ -162,7 +156,7 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     await entraUser('rt-first-warm');
     await entraUser('rt-first');
     await entraUser('rt-idp');
-    // Another user's first sign-in warms the caches (and the instance's UserBindings migration check).
+    // Another user's first sign-in warms the caches.
     const warm = await new BrokerBrowser(app).signInWithEntra('rt-first-warm', 'rt-first-warm');
     expect(warm.callback.status).toBe(302);
 
@@ -190,56 +184,6 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(counts(first.stats), first.stats.lines.join('\n')).toEqual(ENTRA_FIRST_CALLBACK);
     expect(counts(idp), idp.lines.join('\n')).toEqual(ENTRA_IDP_FIRST_CALLBACK);
     expect(counts(idpAgain), idpAgain.lines.join('\n')).toEqual(ENTRA_IDP_RETURNING_CALLBACK);
-  });
-
-  it('first Entra sign-in while legacy UserBindings rows remain (before the marker)', async () => {
-    // Its own proxy: whatever this second app still sends after the test cannot reach the shared
-    // proxy's counts of the tests after it.
-    const ownProxy = await startTableProxy({ target: stack().tableEndpoint, rttMs: ROUND_TRIP_MS });
-    const legacyApp = await startTestApp({
-      clock: manualClock(Date.now()),
-      env: { BROKER_TABLE_ENDPOINT: ownProxy.endpoint },
-    });
-    const measure = async <T>(leg: () => Promise<T>): Promise<{ result: T; stats: LegStats }> => {
-      await ownProxy.idle();
-      ownProxy.reset();
-      const result = await leg();
-      await ownProxy.idle();
-      return { result, stats: ownProxy.snapshot() };
-    };
-    try {
-      // A binding row written before the partitions (PartitionKey = the tenant id), before any lookup.
-      await legacyApp.services.tables.userBindings.createEntity({
-        partitionKey: '00000000-0000-4000-8000-000000000001',
-        rowKey: '00000000-0000-4000-8000-000000000002',
-        username: 'someone',
-        boundAt: new Date().toISOString(),
-      });
-      const integration = await createDemoIntegration(legacyApp);
-      for (const username of ['rt-legacy-warm', 'rt-legacy']) {
-        await createUser(legacyApp, {
-          username,
-          email: demoAccount(username),
-          verifyType: { integrationId: integration.id },
-        });
-      }
-      const warm = await new BrokerBrowser(legacyApp).signInWithEntra('rt-legacy-warm', 'rt-legacy-warm');
-      expect(warm.callback.status).toBe(302);
-      expect(legacyApp.services.users.store.knowsBindingsMigrated).toBe(false);
-
-      const b = new BrokerBrowser(legacyApp);
-      const start = await b.post('/api/auth/login', { username: 'rt-legacy' });
-      expect(start.status).toBe(302);
-      const url = await b.entraLogin(start.headers.get('location') as string, 'rt-legacy');
-      const first = await measure(() => b.get(url));
-      expect(first.result.status).toBe(302);
-      expect(counts(first.stats), first.stats.lines.join('\n')).toEqual(
-        ENTRA_FIRST_CALLBACK_BEFORE_BINDINGS_MARKER,
-      );
-    } finally {
-      await legacyApp.close();
-      await ownProxy.close();
-    }
   });
 
   it('password sign-in', async () => {

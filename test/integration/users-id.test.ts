@@ -1,12 +1,12 @@
 /**
- * Users' immutable id (the OP's `sub`, issue 9), role names, and `sessionsRevokedAt` (OP6), through
+ * Users' immutable id (the OP's `sub`), role names, and `sessionsRevokedAt` (OP6), through
  * the real app against Azurite.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../shared/core/clock.ts';
 import { issuedBeforeRevocation } from '../../shared/users/service.ts';
-import { USER_PARTITION, userPartition } from '../../shared/users/store.ts';
+import { userPartition } from '../../shared/users/store.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
 import { usersApi } from '../helpers/users.ts';
 
@@ -21,11 +21,6 @@ describe('users: immutable id, role names, sessionsRevokedAt', () => {
   let app: TestApp;
   beforeAll(async () => {
     app = await startTestApp({ clock });
-    // Rows from before ids existed live in the legacy `user` partition, written before the new code's
-    // first read (an instance that finds that partition empty marks the migration done, issue 12).
-    await legacyRow('legacy-one', true);
-    await legacyRow('legacy-race');
-    await legacyRow('legacy-list');
   });
   afterAll(() => app.close());
 
@@ -38,32 +33,11 @@ describe('users: immutable id, role names, sessionsRevokedAt', () => {
     return r.body;
   };
 
-  /** A user row as written before ids and role names existed (isAdmin only, no userId, no roles). */
-  async function legacyRow(username: string, isAdmin = false) {
-    const now = new Date(clock.now()).toISOString();
-    await app.services.tables.users.createEntity({
-      partitionKey: USER_PARTITION,
-      rowKey: username,
-      displayName: username,
-      email: '',
-      verifyType: 'password',
-      passwordHash: '',
-      isAdmin,
-      disabled: false,
-      bindingTenantId: '',
-      bindingObjectId: '',
-      boundAt: '',
-      lastLoginAt: '',
-      createdAt: now,
-      updatedAt: now,
-    });
-  }
-
   const idRows = async () => {
     const out: Json[] = [];
     for await (const e of app.services.tables.users.listEntities({
-      // The 16 partitions id-0..id-f and the legacy `id` one (it sorts just before them).
-      queryOptions: { filter: `PartitionKey ge 'id' and PartitionKey le 'id-f'` },
+      // The 16 partitions id-0..id-f.
+      queryOptions: { filter: `PartitionKey ge 'id-0' and PartitionKey le 'id-f'` },
     }))
       out.push(e);
     return out;
@@ -134,46 +108,6 @@ describe('users: immutable id, role names, sessionsRevokedAt', () => {
     expect(again.id).not.toBe(a.id);
     expect(await app.services.users.getById(a.id)).toBeUndefined();
     expect((await app.services.users.getById(again.id))?.username).toBe('id-gone');
-  });
-
-  it('a row written before ids existed gets one on first read, kept from then on (no manual step)', async () => {
-    const first = await call('GET', '/legacy-one');
-    expect(first.status).toBe(200);
-    expect(first.body.id).toMatch(UUID);
-    expect(first.body.roles).toEqual(['admin']);
-    const row = await app.services.tables.users.getEntity<Json>(userPartition('legacy-one'), 'legacy-one');
-    expect(row.userId).toBe(first.body.id);
-    expect(first.body.etag).toBe(row.etag);
-    expect((await call('GET', '/legacy-one')).body.id).toBe(first.body.id);
-    expect((await app.services.users.getById(first.body.id))?.username).toBe('legacy-one');
-    // The returned etag is current: a conditional change works at once.
-    const p = await call(
-      'PATCH',
-      '/legacy-one',
-      { displayName: 'Migrated' },
-      { 'if-match': first.body.etag },
-    );
-    expect(p.status).toBe(200);
-    expect(p.body.id).toBe(first.body.id);
-  });
-
-  it('20 parallel first reads of a row without an id agree on one id; no stray index rows stay', async () => {
-    const reads = await Promise.all(
-      Array.from({ length: 20 }, () => app.services.users.getByUsername('legacy-race')),
-    );
-    const ids = new Set(reads.map((r) => r?.id));
-    expect(ids.size).toBe(1);
-    const [id] = [...ids];
-    expect(id).toMatch(UUID);
-    const rows = (await idRows()).filter((r) => r.username === 'legacy-race');
-    expect(rows.map((r) => r.rowKey)).toEqual([id]);
-  });
-
-  it('listing migrates rows without an id too', async () => {
-    const list = await call('GET', '?limit=500');
-    const u = list.body.items.find((x: Json) => x.username === 'legacy-list');
-    expect(u.id).toMatch(UUID);
-    expect((await app.services.users.getById(u.id))?.username).toBe('legacy-list');
   });
 
   it('role names: any valid name is kept and shown; admin keeps its meaning', async () => {

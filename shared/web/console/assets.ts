@@ -3,13 +3,15 @@
  * served under a fingerprinted name (`console.<sha256-prefix>.js`) so they can be cached for a year
  * (immutable) while the HTML that names them is never cached.
  *
- * Where the files are: under the working directory in the sources (tests, `npm start`), or beside
- * the bundle (scripts/build.ts copies them there, like data/common-passwords.txt).
+ * Where the files are: in the sources (tests, `npm start`) the stylesheet is under the working
+ * directory and the script is compiled from its TypeScript (./script.ts); in a deployment both are
+ * beside the bundle (scripts/build.ts puts them there, like data/common-passwords.txt).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { CONSOLE_SCRIPT_ENTRY, compileConsoleScript } from './script.ts';
 
 export const CONSOLE_ASSET_FILES = ['console.js', 'console.css'] as const;
 export type ConsoleAssetFile = (typeof CONSOLE_ASSET_FILES)[number];
@@ -38,13 +40,20 @@ function locate(file: string): string {
   return found;
 }
 
+function read(file: ConsoleAssetFile): Buffer {
+  const root = process.cwd();
+  if (file === 'console.js' && existsSync(path.join(root, CONSOLE_SCRIPT_ENTRY)))
+    return compileConsoleScript(root);
+  return readFileSync(locate(file));
+}
+
 let cache: Map<ConsoleAssetFile, ConsoleAsset> | undefined;
 
 export function consoleAssets(): Map<ConsoleAssetFile, ConsoleAsset> {
   if (cache) return cache;
   const out = new Map<ConsoleAssetFile, ConsoleAsset>();
   for (const file of CONSOLE_ASSET_FILES) {
-    const body = readFileSync(locate(file));
+    const body = read(file);
     const hash = createHash('sha256').update(body).digest('hex').slice(0, 16);
     const ext = path.extname(file);
     out.set(file, {

@@ -1,0 +1,19 @@
+import type { Clock } from '../core/clock.ts';
+import { NotFoundError, PreconditionFailedError } from '../core/errors.ts';
+import type { UserRecord } from './records.ts';
+import type { UserStore } from './store.ts';
+
+/** The stored record an admin operation starts from: 404 `user_not_found` when there is none. */
+export async function requireRecord(store: UserStore, username: string): Promise<UserRecord> {
+  const r = await store.get(username.toLowerCase());
+  if (!r) throw new NotFoundError('No such user.', 'user_not_found');
+  return r;
+}
+
+/** `If-Match`: the change applies to that version only (412 otherwise); absent or `*` means any. */
+export function checkIfMatch(ifMatch: string | undefined, current: UserRecord): void {
+  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
+    throw new PreconditionFailedError();
+}
+
+export const isoNow = (clock: Clock): string => new Date(clock.now()).toISOString();

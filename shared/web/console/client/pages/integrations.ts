@@ -1,0 +1,32 @@
+/** The integrations list: each one's status, tenant, secret expiry and last activation test. */
+import { api } from '../api.ts';
+import { h } from '../dom.ts';
+import { problem } from '../feedback.ts';
+import { consoleUrl, show } from '../page.ts';
+import type { Integration, Page } from '../types.ts';
+import { tableOr, td } from '../widgets.ts';
+import { expiry, lastTest, statusBadge } from './integration-status.ts';
+
+export async function integrationsList(): Promise<void> {
+  const r = await api<Page<Integration>>('GET', '/integrations');
+  if (!r.ok) return show('Integrations', problem(r));
+  show(
+    'Integrations',
+    h('p', {}, h('a', { class: 'button', href: consoleUrl('integrations', 'new') }, 'Configure Azure AD')),
+    tableOr(
+      ['Title', 'Status', 'Tenant', 'Client secret expiry', 'Last activation test'],
+      r.body.items,
+      (i) =>
+        h(
+          'tr',
+          {},
+          td('Title', h('a', { href: consoleUrl('integrations', i.id) }, i.title)),
+          td('Status', statusBadge(i.status)),
+          td('Tenant', h('span', { class: 'mono' }, i.tenant)),
+          td('Client secret expiry', expiry(i.clientSecret)),
+          td('Last activation test', lastTest(i.lastTest)),
+        ),
+      'No integrations yet. Configure Azure AD to let users sign in with Entra ID.',
+    ),
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * The management API's answers, as far as the console reads them. The server's schemas are the
+ * truth (each domain folder's schemas.ts); these are kept apart because the browser code must not pull in
+ * server modules.
+ */
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string | null;
+}
+
+export interface TestResult {
+  at: string;
+  ok: boolean;
+  reason: string | null;
+}
+
+export interface ClientSecretInfo {
+  version: string;
+  expiresOn: string | null;
+  updatedOn: string;
+}
+
+export interface Integration {
+  id: string;
+  title: string;
+  applicationId: string;
+  tenant: string;
+  allowedTenants: string[];
+  cloud: string;
+  matchClaim: string;
+  status: 'active' | 'inactive';
+  redirectUri: string;
+  clientSecret: ClientSecretInfo | null;
+  lastTest: TestResult | null;
+}
+
+export type VerifyType =
+  | { kind: 'password' }
+  | { kind: 'integration'; integrationId: string; title: string | null };
+
+export interface User {
+  username: string;
+  displayName: string;
+  email: string | null;
+  verifyType: VerifyType;
+  hasPassword: boolean;
+  roles: string[];
+  disabled: boolean;
+  entraBinding: { tenantId: string; objectId: string; boundAt: string } | null;
+  lastLoginAt: string | null;
+}
+
+export interface Settings {
+  allowOAuthPasswords: boolean;
+  sessionLifetimeMinutes: number;
+  allowedReturnOrigins: string[];
+}
+
+export interface Application {
+  clientId: string;
+  name: string;
+  type: 'confidential' | 'public';
+  redirectUris: string[];
+  etag: string;
+  /** Only in the answer that issued it (registration, rotation): shown once. */
+  clientSecretValue?: string;
+}
+
+export interface AuditEvent {
+  time: string;
+  type: string;
+  actor: string;
+  target: string;
+  outcome: 'success' | 'failure';
+  changedFields?: string[];
+  reason: string;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+}
+
+/** The token as created: its value is in this answer only. */
+export interface IssuedToken extends ApiToken {
+  token: string;
+}
