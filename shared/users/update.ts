@@ -78,7 +78,15 @@ async function updateOnce(
     (next.disabled && !current.disabled) || changed.includes('verifyType') || changed.includes('roles');
   // In the same write: tokens the OP issued before this instant die with the sessions (OP6).
   if (revoke) next.sessionsRevokedAt = next.updatedAt;
+  // An admin who stops being one (demoted or disabled) loses the API tokens made on their behalf,
+  // before the change is saved: should the save fail, the tokens are gone all the same (fail closed).
+  const losesAdmin =
+    current.roles.includes('admin') && !current.disabled && (!next.roles.includes('admin') || next.disabled);
   return guardUserChange(deps, current, next, async () => {
+    const tokensRevoked =
+      losesAdmin && deps.adminTokens
+        ? await deps.adminTokens.revokeOwnedBy(current.username, current.createdAt)
+        : 0;
     const emailChanged = changed.includes('email');
     const becomesAdmin = next.roles.includes('admin') && !current.roles.includes('admin');
     if (emailChanged && next.email) await store.claimEmail(next.email, next.username);
@@ -113,7 +121,7 @@ async function updateOnce(
       correlationId: ctx.correlationId,
       clientAddress: ctx.clientAddress,
       securityRelevant: becomesAdmin,
-      details: { sessionsRevoked: revoked },
+      details: { sessionsRevoked: revoked, ...(losesAdmin ? { adminTokensRevoked: tokensRevoked } : {}) },
     });
     return viewUser(deps.integrations, saved);
   });

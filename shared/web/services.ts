@@ -1,6 +1,6 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
+import { AdminAuthenticator, type AdminSessionAuthenticator, ownerKey } from '../admin/auth.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
@@ -129,7 +129,18 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     clock,
     settingsChangeGuard({ store: userStore, integrations }),
   );
-  const users = new UserService({ store: userStore, integrations, settings, sessions, audit, clock });
+  const users = new UserService({
+    store: userStore,
+    integrations,
+    settings,
+    sessions,
+    audit,
+    clock,
+    adminTokens: {
+      revokeOwnedBy: (username, userCreatedAt) =>
+        adminTokens.revokeOwnedBy(ownerKey(username, userCreatedAt)),
+    },
+  });
   const auditQuery = new AuditQueryService(tables.auditEvents, () => clock.now());
   const entraClientFactory = o.entraClientFactory ?? defaultEntraClientFactory(config);
   const sessionKeys = new SessionKeyService(secrets, clock, log);
