@@ -83,15 +83,18 @@ async function authenticateAdmin(rc: RequestContext): Promise<Principal> {
   } catch (err) {
     // Only presented-but-wrong credentials count (RL2): a call with none at all is no guess, and
     // counting it would let anonymous traffic from a shared address lock its admins out.
-    if (err instanceof BrokerError && err.status === 401 && err.code !== 'missing_credentials') {
+    if (err instanceof BrokerError && err.status === 401) {
       const [kind, value] =
         err instanceof InvalidAdminTokenError && err.knownTokenId
           ? ['admin-auth-token', err.knownTokenId]
           : ['admin-auth', addressBucket(rc.clientAddress)];
+      // Refused either way; while its counter is blocked, with 429 and without a write.
       const state = await throttle.state(kind, value);
       if (state.blocked) throw new TooManyRequestsError(state.retryAfterSeconds);
-      const after = await throttle.recordFailure(kind, value, ADMIN_AUTH_FAILURES);
-      if (after.blocked) throw new TooManyRequestsError(after.retryAfterSeconds);
+      if (err.code !== 'missing_credentials') {
+        const after = await throttle.recordFailure(kind, value, ADMIN_AUTH_FAILURES);
+        if (after.blocked) throw new TooManyRequestsError(after.retryAfterSeconds);
+      }
     }
     throw err;
   }

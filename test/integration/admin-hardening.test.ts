@@ -16,6 +16,13 @@ describe('admin credentials', () => {
 
   beforeAll(async () => {
     app = await startTestApp();
+    // Another admin, so that demoting or disabling the ones below never leaves the broker without one.
+    await createUser(app, {
+      username: 'ah-keeper',
+      verifyType: 'password',
+      password: PASSWORD,
+      roles: ['admin'],
+    });
   }, 60_000);
   afterAll(async () => {
     await app?.close();
