@@ -5,8 +5,9 @@
  * - parameters are size-capped before anything is stored (a parameter ends up in an interaction or
  *   a pushed request's row, and a Table property holds at most 32 K characters);
  * - only the response modes the broker documents (`query`, `form_post`);
- * - shared-store limits, by slot rows (shared/limits/slots.ts): authorization and pushed authorization
- *   requests per client address, token requests per client and address. A slot is one conditional
+ * - shared-store limits, by slot rows (shared/limits/slots.ts): authorization, pushed authorization
+ *   and end-session requests per client address (each may write a row: an interaction, a pushed
+ *   request, the logout's state), token requests per client and address. A slot is one conditional
  *   insert, taken while the provider makes its first reads; the request's writes wait for it (see
  *   `OidcTableStore.gate`), so a refused request costs no write and no extra round trip.
  */
@@ -17,8 +18,15 @@ import { addressBucket, type RatePolicy } from '../limits/throttle.ts';
 export const OIDC_AUTHORIZE_LIMIT: RatePolicy = { limit: 120, windowMs: 10 * 60_000 };
 /** Pushed authorization requests per client address. */
 export const OIDC_PAR_LIMIT: RatePolicy = { limit: 60, windowMs: 10 * 60_000 };
-/** Token requests per client and client address (a public client's id is anyone's: never per client alone). */
-export const OIDC_TOKEN_LIMIT: RatePolicy = { limit: 600, windowMs: 60_000 };
+/** End-session requests per client address (the library keeps the logout's state in the OP session row). */
+export const OIDC_LOGOUT_LIMIT: RatePolicy = { limit: 120, windowMs: 10 * 60_000 };
+/**
+ * Token requests per client and client address (a public client's id is anyone's: never per client
+ * alone, or anyone could spend a public client's budget): with client authentication (a confidential
+ * backend, many users behind one address), and without (a public client: one browser each).
+ */
+export const OIDC_TOKEN_LIMIT: RatePolicy = { limit: 1200, windowMs: 60_000 };
+export const OIDC_PUBLIC_TOKEN_LIMIT: RatePolicy = { limit: 120, windowMs: 60_000 };
 
 /** Largest parameter value (characters); JWT-valued parameters get more room. */
 export const MAX_PARAMETER_CHARS = 4096;
@@ -74,22 +82,29 @@ export function checkParameters(
   return undefined;
 }
 
-/** The client a token request names (Basic authentication or `client_id`), for its limit's key. */
-function tokenClient(headers: Headers, contentType: string, body: Buffer): string {
+/** The client a token request names (Basic authentication or `client_id`), and whether it authenticates. */
+function tokenClient(
+  headers: Headers,
+  contentType: string,
+  body: Buffer,
+): { id: string; authenticates: boolean } {
   const auth = headers.get('authorization') ?? '';
   const basic = /^Basic ([A-Za-z0-9+/=]{1,1024})$/i.exec(auth.trim());
   if (basic?.[1]) {
     const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
     const id = decoded.slice(0, Math.max(0, decoded.indexOf(':')));
     try {
-      return decodeURIComponent(id).slice(0, 128);
+      return { id: decodeURIComponent(id).slice(0, 128), authenticates: true };
     } catch {
-      return id.slice(0, 128);
+      return { id: id.slice(0, 128), authenticates: true };
     }
   }
-  if (contentType.startsWith('application/x-www-form-urlencoded'))
-    return (new URLSearchParams(body.toString('utf8')).get('client_id') ?? '').slice(0, 128);
-  return '';
+  if (!contentType.startsWith('application/x-www-form-urlencoded')) return { id: '', authenticates: false };
+  const form = new URLSearchParams(body.toString('utf8'));
+  return {
+    id: (form.get('client_id') ?? '').slice(0, 128),
+    authenticates: form.has('client_secret') || form.has('client_assertion'),
+  };
 }
 
 /** Takes the route's slot, when it has a limit; undefined for routes without one. */
@@ -104,9 +119,13 @@ export function takeSlot(
   if (path === 'auth' && (request.method === 'GET' || request.method === 'POST'))
     return slots.take('oidc-auth', address, OIDC_AUTHORIZE_LIMIT);
   if (path === 'request' && request.method === 'POST') return slots.take('oidc-par', address, OIDC_PAR_LIMIT);
+  if (path === 'session/end' || path === 'session/end/confirm')
+    return slots.take('oidc-logout', address, OIDC_LOGOUT_LIMIT);
   if (path === 'token' && request.method === 'POST') {
     const client = tokenClient(request.headers, contentType, body);
-    return slots.take('oidc-token', `${client}\n${address}`, OIDC_TOKEN_LIMIT);
+    return client.authenticates
+      ? slots.take('oidc-token', `${client.id}\n${address}`, OIDC_TOKEN_LIMIT)
+      : slots.take('oidc-public-token', `${client.id}\n${address}`, OIDC_PUBLIC_TOKEN_LIMIT);
   }
   return undefined;
 }
