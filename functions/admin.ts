@@ -10,6 +10,7 @@ import { NotFoundError } from '../shared/core/errors.ts';
 import { SessionRejectedError } from '../shared/sessions/service.ts';
 import { assetByName } from '../shared/web/console/assets.ts';
 import { CONSOLE_BASE, consoleShell, forbiddenPage } from '../shared/web/console/shell.ts';
+import { sessionCookie, toCookie } from '../shared/web/cookies.ts';
 import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 import { errorPage } from '../shared/web/pages/render.ts';
 
@@ -75,13 +76,13 @@ app.http(
       const { sessionService, users, config } = rc.services;
       let session: Awaited<ReturnType<typeof sessionService.authenticate>>;
       try {
-        session = await sessionService.authenticate(rc.request);
+        session = await sessionService.authenticate(sessionCookie(rc.request));
       } catch (err) {
         if (!(err instanceof SessionRejectedError)) throw err;
         const back = encodeURIComponent(consoleReturnPath(rc));
         return { status: 302, headers: { Location: `/api/auth/login?returnTo=${back}` } };
       }
-      const cookies = session.refreshedCookie ? [session.refreshedCookie] : [];
+      const cookies = session.refreshedCookie ? [toCookie(session.refreshedCookie)] : [];
       const user = await users.getByUsername(session.username);
       if (!user || user.disabled || !user.roles.includes('admin')) {
         return {

@@ -1,7 +1,9 @@
 /**
  * Anonymous noise in the audit (docs/security.md RL1): a failure that names no known user or client
  * (an invalid callback, a bad redirect URI, an unknown integration, a refusal by a limit) costs no
- * storage write of its own. It is counted in memory per (type, reason, address, window); one summary
+ * storage write of its own. Each one is still logged as an audit record (the log, not the table: the
+ * monitoring alerts on sign-in failures read it). It is counted in memory per (type, reason, address,
+ * window); one summary
  * event per key and window, with the count, is written later (`flush`, run by a timer of the instance
  * and by the maintenance timer), so a burst of a thousand refused requests costs one row, not a
  * thousand, and the request that is refused never waits for a write.
@@ -32,6 +34,8 @@ export interface NoiseEvent {
   clientAddress: string;
   /** What the requests aimed at, when it is not secret (`oidc`, `application:<id>`). */
   target?: string;
+  /** The request's correlation id (logged with the record, not part of the summary). */
+  correlationId?: string;
 }
 
 interface Tally {
@@ -56,6 +60,15 @@ export class AuditNoise {
 
   /** Counts one failure; no write now. */
   count(event: NoiseEvent): void {
+    const { correlationId, ...counted } = event;
+    this.log.info('audit', {
+      audit: {
+        ...counted,
+        actor: 'anonymous',
+        outcome: 'failure',
+        ...(correlationId ? { correlationId } : {}),
+      },
+    });
     const bucket = addressBucket(event.clientAddress || 'unknown');
     const windowStart = Math.floor(this.clock.now() / NOISE_WINDOW_MS) * NOISE_WINDOW_MS;
     const key = [event.type, event.reason, bucket, event.target ?? '', windowStart].join('\n');
@@ -65,7 +78,7 @@ export class AuditNoise {
         this.log.warn('audit.noise_dropped', { type: event.type, reason: event.reason });
         return;
       }
-      tally = { event: { ...event, bucket }, windowStart, count: 0, written: 0 };
+      tally = { event: { ...counted, bucket }, windowStart, count: 0, written: 0 };
       this.tallies.set(key, tally);
     }
     tally.count++;

@@ -102,7 +102,13 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
           });
         } else {
           // An authorization request is anyone's, and so is a public client's token request.
-          d.noise.count({ type, reason, clientAddress: st?.rc.clientAddress ?? 'unknown', target: 'oidc' });
+          d.noise.count({
+            type,
+            reason,
+            clientAddress: st?.rc.clientAddress ?? 'unknown',
+            target: 'oidc',
+            ...(st ? { correlationId: st.rc.correlationId } : {}),
+          });
         }
       } else if (name === 'end_session.success') {
         // Only a logout of an OP session with a signed-in account ends the broker session: the

@@ -171,6 +171,7 @@ export class OidcService {
         reason: 'invalid_request',
         clientAddress: rc.clientAddress,
         target: 'oidc',
+        correlationId: rc.correlationId,
       });
       if (isBrowserRoute(path))
         return this.d.pages.invalidRequest({ status: 400, correlationId: rc.correlationId });
@@ -224,6 +225,7 @@ export class OidcService {
       reason: 'rate_limited',
       clientAddress: rc.clientAddress,
       target: 'oidc',
+      correlationId: rc.correlationId,
     });
     if (isBrowserRoute(path)) throw new TooManyRequestsError(slot.retryAfterSeconds);
     return oauthError(429, 'temporarily_unavailable', 'too many requests', slot.retryAfterSeconds);

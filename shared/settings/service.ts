@@ -1,5 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import type { Caller } from '../admin/caller.ts';
+import { requireRecentSignIn } from '../admin/fresh-sign-in.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import { PreconditionFailedError } from '../core/errors.ts';
@@ -195,12 +197,20 @@ export class SettingsService {
     return value;
   }
 
-  /** Applies `patch` if the row still has `ifMatch` (when given); 412 otherwise. Audited. */
+  /**
+   * Applies `patch` if the row still has `ifMatch` (when given); 412 otherwise. Audited. With a
+   * browser session, turning on Allow OAuth Passwords (it skips Entra's MFA) and changing where
+   * sign-ins may be sent back to need a recent sign-in (docs/security.md AD5).
+   */
   async update(
     patch: SettingsPatch,
     ifMatch: string | undefined,
     ctx: SettingsChangeContext,
+    caller?: Caller,
   ): Promise<Settings> {
+    if (patch.allowOAuthPasswords === true || patch.allowedReturnOrigins !== undefined) {
+      requireRecentSignIn(caller, this.clock);
+    }
     const current = await this.read();
     if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
       throw new PreconditionFailedError();

@@ -43,3 +43,15 @@ export function safeReturnUrl(
   if (!allowedOrigins.includes(url.origin)) return undefined;
   return url.href;
 }
+
+/** Where to go after sign-in / sign-out when no acceptable return URL was given. */
+export const DEFAULT_LANDING = '/api/auth/login';
+
+/** The return URL when it is still acceptable, else the default landing page. */
+export function landingUrl(
+  returnTo: string | null,
+  allowedOrigins: readonly string[],
+  brokerOrigin: string,
+): string {
+  return (returnTo && safeReturnUrl(returnTo, allowedOrigins, brokerOrigin)) || DEFAULT_LANDING;
+}

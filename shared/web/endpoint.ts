@@ -17,6 +17,7 @@ import {
 } from '../core/errors.ts';
 import { type Logger, rootLogger } from '../core/log.ts';
 import { addressBucket, type FailurePolicy, type RatePolicy } from '../limits/throttle.ts';
+import { toCookie } from './cookies.ts';
 import { securityHeaders } from './headers.ts';
 import { getServices, type Services } from './runtime.ts';
 
@@ -176,7 +177,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
         p.refreshedCookie &&
         (await services.sessions.get(p.username, p.sessionId))
       ) {
-        response.cookies = [...(response.cookies ?? []), p.refreshedCookie];
+        response.cookies = [...(response.cookies ?? []), toCookie(p.refreshedCookie)];
       }
     } catch (err) {
       const { status, problem, headers: errorHeaders } = toProblem(err, correlationId);

@@ -1,7 +1,9 @@
 import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
-import { AdminAuthenticator, type AdminSessionAuthenticator, ownerKey } from '../admin/auth.ts';
+import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
+import { ownerKey } from '../admin/caller.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
+import { AdminUserChanges } from '../admin/user-changes.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
 import { AuditNoise } from '../audit/noise.ts';
@@ -57,6 +59,8 @@ export interface Services {
   applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
+  /** The users' changes the management API makes, behind the fresh-sign-in rule. */
+  userChanges: AdminUserChanges;
   auditQuery: AuditQueryService;
   sessionKeys: SessionKeyService;
   sessionService: SessionService;
@@ -99,7 +103,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
   const auditNoise = new AuditNoise(tables.auditEvents, clock, log);
-  const adminTokens = new AdminTokenService(tables.adminTokens, clock);
+  const adminTokens = new AdminTokenService(tables.adminTokens, clock, audit);
   const health = new HealthService(tables.settings, secrets, clock, log);
   const sessions = new SessionStore(tables.sessions, clock);
   // Below both services: integrations count their assigned users here, settings guard the last admin.
@@ -154,6 +158,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     clock,
     log,
     audit,
+    noise: auditNoise,
     users,
     integrations,
     settings,
@@ -212,6 +217,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     settings,
     users,
+    userChanges: new AdminUserChanges(users, clock),
     auditQuery,
     sessionKeys,
     sessionService,

@@ -14,7 +14,8 @@ import {
   OIDC_PAR_LIMIT,
   OIDC_PUBLIC_TOKEN_LIMIT,
 } from '../../shared/oidc/gate.ts';
-import { CALLBACK_LIMIT, START_LIMIT } from '../../shared/signin/service.ts';
+import { CALLBACK_LIMIT } from '../../shared/signin/entra-callback.ts';
+import { START_LIMIT } from '../../shared/signin/entra-start.ts';
 import { createApplication, RP_REDIRECT } from '../helpers/oidc.ts';
 import { createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -50,7 +51,6 @@ describe('anonymous noise: rows written per table by 300 anonymous requests per 
     });
   }, 120_000);
   afterAll(async () => {
-    // biome-ignore lint/suspicious/noConsole: the counts are the report of this test
     console.table(report);
     await app?.close();
   });
