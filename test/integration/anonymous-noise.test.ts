@@ -159,7 +159,12 @@ describe('anonymous noise: rows written per table by 300 anonymous requests per 
     {
       name: 'POST /api/oidc/request (PAR, public client)',
       bound: OIDC_PAR_LIMIT.limit * 2 + 2,
-      send: (a) => fetch(url('/api/oidc/request'), form(a, Object.fromEntries(authorizeParams()))),
+      // As a script sends it (no Origin: the provider refuses pushed requests from browsers).
+      send: (a) => {
+        const init = form(a, Object.fromEntries(authorizeParams()));
+        const { origin: _origin, ...headers } = init.headers;
+        return fetch(url('/api/oidc/request'), { ...init, headers });
+      },
     },
     {
       name: 'POST /api/oidc/token (public client, invalid code)',
