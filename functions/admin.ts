@@ -1,5 +1,5 @@
 /**
- * The admin console (DESIGN.md "Admin console"): `GET /api/admin/...` serves the console's HTML shell
+ * The admin console (docs/architecture.md "The admin console"): `GET /api/admin/...` serves the console's HTML shell
  * to signed-in admins; its script calls the management API with the session cookie and
  * `X-Broker-Csrf: 1`, so every rule stays in the management API. Anonymous visitors go to the sign-in
  * page and come back; signed-in non-admins get a 403 page. The script and stylesheet are served under

@@ -45,7 +45,7 @@ import { type ApplicationRecord, ApplicationStore, type StoredApplication } from
 /** How long a client lookup is served from this instance's memory (changes elsewhere: at most this late). */
 export const CLIENT_CACHE_TTL_MS = 5_000;
 export const CLIENT_CACHE_MAX_ENTRIES = 1000;
-/** 32 random bytes (256 bits) from the CSPRNG, base64url: 43 characters (OP5). */
+/** 32 random bytes (256 bits) from the CSPRNG, base64url: 43 characters (docs/security.md OP5). */
 export const CLIENT_SECRET_BYTES = 32;
 export const APPLICATION_SECRET_KIND = 'oidc-client-secret';
 
@@ -297,14 +297,10 @@ export class ApplicationService {
             },
           };
         },
-        write: async (next, current) => {
-          try {
-            return await this.store.replace(next, current.etag);
-          } catch (err) {
-            await this.vault.disableVersion(next.secretName, next.secretVersion);
-            throw err;
-          }
-        },
+        write: (next, current) =>
+          this.vault.writeRowNaming(next.secretName, next.secretVersion, () =>
+            this.store.replace(next, current.etag),
+          ),
         written: async (stored, current) => {
           this.remember(stored, value);
           // Best effort: the old version no longer works anywhere once every instance reads the new row.

@@ -335,15 +335,10 @@ export class IntegrationService {
             },
           };
         },
-        write: async (next, current) => {
-          try {
-            return await this.store.replace(next, current.etag);
-          } catch (err) {
-            // The row still names the old version, so the new one is never used: take it out.
-            await this.vault.disableVersion(current.secretName, next.secretVersion);
-            throw err;
-          }
-        },
+        write: (next, current) =>
+          this.vault.writeRowNaming(next.secretName, next.secretVersion, () =>
+            this.store.replace(next, current.etag),
+          ),
         written: (stored) => {
           this.cache.set(stored.id, stored.secretVersion, input.clientSecret);
         },

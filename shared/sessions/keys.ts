@@ -1,5 +1,5 @@
 /**
- * The broker's session signing keys (SECURITY.md SC5, SE4): ES256, private key kept in Key Vault as
+ * The broker's session signing keys (docs/security.md SC5, SE4): ES256, private key kept in Key Vault as
  * a secret (JWK JSON), generated on first use, cached per instance. Each Key Vault version is one key
  * and its version is the `kid`. `/api/auth/jwks` publishes the current and the previous public key,
  * so tokens signed before a rotation stay verifiable until they expire.

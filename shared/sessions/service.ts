@@ -1,5 +1,5 @@
 /**
- * Broker sessions (SECURITY.md D): a fresh 256-bit session id on every sign-in, an ES256 JWT in a
+ * Broker sessions (docs/security.md D): a fresh 256-bit session id on every sign-in, an ES256 JWT in a
  * `__Host-` cookie (HttpOnly, Secure, SameSite=Lax, Path=/), checked on every request against its
  * session row, so logout, disable and "revoke all" take effect at once. Idle and absolute timeouts
  * are enforced server-side.
@@ -65,7 +65,7 @@ export interface CookieToSet {
   maxAgeSeconds: number;
 }
 
-/** The session cookie expired (LO1): what a sign-out sends back, whether a session lived or not. */
+/** The session cookie expired (docs/security.md LO1): what a sign-out sends back, whether a session lived or not. */
 export const ENDED_SESSION_COOKIE: CookieToSet = { name: SESSION_COOKIE, value: '', maxAgeSeconds: 0 };
 
 /** An expired token's payload is only trusted when it is one of ours (same checks as a live one). */

@@ -10,7 +10,7 @@ import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } fr
 /**
  * Global settings (one row in the Settings table: PartitionKey `settings`, RowKey `global`).
  *
- * `get()` is cached per instance for SETTINGS_CACHE_TTL_MS (2 s): PW1's "read fresh" holds within
+ * `get()` is cached per instance for SETTINGS_CACHE_TTL_MS (2 s): docs/security.md PW1's "read fresh" holds within
  * that window on other instances (a change made on this instance is seen here at once). Every change
  * is audited with the names of the changed fields; turning Allow OAuth Passwords on is marked
  * security-relevant (it lets integration users skip Entra's MFA and Conditional Access).

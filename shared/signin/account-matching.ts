@@ -1,5 +1,5 @@
 /**
- * Account matching (AM1–AM4): a bound user matches on (tid, oid) only; an unbound user matches once,
+ * Account matching (docs/security.md AM1–AM4): a bound user matches on (tid, oid) only; an unbound user matches once,
  * on the integration's claim, and only the expected user (or, IdP-first, a user assigned to this
  * integration) — then the binding is stored. Email alone never links an account that is bound.
  */
@@ -19,7 +19,7 @@ export class AccountMatcher {
     expectedUser?: SignInUser,
   ): Promise<SignInUser> {
     const ctx = { username: expectedUsername, integrationId: integration.id, returnTo };
-    // A returning user: the expected account is bound to exactly this (tid, oid) (AM1). The binding
+    // A returning user: the expected account is bound to exactly this (tid, oid) (docs/security.md AM1). The binding
     // index says the same (both are written together), so it need not be read.
     const boundHere =
       expectedUser?.entraBinding &&
@@ -62,7 +62,7 @@ export class AccountMatcher {
         }
         user = candidate;
       }
-      // An account already bound to another Entra identity never re-links by a claim (AM1, nOAuth).
+      // An account already bound to another Entra identity never re-links by a claim (docs/security.md AM1, nOAuth).
       if (user.entraBinding) throw new SignInError('account_mismatch', 403, 'bound_to_other_identity', ctx);
     }
     if (!user) throw new SignInError('no_account', 403, 'no_matching_user', ctx);

@@ -1,6 +1,6 @@
 /**
- * The Entra callback: the login transaction from its cookie, used once (CB1), the per-address
- * callback limit (RL1), the code redeemed, the ID token checked (the only proof of who signed in,
+ * The Entra callback: the login transaction from its cookie, used once (docs/security.md CB1), the per-address
+ * callback limit (docs/security.md RL1), the code redeemed, the ID token checked (the only proof of who signed in,
  * CB10), the account matched, the session issued.
  */
 import type { SlotLimiter } from '../limits/slots.ts';
@@ -16,7 +16,7 @@ import type { CodeRedemption } from './redemption.ts';
 import type { TenantIds } from './tenant-ids.ts';
 import { type LoginTransaction, type LoginTransactionStore, TransactionError } from './transactions.ts';
 
-/** Callbacks per client address per 10 minutes (RL1). */
+/** Callbacks per client address per 10 minutes (docs/security.md RL1). */
 export const CALLBACK_LIMIT = { limit: 60, windowMs: 10 * 60_000 };
 
 export interface CallbackQuery {
@@ -59,8 +59,8 @@ export class EntraCallback {
       throw new SignInError(entraErrorCase(query.error), 400, `idp_${safeErrorCode(query.error)}`, ctx);
     }
     if (!query.code) throw new SignInError('invalid_callback', 400, 'missing_code', ctx);
-    // One round before anything reaches Entra, together: this address's callback slot (RL1, holds
-    // under bursts), the single use of the state (CB1), and the expected user's row, which is needed
+    // One round before anything reaches Entra, together: this address's callback slot (docs/security.md RL1, holds
+    // under bursts), the single use of the state (docs/security.md CB1), and the expected user's row, which is needed
     // whatever Entra answers (so Entra's answer never waits for storage). The integration comes from
     // the per-instance cache (a miss reads it in the same round).
     const integrationP = this.d.integrations.active(tx.integrationId, tx.expectedUsername);
@@ -93,7 +93,7 @@ export class EntraCallback {
       { code: query.code, state, verifier: tx.verifier, nonce: tx.nonce },
       ctx,
     );
-    // CB10: only the ID token proves who signed in; the access token is never looked at.
+    // docs/security.md CB10: only the ID token proves who signed in; the access token is never looked at.
     const identity = await this.validateIdToken(result.idToken, integration, tx.nonce, ctx);
     const user = await this.d.accounts.match(
       identity,

@@ -1,5 +1,5 @@
 /**
- * Sending a browser to Entra: the per-address start limit (RL1), a new login transaction (it travels
+ * Sending a browser to Entra: the per-address start limit (docs/security.md RL1), a new login transaction (it travels
  * sealed in its cookie: nothing is stored, nothing is sent to Entra) and the authorization URL.
  */
 import type { Config } from '../core/config.ts';
@@ -13,7 +13,7 @@ import type { IntegrationAccess } from './integration-access.ts';
 import type { SignInIntegration } from './ports.ts';
 import type { LoginTransactionStore } from './transactions.ts';
 
-/** Sign-ins sent to Entra per client address per 10 minutes (RL1; nothing is stored, but each start reads a user). */
+/** Sign-ins sent to Entra per client address per 10 minutes (docs/security.md RL1; nothing is stored, but each start reads a user). */
 export const START_LIMIT = { limit: 30, windowMs: 10 * 60_000 };
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

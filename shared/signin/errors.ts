@@ -26,7 +26,7 @@ export type SignInErrorCase =
   | 'no_account'
   | 'account_disabled'
   | 'not_allowed'
-  /** A password sign-in refused: unknown user, wrong password or method not allowed, alike (PW4). */
+  /** A password sign-in refused: unknown user, wrong password or method not allowed, alike (docs/security.md PW4). */
   | 'invalid_credentials'
   // limits and dependencies
   | 'throttled'
@@ -42,7 +42,7 @@ export class SignInError extends BrokerError {
       headers?: Record<string, string>;
       username?: string | null;
       integrationId?: string | null;
-      /** An already allow-listed return URL, kept for the error page's "Start again" link (RU2). */
+      /** An already allow-listed return URL, kept for the error page's "Start again" link (docs/security.md RU2). */
       returnTo?: string | null;
     } = {},
   ) {

@@ -1,5 +1,5 @@
 /**
- * The audit record of a sign-in that ended on an error page (AU1), whatever the error was. A refusal
+ * The audit record of a sign-in that ended on an error page (docs/security.md AU1), whatever the error was. A refusal
  * by a limit (429), and a failure that names no known user (a callback without a valid state, an
  * unknown integration), writes no row of its own: it is counted per address and window and summed up
  * in one event (docs/security.md RL1), so anonymous noise cannot fill the audit.

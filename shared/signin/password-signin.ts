@@ -1,6 +1,6 @@
 /**
- * Password sign-in (PW1–PW5): the account's and the address's attempt are counted before the
- * password is checked, every refusal looks the same to the browser (PW4) and is audited with its
+ * Password sign-in (docs/security.md PW1–PW5): the account's and the address's attempt are counted before the
+ * password is checked, every refusal looks the same to the browser (docs/security.md PW4) and is audited with its
  * own reason, and an outdated hash is upgraded on success.
  */
 import type { AuditLog } from '../audit/log.ts';
@@ -44,7 +44,7 @@ export class PasswordSignIn {
   ): Promise<SignedIn> {
     const username = normaliseUsername(usernameRaw);
     // Both the account's and the address's attempt are reserved (counted) before the password is
-    // checked, so parallel guesses cannot all pass one read of a counter (PW5, RL2); only failures use
+    // checked, so parallel guesses cannot all pass one read of a counter (docs/security.md PW5, RL2); only failures use
     // the address's budget up (shared/limits/password-limits.ts). The user row is needed whatever the
     // limits say: read it while they are reserved (one round trip for all of them).
     const userRead = username ? this.d.users.getByUsername(username) : Promise.resolve(undefined);

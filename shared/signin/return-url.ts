@@ -1,5 +1,5 @@
 /**
- * Return URLs (SECURITY.md RU1/RU2): a relative path with exactly one leading "/", or an https URL
+ * Return URLs (docs/security.md RU1/RU2): a relative path with exactly one leading "/", or an https URL
  * whose origin is in `allowedReturnOrigins`. Anything else falls back to the default page. The same
  * check runs for post-login, post-logout and error redirects.
  */

@@ -130,7 +130,7 @@ export class SignInService {
     return this.d.settings.get();
   }
 
-  /** A return URL that passed the allow-list, or null (RU1/RU2). */
+  /** A return URL that passed the allow-list, or null (docs/security.md RU1/RU2). */
   async returnUrl(raw: string | null | undefined): Promise<string | null> {
     if (!raw) return null;
     const settings = await this.d.settings.get();
@@ -179,7 +179,7 @@ export class SignInService {
     return this.signOuts.signOut(sessionToken, info);
   }
 
-  /** Audit record for a sign-in that ended on an error page (AU1), whatever the error was. */
+  /** Audit record for a sign-in that ended on an error page (docs/security.md AU1), whatever the error was. */
   auditFailure(err: unknown, info: RequestInfo, method: 'entra' | 'password'): Promise<void> {
     return this.failures.record(err, info, method);
   }

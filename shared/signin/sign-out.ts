@@ -1,5 +1,5 @@
 /**
- * Sign-out (LO1): the session row is revoked before the browser gets its answer, and audited. A
+ * Sign-out (docs/security.md LO1): the session row is revoked before the browser gets its answer, and audited. A
  * missing or already dead session is no error: the browser's cookie is expired either way.
  */
 import type { AuditLog } from '../audit/log.ts';

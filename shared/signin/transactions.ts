@@ -1,5 +1,5 @@
 /**
- * Login transactions (SECURITY.md LS1, LS3, CB1): state, nonce and PKCE verifier from a CSPRNG. The
+ * Login transactions (docs/security.md LS1, LS3, CB1): state, nonce and PKCE verifier from a CSPRNG. The
  * transaction `{integrationId, expectedUsername, nonce, verifier, returnTo, createdAt}` is sealed
  * (AES-256-GCM, key in Key Vault, the state's hash as associated data) into a `__Host-` HttpOnly
  * cookie named after the state, so it is bound to the browser that started the sign-in and nothing is

@@ -1,7 +1,7 @@
 /**
- * An admin's browser session as a credential for /api/manage (DESIGN.md "Management"): the session
+ * An admin's browser session as a credential for /api/manage (docs/architecture.md "Management (admins only)"): the session
  * cookie plus `X-Broker-Csrf: 1` (a header a cross-site form cannot send) and, when the browser sends
- * one, the broker's own Origin (SECURITY.md AD2). Roles are read fresh from the user, not from the
+ * one, the broker's own Origin (docs/security.md AD2). Roles are read fresh from the user, not from the
  * cookie, so removing "admin" takes effect at once.
  */
 import type { HttpRequest } from '@azure/functions';

@@ -26,7 +26,7 @@ export function hostCookie(name: string, value: string, maxAgeSeconds: number): 
   return { name, value, path: '/', secure: true, httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds };
 }
 
-/** The same attributes as when it was set, expired (LO1). */
+/** The same attributes as when it was set, expired (docs/security.md LO1). */
 export function expiredCookie(name: string): Cookie {
   return { ...hostCookie(name, '', 0), expires: 0 };
 }

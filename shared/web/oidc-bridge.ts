@@ -40,7 +40,7 @@ export function toOidcRequest(
 
 const SAME_SITE: Record<string, Cookie['sameSite']> = { lax: 'Lax', strict: 'Strict', none: 'None' };
 
-/** One Set-Cookie header as a Functions cookie; `Secure` always (OP9). */
+/** One Set-Cookie header as a Functions cookie; `Secure` always (docs/security.md OP9). */
 export function parseSetCookie(line: string): Cookie | undefined {
   const [pair = '', ...attrs] = line.split(';');
   const eq = pair.indexOf('=');

@@ -3,7 +3,6 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
 import { ownerKey } from '../admin/caller.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
-import { AdminUserChanges } from '../admin/user-changes.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
 import { AuditNoise } from '../audit/noise.ts';
@@ -11,6 +10,7 @@ import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
+import type { Tracing } from '../core/tracing.ts';
 import { defaultEntraClientFactory, type EntraClientFactory } from '../entra/msal.ts';
 import { IntegrationService } from '../integrations/service.ts';
 import { SlotLimiter } from '../limits/slots.ts';
@@ -35,6 +35,7 @@ import { UserService } from '../users/service.ts';
 import { UserStore } from '../users/store.ts';
 import { CookieAdminAuthenticator } from './admin-session.ts';
 import { oidcPages } from './pages/oidc.ts';
+import { instanceTracing } from './telemetry.ts';
 
 /**
  * The composition root: every service with its dependencies passed in. Production builds it once
@@ -59,8 +60,6 @@ export interface Services {
   applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
-  /** The users' changes the management API makes, behind the fresh-sign-in rule. */
-  userChanges: AdminUserChanges;
   auditQuery: AuditQueryService;
   sessionKeys: SessionKeyService;
   sessionService: SessionService;
@@ -74,6 +73,8 @@ export interface Services {
   sealKeys: SealKeyService;
   /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
   oidc: OidcService;
+  /** Spans of the sign-in legs (no-op unless telemetry is on: shared/web/telemetry.ts). */
+  tracing: Tracing;
 }
 
 export interface ServiceOverrides {
@@ -93,10 +94,12 @@ export interface ServiceOverrides {
   passwords?: PasswordVerifier;
   /** The slot limiter of the callback limit (the benchmark raises it with its own). */
   slots?: SlotLimiter;
+  tracing?: Tracing;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
   const clock = o.clock ?? systemClock;
+  const tracing = o.tracing ?? instanceTracing();
   const log = o.log ?? createLogger({ app: 'broker' });
   const credential = o.credential ?? createAzureCredential(config);
   const tables = o.tables ?? createTables(config, credential);
@@ -160,7 +163,13 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     audit,
     noise: auditNoise,
     users,
-    integrations,
+    // The leg's span names the integration the sign-in uses (the service itself knows no spans).
+    integrations: {
+      getForSignIn: (id, opts) => {
+        tracing.annotate({ 'broker.integration.id': id });
+        return integrations.getForSignIn(id, opts);
+      },
+    },
     settings,
     passwords: o.passwords ?? {
       verify: verifyPassword,
@@ -202,6 +211,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   });
   return {
     oidc,
+    tracing,
     config,
     clock,
     log,
@@ -217,7 +227,6 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     settings,
     users,
-    userChanges: new AdminUserChanges(users, clock),
     auditQuery,
     sessionKeys,
     sessionService,

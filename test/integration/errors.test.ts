@@ -1,5 +1,5 @@
 /**
- * SECURITY.md AD4: a storage failure in the middle of a request answers problem+json (503) with the
+ * docs/security.md AD4: a storage failure in the middle of a request answers problem+json (503) with the
  * correlation id as `instance`, and neither a stack trace nor the SDK's own text.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

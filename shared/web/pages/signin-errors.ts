@@ -30,7 +30,7 @@ export function signInErrorPage(o: {
 }): HttpResponseInit {
   const { err } = o;
   const errorCase = err instanceof SignInError ? pageCase(err.errorCase) : errorCaseFor(o.status);
-  // "Start again" keeps the (already allow-listed) return URL of the failed sign-in (RU2).
+  // "Start again" keeps the (already allow-listed) return URL of the failed sign-in (docs/security.md RU2).
   const returnTo = err instanceof SignInError ? err.returnTo : null;
   return errorPage({
     product: o.product,
@@ -45,7 +45,7 @@ export function signInErrorPage(o: {
 /**
  * A password sign-in refusal shown on the password form (status, headers and the field's error), or
  * undefined for a failure that gets the error page. One text for every reason a password is refused:
- * unknown user, wrong password, method not allowed (PW4).
+ * unknown user, wrong password, method not allowed (docs/security.md PW4).
  */
 export function passwordFormError(
   err: unknown,
