@@ -13,13 +13,14 @@ import type { Config } from '../core/config.ts';
 import { isDependencyFailure } from '../core/dependency.ts';
 import { DEPENDENCY_RETRY_AFTER_SECONDS, DependencyError, TooManyRequestsError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import type { AssertionSigningKey } from '../entra/client-assertion.ts';
 import type { Slot, SlotLimiter } from '../limits/slots.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
 import { endBrokerSession } from './broker-session.ts';
 import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot } from './gate.ts';
 import { providerHooks } from './hooks.ts';
-import { KEY_REFRESH_MS, OidcKeys } from './keys.ts';
+import { KEY_REFRESH_MS, type OidcKeyMaterial, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
 import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
@@ -81,7 +82,12 @@ export class OidcService {
   private readonly target: NodeTarget;
   private readonly accounts: Accounts;
   private readonly loginStep: LoginStep;
-  private state?: { built: Promise<BuiltProvider>; versions?: string; checkedAt: number };
+  private state?: {
+    material: Promise<OidcKeyMaterial>;
+    built?: Promise<BuiltProvider>;
+    versions?: string;
+    checkedAt: number;
+  };
   /** Writes an audit event of the OP; a failure is logged, the request goes on. */
   private readonly record: AuditRecorder = (event: AuditEventInput) =>
     this.d.audit.record(event).catch((err: unknown) => {
@@ -108,8 +114,12 @@ export class OidcService {
     });
   }
 
-  /** The provider of this instance (built on first use; rebuilt when another instance rotated the keys). */
-  async provider(): Promise<BuiltProvider> {
+  /**
+   * This instance's key material: read on first use, read again when another instance rotated the
+   * keys (checked every KEY_REFRESH_MS). The provider and the integrations' client assertions use
+   * the same material, so an assertion is always signed with a key the JWKS publishes.
+   */
+  private async current(): Promise<NonNullable<OidcService['state']>> {
     const now = this.d.clock.now();
     const s = this.state;
     if (s && now - s.checkedAt > KEY_REFRESH_MS) {
@@ -118,10 +128,27 @@ export class OidcService {
       if (latest && s.versions && latest !== s.versions) this.state = undefined;
     }
     if (!this.state) {
-      const state: NonNullable<OidcService['state']> = { checkedAt: now, built: Promise.resolve() as never };
+      const material = this.keys.load();
+      const state: NonNullable<OidcService['state']> = { checkedAt: now, material };
+      material.then(
+        (m) => {
+          state.versions = m.versions;
+        },
+        () => {
+          if (this.state === state) this.state = undefined;
+        },
+      );
+      this.state = state;
+    }
+    return this.state;
+  }
+
+  /** The provider of this instance (built on first use; rebuilt when another instance rotated the keys). */
+  async provider(): Promise<BuiltProvider> {
+    const state = await this.current();
+    if (!state.built) {
       state.built = (async () => {
-        const material = await this.keys.load();
-        state.versions = material.versions;
+        const material = await state.material;
         const hooks = providerHooks({
           applications: this.d.applications,
           accounts: this.accounts,
@@ -137,9 +164,19 @@ export class OidcService {
       state.built.catch(() => {
         if (this.state === state) this.state = undefined;
       });
-      this.state = state;
     }
-    return this.state.built;
+    return state.built;
+  }
+
+  /**
+   * The RS256 key the OP signs ID tokens with now (the first one its JWKS lists): integrations whose
+   * credential is `federated` sign their client assertions with it (docs/security.md CR1).
+   */
+  async assertionSigningKey(): Promise<AssertionSigningKey> {
+    const material = await (await this.current()).material;
+    const key = material.jwks.keys.find((k) => k.alg === 'RS256' && k.d);
+    if (!key?.kid) throw new Error('The OP has no RS256 signing key');
+    return { kid: key.kid, jwk: key };
   }
 
   /** Rotates the signing and cookie keys; this instance uses them at once, others within KEY_REFRESH_MS. */
