@@ -7,13 +7,18 @@
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { AuditEventInput, AuditLog } from '../audit/log.ts';
+import type { AuditNoise } from '../audit/noise.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
+import { isDependencyFailure } from '../core/dependency.ts';
+import { DEPENDENCY_RETRY_AFTER_SECONDS, DependencyError, TooManyRequestsError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { AssertionSigningKey } from '../entra/client-assertion.ts';
+import type { Slot, SlotLimiter } from '../limits/slots.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
 import { endBrokerSession } from './broker-session.ts';
+import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot } from './gate.ts';
 import { providerHooks } from './hooks.ts';
 import { KEY_REFRESH_MS, type OidcKeyMaterial, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
@@ -37,6 +42,35 @@ export interface OidcServiceDeps {
   sessionService: SessionService;
   /** The OP's pages, rendered by the web layer. */
   pages: OidcPages;
+  /** Shared-store limits of the authorization, PAR and token routes. */
+  slots: Pick<SlotLimiter, 'take'>;
+  /** Anonymous failures and refusals, counted instead of one audit row each. */
+  noise: Pick<AuditNoise, 'count'>;
+}
+
+/** An OAuth error answer in JSON (the token, PAR, userinfo and revocation routes). */
+function oauthError(status: number, error: string, description: string, retryAfter?: number): OidcAnswer {
+  return {
+    status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      ...(retryAfter ? { 'retry-after': String(retryAfter) } : {}),
+    },
+    body: JSON.stringify({ error, error_description: description }),
+  };
+}
+
+/** Discovery names only the response modes the broker documents and tests. */
+function trimDiscovery(answer: OidcAnswer): OidcAnswer {
+  if (answer.status !== 200 || answer.body === undefined) return answer;
+  try {
+    const doc = JSON.parse(answer.body.toString()) as Record<string, unknown>;
+    doc.response_modes_supported = [...RESPONSE_MODES];
+    const { etag: _etag, ...headers } = answer.headers;
+    return { ...answer, headers, body: JSON.stringify(doc) };
+  } catch {
+    return answer;
+  }
 }
 
 type BuiltProvider = ProviderModule & { handler: ReturnType<ProviderModule['provider']['callback']> };
@@ -66,7 +100,7 @@ export class OidcService {
     this.target = { publicBaseUrl: base, mountPath: OIDC_MOUNT };
     this.keys = new OidcKeys(d.secrets);
     this.store = new OidcTableStore(d.table, d.clock);
-    this.accounts = new Accounts(d.users, this.store, d.sessionService);
+    this.accounts = new Accounts(d.users, this.store, d.sessionService, d.applications);
     this.loginStep = new LoginStep({
       clock: d.clock,
       store: this.store,
@@ -120,6 +154,7 @@ export class OidcService {
           accounts: this.accounts,
           pages: this.d.pages,
           record: this.record,
+          noise: this.d.noise,
           log: this.d.log,
         });
         const mod = await createProvider(this.issuer, material, this.store, hooks);
@@ -164,17 +199,92 @@ export class OidcService {
     const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(path);
     if (m) return this.loginStep.run(rc, m[1] ?? '');
     const { handler } = await this.provider();
+    const body = await rc.body();
+    const contentType = rc.headers.get('content-type') ?? '';
+    const bad = checkParameters(path, rc.url, contentType, body);
+    if (bad) {
+      this.d.noise.count({
+        type: 'oidc.request.refused',
+        reason: 'invalid_request',
+        clientAddress: rc.clientAddress,
+        target: 'oidc',
+        correlationId: rc.correlationId,
+      });
+      if (isBrowserRoute(path))
+        return this.d.pages.invalidRequest({ status: 400, correlationId: rc.correlationId });
+      return oauthError(400, bad.error, bad.description);
+    }
+    // The limit's slot is taken while the provider reads; every write of the request waits for it.
+    const slot = takeSlot(this.d.slots, rc, path, contentType, body);
+    if (slot) {
+      const gate = slot.then((s) => {
+        if (s.blocked) throw new TooManyRequestsError(s.retryAfterSeconds);
+      });
+      gate.catch(() => {});
+      this.store.setGate(gate);
+    }
     prefetchResume(this.store, path);
     prefetchSessionUser(this.accounts, rc.headers, path);
-    const body = await rc.body();
     prefetchTokenGrant(this.store, rc, path, body);
     const state: RequestState = { rc, pending: [] };
-    const answer = await exchange(handler, rc, body, this.target, (req) => attachState(req, state));
+    let answer = await exchange(handler, rc, body, this.target, (req) => attachState(req, state));
+    if (slot) {
+      let limited: Slot;
+      try {
+        limited = await slot;
+      } catch (err) {
+        return this.failed(path, err);
+      }
+      if (limited.blocked) return this.refuseLimited(rc, path, limited);
+    }
+    if (state.dependencyFailure) return this.failed(path, state.dependencyFailure);
     // The audit events the request recorded and its held OidcStore writes, together.
-    await Promise.all([Promise.allSettled(state.pending), this.store.applyHeld()]);
+    const [, applied] = await Promise.all([
+      Promise.allSettled(state.pending),
+      this.store.applyHeld().then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('write failed'),
+      ),
+    ]);
+    if (applied) return this.failed(path, applied);
+    if (path === '.well-known/openid-configuration') answer = trimDiscovery(answer);
     // RP-initiated logout ended the OP session: the broker session ends too.
     if (state.endSession)
       answer.cookies = [...(answer.cookies ?? []), await endBrokerSession(this.d.sessionService, rc.headers)];
     return answer;
+  }
+
+  /** A request a limit refused: nothing it held is written; counted, not audited one row each (RL1). */
+  private refuseLimited(rc: OidcRequest, path: string, slot: Slot): OidcAnswer {
+    this.store.discardHeld();
+    this.d.noise.count({
+      type: 'oidc.request.limited',
+      reason: 'rate_limited',
+      clientAddress: rc.clientAddress,
+      target: 'oidc',
+      correlationId: rc.correlationId,
+    });
+    if (isBrowserRoute(path)) throw new TooManyRequestsError(slot.retryAfterSeconds);
+    return oauthError(429, 'temporarily_unavailable', 'too many requests', slot.retryAfterSeconds);
+  }
+
+  /**
+   * A request whose storage failed: nothing it held is written. Browser routes get the error page
+   * (503 when storage is unavailable); the others OAuth JSON (`temporarily_unavailable`, 503 with
+   * Retry-After; `server_error` otherwise), never an HTML page.
+   */
+  private failed(path: string, err: unknown): never | OidcAnswer {
+    this.store.discardHeld();
+    const unavailable = isDependencyFailure(err);
+    if (isBrowserRoute(path))
+      throw unavailable && !(err instanceof DependencyError) ? new DependencyError('tables', err) : err;
+    return unavailable
+      ? oauthError(
+          503,
+          'temporarily_unavailable',
+          'storage is not available; try again',
+          DEPENDENCY_RETRY_AFTER_SECONDS,
+        )
+      : oauthError(500, 'server_error', 'the request could not be completed');
   }
 }

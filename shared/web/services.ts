@@ -2,9 +2,11 @@ import type { TokenCredential } from '@azure/identity';
 import type { KeyClient } from '@azure/keyvault-keys';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
+import { ownerKey } from '../admin/caller.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
+import { AuditNoise } from '../audit/noise.ts';
 import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -51,6 +53,8 @@ export interface Services {
   tables: Tables;
   secrets: SecretClient;
   audit: AuditLog;
+  /** Anonymous failures and refusals: counted per address and window, one summary event each. */
+  auditNoise: AuditNoise;
   adminTokens: AdminTokenService;
   adminAuth: AdminAuthenticator;
   health: HealthService;
@@ -113,6 +117,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const tables = o.tables ?? createTables(config, credential);
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
+  const auditNoise = new AuditNoise(tables.auditEvents, clock, log);
   const adminTokens = new AdminTokenService(tables.adminTokens, clock, audit);
   const health = new HealthService(tables.settings, secrets, clock, log);
   const sessions = new SessionStore(tables.sessions, clock);
@@ -156,7 +161,18 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     clock,
     settingsChangeGuard({ store: userStore, integrations }),
   );
-  const users = new UserService({ store: userStore, integrations, settings, sessions, audit, clock });
+  const users = new UserService({
+    store: userStore,
+    integrations,
+    settings,
+    sessions,
+    audit,
+    clock,
+    adminTokens: {
+      revokeOwnedBy: (username, userCreatedAt) =>
+        adminTokens.revokeOwnedBy(ownerKey(username, userCreatedAt)),
+    },
+  });
   const auditQuery = new AuditQueryService(tables.auditEvents, () => clock.now());
   const entraClientFactory = o.entraClientFactory ?? defaultEntraClientFactory(config);
   const sessionKeys = new SessionKeyService(secrets, clock, log);
@@ -170,6 +186,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     clock,
     log,
     audit,
+    noise: auditNoise,
     users,
     // The leg's span names the integration the sign-in uses (the service itself knows no spans).
     integrations: {
@@ -214,6 +231,8 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     sessionService,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
+    slots,
+    noise: auditNoise,
   });
   return {
     oidc,
@@ -226,6 +245,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     tables,
     secrets,
     audit,
+    auditNoise,
     adminTokens,
     adminAuth,
     health,

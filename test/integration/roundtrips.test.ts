@@ -45,7 +45,7 @@ const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
  * row is read at most once per request, and a request's writes are held and applied together before
  * it answers (`withRequestMemo`).
  */
-const APP_AUTHORIZE = { requests: 23, rounds: 8 };
+const APP_AUTHORIZE = { requests: 22, rounds: 8 };
 const APP_TOKEN = { requests: 11, rounds: 5 };
 /**
  * GET /api/auth/callback on a user's first Entra sign-in (the binding is written), warm instance:
