@@ -14,7 +14,14 @@ function renderError(status: number, correlationId: string, _err: unknown, rc: R
   return errorPage({
     product: rc.services.config.BROKER_PRODUCT_NAME,
     status,
-    errorCase: status === 503 ? 'unavailable' : status >= 500 ? 'internal' : 'app_request_invalid',
+    errorCase:
+      status === 503
+        ? 'unavailable'
+        : status === 429
+          ? 'throttled'
+          : status >= 500
+            ? 'internal'
+            : 'app_request_invalid',
     correlationId,
   });
 }
