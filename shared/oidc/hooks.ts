@@ -63,7 +63,14 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
       ctx.status = status;
     },
     logoutPage: (ctx, form) =>
-      setPage(ctx, d.pages.signOutConfirm({ form, formTargets: logoutTargets(ctx) })),
+      setPage(
+        ctx,
+        d.pages.signOutConfirm({
+          form,
+          formTargets: logoutTargets(ctx),
+          appName: (ctx.oidc?.client as { clientName?: string } | undefined)?.clientName ?? null,
+        }),
+      ),
     logoutDone: (ctx) => setPage(ctx, d.pages.signedOut()),
     onEvent: (name, ctx, err) => {
       const st = stateOf(ctx);
@@ -114,9 +121,19 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
         // Only a logout of an OP session with a signed-in account ends the broker session: the
         // library answers a browser without one with an auto-submitting form, which any site could
         // make a visitor load (a cross-site sign-out of the broker otherwise).
-        const signedIn = !!(ctx.oidc as { session?: { accountId?: string } }).session?.accountId;
-        if (st && signedIn) st.endSession = true;
-        if (signedIn) p = d.record({ type: 'oidc.logout', actor: 'anonymous', outcome: 'success', ...base });
+        const accountId = (ctx.oidc as { session?: { accountId?: string } }).session?.accountId;
+        // "Stay signed in" posts the confirmation without `logout`: the user leaves this application
+        // only (the library ends its grant) and the broker session stays.
+        const everywhere = !!ctx.oidc.params?.logout;
+        if (st && accountId && everywhere) st.endSession = true;
+        if (accountId)
+          p = d.record({
+            type: 'oidc.logout',
+            actor: `user-id:${accountId}`,
+            outcome: 'success',
+            ...base,
+            details: { clientId: clientId ?? null, userId: accountId, endedBrokerSession: everywhere },
+          });
         else
           d.noise.count({
             type: 'oidc.logout',

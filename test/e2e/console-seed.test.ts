@@ -110,6 +110,8 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
       await page.getByLabel('Title', { exact: true }).fill(TITLE);
       await page.getByLabel('Application ID').fill(DEMO_ENTRA.clientId);
       await page.getByLabel('Tenant', { exact: true }).fill(DEMO_ENTRA.tenantId);
+      // A federated credential is the default kind; the seed's workflow uses a client secret.
+      await page.getByLabel('Credential', { exact: true }).selectOption('clientSecret');
       await page.getByLabel('Client secret', { exact: true }).fill(DEMO_ENTRA.clientSecret);
       await page.getByRole('button', { name: 'Activate' }).click();
       await page.getByText(`${TITLE} is active.`).waitFor();

@@ -28,7 +28,7 @@ input[aria-invalid=true]{border-color:#b91c1c;border-width:2px}
 .field{margin:0 0 18px}
 button,.button{display:inline-block;width:100%;font:inherit;font-weight:600;padding:11px 16px;border-radius:8px;border:2px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer;text-align:center;text-decoration:none}
 button.secondary,.button.secondary{background:#fff;color:#1d4ed8}
-form+form{margin-top:12px}
+form+form,button+button{margin-top:12px}
 a{color:#1d4ed8}
 :focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .small{font-size:.9rem;color:#4b5563}

@@ -70,6 +70,11 @@ export const TEXTS = {
   // The broker as OpenID Provider (sign-out requested by an application)
   appSignOutTitle: 'Sign out?',
   appSignOutIntro: 'An application asked to sign you out of {product}.',
+  appSignOutNamed: '{app} asked to sign you out of {product}.',
+  appSignOutExplain:
+    'Sign out ends your session at {product} and in the applications that use it. Stay signed in keeps it: you leave {app} only.',
+  appSignOutUnnamed: 'the application',
+  staySignedIn: 'Stay signed in',
   appSignedOutTitle: 'You are signed out',
 } as const;
 
