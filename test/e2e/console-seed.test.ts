@@ -184,6 +184,7 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
       clientId = ((await page.locator('.copy code').first().textContent()) ?? '').trim();
       await noSeriousFindings(page, 'application');
       await page.getByLabel('Redirect URIs', { exact: true }).fill(`${rpUrl}/callback`);
+      await page.getByLabel('Post-logout redirect URIs (optional)').fill(`${rpUrl}/bye`);
       await page.getByRole('button', { name: 'Save' }).click();
       await page.getByText('Saved Seed App.').waitFor();
       await shots(page, 'application-edited');
@@ -241,6 +242,23 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
       expect(tokens.claims()).toMatchObject({ preferred_username: 'erin', amr: ['fed'], roles: ['staff'] });
       const session = await user.context.request.get(url('/api/auth/session'));
       expect(await session.json()).toMatchObject({ username: 'erin', method: 'entra' });
+
+      // The app signs her out at the broker: the page names it; she stays signed in at the broker.
+      const endSession = oidc.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token as string,
+        post_logout_redirect_uri: `${rpUrl}/bye`,
+      });
+      await p.goto(endSession.href);
+      expect(await heading(p)).toBe('Sign out?');
+      expect(await p.textContent('main')).toContain('Seed App asked to sign you out of');
+      expect(await seriousViolations(p), 'logout confirmation').toEqual([]);
+      await shots(p, 'logout-confirm');
+      await Promise.all([
+        p.waitForURL(`${rpUrl}/bye**`),
+        p.getByRole('button', { name: 'Stay signed in' }).click(),
+      ]);
+      const still = await user.context.request.get(url('/api/auth/session'));
+      expect(still.status()).toBe(200);
     } finally {
       await user.context.close();
     }
@@ -264,14 +282,16 @@ describe('the seed workflow in the console alone (Chromium)', { timeout: 300_000
       await second.getByRole('button', { name: 'Save' }).click();
       await second.getByText('Saved Seed App (renamed).').waitFor();
 
-      await page.getByLabel('Post-logout redirect URIs (optional)').fill(`${rpUrl}/bye`);
+      await page.getByLabel('Post-logout redirect URIs (optional)').fill(`${rpUrl}/elsewhere`);
       await page.getByRole('button', { name: 'Save' }).click();
       await page.getByText('changed by someone else').waitFor();
-      expect(await page.getByLabel('Post-logout redirect URIs (optional)').inputValue()).toBe(`${rpUrl}/bye`);
+      expect(await page.getByLabel('Post-logout redirect URIs (optional)').inputValue()).toBe(
+        `${rpUrl}/elsewhere`,
+      );
       await shots(page, 'application-stale-edit');
       const clientId = appPath.split('/').pop();
       const saved = await (await stack.app.admin(`/api/manage/applications/${clientId}`)).json();
-      expect(saved).toMatchObject({ name: 'Seed App (renamed)', postLogoutRedirectUris: [] });
+      expect(saved).toMatchObject({ name: 'Seed App (renamed)', postLogoutRedirectUris: [`${rpUrl}/bye`] });
     } finally {
       await context.close();
     }
