@@ -17,6 +17,7 @@ import {
 } from '../shared/sessions/service.ts';
 import { SignInError, USERNAME_MAX } from '../shared/signin/service.ts';
 import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
+import { effectiveRoles } from '../shared/users/records.ts';
 import { json, readForm } from '../shared/web/body.ts';
 import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 import { assertSameOrigin } from '../shared/web/origin.ts';
@@ -369,7 +370,7 @@ app.http(
         ...json(200, {
           username: user.username,
           displayName: user.displayName,
-          roles: user.roles,
+          roles: effectiveRoles(user),
           method: session.method,
           integrationId: session.integrationId,
           expiresAt: session.expiresAt,

@@ -15,3 +15,5 @@ import './openapi.ts';
 import './maintenance.ts';
 import './oidc.ts';
 import './admin.ts';
+import './scim.ts';
+import './provisioning.ts';

@@ -6,6 +6,7 @@
  */
 import type { Account } from 'oidc-provider';
 import type { SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import { issuedBeforeRevocation } from '../users/service.ts';
 import type { UserRecord } from '../users/store.ts';
 import { grantSessionLive } from './grant-session.ts';
@@ -61,7 +62,7 @@ export class Accounts {
         preferred_username: user.username,
         name: user.displayName || user.username,
         ...(user.email ? { email: user.email } : {}),
-        roles: user.roles,
+        roles: effectiveRoles(user),
         idp,
       }),
     };

@@ -12,6 +12,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import type { UserRecord } from '../users/store.ts';
 import { brokerSession } from './broker-session.ts';
 import { saveGrantSession } from './grant-session.ts';
@@ -103,7 +104,10 @@ export class LoginStep {
     if (!app) {
       result = { error: 'access_denied', error_description: 'the application is not registered' };
       await this.auditRefusal(rc, clientId, user, 'unknown_application');
-    } else if (app.allowedRoles.length > 0 && !user.roles.some((r) => app.allowedRoles.includes(r))) {
+    } else if (
+      app.allowedRoles.length > 0 &&
+      !effectiveRoles(user).some((r) => app.allowedRoles.includes(r))
+    ) {
       result = { error: 'access_denied', error_description: 'a role the application requires is missing' };
       await this.auditRefusal(rc, clientId, user, 'missing_role');
     } else {

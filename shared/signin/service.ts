@@ -18,6 +18,7 @@ import { PasswordLimits } from '../limits/password-limits.ts';
 import type { Slot, SlotLimiter } from '../limits/slots.ts';
 import { addressBucket, type Throttle } from '../limits/throttle.ts';
 import type { SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import type { ErrorCase } from '../web/pages/texts.ts';
 import type { EntraClientCache } from './entra-clients.ts';
 import { type EntraIdentity, IdTokenError, type IdTokenValidator } from './id-token.ts';
@@ -412,7 +413,7 @@ export class SignInService {
     const [issued] = await Promise.all([
       this.d.sessions.issue({
         username: user.username,
-        roles: user.roles,
+        roles: effectiveRoles(user),
         method,
         integrationId,
         clientAddress: info.clientAddress,

@@ -7,6 +7,7 @@ import { findByBinding, findByEmail, getById, getByUsername } from './lookups.ts
 import { removePassword, setPassword, setPasswordHash } from './password.ts';
 import type { ChangeContext, UserServiceDeps } from './ports.ts';
 import type { UserRecord } from './records.ts';
+import { renameUser } from './rename.ts';
 import type { CreateUserInput, PatchUserInput, User } from './schemas.ts';
 import { recordLogin, revokeSessions } from './sessions.ts';
 import type { UserStore } from './store.ts';
@@ -106,6 +107,10 @@ export class UserService {
 
   removeBinding(username: string, ifMatch: string | undefined, ctx: ChangeContext) {
     return removeBinding(this.deps, username, ifMatch, ctx);
+  }
+
+  rename(from: string, to: string, ctx: ChangeContext): Promise<UserRecord> {
+    return renameUser(this.deps, from, to, ctx);
   }
 
   revokeSessions(username: string, ctx: ChangeContext): Promise<number> {

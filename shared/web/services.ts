@@ -15,6 +15,7 @@ import { Throttle } from '../limits/throttle.ts';
 import { OidcService } from '../oidc/service.ts';
 import { HealthService } from '../ops/health.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../passwords/index.ts';
+import { ProvisioningService } from '../provisioning/service.ts';
 import { createAzureCredential, createSecretClient } from '../secrets/client.ts';
 import { SessionKeyService } from '../sessions/keys.ts';
 import { SessionService } from '../sessions/service.ts';
@@ -67,6 +68,8 @@ export interface Services {
   sealKeys: SealKeyService;
   /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
   oidc: OidcService;
+  /** Provisioning from Entra: settings per integration and the SCIM service. */
+  provisioning: ProvisioningService;
 }
 
 export interface ServiceOverrides {
@@ -178,7 +181,17 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     sessionService,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
   });
+  const provisioning = new ProvisioningService({
+    table: tables.provisioning,
+    users,
+    integrations,
+    throttle,
+    audit,
+    clock,
+    publicBaseUrl: config.BROKER_PUBLIC_BASE_URL,
+  });
   return {
+    provisioning,
     oidc,
     config,
     clock,
