@@ -16,7 +16,14 @@ app.http(
   endpoint({
     route: 'manage/integrations',
     methods: ['GET'],
-    handler: async ({ services }) => json(200, { items: await services.integrations.list() }),
+    handler: async ({ services }) => {
+      const [items, provisioning] = await Promise.all([
+        services.integrations.list(),
+        services.provisioning.settings.views(),
+      ]);
+      const none = services.provisioning.settings.toView(undefined);
+      return json(200, { items: items.map((i) => ({ ...i, ...(provisioning.get(i.id) ?? none) })) });
+    },
   }),
 );
 
@@ -38,7 +45,13 @@ app.http(
   endpoint({
     route: 'manage/integrations/{id}',
     methods: ['GET'],
-    handler: async (rc) => jsonWithEtag(200, await rc.services.integrations.get(idOf(rc))),
+    handler: async (rc) => {
+      const [integration, provisioning] = await Promise.all([
+        rc.services.integrations.get(idOf(rc)),
+        rc.services.provisioning.settings.view(idOf(rc)),
+      ]);
+      return jsonWithEtag(200, { ...integration, ...provisioning });
+    },
   }),
 );
 
@@ -73,6 +86,8 @@ app.http(
     methods: ['DELETE'],
     handler: async (rc) => {
       await rc.services.integrations.delete(idOf(rc), ifMatch(rc.request), actorOf(rc), changeContextOf(rc));
+      // The integration's provisioning token dies with it.
+      await rc.services.provisioning.settings.forget(idOf(rc));
       return noContent();
     },
   }),

@@ -183,6 +183,7 @@ export class ScimUsers {
         // Bound at once: the first sign-in matches by (tid, oid), never by a claim.
         await users.bind(created.username, { tenantId: caller.tenantId, objectId }, r.etag, ctx);
       }
+      await users.store.merge(created.username, { provisionedBy: caller.integrationId });
       if (!input.active) await users.update(created.username, { disabled: true }, undefined, ctx);
       await store.mergeOwned(caller.integrationId, created.id, this.ownedColumns(input, created.username));
     } catch (err) {
@@ -235,11 +236,18 @@ export class ScimUsers {
   private async apply(caller: ScimCaller, id: string, update: UserUpdate, c: Ctx): Promise<ScimUser> {
     const { users, store } = this.d;
     const ctx = this.ctx(caller, c);
-    let user = await this.visible(caller, id);
+    let [user, owned] = await Promise.all([
+      this.visible(caller, id),
+      store.getOwned(caller.integrationId, id),
+    ]);
     refuseAdmin(user);
-    const owned = await store.getOwned(caller.integrationId, user.id);
     const changed: string[] = [];
-
+    const writes: Promise<unknown>[] = [];
+    if (user.provisionedBy !== caller.integrationId) {
+      // A user an admin created for this integration, matched by Entra: SCIM owns it from now on.
+      await users.store.merge(user.username, { provisionedBy: caller.integrationId });
+      changed.push('provisionedBy');
+    }
     if (update.userName !== undefined && update.userName.toLowerCase() !== user.username) {
       user = await users.rename(user.username, update.userName.toLowerCase(), ctx);
       changed.push('userName');
@@ -262,34 +270,43 @@ export class ScimUsers {
       const displayName = update.displayName ?? user.username;
       if (displayName !== user.displayName) {
         // One column, unconditional: concurrent renames all land, the last one wins, none is lost.
-        await users.store.merge(user.username, { displayName, updatedAt: now });
+        writes.push(users.store.merge(user.username, { displayName, updatedAt: now }));
         changed.push('displayName');
       }
     }
-    const ownedChanges: Partial<ProvisionedUserInput> = {};
+    const columns: Partial<OwnedEntity> = {};
     for (const k of ['givenName', 'familyName', 'formattedName', 'workAddress', 'manager'] as const) {
       if (update[k] !== undefined && (update[k] ?? '') !== (owned?.[k] ?? '')) {
-        ownedChanges[k] = update[k];
+        columns[k] = update[k] ?? '';
         changed.push(k);
       }
     }
-    await store.mergeOwned(caller.integrationId, user.id, {
-      ...this.ownedColumns(ownedChanges, user.username),
-      ...(update.displayName !== undefined ? { displayName: update.displayName ?? '' } : {}),
-      ...(update.externalId !== undefined ? { externalId: update.externalId ?? '' } : {}),
-      ...(owned ? {} : { createdAt: now }),
-    });
-    if (changed.length > 0) {
-      await this.d.audit.record({
-        type: 'scim.user.updated',
-        actor: caller.actor,
-        target: `user:${user.username}`,
-        changedFields: [...new Set(changed)].sort(),
-        correlationId: c.correlationId,
-        clientAddress: c.clientAddress,
-      });
+    if (update.displayName !== undefined && (update.displayName ?? '') !== (owned?.displayName ?? '')) {
+      columns.displayName = update.displayName ?? '';
     }
-    return this.resource(caller, await users.requireRecord(user.username));
+    if (update.externalId !== undefined && (update.externalId ?? '') !== (owned?.externalId ?? '')) {
+      columns.externalId = update.externalId ?? '';
+    }
+    if (!owned || owned.username !== user.username || Object.keys(columns).length > 0) {
+      const row = { ...columns, username: user.username, ...(owned ? {} : { createdAt: now }) };
+      writes.push(store.mergeOwned(caller.integrationId, user.id, row));
+      owned = { ...(owned ?? { createdAt: now }), ...row } as typeof owned;
+    }
+    await Promise.all(writes);
+    const [fresh] = await Promise.all([
+      users.requireRecord(user.username),
+      changed.length > 0
+        ? this.d.audit.record({
+            type: 'scim.user.updated',
+            actor: caller.actor,
+            target: `user:${user.username}`,
+            changedFields: [...new Set(changed)].sort(),
+            correlationId: c.correlationId,
+            clientAddress: c.clientAddress,
+          })
+        : undefined,
+    ]);
+    return this.resource(caller, fresh, owned);
   }
 
   private async changeExternalId(

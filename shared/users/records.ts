@@ -31,6 +31,8 @@ export interface UserRecord {
    * `roles` only, so provisioning never makes a broker admin (docs/security.md SP4).
    */
   groupRoles?: Role[];
+  /** The integration whose provisioning (SCIM) created or took over this user. */
+  provisionedBy?: string | null;
   disabled: boolean;
   entraBinding: EntraBinding | null;
   lastLoginAt: string | null;
@@ -56,6 +58,7 @@ export interface UserEntity {
   roles?: string;
   /** JSON list of the roles the user's provisioned groups map to. */
   groupRoles?: string;
+  provisionedBy?: string;
   disabled: boolean;
   bindingTenantId: string;
   bindingObjectId: string;
@@ -78,6 +81,7 @@ export function toUserEntity(r: NewUserRecord): UserEntity & { partitionKey: str
     isAdmin: r.roles.includes('admin'),
     roles: JSON.stringify(r.roles),
     groupRoles: JSON.stringify(r.groupRoles ?? []),
+    provisionedBy: r.provisionedBy ?? '',
     disabled: r.disabled,
     bindingTenantId: r.entraBinding?.tenantId ?? '',
     bindingObjectId: r.entraBinding?.objectId ?? '',
@@ -132,6 +136,7 @@ export function fromUserEntity(e: UserEntity & { rowKey?: string; etag?: string 
     passwordHash: e.passwordHash || null,
     roles: rolesOf(e),
     groupRoles: roleList(e.groupRoles),
+    provisionedBy: e.provisionedBy || null,
     disabled: e.disabled === true,
     entraBinding:
       e.bindingTenantId && e.bindingObjectId

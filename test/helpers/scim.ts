@@ -95,7 +95,9 @@ export function entraUser(userName: string, externalId: string = randomUUID(), o
     externalId,
     userName,
     active: true,
-    emails: [{ primary: true, type: 'work', value: userName }],
+    emails: [
+      { primary: true, type: 'work', value: userName.includes('@') ? userName : `${userName}@contoso.com` },
+    ],
     meta: { resourceType: 'User' },
     name: { formatted: 'given family', familyName: 'family', givenName: 'given' },
     roles: [],
