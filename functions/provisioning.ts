@@ -4,7 +4,6 @@ import {
   PROVISIONING_BODY_LIMIT,
   patchProvisioningSchema,
 } from '../shared/provisioning/schemas.ts';
-import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
 import { json, noContent, readJson } from '../shared/web/body.ts';
 import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 
@@ -25,11 +24,15 @@ app.http(
     methods: ['POST'],
     handler: async (rc) => {
       const input = await optionalBody(rc);
-      // AD5: a credential that creates and disables users needs a recent sign-in with a session.
-      requireFreshAuthentication(rc.principal, rc.services.clock);
       return json(
         201,
-        await rc.services.provisioning.settings.enable(idOf(rc), input, actorOf(rc), changeContextOf(rc)),
+        await rc.services.provisioning.settings.enable(
+          idOf(rc),
+          input,
+          actorOf(rc),
+          changeContextOf(rc),
+          rc.principal,
+        ),
       );
     },
   }),
@@ -43,10 +46,15 @@ app.http(
     methods: ['PATCH'],
     handler: async (rc) => {
       const input = await readJson(rc.request, patchProvisioningSchema, PROVISIONING_BODY_LIMIT);
-      requireFreshAuthentication(rc.principal, rc.services.clock);
       return json(
         200,
-        await rc.services.provisioning.settings.update(idOf(rc), input, actorOf(rc), changeContextOf(rc)),
+        await rc.services.provisioning.settings.update(
+          idOf(rc),
+          input,
+          actorOf(rc),
+          changeContextOf(rc),
+          rc.principal,
+        ),
       );
     },
   }),
@@ -72,10 +80,14 @@ app.http(
     route: 'manage/integrations/{id}/provisioning/token',
     methods: ['POST'],
     handler: async (rc) => {
-      requireFreshAuthentication(rc.principal, rc.services.clock);
       return json(
         200,
-        await rc.services.provisioning.settings.rotate(idOf(rc), actorOf(rc), changeContextOf(rc)),
+        await rc.services.provisioning.settings.rotate(
+          idOf(rc),
+          actorOf(rc),
+          changeContextOf(rc),
+          rc.principal,
+        ),
       );
     },
   }),

@@ -1,3 +1,5 @@
+import type { Caller } from '../admin/caller.ts';
+import { requireRecentSignIn } from '../admin/fresh-sign-in.ts';
 import type { AuditLog, ChangeContext } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
@@ -96,7 +98,10 @@ export class ProvisioningSettings {
     input: EnableProvisioningInput,
     actor: string,
     ctx: ChangeContext,
+    caller?: Caller,
   ): Promise<ProvisioningSecret & ProvisioningView> {
+    // AD5: a credential that creates and disables users needs a recent sign-in with a session.
+    requireRecentSignIn(caller, this.d.clock);
     const current = await this.d.store.getConfig(integrationId);
     const tenantId = await this.tenantFor(integrationId, input.tenantId, current?.tenantId);
     const { token, hash } = newToken(integrationId);
@@ -128,7 +133,9 @@ export class ProvisioningSettings {
     integrationId: string,
     actor: string,
     ctx: ChangeContext,
+    caller?: Caller,
   ): Promise<ProvisioningSecret & ProvisioningView> {
+    requireRecentSignIn(caller, this.d.clock);
     await this.d.integrations.get(integrationId);
     const current = await this.d.store.getConfig(integrationId);
     if (!current?.enabled || !current.tokenHash) {
@@ -183,7 +190,10 @@ export class ProvisioningSettings {
     input: PatchProvisioningInput,
     actor: string,
     ctx: ChangeContext,
+    caller?: Caller,
   ): Promise<ProvisioningView> {
+    // Group roles decide what applications see: the same rule as granting roles.
+    requireRecentSignIn(caller, this.d.clock);
     const current = await this.d.store.getConfig(integrationId);
     const tenantId =
       input.tenantId !== undefined ? await this.tenantFor(integrationId, input.tenantId) : undefined;

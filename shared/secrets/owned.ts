@@ -31,7 +31,7 @@ const INTEGRATION_OWNER: SecretOwner = {
   logPrefix: 'integration',
 };
 
-/** Also used by applications (shared/applications/secrets.ts) with their own owner tags. */
+/** The Key Vault secret an integration owns; applications use it too, with their own owner tags. */
 export class IntegrationSecrets {
   constructor(
     private readonly client: SecretClient,

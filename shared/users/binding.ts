@@ -35,7 +35,7 @@ export async function bind(
         ...current,
         entraBinding: { tenantId, objectId, boundAt },
         updatedAt: boundAt,
-        // Replacing an earlier binding ends the sessions below: the OP's tokens too (OP6).
+        // Replacing an earlier binding ends the sessions below: the OP's tokens too (docs/security.md OP6).
         sessionsRevokedAt: old ? boundAt : current.sessionsRevokedAt,
       },
       etag,

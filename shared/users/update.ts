@@ -76,7 +76,7 @@ async function updateOnce(
   // Role changes too: session tokens carry the roles, so none may outlive a change of them.
   const revoke =
     (next.disabled && !current.disabled) || changed.includes('verifyType') || changed.includes('roles');
-  // In the same write: tokens the OP issued before this instant die with the sessions (OP6).
+  // In the same write: tokens the OP issued before this instant die with the sessions (docs/security.md OP6).
   if (revoke) next.sessionsRevokedAt = next.updatedAt;
   return guardUserChange(deps, current, next, async () => {
     const emailChanged = changed.includes('email');

@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
+import { AdminUserChanges } from '../admin/user-changes.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
 import { AuditQueryService } from '../audit/query.ts';
@@ -55,6 +56,8 @@ export interface Services {
   applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
+  /** The users' changes the management API makes, behind the fresh-sign-in rule. */
+  userChanges: AdminUserChanges;
   auditQuery: AuditQueryService;
   sessionKeys: SessionKeyService;
   sessionService: SessionService;
@@ -98,7 +101,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const tables = o.tables ?? createTables(config, credential);
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
-  const adminTokens = new AdminTokenService(tables.adminTokens, clock);
+  const adminTokens = new AdminTokenService(tables.adminTokens, clock, audit);
   const health = new HealthService(tables.settings, secrets, clock, log);
   const sessions = new SessionStore(tables.sessions, clock);
   // Below both services: integrations count their assigned users here, settings guard the last admin.
@@ -207,6 +210,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     settings,
     users,
+    userChanges: new AdminUserChanges(users, clock),
     auditQuery,
     sessionKeys,
     sessionService,
