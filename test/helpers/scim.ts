@@ -20,7 +20,7 @@ export interface ScimClient {
 /** Creates an (inactive) integration on a tenant of its own through the management API. */
 export async function createIntegration(
   app: TestApp,
-  tenant = randomUUID(),
+  tenant: string = randomUUID(),
 ): Promise<{ id: string; tenant: string }> {
   const r = await app.admin('/api/manage/integrations', {
     method: 'POST',
