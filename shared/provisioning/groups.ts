@@ -53,12 +53,7 @@ export class ScimGroups {
     return g;
   }
 
-  private async resource(
-    caller: ScimCaller,
-    id: string,
-    g: GroupEntity & { etag: string },
-    withMembers: boolean,
-  ) {
+  private async resource(id: string, g: GroupEntity & { etag: string }, withMembers: boolean) {
     const members = withMembers ? (await this.d.store.memberIds(id)).map((value) => ({ value })) : undefined;
     return toScimGroup(
       {
@@ -75,7 +70,7 @@ export class ScimGroups {
   }
 
   async get(caller: ScimCaller, id: string, query: MemberQuery): Promise<ScimGroup> {
-    return this.resource(caller, id, await this.group(caller, id), membersRequested(query));
+    return this.resource(id, await this.group(caller, id), membersRequested(query));
   }
 
   async list(
@@ -88,7 +83,7 @@ export class ScimGroups {
     const withMembers = membersRequested(query);
     if (!filter) {
       const { rows, total } = await store.pageGroups(caller.integrationId, page.offset, page.count);
-      const out = await Promise.all(rows.map((r) => this.resource(caller, r.rowKey, r, withMembers)));
+      const out = await Promise.all(rows.map((r) => this.resource(r.rowKey, r, withMembers)));
       return listResponse(out, total, page);
     }
     const q = parseFilter('Group', filter);
@@ -114,7 +109,7 @@ export class ScimGroups {
         continue;
       if (eq.externalId !== undefined && (g.externalId ?? '') !== eq.externalId) continue;
       if (eq.members !== undefined && !(await store.isMember(id, eq.members))) continue;
-      found.push(await this.resource(caller, id, g, withMembers));
+      found.push(await this.resource(id, g, withMembers));
     }
     return listResponse(found.slice(page.offset, page.offset + page.count), found.length, page);
   }
@@ -159,7 +154,7 @@ export class ScimGroups {
         membersIgnored: input.memberIds.length - members.length,
       },
     );
-    return this.resource(caller, id, await this.group(caller, id), true);
+    return this.resource(id, await this.group(caller, id), true);
   }
 
   private async changeMembers(
@@ -198,7 +193,7 @@ export class ScimGroups {
       ],
       c,
     );
-    return this.resource(caller, id, await this.group(caller, id), true);
+    return this.resource(id, await this.group(caller, id), true);
   }
 
   private async apply(caller: ScimCaller, id: string, changes: GroupChange[], c: Ctx): Promise<void> {

@@ -5,6 +5,7 @@ import type { Throttle } from '../limits/throttle.ts';
 import type { UserService } from '../users/service.ts';
 import { ScimAuthenticator } from './auth.ts';
 import { ScimGroups } from './groups.ts';
+import { JustInTimeProvisioner } from './jit.ts';
 import { type IntegrationFacts, ProvisioningSettings } from './settings.ts';
 import { ProvisioningStore } from './store.ts';
 import { ScimUsers } from './users.ts';
@@ -32,6 +33,7 @@ export class ProvisioningService {
   readonly auth: ScimAuthenticator;
   readonly users: ScimUsers;
   readonly groups: ScimGroups;
+  readonly jit: JustInTimeProvisioner;
   readonly baseUrl: string;
 
   constructor(d: ProvisioningDeps) {
@@ -48,5 +50,6 @@ export class ProvisioningService {
     const deps = { users: d.users, store: this.store, audit: d.audit, clock: d.clock, baseUrl: this.baseUrl };
     this.users = new ScimUsers(deps);
     this.groups = new ScimGroups(deps);
+    this.jit = new JustInTimeProvisioner(d.users, this.store, d.audit);
   }
 }

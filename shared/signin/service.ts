@@ -23,6 +23,7 @@ import { IntegrationAccess } from './integration-access.ts';
 import { PasswordSignIn } from './password-signin.ts';
 import type {
   IntegrationSource,
+  JustInTime,
   PasswordVerifier,
   SettingsReader,
   SignInSettings,
@@ -59,6 +60,8 @@ export interface SignInDeps {
   entraClients: EntraClientCache;
   /** Resolves a tenant domain name to its GUID (one discovery call per tenant per instance). */
   resolveTenantId?: TenantResolver;
+  /** Just-in-time creation of unknown users, for integrations that turn it on. */
+  jit?: JustInTime;
 }
 
 export class SignInService {
@@ -106,7 +109,7 @@ export class SignInService {
       }),
       idTokens: d.idTokens,
       tenantIds: new TenantIds(d.config, d.resolveTenantId),
-      accounts: new AccountMatcher(d.users),
+      accounts: new AccountMatcher(d.users, d.jit),
       completion,
     });
     this.passwordSignIns = new PasswordSignIn({

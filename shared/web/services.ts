@@ -140,7 +140,17 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const throttle = o.throttle ?? new Throttle(tables.throttle, clock);
   const slots = o.slots ?? new SlotLimiter(tables.throttle, clock);
   const sealKeys = new SealKeyService(secrets, clock, log);
+  const provisioning = new ProvisioningService({
+    table: tables.provisioning,
+    users,
+    integrations,
+    throttle,
+    audit,
+    clock,
+    publicBaseUrl: config.BROKER_PUBLIC_BASE_URL,
+  });
   const signIn = new SignInService({
+    jit: provisioning.jit,
     config,
     clock,
     log,
@@ -183,15 +193,6 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     sessionService,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
-  });
-  const provisioning = new ProvisioningService({
-    table: tables.provisioning,
-    users,
-    integrations,
-    throttle,
-    audit,
-    clock,
-    publicBaseUrl: config.BROKER_PUBLIC_BASE_URL,
   });
   return {
     provisioning,

@@ -7,14 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountObjectId, DEMO_ENTRA } from '../../scripts/standins/entra.ts';
 import { TABLE_NAMES } from '../../shared/storage/tables.ts';
-import {
-  authorize,
-  createApplication,
-  oidc,
-  type RegisteredApp,
-  redeem,
-  tokenRequest,
-} from '../helpers/oidc.ts';
+import { authorize, createApplication, type RegisteredApp, redeem, tokenRequest } from '../helpers/oidc.ts';
 import {
   createIntegration,
   enableProvisioning,
