@@ -12,6 +12,7 @@ import { consoleUrl, REDIRECT_URI, show } from '../page.ts';
 import type { Integration } from '../types.ts';
 import { actionButton, confirmButton, copyBox, liveRegion, onSubmit } from '../widgets.ts';
 import { changes, integrationFields, readForm, secretHint } from './integration-form.ts';
+import { provisioningPanel } from './integration-provisioning.ts';
 import { expiry, lastTest, statusBadge } from './integration-status.ts';
 
 /** Where an activation failure belongs in the form. */
@@ -254,5 +255,6 @@ export async function integrationPage(id: string): Promise<void> {
     ),
     summary,
     h('div', { class: 'card' }, form),
+    cur ? provisioningPanel(cur) : null,
   );
 }
