@@ -102,6 +102,25 @@ describe('console: Provisioning panel (Chromium)', { timeout: 120_000 }, () => {
       expect((await scim(token)).status).toBe(401);
       expect((await scim(rotated)).status).toBe(200);
 
+      // A user Entra provisions says so on its page: which fields Entra owns.
+      const made = await fetch(url('/api/scim/v2/Users'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${rotated}`, 'content-type': 'application/scim+json' },
+        body: JSON.stringify({
+          userName: 'pat@contoso.example',
+          externalId: crypto.randomUUID(),
+          active: true,
+        }),
+      });
+      expect(made.status).toBe(201);
+      await page.goto(url('/api/admin/users/pat@contoso.example'));
+      await page.waitForSelector('main[data-ready="true"]');
+      expect(await page.textContent('#provisioned-note')).toContain('Provisioned from Entra');
+      expect(await serious(page)).toEqual([]);
+      await page.screenshot({ path: path.join(SHOTS, 'user-provisioned-desktop.png'), fullPage: true });
+      await page.goto(url(`/api/admin/integrations/${integration.id}`));
+      await page.waitForSelector('main[data-ready="true"]');
+
       await page.getByRole('button', { name: 'Turn off' }).click();
       await page.getByRole('button', { name: 'Yes, turn off' }).click();
       await page.getByText('Provisioning is off').waitFor();
