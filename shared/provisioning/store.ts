@@ -144,8 +144,16 @@ export class ProvisioningStore {
     return row?.userId;
   }
 
-  /** Claims `externalId` for the user; 409 `external_id_taken` when another user of the integration holds it. */
-  async claimExternalId(integrationId: string, externalId: string, userId: string): Promise<void> {
+  /**
+   * Claims `externalId` for the user; 409 `external_id_taken` when another live user of the
+   * integration holds it (`isLive`: the user still exists, e.g. not deleted by an admin meanwhile).
+   */
+  async claimExternalId(
+    integrationId: string,
+    externalId: string,
+    userId: string,
+    isLive: (userId: string) => Promise<boolean>,
+  ): Promise<void> {
     const pk = `x-${integrationId}`;
     const rk = keyOf(externalId);
     try {
@@ -158,7 +166,12 @@ export class ProvisioningStore {
     if (row?.userId === userId) return;
     // A row whose user no longer exists (deleted, or left by a crash) is taken over.
     const holder = row ? await this.getOwned(integrationId, row.userId) : undefined;
-    if (holder && holder.externalId?.toLowerCase() === externalId.toLowerCase()) {
+    if (
+      row &&
+      holder &&
+      holder.externalId?.toLowerCase() === externalId.toLowerCase() &&
+      (await isLive(row.userId))
+    ) {
       throw new ConflictError('externalId is already used by another user', 'external_id_taken');
     }
     await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, userId }, 'Replace');

@@ -50,6 +50,9 @@ const OWNED_KEYS = [
 export class ScimUsers {
   constructor(private readonly d: ScimUsersDeps) {}
 
+  /** Whether a user id still names a user (one an admin deleted does not). */
+  private readonly isLive = async (userId: string) => !!(await this.d.users.getById(userId));
+
   private ctx(caller: ScimCaller, c: Ctx): ChangeContext {
     return { actor: caller.actor, correlationId: c.correlationId, clientAddress: c.clientAddress };
   }
@@ -177,7 +180,8 @@ export class ScimUsers {
       ctx,
     );
     try {
-      if (input.externalId) await store.claimExternalId(caller.integrationId, input.externalId, created.id);
+      if (input.externalId)
+        await store.claimExternalId(caller.integrationId, input.externalId, created.id, this.isLive);
       if (objectId && caller.tenantId) {
         const r = await users.requireRecord(created.username);
         // Bound at once: the first sign-in matches by (tid, oid), never by a claim.
@@ -317,7 +321,7 @@ export class ScimUsers {
     ctx: ChangeContext,
   ): Promise<void> {
     const { store, users } = this.d;
-    if (after) await store.claimExternalId(caller.integrationId, after, user.id);
+    if (after) await store.claimExternalId(caller.integrationId, after, user.id, this.isLive);
     const objectId = objectIdOf(after);
     if (objectId && caller.tenantId) {
       const b = user.entraBinding;

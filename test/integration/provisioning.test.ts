@@ -192,4 +192,46 @@ describe('SCIM protocol answers', () => {
     const none = await scim.call('GET', '/Users?count=0');
     expect(none.body).toMatchObject({ totalResults: total, itemsPerPage: 0, Resources: [] });
   });
+
+  it('a rename keeps the id, the binding and the email; the old name is free', async () => {
+    const objectId = randomUUID();
+    const before = await scim.call(
+      'POST',
+      '/Users',
+      entraUser(`old-${randomUUID().slice(0, 6)}@contoso.com`, objectId),
+    );
+    expect(before.status).toBe(201);
+    const newName = `new-${randomUUID().slice(0, 6)}@contoso.com`;
+    const renamed = await scim.call('PATCH', `/Users/${before.body?.id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Replace', path: 'userName', value: newName }],
+    });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ id: before.body?.id, userName: newName, externalId: objectId });
+    expect((await app.admin(`/api/manage/users/${before.body?.userName}`)).status).toBe(404);
+    const view = await (await app.admin(`/api/manage/users/${newName}`)).json();
+    expect(view).toMatchObject({ id: before.body?.id, email: before.body?.emails[0].value });
+    expect(view.entraBinding.objectId).toBe(objectId);
+    const found = await scim.call(
+      'GET',
+      `/Users?filter=${encodeURIComponent(`externalId eq "${objectId}"`)}`,
+    );
+    expect(found.body?.Resources[0]?.userName).toBe(newName);
+  });
+
+  it('a user an admin deleted can be created again by Entra with the same externalId', async () => {
+    const objectId = randomUUID();
+    const first = await scim.call(
+      'POST',
+      '/Users',
+      entraUser(`gone-${randomUUID().slice(0, 6)}@contoso.com`, objectId),
+    );
+    expect((await app.admin(`/api/manage/users/${first.body?.userName}`, { method: 'DELETE' })).status).toBe(
+      204,
+    );
+    expect((await scim.call('GET', `/Users/${first.body?.id}`)).status).toBe(404);
+    const again = await scim.call('POST', '/Users', entraUser(first.body?.userName, objectId));
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect(again.body?.id).not.toBe(first.body?.id);
+  });
 });
