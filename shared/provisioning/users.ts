@@ -161,15 +161,14 @@ export class ScimUsers {
     const input = parseScimUser(body, USER_RULES);
     const { users, store } = this.d;
     const ctx = this.ctx(caller, c);
-    if (await users.getByUsername(input.username)) throw uniqueness('userName is already taken');
-    if (input.externalId) {
-      const holder = await store.externalIdOwner(caller.integrationId, input.externalId);
-      if (holder && (await users.getById(holder))) throw uniqueness('externalId is already taken');
-    }
-    const objectId = objectIdOf(input.externalId);
-    if (objectId && caller.tenantId && (await users.findByBinding(caller.tenantId, objectId))) {
-      throw uniqueness('the Entra identity in externalId is bound to another user');
-    }
+    const objectId = caller.tenantId ? objectIdOf(input.externalId) : undefined;
+    // Checked together before anything is written (a taken userName is users.create's own 409).
+    const [holder, boundTo] = await Promise.all([
+      input.externalId ? store.externalIdOwner(caller.integrationId, input.externalId) : undefined,
+      objectId && caller.tenantId ? users.findByBinding(caller.tenantId, objectId) : undefined,
+    ]);
+    if (holder && (await this.isLive(holder))) throw uniqueness('externalId is already taken');
+    if (boundTo) throw uniqueness('the Entra identity in externalId is bound to another user');
     const created = await users.create(
       {
         username: input.username,
@@ -179,32 +178,37 @@ export class ScimUsers {
       },
       ctx,
     );
+    const owned = { ...this.ownedColumns(input, created.username), createdAt: created.createdAt };
     try {
       if (input.externalId)
         await store.claimExternalId(caller.integrationId, input.externalId, created.id, this.isLive);
       if (objectId && caller.tenantId) {
-        const r = await users.requireRecord(created.username);
         // Bound at once: the first sign-in matches by (tid, oid), never by a claim.
-        await users.bind(created.username, { tenantId: caller.tenantId, objectId }, r.etag, ctx);
+        await users.bind(created.username, { tenantId: caller.tenantId, objectId }, created.etag, ctx);
       }
-      await users.store.merge(created.username, { provisionedBy: caller.integrationId });
+      await Promise.all([
+        users.store.merge(created.username, { provisionedBy: caller.integrationId }),
+        store.mergeOwned(caller.integrationId, created.id, owned),
+      ]);
       if (!input.active) await users.update(created.username, { disabled: true }, undefined, ctx);
-      await store.mergeOwned(caller.integrationId, created.id, this.ownedColumns(input, created.username));
     } catch (err) {
       await users.delete(created.username, undefined, ctx).catch(() => {});
       if (input.externalId) await store.releaseExternalId(caller.integrationId, input.externalId, created.id);
       throw err;
     }
-    await this.d.audit.record({
-      type: 'scim.user.created',
-      actor: caller.actor,
-      target: `user:${created.username}`,
-      changedFields: this.changedOf(input),
-      correlationId: c.correlationId,
-      clientAddress: c.clientAddress,
-      details: { bound: !!(objectId && caller.tenantId), active: input.active },
-    });
-    return this.resource(caller, await users.requireRecord(created.username));
+    const [fresh] = await Promise.all([
+      users.requireRecord(created.username),
+      this.d.audit.record({
+        type: 'scim.user.created',
+        actor: caller.actor,
+        target: `user:${created.username}`,
+        changedFields: this.changedOf(input),
+        correlationId: c.correlationId,
+        clientAddress: c.clientAddress,
+        details: { bound: !!objectId, active: input.active },
+      }),
+    ]);
+    return this.resource(caller, fresh, owned as OwnedEntity);
   }
 
   private ownedColumns(
