@@ -14,10 +14,23 @@ function renderError(status: number, correlationId: string, _err: unknown, rc: R
   return errorPage({
     product: rc.services.config.BROKER_PRODUCT_NAME,
     status,
-    errorCase: status === 503 ? 'unavailable' : status >= 500 ? 'internal' : 'app_request_invalid',
+    errorCase:
+      status === 503
+        ? 'unavailable'
+        : status === 429
+          ? 'throttled'
+          : status >= 500
+            ? 'internal'
+            : 'app_request_invalid',
     correlationId,
   });
 }
+
+/**
+ * The OP's sign-in legs by first path segment (`auth/{uid}` resumes an authorization): each a span.
+ * The other OP routes are not steps of a sign-in.
+ */
+const OIDC_LEGS: Record<string, string> = { auth: 'oidc.authorize', token: 'oidc.token' };
 
 app.http(
   'oidc',
@@ -25,6 +38,7 @@ app.http(
     route: 'oidc/{*path}',
     methods: ['GET', 'POST', 'OPTIONS'],
     renderError,
+    leg: { name: (request) => OIDC_LEGS[(request.params.path ?? '').split('/')[0] ?? ''] },
     handler: (rc) => serveOidc(rc.services.oidc, rc.request, rc, rc.request.params.path ?? ''),
   }),
 );

@@ -49,7 +49,7 @@ app.http(
     methods: ['POST'],
     handler: async (rc) => {
       const input = await readJson(rc.request, createUserSchema, USER_BODY_LIMIT);
-      const user = await rc.services.userChanges.create(input, changeContext(rc), rc.principal);
+      const user = await rc.services.users.create(input, changeContext(rc), rc.principal);
       return jsonWithEtag(201, user, { Location: `/api/manage/users/${user.username}` });
     },
   }),
@@ -76,7 +76,7 @@ app.http(
     handler: async (rc) => {
       const username = usernameParam(rc);
       const patch = await readJson(rc.request, patchUserSchema, USER_BODY_LIMIT);
-      const user = await rc.services.userChanges.update(
+      const user = await rc.services.users.update(
         username,
         patch,
         ifMatch(rc.request),
@@ -94,12 +94,7 @@ app.http(
     route: 'manage/users/{username}',
     methods: ['DELETE'],
     handler: async (rc) => {
-      await rc.services.userChanges.delete(
-        usernameParam(rc),
-        ifMatch(rc.request),
-        changeContext(rc),
-        rc.principal,
-      );
+      await rc.services.users.delete(usernameParam(rc), ifMatch(rc.request), changeContext(rc), rc.principal);
       return noContent();
     },
   }),
@@ -113,7 +108,7 @@ app.http(
     handler: async (rc) => {
       const username = usernameParam(rc);
       const { password } = await readJson(rc.request, setPasswordSchema, USER_BODY_LIMIT);
-      const etag = await rc.services.userChanges.setPassword(
+      const etag = await rc.services.users.setPassword(
         username,
         password,
         ifMatch(rc.request),
@@ -131,7 +126,7 @@ app.http(
     route: 'manage/users/{username}/password',
     methods: ['DELETE'],
     handler: async (rc) => {
-      const etag = await rc.services.userChanges.removePassword(
+      const etag = await rc.services.users.removePassword(
         usernameParam(rc),
         ifMatch(rc.request),
         changeContext(rc),
@@ -148,7 +143,7 @@ app.http(
     route: 'manage/users/{username}/binding',
     methods: ['DELETE'],
     handler: async (rc) => {
-      const etag = await rc.services.userChanges.removeBinding(
+      const etag = await rc.services.users.removeBinding(
         usernameParam(rc),
         ifMatch(rc.request),
         changeContext(rc),

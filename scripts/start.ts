@@ -12,12 +12,19 @@ import { purgeExpired } from '../shared/ops/maintenance.ts';
 import { ensureTables } from '../shared/storage/tables.ts';
 import { setServices } from '../shared/web/runtime.ts';
 import { createServices } from '../shared/web/services.ts';
-import { demoApplicationInstructions, demoInstructions, seedDemo, seedDemoApplication } from './demo.ts';
+import {
+  DEMO_INTEGRATION_TITLE,
+  demoApplicationInstructions,
+  demoInstructions,
+  registerDemoFederatedCredential,
+  seedDemo,
+  seedDemoApplication,
+} from './demo.ts';
 import { loadApp, startLocalHost } from './host/local-host.ts';
 import { applyLocalSettings } from './local-settings.ts';
 import { supervisedAzuriteTables } from './standins/azurite.ts';
 import { ensureLocalCa, repoRoot } from './standins/ca.ts';
-import { demoTenant, startEntraStandIn } from './standins/entra.ts';
+import { DEMO_MANAGED_IDENTITY, demoTenant, startEntraStandIn } from './standins/entra.ts';
 import { startKeyVaultStandIn } from './standins/keyvault.ts';
 
 const ca = ensureLocalCa();
@@ -69,6 +76,8 @@ async function main() {
       }),
       startEntraStandIn({
         port: local.LOCAL_ENTRA_PORT,
+        // As Entra: an assertion is taken until it expires (the broker reuses certificate assertions).
+        refuseReplayedAssertions: false,
         tenants: [
           demoTenant({
             tenantId: local.DEMO_ENTRA_TENANT_ID,
@@ -82,8 +91,14 @@ async function main() {
       }),
     ]);
     closers.push(azurite.close, keyVault.close, entra.close);
+    // The Function App's managed identity, as App Service provides it: the stand-in's identity endpoint.
+    process.env.IDENTITY_ENDPOINT = entra.managedIdentityEndpoint;
+    process.env.IDENTITY_HEADER = entra.identityHeader;
 
-    const services = createServices(config);
+    const services = createServices({
+      ...config,
+      AZURE_CLIENT_ID: config.AZURE_CLIENT_ID ?? DEMO_MANAGED_IDENTITY.clientId,
+    });
     await ensureTables(services.tables);
     setServices(services);
     const routes = await loadApp();
@@ -102,9 +117,12 @@ async function main() {
     // Demo data when the store is empty (nothing is touched otherwise).
     let demo = '';
     try {
-      const seed = await seedDemo(services, local);
+      const seed = await seedDemo(services, local, entra.host);
       if (seed) demo = `\n${demoInstructions(seed, config.BROKER_PUBLIC_BASE_URL)}\n`;
       else {
+        // The stand-in forgets registrations when it stops: register the demo's federated credential again.
+        const existing = await services.integrations.findByTitle(DEMO_INTEGRATION_TITLE);
+        if (existing) await registerDemoFederatedCredential(entra.host, local.DEMO_ENTRA_TENANT_ID, existing);
         demo =
           '\nThe store already has data, so no demo data was seeded (demo passwords are printed only when they\n' +
           'are created). To start over: stop, `rm -rf .local/azurite .local/keyvault`, and run `npm start` again.\n';

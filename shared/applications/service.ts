@@ -297,14 +297,10 @@ export class ApplicationService {
             },
           };
         },
-        write: async (next, current) => {
-          try {
-            return await this.store.replace(next, current.etag);
-          } catch (err) {
-            await this.vault.disableVersion(next.secretName, next.secretVersion);
-            throw err;
-          }
-        },
+        write: (next, current) =>
+          this.vault.writeRowNaming(next.secretName, next.secretVersion, () =>
+            this.store.replace(next, current.etag),
+          ),
         written: async (stored, current) => {
           this.remember(stored, value);
           // Best effort: the old version no longer works anywhere once every instance reads the new row.
@@ -349,11 +345,6 @@ export class ApplicationService {
       this.inFlight.set(clientId, pending);
     }
     return copy(await pending);
-  }
-
-  /** Forgets every cached client (tests; a key rotation drill). */
-  clearCache(): void {
-    this.cache.clear();
   }
 
   // --- internals ---------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { effectiveRoles } from '../users/records.ts';
 import type { UserRecord } from '../users/store.ts';
+import { meetsRoles } from './accounts.ts';
 import { brokerSession } from './broker-session.ts';
-import { saveGrantSession } from './grant-session.ts';
+import { bindGrantSession } from './grant-session.ts';
 import { captureResponse, type NodeTarget, toNodeRequest } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
 import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
@@ -104,10 +105,7 @@ export class LoginStep {
     if (!app) {
       result = { error: 'access_denied', error_description: 'the application is not registered' };
       await this.auditRefusal(rc, clientId, user, 'unknown_application');
-    } else if (
-      app.allowedRoles.length > 0 &&
-      !effectiveRoles(user).some((r) => app.allowedRoles.includes(r))
-    ) {
+    } else if (!meetsRoles(effectiveRoles(user), app.allowedRoles)) {
       result = { error: 'access_denied', error_description: 'a role the application requires is missing' };
       await this.auditRefusal(rc, clientId, user, 'missing_role');
     } else {
@@ -117,7 +115,9 @@ export class LoginStep {
       const grantId = (grant as unknown as { generateTokenId(): string }).generateTokenId();
       grant.jti = grantId;
       // The grant dies with this broker session: findAccount refuses its tokens once the session ends.
-      await Promise.all([grant.save(), saveGrantSession(this.d.store, grantId, session)]);
+      // The session is written on the grant's own row, by the grant's one write.
+      bindGrantSession(this.d.store, grantId, session);
+      await grant.save();
       result = {
         login: {
           accountId: user.id,

@@ -9,7 +9,6 @@
 import { decodeJwt } from 'jose';
 import type { Accounts } from './accounts.ts';
 import { brokerSessionToken, cookieOf, OP_SESSION_COOKIE } from './broker-session.ts';
-import { GRANT_SESSION_MODEL } from './grant-session.ts';
 import type { RequestHead } from './node-exchange.ts';
 import type { OidcTableStore } from './store.ts';
 
@@ -58,7 +57,7 @@ export function prefetchSessionUser(accounts: Accounts, headers: Headers, path: 
 
 /**
  * The token endpoint: the provider reads the code (or refresh token), then its grant, then redeems it,
- * then (findAccount) the user and the grant's broker-session row. The grant and that row are read as
+ * then (findAccount) the user and the grant's broker session (on the grant's row). The grant is read as
  * soon as the code's row is in: two round trips fewer. A stale read loses as before: the redemption is
  * conditional on the code's etag.
  */
@@ -84,10 +83,7 @@ export function prefetchTokenGrant(
     const artifact = await store.adapterFor(model).find(id);
     const grantId = artifact?.grantId;
     if (typeof grantId !== 'string') return;
-    await Promise.all([
-      store.adapterFor('Grant').find(grantId),
-      store.adapterFor(GRANT_SESSION_MODEL).find(grantId),
-    ]);
+    await store.adapterFor('Grant').find(grantId);
   })();
   reading.catch(ignore);
 }

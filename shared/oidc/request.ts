@@ -37,6 +37,8 @@ export interface RequestState {
   endSession?: boolean;
   /** Audit events on their way; the request answers once they are written. */
   pending: Promise<unknown>[];
+  /** A storage failure the provider met (it answers `server_error` itself; the service answers 503). */
+  dependencyFailure?: unknown;
 }
 
 /** Attaches the request's state to the Node request the provider is given. */

@@ -96,6 +96,19 @@ export class IntegrationSecrets {
   }
 
   /**
+   * Writes the row that names a freshly written version. If that write fails (a lost race, storage
+   * down) no row names the version, so it is disabled before the error goes on: it is never used.
+   */
+  async writeRowNaming<T>(name: string, version: string, writeRow: () => Promise<T>): Promise<T> {
+    try {
+      return await writeRow();
+    } catch (err) {
+      await this.disableVersion(name, version);
+      throw err;
+    }
+  }
+
+  /**
    * Best effort: soft-deletes the secret and purges it where the vault allows (a vault with purge
    * protection refuses with 403 and purges it itself after the retention period). Never throws.
    */

@@ -3,6 +3,7 @@
  * integrations, settings and password services implement them, tests may pass their own.
  */
 import type { EntraCloud } from '../entra/authority.ts';
+import type { EntraClientCredential } from '../entra/msal.ts';
 
 export interface SignInUser {
   username: string;
@@ -69,7 +70,14 @@ export interface SignInIntegration {
   matchClaim: 'preferred_username' | 'email' | 'upn';
   status: 'active' | 'inactive';
   etag: string;
-  clientSecret: { version: string };
+  /** Present when the integration authenticates with a client secret. */
+  clientSecret?: { version: string };
+}
+
+/** How MSAL authenticates the integration's app, and a key that changes with it (the MSAL client's cache key). */
+export interface SignInCredential {
+  value: EntraClientCredential;
+  version: string;
 }
 
 export interface IntegrationSource {
@@ -77,7 +85,7 @@ export interface IntegrationSource {
   getForSignIn(
     id: string,
     opts?: { refreshSecret?: boolean },
-  ): Promise<{ integration: SignInIntegration; clientSecret: string }>;
+  ): Promise<{ integration: SignInIntegration; clientSecret: string; credential?: SignInCredential }>;
 }
 
 export interface PasswordVerifier {

@@ -1,5 +1,5 @@
 import { ConflictError } from '../core/errors.ts';
-import { isoNow, requireRecord } from './current.ts';
+import { requireRecord } from './current.ts';
 import type { ChangeContext, UserServiceDeps } from './ports.ts';
 import type { UserRecord } from './records.ts';
 
@@ -21,7 +21,7 @@ export async function renameUser(
   if (current.roles.includes('admin')) {
     throw new ConflictError('An admin cannot be renamed.', 'admin_rename');
   }
-  const now = isoNow(deps.clock);
+  const now = new Date(deps.clock.now()).toISOString();
   const { etag: _etag, ...rest } = current;
   const saved = await store.insert({ ...rest, username: to, updatedAt: now, sessionsRevokedAt: now });
   await store.moveId(current.id, current.username, to);

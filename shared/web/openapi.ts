@@ -11,6 +11,7 @@ import {
 } from '../applications/schemas.ts';
 import { auditPageSchema, auditQuerySchema } from '../audit/query.ts';
 import {
+  addCredentialSchema,
   createIntegrationSchema,
   patchIntegrationSchema,
   rotateSecretSchema,
@@ -77,6 +78,41 @@ const provisioningSecretSchema = z
     ...provisioningViewShape,
   })
   .meta({ id: 'ProvisioningSecret' });
+const clientSecretInfoSchema = z.object({
+  set: z.literal(true),
+  version: z.string(),
+  expiresOn: z.string().nullable(),
+  updatedOn: z.string(),
+});
+
+/** The three values Entra's federated credential form asks for. */
+const federatedValuesSchema = z.object({
+  issuer: z.string().describe('Issuer, exactly as the discovery document publishes it'),
+  subject: z.string().describe('Subject identifier'),
+  audience: z.literal('api://AzureADTokenExchange'),
+  issuerWarning: z
+    .string()
+    .optional()
+    .describe('Present when Entra cannot reach the issuer (a local or private BROKER_PUBLIC_BASE_URL)'),
+});
+
+const credentialViewSchema = z
+  .object({
+    kind: z.enum(['clientSecret', 'federated', 'managedIdentity', 'certificate']),
+    federated: federatedValuesSchema.optional(),
+    managedIdentity: federatedValuesSchema.optional(),
+    certificate: z
+      .object({
+        thumbprint: z.string().describe('SHA-1, upper-case hex, as Entra shows it'),
+        thumbprintSha256: z.string(),
+        notBefore: z.string(),
+        expiresOn: z.string(),
+        pem: z.string().describe('The public certificate to upload in Entra (PEM)'),
+      })
+      .optional(),
+    clientSecret: clientSecretInfoSchema.optional(),
+  })
+  .meta({ id: 'Credential' });
 
 const integrationSchema = z
   .object({
@@ -90,13 +126,12 @@ const integrationSchema = z
     matchClaim: z.enum(['preferred_username', 'email', 'upn']),
     status: z.enum(['inactive', 'active']),
     redirectUri: z.string(),
-    clientSecret: z.object({
-      set: z.literal(true),
-      version: z.string(),
-      expiresOn: z.string().nullable(),
-      updatedOn: z.string(),
-    }),
+    clientSecret: clientSecretInfoSchema
+      .optional()
+      .describe('Only when the current credential is a client secret'),
     secretExpiresInDays: z.number().int().nullable(),
+    credential: credentialViewSchema,
+    pendingCredential: credentialViewSchema.nullable(),
     lastTest: z.object({ at: z.string(), ok: z.boolean(), reason: z.string().nullable() }).nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -194,6 +229,34 @@ const ops: Op[] = [
     params: ['id'],
     ifMatch: true,
     ok: { status: 200, schema: integrationSchema, description: 'Activated' },
+  },
+  {
+    method: 'post',
+    path: '/integrations/{id}/credentials',
+    tag: 'integrations',
+    summary: 'Add a second credential (pending until a passing test makes it current)',
+    params: ['id'],
+    body: addCredentialSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Added as pendingCredential' },
+  },
+  {
+    method: 'post',
+    path: '/integrations/{id}/credentials/promote',
+    tag: 'integrations',
+    summary: 'Test the pending credential against Entra and, when it passes, make it current',
+    params: ['id'],
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'The pending credential is current' },
+  },
+  {
+    method: 'delete',
+    path: '/integrations/{id}/credentials/pending',
+    tag: 'integrations',
+    summary: 'Remove the pending credential',
+    params: ['id'],
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Removed' },
   },
   {
     method: 'post',

@@ -1,15 +1,20 @@
 import type { TokenCredential } from '@azure/identity';
+import type { KeyClient } from '@azure/keyvault-keys';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
+import { ownerKey } from '../admin/caller.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
-import { AdminUserChanges } from '../admin/user-changes.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
+import { AuditNoise } from '../audit/noise.ts';
 import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
+import type { Tracing } from '../core/tracing.ts';
+import { type ManagedIdentityExchange, managedIdentityExchange } from '../entra/managed-identity.ts';
 import { defaultEntraClientFactory, type EntraClientFactory } from '../entra/msal.ts';
+import { IntegrationAssertions } from '../integrations/credentials/assertions.ts';
 import { IntegrationService } from '../integrations/service.ts';
 import { SlotLimiter } from '../limits/slots.ts';
 import { Throttle } from '../limits/throttle.ts';
@@ -18,6 +23,7 @@ import { HealthService } from '../ops/health.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../passwords/index.ts';
 import { ProvisioningService } from '../provisioning/service.ts';
 import { createAzureCredential, createSecretClient } from '../secrets/client.ts';
+import { createKeyClient, VaultKeys } from '../secrets/keys.ts';
 import { SessionKeyService } from '../sessions/keys.ts';
 import { SessionService } from '../sessions/service.ts';
 import { SessionStore } from '../sessions/store.ts';
@@ -34,6 +40,7 @@ import { UserService } from '../users/service.ts';
 import { UserStore } from '../users/store.ts';
 import { CookieAdminAuthenticator } from './admin-session.ts';
 import { oidcPages } from './pages/oidc.ts';
+import { instanceTracing } from './telemetry.ts';
 
 /**
  * The composition root: every service with its dependencies passed in. Production builds it once
@@ -47,6 +54,8 @@ export interface Services {
   tables: Tables;
   secrets: SecretClient;
   audit: AuditLog;
+  /** Anonymous failures and refusals: counted per address and window, one summary event each. */
+  auditNoise: AuditNoise;
   adminTokens: AdminTokenService;
   adminAuth: AdminAuthenticator;
   health: HealthService;
@@ -56,8 +65,6 @@ export interface Services {
   applications: ApplicationService;
   settings: SettingsService;
   users: UserService;
-  /** The users' changes the management API makes, behind the fresh-sign-in rule. */
-  userChanges: AdminUserChanges;
   auditQuery: AuditQueryService;
   sessionKeys: SessionKeyService;
   sessionService: SessionService;
@@ -73,6 +80,12 @@ export interface Services {
   oidc: OidcService;
   /** Provisioning from Entra: settings per integration and the SCIM service. */
   provisioning: ProvisioningService;
+  /** Client assertions of integrations without a client secret (what they signed is counted). */
+  assertions: IntegrationAssertions;
+  /** Key Vault keys of certificate credentials. */
+  vaultKeys: VaultKeys;
+  /** Spans of the sign-in legs (no-op unless telemetry is on: shared/web/telemetry.ts). */
+  tracing: Tracing;
 }
 
 export interface ServiceOverrides {
@@ -92,20 +105,39 @@ export interface ServiceOverrides {
   passwords?: PasswordVerifier;
   /** The slot limiter of the callback limit (the benchmark raises it with its own). */
   slots?: SlotLimiter;
+  /** Key Vault's Keys API (tests count or break its calls). */
+  keys?: KeyClient;
+  /** The managed identity's token for api://AzureADTokenExchange (default: @azure/identity). */
+  managedIdentity?: ManagedIdentityExchange;
+  tracing?: Tracing;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
   const clock = o.clock ?? systemClock;
+  const tracing = o.tracing ?? instanceTracing();
   const log = o.log ?? createLogger({ app: 'broker' });
   const credential = o.credential ?? createAzureCredential(config);
   const tables = o.tables ?? createTables(config, credential);
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
+  const auditNoise = new AuditNoise(tables.auditEvents, clock, log);
   const adminTokens = new AdminTokenService(tables.adminTokens, clock, audit);
   const health = new HealthService(tables.settings, secrets, clock, log);
   const sessions = new SessionStore(tables.sessions, clock);
   // Below both services: integrations count their assigned users here, settings guard the last admin.
   const userStore = new UserStore(tables.users, tables.userBindings);
+  const vaultKeys = new VaultKeys(async () => o.keys ?? createKeyClient(config, credential), log);
+  const managedIdentity = o.managedIdentity ?? managedIdentityExchange(config);
+  // Federated assertions are signed with the OP's own key (built below; used only at token requests).
+  const assertions = new IntegrationAssertions({
+    op: {
+      issuer: `${new URL(config.BROKER_PUBLIC_BASE_URL).origin}/api/oidc`,
+      assertionSigningKey: () => oidc.assertionSigningKey(),
+    },
+    managedIdentity,
+    vault: vaultKeys,
+    now: () => clock.now(),
+  });
   const integrations = new IntegrationService({
     table: tables.integrations,
     secrets,
@@ -115,6 +147,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     entraClientFactory: o.entraClientFactory ?? defaultEntraClientFactory(config),
     log,
     assignmentCounter: userStore,
+    credentials: { assertions, keys: vaultKeys, managedIdentity },
   });
   health.addWarningSource(() => integrations.expiryWarnings());
   const applications = new ApplicationService({
@@ -131,7 +164,18 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     clock,
     settingsChangeGuard({ store: userStore, integrations }),
   );
-  const users = new UserService({ store: userStore, integrations, settings, sessions, audit, clock });
+  const users = new UserService({
+    store: userStore,
+    integrations,
+    settings,
+    sessions,
+    audit,
+    clock,
+    adminTokens: {
+      revokeOwnedBy: (username, userCreatedAt) =>
+        adminTokens.revokeOwnedBy(ownerKey(username, userCreatedAt)),
+    },
+  });
   const auditQuery = new AuditQueryService(tables.auditEvents, () => clock.now());
   const entraClientFactory = o.entraClientFactory ?? defaultEntraClientFactory(config);
   const sessionKeys = new SessionKeyService(secrets, clock, log);
@@ -155,8 +199,15 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     clock,
     log,
     audit,
+    noise: auditNoise,
     users,
-    integrations,
+    // The leg's span names the integration the sign-in uses (the service itself knows no spans).
+    integrations: {
+      getForSignIn: (id, opts) => {
+        tracing.annotate({ 'broker.integration.id': id });
+        return integrations.getForSignIn(id, opts);
+      },
+    },
     settings,
     passwords: o.passwords ?? {
       verify: verifyPassword,
@@ -193,16 +244,22 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     sessionService,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
+    slots,
+    noise: auditNoise,
   });
   return {
     provisioning,
     oidc,
+    assertions,
+    vaultKeys,
+    tracing,
     config,
     clock,
     log,
     tables,
     secrets,
     audit,
+    auditNoise,
     adminTokens,
     adminAuth,
     health,
@@ -211,7 +268,6 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     settings,
     users,
-    userChanges: new AdminUserChanges(users, clock),
     auditQuery,
     sessionKeys,
     sessionService,

@@ -173,6 +173,8 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
       await page.getByLabel('Title', { exact: true }).fill(TITLE);
       await page.getByLabel('Application ID').fill(DEMO_ENTRA.clientId);
       await page.getByLabel('Tenant', { exact: true }).fill(DEMO_ENTRA.tenantId);
+      // A federated credential is the default kind; this walk-through uses a client secret.
+      await page.getByLabel('Credential', { exact: true }).selectOption('clientSecret');
       await page.getByLabel('Client secret', { exact: true }).fill('the-secret-id-not-its-value');
       await page.getByRole('button', { name: 'Activate' }).click();
       await page.waitForSelector('#integration-status');

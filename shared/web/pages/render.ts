@@ -189,16 +189,6 @@ export function signedInPage(o: { product: string; username: string; displayName
   });
 }
 
-export function signedOutPage(o: { product: string; cookies?: Cookie[] }) {
-  return page({
-    product: o.product,
-    title: TEXTS.signedOutTitle,
-    ...(o.cookies ? { cookies: o.cookies } : {}),
-    body: `<h1>${escapeHtml(TEXTS.signedOutTitle)}</h1>
-<p><a class="button" href="/api/auth/login">${escapeHtml(TEXTS.signInAgain)}</a></p>`,
-  });
-}
-
 export function errorPage(o: {
   product: string;
   status: number;

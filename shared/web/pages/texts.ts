@@ -19,7 +19,6 @@ export const TEXTS = {
   signedInTitle: 'You are signed in',
   signedInAs: 'Signed in as {username}.',
   signOut: 'Sign out',
-  signedOutTitle: 'You are signed out',
   signInAgain: 'Sign in again',
   errorTitle: 'Sign-in did not work',
   correlation: 'Reference: {correlationId}',

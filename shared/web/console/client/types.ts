@@ -31,8 +31,37 @@ export interface Integration {
   matchClaim: string;
   status: 'active' | 'inactive';
   redirectUri: string;
-  clientSecret: ClientSecretInfo | null;
+  clientSecret?: ClientSecretInfo | null;
   lastTest: TestResult | null;
+  credential?: CredentialView;
+  pendingCredential?: CredentialView | null;
+}
+
+export type CredentialKind = 'clientSecret' | 'federated' | 'managedIdentity' | 'certificate';
+
+/** What Entra's federated credential form asks for. */
+export interface FederatedValues {
+  issuer: string;
+  subject: string;
+  audience: string;
+  /** Set when Entra cannot reach the issuer (a local or private broker address). */
+  issuerWarning?: string;
+}
+
+export interface CertificateInfo {
+  thumbprint: string;
+  thumbprintSha256: string;
+  notBefore: string;
+  expiresOn: string;
+  pem: string;
+}
+
+export interface CredentialView {
+  kind: CredentialKind;
+  federated?: FederatedValues;
+  managedIdentity?: FederatedValues;
+  certificate?: CertificateInfo;
+  clientSecret?: ClientSecretInfo;
 }
 
 export type VerifyType =

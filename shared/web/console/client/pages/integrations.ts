@@ -23,7 +23,14 @@ export async function integrationsList(): Promise<void> {
           td('Title', h('a', { href: consoleUrl('integrations', i.id) }, i.title)),
           td('Status', statusBadge(i.status)),
           td('Tenant', h('span', { class: 'mono' }, i.tenant)),
-          td('Client secret expiry', expiry(i.clientSecret)),
+          td(
+            'Client secret expiry',
+            i.credential?.certificate
+              ? expiry(i.credential.certificate)
+              : i.credential && i.credential.kind !== 'clientSecret'
+                ? h('span', { class: 'muted' }, 'Does not expire')
+                : expiry(i.clientSecret),
+          ),
           td('Last activation test', lastTest(i.lastTest)),
         ),
       'No integrations yet. Configure Azure AD to let users sign in with Entra ID.',
