@@ -11,6 +11,7 @@ import { type CookieToSet, SessionRejectedError } from '../shared/sessions/servi
 import { SignInError } from '../shared/signin/errors.ts';
 import { USERNAME_MAX } from '../shared/signin/input.ts';
 import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
+import { effectiveRoles } from '../shared/users/records.ts';
 import { json, readForm } from '../shared/web/body.ts';
 import {
   expiredCookie,
@@ -319,7 +320,7 @@ app.http(
         ...json(200, {
           username: user.username,
           displayName: user.displayName,
-          roles: user.roles,
+          roles: effectiveRoles(user),
           method: session.method,
           integrationId: session.integrationId,
           expiresAt: session.expiresAt,

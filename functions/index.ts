@@ -16,3 +16,5 @@ import './maintenance.ts';
 import './oidc.ts';
 import './admin.ts';
 import './favicon.ts';
+import './scim.ts';
+import './provisioning.ts';

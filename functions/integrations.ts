@@ -5,6 +5,7 @@ import {
   patchIntegrationSchema,
   rotateSecretSchema,
 } from '../shared/integrations/schemas.ts';
+import { withProvisioning } from '../shared/provisioning/integration-view.ts';
 import { jsonWithEtag, readJson } from '../shared/web/body.ts';
 import { ResourceRoutes } from '../shared/web/resource-routes.ts';
 
@@ -14,7 +15,7 @@ new ResourceRoutes({
   bodyLimit: INTEGRATION_BODY_LIMIT,
   createSchema: createIntegrationSchema,
   patchSchema: patchIntegrationSchema,
-  service: (services) => services.integrations,
+  service: (services) => withProvisioning(services.integrations, services.provisioning.settings),
   idOf: (created) => created.id,
 })
   .registerCrud()

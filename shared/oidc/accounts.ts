@@ -7,6 +7,7 @@
  */
 import type { Account } from 'oidc-provider';
 import type { SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import { issuedBeforeRevocation } from '../users/service.ts';
 import type { UserRecord } from '../users/store.ts';
 import { grantSessionLive } from './grant-session.ts';
@@ -56,7 +57,7 @@ export class Accounts {
       tk?.clientId ? this.applications.clientForProvider(tk.clientId) : undefined,
     ]);
     if (!user || user.disabled || !live) return undefined;
-    if (tk?.clientId && (!app || !meetsRoles(user.roles, app.allowedRoles))) return undefined;
+    if (tk?.clientId && (!app || !meetsRoles(effectiveRoles(user), app.allowedRoles))) return undefined;
     const issued = tk?.authTime ?? tk?.iat;
     if (issued !== undefined && issuedBeforeRevocation(user, issued)) return undefined;
     const amr = tk?.amr;
@@ -73,7 +74,7 @@ export class Accounts {
         preferred_username: user.username,
         name: user.displayName || user.username,
         ...(user.email ? { email: user.email } : {}),
-        roles: user.roles,
+        roles: effectiveRoles(user),
         idp,
       }),
     };

@@ -12,6 +12,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import type { UserRecord } from '../users/store.ts';
 import { meetsRoles } from './accounts.ts';
 import { brokerSession } from './broker-session.ts';
@@ -104,7 +105,7 @@ export class LoginStep {
     if (!app) {
       result = { error: 'access_denied', error_description: 'the application is not registered' };
       await this.auditRefusal(rc, clientId, user, 'unknown_application');
-    } else if (!meetsRoles(user.roles, app.allowedRoles)) {
+    } else if (!meetsRoles(effectiveRoles(user), app.allowedRoles)) {
       result = { error: 'access_denied', error_description: 'a role the application requires is missing' };
       await this.auditRefusal(rc, clientId, user, 'missing_role');
     } else {

@@ -6,10 +6,13 @@
 import { BrokerError } from '../core/errors.ts';
 import { SignInError } from './errors.ts';
 import type { EntraIdentity } from './id-token.ts';
-import type { SignInIntegration, SignInUser, UserDirectory } from './ports.ts';
+import type { JustInTime, SignInIntegration, SignInUser, UserDirectory } from './ports.ts';
 
 export class AccountMatcher {
-  constructor(private readonly users: UserDirectory) {}
+  constructor(
+    private readonly users: UserDirectory,
+    private readonly jit?: JustInTime,
+  ) {}
 
   async match(
     identity: EntraIdentity,
@@ -64,6 +67,9 @@ export class AccountMatcher {
         const byName = await this.users.getByUsername(claim);
         const viaEmail = byName ? undefined : await this.users.findByEmail(claim);
         const candidate = byName ?? (viaEmail ? await this.users.getByUsername(viaEmail) : undefined);
+        // Nobody has the claim as username or email: the integration may create the user now.
+        const created = candidate ? undefined : await this.jit?.create(identity, integration.id, claim);
+        if (created) return created;
         if (!candidate || !claimMatches(claim, candidate)) {
           throw new SignInError('no_account', 403, 'no_matching_user', {
             ...ctx,

@@ -31,6 +31,25 @@ export interface UserDirectory {
   setPasswordHash(username: string, phc: string, etag?: string): Promise<unknown>;
 }
 
+/**
+ * Just-in-time creation of an unknown Entra user on a first sign-in (per integration, off by
+ * default): the new user, enabled, assigned to the integration and bound to the identity; or
+ * undefined when the integration does not create users this way.
+ */
+export interface JustInTime {
+  create(
+    identity: {
+      tenantId: string;
+      objectId: string;
+      name: string | null;
+      email: string | null;
+      emailDomainVerified: boolean;
+    },
+    integrationId: string,
+    claim: string,
+  ): Promise<SignInUser | undefined>;
+}
+
 export interface SignInSettings {
   allowOAuthPasswords: boolean;
   sessionLifetimeMinutes: number;

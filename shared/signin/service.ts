@@ -24,6 +24,7 @@ import { IntegrationAccess } from './integration-access.ts';
 import { PasswordSignIn } from './password-signin.ts';
 import type {
   IntegrationSource,
+  JustInTime,
   PasswordVerifier,
   SettingsReader,
   SignInSettings,
@@ -62,6 +63,8 @@ export interface SignInDeps {
   entraClients: EntraClientCache;
   /** Resolves a tenant domain name to its GUID (one discovery call per tenant per instance). */
   resolveTenantId?: TenantResolver;
+  /** Just-in-time creation of unknown users, for integrations that turn it on. */
+  jit?: JustInTime;
 }
 
 export class SignInService {
@@ -109,7 +112,7 @@ export class SignInService {
       }),
       idTokens: d.idTokens,
       tenantIds: new TenantIds(d.config, d.resolveTenantId),
-      accounts: new AccountMatcher(d.users),
+      accounts: new AccountMatcher(d.users, d.jit),
       completion,
     });
     this.passwordSignIns = new PasswordSignIn({

@@ -88,6 +88,11 @@ export class UserStore {
     return this.ids.newId(username);
   }
 
+  /** A rename: the id index row names `to` from now on (`from` is for the reader of the diff). */
+  moveId(id: string, _from: string, to: string): Promise<void> {
+    return this.ids.move(id, to);
+  }
+
   releaseId(id: string, username: string): Promise<void> {
     return this.ids.release(id, username);
   }

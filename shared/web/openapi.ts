@@ -16,6 +16,7 @@ import {
   patchIntegrationSchema,
   rotateSecretSchema,
 } from '../integrations/schemas.ts';
+import { enableProvisioningSchema, patchProvisioningSchema } from '../provisioning/schemas.ts';
 import { settingsPatchSchema, settingsSchema } from '../settings/service.ts';
 import {
   createUserSchema,
@@ -44,6 +45,39 @@ const problemSchema = z
   })
   .meta({ id: 'Problem' });
 
+const provisioningStateSchema = z
+  .object({
+    enabled: z.boolean(),
+    tenantUrl: z
+      .string()
+      .meta({ description: 'Paste into Entra → Provisioning → Admin credentials → Tenant URL' }),
+    tenantId: z.string().nullable().meta({ description: 'The Entra tenant provisioned users are bound in' }),
+    lastRequestAt: z.string().nullable(),
+    lastOutcome: z
+      .string()
+      .nullable()
+      .meta({ description: '`200`, `201`, `204`, or a status and SCIM error type (`409 uniqueness`)' }),
+  })
+  .meta({ id: 'ProvisioningState' });
+
+/** What every Integration shows of provisioning from Entra (SCIM). */
+const provisioningViewShape = {
+  provisioning: provisioningStateSchema.nullable(),
+  groupRoles: z.record(z.string(), z.string()).meta({
+    description: 'Entra group (object id or displayName) → broker role given to its provisioned members',
+  }),
+  jitProvisioning: z.boolean(),
+};
+
+const provisioningSecretSchema = z
+  .object({
+    tenantUrl: z.string(),
+    secretToken: z
+      .string()
+      .meta({ description: 'Shown only in this answer; paste into Entra → Secret Token' }),
+    ...provisioningViewShape,
+  })
+  .meta({ id: 'ProvisioningSecret' });
 const clientSecretInfoSchema = z.object({
   set: z.literal(true),
   version: z.string(),
@@ -102,6 +136,7 @@ const integrationSchema = z
     createdAt: z.string(),
     updatedAt: z.string(),
     etag: z.string(),
+    ...provisioningViewShape,
   })
   .meta({ id: 'Integration' });
 
@@ -231,6 +266,41 @@ const ops: Op[] = [
     params: ['id'],
     ifMatch: true,
     ok: { status: 200, schema: integrationSchema, description: 'Deactivated' },
+  },
+  // Provisioning from Entra (SCIM 2.0) per integration
+  {
+    method: 'post',
+    path: '/integrations/{id}/provisioning',
+    tag: 'integrations',
+    summary: 'Turn provisioning on: the Tenant URL and Secret Token to paste into Entra (token shown once)',
+    params: ['id'],
+    body: enableProvisioningSchema,
+    ok: { status: 201, schema: provisioningSecretSchema, description: 'On; `secretToken` is shown only now' },
+  },
+  {
+    method: 'patch',
+    path: '/integrations/{id}/provisioning',
+    tag: 'integrations',
+    summary: 'Change the tenant, groupRoles or just-in-time creation',
+    params: ['id'],
+    body: patchProvisioningSchema,
+    ok: { status: 200, schema: z.object(provisioningViewShape), description: 'Changed' },
+  },
+  {
+    method: 'delete',
+    path: '/integrations/{id}/provisioning',
+    tag: 'integrations',
+    summary: 'Turn provisioning off: the token stops working at once',
+    params: ['id'],
+    ok: { status: 204, description: 'Off' },
+  },
+  {
+    method: 'post',
+    path: '/integrations/{id}/provisioning/token',
+    tag: 'integrations',
+    summary: 'Rotate the provisioning token: the old one stops at once, the new one is shown once',
+    params: ['id'],
+    ok: { status: 200, schema: provisioningSecretSchema, description: 'Rotated' },
   },
   // Applications: apps signing in through the broker as OpenID Provider
   {

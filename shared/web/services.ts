@@ -21,6 +21,7 @@ import { Throttle } from '../limits/throttle.ts';
 import { OidcService } from '../oidc/service.ts';
 import { HealthService } from '../ops/health.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../passwords/index.ts';
+import { ProvisioningService } from '../provisioning/service.ts';
 import { createAzureCredential, createSecretClient } from '../secrets/client.ts';
 import { createKeyClient, VaultKeys } from '../secrets/keys.ts';
 import { SessionKeyService } from '../sessions/keys.ts';
@@ -77,6 +78,8 @@ export interface Services {
   sealKeys: SealKeyService;
   /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
   oidc: OidcService;
+  /** Provisioning from Entra: settings per integration and the SCIM service. */
+  provisioning: ProvisioningService;
   /** Client assertions of integrations without a client secret (what they signed is counted). */
   assertions: IntegrationAssertions;
   /** Key Vault keys of certificate credentials. */
@@ -181,7 +184,17 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const throttle = o.throttle ?? new Throttle(tables.throttle, clock);
   const slots = o.slots ?? new SlotLimiter(tables.throttle, clock);
   const sealKeys = new SealKeyService(secrets, clock, log);
+  const provisioning = new ProvisioningService({
+    table: tables.provisioning,
+    users,
+    integrations,
+    throttle,
+    audit,
+    clock,
+    publicBaseUrl: config.BROKER_PUBLIC_BASE_URL,
+  });
   const signIn = new SignInService({
+    jit: provisioning.jit,
     config,
     clock,
     log,
@@ -235,6 +248,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     noise: auditNoise,
   });
   return {
+    provisioning,
     oidc,
     assertions,
     vaultKeys,

@@ -26,6 +26,7 @@ const LAYERS: Record<string, number> = {
   ops: 2,
   passwords: 2,
   scim: 2,
+  provisioning: 2,
   storage: 3,
   secrets: 3,
   entra: 3,

@@ -15,6 +15,7 @@ import type { CredentialKind, FederatedValues, Integration } from '../types.ts';
 import { actionButton, confirmButton, copyBox, liveRegion, onSubmit } from '../widgets.ts';
 import { credentialCard, KIND_NAMES, kindField, toggleSecretFields } from './integration-credential.ts';
 import { changes, integrationFields, readForm, secretHint } from './integration-form.ts';
+import { provisioningPanel } from './integration-provisioning.ts';
 import { expiry, lastTest, statusBadge } from './integration-status.ts';
 
 /** Where an activation failure belongs in the form. */
@@ -410,6 +411,7 @@ export async function integrationPage(id: string): Promise<void> {
     ),
     summary,
     h('div', { class: 'card' }, form),
+    cur ? provisioningPanel(cur) : null,
     credentials,
   );
 }

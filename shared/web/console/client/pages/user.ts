@@ -11,6 +11,7 @@ import { consoleUrl, ME, show } from '../page.ts';
 import type { User, VerifyType } from '../types.ts';
 import { confirmButton, liveRegion, onSubmit, section, submitRow } from '../widgets.ts';
 import { matchRule, verifyTypeField } from './match-rule.ts';
+import { provisionedNote } from './user-provisioning.ts';
 import { integrationChoices, verifyTypeOptions } from './users.ts';
 
 /** A Verify type as its select value: `password` or the integration's id. */
@@ -133,6 +134,7 @@ export async function userPage(username: string): Promise<void> {
   show(
     `User: ${user.username}`,
     h('p', {}, h('a', { href: consoleUrl('users') }, '← All users')),
+    provisionedNote(user),
     h('div', { class: 'card' }, form),
     section(
       'binding-h',
