@@ -14,6 +14,7 @@ import {
   type EntraStandIn,
   startEntraStandIn,
 } from '../../scripts/standins/entra.ts';
+import { type KeyVaultStandIn, startKeyVaultStandIn } from '../../scripts/standins/keyvault.ts';
 import { fromPem } from '../../shared/entra/x509.ts';
 import { createKeyClient } from '../../shared/secrets/keys.ts';
 import { BrokerBrowser, createUser, demoAccount } from '../helpers/signin.ts';
@@ -115,6 +116,15 @@ async function signIn(app: TestApp, integrationId: string, name: string) {
   return { callback, session: await b.session() };
 }
 
+// This file rotates the OP's signing keys: a vault of its own keeps that from other files' apps.
+let vault: KeyVaultStandIn;
+beforeAll(async () => {
+  vault = await startKeyVaultStandIn();
+});
+afterAll(async () => {
+  await vault?.close();
+});
+
 describe('federated credential and managed identity (stand-in refuses a replayed jti)', () => {
   let standIn: EntraStandIn;
   let app: TestApp;
@@ -127,6 +137,7 @@ describe('federated credential and managed identity (stand-in refuses a replayed
     app = await startTestApp({
       env: {
         BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: standIn.host,
+        BROKER_KEY_VAULT_URI: vault.url,
         AZURE_CLIENT_ID: DEMO_MANAGED_IDENTITY.clientId,
       },
     });
@@ -331,7 +342,9 @@ describe('federated credential and managed identity (stand-in refuses a replayed
   });
 
   it('npm start seeds a demo integration with a federated credential, registered in Entra through Graph', async () => {
-    const demo = await startTestApp({ env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: standIn.host } });
+    const demo = await startTestApp({
+      env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: standIn.host, BROKER_KEY_VAULT_URI: vault.url },
+    });
     try {
       const seed = await seedDemo(
         demo.services,
@@ -426,7 +439,9 @@ describe('certificate credential (stand-in takes an assertion again until it exp
 
   beforeAll(async () => {
     standIn = await startEntraStandIn({ tenants: [tenantWithApps()], refuseReplayedAssertions: false });
-    app = await startTestApp({ env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: standIn.host } });
+    app = await startTestApp({
+      env: { BROKER_ENTRA_PUBLIC_AUTHORITY_HOST: standIn.host, BROKER_KEY_VAULT_URI: vault.url },
+    });
   });
   afterAll(async () => {
     await app?.close();
