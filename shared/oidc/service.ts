@@ -12,16 +12,18 @@ import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
-import { endBrokerSession } from './broker-session.ts';
+import { brokerSession, brokerSessionToken, endBrokerSession } from './broker-session.ts';
 import { providerHooks } from './hooks.ts';
 import { KEY_REFRESH_MS, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
 import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
 import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
+import { postedAuthorizationAsGet } from './post-authorization.ts';
 import { prefetchResume, prefetchSessionUser, prefetchTokenGrant } from './prefetch.ts';
 import { createProvider, INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import { attachState, type OidcAnswer, type OidcRequest, type RequestState } from './request.ts';
+import { interactionPolicy } from './sso.ts';
 import { OidcTableStore, withRequestMemo } from './store.ts';
 
 export interface OidcServiceDeps {
@@ -95,6 +97,15 @@ export class OidcService {
           record: this.record,
           log: this.d.log,
         });
+        hooks.policy = (lib) =>
+          interactionPolicy(lib, {
+            clock: this.d.clock,
+            store: this.store,
+            accounts: this.accounts,
+            applications: this.d.applications,
+            sessionService: this.d.sessionService,
+            record: this.record,
+          });
         const mod = await createProvider(this.issuer, material, this.store, hooks);
         this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
         return { ...mod, handler: mod.provider.callback() };
@@ -129,12 +140,21 @@ export class OidcService {
     const { handler } = await this.provider();
     prefetchResume(this.store, path);
     prefetchSessionUser(this.accounts, rc.headers, path);
-    const body = await rc.body();
-    prefetchTokenGrant(this.store, rc, path, body);
-    const state: RequestState = { rc, pending: [] };
-    const answer = await exchange(handler, rc, body, this.target, (req) => attachState(req, state));
+    const received = await rc.body();
+    const posted = postedAuthorizationAsGet(rc, path, received);
+    const request = posted ?? rc;
+    const body = posted ? Buffer.alloc(0) : received;
+    prefetchTokenGrant(this.store, request, path, body);
+    const state: RequestState = { rc: request, pending: [] };
+    // An authorization may be answered from the broker session (sso.ts): read it meanwhile.
+    if (path === 'auth' && request.method === 'GET' && brokerSessionToken(request.headers)) {
+      state.brokerSession = brokerSession(this.d.sessionService, request.headers);
+      state.brokerSession.catch(() => {}); // awaited by the policy, when the request gets that far
+    }
+    const answer = await exchange(handler, request, body, this.target, (req) => attachState(req, state));
     // The audit events the request recorded and its held OidcStore writes, together.
     await Promise.all([Promise.allSettled(state.pending), this.store.applyHeld()]);
+    if (state.cookies?.length) answer.cookies = [...(answer.cookies ?? []), ...state.cookies];
     // RP-initiated logout ended the OP session: the broker session ends too.
     if (state.endSession)
       answer.cookies = [...(answer.cookies ?? []), await endBrokerSession(this.d.sessionService, rc.headers)];

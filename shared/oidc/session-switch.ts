@@ -1,0 +1,91 @@
+/**
+ * What a new broker session means for the grants an OP session already holds (docs/security.md OP11).
+ * A sign-in in a browser that already has an OP session either re-authenticates the same user
+ * (`prompt=login`, `max_age`, or a new sign-in on the broker's page) or replaces the user:
+ *
+ * - the same user: each grant still bound to a live earlier broker session of that user is bound to
+ *   the new one, so the other applications stay signed in (and end with the session the browser now
+ *   holds). A grant whose session already ended stays ended: a sign-out is never undone.
+ * - another user: the previous user's broker sessions in this browser end (and with them their
+ *   grants), and the OP session forgets them.
+ *
+ * The OP session notes, per application, which broker session its grant is bound to (`broker`), so
+ * the usual case (nothing changed) costs no read; a grant without that note is looked up.
+ */
+import type { ActiveSession, SessionService } from '../sessions/service.ts';
+import { GRANT_SESSION_MODEL, saveGrantSession } from './grant-session.ts';
+import type { OidcTableStore } from './store.ts';
+
+/** A broker session as a grant is bound to it (the GrantSession row's shape). */
+export interface Binding {
+  u: string;
+  s: string;
+}
+
+/** What the OP session records per application (oidc-provider's `authorizations`, plus `broker`). */
+export interface OpSessionLike {
+  accountId?: string;
+  authorizations?: Record<string, { grantId?: string; broker?: Binding } | undefined>;
+}
+
+export interface SwitchDeps {
+  store: OidcTableStore;
+  sessions: Pick<SessionService, 'isLive' | 'revoke'>;
+}
+
+export const bindingOf = (session: Pick<ActiveSession, 'username' | 'sessionId'>): Binding => ({
+  u: session.username,
+  s: session.sessionId,
+});
+
+const isBinding = (b: unknown): b is Binding =>
+  !!b && typeof (b as Binding).u === 'string' && typeof (b as Binding).s === 'string';
+
+/** Notes in the OP session which broker session an application's grant is bound to. */
+export function noteBinding(op: OpSessionLike, clientId: string, binding: Binding): void {
+  const auth = op.authorizations?.[clientId];
+  if (auth) auth.broker = binding;
+}
+
+/**
+ * Carries an OP session's grants over to `current` (the broker session now signed in) for user
+ * `userId`. Returns true when the OP session belonged to another user (the caller starts it afresh).
+ */
+export async function carryOver(
+  d: SwitchDeps,
+  op: OpSessionLike | undefined,
+  current: ActiveSession,
+  userId: string,
+): Promise<boolean> {
+  const switched = !!op?.accountId && op.accountId !== userId;
+  const entries = Object.values(op?.authorizations ?? {}).filter(
+    (a): a is { grantId: string; broker?: Binding } => typeof a?.grantId === 'string',
+  );
+  if (entries.length === 0) return switched;
+  const adapter = d.store.adapterFor(GRANT_SESSION_MODEL);
+  const bound = await Promise.all(
+    entries.map(async (auth) => ({
+      auth,
+      binding: isBinding(auth.broker) ? auth.broker : ((await adapter.find(auth.grantId)) as unknown),
+    })),
+  );
+  const ended = new Map<string, Binding>();
+  const work: Promise<unknown>[] = [];
+  for (const { auth, binding } of bound) {
+    if (!isBinding(binding) || binding.s === current.sessionId) continue;
+    if (switched || binding.u !== current.username) {
+      ended.set(`${binding.u}\n${binding.s}`, binding);
+      continue;
+    }
+    work.push(
+      d.sessions.isLive(binding.u, binding.s).then(async (live) => {
+        if (!live) return;
+        await saveGrantSession(d.store, auth.grantId, current);
+        auth.broker = bindingOf(current);
+      }),
+    );
+  }
+  for (const b of ended.values()) work.push(d.sessions.revoke({ username: b.u, sessionId: b.s }));
+  await Promise.all(work);
+  return switched;
+}

@@ -1,0 +1,145 @@
+/**
+ * Every kind of application through the broker's OpenID Provider, driven by openid-client: every
+ * way an authorization request arrives behaves the same (GET, form POST, PAR); re-authentication of
+ * the same user keeps the session's other grants (OP11); prompt=none answers from the broker session
+ * without a page (OP12).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../shared/core/clock.ts';
+import {
+  authorize,
+  createApplication,
+  oidc,
+  PASSWORD,
+  type RegisteredApp,
+  redeem,
+  tokenRequest,
+} from '../helpers/oidc.ts';
+import { BrokerBrowser, createUser } from '../helpers/signin.ts';
+import { startTestApp, type TestApp } from '../helpers/stack.ts';
+
+describe('OpenID Provider: every kind of application', () => {
+  let app: TestApp;
+  let rpA: RegisteredApp;
+  let rpB: RegisteredApp;
+  // biome-ignore lint/suspicious/noExplicitAny: management API JSON
+  let user: any;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    user = await createUser(app, { username: 'apps-pw', verifyType: 'password', password: PASSWORD });
+    await createUser(app, { username: 'apps-other', verifyType: 'password', password: PASSWORD });
+    rpA = await createApplication(app);
+    rpB = await createApplication(app);
+  }, 60_000);
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  for (const via of ['get', 'post', 'par'] as const) {
+    it(`offline_access gets a refresh token whatever way the request arrives: ${via}`, async () => {
+      const b = new BrokerBrowser(app);
+      const r = await authorize(b, rpA, { via, login: { kind: 'password', username: 'apps-pw' } });
+      expect(r.callbackUrl?.searchParams.get('code'), JSON.stringify(r.hops)).toBeTruthy();
+      const tokens = await redeem(rpA, r);
+      expect(tokens.claims()?.sub).toBe(user.id);
+      expect(tokens.refresh_token).toBeTruthy();
+      expect(tokens.scope?.split(' ')).toContain('offline_access');
+      // A single sign-on the same way gets one too.
+      const sso = await authorize(b, rpA, { via, login: { kind: 'none' } });
+      expect(sso.loginPages).toBe(0);
+      expect((await redeem(rpA, sso)).refresh_token).toBeTruthy();
+    });
+  }
+
+  it('OP11: re-authentication of the same user (prompt=login, max_age) keeps app A signed in and refreshes auth_time', async () => {
+    const b = new BrokerBrowser(app);
+    const a = await redeem(
+      rpA,
+      await authorize(b, rpA, { login: { kind: 'password', username: 'apps-pw' } }),
+    );
+    const first = await oidc.refreshTokenGrant(rpA.config, a.refresh_token as string);
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await authorize(b, rpB, {
+      prompt: 'login',
+      login: { kind: 'password', username: 'apps-pw' },
+    });
+    expect(again.loginPages).toBe(1);
+    const bTokens = await redeem(rpB, again);
+    expect(bTokens.claims()?.auth_time).toBeGreaterThan(a.claims()?.auth_time as number);
+    // App A's refresh token still works, and its session is the same one (same sid).
+    const second = await oidc.refreshTokenGrant(rpA.config, first.refresh_token as string);
+    expect(second.access_token).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 1100));
+    const fresh = await redeem(
+      rpB,
+      await authorize(b, rpB, { maxAge: 0, login: { kind: 'password', username: 'apps-pw' } }),
+    );
+    expect(fresh.claims()?.auth_time).toBeGreaterThan(bTokens.claims()?.auth_time as number);
+    const third = await oidc.refreshTokenGrant(rpA.config, second.refresh_token as string);
+    expect(third.access_token).toBeTruthy();
+    // An SSO for A after the re-authentication carries the new auth_time, and the same sid.
+    const sso = await redeem(rpA, await authorize(b, rpA, { login: { kind: 'none' } }));
+    expect(sso.claims()?.auth_time).toBe(fresh.claims()?.auth_time);
+    expect(sso.claims()?.sid).toBe(a.claims()?.sid);
+  });
+
+  it('OP11: after a re-authentication, app A lives as long as the session the browser now holds (not the replaced one)', async () => {
+    const clock = manualClock();
+    const timed = await startTestApp({ clock });
+    try {
+      await createUser(timed, { username: 'apps-idle', verifyType: 'password', password: PASSWORD });
+      const a = await createApplication(timed);
+      const bApp = await createApplication(timed);
+      const b = new BrokerBrowser(timed);
+      const tokens = await redeem(
+        a,
+        await authorize(b, a, { login: { kind: 'password', username: 'apps-idle' } }),
+      );
+      clock.advance(1000);
+      await redeem(
+        bApp,
+        await authorize(b, bApp, { prompt: 'login', login: { kind: 'password', username: 'apps-idle' } }),
+      );
+      // The browser keeps using its session (app B signs in again every 20 minutes): it never idles.
+      clock.advance(20 * 60_000);
+      await redeem(bApp, await authorize(b, bApp, { login: { kind: 'none' } }));
+      clock.advance(20 * 60_000);
+      const next = await oidc.refreshTokenGrant(a.config, tokens.refresh_token as string);
+      expect(next.access_token).toBeTruthy();
+      // Signing out of the broker ends app A too.
+      const out = await b.post('/api/auth/logout', {});
+      expect(out.status).toBe(303);
+      const auth = { clientId: a.clientId, secret: a.secret as string };
+      const after = await tokenRequest(
+        timed,
+        { grant_type: 'refresh_token', refresh_token: next.refresh_token as string },
+        auth,
+      );
+      expect(after).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    } finally {
+      await timed.close();
+    }
+  });
+
+  it("OP11: a different user replacing the session ends the previous user's grants", async () => {
+    const b = new BrokerBrowser(app);
+    const a = await redeem(
+      rpA,
+      await authorize(b, rpA, { login: { kind: 'password', username: 'apps-pw' } }),
+    );
+    const other = await authorize(b, rpB, {
+      prompt: 'login',
+      login: { kind: 'password', username: 'apps-other' },
+    });
+    // The provider asks the browser to confirm the switch, or answers the new user at once.
+    if (other.callbackUrl) await redeem(rpB, other);
+    const auth = { clientId: rpA.clientId, secret: rpA.secret as string };
+    const refresh = await tokenRequest(
+      app,
+      { grant_type: 'refresh_token', refresh_token: a.refresh_token as string },
+      auth,
+    );
+    expect(refresh).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+});
