@@ -142,4 +142,103 @@ describe('OpenID Provider: every kind of application', () => {
     );
     expect(refresh).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   });
+
+  describe('OP12: prompt=none answers from the broker session, never with a page', () => {
+    it('with a broker session: a code at once, no page, audited as a silent sign-in', async () => {
+      const b = new BrokerBrowser(app);
+      await redeem(rpA, await authorize(b, rpA, { login: { kind: 'password', username: 'apps-pw' } }));
+      const silent = await authorize(b, rpB, { prompt: 'none', login: { kind: 'none' } });
+      expect(silent.loginPages).toBe(0);
+      expect(silent.hops).toHaveLength(1);
+      expect(silent.callbackUrl?.searchParams.get('state')).toBe(silent.state);
+      const tokens = await redeem(rpB, silent);
+      expect(tokens.claims()?.sub).toBe(user.id);
+      expect(tokens.refresh_token).toBeTruthy();
+      const audit = await app.services.auditQuery.list({ type: 'oidc.signin.silent' });
+      expect(audit.items.some((e) => e.target === `application:${rpB.clientId}`)).toBe(true);
+    });
+
+    it('without a session (a cross-site frame sends no cookie): login_required at the app, no page, no cookie', async () => {
+      const b = new BrokerBrowser(app);
+      const r = await authorize(b, rpA, { prompt: 'none', login: { kind: 'none' } });
+      expect(r.hops).toHaveLength(1);
+      expect(r.hops[0]?.status).toBe(303);
+      expect(r.hops[0]?.setCookies).toEqual([]);
+      expect(r.callbackUrl?.searchParams.get('error')).toBe('login_required');
+      expect(r.callbackUrl?.searchParams.get('state')).toBe(r.state);
+      expect(r.callbackUrl?.searchParams.get('code')).toBeNull();
+    });
+
+    it('too old for max_age, or a user without the role the app requires: login_required / access_denied at the app', async () => {
+      const b = new BrokerBrowser(app);
+      await redeem(rpA, await authorize(b, rpA, { login: { kind: 'password', username: 'apps-pw' } }));
+      await new Promise((r) => setTimeout(r, 1100));
+      const old = await authorize(b, rpA, { prompt: 'none', maxAge: 1, login: { kind: 'none' } });
+      expect(old.callbackUrl?.searchParams.get('error')).toBe('login_required');
+      const staffOnly = await createApplication(app, { allowedRoles: ['staff'] });
+      const denied = await authorize(b, staffOnly, { prompt: 'none', login: { kind: 'none' } });
+      expect(denied.hops).toHaveLength(1);
+      expect(denied.callbackUrl?.searchParams.get('error')).toBe('access_denied');
+      // prompt=login with prompt=none is refused by the library (none must be alone): at the app too.
+      const both = await authorize(b, rpA, { prompt: 'none login', login: { kind: 'none' } });
+      expect(both.callbackUrl?.searchParams.get('error')).toBe('invalid_request');
+    });
+
+    it("a redirect URI that is not registered: the broker's error page, never a redirect", async () => {
+      const b = new BrokerBrowser(app);
+      const r = await authorize(b, rpA, {
+        prompt: 'none',
+        redirectUri: 'http://127.0.0.1:8400/elsewhere',
+        login: { kind: 'none' },
+      });
+      expect(r.callbackUrl).toBeUndefined();
+      expect(r.last.status).toBe(400);
+      expect(r.last.headers.get('location')).toBeNull();
+    });
+  });
+
+  describe('public clients (SPAs): rotating refresh tokens, bounded by the session', () => {
+    it('a public client with PKCE gets a refresh token that rotates; reusing an old one revokes the grant', async () => {
+      const spa = await createApplication(app, { type: 'public' });
+      expect(spa.secret).toBeUndefined();
+      const b = new BrokerBrowser(app);
+      const tokens = await redeem(
+        spa,
+        await authorize(b, spa, { login: { kind: 'password', username: 'apps-pw' } }),
+      );
+      expect(tokens.refresh_token).toBeTruthy();
+      const next = await oidc.refreshTokenGrant(spa.config, tokens.refresh_token as string);
+      expect(next.refresh_token).not.toBe(tokens.refresh_token);
+      const form = (rt: string) => ({
+        grant_type: 'refresh_token',
+        refresh_token: rt,
+        client_id: spa.clientId,
+      });
+      expect(await tokenRequest(app, form(tokens.refresh_token as string))).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_grant' },
+      });
+      expect(await tokenRequest(app, form(next.refresh_token as string))).toMatchObject({
+        status: 400,
+        body: { error: 'invalid_grant' },
+      });
+    });
+
+    it("a public client's refresh token ends with the broker session it was made in", async () => {
+      const spa = await createApplication(app, { type: 'public' });
+      const b = new BrokerBrowser(app);
+      const tokens = await redeem(
+        spa,
+        await authorize(b, spa, { login: { kind: 'password', username: 'apps-pw' } }),
+      );
+      const next = await oidc.refreshTokenGrant(spa.config, tokens.refresh_token as string);
+      expect((await b.post('/api/auth/logout', {})).status).toBe(303);
+      const after = await tokenRequest(app, {
+        grant_type: 'refresh_token',
+        refresh_token: next.refresh_token as string,
+        client_id: spa.clientId,
+      });
+      expect(after).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    });
+  });
 });
