@@ -1,5 +1,5 @@
 metadata name = 'Identity broker'
-metadata description = 'Provisions the identity broker: a Flex Consumption Function App running as a user-assigned identity, its storage (tables and deployment), Key Vault, Log Analytics and Application Insights. No keys anywhere: every connection uses Entra ID.'
+metadata description = 'Provisions the identity broker: a Flex Consumption Function App running as a user-assigned identity, its storage (tables and deployment), Key Vault, Log Analytics and Application Insights with diagnostic settings, alerts, an availability test and a workbook; optional private networking. No keys anywhere: every connection uses Entra ID.'
 
 targetScope = 'subscription'
 
@@ -17,16 +17,11 @@ param environmentName string
 })
 param location string
 
-@description('Optional. Object ID of the deploying user (azd: AZURE_PRINCIPAL_ID). When set, it gets Storage Table Data Contributor and Key Vault Secrets Officer, so `npm run bootstrap-admin` can write the first admin token. Empty grants nothing.')
-param principalId string = ''
+@description('Optional. Object ID of the deployer (the signed-in user, or the pipeline\'s service principal); default: whoever runs the deployment. Gets Storage Table Data Contributor while grantDeployerTableAccess is true, so `npm run bootstrap-admin` can write the first admin token. Empty grants nothing.')
+param principalId string = deployer().objectId
 
-@description('Optional. Principal type of principalId.')
-@allowed([
-  'User'
-  'Group'
-  'ServicePrincipal'
-])
-param principalType string = 'User'
+@description('Optional. Grant principalId Storage Table Data Contributor on the storage account (bootstrap-admin, tables:import). Set false once bootstrapped; the assignment itself is then deleted by hand (docs/deploy.md).')
+param grantDeployerTableAccess bool = true
 
 @description('Optional. Name of the resource group; default rg-<environmentName>.')
 param resourceGroupName string = ''
@@ -49,12 +44,39 @@ param maximumInstanceCount int = 100
 @maxValue(90)
 param keyVaultSoftDeleteRetentionInDays int = 90
 
-@description('Optional. Whether the Key Vault accepts traffic from public networks. "Disabled" needs a private endpoint the app can reach (not provisioned here).')
+@description('Optional. Redundancy of the storage account that holds every table. ZRS survives the loss of a zone; GZRS / RAGZRS also the loss of the region. LRS only for throwaway environments.')
 @allowed([
-  'Enabled'
-  'Disabled'
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+  'Standard_RAGRS'
+  'Standard_RAGZRS'
 ])
-param keyVaultPublicNetworkAccess string = 'Enabled'
+param storageSkuName string = 'Standard_ZRS'
+
+@description('Optional. CanNotDelete locks on the storage account and the Key Vault (azd down and resource group deletion fail until they are removed). false for throwaway environments.')
+param enableDeleteLocks bool = true
+
+@description('Optional. Instances of the HTTP functions kept warm at all times (billed while idle); 0 lets the app scale to zero and pay a cold start on the first request after a quiet period.')
+@minValue(0)
+@maxValue(100)
+param alwaysReadyInstanceCount int = 1
+
+@description('Optional. Spread the Flex Consumption plan over availability zones (the region must offer it; use ZRS or GZRS storage with it).')
+param zoneRedundant bool = false
+
+@description('Optional. Custom host name of the broker (e.g. login.example.com). BROKER_PUBLIC_BASE_URL, the OpenID issuer and every redirect URI derive from it; bind the domain and its certificate as docs/deploy.md describes. Empty uses the default azurewebsites.net host.')
+param customDomain string = ''
+
+@description('Optional. Private networking: VNet integration of the app and private endpoints for storage (blob, queue, table) and Key Vault; both then refuse public traffic except allowedIpAddresses.')
+param vnetEnabled bool = false
+
+@description('Optional. With vnetEnabled: public IP addresses or CIDR ranges still let through to storage and Key Vault (operators running bootstrap-admin or the table export).')
+param allowedIpAddresses string[] = []
+
+@description('Optional. Email address the alerts go to (the action group); empty creates the action group without a receiver.')
+param alertEmail string = ''
 
 @description('Optional. Product name shown on the sign-in pages (BROKER_PRODUCT_NAME).')
 @minLength(1)
@@ -75,6 +97,11 @@ var keyVaultName = '${abbrs.keyVaultVaults}${resourceToken}'
 var logAnalyticsName = '${abbrs.operationalInsightsWorkspaces}${resourceToken}'
 var applicationInsightsName = '${abbrs.insightsComponents}${resourceToken}'
 var appServicePlanName = '${abbrs.webServerFarms}${resourceToken}'
+var virtualNetworkName = '${abbrs.networkVirtualNetworks}${resourceToken}'
+// With private networking, storage and Key Vault take public traffic only from the listed addresses.
+var publicNetworkAccess = vnetEnabled && empty(allowedIpAddresses) ? 'Disabled' : 'Enabled'
+var networkDefaultAction = vnetEnabled ? 'Deny' : 'Allow'
+var operatorAddresses = vnetEnabled ? allowedIpAddresses : []
 
 @description('The URL without its trailing slash (the broker\'s settings are written without one).')
 func withoutTrailingSlash(url string) string => endsWith(url, '/') ? substring(url, 0, max(length(url) - 1, 0)) : url
@@ -102,6 +129,12 @@ module storage 'core/storage/storage-account.bicep' = {
     name: storageAccountName
     location: location
     tags: tags
+    skuName: storageSkuName
+    lock: enableDeleteLocks
+    logAnalyticsName: logAnalyticsName
+    publicNetworkAccess: publicNetworkAccess
+    networkDefaultAction: networkDefaultAction
+    allowedIpAddresses: operatorAddresses
     containerNames: [
       deploymentContainerName
     ]
@@ -120,6 +153,9 @@ module storage 'core/storage/storage-account.bicep' = {
       'OidcStore'
     ]
   }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 module keyVault 'core/security/key-vault.bicep' = {
@@ -130,8 +166,15 @@ module keyVault 'core/security/key-vault.bicep' = {
     location: location
     tags: tags
     softDeleteRetentionInDays: keyVaultSoftDeleteRetentionInDays
-    publicNetworkAccess: keyVaultPublicNetworkAccess
+    publicNetworkAccess: publicNetworkAccess
+    networkDefaultAction: networkDefaultAction
+    allowedIpAddresses: operatorAddresses
+    lock: enableDeleteLocks
+    logAnalyticsName: logAnalyticsName
   }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 module monitoring 'core/monitor/monitoring.bicep' = {
@@ -152,7 +195,30 @@ module plan 'core/host/flex-consumption-plan.bicep' = {
     name: appServicePlanName
     location: location
     tags: tags
+    zoneRedundant: zoneRedundant
+    logAnalyticsName: logAnalyticsName
   }
+  dependsOn: [
+    monitoring
+  ]
+}
+
+module network 'core/network/private-network.bicep' = if (vnetEnabled) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: virtualNetworkName
+    location: location
+    tags: tags
+    storageAccountName: storageAccountName
+    keyVaultName: keyVaultName
+    logAnalyticsName: logAnalyticsName
+  }
+  dependsOn: [
+    storage
+    keyVault
+    monitoring
+  ]
 }
 
 module rbac 'app/rbac.bicep' = {
@@ -167,8 +233,7 @@ module rbac 'app/rbac.bicep' = {
     // identity exists, which is the only thing this suppression accepts.
     #disable-next-line what-if-short-circuiting
     identityPrincipalId: identity.outputs.principalId
-    userPrincipalId: principalId
-    userPrincipalType: principalType
+    userPrincipalId: grantDeployerTableAccess ? principalId : ''
   }
   dependsOn: [
     storage
@@ -192,12 +257,53 @@ module api 'app/api.bicep' = {
     keyVaultName: keyVaultName
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    alwaysReadyInstanceCount: alwaysReadyInstanceCount
     productName: productName
+    customDomain: customDomain
+    logAnalyticsName: logAnalyticsName
+    // The subnet's ID is known before the network exists (What-If can predict it).
+    virtualNetworkSubnetId: vnetEnabled
+      ? resourceId(subscription().subscriptionId, rg.name, 'Microsoft.Network/virtualNetworks/subnets', virtualNetworkName, 'app')
+      : ''
   }
-  // The app starts with its identity: give it its roles before it first runs.
+  // The app starts with its identity: give it its roles (and its network) before it first runs.
   dependsOn: [
     identity
     rbac
+    network
+  ]
+}
+
+module alerts 'core/monitor/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    namePrefix: 'broker-${resourceToken}'
+    applicationInsightsName: applicationInsightsName
+    keyVaultName: keyVaultName
+    baseUrl: api.outputs.baseUrl
+    alertEmails: empty(alertEmail) ? [] : [
+      alertEmail
+    ]
+  }
+  dependsOn: [
+    monitoring
+    keyVault
+  ]
+}
+
+module workbook 'core/monitor/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsName: applicationInsightsName
+  }
+  dependsOn: [
+    monitoring
   ]
 }
 
@@ -230,6 +336,18 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 
 @description('Public base URL of the broker (its BROKER_PUBLIC_BASE_URL).')
 output BROKER_PUBLIC_BASE_URL string = api.outputs.baseUrl
+
+@description('Issuer of the broker as OpenID Provider (its discovery document is <issuer>/.well-known/openid-configuration).')
+output BROKER_OIDC_ISSUER string = '${api.outputs.baseUrl}/api/oidc'
+
+@description('Default host name of the Function App: the CNAME target of customDomain.')
+output AZURE_FUNCTION_APP_DEFAULT_HOST_NAME string = api.outputs.defaultHostName
+
+@description('Value of the TXT record asuid.<customDomain> that proves ownership of the custom domain.')
+output BROKER_CUSTOM_DOMAIN_VERIFICATION_ID string = api.outputs.customDomainVerificationId
+
+@description('Name of the Log Analytics workspace (diagnostic settings, alerts, workbook).')
+output AZURE_LOG_ANALYTICS_NAME string = logAnalyticsName
 
 @description('Redirect URI to register on each Entra app registration (platform "Web").')
 output BROKER_CALLBACK_URL string = '${api.outputs.baseUrl}/api/auth/callback'

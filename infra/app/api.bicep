@@ -1,5 +1,5 @@
 metadata name = 'Broker Function App'
-metadata description = 'The broker on Flex Consumption: Node 22, runs as a user-assigned identity, deploys from a blob container with that identity, identity-based connections only.'
+metadata description = 'The broker on Flex Consumption: Node 22, runs as a user-assigned identity, deploys from a blob container with that identity, identity-based connections only, optionally always-ready, VNet-integrated and behind a custom domain; its logs go to Log Analytics.'
 
 @description('Required. Name of the Function App (also its default host name label).')
 param name string
@@ -41,13 +41,30 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
+@description('Optional. Instances of the HTTP functions kept running at all times (billed while idle): no cold start for the first sign-in after a quiet period. 0 scales to zero.')
+@minValue(0)
+@maxValue(100)
+param alwaysReadyInstanceCount int = 1
+
 @description('Optional. Product name shown on the sign-in pages (BROKER_PRODUCT_NAME).')
 @minLength(1)
 @maxLength(80)
 param productName string = 'Identity Broker'
 
+@description('Optional. Host name users reach the broker at (e.g. login.example.com); empty uses the default *.azurewebsites.net host. Every redirect URI and the OpenID issuer derive from it.')
+param customDomain string = ''
+
+@description('Optional. Resource ID of the delegated subnet for VNet integration (outbound traffic to storage and Key Vault over private endpoints); empty for none.')
+param virtualNetworkSubnetId string = ''
+
+@description('Required. Name of the Log Analytics workspace that receives the app\'s logs and metrics.')
+param logAnalyticsName string
+
 @description('The URL without its trailing slash (the broker\'s settings are written without one).')
 func withoutTrailingSlash(url string) string => endsWith(url, '/') ? substring(url, 0, max(length(url) - 1, 0)) : url
+
+// The public base URL: the custom domain when there is one, the default host otherwise.
+var baseUrl = empty(customDomain) ? 'https://${functionApp.properties.defaultHostName}' : 'https://${customDomain}'
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' existing = {
   name: identityName
@@ -65,6 +82,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: logAnalyticsName
+}
+
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
@@ -80,6 +101,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     serverFarmId: appServicePlanId
     httpsOnly: true
     clientCertEnabled: false
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -99,6 +121,14 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        alwaysReady: alwaysReadyInstanceCount > 0
+          ? [
+              {
+                name: 'http'
+                instanceCount: alwaysReadyInstanceCount
+              }
+            ]
+          : []
       }
       runtime: {
         name: 'node'
@@ -122,7 +152,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
       AZURE_CLIENT_ID: identity.properties.clientId
-      BROKER_PUBLIC_BASE_URL: 'https://${functionApp.properties.defaultHostName}'
+      BROKER_PUBLIC_BASE_URL: baseUrl
       BROKER_TABLE_ENDPOINT: withoutTrailingSlash(storage.properties.primaryEndpoints.table)
       BROKER_KEY_VAULT_URI: withoutTrailingSlash(vault.properties.vaultUri)
       BROKER_PRODUCT_NAME: productName
@@ -145,6 +175,27 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+// FunctionAppLogs: every invocation's host and worker log lines, the broker's JSON lines among them.
+resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: functionApp
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
+  }
+}
+
 @description('The resource ID of the Function App.')
 output resourceId string = functionApp.id
 
@@ -152,4 +203,10 @@ output resourceId string = functionApp.id
 output name string = functionApp.name
 
 @description('The public base URL of the broker (BROKER_PUBLIC_BASE_URL), without a trailing slash.')
-output baseUrl string = 'https://${functionApp.properties.defaultHostName}'
+output baseUrl string = baseUrl
+
+@description('The default host name of the Function App (the CNAME target of a custom domain).')
+output defaultHostName string = functionApp.properties.defaultHostName
+
+@description('The ID a custom domain proves ownership with (TXT record asuid.<domain>).')
+output customDomainVerificationId string = functionApp.properties.customDomainVerificationId

@@ -1,5 +1,5 @@
 metadata name = 'Broker role assignments'
-metadata description = 'Least-privilege data-plane roles for the broker\'s identity and, optionally, for the deploying user (bootstrap-admin).'
+metadata description = 'Least-privilege data-plane roles for the broker\'s identity and, optionally, Storage Table Data Contributor for the deployer (what bootstrap-admin needs).'
 
 @description('Required. Name of the storage account (deployment container, AzureWebJobsStorage, broker tables).')
 param storageAccountName string
@@ -15,14 +15,6 @@ param identityPrincipalId string
 
 @description('Optional. Object ID of the deploying user or pipeline; empty grants nothing. Lets `npm run bootstrap-admin` write the first admin token.')
 param userPrincipalId string = ''
-
-@description('Optional. Principal type of userPrincipalId.')
-@allowed([
-  'User'
-  'Group'
-  'ServicePrincipal'
-])
-param userPrincipalType string = 'User'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -59,8 +51,9 @@ resource appTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-// No Storage Queue Data Contributor: the broker has HTTP triggers only, and the host needs queues only for
-// queue/blob triggers and Durable Functions. Add the role (974c5e8b-45b9-4653-ba55-5f855dd0fb88) with one.
+// No Storage Queue Data Contributor: the broker's triggers are HTTP and one timer (maintenance-purge), and
+// the timer keeps its schedule and singleton lock in blobs. The host needs queues only for queue/blob
+// triggers and Durable Functions; add the role (974c5e8b-45b9-4653-ba55-5f855dd0fb88) with one of those.
 
 // Key Vault Secrets Officer: the broker writes integration client secrets and its session signing keys.
 resource appKeyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -84,24 +77,15 @@ resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// The deploying user: Storage Table Data Contributor (bootstrap-admin writes the first admin token).
+// The deployer: Storage Table Data Contributor, all bootstrap-admin needs (it writes an admin token and its
+// audit event). principalType is left out: ARM reads it from the directory, so a user, a group and a
+// pipeline's service principal all work. The assignment outlives the bootstrap: delete it afterwards
+// (docs/deploy.md); with grantDeployerTableAccess=false a later provision does not grant it again.
 resource userTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
   name: guid(storage.id, userPrincipalId, subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'))
   scope: storage
   properties: {
     principalId: userPrincipalId
-    principalType: userPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3')
-  }
-}
-
-// The deploying user: Key Vault Secrets Officer (inspect and recover secrets during bootstrap and rotation).
-resource userKeyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
-  name: guid(vault.id, userPrincipalId, subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'))
-  scope: vault
-  properties: {
-    principalId: userPrincipalId
-    principalType: userPrincipalType
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7')
   }
 }

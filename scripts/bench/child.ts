@@ -1,7 +1,7 @@
 /**
  * The bench runs each app (the broker on the local host, the Auth.js app) in its own Node process so
  * that server CPU (process.cpuUsage) and heap are the app's alone. This module is both sides of that:
- * `spawnApp()` in the bench process, `runAppChild()` in the child (scripts/bench.ts dispatches on
+ * `spawnApp()` in the bench process, `runAppChild()` in the child (scripts/bench/main.ts dispatches on
  * APP_CHILD_FLAG). The child answers `cpu` and `heap` over IPC.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

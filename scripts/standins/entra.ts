@@ -10,17 +10,33 @@
  * Errors at the token endpoint are shaped like Entra's (AADSTS codes, trace and correlation ids).
  * Sign-in: any account name with any non-empty password; no consent step. ID tokens carry
  * `xms_edov: true` except for accounts named `unverified-…`. `rotateKeys()` rolls the signing key over.
+ *
+ * Credentials without a secret: the token endpoint also takes `client_assertion` (federated identity
+ * credentials and certificates, see entra-assertions.ts), registered through Microsoft Graph shapes
+ * on the same host (`/v1.0/applications…`, entra-graph.ts), and the host serves an App Service-style
+ * managed identity endpoint (`/msi/token`, entra-msi.ts).
  */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { calculateJwkThumbprint, importJWK, type JWK, SignJWT } from 'jose';
+import { Readable } from 'node:stream';
+import { calculateJwkThumbprint, importJWK, type JSONWebKeySet, type JWK, SignJWT } from 'jose';
 import { serverCertificate } from './ca.ts';
+import { createAppRegistry, type FederatedCredentialInput } from './entra-apps.ts';
+import { createAssertionVerifier, JWT_BEARER_ASSERTION_TYPE } from './entra-assertions.ts';
+import { createGraph, GRAPH_APPLICATION_ROLE, GRAPH_RESOURCE } from './entra-graph.ts';
+import { createMsiEndpoint, type ManagedIdentitySpec, MSI_PATH } from './entra-msi.ts';
 
 export interface TenantApp {
   clientId: string;
-  clientSecret: string;
+  /** The app's client secret; none for an app that only has certificates or federated credentials. */
+  clientSecret?: string;
+  displayName?: string;
+  /** Holds Graph's `Application.ReadWrite.All` application role (an admin's tooling). */
+  graphAdmin?: boolean;
+  /** Federated identity credentials the app starts with (more are added through Graph). */
+  federatedCredentials?: FederatedCredentialInput[];
   /** The app's only secret has expired: token requests get AADSTS7000222. */
   secretExpired?: boolean;
   /** Exact redirect URIs, or `'*'` for any http://localhost:* / http://127.0.0.1:* URI. */
@@ -32,6 +48,8 @@ export interface TenantSpec {
   /** Verified domain: accounts are `name@domain`, and the tenant may be addressed by it. */
   domain: string;
   apps: TenantApp[];
+  /** Managed identities of this tenant, served by the managed identity endpoint. */
+  managedIdentities?: ManagedIdentitySpec[];
 }
 
 export interface EntraStandInOptions {
@@ -52,6 +70,15 @@ export interface EntraStandInOptions {
    * `--idp-rtt`.
    */
   backChannelDelayMs?: number;
+  /** The secret callers of the managed identity endpoint send as X-IDENTITY-HEADER; random by default. */
+  identityHeader?: string;
+  /** Fetches issuers' discovery documents and JWKS for federated credentials (default: global fetch). */
+  fetchImpl?: typeof fetch;
+  /**
+   * Refuse a client assertion whose `jti` was seen before (default true). Entra does not: it takes
+   * an assertion until it expires; false reproduces that.
+   */
+  refuseReplayedAssertions?: boolean;
 }
 
 export interface EntraStandIn {
@@ -70,6 +97,13 @@ export interface EntraStandIn {
   keyId(): string;
   /** Every request served: path without query (no codes or secrets), status. */
   requests: { method: string; path: string; status: number }[];
+  /** `https://localhost:PORT/{tenantId}/oauth2/v2.0/token`: the audience of certificate assertions. */
+  tokenEndpoint(tenantId: string): string;
+  /** Base of the Microsoft Graph routes: `https://localhost:PORT/v1.0`. */
+  graphBaseUrl: string;
+  /** What App Service puts in IDENTITY_ENDPOINT and IDENTITY_HEADER for the app. */
+  managedIdentityEndpoint: string;
+  identityHeader: string;
 }
 
 export const DEMO_ENTRA = {
@@ -79,6 +113,20 @@ export const DEMO_ENTRA = {
   clientSecret: 'demo~Secret.Value_0123456789abcdef',
   expiredClientId: '8c9d0e1f-2a3b-4c5d-8e6f-7a8b9c0d1e2f',
   expiredClientSecret: 'expired~Secret.Value_fedcba9876543210',
+} as const;
+
+/** The demo tenant's admin tooling: an app holding Graph's Application.ReadWrite.All role. */
+export const DEMO_GRAPH_ADMIN = {
+  clientId: '4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8',
+  clientSecret: 'graph-admin~Secret.Value_13579bdf02468ace',
+} as const;
+
+/** The demo tenant's user-assigned managed identity (the Function App's). */
+export const DEMO_MANAGED_IDENTITY = {
+  clientId: '7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d',
+  objectId: '9f8e7d6c-5b4a-4938-a716-2514f3e2d1c0',
+  resourceId:
+    '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/broker/providers/Microsoft.ManagedIdentity/userAssignedIdentities/broker-identity',
 } as const;
 
 /** The demo tenant: one app registration and one whose secret has expired (values default to DEMO_ENTRA). */
@@ -94,7 +142,15 @@ export function demoTenant(v: { [K in keyof typeof DEMO_ENTRA]: string } = DEMO_
         secretExpired: true,
         redirectUris: ['*'],
       },
+      {
+        clientId: DEMO_GRAPH_ADMIN.clientId,
+        clientSecret: DEMO_GRAPH_ADMIN.clientSecret,
+        displayName: 'Graph admin tooling',
+        graphAdmin: true,
+        redirectUris: [],
+      },
     ],
+    managedIdentities: [{ ...DEMO_MANAGED_IDENTITY }],
   };
 }
 
@@ -276,6 +332,19 @@ function unknownTenant(segment: string): EntraFailure {
   };
 }
 
+function appNotFound(clientId: string, tenant: TenantSpec): EntraFailure {
+  return {
+    status: 400,
+    error: 'unauthorized_client',
+    code: 700016,
+    text:
+      `Application with identifier '${clientId}' was not found in the directory '${tenant.domain}'. ` +
+      'This can happen if the application has not been installed by the administrator of the tenant ' +
+      'or consented to by any user in the tenant. You may have sent your authentication request to ' +
+      'the wrong tenant.',
+  };
+}
+
 /** Maps an oidc-provider token endpoint error to what Entra answers in the same situation. */
 function mapTokenError(
   body: { error?: string; error_description?: string },
@@ -287,18 +356,7 @@ function mapTokenError(
   const description = String(body.error_description ?? '');
   switch (body.error) {
     case 'invalid_client':
-      if (detail === 'client not found') {
-        return {
-          status: 400,
-          error: 'unauthorized_client',
-          code: 700016,
-          text:
-            `Application with identifier '${clientId}' was not found in the directory '${tenant.domain}'. ` +
-            'This can happen if the application has not been installed by the administrator of the tenant ' +
-            'or consented to by any user in the tenant. You may have sent your authentication request to ' +
-            'the wrong tenant.',
-        };
-      }
+      if (detail === 'client not found') return appNotFound(clientId, tenant);
       if (/expired/.test(description) || /expired/.test(detail)) {
         return {
           status: 401,
@@ -507,6 +565,30 @@ async function newSigningKey(): Promise<{
   return { kid, signingJwk, signingKey: await importJWK(signingJwk, 'RS256') };
 }
 
+/**
+ * A copy of `req` whose body is `body`: the token endpoint reads the form itself (client assertions)
+ * before oidc-provider, which then parses the copy as if it came off the wire.
+ */
+function withBody(req: IncomingMessage, body: string): IncomingMessage {
+  const copy = Readable.from([Buffer.from(body, 'utf8')], { objectMode: false });
+  return Object.assign(copy, {
+    method: req.method,
+    url: req.url,
+    httpVersion: req.httpVersion,
+    httpVersionMajor: req.httpVersionMajor,
+    httpVersionMinor: req.httpVersionMinor,
+    headers: { ...req.headers, 'content-length': String(Buffer.byteLength(body)) },
+    rawHeaders: req.rawHeaders,
+    socket: req.socket,
+    connection: req.socket,
+  }) as unknown as IncomingMessage;
+}
+
+function publicJwk(jwk: JWK): JWK {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = jwk;
+  return pub;
+}
+
 /** Paths a server calls (not a browser): discovery documents, signing keys, the token endpoint. */
 function isBackChannel(path: string): boolean {
   return /\/(openid-configuration|keys|token|instance)$/.test(path) || path.includes('/discovery/');
@@ -529,6 +611,25 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
     bySegment.set(t.domain.toLowerCase(), t);
   }
   const firstTenant = tenants[0];
+  const tenantById = new Map(tenants.map((t) => [t.tenantId.toLowerCase(), t]));
+  // Apps without a secret still authenticate to oidc-provider after their assertion passed: with one
+  // nobody else knows.
+  const providerSecret = new Map(
+    tenants.flatMap((t) =>
+      t.apps.map((a) => [a.clientId, a.clientSecret ?? randomBytes(32).toString('base64url')] as const),
+    ),
+  );
+  const registry = createAppRegistry(
+    tenants.flatMap((t) =>
+      t.apps.map((a) => ({
+        tenantId: t.tenantId,
+        clientId: a.clientId,
+        ...(a.displayName ? { displayName: a.displayName } : {}),
+        ...(a.federatedCredentials ? { federatedCredentials: a.federatedCredentials } : {}),
+      })),
+    ),
+  );
+  const identityHeader = opts.identityHeader ?? randomBytes(24).toString('base64url');
 
   const { cert, key } = serverCertificate();
   const server: Server = createServer({ cert, key }, (req, res) => {
@@ -561,6 +662,90 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
   const port = (server.address() as AddressInfo).port;
   const host = opts.publicHost ?? `https://localhost:${port}`;
   const issuerOf = (tenantId: string) => `${host}/${tenantId}/v2.0`;
+  const tokenEndpointOf = (segment: string) => `${host}/${segment}/oauth2/v2.0/token`;
+  const publicJwks = (): JSONWebKeySet => ({ keys: [publicJwk(signingJwk)] });
+  const localIssuerKeys = (issuer: string) =>
+    tenants.some((t) => issuerOf(t.tenantId) === issuer) ? publicJwks() : undefined;
+  const verifier = createAssertionVerifier({
+    now,
+    localIssuerKeys,
+    log,
+    refuseReplayedJti: opts.refuseReplayedAssertions ?? true,
+    ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
+  });
+  const graph = createGraph({
+    registry,
+    tenantKeys: localIssuerKeys,
+    tenantIssuer: (tid) =>
+      tenantById.has(tid.toLowerCase()) ? issuerOf(tenantById.get(tid.toLowerCase())!.tenantId) : undefined,
+    now,
+    readBody: (req) => readBody(req),
+  });
+  const msi = createMsiEndpoint({
+    identityHeader,
+    identities: tenants.flatMap((t) =>
+      (t.managedIdentities ?? []).map((identity) => ({ tenantId: t.tenantId, identity })),
+    ),
+    now,
+    sign: (tenantId, claims, o) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+        .setIssuer(issuerOf(tenantId))
+        .setAudience(o.audience)
+        .setSubject(o.subject)
+        .setIssuedAt(o.iat)
+        .setNotBefore(o.iat - 5 * 60)
+        .setExpirationTime(o.exp)
+        .setJti(randomUUID())
+        .sign(signingKey),
+  });
+
+  /**
+   * Checks a token request's client assertion. On success the form is rewritten to the app's
+   * provider-side secret (oidc-provider then runs the grant); on failure, Entra's answer.
+   */
+  async function authenticateAssertion(
+    form: URLSearchParams,
+    tenant: TenantSpec,
+  ): Promise<EntraFailure | undefined> {
+    const assertion = form.get('client_assertion') ?? '';
+    if (form.get('client_assertion_type') !== JWT_BEARER_ASSERTION_TYPE || !assertion) {
+      return {
+        status: 400,
+        error: 'invalid_request',
+        code: 50027,
+        text:
+          "JWT token is invalid or malformed. [Reason - 'client_assertion_type' must be " +
+          `'${JWT_BEARER_ASSERTION_TYPE}' with a 'client_assertion'.]`,
+      };
+    }
+    let clientId = form.get('client_id') ?? '';
+    if (!clientId) {
+      try {
+        const claims = JSON.parse(Buffer.from(assertion.split('.')[1] ?? '', 'base64url').toString('utf8'));
+        if (typeof claims.iss === 'string' && claims.iss === claims.sub) clientId = claims.iss;
+      } catch {}
+    }
+    const spec = tenant.apps.find((a) => a.clientId === clientId);
+    const app = registry.find(clientId);
+    if (!spec || !app || app.tenantId !== tenant.tenantId) return appNotFound(clientId, tenant);
+    const result = await verifier.verify({
+      tenantId: tenant.tenantId,
+      tokenEndpoints: [
+        tokenEndpointOf(tenant.tenantId),
+        tokenEndpointOf(tenant.domain),
+        `${host}/${tenant.tenantId}/oauth2/token`,
+      ],
+      app,
+      assertion,
+    });
+    if (!result.ok) return result.failure;
+    form.delete('client_assertion');
+    form.delete('client_assertion_type');
+    form.set('client_id', spec.clientId);
+    form.set('client_secret', providerSecret.get(spec.clientId) ?? '');
+    return undefined;
+  }
 
   const mountProviders = () =>
     tenants.forEach((tenant, index) => {
@@ -581,7 +766,7 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
       adapter: createAdapterClass(),
       clients: tenant.apps.map((app) => ({
         client_id: app.clientId,
-        client_secret: app.clientSecret,
+        client_secret: providerSecret.get(app.clientId),
         ...(app.secretExpired ? { client_secret_expires_at: expiredAt } : {}),
         // Redirect URIs are checked by redirectUriAllowed below (wildcards); one placeholder keeps
         // oidc-provider's metadata validation (and pairwise subjects) happy.
@@ -772,13 +957,16 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
         const resource = (defaults[0] ?? '').slice(0, -'/.default'.length);
         const iat = Math.floor(now() / 1000);
         const appObjectId = accountObjectId(tenant.tenantId, `app:${client.clientId}`);
+        const graphAdmin =
+          resource === GRAPH_RESOURCE &&
+          tenant.apps.some((a) => a.clientId === client.clientId && a.graphAdmin);
         const accessToken = await new SignJWT({
           tid: tenant.tenantId,
           oid: appObjectId,
           azp: client.clientId,
           appid: client.clientId,
           idtyp: 'app',
-          roles: [],
+          roles: graphAdmin ? [GRAPH_APPLICATION_ROLE] : [],
           ver: '2.0',
         })
           .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
@@ -803,8 +991,17 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
     return provider;
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse) {
+  async function route(original: IncomingMessage, res: ServerResponse) {
+    let req = original;
     const url = new URL(req.url ?? '/', host);
+    if (url.pathname.startsWith('/v1.0/')) {
+      await graph.handle(req, res, url);
+      return;
+    }
+    if (url.pathname === MSI_PATH) {
+      await msi.handle(req, res, url);
+      return;
+    }
     const [, segment = '', ...restParts] = url.pathname.split('/');
     const rest = `/${restParts.join('/')}`;
     const tenant =
@@ -825,6 +1022,22 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
       return;
     }
     const provider = providerByTenant.get(tenant.tenantId) as OidcProvider;
+
+    if (rest === '/oauth2/v2.0/token' && req.method === 'POST') {
+      const form = new URLSearchParams(await readBody(req));
+      if (form.has('client_assertion') || form.has('client_assertion_type')) {
+        const failure = await authenticateAssertion(form, tenant);
+        if (failure) {
+          sendJson(
+            res,
+            failure.status,
+            entraErrorBody(failure, now(), String(req.headers['client-request-id'] ?? '')),
+          );
+          return;
+        }
+      }
+      req = withBody(req, form.toString());
+    }
 
     const interaction = /^\/interaction\/([A-Za-z0-9_-]+)(\/login)?$/.exec(rest);
     if (interaction) {
@@ -909,6 +1122,10 @@ export async function startEntraStandIn(opts: EntraStandInOptions = {}): Promise
     keyId: () => kid,
     authority: (tenantId) => `${host}/${tenantId}`,
     issuer: issuerOf,
+    tokenEndpoint: tokenEndpointOf,
+    graphBaseUrl: `${host}/v1.0`,
+    managedIdentityEndpoint: `${host}${MSI_PATH}`,
+    identityHeader,
     requests,
     close: () =>
       new Promise<void>((resolve, reject) => {

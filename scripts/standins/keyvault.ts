@@ -1,9 +1,10 @@
 /**
- * Local Azure Key Vault stand-in (secrets only), for dev and tests.
+ * Local Azure Key Vault stand-in (secrets and keys), for dev and tests.
  *
  * Speaks enough of the Key Vault REST API over HTTPS for the real `@azure/keyvault-secrets`
  * SecretClient: the bearer challenge, versions, properties, paging with nextLink, soft delete,
- * recover and purge (optionally refused by purge protection), and Key Vault-shaped errors.
+ * recover and purge (optionally refused by purge protection), and Key Vault-shaped errors; and for
+ * `@azure/keyvault-keys` KeyClient and CryptographyClient: RSA signing keys (keyvault-keys.ts).
  * State is in memory per instance. Tokens are never validated: any non-empty bearer token passes.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -13,6 +14,21 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { serverCertificate } from './ca.ts';
+import {
+  applyAttributes,
+  badParameter,
+  checkName,
+  errorReply,
+  isRecord,
+  KeyVaultError,
+  nowSeconds,
+  page as pageOf,
+  parseAttributes,
+  parseTags,
+  type Reply,
+  type VersionAttributes,
+} from './keyvault-common.ts';
+import { createKeyStore, type StoredKey } from './keyvault-keys.ts';
 
 export interface KeyVaultStandInOptions {
   /** Port to listen on; 0 (the default) picks a free one. */
@@ -65,19 +81,9 @@ export interface KeyVaultStandIn {
 export const KEY_VAULT_STANDIN_TENANT_ID = '8d3b6c1e-2f4a-4b7c-9e5d-0a1b2c3d4e5f';
 
 const MAX_BODY_BYTES = 256 * 1024;
-const MAX_PAGE_SIZE = 25;
-const NAME_PATTERN = /^[0-9a-zA-Z-]{1,127}$/;
 const NOT_FOUND_HELP =
   'If you recently deleted this secret you may be able to recover it using the correct recovery command. ' +
   'For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182';
-
-interface VersionAttributes {
-  enabled: boolean;
-  nbf?: number;
-  exp?: number;
-  created: number;
-  updated: number;
-}
 
 interface SecretVersion {
   version: string;
@@ -94,23 +100,6 @@ interface StoredSecret {
   deleted?: { deletedDate: number; scheduledPurgeDate: number };
 }
 
-interface Reply {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
-class KeyVaultError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly innerCode?: string,
-  ) {
-    super(message);
-  }
-}
-
 const DEFAULT_CODES: Record<number, string> = {
   400: 'BadParameter',
   401: 'Unauthorized',
@@ -125,15 +114,6 @@ const DEFAULT_CODES: Record<number, string> = {
   504: 'GatewayTimeout',
 };
 
-function errorReply(status: number, code: string, message: string, innerCode?: string): Reply {
-  const error: Record<string, unknown> = { code, message };
-  if (innerCode) error.innererror = { code: innerCode };
-  return { status, body: { error } };
-}
-
-const nowSeconds = () => Math.floor(Date.now() / 1000);
-const badParameter = (message: string) => new KeyVaultError(400, 'BadParameter', message);
-
 function secretNotFound(name: string, version?: string): KeyVaultError {
   const id = version ? `${name}/${version}` : name;
   return new KeyVaultError(
@@ -145,60 +125,6 @@ function secretNotFound(name: string, version?: string): KeyVaultError {
 
 function deletedSecretNotFound(name: string): KeyVaultError {
   return new KeyVaultError(404, 'SecretNotFound', `Deleted Secret not found: ${name}`);
-}
-
-function checkName(name: string): string {
-  if (!NAME_PATTERN.test(name)) throw badParameter(`The request URI contains an invalid name: ${name}`);
-  return name;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function parseTags(v: unknown): Record<string, string> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!isRecord(v)) throw badParameter('Property tags must be an object of strings.');
-  const tags: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) {
-    if (typeof val !== 'string') throw badParameter(`Tag ${k} must be a string.`);
-    tags[k] = val;
-  }
-  return tags;
-}
-
-interface AttributeChanges {
-  enabled?: boolean;
-  /** null clears the date. */
-  nbf?: number | null;
-  exp?: number | null;
-}
-
-function parseAttributes(v: unknown): AttributeChanges {
-  if (v === undefined || v === null) return {};
-  if (!isRecord(v)) throw badParameter('Property attributes must be an object.');
-  const out: AttributeChanges = {};
-  if (v.enabled !== undefined && v.enabled !== null) {
-    if (typeof v.enabled !== 'boolean') throw badParameter('Property attributes.enabled must be a boolean.');
-    out.enabled = v.enabled;
-  }
-  for (const key of ['nbf', 'exp'] as const) {
-    const t = v[key];
-    if (t === undefined) continue;
-    if (t !== null && !Number.isInteger(t))
-      throw badParameter(`Property attributes.${key} must be Unix seconds.`);
-    out[key] = t as number | null;
-  }
-  return out;
-}
-
-function applyAttributes(target: VersionAttributes, changes: AttributeChanges): void {
-  if (changes.enabled !== undefined) target.enabled = changes.enabled;
-  for (const key of ['nbf', 'exp'] as const) {
-    const t = changes[key];
-    if (t === null) delete target[key];
-    else if (t !== undefined) target[key] = t;
-  }
 }
 
 /** Reads the body, draining (not storing) anything past the limit. */
@@ -221,15 +147,23 @@ export async function startKeyVaultStandIn(opts: KeyVaultStandInOptions = {}): P
   const customized = retentionDays !== 90 ? 'Customized' : '';
   const recoveryLevel = purgeProtection ? `${customized}Recoverable` : `${customized}Recoverable+Purgeable`;
 
-  const secrets = new Map<string, StoredSecret>(
-    opts.stateFile && existsSync(opts.stateFile)
-      ? (JSON.parse(readFileSync(opts.stateFile, 'utf8')) as [string, StoredSecret][])
-      : [],
-  );
+  // The state file holds `{ secrets, keys }`; a bare array is an older file with secrets only.
+  const saved = (
+    opts.stateFile && existsSync(opts.stateFile) ? JSON.parse(readFileSync(opts.stateFile, 'utf8')) : []
+  ) as [string, StoredSecret][] | { secrets: [string, StoredSecret][]; keys: [string, StoredKey][] };
+  const secrets = new Map<string, StoredSecret>(Array.isArray(saved) ? saved : saved.secrets);
+  const keyStore = createKeyStore({
+    baseUrl: () => baseUrl,
+    recoveryLevel,
+    retentionDays,
+    purgeProtection,
+    initial: Array.isArray(saved) ? [] : saved.keys,
+  });
   const persist = () => {
     if (!opts.stateFile) return;
     mkdirSync(dirname(opts.stateFile), { recursive: true });
-    writeFileSync(`${opts.stateFile}.tmp`, JSON.stringify([...secrets]), { mode: 0o600 });
+    const state = { secrets: [...secrets], keys: keyStore.entries() };
+    writeFileSync(`${opts.stateFile}.tmp`, JSON.stringify(state), { mode: 0o600 });
     renameSync(`${opts.stateFile}.tmp`, opts.stateFile);
   };
   const requests: RecordedRequest[] = [];
@@ -304,44 +238,6 @@ export async function startKeyVaultStandIn(opts: KeyVaultStandInOptions = {}): P
   };
 
   // --- paging -------------------------------------------------------------------------------------
-
-  /** One page of `entries` (already sorted by key), with an absolute nextLink like Key Vault's. */
-  const page = <T>(entries: { key: string; value: T }[], path: string, query: URLSearchParams) => {
-    const rawMax = query.get('maxresults');
-    let max = MAX_PAGE_SIZE;
-    if (rawMax !== null && rawMax !== '') {
-      max = Number(rawMax);
-      if (!Number.isInteger(max) || max < 1 || max > MAX_PAGE_SIZE) {
-        throw badParameter(
-          `Invalid value for maxresults: ${rawMax}. It must be between 1 and ${MAX_PAGE_SIZE}.`,
-        );
-      }
-    }
-    const token = query.get('$skiptoken');
-    let after: string | undefined;
-    if (token) {
-      try {
-        after = String(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')).after);
-      } catch {
-        throw badParameter('Invalid $skiptoken.');
-      }
-    }
-    const rest = after === undefined ? entries : entries.filter((e) => e.key > after);
-    const slice = rest.slice(0, max);
-    let nextLink: string | null = null;
-    if (rest.length > max) {
-      const next = new URLSearchParams({
-        'api-version': query.get('api-version') ?? '7.6',
-        $skiptoken: Buffer.from(JSON.stringify({ after: slice[slice.length - 1]!.key })).toString(
-          'base64url',
-        ),
-        maxresults: String(max),
-      });
-      nextLink = `${baseUrl}${path}?${next.toString()}`;
-    }
-    return { value: slice.map((e) => e.value), nextLink };
-  };
-
   const sortedSecrets = (wantDeleted: boolean) =>
     [...secrets.entries()]
       .filter(([, s]) => Boolean(s.deleted) === wantDeleted)
@@ -430,7 +326,8 @@ export async function startKeyVaultStandIn(opts: KeyVaultStandInOptions = {}): P
 
   const listSecrets = (query: URLSearchParams): Reply => ({
     status: 200,
-    body: page(
+    body: pageOf(
+      baseUrl,
       sortedSecrets(false).map(([key, s]) => ({ key, value: item(s, latest(s), false) })),
       '/secrets',
       query,
@@ -440,7 +337,7 @@ export async function startKeyVaultStandIn(opts: KeyVaultStandInOptions = {}): P
   const listVersions = (name: string, query: URLSearchParams): Reply => {
     const s = live(name);
     const entries = s.versions.map((v, i) => ({ key: String(i).padStart(8, '0'), value: item(s, v, true) }));
-    return { status: 200, body: page(entries, `/secrets/${s.name}/versions`, query) };
+    return { status: 200, body: pageOf(baseUrl, entries, `/secrets/${s.name}/versions`, query) };
   };
 
   const getDeleted = (name: string): Reply => {
@@ -450,7 +347,8 @@ export async function startKeyVaultStandIn(opts: KeyVaultStandInOptions = {}): P
 
   const listDeleted = (query: URLSearchParams): Reply => ({
     status: 200,
-    body: page(
+    body: pageOf(
+      baseUrl,
       sortedSecrets(true).map(([key, s]) => ({
         key,
         value: { ...deletedFields(s), ...item(s, latest(s), false) },
@@ -483,6 +381,8 @@ export async function startKeyVaultStandIn(opts: KeyVaultStandInOptions = {}): P
   // --- routing ------------------------------------------------------------------------------------
 
   const route = (method: string, segments: string[], query: URLSearchParams, body: () => unknown): Reply => {
+    const keyReply = keyStore.route(method, segments, query, body);
+    if (keyReply) return keyReply;
     const [collection, rawName, sub, ...extra] = segments;
     if (extra.length > 0) return errorReply(404, 'NotFound', 'The requested resource was not found.');
     const notAllowed = () => errorReply(405, 'MethodNotAllowed', `The method ${method} is not allowed here.`);
@@ -598,7 +498,8 @@ export async function startKeyVaultStandIn(opts: KeyVaultStandInOptions = {}): P
   const send = (req: IncomingMessage, res: ServerResponse, reply: Reply) => {
     const path = new URL(req.url ?? '/', 'https://localhost').pathname;
     requests.push({ method: req.method ?? 'GET', path, status: reply.status });
-    if (req.method !== 'GET' && reply.status < 300) persist();
+    // Sign and verify change nothing worth writing down.
+    if (req.method !== 'GET' && reply.status < 300 && !/\/(sign|verify)$/.test(path)) persist();
     const headers: Record<string, string> = {
       'cache-control': 'no-cache',
       'x-ms-request-id': randomUUID(),

@@ -115,6 +115,12 @@ const single = (type: string) => {
   return found[0]!;
 };
 const props = (l: Located) => l.resource.properties as Json;
+/** The parameters main passes to one of its modules. */
+const moduleParams = (name: string) => {
+  const found = all.find((l) => l.at === 'main' && l.resource.name === name);
+  expect(found, `module ${name}`).toBeDefined();
+  return (found!.resource.properties as { parameters: Record<string, Json> }).parameters;
+};
 
 beforeAll(() => {
   if (compiledIsStale()) {
@@ -203,6 +209,8 @@ describe('infra/main.bicep (compiled ARM)', () => {
     expect(scale).toEqual({
       instanceMemoryMB: "[parameters('instanceMemoryMB')]",
       maximumInstanceCount: "[parameters('maximumInstanceCount')]",
+      alwaysReady:
+        "[if(greater(parameters('alwaysReadyInstanceCount'), 0), createArray(createObject('name', 'http', 'instanceCount', parameters('alwaysReadyInstanceCount'))), createArray())]",
     });
     const api = all.find((l) => l.at === 'main' && l.resource.name === 'api')!;
     const passed = (api.resource.properties as { parameters: Record<string, Json> }).parameters;
@@ -249,10 +257,13 @@ describe('infra/main.bicep (compiled ARM)', () => {
       sku: { family: 'A', name: 'standard' },
     });
     expect(main.parameters!.keyVaultSoftDeleteRetentionInDays).toMatchObject({ defaultValue: 90 });
-    expect(main.parameters!.keyVaultPublicNetworkAccess).toMatchObject({
-      defaultValue: 'Enabled',
-      allowedValues: ['Enabled', 'Disabled'],
-    });
+    // Public access follows private networking (vnetEnabled), for the vault and storage alike.
+    expect(main.parameters).not.toHaveProperty('keyVaultPublicNetworkAccess');
+    const passed = moduleParams('keyVault');
+    expect(passed.publicNetworkAccess!.value).toBe("[variables('publicNetworkAccess')]");
+    expect((main.variables as Json).publicNetworkAccess).toBe(
+      "[if(and(parameters('vnetEnabled'), empty(parameters('allowedIpAddresses'))), 'Disabled', 'Enabled')]",
+    );
   });
 
   it('has Log Analytics and Application Insights with local authentication disabled', () => {
@@ -283,8 +294,8 @@ describe('infra/main.bicep (compiled ARM)', () => {
       { roleId: role.tableDataContributor, scope: scopes.storage, principal: 'identityPrincipalId' },
       { roleId: role.secretsOfficer, scope: scopes.vault, principal: 'identityPrincipalId' },
       { roleId: role.metricsPublisher, scope: scopes.appi, principal: 'identityPrincipalId' },
+      // The deployer: only what bootstrap-admin needs (an admin token and its audit event in tables).
       { roleId: role.tableDataContributor, scope: scopes.storage, principal: 'userPrincipalId' },
-      { roleId: role.secretsOfficer, scope: scopes.vault, principal: 'userPrincipalId' },
     ];
 
     it('are exactly the least-privilege set, each named guid(scope, principal, role)', () => {
@@ -319,16 +330,29 @@ describe('infra/main.bicep (compiled ARM)', () => {
       expect(passed.identityPrincipalId!.value).toBe("[reference('identity').outputs.principalId.value]");
     });
 
-    it("grant the deploying user's roles only when principalId is set (default empty)", () => {
-      expect(main.parameters!.principalId).toMatchObject({ type: 'string', defaultValue: '' });
+    it('grant the deployer (deployer() by default, any principal type) table access only while grantDeployerTableAccess is on', () => {
+      expect(main.parameters!.principalId).toMatchObject({
+        type: 'string',
+        defaultValue: '[deployer().objectId]',
+      });
+      expect(main.parameters).not.toHaveProperty('principalType');
+      expect(main.parameters!.grantDeployerTableAccess).toMatchObject({ type: 'bool', defaultValue: true });
+      expect(moduleParams('rbac').userPrincipalId).toBe(
+        "[if(parameters('grantDeployerTableAccess'), createObject('value', parameters('principalId')), createObject('value', ''))]",
+      );
       const user = ofType('Microsoft.Authorization/roleAssignments').filter(
         (l) => props(l).principalId === "[parameters('userPrincipalId')]",
       );
-      expect(user).toHaveLength(2);
-      for (const l of user) expect(l.resource.condition).toBe("[not(empty(parameters('userPrincipalId')))]");
+      expect(user).toHaveLength(1);
+      for (const l of user) {
+        expect(l.resource.condition).toBe("[not(empty(parameters('userPrincipalId')))]");
+        // No principalType: a pipeline's service principal must not fail with UnmatchedPrincipalType.
+        expect(props(l)).not.toHaveProperty('principalType');
+      }
+      expect(text).not.toContain(`'${role.secretsOfficer}'), parameters('userPrincipalId')`);
     });
 
-    it('include no queue role: the broker has HTTP triggers only', () => {
+    it('include no queue role: the broker has HTTP triggers and a timer, neither uses queues', () => {
       expect(text).not.toContain(role.queueDataContributor);
     });
   });
@@ -370,8 +394,9 @@ describe('infra/main.bicep (compiled ARM)', () => {
 
     it('compute the broker settings from the deployed resources', () => {
       const s = appSettings();
+      // The custom domain when set, else the default host: the OIDC issuer and redirect URIs follow it.
       expect(s.BROKER_PUBLIC_BASE_URL).toBe(
-        "[format('https://{0}', reference('functionApp').defaultHostName)]",
+        "[if(empty(parameters('customDomain')), format('https://{0}', reference('functionApp').defaultHostName), format('https://{0}', parameters('customDomain')))]",
       );
       expect(s.BROKER_TABLE_ENDPOINT).toBe(
         "[__bicep.withoutTrailingSlash(reference('storage').primaryEndpoints.table)]",
@@ -462,11 +487,272 @@ describe('infra/main.bicep (compiled ARM)', () => {
     };
     expect(parameters.parameters.environmentName!.value).toMatch(/^\$\{AZURE_ENV_NAME\}$/);
     expect(parameters.parameters.location!.value).toMatch(/^\$\{AZURE_LOCATION\}$/);
-    expect(parameters.parameters.principalId!.value).toMatch(/^\$\{AZURE_PRINCIPAL_ID/);
+    // principalId is left to its deployer() default: whoever deploys, user or pipeline.
+    expect(parameters.parameters).not.toHaveProperty('principalId');
+    expect(parameters.parameters).not.toHaveProperty('principalType');
     for (const name of Object.keys(parameters.parameters)) expect(main.parameters, name).toHaveProperty(name);
     const azureYaml = readFileSync(path.join(root, 'azure.yaml'), 'utf8');
     expect(azureYaml).toMatch(/^ {2}api:\n {4}project: \.\n {4}language: ts\n {4}host: function\n/m);
     expect(azureYaml).toMatch(/^ {4}dist: dist\/package\/app$/m);
     expect(azureYaml).toMatch(/^ {4}remoteBuild: false$/m);
+  });
+
+  describe('data protection', () => {
+    it('makes storage redundancy a parameter, zone-redundant by default', () => {
+      expect(main.parameters!.storageSkuName).toMatchObject({ type: 'string', defaultValue: 'Standard_ZRS' });
+      expect(main.parameters!.storageSkuName!.allowedValues).toEqual(
+        expect.arrayContaining(['Standard_LRS', 'Standard_ZRS', 'Standard_GZRS', 'Standard_RAGZRS']),
+      );
+      expect(moduleParams('storage').skuName!.value).toBe("[parameters('storageSkuName')]");
+      const storage = single('Microsoft.Storage/storageAccounts');
+      expect(storage.resource.sku).toEqual({ name: "[parameters('skuName')]" });
+      expect(storage.template.parameters!.skuName).toMatchObject({ defaultValue: 'Standard_ZRS' });
+    });
+
+    it('locks the storage account and the Key Vault with CanNotDelete unless enableDeleteLocks is false', () => {
+      expect(main.parameters!.enableDeleteLocks).toMatchObject({ type: 'bool', defaultValue: true });
+      expect(moduleParams('storage').lock!.value).toBe("[parameters('enableDeleteLocks')]");
+      expect(moduleParams('keyVault').lock!.value).toBe("[parameters('enableDeleteLocks')]");
+      const locks = ofType('Microsoft.Authorization/locks');
+      expect(locks.map((l) => l.resource.scope).sort()).toEqual([
+        "[resourceId('Microsoft.KeyVault/vaults', parameters('name'))]",
+        "[resourceId('Microsoft.Storage/storageAccounts', parameters('name'))]",
+      ]);
+      for (const l of locks) {
+        expect(props(l).level).toBe('CanNotDelete');
+        expect(l.resource.condition).toBe("[parameters('lock')]");
+      }
+    });
+  });
+
+  describe('diagnostic settings', () => {
+    /** Resource types that emit logs or metrics: each needs a diagnostic setting to the workspace. */
+    const MONITORED = [
+      'Microsoft.Storage/storageAccounts',
+      'Microsoft.Storage/storageAccounts/tableServices',
+      'Microsoft.Storage/storageAccounts/blobServices',
+      // queueServices is `existing` (every account has it) but its logs are switched on all the same.
+      'Microsoft.KeyVault/vaults',
+      'Microsoft.Web/sites',
+      'Microsoft.Web/serverfarms',
+      'Microsoft.OperationalInsights/workspaces',
+      'Microsoft.Network/virtualNetworks',
+    ];
+    /** Every other resource type the template creates, and why it has no diagnostic setting. */
+    const EXEMPT: Record<string, string> = {
+      'Microsoft.Resources/resourceGroups': 'no resource logs',
+      'Microsoft.Resources/deployments': 'modules',
+      'Microsoft.ManagedIdentity/userAssignedIdentities': 'no resource logs (sign-ins are in Entra logs)',
+      'Microsoft.Insights/components': 'workspace-based: its telemetry is already in the workspace',
+      'Microsoft.Insights/diagnosticSettings': 'the settings themselves',
+      'Microsoft.Insights/actionGroups': 'no resource logs',
+      'Microsoft.Insights/scheduledQueryRules': 'alert rules (fired alerts are in the activity log)',
+      'Microsoft.Insights/metricAlerts': 'alert rules (fired alerts are in the activity log)',
+      'Microsoft.Insights/webtests': 'results are availability telemetry in Application Insights',
+      'Microsoft.Insights/workbooks': 'no resource logs',
+      'Microsoft.EventGrid/systemTopics': 'delivers to Azure Monitor alerts',
+      'Microsoft.EventGrid/systemTopics/eventSubscriptions': 'child of the system topic',
+      'Microsoft.Authorization/roleAssignments': 'in the activity log',
+      'Microsoft.Authorization/locks': 'in the activity log',
+      'Microsoft.Storage/storageAccounts/blobServices/containers': 'logged by blobServices',
+      'Microsoft.Storage/storageAccounts/tableServices/tables': 'logged by tableServices',
+      'Microsoft.Web/sites/config': 'part of the site',
+      'Microsoft.Web/sites/basicPublishingCredentialsPolicies': 'part of the site',
+      'Microsoft.Network/privateDnsZones': 'no resource logs',
+      'Microsoft.Network/privateDnsZones/virtualNetworkLinks': 'no resource logs',
+      'Microsoft.Network/privateEndpoints': 'traffic is logged by the storage and vault they front',
+      'Microsoft.Network/privateEndpoints/privateDnsZoneGroups': 'no resource logs',
+    };
+
+    it('every resource type created is either monitored or exempt for a stated reason', () => {
+      const types = [...new Set(all.map((l) => l.resource.type))];
+      const unclassified = types.filter((t) => !MONITORED.includes(t) && !(t in EXEMPT));
+      expect(unclassified).toEqual([]);
+    });
+
+    it('send every monitored resource (storage services too) to the Log Analytics workspace', () => {
+      const settings = ofType('Microsoft.Insights/diagnosticSettings');
+      for (const type of [...MONITORED, 'Microsoft.Storage/storageAccounts/queueServices']) {
+        const match = settings.filter((l) => String(l.resource.scope).startsWith(`[resourceId('${type}',`));
+        expect(match, type).toHaveLength(1);
+        expect(String(props(match[0]!).workspaceId), type).toBe(
+          "[resourceId('Microsoft.OperationalInsights/workspaces', parameters('logAnalyticsName'))]",
+        );
+      }
+      // Logs where the resource has any: Key Vault audit events, function logs, storage requests.
+      for (const type of [
+        'Microsoft.KeyVault/vaults',
+        'Microsoft.Web/sites',
+        'Microsoft.Storage/storageAccounts/tableServices',
+        'Microsoft.Storage/storageAccounts/blobServices',
+        'Microsoft.Storage/storageAccounts/queueServices',
+      ]) {
+        const setting = settings.find((l) => String(l.resource.scope).startsWith(`[resourceId('${type}',`))!;
+        expect(props(setting).logs, type).toEqual([{ categoryGroup: 'allLogs', enabled: true }]);
+      }
+      // The modules get the workspace by its computed name (What-If predicts it).
+      for (const name of ['storage', 'keyVault', 'plan', 'api', 'network'])
+        expect(moduleParams(name).logAnalyticsName!.value, name).toBe("[variables('logAnalyticsName')]");
+    });
+  });
+
+  describe('alerts', () => {
+    const queriesDir = path.join(infraDir, 'monitoring', 'queries');
+
+    it('notify one action group whose email receiver is the alertEmail parameter', () => {
+      expect(main.parameters!.alertEmail).toMatchObject({ type: 'string', defaultValue: '' });
+      expect(String(moduleParams('alerts').alertEmails)).toContain("createArray(parameters('alertEmail'))");
+      const group = single('Microsoft.Insights/actionGroups');
+      expect(group.resource.location).toBe('global');
+      // One email receiver per address (a property copy loop in ARM).
+      expect(JSON.stringify(props(group).copy)).toContain(
+        '"emailAddress":"[parameters(\'alertEmails\')[copyIndex(\'emailReceivers\')]]"',
+      );
+      expect(String(props(group).groupShortName).length).toBeLessThanOrEqual(12);
+    });
+
+    it('alert on the 5xx rate, failed sign-ins and dependency 503s from the app telemetry', () => {
+      const rule = single('Microsoft.Insights/scheduledQueryRules');
+      const alerts = (rule.template.variables as { logAlerts: Json[] }).logAlerts;
+      expect(alerts.map((a) => a.name)).toEqual(['http-5xx-rate', 'signin-failures', 'dependency-503']);
+      expect(rule.resource.copy).toMatchObject({ count: "[length(variables('logAlerts'))]" });
+      const p = props(rule) as { scopes: string[]; actions: { actionGroups: string[] } };
+      expect(p.scopes).toEqual([
+        "[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]",
+      ]);
+      expect(p.actions.actionGroups[0]).toContain('Microsoft.Insights/actionGroups');
+      // Each query is a file under infra/monitoring/queries, loaded as it is.
+      const files = ['alert-5xx-rate.kql', 'alert-signin-failures.kql', 'alert-dependency-503.kql'];
+      const vars = rule.template.variables as Record<string, unknown>;
+      const query = (a: Json) => vars[/^\[variables\('([^']+)'\)\]$/.exec(String(a.query))![1]!];
+      alerts.forEach((a, i) => {
+        expect(query(a)).toBe(readFileSync(path.join(queriesDir, files[i]!), 'utf8'));
+      });
+      expect(alerts[0]!.metricMeasureColumn).toBe('failedPercent');
+      expect(String(query(alerts[1]!))).toContain("'signin.failed'");
+      expect(String(query(alerts[2]!))).toContain('dependencyFailure');
+    });
+
+    it('test /api/health of the public base URL from five locations, with an alert on it', () => {
+      const test = single('Microsoft.Insights/webtests');
+      expect(test.resource.kind).toBe('standard');
+      const p = props(test) as { Request: Json; ValidationRules: Json; Locations: Json[]; Frequency: number };
+      expect(p.Request.RequestUrl).toBe("[format('{0}/api/health', parameters('baseUrl'))]");
+      expect(p.ValidationRules).toMatchObject({ ExpectedHttpStatusCode: 200, SSLCheck: true });
+      expect(p.Locations.length).toBeGreaterThanOrEqual(5);
+      expect(JSON.stringify(test.resource.tags)).toContain('hidden-link:');
+      expect(moduleParams('alerts').baseUrl!.value).toBe("[reference('api').outputs.baseUrl.value]");
+      const alert = single('Microsoft.Insights/metricAlerts');
+      expect((props(alert).criteria as Json)['odata.type']).toBe(
+        'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria',
+      );
+    });
+
+    it("raise Key Vault's secret expiry events (30 days ahead) as alerts on the action group", () => {
+      const topic = single('Microsoft.EventGrid/systemTopics');
+      expect(props(topic).topicType).toBe('Microsoft.KeyVault.vaults');
+      expect(String(props(topic).source)).toContain('Microsoft.KeyVault/vaults');
+      const sub = single('Microsoft.EventGrid/systemTopics/eventSubscriptions');
+      const p = props(sub) as { filter: { includedEventTypes: string[] }; destination: Json };
+      expect(p.filter.includedEventTypes).toContain('Microsoft.KeyVault.SecretNearExpiry');
+      expect(p.destination.endpointType).toBe('MonitorAlert');
+      expect(JSON.stringify(p.destination)).toContain('Microsoft.Insights/actionGroups');
+    });
+
+    it('read only log fields the app writes (event, audit.type, audit.reason, audit.details, dependencyFailure)', () => {
+      const log = readFileSync(path.join(root, 'shared', 'core', 'log.ts'), 'utf8');
+      expect(log).toMatch(/event,/);
+      const audit = readFileSync(path.join(root, 'shared', 'audit', 'log.ts'), 'utf8');
+      expect(audit).toContain("this.log.info('audit', { audit: event })");
+      const endpoint = readFileSync(path.join(root, 'shared', 'web', 'endpoint.ts'), 'utf8');
+      expect(endpoint).toContain("'request.failed'");
+      expect(endpoint).toContain('dependencyFailure');
+    });
+  });
+
+  it('has a workbook on Application Insights built from the saved queries', () => {
+    const workbook = single('Microsoft.Insights/workbooks');
+    expect(props(workbook).category).toBe('workbook');
+    expect(String(props(workbook).sourceId)).toContain('Microsoft.Insights/components');
+    const queries = readdirSync(path.join(infraDir, 'monitoring', 'queries')).filter(
+      (f) => !f.startsWith('alert-'),
+    );
+    expect(queries.sort()).toEqual([
+      'dependency-failures.kql',
+      'latency-per-leg.kql',
+      'signin-failures-by-reason.kql',
+      'signins-per-integration.kql',
+    ]);
+    const source = readFileSync(path.join(infraDir, 'core', 'monitor', 'workbook.bicep'), 'utf8');
+    for (const q of queries) expect(source).toContain(`queries/${q}`);
+  });
+
+  describe('operator choices', () => {
+    it('takes always-ready instances and zone redundancy as parameters', () => {
+      expect(main.parameters!.alwaysReadyInstanceCount).toMatchObject({ type: 'int', defaultValue: 1 });
+      expect(moduleParams('api').alwaysReadyInstanceCount!.value).toBe(
+        "[parameters('alwaysReadyInstanceCount')]",
+      );
+      expect(main.parameters!.zoneRedundant).toMatchObject({ type: 'bool', defaultValue: false });
+      expect(moduleParams('plan').zoneRedundant!.value).toBe("[parameters('zoneRedundant')]");
+      expect(props(single('Microsoft.Web/serverfarms')).zoneRedundant).toBe("[parameters('zoneRedundant')]");
+    });
+
+    it('derives the public base URL, callback and OIDC issuer from the customDomain parameter', () => {
+      expect(main.parameters!.customDomain).toMatchObject({ type: 'string', defaultValue: '' });
+      expect(moduleParams('api').customDomain!.value).toBe("[parameters('customDomain')]");
+      const outputs = main.outputs!;
+      expect(outputs.BROKER_OIDC_ISSUER!.value).toBe(
+        "[format('{0}/api/oidc', reference('api').outputs.baseUrl.value)]",
+      );
+      expect(outputs).toHaveProperty('BROKER_CUSTOM_DOMAIN_VERIFICATION_ID');
+      expect(outputs).toHaveProperty('AZURE_FUNCTION_APP_DEFAULT_HOST_NAME');
+    });
+
+    it('offers private networking: VNet integration and private endpoints for storage and Key Vault', () => {
+      expect(main.parameters!.vnetEnabled).toMatchObject({ type: 'bool', defaultValue: false });
+      const network = all.find((l) => l.at === 'main' && l.resource.name === 'network')!;
+      expect(network.resource.condition).toBe("[parameters('vnetEnabled')]");
+      expect(String(moduleParams('api').virtualNetworkSubnetId)).toContain(
+        "'Microsoft.Network/virtualNetworks/subnets', variables('virtualNetworkName'), 'app'",
+      );
+      expect(props(single('Microsoft.Web/sites')).virtualNetworkSubnetId).toBe(
+        "[if(empty(parameters('virtualNetworkSubnetId')), null(), parameters('virtualNetworkSubnetId'))]",
+      );
+      const vnet = single('Microsoft.Network/virtualNetworks');
+      expect(JSON.stringify(props(vnet).subnets)).toContain('Microsoft.App/environments');
+      const endpoints = (
+        single('Microsoft.Network/privateEndpoints').template.variables as { endpoints: Json[] }
+      ).endpoints;
+      expect(endpoints.map((e) => e.name)).toEqual(['blob', 'queue', 'table', 'vault']);
+      // Storage and the vault then deny public traffic except the operator addresses given.
+      expect((main.variables as Json).networkDefaultAction).toBe(
+        "[if(parameters('vnetEnabled'), 'Deny', 'Allow')]",
+      );
+      expect(moduleParams('storage').publicNetworkAccess!.value).toBe("[variables('publicNetworkAccess')]");
+      expect(moduleParams('storage').networkDefaultAction!.value).toBe("[variables('networkDefaultAction')]");
+    });
+  });
+
+  it('has its parameters, the deployer permissions and every runbook step in docs/deploy.md', () => {
+    const runbook = readFileSync(path.join(root, 'docs', 'deploy.md'), 'utf8');
+    for (const name of Object.keys(main.parameters!)) expect(runbook, name).toContain(`\`${name}\``);
+    for (const heading of [
+      '## Prerequisites',
+      '### Permissions of the deployer',
+      '## First deploy',
+      '## Bootstrap the first admin token',
+      "### Then remove the deployer's data access",
+      '## Backup and restore',
+      '## Alerts and monitoring',
+      '## Rotation',
+      '## Teardown',
+    ])
+      expect(runbook).toContain(heading);
+    expect(runbook).toContain('Role Based Access Control Administrator');
+    expect(runbook).toContain('az functionapp list-flexconsumption-locations');
+    expect(runbook).toContain('npm run tables:export');
+    expect(runbook).toContain('npm run tables:import');
+    expect(runbook).toMatch(/npm ci\s[^\n]*\n\s*npm run package/);
   });
 });

@@ -309,7 +309,7 @@ describe('Key Vault stand-in with the real SecretClient', () => {
 
   it('answers unknown routes with 404 NotFound and oversized bodies with 413', async () => {
     const auth = { authorization: 'Bearer anything' };
-    const unknown = await fetch(`${kv.url}/keys/k?api-version=7.6`, { headers: auth });
+    const unknown = await fetch(`${kv.url}/certificates/k?api-version=7.6`, { headers: auth });
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toMatch(/^application\/json/);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('NotFound');

@@ -1,5 +1,5 @@
 metadata name = 'Monitoring'
-metadata description = 'A Log Analytics workspace and a workspace-based Application Insights component, both with local (key) authentication disabled.'
+metadata description = 'A Log Analytics workspace and a workspace-based Application Insights component, both with local (key) authentication disabled; the workspace\'s own audit logs go to itself.'
 
 @description('Required. Name of the Log Analytics workspace.')
 param logAnalyticsName string
@@ -42,6 +42,28 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     DisableLocalAuth: true
+  }
+}
+
+// The workspace's own audit (who queried what). Application Insights gets no diagnostic setting: as a
+// workspace-based component, all its telemetry is already in this workspace.
+resource workspaceDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: logAnalytics
+  properties: {
+    workspaceId: logAnalytics.id
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+    metrics: [
+      {
+        category: 'AllMetrics'
+        enabled: true
+      }
+    ]
   }
 }
 

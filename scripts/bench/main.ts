@@ -20,16 +20,21 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { loadConfig } from '../shared/core/config.ts';
-import { setLogSink } from '../shared/core/log.ts';
-import { createAzureCredential } from '../shared/secrets/client.ts';
-import { createTables, ensureTables } from '../shared/storage/tables.ts';
-import { createServices } from '../shared/web/services.ts';
-import { startAuthJsApp } from './bench/authjs-app.ts';
-import { startBrokerApp } from './bench/broker-app.ts';
-import { measureBundles } from './bench/bundle.ts';
-import { APP_CHILD_FLAG, type AppHandle, runAppChild, spawnApp } from './bench/child.ts';
-import { ENTRA_CHILD_FLAG, runEntraStandInChild, startEntraStandInChild } from './bench/entra-child.ts';
+import { loadConfig } from '../../shared/core/config.ts';
+import { setLogSink } from '../../shared/core/log.ts';
+import { createAzureCredential } from '../../shared/secrets/client.ts';
+import { createTables, ensureTables } from '../../shared/storage/tables.ts';
+import { createServices } from '../../shared/web/services.ts';
+import { freePort, startAzuriteTables } from '../standins/azurite.ts';
+import { ensureLocalCa } from '../standins/ca.ts';
+import { DEMO_ENTRA } from '../standins/entra.ts';
+import { startKeyVaultStandIn } from '../standins/keyvault.ts';
+import { type LegStats, startTableProxy } from '../standins/table-proxy.ts';
+import { startAuthJsApp } from './authjs-app.ts';
+import { startBrokerApp } from './broker-app.ts';
+import { measureBundles } from './bundle.ts';
+import { APP_CHILD_FLAG, type AppHandle, runAppChild, spawnApp } from './child.ts';
+import { ENTRA_CHILD_FLAG, runEntraStandInChild, startEntraStandInChild } from './entra-child.ts';
 import {
   appSignIn,
   authJsSignIn,
@@ -42,13 +47,8 @@ import {
   pool,
   retries,
   type SignInTiming,
-} from './bench/flows.ts';
-import { createBenchIntegration } from './bench/seed.ts';
-import { freePort, startAzuriteTables } from './standins/azurite.ts';
-import { ensureLocalCa } from './standins/ca.ts';
-import { DEMO_ENTRA } from './standins/entra.ts';
-import { startKeyVaultStandIn } from './standins/keyvault.ts';
-import { type LegStats, startTableProxy } from './standins/table-proxy.ts';
+} from './flows.ts';
+import { createBenchIntegration } from './seed.ts';
 
 // `--quick`: a smoke run of every phase with a tenth of the samples (not for figures).
 const SCALE = process.argv.includes('--quick') ? 0.1 : 1;
