@@ -68,6 +68,9 @@ export interface ProviderClient {
   response_types: ['code'];
   /** Role names a user needs one of to get a token for this app ([] = any signed-in user). */
   allowedRoles: string[];
+  /** Where logout tokens go, when registered (the broker delivers them: shared/oidc/logout-delivery.ts). */
+  backchannelLogoutUri?: string;
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 export type { ChangeContext } from '../audit/log.ts';
@@ -103,6 +106,8 @@ const PATCH_FIELDS = [
   'allowedRoles',
   'idTokenSignedResponseAlg',
   'tokenEndpointAuthMethod',
+  'backchannelLogoutUri',
+  'backchannelLogoutSessionRequired',
 ] as const;
 
 export class ApplicationService {
@@ -161,6 +166,8 @@ export class ApplicationService {
       tokenEndpointAuthMethod: confidential
         ? (input.tokenEndpointAuthMethod ?? 'client_secret_basic')
         : 'none',
+      backchannelLogoutUri: input.backchannelLogoutUri ?? null,
+      backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? true,
       secretName,
       secretVersion: written?.version ?? '',
       secretUpdatedOn: written?.updatedOn ?? null,
@@ -213,6 +220,9 @@ export class ApplicationService {
     if (patch.allowedRoles !== undefined) next.allowedRoles = patch.allowedRoles;
     if (patch.idTokenSignedResponseAlg !== undefined)
       next.idTokenSignedResponseAlg = patch.idTokenSignedResponseAlg;
+    if (patch.backchannelLogoutUri !== undefined) next.backchannelLogoutUri = patch.backchannelLogoutUri;
+    if (patch.backchannelLogoutSessionRequired !== undefined)
+      next.backchannelLogoutSessionRequired = patch.backchannelLogoutSessionRequired;
     if (patch.tokenEndpointAuthMethod !== undefined) {
       if (current.type === 'public') {
         throw new ValidationError([
@@ -383,6 +393,12 @@ export class ApplicationService {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       allowedRoles: [...row.allowedRoles],
+      ...(row.backchannelLogoutUri
+        ? {
+            backchannelLogoutUri: row.backchannelLogoutUri,
+            backchannelLogoutSessionRequired: row.backchannelLogoutSessionRequired,
+          }
+        : {}),
     };
   }
 
@@ -403,6 +419,12 @@ export class ApplicationService {
       allowedRoles: r.allowedRoles,
       idTokenSignedResponseAlg: r.idTokenSignedResponseAlg,
       tokenEndpointAuthMethod: r.type === 'public' ? 'none' : r.tokenEndpointAuthMethod,
+      ...(r.backchannelLogoutUri
+        ? {
+            backchannelLogoutUri: r.backchannelLogoutUri,
+            backchannelLogoutSessionRequired: r.backchannelLogoutSessionRequired,
+          }
+        : {}),
       clientSecret:
         r.type === 'confidential' && r.secretVersion
           ? { set: true, updatedOn: r.secretUpdatedOn ?? r.updatedAt }

@@ -14,7 +14,7 @@
  *   clients registered for back-channel logout with the session required: an application can always
  *   match a logout token to the session it signed in with.
  */
-import type { Provider } from './provider.ts';
+type Provider = import('oidc-provider').default;
 
 /** Prompt values that also answer `has('consent')` when the request asks for offline access. */
 class OfflinePrompts extends Set<string> {

@@ -21,7 +21,8 @@ import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts
 import { prefetchOpSession } from './prefetch.ts';
 import { INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import type { Cookie, OidcAnswer, OidcRequest } from './request.ts';
-import { bindingOf, carryOver, type OpSessionLike } from './session-switch.ts';
+import { indexGrant } from './session-grants.ts';
+import { bindingOf, carryOver, type OpSessionLike, sidFor } from './session-switch.ts';
 import type { OidcTableStore, Payload } from './store.ts';
 
 /** An interaction's uid as the provider makes them. */
@@ -118,10 +119,12 @@ export class LoginStep {
       const opSession = details.session?.uid
         ? ((await provider.Session.findByUid(details.session.uid)) as OpSessionLike | undefined)
         : undefined;
+      const sid = sidFor(opSession, clientId, user.id);
       const [switched] = await Promise.all([
         carryOver({ store: this.d.store, sessions: this.d.sessionService }, opSession, session, user.id),
         grant.save(),
         saveGrantSession(this.d.store, grantId, session),
+        indexGrant(this.d.store, bindingOf(session), grantId, { clientId, sub: user.id, sid }),
       ]);
       if (switched) {
         // Another user signed in: the previous user's OP session ends here, so the authorization
@@ -138,8 +141,9 @@ export class LoginStep {
           remember: true,
         },
         consent: { grantId },
-        // Noted in the OP session on resume (session-switch.ts).
+        // Noted in the OP session on resume (session-switch.ts), and the sid its ID tokens carry.
         broker: bindingOf(session),
+        sid,
       };
     }
     details.result = result;

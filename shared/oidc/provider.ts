@@ -176,6 +176,12 @@ export async function createProvider(
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     rotateRefreshToken: true,
+    // Back-channel logout is the broker's own (logout-delivery.ts: queued, retried, for every way a
+    // broker session ends), not the library's (sent during RP logout only, on its critical path).
+    discovery: {
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
+    },
     ttl: { ...TTL },
     renderError: async (ctx, out) => hooks.renderError(ctx, out as { error: string }),
     clientBasedCORS: (_ctx, origin, client) =>

@@ -6,6 +6,7 @@
  */
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import type { JWK } from 'jose';
 import type { AuditEventInput, AuditLog } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
@@ -16,6 +17,8 @@ import { brokerSession, brokerSessionToken, endBrokerSession } from './broker-se
 import { providerHooks } from './hooks.ts';
 import { KEY_REFRESH_MS, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
+import { LogoutDelivery } from './logout-delivery.ts';
+import type { LogoutQueue } from './logout-queue.ts';
 import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
 import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
@@ -36,11 +39,17 @@ export interface OidcServiceDeps {
   users: UserSource;
   applications: ProviderClientSource;
   sessionService: SessionService;
+  /** Ended broker sessions whose back-channel logouts are owed (the session store fills it). */
+  logoutQueue: LogoutQueue;
   /** The OP's pages, rendered by the web layer. */
   pages: OidcPages;
 }
 
-type BuiltProvider = ProviderModule & { handler: ReturnType<ProviderModule['provider']['callback']> };
+type BuiltProvider = ProviderModule & {
+  handler: ReturnType<ProviderModule['provider']['callback']>;
+  /** The private signing keys the provider was built with (current first). */
+  signingKeys: JWK[];
+};
 
 export class OidcService {
   readonly issuer: string;
@@ -49,6 +58,8 @@ export class OidcService {
   private readonly target: NodeTarget;
   private readonly accounts: Accounts;
   private readonly loginStep: LoginStep;
+  /** Back-channel logout deliveries (logout-delivery.ts). */
+  readonly logouts: LogoutDelivery;
   private state?: { built: Promise<BuiltProvider>; versions?: string; checkedAt: number };
   /** Writes an audit event of the OP; a failure is logged, the request goes on. */
   private readonly record: AuditRecorder = (event: AuditEventInput) =>
@@ -73,6 +84,16 @@ export class OidcService {
       record: this.record,
       provider: () => this.provider(),
       target: this.target,
+    });
+    this.logouts = new LogoutDelivery({
+      queue: d.logoutQueue,
+      store: this.store,
+      applications: d.applications,
+      record: this.record,
+      clock: d.clock,
+      log: d.log,
+      issuer: this.issuer,
+      signingKey: async (alg) => (await this.provider()).signingKeys.find((k) => k.alg === alg),
     });
   }
 
@@ -108,7 +129,7 @@ export class OidcService {
           });
         const mod = await createProvider(this.issuer, material, this.store, hooks);
         this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
-        return { ...mod, handler: mod.provider.callback() };
+        return { ...mod, handler: mod.provider.callback(), signingKeys: material.jwks.keys };
       })();
       state.built.catch(() => {
         if (this.state === state) this.state = undefined;

@@ -14,18 +14,15 @@
  */
 import type { ActiveSession, SessionService } from '../sessions/service.ts';
 import { GRANT_SESSION_MODEL, saveGrantSession } from './grant-session.ts';
+import { type Binding, indexGrant, newSid, unindexGrant } from './session-grants.ts';
 import type { OidcTableStore } from './store.ts';
 
-/** A broker session as a grant is bound to it (the GrantSession row's shape). */
-export interface Binding {
-  u: string;
-  s: string;
-}
+export type { Binding };
 
 /** What the OP session records per application (oidc-provider's `authorizations`, plus `broker`). */
 export interface OpSessionLike {
   accountId?: string;
-  authorizations?: Record<string, { grantId?: string; broker?: Binding } | undefined>;
+  authorizations?: Record<string, { grantId?: string; sid?: string; broker?: Binding } | undefined>;
 }
 
 export interface SwitchDeps {
@@ -40,6 +37,15 @@ export const bindingOf = (session: Pick<ActiveSession, 'username' | 'sessionId'>
 
 const isBinding = (b: unknown): b is Binding =>
   !!b && typeof (b as Binding).u === 'string' && typeof (b as Binding).s === 'string';
+
+/**
+ * The sid for a new grant of `clientId` in this OP session: the one its earlier ID tokens carried when
+ * the same user signs in again, else a new one.
+ */
+export function sidFor(op: OpSessionLike | undefined, clientId: string, userId: string): string {
+  const same = !op?.accountId || op.accountId === userId;
+  return (same && op?.authorizations?.[clientId]?.sid) || newSid();
+}
 
 /** Notes in the OP session which broker session an application's grant is bound to. */
 export function noteBinding(op: OpSessionLike, clientId: string, binding: Binding): void {
@@ -58,8 +64,9 @@ export async function carryOver(
   userId: string,
 ): Promise<boolean> {
   const switched = !!op?.accountId && op.accountId !== userId;
-  const entries = Object.values(op?.authorizations ?? {}).filter(
-    (a): a is { grantId: string; broker?: Binding } => typeof a?.grantId === 'string',
+  type Held = { clientId: string; grantId: string; sid?: string; broker?: Binding };
+  const entries = Object.entries(op?.authorizations ?? {}).flatMap(([clientId, a]): Held[] =>
+    typeof a?.grantId === 'string' ? [{ ...a, clientId, grantId: a.grantId }] : [],
   );
   if (entries.length === 0) return switched;
   const adapter = d.store.adapterFor(GRANT_SESSION_MODEL);
@@ -71,6 +78,7 @@ export async function carryOver(
   );
   const ended = new Map<string, Binding>();
   const work: Promise<unknown>[] = [];
+  const sub = op?.accountId ?? userId;
   for (const { auth, binding } of bound) {
     if (!isBinding(binding) || binding.s === current.sessionId) continue;
     if (switched || binding.u !== current.username) {
@@ -80,8 +88,18 @@ export async function carryOver(
     work.push(
       d.sessions.isLive(binding.u, binding.s).then(async (live) => {
         if (!live) return;
-        await saveGrantSession(d.store, auth.grantId, current);
-        auth.broker = bindingOf(current);
+        // The grant keeps the sid its ID tokens carry; the new session's end reaches it, the old one's not.
+        await Promise.all([
+          saveGrantSession(d.store, auth.grantId, current),
+          indexGrant(d.store, bindingOf(current), auth.grantId, {
+            clientId: auth.clientId,
+            sub,
+            sid: auth.sid ?? newSid(),
+          }),
+          unindexGrant(d.store, binding, auth.grantId),
+        ]);
+        const held = op?.authorizations?.[auth.clientId];
+        if (held) held.broker = bindingOf(current);
       }),
     );
   }

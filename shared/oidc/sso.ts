@@ -21,7 +21,15 @@ import { saveGrantSession } from './grant-session.ts';
 import type { AuditRecorder, ProviderClientSource } from './ports.ts';
 import type { OidcContext } from './provider.ts';
 import { stateOf } from './request.ts';
-import { type Binding, bindingOf, carryOver, noteBinding, type OpSessionLike } from './session-switch.ts';
+import { indexGrant } from './session-grants.ts';
+import {
+  type Binding,
+  bindingOf,
+  carryOver,
+  noteBinding,
+  type OpSessionLike,
+  sidFor,
+} from './session-switch.ts';
 import type { OidcTableStore } from './store.ts';
 
 export interface SsoDeps {
@@ -40,6 +48,7 @@ interface OpSession extends OpSessionLike {
   loginAccount(details: { accountId: string; loginTs: number; amr: string[] }): void;
   ensureClientContainer(clientId: string): void;
   grantIdFor(clientId: string, grantId: string): void;
+  sidFor(clientId: string, sid: string): void;
 }
 
 /** The provider's interaction policy: the broker session first, then the library's login and consent prompts. */
@@ -85,10 +94,11 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
   if (oidc.route !== 'authorization') {
     // A resumed authorization carries the login step's decision, and the broker session its grant
     // is bound to (noted in the OP session, which the provider saves).
-    const result = oidc.result as { broker?: unknown } | undefined;
+    const result = oidc.result as { broker?: unknown; sid?: unknown } | undefined;
     const clientId = oidc.client?.clientId;
-    if (clientId && result?.broker)
-      noteBinding(oidc.session as unknown as OpSession, clientId, result.broker as Binding);
+    const op = oidc.session as unknown as OpSession;
+    if (clientId && typeof result?.sid === 'string') op.sidFor(clientId, result.sid);
+    if (clientId && result?.broker) noteBinding(op, clientId, result.broker as Binding);
     return 'not-mine';
   }
   if (!st || oidc.prompts.has('login')) return 'sign-in';
@@ -117,11 +127,14 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
   if (requestedClaims.length) grant.addOIDCClaims(requestedClaims);
   const grantId = (grant as unknown as { generateTokenId(): string }).generateTokenId();
   grant.jti = grantId;
+  const binding = bindingOf(session);
+  const sid = sidFor(op, clientId, user.id);
   const [switched, account] = await Promise.all([
     carryOver({ store: d.store, sessions: d.sessionService }, op, session, user.id),
     d.accounts.find(user.id, undefined),
     grant.save(),
     saveGrantSession(d.store, grantId, session),
+    indexGrant(d.store, binding, grantId, { clientId, sub: user.id, sid }),
   ]);
   if (!account) return 'sign-in';
   if (switched) op.authorizations = {};
@@ -130,9 +143,9 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
     loginTs: Math.floor(session.authTime / 1000),
     amr: [session.method === 'password' ? 'pwd' : 'fed'],
   });
-  op.ensureClientContainer(clientId);
+  op.sidFor(clientId, sid);
   op.grantIdFor(clientId, grantId);
-  noteBinding(op, clientId, bindingOf(session));
+  noteBinding(op, clientId, binding);
   oidc.entity('Account', account);
   oidc.entity('Grant', grant);
   if (oidc.prompts.has('none')) {

@@ -12,6 +12,7 @@ import { defaultEntraClientFactory, type EntraClientFactory } from '../entra/msa
 import { IntegrationService } from '../integrations/service.ts';
 import { SlotLimiter } from '../limits/slots.ts';
 import { Throttle } from '../limits/throttle.ts';
+import { LogoutQueue } from '../oidc/logout-queue.ts';
 import { OidcService } from '../oidc/service.ts';
 import { HealthService } from '../ops/health.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../passwords/index.ts';
@@ -49,6 +50,8 @@ export interface Services {
   adminAuth: AdminAuthenticator;
   health: HealthService;
   sessions: SessionStore;
+  /** Ended broker sessions whose back-channel logouts are owed. */
+  logoutQueue: LogoutQueue;
   integrations: IntegrationService;
   /** Apps signing in through the broker as OpenID Provider; `clientForProvider` feeds the OP. */
   applications: ApplicationService;
@@ -97,7 +100,11 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const audit = new AuditLog(tables.auditEvents, clock, log);
   const adminTokens = new AdminTokenService(tables.adminTokens, clock);
   const health = new HealthService(tables.settings, secrets, clock, log);
-  const sessions = new SessionStore(tables.sessions, clock);
+  // Every ended session queues the back-channel logouts it owes (drained by the OP after answering).
+  const logoutQueue = new LogoutQueue(tables.oidcStore, clock);
+  const sessions = new SessionStore(tables.sessions, clock, (username, sessionId) =>
+    logoutQueue.sessionEnded(username, sessionId),
+  );
   // Below both services: integrations count their assigned users here, settings guard the last admin.
   const userStore = new UserStore(tables.users, tables.userBindings);
   const integrations = new IntegrationService({
@@ -176,10 +183,12 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     users,
     applications,
     sessionService,
+    logoutQueue,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
   });
   return {
     oidc,
+    logoutQueue,
     config,
     clock,
     log,

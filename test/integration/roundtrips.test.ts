@@ -28,11 +28,11 @@ const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
 /**
  * An application's sign-in with a broker session (authorize answered inside /auth from the broker
  * session, then the token request), warm instance: the OP session, the broker session's row and the
- * user are read together, then the grant, its session binding, the code and the OP session are
- * written together. Each row is read at most once per request, and a request's writes are held and
+ * user are read together, then the grant, its session binding (both ways: grant → session for its
+ * tokens, session → grants for back-channel logout), the code and the OP session are written together. Each row is read at most once per request, and a request's writes are held and
  * applied together before it answers (`withRequestMemo`).
  */
-const APP_AUTHORIZE = { requests: 9, rounds: 2 };
+const APP_AUTHORIZE = { requests: 10, rounds: 2 };
 const APP_TOKEN = { requests: 11, rounds: 5 };
 /**
  * GET /api/auth/callback on a user's first Entra sign-in (the binding is written), warm instance:
