@@ -1,5 +1,5 @@
 /**
- * The admin console (DESIGN.md "Admin console"): `GET /api/admin/...` serves the console's HTML shell
+ * The admin console (docs/architecture.md "The admin console"): `GET /api/admin/...` serves the console's HTML shell
  * to signed-in admins; its script calls the management API with the session cookie and
  * `X-Broker-Csrf: 1`, so every rule stays in the management API. Anonymous visitors go to the sign-in
  * page and come back; signed-in non-admins get a 403 page. The script and stylesheet are served under
@@ -10,6 +10,7 @@ import { NotFoundError } from '../shared/core/errors.ts';
 import { SessionRejectedError } from '../shared/sessions/service.ts';
 import { assetByName } from '../shared/web/console/assets.ts';
 import { CONSOLE_BASE, consoleShell, forbiddenPage } from '../shared/web/console/shell.ts';
+import { sessionCookie, toCookie } from '../shared/web/cookies.ts';
 import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 import { errorPage } from '../shared/web/pages/render.ts';
 
@@ -75,13 +76,13 @@ app.http(
       const { sessionService, users, config } = rc.services;
       let session: Awaited<ReturnType<typeof sessionService.authenticate>>;
       try {
-        session = await sessionService.authenticate(rc.request);
+        session = await sessionService.authenticate(sessionCookie(rc.request));
       } catch (err) {
         if (!(err instanceof SessionRejectedError)) throw err;
         const back = encodeURIComponent(consoleReturnPath(rc));
         return { status: 302, headers: { Location: `/api/auth/login?returnTo=${back}` } };
       }
-      const cookies = session.refreshedCookie ? [session.refreshedCookie] : [];
+      const cookies = session.refreshedCookie ? [toCookie(session.refreshedCookie)] : [];
       const user = await users.getByUsername(session.username);
       if (!user || user.disabled || !user.roles.includes('admin')) {
         return {

@@ -1,33 +1,30 @@
 /**
- * Browser sign-in routes (DESIGN.md "Browser"): sign-in page, login start, IdP-first start, Entra
+ * Browser sign-in routes (docs/architecture.md "Browser (anonymous)"): sign-in page, login start, IdP-first start, Entra
  * callback, password sign-in, session, logout, JWKS. Parse the request, call the sign-in service,
  * render a page or redirect.
  */
 import { app, type Cookie, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { BrokerError, UnauthorizedError } from '../shared/core/errors.ts';
+import { UnauthorizedError } from '../shared/core/errors.ts';
 import { authorityOrigins } from '../shared/entra/authority.ts';
+import { type CookieToSet, SessionRejectedError } from '../shared/sessions/service.ts';
+import { SignInError } from '../shared/signin/errors.ts';
+import { USERNAME_MAX } from '../shared/signin/input.ts';
+import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
+import { json, readForm } from '../shared/web/body.ts';
 import {
   expiredCookie,
   hostCookie,
   readCookie,
   readCookies,
-  SESSION_COOKIE,
-  SessionRejectedError,
-} from '../shared/sessions/service.ts';
-import { SignInError, USERNAME_MAX } from '../shared/signin/service.ts';
-import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
-import { json, readForm } from '../shared/web/body.ts';
+  sessionCookie,
+  toCookie,
+} from '../shared/web/cookies.ts';
 import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
 import { assertSameOrigin } from '../shared/web/origin.ts';
-import {
-  choicePage,
-  errorPage,
-  passwordPage,
-  signedInPage,
-  usernamePage,
-} from '../shared/web/pages/render.ts';
-import { type ErrorCase, TEXTS, t } from '../shared/web/pages/texts.ts';
+import { choicePage, passwordPage, signedInPage, usernamePage } from '../shared/web/pages/render.ts';
+import { passwordFormError, signInErrorPage } from '../shared/web/pages/signin-errors.ts';
+import { TEXTS } from '../shared/web/pages/texts.ts';
 
 const LAST_USER_COOKIE = '__Host-broker_last_user';
 const LAST_USER_MAX_AGE = 90 * 86_400;
@@ -48,8 +45,8 @@ const formTargets = async (rc: RequestContext, returnTo: string | null) => [
 const info = (rc: RequestContext) => ({ clientAddress: rc.clientAddress, correlationId: rc.correlationId });
 
 /** The new transaction's cookie, and the browser's oldest pending ones expired (a small Cookie header). */
-const startCookies = (rc: RequestContext, cookie: Cookie): Cookie[] => [
-  cookie,
+const startCookies = (rc: RequestContext, cookie: CookieToSet): Cookie[] => [
+  toCookie(cookie),
   ...stalePendingCookies(readCookies(rc.request)).map(expiredCookie),
 ];
 
@@ -57,34 +54,9 @@ function redirect(location: string, status = 302, cookies: Cookie[] = []): HttpR
   return { status, headers: { Location: location }, ...(cookies.length ? { cookies } : {}) };
 }
 
-function errorCaseFor(status: number): ErrorCase {
-  if (status === 403) return 'forbidden_origin';
-  if (status === 404) return 'integration_not_found';
-  if (status === 429) return 'throttled';
-  if (status === 503) return 'unavailable';
-  if (status >= 500) return 'internal';
-  return 'invalid_callback';
-}
-
 /** Error pages for every browser route: a fixed text per case, the correlation id, nothing reflected. */
-function renderError(
-  status: number,
-  correlationId: string,
-  err: unknown,
-  rc: RequestContext,
-): HttpResponseInit {
-  const errorCase = err instanceof SignInError ? err.errorCase : errorCaseFor(status);
-  // "Start again" keeps the (already allow-listed) return URL of the failed sign-in (RU2).
-  const returnTo = err instanceof SignInError ? err.returnTo : null;
-  return errorPage({
-    product: rc.services.config.BROKER_PRODUCT_NAME,
-    status,
-    errorCase,
-    correlationId,
-    ...(returnTo ? { startOver: `/api/auth/login?returnTo=${encodeURIComponent(returnTo)}` } : {}),
-    ...(err instanceof BrokerError ? { headers: err.headers } : {}),
-  });
-}
+const renderError = (status: number, correlationId: string, err: unknown, rc: RequestContext) =>
+  signInErrorPage({ product: product(rc), status, correlationId, err });
 
 const text = (max: number) => z.string().max(max).optional();
 
@@ -122,7 +94,7 @@ app.http(
       // `prompt=login` (an application asked for a new sign-in): the username step even while signed in.
       const forceSignIn = rc.request.query.get('prompt') === 'login';
       try {
-        const session = await sessionService.authenticate(rc.request);
+        const session = await sessionService.authenticate(sessionCookie(rc.request));
         if (forceSignIn) throw new SessionRejectedError('missing');
         if (returnTo) return redirect(returnTo);
         const user = await users.getByUsername(session.username);
@@ -240,7 +212,7 @@ app.http(
           info(rc),
         );
         return redirect(done.location, 302, [
-          done.cookie,
+          toCookie(done.cookie),
           hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
           // The transaction's cookie is spent (its marker row refuses it anyway).
           expiredCookie(loginCookieName(q.data.state ?? '')),
@@ -279,35 +251,20 @@ app.http(
       try {
         const done = await signIn.passwordSignIn(username, body.password, returnTo, info(rc));
         return redirect(done.location, 303, [
-          done.cookie,
+          toCookie(done.cookie),
           hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
         ]);
       } catch (err) {
         await signIn.auditFailure(err, info(rc), 'password');
-        if (!(err instanceof SignInError)) throw err;
-        if (err.status === 429) {
-          return passwordPage({
-            product: product(rc),
-            formTargets: await formTargets(rc, returnTo),
-            username,
-            returnTo,
-            status: 429,
-            headers: err.headers,
-            error: t(TEXTS.throttled, { seconds: err.headers['Retry-After'] ?? '60' }),
-          });
-        }
-        if (err.status === 401) {
-          // One page for every reason: unknown user, wrong password, method not allowed (PW4).
-          return passwordPage({
-            product: product(rc),
-            formTargets: await formTargets(rc, returnTo),
-            username,
-            returnTo,
-            status: 401,
-            error: TEXTS.invalidCredentials,
-          });
-        }
-        throw err;
+        const refused = passwordFormError(err);
+        if (!refused) throw err;
+        return passwordPage({
+          product: product(rc),
+          formTargets: await formTargets(rc, returnTo),
+          username,
+          returnTo,
+          ...refused,
+        });
       }
     },
   }),
@@ -321,28 +278,15 @@ app.http(
     methods: ['POST'],
     renderError,
     handler: async (rc) => {
-      const { signIn, sessionService, audit } = rc.services;
+      const { signIn } = rc.services;
       assertSameOrigin(rc.request, signIn.brokerOrigin);
       const isForm = (rc.request.headers.get('content-type') ?? '').startsWith(
         'application/x-www-form-urlencoded',
       );
       const params = isForm ? await readForm(rc.request) : new URLSearchParams();
       const returnTo = await signIn.returnUrl(params.get('returnTo') ?? rc.request.query.get('returnTo'));
-      try {
-        const session = await sessionService.authenticate(rc.request);
-        await sessionService.revoke(session);
-        await audit.record({
-          type: 'signout',
-          actor: session.username,
-          target: `user:${session.username}`,
-          correlationId: rc.correlationId,
-          clientAddress: rc.clientAddress,
-          details: { method: session.method },
-        });
-      } catch (err) {
-        if (!(err instanceof SessionRejectedError)) throw err;
-      }
-      return redirect(returnTo ?? signIn.defaultLanding, 303, [expiredCookie(SESSION_COOKIE)]);
+      const ended = await signIn.signOut(sessionCookie(rc.request), info(rc));
+      return redirect(returnTo ?? signIn.defaultLanding, 303, [toCookie(ended)]);
     },
   }),
 );
@@ -357,7 +301,7 @@ app.http(
       const { sessionService, users } = rc.services;
       let session: Awaited<ReturnType<typeof sessionService.authenticate>>;
       try {
-        session = await sessionService.authenticate(rc.request);
+        session = await sessionService.authenticate(sessionCookie(rc.request));
       } catch (err) {
         if (err instanceof SessionRejectedError)
           throw new UnauthorizedError('No valid session.', 'no_session');
@@ -374,7 +318,7 @@ app.http(
           integrationId: session.integrationId,
           expiresAt: session.expiresAt,
         }),
-        ...(session.refreshedCookie ? { cookies: [session.refreshedCookie] } : {}),
+        ...(session.refreshedCookie ? { cookies: [toCookie(session.refreshedCookie)] } : {}),
       };
     },
   }),

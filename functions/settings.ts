@@ -1,6 +1,5 @@
 import { app } from '@azure/functions';
 import { settingsPatchSchema } from '../shared/settings/service.ts';
-import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
 import { ifMatch, jsonWithEtag, readJson } from '../shared/web/body.ts';
 import { endpoint } from '../shared/web/endpoint.ts';
 
@@ -24,16 +23,12 @@ app.http(
     methods: ['PATCH'],
     handler: async ({ request, services, principal, correlationId, clientAddress }) => {
       const patch = await readJson(request, settingsPatchSchema, 32 * 1024);
-      // AD5: turning on Allow OAuth Passwords (skips Entra MFA) needs a recent sign-in when done with a session.
-      // … and so does widening where sign-ins may be sent back to.
-      if (patch.allowOAuthPasswords === true || patch.allowedReturnOrigins !== undefined) {
-        requireFreshAuthentication(principal, services.clock);
-      }
-      const settings = await services.settings.update(patch, ifMatch(request), {
-        actor: principal?.name ?? 'unknown',
-        correlationId,
-        clientAddress,
-      });
+      const settings = await services.settings.update(
+        patch,
+        ifMatch(request),
+        { actor: principal?.name ?? 'unknown', correlationId, clientAddress },
+        principal,
+      );
       return jsonWithEtag(200, settings);
     },
   }),

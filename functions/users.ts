@@ -8,7 +8,6 @@ import {
   setPasswordSchema,
   USER_BODY_LIMIT,
 } from '../shared/users/schemas.ts';
-import { requireFreshAuthentication } from '../shared/web/admin-session.ts';
 import {
   ifMatch,
   json,
@@ -50,9 +49,7 @@ app.http(
     methods: ['POST'],
     handler: async (rc) => {
       const input = await readJson(rc.request, createUserSchema, USER_BODY_LIMIT);
-      // AD5: granting admin with a browser session needs a recent sign-in.
-      if (input.roles?.includes('admin')) requireFreshAuthentication(rc.principal, rc.services.clock);
-      const user = await rc.services.users.create(input, changeContext(rc));
+      const user = await rc.services.users.create(input, changeContext(rc), rc.principal);
       return jsonWithEtag(201, user, { Location: `/api/manage/users/${user.username}` });
     },
   }),
@@ -71,17 +68,6 @@ app.http(
   }),
 );
 
-/**
- * AD5 with a browser session: any change to an admin account (enable, verify type, email, binding,
- * password, deletion) or a grant of admin needs a recent sign-in. API tokens are not affected.
- */
-async function freshForAdminChange(rc: RequestContext, username: string, grantsAdmin = false): Promise<void> {
-  if (rc.principal?.kind !== 'session') return;
-  const target = grantsAdmin ? undefined : await rc.services.users.getByUsername(username);
-  if (grantsAdmin || target?.roles.includes('admin'))
-    requireFreshAuthentication(rc.principal, rc.services.clock);
-}
-
 app.http(
   'users-update',
   endpoint({
@@ -90,8 +76,13 @@ app.http(
     handler: async (rc) => {
       const username = usernameParam(rc);
       const patch = await readJson(rc.request, patchUserSchema, USER_BODY_LIMIT);
-      await freshForAdminChange(rc, username, patch.roles?.includes('admin') === true);
-      const user = await rc.services.users.update(username, patch, ifMatch(rc.request), changeContext(rc));
+      const user = await rc.services.users.update(
+        username,
+        patch,
+        ifMatch(rc.request),
+        changeContext(rc),
+        rc.principal,
+      );
       return jsonWithEtag(200, user);
     },
   }),
@@ -103,8 +94,7 @@ app.http(
     route: 'manage/users/{username}',
     methods: ['DELETE'],
     handler: async (rc) => {
-      await freshForAdminChange(rc, usernameParam(rc));
-      await rc.services.users.delete(usernameParam(rc), ifMatch(rc.request), changeContext(rc));
+      await rc.services.users.delete(usernameParam(rc), ifMatch(rc.request), changeContext(rc), rc.principal);
       return noContent();
     },
   }),
@@ -118,13 +108,12 @@ app.http(
     handler: async (rc) => {
       const username = usernameParam(rc);
       const { password } = await readJson(rc.request, setPasswordSchema, USER_BODY_LIMIT);
-      // AD5: setting a password is taking over the account; for admins it is granting admin.
-      requireFreshAuthentication(rc.principal, rc.services.clock);
       const etag = await rc.services.users.setPassword(
         username,
         password,
         ifMatch(rc.request),
         changeContext(rc),
+        rc.principal,
       );
       return noContent({ ETag: etag });
     },
@@ -137,11 +126,11 @@ app.http(
     route: 'manage/users/{username}/password',
     methods: ['DELETE'],
     handler: async (rc) => {
-      await freshForAdminChange(rc, usernameParam(rc));
       const etag = await rc.services.users.removePassword(
         usernameParam(rc),
         ifMatch(rc.request),
         changeContext(rc),
+        rc.principal,
       );
       return noContent({ ETag: etag });
     },
@@ -154,11 +143,11 @@ app.http(
     route: 'manage/users/{username}/binding',
     methods: ['DELETE'],
     handler: async (rc) => {
-      await freshForAdminChange(rc, usernameParam(rc));
       const etag = await rc.services.users.removeBinding(
         usernameParam(rc),
         ifMatch(rc.request),
         changeContext(rc),
+        rc.principal,
       );
       return noContent({ ETag: etag });
     },

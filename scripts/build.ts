@@ -85,7 +85,7 @@ const englishOnlyZod: esbuild.Plugin = {
 /**
  * msal-node signs client assertions (certificate credentials) with `jsonwebtoken`, which brings
  * semver, jws and lodash (~60 KiB). The broker authenticates to Entra with client secrets only
- * (SECURITY.md SE3: certificates later), so the bundle gets a stand-in that refuses to sign.
+ * (docs/security.md SE3: certificates later), so the bundle gets a stand-in that refuses to sign.
  */
 const noCertificateAssertions: esbuild.Plugin = {
   name: 'no-certificate-assertions',

@@ -1,6 +1,11 @@
-import type { Cookie, HttpRequest } from '@azure/functions';
 import { UnauthorizedError } from '../core/errors.ts';
+import type { CookieToSet } from '../sessions/service.ts';
 import type { AdminTokenService } from './tokens.ts';
+
+/** What the gate reads of a request: its headers (the web layer hands in its HTTP request). */
+export interface AdminRequest {
+  headers: { get(name: string): string | null };
+}
 
 /** Who is calling the management API. `name` is what audit events record as the actor. */
 export type Principal =
@@ -21,23 +26,15 @@ export type Principal =
       name: string;
       authTime: number;
       /** A re-issued session token to send back (see SessionService.authenticate). */
-      refreshedCookie?: Cookie;
+      refreshedCookie?: CookieToSet;
       /** When the user account was created: with the username it identifies this very account. */
       userCreatedAt: string;
     };
 
-/**
- * Identifies one admin account for the tokens made on its behalf: username and creation time, so a
- * token does not come back to life if the account is deleted and another one gets the same name.
- */
-export function ownerKey(username: string, userCreatedAt: string): string {
-  return `${username}|${userCreatedAt}`;
-}
-
 /** Authenticates an admin's browser session (cookie + X-Broker-Csrf); plugged in by the sign-in service. */
 export interface AdminSessionAuthenticator {
   /** undefined when the request carries no session cookie; throws 401/403 when it carries a bad one. */
-  authenticateAdmin(request: HttpRequest): Promise<Principal | undefined>;
+  authenticateAdmin(request: AdminRequest): Promise<Principal | undefined>;
 }
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
@@ -51,7 +48,7 @@ export class AdminAuthenticator {
     private readonly isEnabledAdmin?: (owner: string) => Promise<boolean>,
   ) {}
 
-  async authenticate(request: HttpRequest, _clientAddress: string): Promise<Principal> {
+  async authenticate(request: AdminRequest, _clientAddress: string): Promise<Principal> {
     const header = request.headers.get('authorization');
     if (header) {
       const m = BEARER.exec(header.trim());

@@ -1,9 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import type { AuditLog, ChangeContext } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import { NotFoundError } from '../core/errors.ts';
 import { getEntityOrUndefined, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+import { type Caller, ownerKey } from './caller.ts';
+import { requireRecentSignIn } from './fresh-sign-in.ts';
 
 /**
  * Admin API tokens: `brk.<id>.<secret>`, 256-bit secret, stored only as a SHA-256 hash (the secret
@@ -68,7 +71,34 @@ export class AdminTokenService {
   constructor(
     private readonly table: TableClient,
     private readonly clock: Clock,
+    private readonly audit: AuditLog,
   ) {}
+
+  /**
+   * An admin creates a token through the management API. A token outlives the session that makes
+   * it, so a browser session needs a recent sign-in (docs/security.md AD5). A token made by a session,
+   * or by a token tied to an admin, is tied to that admin too. Audited.
+   */
+  async issue(
+    input: CreateTokenInput,
+    caller: Caller | undefined,
+    ctx: ChangeContext = {},
+  ): Promise<AdminTokenInfo & { token: string }> {
+    requireRecentSignIn(caller, this.clock);
+    const actor = caller?.name ?? 'unknown';
+    const onBehalfOf =
+      caller?.kind === 'session' ? ownerKey(caller.username, caller.userCreatedAt) : caller?.onBehalfOf;
+    const created = await this.create(input, actor, onBehalfOf ?? undefined);
+    await this.audit.record({
+      type: 'admin.token.created',
+      actor,
+      target: `token:${created.id}`,
+      changedFields: ['name', 'expiresAt'],
+      ...ctx,
+      details: { name: created.name },
+    });
+    return created;
+  }
 
   async create(
     input: CreateTokenInput,
@@ -102,7 +132,8 @@ export class AdminTokenService {
     return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async revoke(id: string): Promise<void> {
+  /** Revokes (deletes) the token at once; audited. */
+  async revoke(id: string, actor: string, ctx: ChangeContext = {}): Promise<void> {
     if (!/^[0-9a-f]{32}$/.test(id)) throw new NotFoundError('No such token.');
     try {
       await this.table.deleteEntity(PARTITION, id);
@@ -110,6 +141,7 @@ export class AdminTokenService {
       if (isNotFound(err)) throw new NotFoundError('No such token.');
       throw err;
     }
+    await this.audit.record({ type: 'admin.token.revoked', actor, target: `token:${id}`, ...ctx });
   }
 
   /** Returns the token's info when `presented` is a valid, unexpired token; undefined otherwise. */

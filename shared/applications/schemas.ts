@@ -1,6 +1,6 @@
 /**
  * Input schemas and the response shape of applications: the apps that sign their users in through
- * the broker as an OpenID Provider (DESIGN.md "Applications", issue 9). Every input object is
+ * the broker as an OpenID Provider (docs/architecture.md "OpenID Provider (applications)"). Every input object is
  * `.strict()`: unknown keys are a 400 naming the key.
  */
 import { z } from 'zod';
@@ -19,7 +19,7 @@ const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\u2028\u2029]/;
 
 /**
  * Why a redirect URI is refused, or undefined when it is fine. Redirect URIs are compared as exact
- * strings by the OP (OP1), so the rule here is about what may be registered at all: an absolute
+ * strings by the OP (docs/security.md OP1), so the rule here is about what may be registered at all: an absolute
  * https URL, or http on a loopback host (native and local development apps, RFC 8252 §7.3); no
  * fragment, no wildcard, no user name or password, no whitespace or control characters.
  */
@@ -118,7 +118,7 @@ export const patchApplicationSchema = z
   });
 export type PatchApplicationInput = z.output<typeof patchApplicationSchema>;
 
-/** The Application resource (DESIGN.md), as every route answers it. Never holds the secret value. */
+/** The Application resource (docs/architecture.md), as every route answers it. Never holds the secret value. */
 export const applicationSchema = z.object({
   clientId: z.string(),
   name: z.string(),

@@ -1,5 +1,5 @@
 /**
- * Applications (issue 9): the apps registered by admins that sign their users in through the broker
+ * Applications: the apps registered by admins that sign their users in through the broker
  * as an OpenID Provider. Configuration in Table Storage, the confidential client's secret in Key
  * Vault (one secret per application, named from its client id, never reused), and the cached client
  * lookup the OP (shared/oidc) uses for every protocol request.
@@ -21,10 +21,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import type { Caller } from '../admin/caller.ts';
+import { requireRecentSignIn } from '../admin/fresh-sign-in.ts';
+import { VersionedResource } from '../admin/versioned-resource.ts';
 import type { AuditLog, ChangeContext } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../core/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { IntegrationSecrets } from '../secrets/owned.ts';
 import {
@@ -42,7 +45,7 @@ import { type ApplicationRecord, ApplicationStore, type StoredApplication } from
 /** How long a client lookup is served from this instance's memory (changes elsewhere: at most this late). */
 export const CLIENT_CACHE_TTL_MS = 5_000;
 export const CLIENT_CACHE_MAX_ENTRIES = 1000;
-/** 32 random bytes (256 bits) from the CSPRNG, base64url: 43 characters (OP5). */
+/** 32 random bytes (256 bits) from the CSPRNG, base64url: 43 characters (docs/security.md OP5). */
 export const CLIENT_SECRET_BYTES = 32;
 export const APPLICATION_SECRET_KIND = 'oidc-client-secret';
 
@@ -91,13 +94,7 @@ interface CacheEntry {
   loadedAt: number;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const newSecretValue = () => randomBytes(CLIENT_SECRET_BYTES).toString('base64url');
-
-function checkIfMatch(current: StoredApplication, ifMatch: string | undefined): void {
-  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
-    throw new PreconditionFailedError();
-}
 
 const PATCH_FIELDS = [
   'name',
@@ -109,12 +106,18 @@ const PATCH_FIELDS = [
   'backchannelLogoutUri',
   'backchannelLogoutSessionRequired',
 ] as const;
+/**
+ * docs/security.md AD5: where an app's codes may be sent and who may use it need a recent sign-in
+ * with a browser session (so do creating an app, which decides both, and rotating its secret).
+ */
+const SIGN_IN_FIELDS = ['redirectUris', 'allowedRoles'] as const;
 
 export class ApplicationService {
   readonly store: ApplicationStore;
   private readonly vault: IntegrationSecrets;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, Promise<ProviderClient | undefined>>();
+  private readonly resource: VersionedResource<StoredApplication, Application>;
 
   constructor(private readonly deps: ApplicationServiceDeps) {
     this.store = new ApplicationStore(deps.table);
@@ -122,6 +125,15 @@ export class ApplicationService {
       idTag: 'clientId',
       kind: APPLICATION_SECRET_KIND,
       logPrefix: 'application',
+    });
+    this.resource = new VersionedResource({
+      kind: 'application',
+      load: (clientId) => this.load(clientId),
+      key: (row) => row.clientId,
+      replace: (next, etag) => this.store.replace(next, etag),
+      view: (row) => this.view(row),
+      audit: deps.audit,
+      clock: deps.clock,
     });
   }
 
@@ -145,7 +157,9 @@ export class ApplicationService {
     input: CreateApplicationInput,
     actor: string,
     ctx: ChangeContext = {},
+    caller?: Caller,
   ): Promise<CreatedApplication> {
+    requireRecentSignIn(caller, this.deps.clock);
     const clientId = randomUUID();
     const confidential = input.type === 'confidential';
     const secretName = confidential ? applicationSecretName(clientId) : '';
@@ -154,7 +168,7 @@ export class ApplicationService {
       ? await this.vault.write(secretName, clientId, secretValue, null)
       : undefined;
 
-    const now = iso(this.deps.clock.now());
+    const now = this.resource.now();
     const record: ApplicationRecord = {
       clientId,
       name: input.name,
@@ -183,22 +197,23 @@ export class ApplicationService {
       throw err;
     }
     this.remember(stored, confidential ? secretValue : undefined);
-    await this.deps.audit.record({
-      type: 'admin.application.created',
-      actor,
-      target: `application:${clientId}`,
-      changedFields: [
-        'name',
-        'type',
-        'redirectUris',
-        'postLogoutRedirectUris',
-        'allowedRoles',
-        'idTokenSignedResponseAlg',
-        ...(confidential ? ['tokenEndpointAuthMethod', 'clientSecret'] : []),
-      ],
-      ...ctx,
-      details: { name: stored.name, type: stored.type },
-    });
+    await this.resource.record(
+      stored,
+      { actor, ctx },
+      {
+        event: 'created',
+        changedFields: [
+          'name',
+          'type',
+          'redirectUris',
+          'postLogoutRedirectUris',
+          'allowedRoles',
+          'idTokenSignedResponseAlg',
+          ...(confidential ? ['tokenEndpointAuthMethod', 'clientSecret'] : []),
+        ],
+        details: { name: stored.name, type: stored.type },
+      },
+    );
     // The secret value is answered this once; it is never stored outside Key Vault.
     return confidential ? { ...this.view(stored), clientSecretValue: secretValue } : this.view(stored);
   }
@@ -209,43 +224,52 @@ export class ApplicationService {
     ifMatch: string | undefined,
     actor: string,
     ctx: ChangeContext = {},
+    caller?: Caller,
   ): Promise<Application> {
-    const current = await this.load(clientId);
-    checkIfMatch(current, ifMatch);
-    const next: ApplicationRecord = { ...current };
-    if (patch.name !== undefined) next.name = patch.name;
-    if (patch.redirectUris !== undefined) next.redirectUris = patch.redirectUris;
-    if (patch.postLogoutRedirectUris !== undefined)
-      next.postLogoutRedirectUris = patch.postLogoutRedirectUris;
-    if (patch.allowedRoles !== undefined) next.allowedRoles = patch.allowedRoles;
-    if (patch.idTokenSignedResponseAlg !== undefined)
-      next.idTokenSignedResponseAlg = patch.idTokenSignedResponseAlg;
-    if (patch.backchannelLogoutUri !== undefined) next.backchannelLogoutUri = patch.backchannelLogoutUri;
-    if (patch.backchannelLogoutSessionRequired !== undefined)
-      next.backchannelLogoutSessionRequired = patch.backchannelLogoutSessionRequired;
-    if (patch.tokenEndpointAuthMethod !== undefined) {
-      if (current.type === 'public') {
-        throw new ValidationError([
-          { field: 'tokenEndpointAuthMethod', message: 'must not be set for a public client' },
-        ]);
-      }
-      next.tokenEndpointAuthMethod = patch.tokenEndpointAuthMethod;
-    }
-    const changed = PATCH_FIELDS.filter((f) => JSON.stringify(next[f]) !== JSON.stringify(current[f]));
-    if (changed.length === 0) return this.view(current);
-    next.updatedAt = iso(this.deps.clock.now());
-    const stored = await this.store.replace(next, current.etag);
-    const cached = this.cache.get(clientId);
-    this.remember(stored, cached?.secretVersion === stored.secretVersion ? cached.secret : undefined);
-    await this.deps.audit.record({
-      type: 'admin.application.updated',
-      actor,
-      target: `application:${clientId}`,
-      changedFields: [...changed],
-      securityRelevant: changed.includes('redirectUris') || changed.includes('allowedRoles'),
-      ...ctx,
-    });
-    return this.view(stored);
+    return this.resource.change(
+      clientId,
+      { ifMatch, actor, ctx, caller },
+      {
+        fresh: { before: SIGN_IN_FIELDS.some((f) => patch[f] !== undefined) },
+        plan: (current) => {
+          const next: ApplicationRecord = { ...current };
+          if (patch.name !== undefined) next.name = patch.name;
+          if (patch.redirectUris !== undefined) next.redirectUris = patch.redirectUris;
+          if (patch.postLogoutRedirectUris !== undefined)
+            next.postLogoutRedirectUris = patch.postLogoutRedirectUris;
+          if (patch.allowedRoles !== undefined) next.allowedRoles = patch.allowedRoles;
+          if (patch.idTokenSignedResponseAlg !== undefined)
+            next.idTokenSignedResponseAlg = patch.idTokenSignedResponseAlg;
+          if (patch.backchannelLogoutUri !== undefined)
+            next.backchannelLogoutUri = patch.backchannelLogoutUri;
+          if (patch.backchannelLogoutSessionRequired !== undefined)
+            next.backchannelLogoutSessionRequired = patch.backchannelLogoutSessionRequired;
+          if (patch.tokenEndpointAuthMethod !== undefined) {
+            if (current.type === 'public') {
+              throw new ValidationError([
+                { field: 'tokenEndpointAuthMethod', message: 'must not be set for a public client' },
+              ]);
+            }
+            next.tokenEndpointAuthMethod = patch.tokenEndpointAuthMethod;
+          }
+          const changed = PATCH_FIELDS.filter((f) => JSON.stringify(next[f]) !== JSON.stringify(current[f]));
+          if (changed.length === 0) return undefined;
+          next.updatedAt = this.resource.now();
+          return {
+            next,
+            audit: {
+              event: 'updated',
+              changedFields: [...changed],
+              securityRelevant: changed.includes('redirectUris') || changed.includes('allowedRoles'),
+            },
+          };
+        },
+        written: (stored) => {
+          const cached = this.cache.get(stored.clientId);
+          this.remember(stored, cached?.secretVersion === stored.secretVersion ? cached.secret : undefined);
+        },
+      },
+    );
   }
 
   /** A new secret (new Key Vault version); the old one stops working at once here, elsewhere within the TTL. */
@@ -254,60 +278,67 @@ export class ApplicationService {
     ifMatch: string | undefined,
     actor: string,
     ctx: ChangeContext = {},
+    caller?: Caller,
   ): Promise<ApplicationWithSecret> {
-    const current = await this.load(clientId);
-    checkIfMatch(current, ifMatch);
-    if (current.type !== 'confidential') {
-      throw new ConflictError('A public client has no secret (it uses PKCE).', 'public_client');
-    }
-    const secretName = current.secretName || applicationSecretName(clientId);
     const value = newSecretValue();
-    const written = await this.vault.write(secretName, clientId, value, null);
-    const next: ApplicationRecord = {
-      ...current,
-      secretName,
-      secretVersion: written.version,
-      secretUpdatedOn: written.updatedOn,
-      updatedAt: iso(this.deps.clock.now()),
-    };
-    let stored: StoredApplication;
-    try {
-      stored = await this.store.replace(next, current.etag);
-    } catch (err) {
-      await this.vault.disableVersion(secretName, written.version);
-      throw err;
-    }
-    this.remember(stored, value);
-    // Best effort: the old version no longer works anywhere once every instance reads the new row.
-    if (current.secretVersion) await this.vault.disableVersion(secretName, current.secretVersion);
-    await this.deps.audit.record({
-      type: 'admin.application.secret_rotated',
-      actor,
-      target: `application:${clientId}`,
-      changedFields: ['clientSecret'],
-      securityRelevant: true,
-      ...ctx,
-      details: { secretVersion: written.version },
-    });
-    return { ...this.view(stored), clientSecretValue: value };
+    const view = await this.resource.change(
+      clientId,
+      { ifMatch, actor, ctx, caller },
+      {
+        fresh: { before: true },
+        plan: async (current) => {
+          if (current.type !== 'confidential') {
+            throw new ConflictError('A public client has no secret (it uses PKCE).', 'public_client');
+          }
+          const secretName = current.secretName || applicationSecretName(current.clientId);
+          const written = await this.vault.write(secretName, current.clientId, value, null);
+          return {
+            next: {
+              ...current,
+              secretName,
+              secretVersion: written.version,
+              secretUpdatedOn: written.updatedOn,
+              updatedAt: this.resource.now(),
+            },
+            audit: {
+              event: 'secret_rotated',
+              changedFields: ['clientSecret'],
+              securityRelevant: true,
+              details: { secretVersion: written.version },
+            },
+          };
+        },
+        write: (next, current) =>
+          this.vault.writeRowNaming(next.secretName, next.secretVersion, () =>
+            this.store.replace(next, current.etag),
+          ),
+        written: async (stored, current) => {
+          this.remember(stored, value);
+          // Best effort: the old version no longer works anywhere once every instance reads the new row.
+          if (current.secretVersion)
+            await this.vault.disableVersion(stored.secretName, current.secretVersion);
+        },
+      },
+    );
+    return { ...view, clientSecretValue: value };
   }
 
   async delete(clientId: string, ifMatch: string | undefined, actor: string, ctx: ChangeContext = {}) {
-    const current = await this.load(clientId);
-    checkIfMatch(current, ifMatch);
+    const current = await this.resource.open(clientId, { ifMatch, actor, ctx });
     await this.store.remove(current.clientId, current.etag);
     this.cache.set(current.clientId, this.negative());
     const removed = current.secretName
       ? await this.vault.remove(current.secretName)
       : { deleted: false, purged: false };
-    await this.deps.audit.record({
-      type: 'admin.application.deleted',
-      actor,
-      target: `application:${current.clientId}`,
-      securityRelevant: true,
-      ...ctx,
-      details: { name: current.name, secretDeleted: removed.deleted, secretPurged: removed.purged },
-    });
+    await this.resource.record(
+      current,
+      { actor, ctx },
+      {
+        event: 'deleted',
+        securityRelevant: true,
+        details: { name: current.name, secretDeleted: removed.deleted, secretPurged: removed.purged },
+      },
+    );
   }
 
   /**

@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
 
 /**
- * Audit events (SECURITY.md AU1/AU2): structured, UTC, one row each in the AuditEvents table.
+ * Audit events (docs/security.md AU1/AU2): structured, UTC, one row each in the AuditEvents table.
  * PartitionKey is the month plus a shard (`m202611-7`, 16 shards `0`..`f` taken from the event's random
  * suffix, so a month's inserts spread evenly and no single partition caps sign-ins); RowKey an inverted
  * timestamp plus that suffix, unique and ordered across shards, so each partition lists newest first and

@@ -1,5 +1,5 @@
 /**
- * Fail fast and say why when a dependency (Table Storage, Key Vault) is down or hangs (issue 11 #5):
+ * Fail fast and say why when a dependency (Table Storage, Key Vault) is down or hangs:
  * a pipeline policy, placed in front of the SDK's retry policy, bounds each attempt with a timeout and
  * turns "could not talk to it" (refused, reset, timed out, 5xx after the retries) into a
  * DependencyError, which the endpoint answers with 503 + Retry-After. The SDK's retries are short

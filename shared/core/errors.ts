@@ -94,16 +94,6 @@ export class NotFoundError extends BrokerError {
   }
 }
 
-/** 405 — the route exists but not for this method. `Allow` lists the methods it takes. */
-export class MethodNotAllowedError extends BrokerError {
-  constructor(allow: string[]) {
-    super(405, 'method_not_allowed', 'This method is not allowed here.', {
-      headers: { Allow: allow.join(', ') },
-      extras: { allow },
-    });
-  }
-}
-
 /**
  * 409 — the change conflicts with the current state.
  * Likely causes: a duplicate title or username, deleting something still in use.
@@ -135,16 +125,6 @@ export class PayloadTooLargeError extends BrokerError {
 export class UnsupportedMediaTypeError extends BrokerError {
   constructor(expected: string) {
     super(415, 'unsupported_media_type', `The request body must be ${expected}.`);
-  }
-}
-
-/**
- * 422 — the request was understood but the action failed for a reason the admin can fix
- * (for example an integration's connection test). `code` names the cause; `fix` says what to do.
- */
-export class UnprocessableError extends BrokerError {
-  constructor(code: string, message: string, extras?: ProblemExtras) {
-    super(422, code, message, extras ? { extras } : {});
   }
 }
 

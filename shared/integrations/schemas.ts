@@ -1,5 +1,5 @@
 /**
- * Input schemas and the response shape of integrations (DESIGN.md "Management", issue 3).
+ * Input schemas and the response shape of integrations (docs/architecture.md "Management (admins only)").
  * Every input object is `.strict()`: unknown keys are a 400 naming the key.
  */
 import { z } from 'zod';
@@ -156,7 +156,7 @@ export interface IntegrationTestResult {
   reason: string | null;
 }
 
-/** The Integration resource (DESIGN.md), as every route answers it. Never holds the secret value. */
+/** The Integration resource (docs/architecture.md), as every route answers it. Never holds the secret value. */
 export interface Integration {
   id: string;
   kind: 'azure-ad';

@@ -1,5 +1,5 @@
 /**
- * Integrations (issue 3): configuration in Table Storage, the client secret in Key Vault, the
+ * Integrations: configuration in Table Storage, the client secret in Key Vault, the
  * connection test on activation, and the cached read the sign-in path uses.
  *
  * Consistency without transactions across Table Storage and Key Vault:
@@ -17,21 +17,24 @@
 import { randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import type { Caller } from '../admin/caller.ts';
+import { VersionedResource } from '../admin/versioned-resource.ts';
 import type { AuditLog, ChangeContext } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from '../core/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { nameKey } from '../core/names.ts';
 import type { EntraClientFactory } from '../entra/msal.ts';
 import type { HealthWarning } from '../ops/health.ts';
 import { IntegrationSecrets, secretNameFor } from '../secrets/owned.ts';
-import { ActivationFailedError, runConnectionTest } from './activation.ts';
+import { ActivationFailedError, type ConnectionTestOutcome, runConnectionTest } from './activation.ts';
 import { SecretCache } from './cache.ts';
 import { daysUntil, EXPIRY_WARNING_DAYS, expiryWarnings } from './expiry.ts';
 import {
   type CreateIntegrationInput,
   type Integration,
+  type IntegrationTestResult,
   type IntegrationWarning,
   type IntegrationWithWarnings,
   matchClaimIssue,
@@ -76,8 +79,13 @@ const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 const PATCH_FIELDS = ['title', 'applicationId', 'tenant', 'allowedTenants', 'cloud', 'matchClaim'] as const;
 /** Changing one of these invalidates the last connection test: the integration must be activated again. */
 const CREDENTIAL_FIELDS = new Set<string>(['applicationId', 'tenant', 'allowedTenants', 'cloud']);
+/**
+ * docs/security.md AD5: changing one of these decides who can sign in, so a browser session needs a
+ * recent sign-in for it (as for rotating the secret and activating, which decide it too).
+ */
+const SIGN_IN_FIELDS = ['applicationId', 'tenant', 'allowedTenants', 'cloud', 'matchClaim'] as const;
 
-const iso = (ms: number) => new Date(ms).toISOString();
+type ConnectionTestFailure = Extract<ConnectionTestOutcome, { ok: false }>;
 
 /** A validation failure (400) like the other title rules: `password` is the other verify type. */
 function reservedTitle(): ValidationError {
@@ -86,11 +94,6 @@ function reservedTitle(): ValidationError {
 
 function checkTitle(title: string): void {
   if (nameKey(title) === RESERVED_TITLE) throw reservedTitle();
-}
-
-function checkIfMatch(current: StoredIntegration, ifMatch: string | undefined): void {
-  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
-    throw new PreconditionFailedError();
 }
 
 /** How long a delete's mark keeps assignments away (a delete takes well under a second). */
@@ -104,6 +107,7 @@ export const SIGN_IN_ROW_TTL_MS = 5_000;
 
 export class IntegrationService {
   private readonly store: IntegrationStore;
+  private readonly resource: VersionedResource<StoredIntegration, Integration>;
   /** Rows read for sign-ins, per instance (SIGN_IN_ROW_TTL_MS); dropped on every local write. */
   private readonly signInRows = new Map<string, { row: StoredIntegration; readAt: number }>();
   private readonly vault: IntegrationSecrets;
@@ -116,6 +120,15 @@ export class IntegrationService {
       () => deps.clock.now(),
       (id) => this.signInRows.delete(id),
     );
+    this.resource = new VersionedResource({
+      kind: 'integration',
+      load: (id) => this.load(id),
+      key: (row) => row.id,
+      replace: (next, etag) => this.store.replace(next, etag),
+      view: (row) => this.view(row),
+      audit: deps.audit,
+      clock: deps.clock,
+    });
     this.vault = new IntegrationSecrets(deps.secrets, deps.log);
     this.cache = new SecretCache(deps.clock);
     this.assignmentCounter = deps.assignmentCounter;
@@ -171,7 +184,7 @@ export class IntegrationService {
       throw err;
     }
 
-    const now = iso(this.deps.clock.now());
+    const now = this.resource.now();
     const record: IntegrationRecord = {
       id,
       kind: 'azure-ad',
@@ -201,25 +214,27 @@ export class IntegrationService {
       throw err;
     }
 
-    await this.deps.audit.record({
-      type: 'admin.integration.created',
-      actor,
-      target: `integration:${id}`,
-      changedFields: [
-        'kind',
-        'title',
-        'applicationId',
-        'tenant',
-        'allowedTenants',
-        'cloud',
-        'matchClaim',
-        'clientSecret',
-        ...(input.clientSecretExpiresOn ? ['clientSecretExpiresOn'] : []),
-      ],
-      ...ctx,
-      details: { title: stored.title, applicationId: stored.applicationId },
-    });
-    return { ...this.view(stored), warnings: await this.warningsFor(stored) };
+    await this.resource.record(
+      stored,
+      { actor, ctx },
+      {
+        event: 'created',
+        changedFields: [
+          'kind',
+          'title',
+          'applicationId',
+          'tenant',
+          'allowedTenants',
+          'cloud',
+          'matchClaim',
+          'clientSecret',
+          ...(input.clientSecretExpiresOn ? ['clientSecretExpiresOn'] : []),
+        ],
+        details: { title: stored.title, applicationId: stored.applicationId },
+      },
+    );
+    const view = this.view(stored);
+    return { ...view, warnings: await this.warningsFor(view) };
   }
 
   async update(
@@ -228,69 +243,56 @@ export class IntegrationService {
     ifMatch: string | undefined,
     actor: string,
     ctx: ChangeContext = {},
+    caller?: Caller,
   ): Promise<IntegrationWithWarnings> {
-    const current = await this.load(id);
-    checkIfMatch(current, ifMatch);
-
-    const next: IntegrationRecord = { ...current };
-    if (patch.title !== undefined) next.title = patch.title;
-    if (patch.applicationId !== undefined) next.applicationId = patch.applicationId;
-    if (patch.cloud !== undefined) next.cloud = patch.cloud;
-    if (patch.matchClaim !== undefined) next.matchClaim = patch.matchClaim;
-    if (patch.tenant !== undefined) next.tenant = patch.tenant;
-    if (patch.allowedTenants !== undefined) next.allowedTenants = patch.allowedTenants;
-    else if (next.tenant !== 'organizations') next.allowedTenants = [];
-    const issue = tenantIssue(next.tenant, next.allowedTenants);
-    if (issue) throw new ValidationError([{ field: 'allowedTenants', message: issue }]);
-    const claimIssue = matchClaimIssue(next.tenant, next.matchClaim);
-    if (claimIssue) throw new ValidationError([{ field: 'matchClaim', message: claimIssue }]);
-    next.titleKey = titleKey(next.title);
-
-    const changed = PATCH_FIELDS.filter(
-      (f) =>
-        JSON.stringify(next[f as keyof IntegrationRecord]) !==
-        JSON.stringify(current[f as keyof IntegrationRecord]),
-    );
-    if (changed.length === 0) return { ...this.view(current), warnings: await this.warningsFor(current) };
-    if (changed.includes('title')) {
-      checkTitle(next.title);
-      await this.checkTitleUnique(next.title, id);
-    }
-
     const warnings: IntegrationWarning[] = [];
-    const changedFields: string[] = [...changed];
-    if (current.status === 'active' && changed.some((f) => CREDENTIAL_FIELDS.has(f))) {
-      next.status = 'inactive';
-      changedFields.push('status');
-      warnings.push({
-        code: 'reactivation_required',
-        message:
-          'The application, tenant or cloud changed: the integration was deactivated; activate it again.',
-      });
-    }
-    next.updatedAt = iso(this.deps.clock.now());
+    const view = await this.resource.change(
+      id,
+      { ifMatch, actor, ctx, caller },
+      {
+        fresh: { before: SIGN_IN_FIELDS.some((f) => f in patch) },
+        plan: async (current) => {
+          const next: IntegrationRecord = { ...current };
+          if (patch.title !== undefined) next.title = patch.title;
+          if (patch.applicationId !== undefined) next.applicationId = patch.applicationId;
+          if (patch.cloud !== undefined) next.cloud = patch.cloud;
+          if (patch.matchClaim !== undefined) next.matchClaim = patch.matchClaim;
+          if (patch.tenant !== undefined) next.tenant = patch.tenant;
+          if (patch.allowedTenants !== undefined) next.allowedTenants = patch.allowedTenants;
+          else if (next.tenant !== 'organizations') next.allowedTenants = [];
+          const issue = tenantIssue(next.tenant, next.allowedTenants);
+          if (issue) throw new ValidationError([{ field: 'allowedTenants', message: issue }]);
+          const claimIssue = matchClaimIssue(next.tenant, next.matchClaim);
+          if (claimIssue) throw new ValidationError([{ field: 'matchClaim', message: claimIssue }]);
+          next.titleKey = titleKey(next.title);
 
-    const titleMoved = next.titleKey !== current.titleKey;
-    if (titleMoved) await this.store.claimTitle(next.titleKey, next.title, id);
-    let stored: StoredIntegration;
-    try {
-      stored = await this.store.replace(next, current.etag);
-    } catch (err) {
-      if (titleMoved)
-        await this.bestEffort('release_title', () => this.store.releaseTitle(next.titleKey, id));
-      throw err;
-    }
-    if (titleMoved)
-      await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, id));
-
-    await this.deps.audit.record({
-      type: 'admin.integration.updated',
-      actor,
-      target: `integration:${id}`,
-      changedFields,
-      ...ctx,
-    });
-    return { ...this.view(stored), warnings: [...warnings, ...(await this.warningsFor(stored))] };
+          const changed = PATCH_FIELDS.filter(
+            (f) =>
+              JSON.stringify(next[f as keyof IntegrationRecord]) !==
+              JSON.stringify(current[f as keyof IntegrationRecord]),
+          );
+          if (changed.length === 0) return undefined;
+          if (changed.includes('title')) {
+            checkTitle(next.title);
+            await this.checkTitleUnique(next.title, current.id);
+          }
+          const changedFields: string[] = [...changed];
+          if (current.status === 'active' && changed.some((f) => CREDENTIAL_FIELDS.has(f))) {
+            next.status = 'inactive';
+            changedFields.push('status');
+            warnings.push({
+              code: 'reactivation_required',
+              message:
+                'The application, tenant or cloud changed: the integration was deactivated; activate it again.',
+            });
+          }
+          next.updatedAt = this.resource.now();
+          return { next, audit: { event: 'updated', changedFields } };
+        },
+        write: (next, current) => this.replaceRetitled(next, current),
+      },
+    );
+    return { ...view, warnings: [...warnings, ...(await this.warningsFor(view))] };
   }
 
   async rotateSecret(
@@ -299,39 +301,49 @@ export class IntegrationService {
     ifMatch: string | undefined,
     actor: string,
     ctx: ChangeContext = {},
+    caller?: Caller,
   ): Promise<Integration> {
-    const current = await this.load(id);
-    checkIfMatch(current, ifMatch);
     const expiresOn = input.expiresOn ?? null;
-    const written = await this.vault.write(current.secretName, id, input.clientSecret, expiresOn);
-    const next: IntegrationRecord = {
-      ...current,
-      secretVersion: written.version,
-      secretExpiresOn: expiresOn,
-      secretUpdatedOn: written.updatedOn,
-      updatedAt: iso(this.deps.clock.now()),
-    };
-    let stored: StoredIntegration;
-    try {
-      stored = await this.store.replace(next, current.etag);
-    } catch (err) {
-      await this.vault.disableVersion(current.secretName, written.version);
-      throw err;
-    }
-    this.cache.set(id, written.version, input.clientSecret);
-    await this.deps.audit.record({
-      type: 'admin.integration.secret_rotated',
-      actor,
-      target: `integration:${id}`,
-      changedFields: [
-        'clientSecret',
-        ...(expiresOn !== current.secretExpiresOn ? ['clientSecretExpiresOn'] : []),
-      ],
-      securityRelevant: true,
-      ...ctx,
-      details: { secretVersion: written.version },
-    });
-    return this.view(stored);
+    return this.resource.change(
+      id,
+      { ifMatch, actor, ctx, caller },
+      {
+        fresh: { before: true },
+        plan: async (current) => {
+          const written = await this.vault.write(
+            current.secretName,
+            current.id,
+            input.clientSecret,
+            expiresOn,
+          );
+          return {
+            next: {
+              ...current,
+              secretVersion: written.version,
+              secretExpiresOn: expiresOn,
+              secretUpdatedOn: written.updatedOn,
+              updatedAt: this.resource.now(),
+            },
+            audit: {
+              event: 'secret_rotated',
+              changedFields: [
+                'clientSecret',
+                ...(expiresOn !== current.secretExpiresOn ? ['clientSecretExpiresOn'] : []),
+              ],
+              securityRelevant: true,
+              details: { secretVersion: written.version },
+            },
+          };
+        },
+        write: (next, current) =>
+          this.vault.writeRowNaming(next.secretName, next.secretVersion, () =>
+            this.store.replace(next, current.etag),
+          ),
+        written: (stored) => {
+          this.cache.set(stored.id, stored.secretVersion, input.clientSecret);
+        },
+      },
+    );
   }
 
   /**
@@ -343,43 +355,50 @@ export class IntegrationService {
     ifMatch: string | undefined,
     actor: string,
     ctx: ChangeContext = {},
+    caller?: Caller,
   ): Promise<Integration> {
-    const current = await this.load(id);
-    checkIfMatch(current, ifMatch);
-    const secret = await this.secretOf(current, false);
-    const outcome = await runConnectionTest(this.deps.entraClientFactory, current, secret);
-    const at = iso(this.deps.clock.now());
-    const target = `integration:${id}`;
-    if (outcome.ok) {
-      const stored = await this.store.replace(
-        { ...current, status: 'active', lastTest: { at, ok: true, reason: null }, updatedAt: at },
-        current.etag,
-      );
-      await this.deps.audit.record({
-        type: 'admin.integration.activated',
-        actor,
-        target,
-        changedFields: current.status === 'active' ? ['lastTest'] : ['status', 'lastTest'],
-        ...ctx,
-      });
-      return this.view(stored);
-    }
-    const lastTest = { at, ok: false, reason: outcome.code };
-    const stored = await this.store.replace({ ...current, lastTest, updatedAt: at }, current.etag);
-    await this.deps.audit.record({
-      type: 'admin.integration.activation_failed',
-      actor,
-      target,
-      outcome: 'failure',
-      reason: outcome.code,
-      changedFields: ['lastTest'],
-      ...ctx,
-      details: {
-        ...(outcome.aadsts !== undefined ? { aadsts: outcome.aadsts } : {}),
-        ...(outcome.entraCorrelationId ? { entraCorrelationId: outcome.entraCorrelationId } : {}),
+    // The failed test is written and audited like any change, then answered as a 422.
+    const failed: { outcome?: ConnectionTestFailure; lastTest?: IntegrationTestResult } = {};
+    const view = await this.resource.change(
+      id,
+      { ifMatch, actor, ctx, caller },
+      {
+        fresh: { before: true },
+        plan: async (current) => {
+          const secret = await this.secretOf(current, false);
+          const outcome = await runConnectionTest(this.deps.entraClientFactory, current, secret);
+          const at = this.resource.now();
+          if (outcome.ok) {
+            return {
+              next: { ...current, status: 'active', lastTest: { at, ok: true, reason: null }, updatedAt: at },
+              audit: {
+                event: 'activated',
+                changedFields: current.status === 'active' ? ['lastTest'] : ['status', 'lastTest'],
+              },
+            };
+          }
+          const lastTest = { at, ok: false, reason: outcome.code };
+          failed.outcome = outcome;
+          failed.lastTest = lastTest;
+          return {
+            next: { ...current, lastTest, updatedAt: at },
+            audit: {
+              event: 'activation_failed',
+              outcome: 'failure',
+              reason: outcome.code,
+              changedFields: ['lastTest'],
+              details: {
+                ...(outcome.aadsts !== undefined ? { aadsts: outcome.aadsts } : {}),
+                ...(outcome.entraCorrelationId ? { entraCorrelationId: outcome.entraCorrelationId } : {}),
+              },
+            },
+          };
+        },
       },
-    });
-    throw new ActivationFailedError(outcome, lastTest, stored.etag);
+    );
+    if (failed.outcome && failed.lastTest)
+      throw new ActivationFailedError(failed.outcome, failed.lastTest, view.etag);
+    return view;
   }
 
   /** Immediate: the sign-in path reads the row on every call. */
@@ -389,22 +408,22 @@ export class IntegrationService {
     actor: string,
     ctx: ChangeContext = {},
   ): Promise<Integration> {
-    const current = await this.load(id);
-    checkIfMatch(current, ifMatch);
-    if (current.status === 'inactive') return this.view(current);
-    const stored = await this.store.replace(
-      { ...current, status: 'inactive', updatedAt: iso(this.deps.clock.now()) },
-      current.etag,
+    return this.resource.change(
+      id,
+      { ifMatch, actor, ctx },
+      {
+        plan: (current) =>
+          current.status === 'inactive'
+            ? undefined
+            : {
+                next: { ...current, status: 'inactive', updatedAt: this.resource.now() },
+                audit: { event: 'deactivated', changedFields: ['status'] },
+              },
+        written: (stored) => {
+          this.cache.delete(stored.id);
+        },
+      },
     );
-    this.cache.delete(id);
-    await this.deps.audit.record({
-      type: 'admin.integration.deactivated',
-      actor,
-      target: `integration:${id}`,
-      changedFields: ['status'],
-      ...ctx,
-    });
-    return this.view(stored);
   }
 
   async delete(
@@ -413,8 +432,7 @@ export class IntegrationService {
     actor: string,
     ctx: ChangeContext = {},
   ): Promise<void> {
-    const current = await this.load(id);
-    checkIfMatch(current, ifMatch);
+    const current = await this.resource.open(id, { ifMatch, actor, ctx });
     // Mark the row first, then count: an assignment writes the user first, then checks the row
     // (UserService), so of a delete and an assignment racing, at least one sees the other.
     const { etag: _etag, ...record } = current;
@@ -422,7 +440,9 @@ export class IntegrationService {
       { ...record, deletingSince: this.deps.clock.now() },
       current.etag,
     );
-    const assigned = this.assignmentCounter ? await this.assignmentCounter.countUsersAssignedTo(id) : 0;
+    const assigned = this.assignmentCounter
+      ? await this.assignmentCounter.countUsersAssignedTo(current.id)
+      : 0;
     if (assigned > 0) {
       const { deletingSince: _d, etag: _e, ...unmarked } = marked;
       await this.bestEffort('unmark_delete', async () => {
@@ -434,17 +454,18 @@ export class IntegrationService {
         { assignedUsers: assigned },
       );
     }
-    await this.store.remove(id, marked.etag);
-    this.cache.delete(id);
+    await this.store.remove(current.id, marked.etag);
+    this.cache.delete(current.id);
     const removed = await this.vault.remove(current.secretName);
-    await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, id));
-    await this.deps.audit.record({
-      type: 'admin.integration.deleted',
-      actor,
-      target: `integration:${id}`,
-      ...ctx,
-      details: { title: current.title, secretDeleted: removed.deleted, secretPurged: removed.purged },
-    });
+    await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, current.id));
+    await this.resource.record(
+      current,
+      { actor, ctx },
+      {
+        event: 'deleted',
+        details: { title: current.title, secretDeleted: removed.deleted, secretPurged: removed.purged },
+      },
+    );
   }
 
   /**
@@ -548,7 +569,27 @@ export class IntegrationService {
     };
   }
 
-  private async warningsFor(r: StoredIntegration): Promise<IntegrationWarning[]> {
+  /**
+   * A rename claims the new title's index row before the write and releases the old one after it;
+   * a failed write releases the new one again.
+   */
+  private async replaceRetitled(next: IntegrationRecord, current: StoredIntegration) {
+    const titleMoved = next.titleKey !== current.titleKey;
+    if (titleMoved) await this.store.claimTitle(next.titleKey, next.title, current.id);
+    let stored: StoredIntegration;
+    try {
+      stored = await this.store.replace(next, current.etag);
+    } catch (err) {
+      if (titleMoved)
+        await this.bestEffort('release_title', () => this.store.releaseTitle(next.titleKey, current.id));
+      throw err;
+    }
+    if (titleMoved)
+      await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, current.id));
+    return stored;
+  }
+
+  private async warningsFor(r: Integration): Promise<IntegrationWarning[]> {
     const warnings: IntegrationWarning[] = [];
     const others = (await this.store.withApplicationId(r.applicationId)).filter((o) => o.id !== r.id);
     if (others.length > 0) {
@@ -560,9 +601,10 @@ export class IntegrationService {
         integrationIds: others.map((o) => o.id),
       });
     }
-    const days = daysUntil(r.secretExpiresOn, this.deps.clock.now());
+    const expiresOn = r.clientSecret.expiresOn;
+    const days = daysUntil(expiresOn, this.deps.clock.now());
     if (days !== null && days <= EXPIRY_WARNING_DAYS) {
-      const expired = Date.parse(r.secretExpiresOn as string) <= this.deps.clock.now();
+      const expired = Date.parse(expiresOn as string) <= this.deps.clock.now();
       warnings.push(
         expired
           ? { code: 'secret_expired', message: 'The client secret has already expired; rotate it.' }

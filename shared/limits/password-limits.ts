@@ -1,5 +1,5 @@
 /**
- * The password sign-in's brute-force limits (SECURITY.md PW5, RL1, RL2), reserved before the password
+ * The password sign-in's brute-force limits (docs/security.md PW5, RL1, RL2), reserved before the password
  * is checked so that parallel guesses cannot all pass one read of a counter:
  *
  * - per account: one backoff row (`ACCOUNT_POLICY`: 5 free failures, then doubling blocks). A sign-in

@@ -1,5 +1,5 @@
 /**
- * Brute-force protection and rate limits in Table Storage, shared by every instance (SECURITY.md
+ * Brute-force protection and rate limits in Table Storage, shared by every instance (docs/security.md
  * PW5, RL1). Each counter is one row, keyed by a hash of what it counts (no usernames or addresses in
  * keys), updated with optimistic concurrency so concurrent instances never lose a count.
  */

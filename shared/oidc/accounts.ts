@@ -1,7 +1,7 @@
 /**
  * Accounts (`findAccount`): by the immutable user id (`sub`); undefined for a deleted or disabled
  * user, for a token whose grant's broker session ended, or for a token whose sign-in is older than
- * the user's last "sign out everywhere" (OP6), so refresh fails with invalid_grant and userinfo
+ * the user's last "sign out everywhere" (docs/security.md OP6), so refresh fails with invalid_grant and userinfo
  * refuses the access token.
  */
 import type { Account } from 'oidc-provider';

@@ -3,25 +3,22 @@
  * The broker session is the single source of sign-in: the login step finishes an interaction with it,
  * and an application's sign-out ends it.
  */
+import { parseCookieHeader } from '../core/cookie-header.ts';
 import {
   type ActiveSession,
-  expiredCookie,
-  readCookie,
+  type CookieToSet,
+  ENDED_SESSION_COOKIE,
   SESSION_COOKIE,
   SessionRejectedError,
   type SessionService,
 } from '../sessions/service.ts';
-import type { Cookie } from './request.ts';
 
 /** The OP session cookie (oidc-provider's default name, `cookies.names.session`). */
 export const OP_SESSION_COOKIE = '_session';
 
-/** The session service reads a request's Cookie header only; a request is its headers to it. */
-const cookieCarrier = (headers: Headers) => ({ headers }) as unknown as Parameters<typeof readCookie>[0];
-
 /** One cookie of the request (the first one of that name). */
 export function cookieOf(headers: Headers, name: string): string | undefined {
-  return readCookie(cookieCarrier(headers), name);
+  return parseCookieHeader(headers.get('cookie')).get(name);
 }
 
 /** The broker session's token, unverified (a hint for reading ahead, never a proof). */
@@ -39,7 +36,7 @@ export function brokerSession(
   onVerified?: (username: string) => void,
 ): Promise<ActiveSession | undefined> {
   return sessions
-    .authenticate(cookieCarrier(headers), onVerified ? { onVerified } : {})
+    .authenticate(brokerSessionToken(headers), onVerified ? { onVerified } : {})
     .catch((err: unknown) => {
       if (err instanceof SessionRejectedError) return undefined;
       throw err;
@@ -47,8 +44,8 @@ export function brokerSession(
 }
 
 /** Ends the request's broker session, if it has one that lives: its row is revoked and its cookie expired. */
-export async function endBrokerSession(sessions: SessionService, headers: Headers): Promise<Cookie> {
+export async function endBrokerSession(sessions: SessionService, headers: Headers): Promise<CookieToSet> {
   const session = await brokerSession(sessions, headers);
   if (session) await sessions.revoke(session);
-  return expiredCookie(SESSION_COOKIE);
+  return ENDED_SESSION_COOKIE;
 }

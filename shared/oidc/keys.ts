@@ -1,5 +1,5 @@
 /**
- * The OP's keys (SECURITY.md OP9, SE4), kept in Key Vault, generated on first use, cached per
+ * The OP's keys (docs/security.md OP9, SE4), kept in Key Vault, generated on first use, cached per
  * instance (inside the provider, which is built once per instance from them):
  * - `oidc-signing-keys`: one RS256 (RSA 2048) and one ES256 (P-256) private JWK per version; the ID
  *   token signing keys. The previous version's keys stay in the provider's JWKS (verification of old

@@ -1,7 +1,7 @@
 /**
  * The broker as OpenID Provider: the one module that loads `oidc-provider` (dynamic import, so a
  * build can put the library in a lazily loaded file) and its configuration. Every protocol rule is
- * the library's, configured here (DESIGN.md "Applications: the broker as OpenID Provider"):
+ * the library's, configured here (docs/architecture.md "OpenID Provider (applications)"):
  *
  * - code flow only (`responseTypes ['code']`), PKCE required for every client (the library accepts
  *   S256 only), exact redirect URIs (the library's comparison; http only for localhost/127.0.0.1 is

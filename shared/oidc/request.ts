@@ -3,11 +3,11 @@
  * framework types: the web layer (shared/web/oidc-bridge.ts) makes them from a Functions request and
  * turns the answer back into one.
  */
-import type { ActiveSession, expiredCookie } from '../sessions/service.ts';
+import type { ActiveSession, CookieToSet } from '../sessions/service.ts';
 import type { BridgedRequest, OidcContext } from './provider.ts';
 
 /** A cookie of the broker session, as the session service makes them. */
-export type Cookie = ReturnType<typeof expiredCookie>;
+export type Cookie = CookieToSet;
 
 export interface OidcRequest {
   method: string;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Passwords (SECURITY.md PW3, PW6; OWASP ASVS 5.0 §6.2, §11.4.2).
+ * Passwords (docs/security.md PW3, PW6; OWASP ASVS 5.0 §6.2, §11.4.2).
  *
  * - Hashing: argon2id, m=19456 KiB, t=2, p=1 (OWASP's minimum), 32-byte output, 16-byte random salt,
  *   stored as a PHC string `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.

@@ -76,7 +76,7 @@ export function createSecretClient(
 ): SecretClient {
   return new SecretClient(config.BROKER_KEY_VAULT_URI, credential, {
     disableChallengeResourceVerification: config.BROKER_DEV_CREDENTIALS === true,
-    // Fails fast when the vault is down or hangs: 503 within ~2 s (issue 11 #5), as for Table Storage.
+    // Fails fast when the vault is down or hangs: 503 within ~2 s, as for Table Storage.
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
     additionalPolicies: [
       {

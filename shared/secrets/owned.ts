@@ -31,7 +31,7 @@ const INTEGRATION_OWNER: SecretOwner = {
   logPrefix: 'integration',
 };
 
-/** Also used by applications (shared/applications/secrets.ts) with their own owner tags. */
+/** The Key Vault secret an integration owns; applications use it too, with their own owner tags. */
 export class IntegrationSecrets {
   constructor(
     private readonly client: SecretClient,
@@ -92,6 +92,19 @@ export class IntegrationSecrets {
         statusCode: sdkStatus(err),
         error: err,
       });
+    }
+  }
+
+  /**
+   * Writes the row that names a freshly written version. If that write fails (a lost race, storage
+   * down) no row names the version, so it is disabled before the error goes on: it is never used.
+   */
+  async writeRowNaming<T>(name: string, version: string, writeRow: () => Promise<T>): Promise<T> {
+    try {
+      return await writeRow();
+    } catch (err) {
+      await this.disableVersion(name, version);
+      throw err;
     }
   }
 

@@ -1,7 +1,7 @@
 /**
  * A key kept as a Key Vault secret whose versions are the rotations: generated on first use, the
  * latest version is current, the one before it is "previous" (still published / still accepted).
- * The same scheme as shared/signin/session-keys.ts (one secret, version = key id, read back after a
+ * The same scheme as shared/sessions/keys.ts (one secret, version = key id, read back after a
  * first write so racing instances agree on one winner), for keys that are not a single EC JWK.
  */
 import type { SecretClient } from '@azure/keyvault-secrets';

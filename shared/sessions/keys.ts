@@ -1,5 +1,5 @@
 /**
- * The broker's session signing keys (SECURITY.md SC5, SE4): ES256, private key kept in Key Vault as
+ * The broker's session signing keys (docs/security.md SC5, SE4): ES256, private key kept in Key Vault as
  * a secret (JWK JSON), generated on first use, cached per instance. Each Key Vault version is one key
  * and its version is the `kid`. `/api/auth/jwks` publishes the current and the previous public key,
  * so tokens signed before a rotation stay verifiable until they expire.
@@ -12,11 +12,10 @@ import type { Clock } from '../core/clock.ts';
 import { DependencyError } from '../core/errors.ts';
 import { Lazy } from '../core/lazy.ts';
 import type { Logger } from '../core/log.ts';
+import { KeyIdLookup } from '../secrets/key-id-lookup.ts';
 import { latestOrCreate } from '../secrets/versioned.ts';
 
 export const SESSION_KEY_SECRET = 'broker-session-signing-key';
-/** An unknown kid makes us look at Key Vault again at most this often (another instance may have rotated). */
-const RELOAD_COOLDOWN_MS = 30_000;
 
 export interface SigningKey {
   kid: string;
@@ -50,14 +49,21 @@ export class SessionKeyService {
   private readonly current = new Lazy(() => this.loadCurrent());
   private readonly byKid = new Map<string, SigningKey>();
   private previousKid?: string | null;
-  private lastReload = 0;
+  private readonly lookup: KeyIdLookup<KeyObject>;
 
   constructor(
     private readonly secrets: SecretClient,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly log: Logger,
     private readonly secretName = SESSION_KEY_SECRET,
-  ) {}
+  ) {
+    // An unknown kid may be a key another instance rotated to: Key Vault is read again (cool-down).
+    this.lookup = new KeyIdLookup(clock, {
+      known: (kid) => this.acceptedKey(kid),
+      refresh: () => this.reload(),
+      load: (kid) => this.acceptedKey(kid),
+    });
+  }
 
   /** The key new sessions are signed with (one Key Vault read per instance, then memory). */
   signingKey(): Promise<SigningKey> {
@@ -65,20 +71,15 @@ export class SessionKeyService {
   }
 
   /** The public key for `kid`, when it is the current or the previous key. */
-  async verificationKey(kid: string): Promise<KeyObject | undefined> {
+  verificationKey(kid: string): Promise<KeyObject | undefined> {
+    return this.lookup.find(kid);
+  }
+
+  /** The public key of `kid` when this instance holds it as the current or the previous key. */
+  private async acceptedKey(kid: string): Promise<KeyObject | undefined> {
     const current = await this.signingKey();
     if (kid === current.kid) return current.publicKey;
-    const known = this.byKid.get(kid);
-    if (known && (kid === this.previousKid || kid === current.kid)) return known.publicKey;
-    if (!/^[0-9a-f]{32}$/i.test(kid)) return undefined;
-    const now = this.clock.now();
-    if (now - this.lastReload < RELOAD_COOLDOWN_MS) return undefined;
-    this.lastReload = now;
-    await this.reload();
-    const latest = await this.signingKey();
-    if (kid === latest.kid) return latest.publicKey;
-    if (kid === this.previousKid) return this.byKid.get(kid)?.publicKey;
-    return undefined;
+    return kid === this.previousKid ? this.byKid.get(kid)?.publicKey : undefined;
   }
 
   /** JWKS with the current and the previous public key. */

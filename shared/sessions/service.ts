@@ -1,11 +1,10 @@
 /**
- * Broker sessions (SECURITY.md D): a fresh 256-bit session id on every sign-in, an ES256 JWT in a
+ * Broker sessions (docs/security.md D): a fresh 256-bit session id on every sign-in, an ES256 JWT in a
  * `__Host-` cookie (HttpOnly, Secure, SameSite=Lax, Path=/), checked on every request against its
  * session row, so logout, disable and "revoke all" take effect at once. Idle and absolute timeouts
  * are enforced server-side.
  */
 import { randomBytes } from 'node:crypto';
-import type { Cookie, HttpRequest } from '@azure/functions';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Clock } from '../core/clock.ts';
 import type { SessionKeyService } from './keys.ts';
@@ -35,7 +34,7 @@ export interface ActiveSession {
   authTime: number;
   record: SessionRecord;
   /** Set when the token was re-issued: the caller adds it to its response. */
-  refreshedCookie?: Cookie;
+  refreshedCookie?: CookieToSet;
 }
 
 export interface IssueSessionInput {
@@ -56,31 +55,18 @@ export class SessionRejectedError extends Error {
   }
 }
 
-/** Every cookie of a Cookie header, by name (first occurrence wins; `__Host-` cookies cannot be shadowed by Domain cookies). */
-export function readCookies(request: HttpRequest): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of (request.headers.get('cookie') ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!out.has(name)) out.set(name, part.slice(eq + 1).trim());
-  }
-  return out;
+/**
+ * A cookie a service wants the browser to keep: the web layer sends it as a `__Host-` cookie
+ * (Secure, HttpOnly, SameSite=Lax, Path=/, no Domain; docs/security.md SC2).
+ */
+export interface CookieToSet {
+  name: string;
+  value: string;
+  maxAgeSeconds: number;
 }
 
-/** Reads one cookie from a Cookie header (see readCookies). */
-export function readCookie(request: HttpRequest, name: string): string | undefined {
-  return readCookies(request).get(name);
-}
-
-export function hostCookie(name: string, value: string, maxAgeSeconds: number): Cookie {
-  return { name, value, path: '/', secure: true, httpOnly: true, sameSite: 'Lax', maxAge: maxAgeSeconds };
-}
-
-/** The same attributes as when it was set, expired (LO1). */
-export function expiredCookie(name: string): Cookie {
-  return { ...hostCookie(name, '', 0), expires: 0 };
-}
+/** The session cookie expired (docs/security.md LO1): what a sign-out sends back, whether a session lived or not. */
+export const ENDED_SESSION_COOKIE: CookieToSet = { name: SESSION_COOKIE, value: '', maxAgeSeconds: 0 };
 
 /** An expired token's payload is only trusted when it is one of ours (same checks as a live one). */
 function isOurs(payload: Record<string, unknown>, issuer: string): boolean {
@@ -102,7 +88,9 @@ export class SessionService {
     private readonly issuer: string,
   ) {}
 
-  async issue(input: IssueSessionInput): Promise<{ cookie: Cookie; session: SessionRecord; token: string }> {
+  async issue(
+    input: IssueSessionInput,
+  ): Promise<{ cookie: CookieToSet; session: SessionRecord; token: string }> {
     const now = this.clock.now();
     const sessionId = randomBytes(32).toString('base64url');
     const expiresAt = now + input.lifetimeMinutes * 60_000;
@@ -156,21 +144,21 @@ export class SessionService {
   }
 
   /** The cookie lives as long as the session; the token inside it is short-lived and re-issued. */
-  private cookieFor(token: string, sessionExpiresAt: number): Cookie {
-    const maxAge = Math.max(0, Math.floor((sessionExpiresAt - this.clock.now()) / 1000));
-    return hostCookie(SESSION_COOKIE, token, maxAge);
+  private cookieFor(token: string, sessionExpiresAt: number): CookieToSet {
+    const maxAgeSeconds = Math.max(0, Math.floor((sessionExpiresAt - this.clock.now()) / 1000));
+    return { name: SESSION_COOKIE, value: token, maxAgeSeconds };
   }
 
-  /** The request's session, or a rejection reason. Never throws for a bad cookie. */
   /**
+   * The session of a session cookie's value (`raw`; undefined when the browser sent none), or a
+   * SessionRejectedError with its reason: a bad cookie is never another kind of error.
    * `onVerified` is called with the username once the session token verified, before its row is read:
    * a caller can read what it needs of the user meanwhile (the row still decides whether it lives).
    */
   async authenticate(
-    request: HttpRequest,
+    raw: string | undefined,
     opts: { onVerified?: (username: string) => void } = {},
   ): Promise<ActiveSession> {
-    const raw = readCookie(request, SESSION_COOKIE);
     if (!raw) throw new SessionRejectedError('missing');
     if (raw.length > MAX_COOKIE_LENGTH) throw new SessionRejectedError('malformed');
     let payload: Record<string, unknown>;
@@ -219,7 +207,7 @@ export class SessionService {
     const roles = Array.isArray(payload.roles) ? payload.roles.map(String) : [];
     const tokenExp = typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
     const sessionEnd = Date.parse(record.expiresAt);
-    let refreshedCookie: Cookie | undefined;
+    let refreshedCookie: CookieToSet | undefined;
     if (tokenExp - now < REFRESH_BEFORE_MINUTES * 60_000 && tokenExp < sessionEnd) {
       const token = await this.sign(
         username,

@@ -1,5 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import type { Caller } from '../admin/caller.ts';
+import { requireRecentSignIn } from '../admin/fresh-sign-in.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import { PreconditionFailedError } from '../core/errors.ts';
@@ -8,7 +10,7 @@ import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } fr
 /**
  * Global settings (one row in the Settings table: PartitionKey `settings`, RowKey `global`).
  *
- * `get()` is cached per instance for SETTINGS_CACHE_TTL_MS (2 s): PW1's "read fresh" holds within
+ * `get()` is cached per instance for SETTINGS_CACHE_TTL_MS (2 s): docs/security.md PW1's "read fresh" holds within
  * that window on other instances (a change made on this instance is seen here at once). Every change
  * is audited with the names of the changed fields; turning Allow OAuth Passwords on is marked
  * security-relevant (it lets integration users skip Entra's MFA and Conditional Access).
@@ -172,12 +174,20 @@ export class SettingsService {
     return value;
   }
 
-  /** Applies `patch` if the row still has `ifMatch` (when given); 412 otherwise. Audited. */
+  /**
+   * Applies `patch` if the row still has `ifMatch` (when given); 412 otherwise. Audited. With a
+   * browser session, turning on Allow OAuth Passwords (it skips Entra's MFA) and changing where
+   * sign-ins may be sent back to need a recent sign-in (docs/security.md AD5).
+   */
   async update(
     patch: SettingsPatch,
     ifMatch: string | undefined,
     ctx: SettingsChangeContext,
+    caller?: Caller,
   ): Promise<Settings> {
+    if (patch.allowOAuthPasswords === true || patch.allowedReturnOrigins !== undefined) {
+      requireRecentSignIn(caller, this.clock);
+    }
     const current = await this.read();
     if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
       throw new PreconditionFailedError();

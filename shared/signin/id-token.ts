@@ -1,5 +1,5 @@
 /**
- * ID token validation by the broker itself (OIDC Core §3.1.3.7; SECURITY.md CB3–CB7): MSAL Node does
+ * ID token validation by the broker itself (OIDC Core §3.1.3.7; docs/security.md CB3–CB7): MSAL Node does
  * not check the signature, iss, aud, exp, alg or tid, so every token MSAL hands back is checked here
  * with jose before anyone is signed in.
  */

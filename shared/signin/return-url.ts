@@ -1,5 +1,5 @@
 /**
- * Return URLs (SECURITY.md RU1/RU2): a relative path with exactly one leading "/", or an https URL
+ * Return URLs (docs/security.md RU1/RU2): a relative path with exactly one leading "/", or an https URL
  * whose origin is in `allowedReturnOrigins`. Anything else falls back to the default page. The same
  * check runs for post-login, post-logout and error redirects.
  */
@@ -42,4 +42,16 @@ export function safeReturnUrl(
   if (!raw.toLowerCase().startsWith(`${url.origin.toLowerCase()}`)) return undefined;
   if (!allowedOrigins.includes(url.origin)) return undefined;
   return url.href;
+}
+
+/** Where to go after sign-in / sign-out when no acceptable return URL was given. */
+export const DEFAULT_LANDING = '/api/auth/login';
+
+/** The return URL when it is still acceptable, else the default landing page. */
+export function landingUrl(
+  returnTo: string | null,
+  allowedOrigins: readonly string[],
+  brokerOrigin: string,
+): string {
+  return (returnTo && safeReturnUrl(returnTo, allowedOrigins, brokerOrigin)) || DEFAULT_LANDING;
 }

@@ -10,12 +10,10 @@ import type { Clock } from '../core/clock.ts';
 import { DependencyError, sdkStatus } from '../core/errors.ts';
 import { Lazy } from '../core/lazy.ts';
 import type { Logger } from '../core/log.ts';
+import { KeyIdLookup } from '../secrets/key-id-lookup.ts';
 import { latestOrCreate } from '../secrets/versioned.ts';
 
 export const LOGIN_SEAL_KEY_SECRET = 'broker-login-seal-key';
-const KID = /^[0-9a-f]{32}$/;
-/** An unknown key id makes this instance ask Key Vault at most this often. */
-const LOOKUP_COOLDOWN_MS = 30_000;
 
 const SEAL_KEY_CONTENT_TYPE = 'application/octet-stream';
 const SEAL_KEY_TAGS = { purpose: 'broker-login-transaction-seal', alg: 'A256GCM' };
@@ -37,14 +35,24 @@ export class SealKeyService {
   private readonly known = new Map<string, SealKey>();
   /** Versions of the secret seen in its last version list. */
   private readonly versions = new Set<string>();
-  private lastLookup = 0;
+  private readonly lookup: KeyIdLookup<SealKey>;
 
   constructor(
     private readonly secrets: SecretClient,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly log: Logger,
     private readonly secretName = LOGIN_SEAL_KEY_SECRET,
-  ) {}
+  ) {
+    this.lookup = new KeyIdLookup(clock, {
+      known: async (kid) => {
+        const current = await this.sealingKey();
+        return kid === current.kid ? current : this.known.get(kid);
+      },
+      seen: (kid) => this.versions.has(kid),
+      refresh: () => this.listVersions(),
+      load: (kid) => this.loadVersion(kid),
+    });
+  }
 
   /** The key new values are sealed with (one Key Vault read per instance, then memory). */
   sealingKey(): Promise<SealKey> {
@@ -53,26 +61,23 @@ export class SealKeyService {
 
   /**
    * The key with id `kid`, if Key Vault has that version. Unknown ids are checked against the secret's
-   * version list, read at most every 30 s per instance: made-up ids cost no Key Vault call and cannot
-   * keep a real new version (sealed by another instance) from being found at the next list.
+   * version list, read at most every 30 s per instance (KeyIdLookup).
    */
-  async openingKey(kid: string): Promise<SealKey | undefined> {
-    const current = await this.sealingKey();
-    if (kid === current.kid) return current;
-    const hit = this.known.get(kid);
-    if (hit) return hit;
-    if (!KID.test(kid)) return undefined;
-    const now = this.clock.now();
-    if (!this.versions.has(kid) && now - this.lastLookup >= LOOKUP_COOLDOWN_MS) {
-      this.lastLookup = now;
-      try {
-        for await (const p of this.secrets.listPropertiesOfSecretVersions(this.secretName)) {
-          if (p.version && p.enabled !== false) this.versions.add(p.version);
-        }
-      } catch (err) {
-        throw new DependencyError('secrets', err);
+  openingKey(kid: string): Promise<SealKey | undefined> {
+    return this.lookup.find(kid);
+  }
+
+  private async listVersions(): Promise<void> {
+    try {
+      for await (const p of this.secrets.listPropertiesOfSecretVersions(this.secretName)) {
+        if (p.version && p.enabled !== false) this.versions.add(p.version);
       }
+    } catch (err) {
+      throw new DependencyError('secrets', err);
     }
+  }
+
+  private async loadVersion(kid: string): Promise<SealKey | undefined> {
     if (!this.versions.has(kid)) return undefined;
     try {
       const s = await this.secrets.getSecret(this.secretName, { version: kid });

@@ -1,5 +1,5 @@
 /**
- * Login transactions (SECURITY.md LS1, LS3, CB1): state, nonce and PKCE verifier from a CSPRNG. The
+ * Login transactions (docs/security.md LS1, LS3, CB1): state, nonce and PKCE verifier from a CSPRNG. The
  * transaction `{integrationId, expectedUsername, nonce, verifier, returnTo, createdAt}` is sealed
  * (AES-256-GCM, key in Key Vault, the state's hash as associated data) into a `__Host-` HttpOnly
  * cookie named after the state, so it is bound to the browser that started the sign-in and nothing is
@@ -9,8 +9,8 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import type { Cookie } from '@azure/functions';
 import type { Clock } from '../core/clock.ts';
+import type { CookieToSet } from '../sessions/service.ts';
 import { isConflict } from '../storage/tables.ts';
 import type { SealKeyService } from './seal-key.ts';
 
@@ -72,7 +72,7 @@ export class LoginTransactionStore {
   /** A new transaction: the state and PKCE values to send to Entra, and the cookie that carries it. */
   async create(
     input: Pick<LoginTransaction, 'integrationId' | 'expectedUsername' | 'returnTo'>,
-  ): Promise<{ state: string; nonce: string; verifier: string; challenge: string; cookie: Cookie }> {
+  ): Promise<{ state: string; nonce: string; verifier: string; challenge: string; cookie: CookieToSet }> {
     const state = randomToken();
     const nonce = randomToken();
     const verifier = randomToken();
@@ -97,15 +97,7 @@ export class LoginTransactionStore {
       cipher.getAuthTag(),
     ]);
     const value = `v1.${kid}.${at}.${iv.toString('base64url')}.${sealed.toString('base64url')}`;
-    const cookie: Cookie = {
-      name: loginCookieName(state),
-      value,
-      path: '/',
-      secure: true,
-      httpOnly: true,
-      sameSite: 'Lax',
-      maxAge: TRANSACTION_TTL_MS / 1000,
-    };
+    const cookie = { name: loginCookieName(state), value, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 };
     return { state, nonce, verifier, challenge: pkceChallenge(verifier), cookie };
   }
 

@@ -37,7 +37,7 @@ export function createTables(
   credential: TokenCredential,
   opts: { prefix?: string } = {},
 ): Tables {
-  // Storage trouble answers 503 within ~2 s instead of 500 after 2–5 s of retries (issue 11 #5).
+  // Storage trouble answers 503 within ~2 s instead of 500 after 2–5 s of retries.
   const options = {
     retryOptions: DEPENDENCY_RETRY_OPTIONS,
     additionalPolicies: [

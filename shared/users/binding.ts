@@ -1,8 +1,11 @@
+import type { Caller } from '../admin/caller.ts';
+import { checkIfMatch, isoTime } from '../admin/versioned-resource.ts';
 import { ValidationError } from '../core/errors.ts';
-import { checkIfMatch, isoNow, requireRecord } from './current.ts';
+import { requireRecord } from './current.ts';
 import { ENTRA_ID_PART } from './lookups.ts';
 import type { ChangeContext, UserServiceDeps } from './ports.ts';
 import type { UserRecord } from './records.ts';
+import { changeRequest, isAdmin, type UserOperationDeps } from './resource.ts';
 
 /**
  * Binds the user to Entra identity (tid, oid). The binding row is inserted first, so two users can
@@ -23,10 +26,10 @@ export async function bind(
   const tenantId = identity.tenantId.toLowerCase();
   const objectId = identity.objectId.toLowerCase();
   const current = await requireRecord(store, username);
-  checkIfMatch(etag, current);
+  checkIfMatch(current, etag);
   const old = current.entraBinding;
   if (old && old.tenantId === tenantId && old.objectId === objectId) return current;
-  const boundAt = isoNow(deps.clock);
+  const boundAt = isoTime(deps.clock.now());
   const claimed = await store.claimBinding(tenantId, objectId, current.username, boundAt);
   let saved: UserRecord;
   try {
@@ -35,7 +38,7 @@ export async function bind(
         ...current,
         entraBinding: { tenantId, objectId, boundAt },
         updatedAt: boundAt,
-        // Replacing an earlier binding ends the sessions below: the OP's tokens too (OP6).
+        // Replacing an earlier binding ends the sessions below: the OP's tokens too (docs/security.md OP6).
         sessionsRevokedAt: old ? boundAt : current.sessionsRevokedAt,
       },
       etag,
@@ -63,31 +66,34 @@ export async function bind(
 
 /** Forgets the bound Entra identity (no-op when none); the next sign-in binds again. Revokes sessions. */
 export async function removeBinding(
-  deps: UserServiceDeps,
+  deps: UserOperationDeps,
   username: string,
   ifMatch: string | undefined,
   ctx: ChangeContext,
+  caller?: Caller,
 ): Promise<string> {
   const { store } = deps;
-  const current = await requireRecord(store, username);
-  checkIfMatch(ifMatch, current);
-  const b = current.entraBinding;
-  if (!b) return current.etag;
-  const at = isoNow(deps.clock);
-  const saved = await store.replace(
-    { ...current, entraBinding: null, updatedAt: at, sessionsRevokedAt: at },
-    current.etag,
-  );
-  await store.releaseBinding(b.tenantId, b.objectId, current.username);
-  const revoked = await deps.sessions.revokeAllForUser(current.username);
-  await deps.audit.record({
-    type: 'admin.user.binding_removed',
-    actor: ctx.actor,
-    target: `user:${current.username}`,
-    changedFields: ['entraBinding'],
-    correlationId: ctx.correlationId,
-    clientAddress: ctx.clientAddress,
-    details: { tenantId: b.tenantId, objectId: b.objectId, sessionsRevoked: revoked },
+  const saved = await deps.resource.changeRow(username, changeRequest(ifMatch, ctx, caller), {
+    fresh: { of: isAdmin },
+    plan: (current) => {
+      const b = current.entraBinding;
+      if (!b) return undefined;
+      const at = deps.resource.now();
+      const { etag: _etag, ...row } = current;
+      return {
+        next: { ...row, entraBinding: null, updatedAt: at, sessionsRevokedAt: at },
+        audit: {
+          event: 'binding_removed',
+          changedFields: ['entraBinding'],
+          details: { tenantId: b.tenantId, objectId: b.objectId },
+        },
+      };
+    },
+    written: async (_stored, current) => {
+      const b = current.entraBinding;
+      if (b) await store.releaseBinding(b.tenantId, b.objectId, current.username);
+      return { sessionsRevoked: await deps.sessions.revokeAllForUser(current.username) };
+    },
   });
   return saved.etag;
 }

@@ -1,8 +1,10 @@
+import type { Caller } from '../admin/caller.ts';
+import { requireRecentSignIn } from '../admin/fresh-sign-in.ts';
 import { ConflictError } from '../core/errors.ts';
-import { isoNow } from './current.ts';
 import { hashChecked } from './password.ts';
-import type { ChangeContext, UserServiceDeps } from './ports.ts';
+import type { ChangeContext } from './ports.ts';
 import type { NewUserRecord, UserRecord } from './records.ts';
+import { changeRequest, type UserOperationDeps } from './resource.ts';
 import type { CreateUserInput, User } from './schemas.ts';
 import { confirmAssignment, resolveVerifyType } from './verify-type.ts';
 import { viewUser } from './views.ts';
@@ -10,20 +12,23 @@ import { viewUser } from './views.ts';
 /**
  * Creates a user: its id, email and admin index rows first, then the user row (409 `username_taken`
  * when the name exists; the index rows are released again). Audited with the names of the fields given.
+ * Creating an admin needs a recent sign-in (docs/security.md AD5).
  */
 export async function createUser(
-  deps: UserServiceDeps,
+  deps: UserOperationDeps,
   input: CreateUserInput,
   ctx: ChangeContext,
+  caller?: Caller,
 ): Promise<User> {
-  const { store } = deps;
+  const { store, resource } = deps;
+  if (input.roles?.includes('admin')) requireRecentSignIn(caller, deps.clock);
   const verifyType = await resolveVerifyType(deps.integrations, input.verifyType);
   const passwordHash =
     input.password !== undefined ? await hashChecked(input.password, input.username) : null;
   if (await store.get(input.username)) {
     throw new ConflictError('A user with this username already exists.', 'username_taken');
   }
-  const now = isoNow(deps.clock);
+  const now = resource.now();
   const record: NewUserRecord = {
     id: '',
     username: input.username,
@@ -57,13 +62,9 @@ export async function createUser(
     if (record.email) await store.releaseEmail(record.email, record.username);
     if (record.roles.includes('admin')) await store.removeAdmin(record.username);
   });
-  await deps.audit.record({
-    type: 'admin.user.created',
-    actor: ctx.actor,
-    target: `user:${saved.username}`,
+  await resource.record(saved, changeRequest(undefined, ctx), {
+    event: 'created',
     changedFields: Object.keys(input).sort(),
-    correlationId: ctx.correlationId,
-    clientAddress: ctx.clientAddress,
     securityRelevant: saved.roles.includes('admin'),
     details: { verifyType: verifyType.kind === 'password' ? 'password' : verifyType.integrationId },
   });

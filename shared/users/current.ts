@@ -1,5 +1,4 @@
-import type { Clock } from '../core/clock.ts';
-import { NotFoundError, PreconditionFailedError } from '../core/errors.ts';
+import { NotFoundError } from '../core/errors.ts';
 import type { UserRecord } from './records.ts';
 import type { UserStore } from './store.ts';
 
@@ -9,11 +8,3 @@ export async function requireRecord(store: UserStore, username: string): Promise
   if (!r) throw new NotFoundError('No such user.', 'user_not_found');
   return r;
 }
-
-/** `If-Match`: the change applies to that version only (412 otherwise); absent or `*` means any. */
-export function checkIfMatch(ifMatch: string | undefined, current: UserRecord): void {
-  if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
-    throw new PreconditionFailedError();
-}
-
-export const isoNow = (clock: Clock): string => new Date(clock.now()).toISOString();

@@ -1,35 +1,31 @@
-import { checkIfMatch, requireRecord } from './current.ts';
+import type { Caller } from '../admin/caller.ts';
 import { guardUserChange } from './lockout.ts';
-import type { ChangeContext, UserServiceDeps } from './ports.ts';
+import type { ChangeContext } from './ports.ts';
+import { changeRequest, isAdmin, type UserOperationDeps } from './resource.ts';
 
 /**
  * Deletes a user: the user row first, then its index rows (the id is never reused: with its index row
  * gone, `getById` answers undefined and the OP refuses its tokens); ends every session. Audited.
+ * Deleting an admin needs a recent sign-in (docs/security.md AD5).
  */
 export async function deleteUser(
-  deps: UserServiceDeps,
+  deps: UserOperationDeps,
   username: string,
   ifMatch: string | undefined,
   ctx: ChangeContext,
+  caller?: Caller,
 ): Promise<void> {
-  const { store } = deps;
-  const current = await requireRecord(store, username);
-  checkIfMatch(ifMatch, current);
-  await guardUserChange(deps, current, null, async () => {
+  const { store, resource } = deps;
+  const req = changeRequest(ifMatch, ctx, caller);
+  const current = await resource.open(username, req, { of: isAdmin });
+  const revoked = await guardUserChange(deps, current, null, async () => {
     await store.remove(current.username, current.etag);
     await store.releaseId(current.id, current.username);
     if (current.email) await store.releaseEmail(current.email, current.username);
-    if (current.roles.includes('admin')) await store.removeAdmin(current.username);
+    if (isAdmin(current)) await store.removeAdmin(current.username);
     const b = current.entraBinding;
     if (b) await store.releaseBinding(b.tenantId, b.objectId, current.username);
-    const revoked = await deps.sessions.revokeAllForUser(current.username);
-    await deps.audit.record({
-      type: 'admin.user.deleted',
-      actor: ctx.actor,
-      target: `user:${current.username}`,
-      correlationId: ctx.correlationId,
-      clientAddress: ctx.clientAddress,
-      details: { sessionsRevoked: revoked },
-    });
+    return deps.sessions.revokeAllForUser(current.username);
   });
+  await resource.record(current, req, { event: 'deleted', details: { sessionsRevoked: revoked } });
 }

@@ -1,9 +1,9 @@
+import type { Caller } from '../admin/caller.ts';
 import { NotFoundError, PreconditionFailedError, ValidationError } from '../core/errors.ts';
 import { hashPassword, validatePasswordPolicy } from '../passwords/index.ts';
-import { checkIfMatch, isoNow, requireRecord } from './current.ts';
 import { guardUserChange } from './lockout.ts';
-import type { ChangeContext, UserServiceDeps } from './ports.ts';
-import type { NewUserRecord } from './records.ts';
+import type { ChangeContext } from './ports.ts';
+import { changeRequest, isAdmin, type UserOperationDeps } from './resource.ts';
 import type { UserStore } from './store.ts';
 
 /** The hash of a password that meets the policy; 400 naming `password` otherwise. */
@@ -15,62 +15,70 @@ export async function hashChecked(password: string, username: string): Promise<s
   return hashPassword(password);
 }
 
-/** Sets (or replaces) the user's password; replacing one revokes their sessions. Returns the new etag. */
+/**
+ * Sets (or replaces) the user's password; replacing one revokes their sessions. Returns the new etag.
+ * Setting anyone's password takes the account over, so it always needs a recent sign-in
+ * (docs/security.md AD5).
+ */
 export async function setPassword(
-  deps: UserServiceDeps,
+  deps: UserOperationDeps,
   username: string,
   password: string,
   ifMatch: string | undefined,
   ctx: ChangeContext,
+  caller?: Caller,
 ): Promise<string> {
-  const current = await requireRecord(deps.store, username);
-  checkIfMatch(ifMatch, current);
-  const passwordHash = await hashChecked(password, current.username);
-  const at = isoNow(deps.clock);
-  const saved = await deps.store.replace(
-    {
-      ...current,
-      passwordHash,
-      updatedAt: at,
-      sessionsRevokedAt: current.passwordHash ? at : current.sessionsRevokedAt,
+  const saved = await deps.resource.changeRow(username, changeRequest(ifMatch, ctx, caller), {
+    fresh: { before: true },
+    plan: async (current) => {
+      const passwordHash = await hashChecked(password, current.username);
+      const at = deps.resource.now();
+      const { etag: _etag, ...row } = current;
+      return {
+        next: {
+          ...row,
+          passwordHash,
+          updatedAt: at,
+          sessionsRevokedAt: current.passwordHash ? at : current.sessionsRevokedAt,
+        },
+        audit: {
+          event: 'password_set',
+          changedFields: ['password'],
+          details: { replaced: current.passwordHash !== null },
+        },
+      };
     },
-    current.etag,
-  );
-  const revoked = current.passwordHash ? await deps.sessions.revokeAllForUser(current.username) : 0;
-  await deps.audit.record({
-    type: 'admin.user.password_set',
-    actor: ctx.actor,
-    target: `user:${current.username}`,
-    changedFields: ['password'],
-    correlationId: ctx.correlationId,
-    clientAddress: ctx.clientAddress,
-    details: { replaced: current.passwordHash !== null, sessionsRevoked: revoked },
+    written: async (_stored, current) => ({
+      sessionsRevoked: current.passwordHash ? await deps.sessions.revokeAllForUser(current.username) : 0,
+    }),
   });
   return saved.etag;
 }
 
 /** Removes the user's password (no-op without one) and revokes their sessions. Returns the etag. */
 export async function removePassword(
-  deps: UserServiceDeps,
+  deps: UserOperationDeps,
   username: string,
   ifMatch: string | undefined,
   ctx: ChangeContext,
+  caller?: Caller,
 ): Promise<string> {
-  const current = await requireRecord(deps.store, username);
-  checkIfMatch(ifMatch, current);
-  if (!current.passwordHash) return current.etag;
-  const at = isoNow(deps.clock);
-  const next: NewUserRecord = { ...current, passwordHash: null, updatedAt: at, sessionsRevokedAt: at };
-  const saved = await guardUserChange(deps, current, next, () => deps.store.replace(next, current.etag));
-  const revoked = await deps.sessions.revokeAllForUser(current.username);
-  await deps.audit.record({
-    type: 'admin.user.password_removed',
-    actor: ctx.actor,
-    target: `user:${current.username}`,
-    changedFields: ['password'],
-    correlationId: ctx.correlationId,
-    clientAddress: ctx.clientAddress,
-    details: { sessionsRevoked: revoked },
+  const saved = await deps.resource.changeRow(username, changeRequest(ifMatch, ctx, caller), {
+    fresh: { of: isAdmin },
+    plan: (current) => {
+      if (!current.passwordHash) return undefined;
+      const at = deps.resource.now();
+      const { etag: _etag, ...row } = current;
+      return {
+        next: { ...row, passwordHash: null, updatedAt: at, sessionsRevokedAt: at },
+        audit: { event: 'password_removed', changedFields: ['password'] },
+      };
+    },
+    write: (next, current) =>
+      guardUserChange(deps, current, next, () => deps.store.replace(next, current.etag)),
+    written: async (_stored, current) => ({
+      sessionsRevoked: await deps.sessions.revokeAllForUser(current.username),
+    }),
   });
   return saved.etag;
 }

@@ -28,7 +28,7 @@ export interface UserRecord {
   disabled: boolean;
   entraBinding: EntraBinding | null;
   lastLoginAt: string | null;
-  /** Set whenever all the user's sessions are ended; tokens issued before it are dead (OP6). */
+  /** Set whenever all the user's sessions are ended; tokens issued before it are dead (docs/security.md OP6). */
   sessionsRevokedAt: string | null;
   createdAt: string;
   updatedAt: string;

@@ -1,3 +1,4 @@
+import type { Caller } from '../admin/caller.ts';
 import { bind, removeBinding } from './binding.ts';
 import { createUser } from './create.ts';
 import { requireRecord } from './current.ts';
@@ -7,6 +8,7 @@ import { findByBinding, findByEmail, getById, getByUsername } from './lookups.ts
 import { removePassword, setPassword, setPasswordHash } from './password.ts';
 import type { ChangeContext, UserServiceDeps } from './ports.ts';
 import type { UserRecord } from './records.ts';
+import { type UserOperationDeps, userResource } from './resource.ts';
 import type { CreateUserInput, PatchUserInput, User } from './schemas.ts';
 import { recordLogin, revokeSessions } from './sessions.ts';
 import type { UserStore } from './store.ts';
@@ -22,13 +24,20 @@ export { issuedBeforeRevocation } from './revocation.ts';
  * sessions). Every write is conditional on the etag it read; every admin change is audited with the
  * names of the fields that changed (never a password or hash). Disabling or deleting a user,
  * changing their verify type, changing or removing their password and changing or forgetting their
- * Entra binding revoke all their sessions (docs/security.md SC4, AM5).
+ * Entra binding revoke all their sessions (docs/security.md SC4, AM5). The admin changes take the
+ * versioned-resource skeleton's order (read, fresh sign-in, If-Match, write, audit, view); with a
+ * browser session as `caller`, granting admin, any change to an admin account and setting anyone's
+ * password need a recent sign-in (docs/security.md AD5). API tokens and callers without a request
+ * (provisioning, scripts) are not asked.
  */
 export class UserService {
   readonly store: UserStore;
+  /** The admin operations' dependencies: these and the versioned-resource skeleton of users. */
+  private readonly ops: UserOperationDeps;
 
   constructor(private readonly deps: UserServiceDeps) {
     this.store = deps.store;
+    this.ops = { ...deps, resource: userResource(deps) };
   }
 
   // ---- sign-in path (point reads, bookkeeping)
@@ -84,31 +93,43 @@ export class UserService {
     return listUsers(this.deps, opts);
   }
 
-  create(input: CreateUserInput, ctx: ChangeContext): Promise<User> {
-    return createUser(this.deps, input, ctx);
+  create(input: CreateUserInput, ctx: ChangeContext, caller?: Caller): Promise<User> {
+    return createUser(this.ops, input, ctx, caller);
   }
 
-  update(username: string, patch: PatchUserInput, ifMatch: string | undefined, ctx: ChangeContext) {
-    return updateUser(this.deps, username, patch, ifMatch, ctx);
+  update(
+    username: string,
+    patch: PatchUserInput,
+    ifMatch: string | undefined,
+    ctx: ChangeContext,
+    caller?: Caller,
+  ): Promise<User> {
+    return updateUser(this.ops, username, patch, ifMatch, ctx, caller);
   }
 
-  delete(username: string, ifMatch: string | undefined, ctx: ChangeContext): Promise<void> {
-    return deleteUser(this.deps, username, ifMatch, ctx);
+  delete(username: string, ifMatch: string | undefined, ctx: ChangeContext, caller?: Caller): Promise<void> {
+    return deleteUser(this.ops, username, ifMatch, ctx, caller);
   }
 
-  setPassword(username: string, password: string, ifMatch: string | undefined, ctx: ChangeContext) {
-    return setPassword(this.deps, username, password, ifMatch, ctx);
+  setPassword(
+    username: string,
+    password: string,
+    ifMatch: string | undefined,
+    ctx: ChangeContext,
+    caller?: Caller,
+  ): Promise<string> {
+    return setPassword(this.ops, username, password, ifMatch, ctx, caller);
   }
 
-  removePassword(username: string, ifMatch: string | undefined, ctx: ChangeContext) {
-    return removePassword(this.deps, username, ifMatch, ctx);
+  removePassword(username: string, ifMatch: string | undefined, ctx: ChangeContext, caller?: Caller) {
+    return removePassword(this.ops, username, ifMatch, ctx, caller);
   }
 
-  removeBinding(username: string, ifMatch: string | undefined, ctx: ChangeContext) {
-    return removeBinding(this.deps, username, ifMatch, ctx);
+  removeBinding(username: string, ifMatch: string | undefined, ctx: ChangeContext, caller?: Caller) {
+    return removeBinding(this.ops, username, ifMatch, ctx, caller);
   }
 
   revokeSessions(username: string, ctx: ChangeContext): Promise<number> {
-    return revokeSessions(this.deps, username, ctx);
+    return revokeSessions(this.ops, username, ctx);
   }
 }

@@ -1,24 +1,16 @@
 /**
- * An admin's browser session as a credential for /api/manage (DESIGN.md "Management"): the session
+ * An admin's browser session as a credential for /api/manage (docs/architecture.md "Management (admins only)"): the session
  * cookie plus `X-Broker-Csrf: 1` (a header a cross-site form cannot send) and, when the browser sends
- * one, the broker's own Origin (SECURITY.md AD2). Roles are read fresh from the user, not from the
+ * one, the broker's own Origin (docs/security.md AD2). Roles are read fresh from the user, not from the
  * cookie, so removing "admin" takes effect at once.
  */
 import type { HttpRequest } from '@azure/functions';
 import type { AdminSessionAuthenticator, Principal } from '../admin/auth.ts';
-import type { Clock } from '../core/clock.ts';
 import { ForbiddenError, UnauthorizedError } from '../core/errors.ts';
-import {
-  readCookie,
-  SESSION_COOKIE,
-  SessionRejectedError,
-  type SessionService,
-} from '../sessions/service.ts';
+import { SessionRejectedError, type SessionService } from '../sessions/service.ts';
 import type { UserDirectory } from '../signin/ports.ts';
+import { sessionCookie } from './cookies.ts';
 import { assertSameOrigin } from './origin.ts';
-
-/** How recent a sign-in must be for security-relevant admin changes (AD5). */
-export const FRESH_AUTH_MINUTES = 10;
 
 export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
   constructor(
@@ -28,10 +20,11 @@ export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
   ) {}
 
   async authenticateAdmin(request: HttpRequest): Promise<Principal | undefined> {
-    if (!readCookie(request, SESSION_COOKIE)) return undefined;
+    const token = sessionCookie(request);
+    if (!token) return undefined;
     let session: Awaited<ReturnType<SessionService['authenticate']>>;
     try {
-      session = await this.sessions.authenticate(request);
+      session = await this.sessions.authenticate(token);
     } catch (err) {
       if (err instanceof SessionRejectedError) {
         throw new UnauthorizedError(
@@ -63,20 +56,5 @@ export class CookieAdminAuthenticator implements AdminSessionAuthenticator {
       userCreatedAt: user.createdAt,
       ...(session.refreshedCookie ? { refreshedCookie: session.refreshedCookie } : {}),
     };
-  }
-}
-
-/**
- * AD5: security-relevant changes made with a browser session (turning on Allow OAuth Passwords,
- * rotating a client secret, granting admin) need a sign-in within the last few minutes. API tokens
- * are not affected: they are created deliberately and can be revoked.
- */
-export function requireFreshAuthentication(principal: Principal | undefined, clock: Clock): void {
-  if (principal?.kind !== 'session') return;
-  if (clock.now() - principal.authTime > FRESH_AUTH_MINUTES * 60_000) {
-    throw new UnauthorizedError(
-      `This change needs a recent sign-in (within ${FRESH_AUTH_MINUTES} minutes). Sign in again and retry.`,
-      'reauthentication_required',
-    );
   }
 }

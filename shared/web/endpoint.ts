@@ -17,6 +17,7 @@ import {
 } from '../core/errors.ts';
 import { type Logger, rootLogger } from '../core/log.ts';
 import { addressBucket, type FailurePolicy, type RatePolicy } from '../limits/throttle.ts';
+import { toCookie } from './cookies.ts';
 import { securityHeaders } from './headers.ts';
 import { getServices, type Services } from './runtime.ts';
 
@@ -57,18 +58,18 @@ export interface EndpointOptions {
 /** Routes under this prefix are the management API: admin authentication is enforced here, for all of them. */
 export const MANAGE_PREFIX = 'manage/';
 
-/** Failed admin authentications per client address before backing off (RL1). */
+/** Failed admin authentications per client address before backing off (docs/security.md RL1). */
 export const ADMIN_AUTH_FAILURES: FailurePolicy = {
   freeAttempts: 50,
   windowMs: 10 * 60_000,
   baseBlockMs: 10_000,
   maxBlockMs: 15 * 60_000,
 };
-/** Management API requests per admin (token or user) per minute (RL1). */
+/** Management API requests per admin (token or user) per minute (docs/security.md RL1). */
 export const ADMIN_RATE: RatePolicy = { limit: 3000, windowMs: 60_000 };
 
 /**
- * Admin authentication with the shared-store limits of RL1: an address that keeps presenting bad
+ * Admin authentication with the shared-store limits of docs/security.md RL1: an address that keeps presenting bad
  * credentials is blocked for a while, and each admin has a generous request budget.
  */
 async function authenticateAdmin(rc: RequestContext): Promise<Principal> {
@@ -79,7 +80,7 @@ async function authenticateAdmin(rc: RequestContext): Promise<Principal> {
   try {
     principal = await adminAuth.authenticate(rc.request, rc.clientAddress);
   } catch (err) {
-    // Only presented-but-wrong credentials count (RL2): a call with none at all is no guess, and
+    // Only presented-but-wrong credentials count (docs/security.md RL2): a call with none at all is no guess, and
     // counting it would let anonymous traffic from a shared address lock its admins out.
     if (err instanceof BrokerError && err.status === 401 && err.code !== 'missing_credentials') {
       await throttle.recordFailure('admin-auth', addressBucket(rc.clientAddress), ADMIN_AUTH_FAILURES);
@@ -164,7 +165,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
         p.refreshedCookie &&
         (await services.sessions.get(p.username, p.sessionId))
       ) {
-        response.cookies = [...(response.cookies ?? []), p.refreshedCookie];
+        response.cookies = [...(response.cookies ?? []), toCookie(p.refreshedCookie)];
       }
     } catch (err) {
       const { status, problem, headers: errorHeaders } = toProblem(err, correlationId);

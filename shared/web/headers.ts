@@ -1,5 +1,5 @@
 /**
- * Security headers of SECURITY.md section J, applied to every response by `endpoint()`.
+ * Security headers of docs/security.md section J, applied to every response by `endpoint()`.
  */
 
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";

@@ -10,6 +10,7 @@ import type { Cookie, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { PayloadTooLargeError } from '../core/errors.ts';
 import type { OidcAnswer, OidcRequest } from '../oidc/request.ts';
 import type { OidcService } from '../oidc/service.ts';
+import { toCookie } from './cookies.ts';
 
 /** The largest request body the OP accepts (its forms and token requests are far smaller). */
 const MAX_BODY = 64 * 1024;
@@ -39,7 +40,7 @@ export function toOidcRequest(
 
 const SAME_SITE: Record<string, Cookie['sameSite']> = { lax: 'Lax', strict: 'Strict', none: 'None' };
 
-/** One Set-Cookie header as a Functions cookie; `Secure` always (OP9). */
+/** One Set-Cookie header as a Functions cookie; `Secure` always (docs/security.md OP9). */
 export function parseSetCookie(line: string): Cookie | undefined {
   const [pair = '', ...attrs] = line.split(';');
   const eq = pair.indexOf('=');
@@ -69,7 +70,7 @@ export function toResponseInit(answer: OidcAnswer): HttpResponseInit {
     const c = parseSetCookie(line);
     if (c) cookies.push(c);
   }
-  cookies.push(...(answer.cookies ?? []));
+  cookies.push(...(answer.cookies ?? []).map(toCookie));
   return {
     status: answer.status,
     headers: answer.headers,

@@ -93,7 +93,7 @@ interface Op {
 }
 
 const ops: Op[] = [
-  // Integrations (issue 3)
+  // Integrations
   {
     method: 'get',
     path: '/integrations',
@@ -168,7 +168,7 @@ const ops: Op[] = [
     ifMatch: true,
     ok: { status: 200, schema: integrationSchema, description: 'Deactivated' },
   },
-  // Applications (issue 9): apps signing in through the broker as OpenID Provider
+  // Applications: apps signing in through the broker as OpenID Provider
   {
     method: 'get',
     path: '/applications',

@@ -3,7 +3,7 @@ import { ForbiddenError } from '../core/errors.ts';
 
 /**
  * Cross-site request check for state-changing browser requests (login CSRF, logout, cookie-authenticated
- * admin calls; SECURITY.md PW7, LO1, AD2): the Origin header must be the broker's own origin, or, when
+ * admin calls; docs/security.md PW7, LO1, AD2): the Origin header must be the broker's own origin, or, when
  * a browser sends no Origin, Sec-Fetch-Site must say same-origin (or none: typed/bookmarked). A request
  * with neither header is refused: every current browser sends at least one of them on a POST.
  */

@@ -98,7 +98,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const tables = o.tables ?? createTables(config, credential);
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
-  const adminTokens = new AdminTokenService(tables.adminTokens, clock);
+  const adminTokens = new AdminTokenService(tables.adminTokens, clock, audit);
   const health = new HealthService(tables.settings, secrets, clock, log);
   // Every ended session queues the back-channel logouts it owes (drained by the OP after answering).
   const logoutQueue = new LogoutQueue(tables.oidcStore, clock);

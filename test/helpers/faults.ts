@@ -1,5 +1,5 @@
 /**
- * Fault helpers (issue 11): stop, restart, hang and slow down Azurite, the Key Vault stand-in and the
+ * Fault helpers: stop, restart, hang and slow down Azurite, the Key Vault stand-in and the
  * Entra stand-in in the middle of a test. Each fault test gets its OWN Azurite (on disk, so a restart
  * keeps the data) or a proxy in front of the suite's shared stand-ins, so test files running in
  * parallel are never disturbed.

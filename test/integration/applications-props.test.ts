@@ -1,5 +1,5 @@
 /**
- * Property tests (SECURITY.md AD3, OP1): generated bodies to POST and PATCH /api/manage/applications
+ * Property tests (docs/security.md AD3, OP1): generated bodies to POST and PATCH /api/manage/applications
  * through the real app. Only 201/200 or 400, never 5xx; every stored application still satisfies the
  * rules (redirect URIs https or loopback http, no fragment or wildcard, caps, role names).
  */

@@ -1,5 +1,5 @@
 /**
- * The applications management API (issue 9) and the OP's client lookup (`clientForProvider`),
+ * The applications management API and the OP's client lookup (`clientForProvider`),
  * through the real app on the local host, against Azurite and a Key Vault stand-in of this file's
  * own (to count and fail its requests). Time is a manual clock, so the cache TTL is tested by
  * moving it, never by waiting.

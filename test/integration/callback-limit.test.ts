@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlotLimiter } from '../../shared/limits/slots.ts';
-import { CALLBACK_LIMIT } from '../../shared/signin/service.ts';
+import { CALLBACK_LIMIT } from '../../shared/signin/entra-callback.ts';
 import {
   LOGIN_COOKIE_PREFIX,
   type LoginTransactionStore,

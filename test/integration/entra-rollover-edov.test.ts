@@ -1,9 +1,9 @@
 /**
- * Issue 11, defects 10 and 11, against this file's own Entra stand-in (its keys are rotated here, so
- * the suite's shared stand-in is left alone).
- *  10. Signing-key rollover: after the IdP rotates its key, the next sign-in succeeds (the broker
- *      refetches the tenant's keys on the unknown kid instead of waiting for its cache to expire).
- *  11. First binding by email needs Entra's `xms_edov` (email domain owner verified) to be true.
+ * Two Entra behaviours, against this file's own Entra stand-in (its keys are rotated here, so the
+ * suite's shared stand-in is left alone):
+ *  - signing-key rollover: after the IdP rotates its key, the next sign-in succeeds (the broker
+ *    refetches the tenant's keys on the unknown kid instead of waiting for its cache to expire);
+ *  - first binding by email needs Entra's `xms_edov` (email domain owner verified) to be true.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {

@@ -1,11 +1,12 @@
 /**
- * SECURITY.md AD4: a storage failure in the middle of a request answers problem+json (503) with the
+ * docs/security.md AD4: a storage failure in the middle of a request answers problem+json (503) with the
  * correlation id as `instance`, and neither a stack trace nor the SDK's own text.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/standins/azurite.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables } from '../../shared/storage/tables.ts';
+import { UserRows } from '../../shared/users/user-rows.ts';
 import { captureLogs, startTestApp, type TestApp, testConfig } from '../helpers/stack.ts';
 
 let app: TestApp;
@@ -16,7 +17,7 @@ beforeAll(async () => {
   const port = await freePort();
   const config = testConfig({ BROKER_TABLE_ENDPOINT: `http://127.0.0.1:${port}/devstoreaccount1` });
   const dead = createTables(config, createAzureCredential(config));
-  Object.assign(app.services.users.store, { users: dead.users });
+  Object.assign(app.services.users.store, { rows: new UserRows(dead.users) });
 });
 afterAll(() => app.close());
 
@@ -29,7 +30,7 @@ describe('errors', () => {
     } finally {
       logs.stop();
     }
-    // A storage outage is a 503 with Retry-After (issue 11 #5), not an internal error.
+    // A storage outage is a 503 with Retry-After, not an internal error.
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(res.headers.get('content-type')).toBe('application/problem+json');

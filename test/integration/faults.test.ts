@@ -1,5 +1,5 @@
 /**
- * Issue 11 #5: a dependency that is down or hangs answers 503 + Retry-After (problem+json
+ * A dependency that is down or hangs answers 503 + Retry-After (problem+json
  * `dependency_unavailable` on the API, an HTML page on browser routes) within the SDK's short retry
  * budget, logs the cause (status, code, operation, table — never data), writes nothing half, and
  * recovers without restarting the app. Each test uses its own Azurite or a proxy in front of the

@@ -1,5 +1,5 @@
 /**
- * Property tests (SECURITY.md AD3): generated bodies to POST and PATCH /api/manage/integrations
+ * Property tests (docs/security.md AD3): generated bodies to POST and PATCH /api/manage/integrations
  * through the real app. Only 2xx, 400 or 409 (duplicate or reserved title), never 5xx, and every
  * stored row still satisfies the schema.
  */

@@ -1,5 +1,5 @@
 /**
- * The integrations management API (issue 3) against Azurite, a Key Vault stand-in of this file's own
+ * The integrations management API against Azurite, a Key Vault stand-in of this file's own
  * (to count and fail its requests) and the suite's Entra stand-in, through the real app on the
  * local host.
  */

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDRESS_POLICY, Throttle } from '../../shared/limits/throttle.ts';
-import { START_LIMIT } from '../../shared/signin/service.ts';
+import { START_LIMIT } from '../../shared/signin/entra-start.ts';
 import { BrokerBrowser, createDemoIntegration, createUser } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
 import { countingPasswords } from '../helpers/users.ts';

@@ -1,5 +1,5 @@
 /**
- * The broker as OpenID Provider (issue 9), driven by openid-client v6 as the application and a
+ * The broker as OpenID Provider, driven by openid-client v6 as the application and a
  * browser-like fetch client as the user: discovery, code + PKCE for a password user and an Entra
  * user, the ID token checked by the client library, userinfo, refresh rotation, single sign-on,
  * prompt=login, login_hint, cookies (OP9).

@@ -1,5 +1,5 @@
 /**
- * SECURITY.md section M (the broker as OpenID Provider), each requirement with a test that fails
+ * docs/security.md section M (the broker as OpenID Provider), each requirement with a test that fails
  * without its protection: exact redirect URIs (OP1), PKCE S256 (OP2), one redemption per code (OP3,
  * 20 in parallel), client authentication (OP5), revocation on sign-out-everywhere / disable / app
  * deletion (OP6), verified id_token_hint and RP logout ending the broker session (OP7), required
@@ -23,7 +23,7 @@ import { startTestApp, type TestApp } from '../helpers/stack.ts';
 
 const pw = (username: string) => ({ kind: 'password' as const, username });
 
-describe('OpenID Provider: security (SECURITY.md M)', () => {
+describe('OpenID Provider: security (docs/security.md M)', () => {
   let app: TestApp;
   let rp: RegisteredApp;
 

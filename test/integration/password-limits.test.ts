@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../../shared/core/clock.ts';
 import { ACCOUNT_POLICY, ADDRESS_POLICY, counterKey } from '../../shared/limits/throttle.ts';
-import { SignInError } from '../../shared/signin/service.ts';
+import { SignInError } from '../../shared/signin/errors.ts';
 import { isNotFound } from '../../shared/storage/tables.ts';
 import type { Services } from '../../shared/web/services.ts';
 import { testServices } from '../helpers/stack.ts';

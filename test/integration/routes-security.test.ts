@@ -1,5 +1,5 @@
 /**
- * Every registered route: the security headers of SECURITY.md section J, and deny-by-default on
+ * Every registered route: the security headers of docs/security.md section J, and deny-by-default on
  * /api/manage (AD1) — a route added later is covered without touching this file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Broker sessions, logout and the admin session: SECURITY.md D (SC1–SC6), F (LO1, LO2), G (AD2, AD5),
+ * Broker sessions, logout and the admin session: docs/security.md D (SC1–SC6), F (LO1, LO2), G (AD2, AD5),
  * SE4 (JWKS with the current and previous key).
  */
 import { createHmac, generateKeyPairSync } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
  * Entra sign-in through the real app on the local host, the Entra stand-in's real login form and
- * MSAL: SECURITY.md sections A (login start), B (callback), C (matching and binding).
+ * MSAL: docs/security.md sections A (login start), B (callback), C (matching and binding).
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createLocalJWKSet, exportJWK } from 'jose';

@@ -1,5 +1,5 @@
 /**
- * Password sign-in through the real app: SECURITY.md section E (PW1–PW7) and the return URL checks on
+ * Password sign-in through the real app: docs/security.md section E (PW1–PW7) and the return URL checks on
  * the post-login redirect (RU2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Issue 11 "two instances agree": two app instances (two local hosts, separate `createServices`, so
+ * Two instances agree: two app instances (two local hosts, separate `createServices`, so
  * separate per-instance caches) over one set of tables, one Key Vault stand-in and one Entra stand-in,
  * behind one public origin (as a load balancer would put them). A change made through one takes
  * effect on the other within the cache time the README's "Cache times" table gives:

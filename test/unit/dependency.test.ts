@@ -9,7 +9,7 @@ import { DependencyError, toProblem } from '../../shared/core/errors.ts';
 
 const req = (method: string, url: string) => createPipelineRequest({ url, method: method as 'GET' });
 
-describe('dependency failures (issue 11 #5)', () => {
+describe('dependency failures', () => {
   it('classifies network errors, timeouts and 5xx as dependency failures; clear answers are not', () => {
     expect(isDependencyFailure(new RestError('x', { code: 'ECONNREFUSED' }))).toBe(true);
     expect(isDependencyFailure(new RestError('x', { code: 'ECONNRESET' }))).toBe(true);

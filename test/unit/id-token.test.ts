@@ -1,5 +1,5 @@
 /**
- * SECURITY.md CB3–CB7: the broker's own ID token validation, against tokens minted with jose the way
+ * docs/security.md CB3–CB7: the broker's own ID token validation, against tokens minted with jose the way
  * the OpenID conformance suite's relying-party cases do (invalid iss, aud, signature, alg none, nonce…).
  */
 import { createHmac, generateKeyPairSync } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * SECURITY.md RU1: a relative path with one leading "/", or an https URL with an allowlisted origin;
+ * docs/security.md RU1: a relative path with one leading "/", or an https URL with an allowlisted origin;
  * everything else falls back to the default page. A payload table plus fast-check.
  */
 import fc from 'fast-check';

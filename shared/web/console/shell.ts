@@ -4,7 +4,8 @@
  * so the CSP allows scripts and styles from this origin only ('self'), never 'unsafe-inline'.
  */
 import type { Cookie, HttpResponseInit } from '@azure/functions';
-import { escapeHtml, page } from '../pages/render.ts';
+import { documentHead, escapeHtml } from '../pages/document.ts';
+import { page } from '../pages/render.ts';
 import { assetUrl } from './assets.ts';
 
 export const CONSOLE_BASE = '/api/admin';
@@ -50,16 +51,13 @@ export function consoleShell(o: {
     ([key, text]) =>
       `<li><a href="${CONSOLE_BASE}/${key}"${key === section ? ' aria-current="page"' : ''}>${escapeHtml(text)}</a></li>`,
   ).join('');
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(label)} – ${escapeHtml(o.product)} admin</title>
-<link rel="stylesheet" href="${assetUrl('console.css')}">
-<script src="${assetUrl('console.js')}" defer></script>
-</head>
+  const head = documentHead({
+    lang: 'en',
+    title: `${label} – ${o.product} admin`,
+    resources: `<link rel="stylesheet" href="${assetUrl('console.css')}">
+<script src="${assetUrl('console.js')}" defer></script>`,
+  });
+  const html = `${head}
 <body data-redirect-uri="${escapeHtml(o.redirectUri)}" data-username="${escapeHtml(o.username)}">
 <a class="skip" href="#main">Skip to content</a>
 <header class="top">

@@ -6,16 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Cookie, HttpResponseInit } from '@azure/functions';
 import { pageCsp } from '../headers.ts';
+import { documentHead, escapeHtml } from './document.ts';
 import { type ErrorCase, TEXTS, t } from './texts.ts';
 
-export function escapeHtml(value: string): string {
-  return value
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
+export { escapeHtml };
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -55,15 +49,12 @@ export interface PageOptions {
 
 export function page(opts: PageOptions): HttpResponseInit {
   const nonce = randomBytes(16).toString('base64');
-  const html = `<!doctype html>
-<html lang="${TEXTS.lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(opts.title)} – ${escapeHtml(opts.product)}</title>
-<style nonce="${nonce}">${STYLE}</style>
-</head>
+  const head = documentHead({
+    lang: TEXTS.lang,
+    title: `${opts.title} – ${opts.product}`,
+    resources: `<style nonce="${nonce}">${STYLE}</style>`,
+  });
+  const html = `${head}
 <body>
 <main>
 <p class="product">${escapeHtml(opts.product)}</p>
@@ -195,16 +186,6 @@ export function signedInPage(o: { product: string; username: string; displayName
 <form method="post" action="/api/auth/logout">
 <button type="submit" class="secondary">${escapeHtml(TEXTS.signOut)}</button>
 </form>`,
-  });
-}
-
-export function signedOutPage(o: { product: string; cookies?: Cookie[] }) {
-  return page({
-    product: o.product,
-    title: TEXTS.signedOutTitle,
-    ...(o.cookies ? { cookies: o.cookies } : {}),
-    body: `<h1>${escapeHtml(TEXTS.signedOutTitle)}</h1>
-<p><a class="button" href="/api/auth/login">${escapeHtml(TEXTS.signInAgain)}</a></p>`,
   });
 }
 

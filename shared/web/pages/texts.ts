@@ -19,7 +19,6 @@ export const TEXTS = {
   signedInTitle: 'You are signed in',
   signedInAs: 'Signed in as {username}.',
   signOut: 'Sign out',
-  signedOutTitle: 'You are signed out',
   signInAgain: 'Sign in again',
   errorTitle: 'Sign-in did not work',
   correlation: 'Reference: {correlationId}',
@@ -28,7 +27,6 @@ export const TEXTS = {
   usernameRequired: 'Enter your username.',
   usernameTooLong: 'That username is too long.',
   passwordRequired: 'Enter your password.',
-  invalidCredentials: 'The username or password is not right.',
   throttled: 'Too many attempts. Wait {seconds} seconds, then try again.',
   // Error pages (a fixed text per case; nothing from the identity provider is shown)
   errors: {
@@ -51,6 +49,7 @@ export const TEXTS = {
     no_account: 'There is no account here for the identity you signed in with. Ask your administrator.',
     account_disabled: 'Your account cannot sign in. Ask your administrator.',
     not_allowed: 'Your account does not sign in this way. Ask your administrator.',
+    invalid_credentials: 'The username or password is not right.',
     forbidden_origin: 'This request did not come from the sign-in page. Open the sign-in page and try again.',
     throttled: 'Too many attempts. Wait a little, then try again.',
     unavailable: 'Sign-in is not available right now. Try again in a few minutes.',
