@@ -39,7 +39,12 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
   return {
     findClient: async (clientId) => {
       const app = await d.applications.clientForProvider(clientId);
-      return app ? ({ ...app } as Record<string, unknown>) : undefined;
+      if (!app) return undefined;
+      const client = { ...app } as Record<string, unknown>;
+      // Confidential applications may get their own tokens for APIs that list them (resources.ts).
+      if (client.token_endpoint_auth_method !== 'none' && Array.isArray(client.grant_types))
+        client.grant_types = [...client.grant_types, 'client_credentials'];
+      return client;
     },
     findAccount: (_ctx, sub, token) => d.accounts.find(sub, token),
     renderError: (ctx) => {

@@ -24,5 +24,18 @@ export interface ProviderClientSource {
   >;
 }
 
+/** What the OP reads of the registered APIs (shared/apis/service.ts `byResource`). */
+export interface ApiSource {
+  byResource(resource: string): Promise<
+    | {
+        resource: string;
+        scopes: string[];
+        allowedApplications: string[];
+        accessTokenLifetimeSeconds: number;
+      }
+    | undefined
+  >;
+}
+
 /** Writes an audit event; a failure is logged, never the request's. */
 export type AuditRecorder = (event: AuditEventInput) => Promise<unknown>;

@@ -60,6 +60,13 @@ export interface ProviderHooks {
   logoutDone(ctx: OidcContext): void;
   /** Provider events: tokens issued, authorizations refused, sessions ended. */
   onEvent(name: string, ctx: OidcContext, err?: unknown): void;
+  /** The API `resource` names, as the library wants it, when `clientId` may ask for it (resources.ts). */
+  resourceServer?(resource: string, clientId: string): Promise<Record<string, unknown> | undefined>;
+  /** Claims added to an access token (the user's roles in a JWT for an API). */
+  extraTokenClaims?(token: {
+    kind?: string;
+    accountId?: string;
+  }): Promise<Record<string, unknown> | undefined>;
   /** The interaction policy, built from the library's policy helpers (sso.ts). */
   policy?(lib: typeof import('oidc-provider')['interactionPolicy']): unknown;
 }
@@ -153,6 +160,25 @@ export async function createProvider(
       userinfo: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: false },
+      // A confidential application's own token for an API it may ask for (resources.ts).
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // An authorization that named an API gets its token at the code exchange without repeating it.
+        useGrantedResource: async () => true,
+        defaultResource: async (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf;
+          // A client's own token is only ever for an API.
+          if (ctx.oidc.params?.grant_type === 'client_credentials')
+            throw new errors.InvalidTarget('resource is required for client_credentials');
+          return undefined;
+        },
+        getResourceServerInfo: async (_ctx, resource, client) => {
+          const info = await hooks.resourceServer?.(resource, client.clientId);
+          if (!info) throw new errors.InvalidTarget();
+          return info as never;
+        },
+      },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => hooks.logoutPage(ctx, form),
@@ -176,13 +202,20 @@ export async function createProvider(
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     rotateRefreshToken: true,
+    extraTokenClaims: async (_ctx, token) =>
+      (await hooks.extraTokenClaims?.(token as { kind?: string; accountId?: string })) ?? undefined,
     // Back-channel logout is the broker's own (logout-delivery.ts: queued, retried, for every way a
     // broker session ends), not the library's (sent during RP logout only, on its critical path).
     discovery: {
       backchannel_logout_supported: true,
       backchannel_logout_session_supported: true,
     },
-    ttl: { ...TTL },
+    ttl: {
+      ...TTL,
+      // A token for an API lives as long as that API says (resources.ts); others as stated in TTL.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL.AccessToken,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL.AccessToken,
+    },
     renderError: async (ctx, out) => hooks.renderError(ctx, out as { error: string }),
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((uri) => {

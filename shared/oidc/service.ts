@@ -21,11 +21,12 @@ import { LogoutDelivery } from './logout-delivery.ts';
 import type { LogoutQueue } from './logout-queue.ts';
 import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
-import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
+import type { ApiSource, AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
 import { postedAuthorizationAsGet } from './post-authorization.ts';
 import { prefetchResume, prefetchSessionUser, prefetchTokenGrant } from './prefetch.ts';
 import { createProvider, INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import { attachState, type OidcAnswer, type OidcRequest, type RequestState } from './request.ts';
+import { accessTokenClaims, resourceServer } from './resources.ts';
 import { interactionPolicy } from './sso.ts';
 import { OidcTableStore, withRequestMemo } from './store.ts';
 
@@ -39,6 +40,8 @@ export interface OidcServiceDeps {
   users: UserSource;
   applications: ProviderClientSource;
   sessionService: SessionService;
+  /** The APIs applications get JWT access tokens for. */
+  apis: ApiSource;
   /** Ended broker sessions whose back-channel logouts are owed (the session store fills it). */
   logoutQueue: LogoutQueue;
   /** The OP's pages, rendered by the web layer. */
@@ -118,6 +121,9 @@ export class OidcService {
           record: this.record,
           log: this.d.log,
         });
+        hooks.resourceServer = (resource, clientId) =>
+          resourceServer(this.d.apis, resource, clientId) as Promise<Record<string, unknown> | undefined>;
+        hooks.extraTokenClaims = (token) => accessTokenClaims(this.accounts, token);
         hooks.policy = (lib) =>
           interactionPolicy(lib, {
             clock: this.d.clock,

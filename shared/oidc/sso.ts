@@ -21,6 +21,7 @@ import { saveGrantSession } from './grant-session.ts';
 import type { AuditRecorder, ProviderClientSource } from './ports.ts';
 import type { OidcContext } from './provider.ts';
 import { stateOf } from './request.ts';
+import { addResourceScopes } from './resources.ts';
 import { indexGrant } from './session-grants.ts';
 import {
   type Binding,
@@ -99,6 +100,8 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
     const op = oidc.session as unknown as OpSession;
     if (clientId && typeof result?.sid === 'string') op.sidFor(clientId, result.sid);
     if (clientId && result?.broker) noteBinding(op, clientId, result.broker as Binding);
+    // The login step made the grant without the request's APIs: their scopes are added here.
+    if (oidc.grant && addResourceScopes(ctx, oidc.grant)) await oidc.grant.save();
     return 'not-mine';
   }
   if (!st || oidc.prompts.has('login')) return 'sign-in';
@@ -125,6 +128,7 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
     ...Object.keys(oidc.claims?.userinfo ?? {}),
   ];
   if (requestedClaims.length) grant.addOIDCClaims(requestedClaims);
+  addResourceScopes(ctx, grant);
   const grantId = (grant as unknown as { generateTokenId(): string }).generateTokenId();
   grant.jti = grantId;
   const binding = bindingOf(session);

@@ -2,6 +2,7 @@ import type { TokenCredential } from '@azure/identity';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
+import { ApiService } from '../apis/service.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
 import { AuditQueryService } from '../audit/query.ts';
@@ -52,6 +53,8 @@ export interface Services {
   sessions: SessionStore;
   /** Ended broker sessions whose back-channel logouts are owed. */
   logoutQueue: LogoutQueue;
+  /** APIs (resource servers) applications get JWT access tokens for. */
+  apis: ApiService;
   integrations: IntegrationService;
   /** Apps signing in through the broker as OpenID Provider; `clientForProvider` feeds the OP. */
   applications: ApplicationService;
@@ -173,6 +176,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
       return !!u && u.createdAt === createdAt && !u.disabled && u.roles.includes('admin');
     },
   );
+  const apis = new ApiService({ table: tables.applications, clock, audit });
   const oidc = new OidcService({
     config,
     clock,
@@ -184,11 +188,13 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     applications,
     sessionService,
     logoutQueue,
+    apis,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
   });
   return {
     oidc,
     logoutQueue,
+    apis,
     config,
     clock,
     log,
