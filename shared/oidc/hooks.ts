@@ -67,9 +67,11 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
       if (name === 'grant.success') {
         const e = ctx.oidc.entities as Record<string, { accountId?: string } | undefined>;
         const accountId = e.AccessToken?.accountId ?? e.RefreshToken?.accountId ?? e.Account?.accountId ?? '';
+        // A client's own token (client_credentials) is the application's act, with no user.
+        const ownToken = !!e.ClientCredentials && !!clientId;
         p = d.record({
           type: 'oidc.token.issued',
-          actor: accountId ? `user-id:${accountId}` : 'unknown',
+          actor: accountId ? `user-id:${accountId}` : ownToken ? `application:${clientId}` : 'unknown',
           outcome: 'success',
           ...base,
           details: {

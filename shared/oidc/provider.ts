@@ -132,6 +132,8 @@ export async function createProvider(
     // Scope claims in the ID token too (apps such as Auth.js read the ID token, not userinfo).
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // The ways an application can be registered to authenticate (shared/applications/schemas.ts).
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     allowOmittingSingleRegisteredRedirectUri: false,
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -207,6 +209,8 @@ export async function createProvider(
     // Back-channel logout is the broker's own (logout-delivery.ts: queued, retried, for every way a
     // broker session ends), not the library's (sent during RP logout only, on its critical path).
     discovery: {
+      // prompt=consent is accepted (offline_access implies it) but shows no page: not advertised.
+      prompt_values_supported: ['none', 'login'],
       backchannel_logout_supported: true,
       backchannel_logout_session_supported: true,
     },

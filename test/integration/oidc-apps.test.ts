@@ -36,6 +36,22 @@ describe('OpenID Provider: every kind of application', () => {
     await app?.close();
   });
 
+  it('discovery advertises what works: prompt none and login, the grant types, back-channel logout, sid, the registered auth methods', async () => {
+    const d = await (await fetch(`${app.url}/api/oidc/.well-known/openid-configuration`)).json();
+    expect(d.prompt_values_supported).toEqual(['none', 'login']);
+    expect(d.grant_types_supported).toEqual(['authorization_code', 'refresh_token', 'client_credentials']);
+    expect(d.backchannel_logout_supported).toBe(true);
+    expect(d.backchannel_logout_session_supported).toBe(true);
+    expect(d.claims_supported).toEqual(expect.arrayContaining(['sid', 'auth_time', 'roles']));
+    expect(d.token_endpoint_auth_methods_supported).toEqual([
+      'client_secret_basic',
+      'client_secret_post',
+      'none',
+    ]);
+    expect(d.pushed_authorization_request_endpoint).toBe(`${app.url}/api/oidc/request`);
+    expect(d.request_parameter_supported ?? false).toBe(false);
+  });
+
   for (const via of ['get', 'post', 'par'] as const) {
     it(`offline_access gets a refresh token whatever way the request arrives: ${via}`, async () => {
       const b = new BrokerBrowser(app);
