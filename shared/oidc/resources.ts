@@ -26,7 +26,7 @@ export async function resourceServer(
   clientId: string,
 ): Promise<ResourceServerInfo | undefined> {
   const api = await apis.byResource(resource);
-  if (!api || !api.allowedApplications.includes(clientId)) return undefined;
+  if (!api?.allowedApplications.includes(clientId)) return undefined;
   return {
     scope: api.scopes.join(' '),
     audience: api.resource,
