@@ -5,7 +5,7 @@
  */
 import type { ActiveSession, SessionService } from '../sessions/service.ts';
 import { TTL } from './provider.ts';
-import type { OidcTableStore } from './store.ts';
+import { type OidcTableStore, requestCached } from './store.ts';
 
 /** OidcStore model: grant id → the broker session it was made in. */
 export const GRANT_SESSION_MODEL = 'GrantSession';
@@ -31,5 +31,14 @@ export async function grantSessionLive(
     | { u?: unknown; s?: unknown }
     | undefined;
   if (!row || typeof row.u !== 'string' || typeof row.s !== 'string') return true;
-  return sessions.isLive(row.u, row.s);
+  return sessionLive(sessions, row.u, row.s);
+}
+
+/** Whether a broker session lives, read at most once per request (a read ahead lands here too). */
+export function sessionLive(
+  sessions: Pick<SessionService, 'isLive'>,
+  username: string,
+  sessionId: string,
+): Promise<boolean> {
+  return requestCached(`live:${username}\n${sessionId}`, () => sessions.isLive(username, sessionId));
 }

@@ -171,7 +171,7 @@ export class OidcService {
     const posted = postedAuthorizationAsGet(rc, path, received);
     const request = posted ?? rc;
     const body = posted ? Buffer.alloc(0) : received;
-    prefetchTokenGrant(this.store, request, path, body);
+    prefetchTokenGrant(this.store, request, path, body, this.accounts, this.d.sessionService);
     const state: RequestState = { rc: request, pending: [] };
     // An authorization may be answered from the broker session (sso.ts): read it meanwhile.
     if (path === 'auth' && request.method === 'GET' && brokerSessionToken(request.headers)) {
