@@ -125,6 +125,7 @@ app.http(
     route: 'auth/login',
     methods: ['POST'],
     renderError,
+    leg: { name: 'signin.start' },
     handler: async (rc) => {
       const { signIn } = rc.services;
       assertSameOrigin(rc.request, signIn.brokerOrigin);
@@ -146,6 +147,7 @@ app.http(
         const step = await signIn.usernameStep(username, returnTo, body.method, info(rc), {
           reauthenticate: body.prompt === 'login',
         });
+        rc.tracing.annotate({ 'broker.signin.method': step.kind === 'redirect' ? 'entra' : step.kind });
         if (step.kind === 'redirect') return redirect(step.location, 302, startCookies(rc, step.cookie));
         if (step.kind === 'choice')
           return choicePage({ product: product(rc), formTargets: await formTargets(rc, returnTo), ...step });
@@ -170,6 +172,7 @@ app.http(
     route: 'auth/login/{integrationId}',
     methods: ['GET'],
     renderError,
+    leg: { name: 'signin.start', attributes: { 'broker.signin.method': 'entra' } },
     handler: async (rc) => {
       const { signIn } = rc.services;
       const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
@@ -197,6 +200,7 @@ app.http(
     route: 'auth/callback',
     methods: ['GET'],
     renderError,
+    leg: { name: 'signin.callback', attributes: { 'broker.signin.method': 'entra' } },
     handler: async (rc) => {
       const { signIn } = rc.services;
       const q = callbackQuery.safeParse({
@@ -232,6 +236,7 @@ app.http(
     route: 'auth/password',
     methods: ['POST'],
     renderError,
+    leg: { name: 'signin.password', attributes: { 'broker.signin.method': 'password' } },
     handler: async (rc) => {
       const { signIn } = rc.services;
       assertSameOrigin(rc.request, signIn.brokerOrigin);

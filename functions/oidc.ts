@@ -19,12 +19,19 @@ function renderError(status: number, correlationId: string, _err: unknown, rc: R
   });
 }
 
+/**
+ * The OP's sign-in legs by first path segment (`auth/{uid}` resumes an authorization): each a span.
+ * The other OP routes are not steps of a sign-in.
+ */
+const OIDC_LEGS: Record<string, string> = { auth: 'oidc.authorize', token: 'oidc.token' };
+
 app.http(
   'oidc',
   endpoint({
     route: 'oidc/{*path}',
     methods: ['GET', 'POST', 'OPTIONS'],
     renderError,
+    leg: { name: (request) => OIDC_LEGS[(request.params.path ?? '').split('/')[0] ?? ''] },
     handler: (rc) => serveOidc(rc.services.oidc, rc.request, rc, rc.request.params.path ?? ''),
   }),
 );

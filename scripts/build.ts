@@ -9,6 +9,10 @@
  *   calls the app's own handler. Loading main.cjs is what the worker waits for before the host
  *   knows the functions; the app's code is read, compiled and initialised once, on first use.
  *
+ * - dist/telemetry.cjs: the OpenTelemetry distro and the Azure Functions instrumentation
+ *   (shared/web/otel.ts), which main.cjs loads before it registers the functions, and only when
+ *   APPLICATIONINSIGHTS_CONNECTION_STRING is set (in Azure); main.cjs then hands the app its tracing.
+ *
  * `@azure/functions-core` stays external: the host provides it.
  */
 import { execFileSync } from 'node:child_process';
@@ -37,6 +41,10 @@ export const FUNCTIONS_CORE_SHIM = `
     return original.call(this, request, ...rest);
   };`;
 export const appBundlePath = path.join(path.dirname(bundlePath), APP_FILE);
+
+/** The telemetry side (shared/web/otel.ts), required by main.cjs at start-up when telemetry is on. */
+export const TELEMETRY_FILE = 'telemetry.cjs';
+const TELEMETRY_SOURCE = 'shared/web/otel.ts';
 
 /**
  * Native modules cannot be bundled. Azure Functions Flex Consumption runs Linux x64 (glibc), so the
@@ -296,12 +304,29 @@ export function recordedFunctions(appFile = appBundlePath): RecordedFunction[] {
 /** The source of main.cjs: the registrations, each handing its invocations to app.cjs. */
 export function mainEntrySource(functions: RecordedFunction[]): string {
   return `
-    import { app } from '@azure/functions';
+    import * as azureFunctions from '@azure/functions';
+    const { app } = azureFunctions;
     const functions = ${JSON.stringify(functions)};
+    // Telemetry before anything else (the Functions docs' order: the distro's hooks must see every
+    // module load, and the host must learn before start-up that this worker exports its own), and
+    // only where Application Insights is configured. A failure costs the telemetry, not the app.
+    let telemetry;
+    if (process.env.APPLICATIONINSIGHTS_CONNECTION_STRING) {
+      try {
+        telemetry = require('./${TELEMETRY_FILE}').startTelemetry(azureFunctions);
+      } catch (err) {
+        console.error('telemetry.start_failed', err && err.name);
+      }
+    }
+    function loadApp() {
+      const appModule = require('./${APP_FILE}');
+      if (telemetry) appModule.useTelemetry(telemetry);
+      return new Map(appModule.registrations.map((r) => [r.name, r.options.handler]));
+    }
     let handlers;
     function appHandler(name) {
       // The instance's first invocation reads, compiles and initialises the app.
-      handlers ??= new Map(require('./${APP_FILE}').registrations.map((r) => [r.name, r.options.handler]));
+      handlers ??= loadApp();
       const handler = handlers.get(name);
       if (!handler) throw new Error('function ' + name + ' is not in ${APP_FILE}');
       return handler;
@@ -330,6 +355,59 @@ const appFileExternal: esbuild.Plugin = {
   },
 };
 
+const telemetryFileExternal: esbuild.Plugin = {
+  name: 'telemetry-file-external',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^\\./${TELEMETRY_FILE.replace('.', '\\.')}$`) }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+  },
+};
+
+/**
+ * The OpenTelemetry Node SDK (under the distro) imports every exporter it can build from OTEL_*
+ * environment variables: OTLP over gRPC (with grpc-js and protobufjs), HTTP and protobuf, Zipkin,
+ * Prometheus. The broker exports to Azure Monitor only, through the distro's own processors and
+ * readers, so the telemetry file gets a stand-in whose classes refuse to be built (about a third of
+ * the file less, and of the start-up time it costs).
+ */
+const noOtlpExporters: esbuild.Plugin = {
+  name: 'no-otlp-exporters',
+  setup(b) {
+    b.onResolve(
+      {
+        filter:
+          /^@opentelemetry\/exporter-(?:(?:trace|metrics|logs)-otlp-(?:grpc|http|proto)|zipkin|prometheus)$/,
+      },
+      (args) =>
+        /[\\/]@opentelemetry[\\/]sdk-node[\\/]/.test(args.importer)
+          ? { path: args.path, namespace: 'no-otlp' }
+          : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-otlp' }, (args) => ({
+      contents: `
+        const refused = class { constructor() { throw new Error(${JSON.stringify(args.path)} + ' is not in this build (scripts/build.ts): the broker exports to Azure Monitor'); } };
+        module.exports = new Proxy({}, { get: (_, name) => (typeof name === 'string' && /^[A-Z]/.test(name) ? refused : undefined) });`,
+      loader: 'js',
+    }));
+  },
+};
+
+/** Builds TELEMETRY_FILE into `dir`: the distro with what it loads, in one file of its own. */
+export async function buildTelemetry(dir: string, opts: { quiet?: boolean } = {}): Promise<void> {
+  const options = bundleOptions(opts);
+  await esbuild.build({
+    ...options,
+    entryPoints: [path.join(repoRoot, TELEMETRY_SOURCE)],
+    outfile: path.join(dir, TELEMETRY_FILE),
+    // The distro finds its optional applicationinsights.json next to its own file (import.meta.url).
+    define: { 'import.meta.url': '__telemetryFileUrl' },
+    banner: { js: 'var __telemetryFileUrl = require("node:url").pathToFileURL(__filename).href;' },
+    plugins: [noOtlpExporters, ...(options.plugins ?? [])],
+  });
+}
+
 function mergeMetafiles(...files: esbuild.Metafile[]): esbuild.Metafile {
   return {
     inputs: Object.assign({}, ...files.map((f) => f.inputs)),
@@ -355,7 +433,9 @@ export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): 
   const appResult = await esbuild.build({
     ...options,
     stdin: {
-      contents: "import './functions/index.ts';\nexport { registrations } from '@azure/functions';",
+      contents:
+        "import './functions/index.ts';\nexport { registrations } from '@azure/functions';\n" +
+        "export { useTelemetry } from './shared/web/telemetry.ts';",
       resolveDir: repoRoot,
       sourcefile: 'app-entry.js',
       loader: 'js',
@@ -379,10 +459,11 @@ export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): 
     outfile: bundlePath,
     sourcemap: 'linked',
     metafile: true,
-    plugins: [appFileExternal],
+    plugins: [appFileExternal, telemetryFileExternal],
   });
   if (appResult.errors.length > 0 || mainResult.errors.length > 0) throw new Error('esbuild failed');
   await buildLazyVendors(path.dirname(bundlePath), opts);
+  await buildTelemetry(path.dirname(bundlePath), opts);
   const bytes = statSync(bundlePath).size;
   const appBytes = statSync(appBundlePath).size;
   const ms = Math.round(performance.now() - started);

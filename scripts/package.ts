@@ -28,10 +28,13 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { crc32, deflateRawSync, gunzipSync } from 'node:zlib';
-import { APP_FILE, BUNDLE_DATA_FILES, LAZY_VENDOR_FILES } from './build.ts';
+import { APP_FILE, BUNDLE_DATA_FILES, LAZY_VENDOR_FILES, TELEMETRY_FILE } from './build.ts';
 
-/** Code main.cjs requires by path on first use: the app itself and the lazily loaded vendor files. */
-const LAZY_FILES = [APP_FILE, ...Object.values(LAZY_VENDOR_FILES)];
+/**
+ * Code main.cjs requires by path: the app itself and the lazily loaded vendor files on first use, the
+ * telemetry at start-up where Application Insights is configured.
+ */
+const LAZY_FILES = [APP_FILE, ...Object.values(LAZY_VENDOR_FILES), TELEMETRY_FILE];
 
 export interface PackageEntry {
   /** Path inside the zip, with forward slashes. */

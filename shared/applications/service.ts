@@ -358,11 +358,6 @@ export class ApplicationService {
     return copy(await pending);
   }
 
-  /** Forgets every cached client (tests; a key rotation drill). */
-  clearCache(): void {
-    this.cache.clear();
-  }
-
   // --- internals ---------------------------------------------------------------------------------
 
   private async loadForProvider(clientId: string, previous: CacheEntry | undefined) {

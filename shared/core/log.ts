@@ -2,6 +2,7 @@
  * Structured logging: one JSON object per line, UTC timestamps, values that look like credentials
  * redacted by key name, strings escaped by JSON (a username with "\n" stays one record).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -72,10 +73,23 @@ export function setLogLevel(level: LogLevel): void {
   minLevel = level;
 }
 
+const scopedFields = new AsyncLocalStorage<Record<string, unknown>>();
+
+/**
+ * Runs `fn` with `fields` on every line any logger writes inside it (its awaits included): the
+ * request's operation id reaches the lines of services that log with their own logger.
+ */
+export function withLogFields<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return scopedFields.run({ ...scopedFields.getStore(), ...fields }, fn);
+}
+
 export function createLogger(base: Record<string, unknown> = {}): Logger {
   const write = (level: LogLevel, event: string, fields: Record<string, unknown> = {}) => {
     if (ORDER[level] < ORDER[minLevel]) return;
-    const record = sanitize({ ...base, ...fields }, undefined, 0) as Record<string, unknown>;
+    const record = sanitize({ ...scopedFields.getStore(), ...base, ...fields }, undefined, 0) as Record<
+      string,
+      unknown
+    >;
     const full: LogRecord = { time: new Date().toISOString(), level, event, ...record };
     globalSink(JSON.stringify(full), full);
   };

@@ -43,13 +43,7 @@ import {
   type RotateSecretInput,
   tenantIssue,
 } from './schemas.ts';
-import {
-  duplicateTitle,
-  type IntegrationRecord,
-  IntegrationStore,
-  type StoredIntegration,
-  titleKey,
-} from './store.ts';
+import { type IntegrationRecord, IntegrationStore, type StoredIntegration, titleKey } from './store.ts';
 
 /** Counts the users whose verify type is an integration (the users store plugs in here). */
 export interface AssignmentCounter {
@@ -166,7 +160,6 @@ export class IntegrationService {
   ): Promise<IntegrationWithWarnings> {
     checkTitle(input.title);
     const id = randomUUID();
-    await this.checkTitleUnique(input.title, id);
     const key = titleKey(input.title);
     const secretName = secretNameFor(id);
     await this.store.claimTitle(key, input.title, id);
@@ -272,10 +265,7 @@ export class IntegrationService {
               JSON.stringify(current[f as keyof IntegrationRecord]),
           );
           if (changed.length === 0) return undefined;
-          if (changed.includes('title')) {
-            checkTitle(next.title);
-            await this.checkTitleUnique(next.title, current.id);
-          }
+          if (changed.includes('title')) checkTitle(next.title);
           const changedFields: string[] = [...changed];
           if (current.status === 'active' && changed.some((f) => CREDENTIAL_FIELDS.has(f))) {
             next.status = 'inactive';
@@ -434,7 +424,7 @@ export class IntegrationService {
   ): Promise<void> {
     const current = await this.resource.open(id, { ifMatch, actor, ctx });
     // Mark the row first, then count: an assignment writes the user first, then checks the row
-    // (UserService), so of a delete and an assignment racing, at least one sees the other.
+    // (users/verify-type.ts), so of a delete and an assignment racing, at least one sees the other.
     const { etag: _etag, ...record } = current;
     const marked = await this.store.replace(
       { ...record, deletingSince: this.deps.clock.now() },
@@ -501,17 +491,6 @@ export class IntegrationService {
   }
 
   // --- internals ---------------------------------------------------------------------------------
-
-  /**
-   * Titles compare by `nameKey`. The title index (claimed on create/rename) makes that atomic for
-   * titles keyed the current way; this also compares every stored title, so rows keyed before NFKC
-   * + case folding (`legacyTitleKey`) are seen too. A few rows: one partition query.
-   */
-  private async checkTitleUnique(title: string, id: string): Promise<void> {
-    const key = nameKey(title);
-    const clash = (await this.store.list()).some((r) => r.id !== id && nameKey(r.title) === key);
-    if (clash) throw duplicateTitle();
-  }
 
   /** The row from the per-instance sign-in cache while it is fresh; a point read otherwise. */
   private async loadForSignIn(id: string, fresh: boolean): Promise<StoredIntegration> {

@@ -83,15 +83,6 @@ export function titleKey(title: string): string {
   return createHash('sha256').update(nameKey(title), 'utf8').digest('hex');
 }
 
-/**
- * The key rows written before NFKC + case folding have (NFC + lower case). For plain titles it is the
- * same key; for the others, lookups try both, and create/rename compare the folded titles of every
- * integration as well, so a stored title is found and kept unique either way.
- */
-export function legacyTitleKey(title: string): string {
-  return createHash('sha256').update(title.normalize('NFC').toLowerCase(), 'utf8').digest('hex');
-}
-
 function toEntity(r: IntegrationRecord): IntegrationEntity & { partitionKey: string; rowKey: string } {
   return {
     partitionKey: INTEGRATION_PARTITION,
@@ -194,14 +185,11 @@ export class IntegrationStore {
 
   /** The integration id a title (any case) belongs to, if the index row is current. */
   async idForTitle(title: string): Promise<string | undefined> {
-    const keys = [...new Set([titleKey(title), legacyTitleKey(title)])];
-    for (const key of keys) {
-      const index = await getEntityOrUndefined<TitleIndexEntity>(this.table, TITLE_PARTITION, key);
-      if (!index) continue;
-      const owner = await this.get(index.integrationId);
-      if (owner && owner.titleKey === key) return owner.id;
-    }
-    return undefined;
+    const key = titleKey(title);
+    const index = await getEntityOrUndefined<TitleIndexEntity>(this.table, TITLE_PARTITION, key);
+    if (!index) return undefined;
+    const owner = await this.get(index.integrationId);
+    return owner && owner.titleKey === key ? owner.id : undefined;
   }
 
   /**

@@ -35,7 +35,7 @@ export class AccountMatcher {
       }
     } else {
       // nOAuth: across tenants the email claim is unverified. New integrations cannot be set up this
-      // way (validation); rows written before that rule never bind on it either.
+      // way (validation); the check here holds whatever a stored row says.
       if (integration.tenant.toLowerCase() === 'organizations' && integration.matchClaim === 'email') {
         throw new SignInError('no_account', 403, 'email_claim_multi_tenant', ctx);
       }

@@ -1,7 +1,7 @@
 /**
- * The Entra callback: the login transaction from its cookie, used once (docs/security.md CB1), the per-address
- * callback limit (docs/security.md RL1), the code redeemed, the ID token checked (the only proof of who signed in,
- * CB10), the account matched, the session issued.
+ * The Entra callback: the login transaction from its cookie, used once (docs/security.md CB1), the
+ * per-address callback limit (RL1), the code redeemed, the ID token checked (the only proof of who
+ * signed in, CB10), the account matched, the session issued.
  */
 import type { SlotLimiter } from '../limits/slots.ts';
 import { addressBucket } from '../limits/throttle.ts';

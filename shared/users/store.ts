@@ -84,10 +84,6 @@ export class UserStore {
     return user?.id === id ? user : undefined;
   }
 
-  claimId(id: string, username: string): Promise<boolean> {
-    return this.ids.claim(id, username);
-  }
-
   newId(username: string): Promise<string> {
     return this.ids.newId(username);
   }

@@ -15,11 +15,13 @@ import {
   TooManyRequestsError,
   toProblem,
 } from '../core/errors.ts';
-import { type Logger, rootLogger } from '../core/log.ts';
+import { type Logger, rootLogger, withLogFields } from '../core/log.ts';
+import { type SpanAttributes, type Tracing, traceIdOfTraceparent } from '../core/tracing.ts';
 import { addressBucket, type FailurePolicy, type RatePolicy } from '../limits/throttle.ts';
 import { toCookie } from './cookies.ts';
 import { securityHeaders } from './headers.ts';
 import { getServices, type Services } from './runtime.ts';
+import { instanceTracing } from './telemetry.ts';
 
 export interface RequestContext {
   request: HttpRequest;
@@ -31,6 +33,8 @@ export interface RequestContext {
   clientAddress: string;
   /** Set on every /api/manage route: the authenticated admin. */
   principal?: Principal;
+  /** The instance's tracing: a leg's handler adds what only it knows (ids, method) to the leg's span. */
+  tracing: Tracing;
 }
 
 export type EndpointHandler = (rc: RequestContext) => Promise<HttpResponseInit>;
@@ -53,6 +57,11 @@ export interface EndpointOptions {
   cacheable?: boolean;
   /** Renders errors for browser pages; APIs answer problem+json. */
   renderError?: (status: number, correlationId: string, err: unknown, rc: RequestContext) => HttpResponseInit;
+  /**
+   * A sign-in leg: the invocation runs in a span of this name (per request, or none) with these
+   * attributes, and its outcome (status, reason code) is added when it ends.
+   */
+  leg?: { name: string | ((request: HttpRequest) => string | undefined); attributes?: SpanAttributes };
 }
 
 /** Routes under this prefix are the management API: admin authentication is enforced here, for all of them. */
@@ -135,15 +144,50 @@ function problemResponse(status: number, body: unknown, headers: Record<string, 
 }
 
 /**
+ * A leg's outcome on its span: the status, and for a failure (an error page or a 4xx/5xx answer) a
+ * stable reason code as the span's failure: the problem's code, or the status where the handler
+ * answered the failure itself (one page for every wrong password).
+ */
+function recordOutcome(tracing: Tracing, status: number, problemCode: string | undefined): void {
+  const ok = status < 400;
+  tracing.annotate({ 'http.response.status_code': status, 'broker.outcome': ok ? 'success' : 'failure' });
+  if (!ok) {
+    const reason = problemCode ?? `status_${status}`;
+    tracing.annotate({ 'broker.reason': reason });
+    tracing.fail(reason);
+  }
+}
+
+/**
  * Wraps a handler with what every endpoint needs: a correlation id, admin authentication for the
  * management API (deny by default: a route under `manage/` cannot opt out), one catch-all that turns
  * any error into problem+json (or the page's error renderer), and the security headers.
  */
 export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: string } {
   const isManage = opts.route.startsWith(MANAGE_PREFIX);
-  const handler = async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const correlationId = randomUUID();
+  const handler = (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const tracing = instanceTracing();
+    const leg = typeof opts.leg?.name === 'function' ? opts.leg.name(request) : opts.leg?.name;
+    // The correlation id is the operation id: the trace the host started for this invocation (or the
+    // leg's own trace), so a user's "Reference" finds the request, its dependencies and its lines.
+    const invoke = () => {
+      const correlationId =
+        tracing.traceId() ?? traceIdOfTraceparent(context.traceContext?.traceParent) ?? randomUUID();
+      return withLogFields({ operationId: correlationId }, () =>
+        invocation(request, context, tracing, correlationId, leg !== undefined),
+      );
+    };
+    return leg ? tracing.inSpan(leg, { 'broker.leg': leg, ...opts.leg?.attributes }, invoke) : invoke();
+  };
+  const invocation = async (
+    request: HttpRequest,
+    context: InvocationContext,
+    tracing: Tracing,
+    correlationId: string,
+    isLeg: boolean,
+  ): Promise<HttpResponseInit> => {
     let rc: RequestContext | undefined;
+    let failure: string | undefined;
     let response: HttpResponseInit;
     try {
       const services = getServices();
@@ -154,6 +198,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
         correlationId,
         log: services.log.child({ correlationId, route: opts.route }),
         clientAddress: clientAddressOf(request),
+        tracing,
       };
       if (isManage) rc.principal = await authenticateAdmin(rc);
       response = await opts.handler(rc);
@@ -169,6 +214,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
       }
     } catch (err) {
       const { status, problem, headers: errorHeaders } = toProblem(err, correlationId);
+      failure = problem.code;
       const headers = { ...errorHeaders };
       if (status >= 500) {
         (rc?.log ?? rootLogger).error('request.failed', {
@@ -192,6 +238,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
     }
     const base = securityHeaders(opts.cacheable ? { cacheable: true } : {});
     response.headers = mergeHeaders(base, response.headers as Record<string, string> | undefined);
+    if (isLeg) recordOutcome(tracing, response.status ?? 200, failure);
     return response;
   };
   return { methods: opts.methods, authLevel: 'anonymous', route: opts.route, handler };

@@ -9,6 +9,7 @@ import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
+import type { Tracing } from '../core/tracing.ts';
 import { defaultEntraClientFactory, type EntraClientFactory } from '../entra/msal.ts';
 import { IntegrationService } from '../integrations/service.ts';
 import { SlotLimiter } from '../limits/slots.ts';
@@ -34,6 +35,7 @@ import { UserService } from '../users/service.ts';
 import { UserStore } from '../users/store.ts';
 import { CookieAdminAuthenticator } from './admin-session.ts';
 import { oidcPages } from './pages/oidc.ts';
+import { instanceTracing } from './telemetry.ts';
 
 /**
  * The composition root: every service with its dependencies passed in. Production builds it once
@@ -73,6 +75,8 @@ export interface Services {
   sealKeys: SealKeyService;
   /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
   oidc: OidcService;
+  /** Spans of the sign-in legs (no-op unless telemetry is on: shared/web/telemetry.ts). */
+  tracing: Tracing;
 }
 
 export interface ServiceOverrides {
@@ -92,10 +96,12 @@ export interface ServiceOverrides {
   passwords?: PasswordVerifier;
   /** The slot limiter of the callback limit (the benchmark raises it with its own). */
   slots?: SlotLimiter;
+  tracing?: Tracing;
 }
 
 export function createServices(config: Config, o: ServiceOverrides = {}): Services {
   const clock = o.clock ?? systemClock;
+  const tracing = o.tracing ?? instanceTracing();
   const log = o.log ?? createLogger({ app: 'broker' });
   const credential = o.credential ?? createAzureCredential(config);
   const tables = o.tables ?? createTables(config, credential);
@@ -150,7 +156,13 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     log,
     audit,
     users,
-    integrations,
+    // The leg's span names the integration the sign-in uses (the service itself knows no spans).
+    integrations: {
+      getForSignIn: (id, opts) => {
+        tracing.annotate({ 'broker.integration.id': id });
+        return integrations.getForSignIn(id, opts);
+      },
+    },
     settings,
     passwords: o.passwords ?? {
       verify: verifyPassword,
@@ -195,6 +207,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     oidc,
     logoutQueue,
     apis,
+    tracing,
     config,
     clock,
     log,

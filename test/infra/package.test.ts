@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { APP_FILE, LAZY_VENDOR_FILES } from '../../scripts/build.ts';
+import { APP_FILE, LAZY_VENDOR_FILES, TELEMETRY_FILE } from '../../scripts/build.ts';
 import { createPackage } from '../../scripts/package.ts';
 
 /** Reads every entry of a zip through its central directory, checking sizes and CRCs. */
@@ -142,6 +142,8 @@ describe('scripts/package.ts', () => {
         // Loaded on first use (scripts/build.ts LAZY_VENDOR_FILES): OpenAPI generator, oidc-provider,
         // MSAL, @azure/identity.
         ...Object.values(LAZY_VENDOR_FILES).map((f) => `dist/${f}`),
+        // Loaded by main.cjs at start-up where Application Insights is configured (OpenTelemetry).
+        `dist/${TELEMETRY_FILE}`,
         'host.json',
         'package.json',
       ].sort((a, b) => a.localeCompare(b)),
