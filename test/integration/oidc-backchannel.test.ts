@@ -1,6 +1,6 @@
 /**
  * OIDC Back-Channel Logout 1.0 (docs/security.md OP13): whenever a broker session ends (sign-out, RP
- * logout, sign-out everywhere, disable), every application with a grant in that session gets a logout
+ * logout, sign-out everywhere, disable, delete, idle or absolute end), every application with a grant in that session gets a logout
  * token, verified here as an application would (jose against the JWKS); an application without a
  * grant in that session never gets one; a failing application is retried; a hanging one never slows
  * the sign-out; every attempt is audited.
@@ -9,6 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../shared/core/clock.ts';
+import { purgeExpired } from '../../shared/ops/maintenance.ts';
 import {
   authorize,
   createApplication,
@@ -89,7 +91,7 @@ describe('OpenID Provider: back-channel logout (OP13)', () => {
     await receiver.start();
     app = await startTestApp();
     jwks = createRemoteJWKSet(new URL(`${app.url}/api/oidc/jwks`));
-    for (const username of ['bc-a', 'bc-b', 'bc-c', 'bc-d', 'bc-e']) {
+    for (const username of ['bc-a', 'bc-b', 'bc-c', 'bc-d', 'bc-e', 'bc-f']) {
       await createUser(app, { username, verifyType: 'password', password: PASSWORD });
     }
   }, 60_000);
@@ -193,7 +195,7 @@ describe('OpenID Provider: back-channel logout (OP13)', () => {
     expect((await verify(ra as Received, a)).sid).toBe(ta.claims()?.sid);
   });
 
-  it("sign-out everywhere and disabling the user reach every session's apps", async () => {
+  it("sign-out everywhere, disabling and deleting the user reach every session's apps", async () => {
     const a = await listening('/ok/a3');
     const c = await listening('/ok/c3');
     const one = new BrokerBrowser(app);
@@ -211,6 +213,45 @@ describe('OpenID Provider: back-channel logout (OP13)', () => {
     expect(disabled.status).toBe(200);
     const [rd] = await receiver.waitFor('/ok/d3');
     expect((await verify(rd as Received, d)).sub).toBeTruthy();
+
+    const f = await listening('/ok/f3');
+    const tf = await signIn(new BrokerBrowser(app), f, 'bc-f');
+    const deleted = await app.admin('/api/manage/users/bc-f', { method: 'DELETE' });
+    expect(deleted.status).toBeLessThan(300);
+    const [rf] = await receiver.waitFor('/ok/f3');
+    expect((await verify(rf as Received, f)).sub).toBe(tf.claims()?.sub);
+  });
+
+  it('a session that ends by its absolute or idle end, found by the maintenance purge, reaches its apps too', async () => {
+    const clock = manualClock();
+    const timed = await startTestApp({ clock });
+    try {
+      await createUser(timed, { username: 'bc-idle', verifyType: 'password', password: PASSWORD });
+      const rp = await createApplication(timed, { backchannelLogoutUri: `${receiver.url}/ok/idle` });
+      const tokens = await redeem(
+        rp,
+        await authorize(new BrokerBrowser(timed), rp, { login: { kind: 'password', username: 'bc-idle' } }),
+      );
+      // Nobody uses the session again; a day later the timer finds it ended.
+      clock.advance(24 * 3600_000);
+      const s = timed.services;
+      const purged = await purgeExpired(s.tables, clock, s.log, (u, id) => s.logoutQueue.sessionEnded(u, id));
+      expect(purged.sessions).toBeGreaterThanOrEqual(1);
+      await s.oidc.logouts.drain();
+      const [got] = await receiver.waitFor('/ok/idle');
+      const { payload } = await jwtVerify(
+        (got as Received).token,
+        createRemoteJWKSet(new URL(`${timed.url}/api/oidc/jwks`)),
+        {
+          issuer: `${timed.url}/api/oidc`,
+          audience: rp.clientId,
+          typ: 'logout+jwt',
+        },
+      );
+      expect(payload).toMatchObject({ sub: tokens.claims()?.sub, sid: tokens.claims()?.sid });
+    } finally {
+      await timed.close();
+    }
   });
 
   it('a failing app is retried (each attempt audited); a hanging one never slows the sign-out', async () => {
