@@ -91,7 +91,7 @@ describe('OpenID Provider: back-channel logout (OP13)', () => {
     await receiver.start();
     app = await startTestApp();
     jwks = createRemoteJWKSet(new URL(`${app.url}/api/oidc/jwks`));
-    for (const username of ['bc-a', 'bc-b', 'bc-c', 'bc-d', 'bc-e', 'bc-f']) {
+    for (const username of ['bc-a', 'bc-b', 'bc-c', 'bc-d', 'bc-e', 'bc-f', 'bc-g', 'bc-h']) {
       await createUser(app, { username, verifyType: 'password', password: PASSWORD });
     }
   }, 60_000);
@@ -282,4 +282,23 @@ describe('OpenID Provider: back-channel logout (OP13)', () => {
     }
     expect(hung[0]).toMatchObject({ outcome: 'failure', reason: 'timeout' });
   }, 40_000);
+
+  it("the sign-out's latency does not grow with the number of apps (1 vs 20, every one of them hanging)", async () => {
+    const signOutWith = async (username: string, count: number) => {
+      const browser = new BrokerBrowser(app);
+      for (let i = 0; i < count; i++) {
+        const rp = await listening(`/hang/${username}-${i}`);
+        await signIn(browser, rp, i === 0 ? username : undefined);
+      }
+      const started = performance.now();
+      const out = await browser.post('/api/auth/logout', {});
+      expect(out.status).toBe(303);
+      return performance.now() - started;
+    };
+    const one = await signOutWith('bc-g', 1);
+    const twenty = await signOutWith('bc-h', 20);
+    console.log(`sign-out with 1 app: ${one.toFixed(0)} ms; with 20 apps: ${twenty.toFixed(0)} ms`);
+    expect(one).toBeLessThan(2_000);
+    expect(twenty).toBeLessThan(2_000);
+  }, 90_000);
 });
