@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { createTokenSchema } from '../admin/tokens.ts';
+import { apiListSchema, apiSchema, createApiSchema } from '../apis/schemas.ts';
 import {
   applicationListSchema,
   applicationSchema,
@@ -231,6 +232,38 @@ const ops: Op[] = [
     params: ['id'],
     ifMatch: true,
     ok: { status: 200, schema: integrationSchema, description: 'Deactivated' },
+  },
+  // APIs: resource servers applications get JWT access tokens for
+  {
+    method: 'get',
+    path: '/apis',
+    tag: 'apis',
+    summary: 'List APIs',
+    ok: { status: 200, schema: apiListSchema, description: 'The APIs' },
+  },
+  {
+    method: 'post',
+    path: '/apis',
+    tag: 'apis',
+    summary: 'Register an API (resource URI, scopes, the applications allowed to ask, token lifetime)',
+    body: createApiSchema,
+    ok: { status: 201, schema: apiSchema, description: 'Created' },
+  },
+  {
+    method: 'get',
+    path: '/apis/{id}',
+    tag: 'apis',
+    summary: 'Read an API',
+    params: ['id'],
+    ok: { status: 200, schema: apiSchema, description: 'The API' },
+  },
+  {
+    method: 'delete',
+    path: '/apis/{id}',
+    tag: 'apis',
+    summary: 'Delete an API (tokens for it are no longer issued)',
+    params: ['id'],
+    ok: { status: 204, description: 'Deleted' },
   },
   // Applications: apps signing in through the broker as OpenID Provider
   {
