@@ -48,8 +48,8 @@ const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
  * answers (`withRequestMemo`).
  */
 const APP_AUTHORIZE = { requests: 9, rounds: 2 };
-/** The token request: the code, then its grant (naming its broker session) and the user together, then
- * the redemption with the broker session's check, then the tokens and the audit event. */
+/** The token request: the limit's slot and the code, then its grant (naming its broker session) and the
+ * user together, then that broker session, then the redemption, the tokens and the audit event. */
 const APP_TOKEN = { requests: 11, rounds: 4 };
 /**
  * `prompt=none` with a broker session: the round trips of a single sign-on authorization; one request
