@@ -8,6 +8,7 @@ import './health.ts';
 import './tokens.ts';
 import './integrations.ts';
 import './applications.ts';
+import './apis.ts';
 import './users.ts';
 import './settings.ts';
 import './audit.ts';

@@ -46,6 +46,12 @@ export class Accounts {
     return requestCached(`user:${username}`, () => this.users.getByUsername(username));
   }
 
+  /** Reads ahead the user a `sub` names, when this instance knows its username (prefetch.ts). */
+  readAhead(sub: string): Promise<unknown> | undefined {
+    const known = this.usernameById.get(sub);
+    return known === undefined ? undefined : this.userNamed(known).catch(() => undefined);
+  }
+
   /** The provider's `findAccount`: the account `sub` names, with its claims, if it may still be used. */
   async find(sub: string, token: unknown): Promise<Account | undefined> {
     const tk = token as TokenFacts | undefined;

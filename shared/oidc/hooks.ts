@@ -53,7 +53,12 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
   return {
     findClient: async (clientId) => {
       const app = await d.applications.clientForProvider(clientId);
-      return app ? ({ ...app } as Record<string, unknown>) : undefined;
+      if (!app) return undefined;
+      const client = { ...app } as Record<string, unknown>;
+      // Confidential applications may get their own tokens for APIs that list them (resources.ts).
+      if (client.token_endpoint_auth_method !== 'none' && Array.isArray(client.grant_types))
+        client.grant_types = [...client.grant_types, 'client_credentials'];
+      return client;
     },
     findAccount: (_ctx, sub, token) => d.accounts.find(sub, token),
     renderError: (ctx) => {
@@ -83,9 +88,11 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
       if (name === 'grant.success') {
         const e = ctx.oidc.entities as Record<string, { accountId?: string } | undefined>;
         const accountId = e.AccessToken?.accountId ?? e.RefreshToken?.accountId ?? e.Account?.accountId ?? '';
+        // A client's own token (client_credentials) is the application's act, with no user.
+        const ownToken = !!e.ClientCredentials && !!clientId;
         p = d.record({
           type: 'oidc.token.issued',
-          actor: accountId ? `user-id:${accountId}` : 'unknown',
+          actor: accountId ? `user-id:${accountId}` : ownToken ? `application:${clientId}` : 'unknown',
           outcome: 'success',
           ...base,
           details: {

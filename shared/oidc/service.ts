@@ -6,6 +6,7 @@
  */
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import type { JWK } from 'jose';
 import type { AuditEventInput, AuditLog } from '../audit/log.ts';
 import type { AuditNoise } from '../audit/noise.ts';
 import type { Clock } from '../core/clock.ts';
@@ -17,17 +18,22 @@ import type { AssertionSigningKey } from '../entra/client-assertion.ts';
 import type { Slot, SlotLimiter } from '../limits/slots.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
-import { endBrokerSession } from './broker-session.ts';
+import { brokerSession, brokerSessionToken, endBrokerSession } from './broker-session.ts';
 import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot } from './gate.ts';
 import { providerHooks } from './hooks.ts';
 import { KEY_REFRESH_MS, type OidcKeyMaterial, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
+import { LogoutDelivery } from './logout-delivery.ts';
+import type { LogoutQueue } from './logout-queue.ts';
 import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
-import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
+import type { ApiSource, AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
+import { postedAuthorizationAsGet } from './post-authorization.ts';
 import { prefetchResume, prefetchSessionUser, prefetchTokenGrant } from './prefetch.ts';
 import { createProvider, INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import { attachState, type OidcAnswer, type OidcRequest, type RequestState } from './request.ts';
+import { accessTokenClaims, resourceServer } from './resources.ts';
+import { interactionPolicy } from './sso.ts';
 import { OidcTableStore, withRequestMemo } from './store.ts';
 
 export interface OidcServiceDeps {
@@ -40,6 +46,10 @@ export interface OidcServiceDeps {
   users: UserSource;
   applications: ProviderClientSource;
   sessionService: SessionService;
+  /** The APIs applications get JWT access tokens for. */
+  apis: ApiSource;
+  /** Ended broker sessions whose back-channel logouts are owed (the session store fills it). */
+  logoutQueue: LogoutQueue;
   /** The OP's pages, rendered by the web layer. */
   pages: OidcPages;
   /** Shared-store limits of the authorization, PAR and token routes. */
@@ -73,7 +83,11 @@ function trimDiscovery(answer: OidcAnswer): OidcAnswer {
   }
 }
 
-type BuiltProvider = ProviderModule & { handler: ReturnType<ProviderModule['provider']['callback']> };
+type BuiltProvider = ProviderModule & {
+  handler: ReturnType<ProviderModule['provider']['callback']>;
+  /** The private signing keys the provider was built with (current first). */
+  signingKeys: JWK[];
+};
 
 export class OidcService {
   readonly issuer: string;
@@ -82,6 +96,8 @@ export class OidcService {
   private readonly target: NodeTarget;
   private readonly accounts: Accounts;
   private readonly loginStep: LoginStep;
+  /** Back-channel logout deliveries (logout-delivery.ts). */
+  readonly logouts: LogoutDelivery;
   private state?: {
     material: Promise<OidcKeyMaterial>;
     built?: Promise<BuiltProvider>;
@@ -111,6 +127,16 @@ export class OidcService {
       record: this.record,
       provider: () => this.provider(),
       target: this.target,
+    });
+    this.logouts = new LogoutDelivery({
+      queue: d.logoutQueue,
+      store: this.store,
+      applications: d.applications,
+      record: this.record,
+      clock: d.clock,
+      log: d.log,
+      issuer: this.issuer,
+      signingKey: async (alg) => (await this.provider()).signingKeys.find((k) => k.alg === alg),
     });
   }
 
@@ -157,9 +183,21 @@ export class OidcService {
           noise: this.d.noise,
           log: this.d.log,
         });
+        hooks.resourceServer = (resource, clientId) =>
+          resourceServer(this.d.apis, resource, clientId) as Promise<Record<string, unknown> | undefined>;
+        hooks.extraTokenClaims = (token) => accessTokenClaims(this.accounts, token);
+        hooks.policy = (lib) =>
+          interactionPolicy(lib, {
+            clock: this.d.clock,
+            store: this.store,
+            accounts: this.accounts,
+            applications: this.d.applications,
+            sessionService: this.d.sessionService,
+            record: this.record,
+          });
         const mod = await createProvider(this.issuer, material, this.store, hooks);
         this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
-        return { ...mod, handler: mod.provider.callback() };
+        return { ...mod, handler: mod.provider.callback(), signingKeys: material.jwks.keys };
       })();
       state.built.catch(() => {
         if (this.state === state) this.state = undefined;
@@ -225,9 +263,19 @@ export class OidcService {
     }
     prefetchResume(this.store, path);
     prefetchSessionUser(this.accounts, rc.headers, path);
-    prefetchTokenGrant(this.store, rc, path, body);
-    const state: RequestState = { rc, pending: [] };
-    let answer = await exchange(handler, rc, body, this.target, (req) => attachState(req, state));
+    const posted = postedAuthorizationAsGet(rc, path, body);
+    const request = posted ?? rc;
+    const providerBody = posted ? Buffer.alloc(0) : body;
+    prefetchTokenGrant(this.store, request, path, providerBody, this.accounts, this.d.sessionService);
+    const state: RequestState = { rc: request, pending: [] };
+    // An authorization may be answered from the broker session (sso.ts): read it meanwhile.
+    if (path === 'auth' && request.method === 'GET' && brokerSessionToken(request.headers)) {
+      state.brokerSession = brokerSession(this.d.sessionService, request.headers);
+      state.brokerSession.catch(() => {}); // awaited by the policy, when the request gets that far
+    }
+    let answer = await exchange(handler, request, providerBody, this.target, (req) =>
+      attachState(req, state),
+    );
     if (slot) {
       let limited: Slot;
       try {
@@ -248,6 +296,7 @@ export class OidcService {
     ]);
     if (applied) return this.failed(path, applied);
     if (path === '.well-known/openid-configuration') answer = trimDiscovery(answer);
+    if (state.cookies?.length) answer.cookies = [...(answer.cookies ?? []), ...state.cookies];
     // RP-initiated logout ended the OP session: the broker session ends too.
     if (state.endSession)
       answer.cookies = [...(answer.cookies ?? []), await endBrokerSession(this.d.sessionService, rc.headers)];

@@ -289,6 +289,30 @@ export class OidcTableStore {
     return this.recall<Row>(pk, rk)?.brokerSession;
   }
 
+  /**
+   * Moves a stored grant to another broker session: a merge of the row's `brokerSession` column only
+   * (a held write of the request). It never creates a row: a grant already gone stays gone.
+   */
+  rebindGrantSession(grantId: string, session: GrantBrokerSession): Promise<void> {
+    const { pk, rk } = this.location('Grant', grantId);
+    const brokerSession = JSON.stringify(session);
+    const known = this.recall<Row>(pk, rk);
+    if (known) this.remember(pk, rk, { ...known, brokerSession });
+    const apply = async () => {
+      try {
+        await this.table.updateEntity({ partitionKey: pk, rowKey: rk, brokerSession }, 'Merge');
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      this.forget(pk, rk); // the stored etag changed
+    };
+    const scope = requestMemo.getStore();
+    if (!scope?.holding) return apply();
+    // Its own key: a held replace of the same row (none is made today) would otherwise be dropped.
+    scope.held.set(`merge\n${memoKey(pk, rk)}`, apply);
+    return Promise.resolve();
+  }
+
   /** The broker session a grant was made in, from the grant's row (undefined: none recorded). */
   async grantSession(grantId: string): Promise<GrantBrokerSession | undefined> {
     const { pk, rk } = this.location('Grant', grantId);

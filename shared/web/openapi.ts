@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { createTokenSchema } from '../admin/tokens.ts';
+import { apiListSchema, apiSchema, createApiSchema } from '../apis/schemas.ts';
 import {
   applicationListSchema,
   applicationSchema,
@@ -301,6 +302,38 @@ const ops: Op[] = [
     summary: 'Rotate the provisioning token: the old one stops at once, the new one is shown once',
     params: ['id'],
     ok: { status: 200, schema: provisioningSecretSchema, description: 'Rotated' },
+  },
+  // APIs: resource servers applications get JWT access tokens for
+  {
+    method: 'get',
+    path: '/apis',
+    tag: 'apis',
+    summary: 'List APIs',
+    ok: { status: 200, schema: apiListSchema, description: 'The APIs' },
+  },
+  {
+    method: 'post',
+    path: '/apis',
+    tag: 'apis',
+    summary: 'Register an API (resource URI, scopes, the applications allowed to ask, token lifetime)',
+    body: createApiSchema,
+    ok: { status: 201, schema: apiSchema, description: 'Created' },
+  },
+  {
+    method: 'get',
+    path: '/apis/{id}',
+    tag: 'apis',
+    summary: 'Read an API',
+    params: ['id'],
+    ok: { status: 200, schema: apiSchema, description: 'The API' },
+  },
+  {
+    method: 'delete',
+    path: '/apis/{id}',
+    tag: 'apis',
+    summary: 'Delete an API (tokens for it are no longer issued)',
+    params: ['id'],
+    ok: { status: 204, description: 'Deleted' },
   },
   // Applications: apps signing in through the broker as OpenID Provider
   {

@@ -4,6 +4,7 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
 import { ownerKey } from '../admin/caller.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
+import { ApiService } from '../apis/service.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
 import { AuditNoise } from '../audit/noise.ts';
@@ -18,6 +19,7 @@ import { IntegrationAssertions } from '../integrations/credentials/assertions.ts
 import { IntegrationService } from '../integrations/service.ts';
 import { SlotLimiter } from '../limits/slots.ts';
 import { Throttle } from '../limits/throttle.ts';
+import { LogoutQueue } from '../oidc/logout-queue.ts';
 import { OidcService } from '../oidc/service.ts';
 import { HealthService } from '../ops/health.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../passwords/index.ts';
@@ -60,6 +62,10 @@ export interface Services {
   adminAuth: AdminAuthenticator;
   health: HealthService;
   sessions: SessionStore;
+  /** Ended broker sessions whose back-channel logouts are owed. */
+  logoutQueue: LogoutQueue;
+  /** APIs (resource servers) applications get JWT access tokens for. */
+  apis: ApiService;
   integrations: IntegrationService;
   /** Apps signing in through the broker as OpenID Provider; `clientForProvider` feeds the OP. */
   applications: ApplicationService;
@@ -123,7 +129,11 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const auditNoise = new AuditNoise(tables.auditEvents, clock, log);
   const adminTokens = new AdminTokenService(tables.adminTokens, clock, audit);
   const health = new HealthService(tables.settings, secrets, clock, log);
-  const sessions = new SessionStore(tables.sessions, clock);
+  // Every ended session queues the back-channel logouts it owes (drained by the OP after answering).
+  const logoutQueue = new LogoutQueue(tables.oidcStore, clock);
+  const sessions = new SessionStore(tables.sessions, clock, (username, sessionId) =>
+    logoutQueue.sessionEnded(username, sessionId),
+  );
   // Below both services: integrations count their assigned users here, settings guard the last admin.
   const userStore = new UserStore(tables.users, tables.userBindings);
   const vaultKeys = new VaultKeys(async () => o.keys ?? createKeyClient(config, credential), log);
@@ -233,6 +243,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
       return !!u && u.createdAt === createdAt && !u.disabled && u.roles.includes('admin');
     },
   );
+  const apis = new ApiService({ table: tables.applications, clock, audit });
   const oidc = new OidcService({
     config,
     clock,
@@ -243,6 +254,8 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     users,
     applications,
     sessionService,
+    logoutQueue,
+    apis,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
     slots,
     noise: auditNoise,
@@ -252,6 +265,8 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     oidc,
     assertions,
     vaultKeys,
+    logoutQueue,
+    apis,
     tracing,
     config,
     clock,

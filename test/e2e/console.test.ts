@@ -338,6 +338,41 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
     }
   });
 
+  it('APIs: register one for an application, listed with its scopes, delete', async () => {
+    const { context, page } = await signedInAdmin();
+    try {
+      const [first] = (await api('/api/manage/applications')).items;
+      await consolePage(page, '/apis');
+      await page.getByLabel('Resource URI', { exact: true }).fill('https://orders.console.example/api');
+      await page.getByLabel('Name', { exact: true }).fill('Console Orders');
+      await page.getByLabel('Scopes (optional)').fill('orders.read orders.write');
+      if (first) await page.getByLabel('Applications allowed to ask (optional)').fill(first.clientId);
+      await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Register' }).click()]);
+      await page.waitForSelector('main[data-ready="true"]');
+      await page.getByRole('row', { name: /Console Orders/ }).waitFor();
+      await shot(page, 'apis-desktop');
+      const [registered] = (await api('/api/manage/apis')).items.filter(
+        (a: { name: string }) => a.name === 'Console Orders',
+      );
+      expect(registered).toMatchObject({
+        resource: 'https://orders.console.example/api',
+        scopes: ['orders.read', 'orders.write'],
+        allowedApplications: first ? [first.clientId] : [],
+        accessTokenLifetimeSeconds: 600,
+      });
+      const row = page.getByRole('row', { name: /Console Orders/ });
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await Promise.all([
+        page.waitForEvent('load'),
+        row.getByRole('button', { name: 'Yes, delete' }).click(),
+      ]);
+      await page.waitForSelector('main[data-ready="true"]');
+      expect((await api('/api/manage/apis')).items).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a stale edit from a second tab shows "changed by someone else" and keeps the typed values', async () => {
     const { context, page } = await signedInAdmin();
     try {
@@ -373,6 +408,7 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
       ['user', '/users/erin'],
       ['settings', '/settings'],
       ['applications', '/applications'],
+      ['apis', '/apis'],
       ['audit', '/audit'],
       ['tokens', '/tokens'],
     ];

@@ -18,6 +18,7 @@ const LAYERS: Record<string, number> = {
   users: 2,
   integrations: 2,
   applications: 2,
+  apis: 2,
   sessions: 2,
   limits: 2,
   audit: 2,

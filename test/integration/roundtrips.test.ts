@@ -40,13 +40,22 @@ const ENTRA_START = { requests: 2, rounds: 1 };
 /** GET /api/auth/callback for a user already bound (returning), warm instance. */
 const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
 /**
- * An application's sign-in with a broker session (authorize → login step → code, then the token
- * request), warm instance. Most of these are oidc-provider's own model reads, one after another; each
- * row is read at most once per request, and a request's writes are held and applied together before
- * it answers (`withRequestMemo`).
+ * An application's sign-in with a broker session (authorize answered inside /auth from the broker
+ * session, then the token request), warm instance: the authorization limit's slot is taken while the
+ * OP session, the broker session's row and the user are read, all together; then the grant (its row names its broker session), the session's grant index
+ * (session → grants, for back-channel logout), the code and the OP session are written together. Each
+ * row is read at most once per request, and a request's writes are held and applied together before it
+ * answers (`withRequestMemo`).
  */
-const APP_AUTHORIZE = { requests: 22, rounds: 8 };
-const APP_TOKEN = { requests: 11, rounds: 5 };
+const APP_AUTHORIZE = { requests: 9, rounds: 2 };
+/** The token request: the limit's slot and the code, then its grant (naming its broker session) and the
+ * user together, then that broker session, then the redemption, the tokens and the audit event. */
+const APP_TOKEN = { requests: 11, rounds: 4 };
+/**
+ * `prompt=none` with a broker session: the round trips of a single sign-on authorization; one request
+ * more, written in the same round: the silent sign-in's audit event.
+ */
+const APP_SILENT = { requests: APP_AUTHORIZE.requests + 1, rounds: APP_AUTHORIZE.rounds };
 /**
  * GET /api/auth/callback on a user's first Entra sign-in (the binding is written), warm instance:
  * username first, and IdP first (no username given: the binding index is read, then the claim's user
@@ -237,6 +246,10 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(token.result.id_token).toBeTruthy();
     expect(counts(auth.stats), auth.stats.lines.join('\n')).toEqual(APP_AUTHORIZE);
     expect(counts(token.stats), token.stats.lines.join('\n')).toEqual(APP_TOKEN);
+
+    const silent = await measure(() => authorize(b, rp, { prompt: 'none' }));
+    expect(silent.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
+    expect(counts(silent.stats), silent.stats.lines.join('\n')).toEqual(APP_SILENT);
   });
 
   it('counts requests run together as one round trip', async () => {

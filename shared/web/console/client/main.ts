@@ -8,6 +8,7 @@
 import { h } from './dom.ts';
 import { alert } from './feedback.ts';
 import { BASE, markReady, show } from './page.ts';
+import { apisPage } from './pages/apis.ts';
 import { applicationPage } from './pages/application.ts';
 import { applicationsPage } from './pages/applications.ts';
 import { auditPage } from './pages/audit.ts';
@@ -37,6 +38,8 @@ async function route(): Promise<void> {
       return settingsPage();
     case 'applications':
       return id ? applicationPage(id) : applicationsPage();
+    case 'apis':
+      return apisPage();
     case 'audit':
       return auditPage();
     case 'tokens':

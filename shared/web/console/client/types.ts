@@ -86,6 +86,17 @@ export interface Settings {
   allowedReturnOrigins: string[];
 }
 
+/** An API applications get JWT access tokens for (GET /api/manage/apis). */
+export interface ApiResource {
+  id: string;
+  resource: string;
+  name: string;
+  scopes: string[];
+  allowedApplications: string[];
+  accessTokenLifetimeSeconds: number;
+  createdAt: string;
+}
+
 export interface Application {
   clientId: string;
   name: string;
