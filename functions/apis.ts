@@ -5,7 +5,8 @@
 import { app } from '@azure/functions';
 import { API_BODY_LIMIT, createApiSchema } from '../shared/apis/schemas.ts';
 import { json, noContent, readJson } from '../shared/web/body.ts';
-import { actorOf, changeContextOf, endpoint } from '../shared/web/endpoint.ts';
+import { actorOf, changeContextOf } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 app.http(
   'apis-list',

@@ -21,11 +21,12 @@ import {
   sessionCookie,
   toCookie,
 } from '../shared/web/cookies.ts';
-import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import type { RequestContext } from '../shared/web/endpoint.ts';
 import { assertSameOrigin } from '../shared/web/origin.ts';
 import { choicePage, passwordPage, signedInPage, usernamePage } from '../shared/web/pages/render.ts';
 import { passwordFormError, signInErrorPage } from '../shared/web/pages/signin-errors.ts';
 import { TEXTS } from '../shared/web/pages/texts.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 const LAST_USER_COOKIE = '__Host-broker_last_user';
 const LAST_USER_MAX_AGE = 90 * 86_400;

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
-import { endpoint } from '../shared/web/endpoint.ts';
 import { FAVICON_SVG } from '../shared/web/pages/favicon.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 // GET /api/favicon.svg — the icon every page links, so no browser tab asks for a missing one.
 app.http(

@@ -6,9 +6,10 @@
  * default where it sets one) and renders unexpected errors as the broker's error page.
  */
 import { app } from '@azure/functions';
-import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import type { RequestContext } from '../shared/web/endpoint.ts';
 import { serveOidc } from '../shared/web/oidc-bridge.ts';
 import { errorPage } from '../shared/web/pages/render.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 function renderError(status: number, correlationId: string, _err: unknown, rc: RequestContext) {
   return errorPage({

@@ -5,7 +5,8 @@ import {
   patchProvisioningSchema,
 } from '../shared/provisioning/schemas.ts';
 import { json, noContent, readJson } from '../shared/web/body.ts';
-import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import { actorOf, changeContextOf, type RequestContext } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 const idOf = (rc: RequestContext) => rc.request.params.id ?? '';
 

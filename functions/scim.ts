@@ -13,7 +13,8 @@ import {
   schemasList,
   serviceProviderConfig,
 } from '../shared/scim/index.ts';
-import { changeContextOf, endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import { changeContextOf, type RequestContext } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 import { outcomeOf, scimErrorOf } from '../shared/web/scim-errors.ts';
 
 const SCIM_JSON = 'application/scim+json; charset=utf-8';

@@ -20,8 +20,7 @@ import { type SpanAttributes, type Tracing, traceIdOfTraceparent } from '../core
 import { addressBucket, type FailurePolicy, type RatePolicy } from '../limits/throttle.ts';
 import { toCookie } from './cookies.ts';
 import { securityHeaders } from './headers.ts';
-import { getServices, type Services } from './runtime.ts';
-import { instanceTracing } from './telemetry.ts';
+import type { Services } from './services.ts';
 
 export interface RequestContext {
   request: HttpRequest;
@@ -175,10 +174,21 @@ function recordOutcome(tracing: Tracing, status: number, problemCode: string | u
  * management API (deny by default: a route under `manage/` cannot opt out), one catch-all that turns
  * any error into problem+json (or the page's error renderer), and the security headers.
  */
-export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: string } {
+/** What every endpoint is given: the instance's services and its tracing (runtime.ts passes them). */
+export interface EndpointHost {
+  services(): Services;
+  tracing(): Tracing;
+}
+
+/** The `endpoint()` of a host: every route of the app is built with the host's services passed in. */
+export function endpointsFor(host: EndpointHost) {
+  return (opts: EndpointOptions) => endpointOf(host, opts);
+}
+
+function endpointOf(host: EndpointHost, opts: EndpointOptions): HttpFunctionOptions & { route: string } {
   const isManage = opts.route.startsWith(MANAGE_PREFIX);
   const handler = (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const tracing = instanceTracing();
+    const tracing = host.tracing();
     const leg = typeof opts.leg?.name === 'function' ? opts.leg.name(request) : opts.leg?.name;
     // The correlation id is the operation id: the trace the host started for this invocation (or the
     // leg's own trace), so a user's "Reference" finds the request, its dependencies and its lines.
@@ -202,7 +212,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
     let failure: string | undefined;
     let response: HttpResponseInit;
     try {
-      const services = getServices();
+      const services = host.services();
       rc = {
         request,
         context,
