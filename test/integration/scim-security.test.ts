@@ -4,6 +4,9 @@
  * user's `sub` is never issued again, and 200 parallel PATCHes of one user lose none.
  */
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountObjectId, DEMO_ENTRA } from '../../scripts/standins/entra.ts';
 import { TABLE_NAMES } from '../../shared/storage/tables.ts';
@@ -149,6 +152,59 @@ describe('provisioning security (SP1–SP5)', () => {
       await authorize(new BrokerBrowser(app), rp, { login: { kind: 'entra', username: userName, account } }),
     );
     expect(again.claims()?.sub).toBe(user.id);
+  });
+
+  it("SP3: active:false sends a back-channel logout token to every app with a grant in the user's sessions", async () => {
+    const tokens: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        tokens.push(new URLSearchParams(body).get('logout_token') ?? '');
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const port = (receiver.address() as AddressInfo).port;
+      const listening = await createApplication(app, {
+        backchannelLogoutUri: `http://127.0.0.1:${port}/logout`,
+      });
+      const name = `sp3bc-${randomUUID().slice(0, 6)}`;
+      const account = demoAccount(name);
+      const userName = `sp3bc-user-${randomUUID().slice(0, 6)}`;
+      const user = await created(demo, userName, { externalId: accountObjectId(DEMO_ENTRA.tenantId, name) });
+      const signedIn = await redeem(
+        listening,
+        await authorize(new BrokerBrowser(app), listening, {
+          login: { kind: 'entra', username: userName, account },
+        }),
+      );
+      const disabled = await demo.call(
+        'PATCH',
+        `/Users/${user.id}`,
+        patch({ op: 'Replace', path: 'active', value: 'False' }),
+      );
+      expect(disabled.status).toBe(200);
+      const until = Date.now() + 15_000;
+      while (tokens.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(tokens).toHaveLength(1);
+      const jwks = createRemoteJWKSet(new URL(`${app.url}/api/oidc/jwks`));
+      const { payload } = await jwtVerify(tokens[0] as string, jwks, {
+        issuer: `${app.url}/api/oidc`,
+        audience: listening.clientId,
+        typ: 'logout+jwt',
+      });
+      expect(payload.sub).toBe(user.id);
+      expect(payload.sid).toBe(signedIn.claims()?.sid);
+      expect(payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
+      expect(payload.nonce).toBeUndefined();
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise((r) => receiver.close(r));
+    }
   });
 
   it("a deleted user's sub is never issued again, even for the same Entra identity", async () => {
