@@ -20,7 +20,16 @@ import { createUser } from '../helpers/signin.ts';
 import { type E2eStack, newPage, screenshot, startE2eStack } from './helpers.ts';
 
 const PROJECT_DIR = path.join(repoRoot, 'test', 'clients', 'aspnet');
-const APP_DLL = path.join(PROJECT_DIR, 'bin', 'Release', 'net10.0', 'AspNetBrokerClient.dll');
+// Directory.Build.props puts the build output under .local/aspnet/ (ignored by git and biome).
+const APP_DLL = path.join(
+  repoRoot,
+  '.local',
+  'aspnet',
+  'bin',
+  'Release',
+  'net10.0',
+  'AspNetBrokerClient.dll',
+);
 const PASSWORD = 'Correct-Horse-Battery-42!';
 const USERNAME = 'dana';
 const CLAIM_EMAIL = 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress';
