@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { importJWK, type JWK, SignJWT } from 'jose';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/standins/azurite.ts';
@@ -120,6 +121,7 @@ async function startAspNetApp(
 let stack: E2eStack;
 let aspnet: AspNetApp;
 let backchannelRegistered = false;
+let clientId = '';
 let buildSeconds = 0;
 
 /** Registers the ASP.NET app; with its back-channel logout URI when the applications API takes one. */
@@ -166,6 +168,7 @@ beforeAll(async () => {
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
   const client = await registerApplication(appUrl);
+  clientId = client.clientId;
   aspnet = await startAspNetApp(port, { authority: `${stack.app.url}/api/oidc`, ...client });
 }, 300_000);
 
@@ -221,6 +224,54 @@ async function challenges(context: BrowserContext): Promise<boolean> {
   expect(res.status()).toBe(302);
   expect(res.headers().location ?? '').toContain(`${stack.app.url}/api/oidc/`);
   return true;
+}
+
+const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+/** A logout token signed with the broker's current RS256 key (or a stranger's), claims overridable. */
+async function logoutToken(
+  claims: Record<string, unknown>,
+  opts: { foreignKey?: boolean } = {},
+): Promise<string> {
+  const { jwks } = await stack.app.services.oidc.keys.load();
+  const brokerKey = jwks.keys.find((k) => k.alg === 'RS256') as JWK;
+  const key = opts.foreignKey
+    ? (
+        (await crypto.subtle.generateKey(
+          {
+            name: 'RSASSA-PKCS1-v1_5',
+            modulusLength: 2048,
+            publicExponent: new Uint8Array([1, 0, 1]),
+            hash: 'SHA-256',
+          },
+          true,
+          ['sign', 'verify'],
+        )) as CryptoKeyPair
+      ).privateKey
+    : await importJWK(brokerKey, 'RS256');
+  const now = Math.floor(Date.now() / 1000);
+  const payload: Record<string, unknown> = {
+    iss: `${stack.app.url}/api/oidc`,
+    aud: clientId,
+    iat: now,
+    exp: now + 120,
+    jti: randomUUID(),
+    events: { [BACKCHANNEL_EVENT]: {} },
+    ...claims,
+  };
+  for (const [k, v] of Object.entries(payload)) if (v === undefined) delete payload[k];
+  return new SignJWT(payload as Record<string, unknown>)
+    .setProtectedHeader({ alg: 'RS256', kid: brokerKey.kid as string, typ: 'logout+jwt' })
+    .sign(key);
+}
+
+async function postLogoutToken(token: string): Promise<number> {
+  const res = await fetch(`${aspnet.url}/backchannel-logout`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ logout_token: token }),
+  });
+  return res.status;
 }
 
 describe.skipIf(skip)('ASP.NET Core app with the OpenID Connect handler defaults (Chromium)', () => {
@@ -297,6 +348,26 @@ describe.skipIf(skip)('ASP.NET Core app with the OpenID Connect handler defaults
       expect(aspnet.output()).toContain('back-channel logout: sid=');
       await page.goto(aspnet.url);
       await page.waitForSelector('input[name=username]');
+    });
+  });
+
+  it('the app’s back-channel receiver: checks signature, iss, aud, events and nonce, then ends the named session', async () => {
+    await withPage(async (page, context) => {
+      await signIn(page);
+      const sub = (await pageJson(page)).sub as string;
+      const refused = [
+        await logoutToken({ sub }, { foreignKey: true }),
+        await logoutToken({ sub, iss: 'https://elsewhere.example' }),
+        await logoutToken({ sub, aud: 'another-client' }),
+        await logoutToken({ sub, events: undefined }),
+        await logoutToken({ sub, nonce: 'n-0S6_WzA2Mj' }),
+        await logoutToken({ sub, iat: undefined }),
+        await logoutToken({ sub: undefined }),
+      ];
+      for (const token of refused) expect(await postLogoutToken(token)).toBe(400);
+      expect(await challenges(context)).toBe(false);
+      expect(await postLogoutToken(await logoutToken({ sub }))).toBe(200);
+      expect(await challenges(context)).toBe(true);
     });
   });
 });
