@@ -122,7 +122,6 @@ let stack: E2eStack;
 let aspnet: AspNetApp;
 let backchannelRegistered = false;
 let clientId = '';
-let buildSeconds = 0;
 
 /** Registers the ASP.NET app; with its back-channel logout URI when the applications API takes one. */
 async function registerApplication(appUrl: string): Promise<{ clientId: string; clientSecret: string }> {
@@ -155,8 +154,7 @@ beforeAll(async () => {
   if (skip) return;
   const started = Date.now();
   await buildApp();
-  buildSeconds = (Date.now() - started) / 1000;
-  console.info(`aspnet-oidc.test.ts: dotnet build took ${buildSeconds.toFixed(1)} s`);
+  console.info(`aspnet-oidc.test.ts: dotnet build took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   stack = await startE2eStack();
   await createUser(stack.app, {
     username: USERNAME,
