@@ -11,8 +11,9 @@ import { SessionRejectedError } from '../shared/sessions/service.ts';
 import { assetByName } from '../shared/web/console/assets.ts';
 import { CONSOLE_BASE, consoleShell, forbiddenPage } from '../shared/web/console/shell.ts';
 import { sessionCookie, toCookie } from '../shared/web/cookies.ts';
-import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import type { RequestContext } from '../shared/web/endpoint.ts';
 import { errorPage } from '../shared/web/pages/render.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 const ASSET_NAME = /^console\.[0-9a-f]{16}\.(?:js|css)$/;
 

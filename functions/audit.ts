@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { auditQuerySchema } from '../shared/audit/query.ts';
 import { json, parseWith, queryObject } from '../shared/web/body.ts';
-import { endpoint } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 app.http(
   'audit-list',

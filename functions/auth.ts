@@ -11,6 +11,7 @@ import { type CookieToSet, SessionRejectedError } from '../shared/sessions/servi
 import { SignInError } from '../shared/signin/errors.ts';
 import { USERNAME_MAX } from '../shared/signin/input.ts';
 import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
+import { effectiveRoles } from '../shared/users/records.ts';
 import { json, readForm } from '../shared/web/body.ts';
 import {
   expiredCookie,
@@ -20,11 +21,12 @@ import {
   sessionCookie,
   toCookie,
 } from '../shared/web/cookies.ts';
-import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import type { RequestContext } from '../shared/web/endpoint.ts';
 import { assertSameOrigin } from '../shared/web/origin.ts';
 import { choicePage, passwordPage, signedInPage, usernamePage } from '../shared/web/pages/render.ts';
 import { passwordFormError, signInErrorPage } from '../shared/web/pages/signin-errors.ts';
 import { TEXTS } from '../shared/web/pages/texts.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 const LAST_USER_COOKIE = '__Host-broker_last_user';
 const LAST_USER_MAX_AGE = 90 * 86_400;
@@ -102,6 +104,7 @@ app.http(
           product: product(rc),
           username: session.username,
           displayName: user?.displayName ?? null,
+          isAdmin: !!user && !user.disabled && user.roles.includes('admin'),
         });
       } catch (err) {
         if (!(err instanceof SessionRejectedError)) throw err;
@@ -318,7 +321,7 @@ app.http(
         ...json(200, {
           username: user.username,
           displayName: user.displayName,
-          roles: user.roles,
+          roles: effectiveRoles(user),
           method: session.method,
           integrationId: session.integrationId,
           expiresAt: session.expiresAt,

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { json } from '../shared/web/body.ts';
-import { endpoint } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 // Anonymous: only the overall status and the checks' states (no integration ids, no dates).
 app.http(

@@ -6,15 +6,23 @@
  * default where it sets one) and renders unexpected errors as the broker's error page.
  */
 import { app } from '@azure/functions';
-import { endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import type { RequestContext } from '../shared/web/endpoint.ts';
 import { serveOidc } from '../shared/web/oidc-bridge.ts';
 import { errorPage } from '../shared/web/pages/render.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 function renderError(status: number, correlationId: string, _err: unknown, rc: RequestContext) {
   return errorPage({
     product: rc.services.config.BROKER_PRODUCT_NAME,
     status,
-    errorCase: status === 503 ? 'unavailable' : status >= 500 ? 'internal' : 'app_request_invalid',
+    errorCase:
+      status === 503
+        ? 'unavailable'
+        : status === 429
+          ? 'throttled'
+          : status >= 500
+            ? 'internal'
+            : 'app_request_invalid',
     correlationId,
   });
 }

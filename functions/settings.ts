@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { settingsPatchSchema } from '../shared/settings/service.ts';
 import { ifMatch, jsonWithEtag, readJson } from '../shared/web/body.ts';
-import { endpoint } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 app.http(
   'settings-get',

@@ -1,7 +1,8 @@
 import { app } from '@azure/functions';
 import { createTokenSchema } from '../shared/admin/tokens.ts';
 import { json, noContent, readJson } from '../shared/web/body.ts';
-import { actorOf, changeContextOf, endpoint } from '../shared/web/endpoint.ts';
+import { actorOf, changeContextOf } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 app.http(
   'tokens-list',

@@ -17,7 +17,8 @@ import {
   queryObject,
   readJson,
 } from '../shared/web/body.ts';
-import { actorOf, changeContextOf, endpoint, type RequestContext } from '../shared/web/endpoint.ts';
+import { actorOf, changeContextOf, type RequestContext } from '../shared/web/endpoint.ts';
+import { endpoint } from '../shared/web/runtime.ts';
 
 /** The `{username}` route parameter, lower-cased; anything that cannot be a username is a 404. */
 function usernameParam(rc: RequestContext): string {

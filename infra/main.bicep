@@ -151,6 +151,7 @@ module storage 'core/storage/storage-account.bicep' = {
       'AdminTokens'
       'Applications'
       'OidcStore'
+      'Provisioning'
     ]
   }
   dependsOn: [

@@ -91,9 +91,10 @@ const englishOnlyZod: esbuild.Plugin = {
 };
 
 /**
- * msal-node signs client assertions (certificate credentials) with `jsonwebtoken`, which brings
- * semver, jws and lodash (~60 KiB). The broker authenticates to Entra with client secrets only
- * (docs/security.md SE3: certificates later), so the bundle gets a stand-in that refuses to sign.
+ * msal-node signs client assertions (its `clientCertificate` option) with `jsonwebtoken`, which
+ * brings semver, jws and lodash (~60 KiB). The broker makes its assertions itself (federated ones
+ * with its OP key, certificate ones through Key Vault: shared/entra/client-assertion.ts) and hands
+ * them to MSAL as `clientAssertion`, so the bundle gets a stand-in that refuses to sign.
  */
 const noCertificateAssertions: esbuild.Plugin = {
   name: 'no-certificate-assertions',
@@ -173,6 +174,8 @@ export const LAZY_VENDOR_FILES: Record<string, string> = {
   // Managed identity: loaded on the first token request, never with dev credentials
   // (shared/secrets/client.ts). Its MSAL is msal-node.cjs (one MSAL, the app's msal-node 7).
   '@azure/identity': 'azure-identity.cjs',
+  // Key Vault keys: loaded when a certificate credential is created or signs (shared/secrets/keys.ts).
+  '@azure/keyvault-keys': 'keyvault-keys.cjs',
 };
 
 /** Imports of a lazily loaded package become a require of its file (except inside that file). */

@@ -1,5 +1,5 @@
 /**
- * `npm run demo-app`: a small application on http://localhost:7072 that signs its users in through the
+ * `npm run demo-app`: a small application on http://localhost:7072 (LOCAL_DEMO_APP_PORT) that signs its users in through the
  * broker's OpenID Provider with openid-client (authorization code + PKCE + state + nonce) and shows the
  * ID token's claims. It reads the demo application `npm start` registered (.local/demo-app.json), so
  * start the broker first. Local development only: one process, sessions in memory, loopback only.
@@ -9,10 +9,17 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import * as oidc from 'openid-client';
-import { DEMO_APP_ORIGIN, type DemoApplication } from './demo.ts';
+import { type DemoApplication, demoAppOrigin } from './demo.ts';
+import { portInUseMessage } from './local-checks.ts';
+import { applyLocalSettings } from './local-settings.ts';
 import { repoRoot } from './standins/ca.ts';
 
-const file = path.join(repoRoot, '.local', 'demo-app.json');
+const settings = applyLocalSettings();
+const port = settings.local.LOCAL_DEMO_APP_PORT;
+const DEMO_APP_ORIGIN = demoAppOrigin(port);
+const redirectUri = `${DEMO_APP_ORIGIN}/callback`;
+const postLogoutRedirectUri = `${DEMO_APP_ORIGIN}/`;
+const file = path.join(repoRoot, process.env.LOCAL_DATA_DIR || '.local', 'demo-app.json');
 let app: DemoApplication;
 try {
   app = JSON.parse(readFileSync(file, 'utf8')) as DemoApplication;
@@ -57,6 +64,14 @@ function cookieOf(req: http.IncomingMessage, name: string): string | undefined {
 }
 
 async function main() {
+  // The broker sends the browser back only to a registered redirect URI: say so now, not after sign-in.
+  if (new URL(app.redirectUri).origin !== DEMO_APP_ORIGIN) {
+    console.warn(
+      `The demo application was registered for ${new URL(app.redirectUri).origin}, and LOCAL_DEMO_APP_PORT is ${port}: ` +
+        `add ${redirectUri} to its Redirect URIs and ${postLogoutRedirectUri} to its post-logout redirect URIs ` +
+        '(console → Applications → Demo app), or set LOCAL_DEMO_APP_PORT back.',
+    );
+  }
   const config = await oidc.discovery(
     new URL(app.issuer),
     app.clientId,
@@ -81,7 +96,7 @@ async function main() {
         const nonce = oidc.randomNonce();
         pending.set(state, { verifier, nonce });
         const to = oidc.buildAuthorizationUrl(config, {
-          redirect_uri: app.redirectUri,
+          redirect_uri: redirectUri,
           scope: 'openid profile email',
           code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
           code_challenge_method: 'S256',
@@ -128,7 +143,7 @@ async function main() {
         const to = signed
           ? oidc.buildEndSessionUrl(config, {
               id_token_hint: signed.idToken,
-              post_logout_redirect_uri: app.postLogoutRedirectUri,
+              post_logout_redirect_uri: postLogoutRedirectUri,
             }).href
           : '/';
         return send(303, '', { Location: to, 'Set-Cookie': 'demo_sid=; Path=/; Max-Age=0' });
@@ -159,7 +174,12 @@ async function main() {
       );
     }
   });
-  const port = Number(new URL(DEMO_APP_ORIGIN).port);
+  server.once('error', (err: NodeJS.ErrnoException) => {
+    const message =
+      err.code === 'EADDRINUSE' ? portInUseMessage('LOCAL_DEMO_APP_PORT', port, settings.file) : err.message;
+    console.error(`demo app failed: ${message}`);
+    process.exit(1);
+  });
   server.listen(port, '127.0.0.1', () => {
     console.log(
       `Demo app on ${DEMO_APP_ORIGIN} — open it in a browser and sign in through the broker (${app.issuer}).`,

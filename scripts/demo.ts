@@ -1,14 +1,17 @@
 /**
  * Demo data for `npm start`: when the store is empty (no integrations and no users), an active
- * integration on the Entra stand-in, a user assigned to it, an admin password user with a generated
+ * integration on the Entra stand-in that authenticates with a federated credential (the broker as
+ * issuer; no client secret), a user assigned to it, an admin password user with a generated
  * password (printed once, stored only as a hash) and a plain password user. Everything goes through
  * the services, audited with actor `demo-seed`. Nothing is seeded when anything exists.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Integration } from '../shared/integrations/schemas.ts';
 import type { Services } from '../shared/web/services.ts';
 import type { LocalSettings } from './local-settings.ts';
+import { DEMO_GRAPH_ADMIN } from './standins/entra.ts';
 
 export const DEMO_ACTOR = 'demo-seed';
 export const DEMO_INTEGRATION_TITLE = 'Demo Entra';
@@ -27,6 +30,49 @@ function generatePassword(): string {
   return `${raw.slice(0, 8)}-${raw.slice(8, 16)}-${raw.slice(16)}`;
 }
 
+/**
+ * Registers the integration's federated credential on its app registration at the Entra stand-in,
+ * the way an admin's tooling does it in Entra: a Graph token by client credentials, then
+ * `POST /v1.0/applications(appId='…')/federatedIdentityCredentials`. The stand-in keeps its
+ * registrations in memory, so `npm start` does this on every start; an existing one answers 409.
+ */
+export async function registerDemoFederatedCredential(
+  entraHost: string,
+  tenantId: string,
+  integration: Integration,
+) {
+  const values = integration.credential.federated;
+  if (!values) return;
+  const tokenRes = await fetch(`${entraHost}/${tenantId}/oauth2/v2.0/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: DEMO_GRAPH_ADMIN.clientId,
+      client_secret: DEMO_GRAPH_ADMIN.clientSecret,
+      scope: 'https://graph.microsoft.com/.default',
+    }),
+  });
+  const token = ((await tokenRes.json()) as { access_token?: string }).access_token;
+  if (!token) throw new Error(`the Entra stand-in issued no Graph token (${tokenRes.status})`);
+  const res = await fetch(
+    `${entraHost}/v1.0/applications(appId='${integration.applicationId}')/federatedIdentityCredentials`,
+    {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: `broker-${integration.id.slice(0, 8)}`,
+        issuer: values.issuer,
+        subject: values.subject,
+        audiences: [values.audience],
+        description: 'The identity broker (seeded by npm start)',
+      }),
+    },
+  );
+  if (res.status !== 201 && res.status !== 409)
+    throw new Error(`the Entra stand-in refused the federated credential (${res.status})`);
+}
+
 /** Seeds the demo when the store is empty; undefined when anything already exists. */
 export async function seedDemo(
   services: Services,
@@ -34,6 +80,7 @@ export async function seedDemo(
     LocalSettings,
     'DEMO_ENTRA_TENANT_ID' | 'DEMO_ENTRA_DOMAIN' | 'DEMO_ENTRA_CLIENT_ID' | 'DEMO_ENTRA_CLIENT_SECRET'
   >,
+  entraHost: string,
 ): Promise<DemoSeed | undefined> {
   const [integrations, users] = await Promise.all([
     services.integrations.list(),
@@ -48,13 +95,14 @@ export async function seedDemo(
       title: DEMO_INTEGRATION_TITLE,
       applicationId: local.DEMO_ENTRA_CLIENT_ID,
       tenant: local.DEMO_ENTRA_TENANT_ID,
-      clientSecret: local.DEMO_ENTRA_CLIENT_SECRET,
+      credential: { kind: 'federated' },
       cloud: 'public',
       matchClaim: 'preferred_username',
     },
     DEMO_ACTOR,
     ctx,
   );
+  await registerDemoFederatedCredential(entraHost, local.DEMO_ENTRA_TENANT_ID, created);
   await services.integrations.activate(created.id, undefined, DEMO_ACTOR, ctx);
 
   // The stand-in signs account `alice` in as preferred_username alice@<domain>: the user's email.
@@ -103,8 +151,9 @@ export function demoInstructions(seed: DemoSeed, brokerUrl: string): string {
 }
 
 export const DEMO_APP_NAME = 'Demo app';
-/** Where `npm run demo-app` listens (the app's own origin, not the broker's). */
-export const DEMO_APP_ORIGIN = 'http://localhost:7072';
+/** Where `npm run demo-app` listens (the app's own origin, not the broker's): LOCAL_DEMO_APP_PORT. */
+export const demoAppOrigin = (port: number): string => `http://localhost:${port}`;
+export const DEMO_APP_ORIGIN = demoAppOrigin(7072);
 
 /** What `npm run demo-app` reads from .local/demo-app.json (local development only). */
 export interface DemoApplication {
@@ -118,7 +167,7 @@ export interface DemoApplication {
 
 /**
  * Seeds the demo application (a confidential client of the broker's OP, redirect URI
- * http://localhost:7072/callback) when no application exists yet, and writes its client id and
+ * `{origin}/callback`, by default http://localhost:7072/callback) when no application exists yet, and writes its client id and
  * secret to `file` (.local/, git-ignored, mode 0600) for the demo app to read: Key Vault keeps the
  * secret; this copy exists only on a developer's machine. Undefined when applications exist.
  */

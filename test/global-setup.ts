@@ -4,6 +4,7 @@
  * and secret names. Everything is stopped when the run ends.
  */
 import type { TestProject } from 'vitest/node';
+import { noteNodeRuntime } from '../scripts/node-runtime.ts';
 import { startAzuriteTables } from '../scripts/standins/azurite.ts';
 import { ensureLocalCa } from '../scripts/standins/ca.ts';
 import { startEntraStandIn } from '../scripts/standins/entra.ts';
@@ -22,6 +23,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  noteNodeRuntime();
   const ca = ensureLocalCa();
   if (!process.env.NODE_EXTRA_CA_CERTS?.includes(ca.bundlePath)) {
     throw new Error(

@@ -66,6 +66,19 @@ resource appKeyVaultSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022
   }
 }
 
+// Key Vault Crypto Officer: integrations with a certificate credential create a non-exportable RSA key,
+// sign client assertions with it and delete it with the integration. Key Vault Crypto User cannot
+// create or delete keys; the private key never leaves the vault either way (purge protection stays on).
+resource appKeyVaultCryptoOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(vault.id, identityPrincipalId, subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '14b46e9e-c2b7-41b4-b07b-48a6ebf60603'))
+  scope: vault
+  properties: {
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '14b46e9e-c2b7-41b4-b07b-48a6ebf60603')
+  }
+}
+
 // Monitoring Metrics Publisher: telemetry ingestion with Entra ID (local auth is disabled).
 resource appMetricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(applicationInsights.id, identityPrincipalId, subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '3913510d-42f4-4e42-8a64-420c390055eb'))

@@ -25,6 +25,7 @@ import { setLogSink } from '../../shared/core/log.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';
 import { createServices } from '../../shared/web/services.ts';
+import { registerDemoFederatedCredential } from '../demo.ts';
 import { freePort, startAzuriteTables } from '../standins/azurite.ts';
 import { ensureLocalCa } from '../standins/ca.ts';
 import { DEMO_ENTRA } from '../standins/entra.ts';
@@ -388,6 +389,43 @@ async function main() {
       await proxy.idle();
       appLegs.push(proxy.snapshot());
     }
+    // ---- the callback leg per credential kind: the same app registration as a federated credential
+    // (the broker signs an assertion with its OP key per token request) beside the client secret.
+    const federated = await seed.integrations.create(
+      {
+        kind: 'azure-ad',
+        title: 'Bench Entra federated',
+        applicationId: DEMO_ENTRA.clientId,
+        tenant: DEMO_ENTRA.tenantId,
+        credential: { kind: 'federated' },
+        cloud: 'public',
+        matchClaim: 'preferred_username',
+      },
+      'bench',
+    );
+    await registerDemoFederatedCredential(entra.host, DEMO_ENTRA.tenantId, federated);
+    await seed.integrations.activate(federated.id, undefined, 'bench');
+    await seed.users.create(
+      {
+        username: 'fedstarter',
+        email: `fedstarter@${DEMO_ENTRA.domain}`,
+        verifyType: { integrationId: federated.id },
+      },
+      actor,
+    );
+    const byCredential: Record<'clientSecret' | 'federated', number[]> = { clientSecret: [], federated: [] };
+    const credentialUser = { clientSecret: 'starter', federated: 'fedstarter' } as const;
+    const kvByCredential = { clientSecret: 0, federated: 0 };
+    for (let i = 0; i < WARM_UP; i++) await brokerSignIn(apps.broker.url, 'fedstarter');
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      for (const kind of ['clientSecret', 'federated'] as const) {
+        const kv = keyVault.requests.length;
+        const t = await brokerSignIn(apps.broker.url, credentialUser[kind]);
+        byCredential[kind].push(t.timing.callback);
+        kvByCredential[kind] += keyVault.requests.length - kv;
+      }
+    }
+
     // ---- heap over many sign-ins by distinct users (16 at once), broker process
     const heapBefore = await apps.broker.heap();
     const h0 = performance.now();
@@ -529,6 +567,15 @@ async function main() {
     );
     console.log(`  Key Vault calls per warm sign-in: ${f(kvPerSignIn)}`);
 
+    console.log(
+      `\nCallback leg per credential kind (returning user, warm instance, ${LATENCY_SAMPLES} interleaved samples each)`,
+    );
+    for (const kind of ['clientSecret', 'federated'] as const)
+      console.log(
+        `  ${kind.padEnd(13)} p50 ${f(pct(byCredential[kind], 50))} ms, p95 ${f(pct(byCredential[kind], 95))} ms; ` +
+          `Key Vault calls per sign-in ${f(kvByCredential[kind] / LATENCY_SAMPLES)}`,
+      );
+
     console.log('\nBroker, other');
     console.log(
       `  Password sign-ins, ${PASSWORD_CONCURRENCY} at once: ${f(pwRate)} /s (p50 ${f(pct(pwLat, 50))} ms, p95 ${f(pct(pwLat, 95))} ms)`,
@@ -586,6 +633,16 @@ async function main() {
             },
             tables,
             keyVaultCallsPerSignIn: kvPerSignIn,
+            callbackByCredential: Object.fromEntries(
+              (['clientSecret', 'federated'] as const).map((kind) => [
+                kind,
+                {
+                  p50: pct(byCredential[kind], 50),
+                  p95: pct(byCredential[kind], 95),
+                  keyVaultCallsPerSignIn: kvByCredential[kind] / LATENCY_SAMPLES,
+                },
+              ]),
+            ),
             password: { rate: pwRate, p50: pct(pwLat, 50), p95: pct(pwLat, 95) },
             appSignIn: { p50: pct(appLat, 50), p95: pct(appLat, 95), tables: legRow(appLegs) },
             heap: {

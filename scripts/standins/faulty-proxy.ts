@@ -24,6 +24,12 @@ export interface FaultyProxy {
   pass(): void;
   /** Adds this many milliseconds before each connection is forwarded and to each chunk upstream sends. */
   delay(ms: number): void;
+  /**
+   * Plain HTTP only: the next `times` requests whose head matches `head` reach the service, but their
+   * answers are lost (the client's connection is dropped once the service answered), like a network
+   * that fails after a write was applied.
+   */
+  loseAnswers(head: RegExp, times?: number): void;
   /** Connections accepted so far (to count round trips through the proxy). */
   readonly connections: number;
   close(): Promise<void>;
@@ -36,6 +42,7 @@ export async function startFaultyProxy(
   let mode: FaultMode = 'pass';
   let delayMs = 0;
   let connections = 0;
+  let lose: { head: RegExp; left: number } | undefined;
   const live = new Set<net.Socket>();
   const wait = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -61,10 +68,22 @@ export async function startFaultyProxy(
       track(upstream);
       upstream.once('close', () => client.destroy());
       client.once('close', () => upstream.destroy());
-      client.pipe(upstream);
+      let losing = false;
+      client.on('data', (chunk: Buffer) => {
+        if (lose && lose.left > 0 && lose.head.test(chunk.toString('latin1'))) {
+          lose.left -= 1;
+          losing = true;
+        }
+        upstream.write(chunk);
+      });
+      client.once('end', () => upstream.end());
       // Latency on the way back, chunks kept in order.
       let chain = Promise.resolve();
       upstream.on('data', (chunk: Buffer) => {
+        if (losing) {
+          client.destroy();
+          return;
+        }
         if (delayMs <= 0) {
           client.write(chunk);
           return;
@@ -121,6 +140,9 @@ export async function startFaultyProxy(
     },
     delay(ms) {
       delayMs = ms;
+    },
+    loseAnswers(head, times = Number.POSITIVE_INFINITY) {
+      lose = { head, left: times };
     },
     get connections() {
       return connections;

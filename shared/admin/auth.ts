@@ -39,6 +39,17 @@ export interface AdminSessionAuthenticator {
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
 
+/**
+ * A presented admin token that did not authenticate. `knownTokenId` is set when it names a token that
+ * exists (a wrong secret, an expired token, or one whose admin is no longer one): its failures are
+ * counted against that token, not against the caller's address.
+ */
+export class InvalidAdminTokenError extends UnauthorizedError {
+  constructor(readonly knownTokenId?: string) {
+    super('The admin token is not valid (malformed, expired or revoked).', 'invalid_token');
+  }
+}
+
 /** The one gate in front of every /api/manage route (called by `endpoint()`). */
 export class AdminAuthenticator {
   constructor(
@@ -52,15 +63,11 @@ export class AdminAuthenticator {
     const header = request.headers.get('authorization');
     if (header) {
       const m = BEARER.exec(header.trim());
-      const info = m?.[1] ? await this.tokens.verify(m[1]) : undefined;
+      const checked = m?.[1] ? await this.tokens.check(m[1]) : {};
+      const info = checked.info;
       const ownerOk =
         !info?.onBehalfOf || (this.isEnabledAdmin ? await this.isEnabledAdmin(info.onBehalfOf) : false);
-      if (!info || !ownerOk) {
-        throw new UnauthorizedError(
-          'The admin token is not valid (malformed, expired or revoked).',
-          'invalid_token',
-        );
-      }
+      if (!info || !ownerOk) throw new InvalidAdminTokenError(checked.knownId);
       return { kind: 'token', id: info.id, name: info.name, onBehalfOf: info.onBehalfOf };
     }
     const session = this.sessions ? await this.sessions.authenticateAdmin(request) : undefined;

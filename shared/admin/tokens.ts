@@ -4,7 +4,13 @@ import { z } from 'zod';
 import type { AuditLog, ChangeContext } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import { NotFoundError } from '../core/errors.ts';
-import { getEntityOrUndefined, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+import {
+  deleteEntityIfExists,
+  getEntityOrUndefined,
+  isNotFound,
+  isPreconditionFailed,
+  odataString,
+} from '../storage/tables.ts';
 import { type Caller, ownerKey } from './caller.ts';
 import { requireRecentSignIn } from './fresh-sign-in.ts';
 
@@ -144,18 +150,43 @@ export class AdminTokenService {
     await this.audit.record({ type: 'admin.token.revoked', actor, target: `token:${id}`, ...ctx });
   }
 
+  /**
+   * Revokes every token made on behalf of `owner` (`ownerKey`): a demoted, disabled or deleted admin's
+   * tokens are gone, not merely suspended, so a token leaked meanwhile never works again, even after
+   * a re-promotion. Returns how many were revoked.
+   */
+  async revokeOwnedBy(owner: string): Promise<number> {
+    const filter = `PartitionKey eq '${PARTITION}' and onBehalfOf eq ${odataString(owner)}`;
+    const ids: string[] = [];
+    for await (const e of this.table.listEntities<TokenEntity>({
+      queryOptions: { filter, select: ['RowKey'] },
+    })) {
+      ids.push(e.rowKey as string);
+    }
+    await Promise.all(ids.map((id) => deleteEntityIfExists(this.table, PARTITION, id)));
+    return ids.length;
+  }
+
   /** Returns the token's info when `presented` is a valid, unexpired token; undefined otherwise. */
   async verify(presented: string): Promise<AdminTokenInfo | undefined> {
+    return (await this.check(presented)).info;
+  }
+
+  /**
+   * `verify`, also saying which existing token a failed credential named (`knownId`: a wrong secret or
+   * an expired token), so failures can be counted per token instead of per address.
+   */
+  async check(presented: string): Promise<{ info?: AdminTokenInfo; knownId?: string }> {
     const m = TOKEN_FORMAT.exec(presented);
-    if (!m) return undefined;
+    if (!m) return {};
     const [, id, secret] = m as unknown as [string, string, string];
     const entity = await getEntityOrUndefined<TokenEntity>(this.table, PARTITION, id);
-    if (!entity) return undefined;
+    if (!entity) return {};
     const expected = Buffer.from(entity.hash, 'hex');
     const actual = Buffer.from(hashSecret(secret), 'hex');
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return undefined;
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) return { knownId: id };
     const now = this.clock.now();
-    if (Date.parse(entity.expiresAt) <= now) return undefined;
+    if (Date.parse(entity.expiresAt) <= now) return { knownId: id };
     const lastUsed = entity.lastUsedAt ? Date.parse(entity.lastUsedAt) : 0;
     if (now - lastUsed >= LAST_USED_RESOLUTION_MS) {
       const lastUsedAt = new Date(now).toISOString();
@@ -166,10 +197,10 @@ export class AdminTokenService {
         entity.lastUsedAt = lastUsedAt;
       } catch (err) {
         // Another request recorded the use first, or the token was revoked meanwhile.
-        if (isNotFound(err)) return undefined;
+        if (isNotFound(err)) return {};
         if (!isPreconditionFailed(err)) throw err;
       }
     }
-    return toInfo(id, entity);
+    return { info: toInfo(id, entity), knownId: id };
   }
 }

@@ -60,6 +60,12 @@ const uriListSchema = (min: number) =>
     .max(MAX_REDIRECT_URIS, `must list at most ${MAX_REDIRECT_URIS} URIs`)
     .transform((list) => [...new Set(list)]);
 
+/**
+ * Where an application receives back-channel logout tokens (OIDC Back-Channel Logout 1.0): https,
+ * or http on a loopback host for local development; no fragment. null (in a change) removes it.
+ */
+export const backchannelLogoutUriSchema = redirectUriSchema;
+
 export const applicationTypeSchema = z.enum(['confidential', 'public']);
 export type ApplicationType = z.output<typeof applicationTypeSchema>;
 /** RS256 is OIDC's required default; ES256 when the app asks for it. */
@@ -78,6 +84,8 @@ export const createApplicationSchema = z
     allowedRoles: rolesSchema.optional(),
     idTokenSignedResponseAlg: idTokenAlgSchema.optional().default('RS256'),
     tokenEndpointAuthMethod: secretAuthMethodSchema.optional(),
+    backchannelLogoutUri: backchannelLogoutUriSchema.nullable().optional(),
+    backchannelLogoutSessionRequired: z.boolean().optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -100,11 +108,13 @@ export const patchApplicationSchema = z
     allowedRoles: rolesSchema.optional(),
     idTokenSignedResponseAlg: idTokenAlgSchema.optional(),
     tokenEndpointAuthMethod: secretAuthMethodSchema.optional(),
+    backchannelLogoutUri: backchannelLogoutUriSchema.nullable().optional(),
+    backchannelLogoutSessionRequired: z.boolean().optional(),
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => x !== undefined), {
     message:
-      'must change at least one of name, redirectUris, postLogoutRedirectUris, allowedRoles, idTokenSignedResponseAlg, tokenEndpointAuthMethod',
+      'must change at least one of name, redirectUris, postLogoutRedirectUris, allowedRoles, idTokenSignedResponseAlg, tokenEndpointAuthMethod, backchannelLogoutUri, backchannelLogoutSessionRequired',
   });
 export type PatchApplicationInput = z.output<typeof patchApplicationSchema>;
 
@@ -118,6 +128,9 @@ export const applicationSchema = z.object({
   allowedRoles: z.array(z.string()),
   idTokenSignedResponseAlg: idTokenAlgSchema,
   tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']),
+  /** Only for an application that registered one. */
+  backchannelLogoutUri: z.string().optional(),
+  backchannelLogoutSessionRequired: z.boolean().optional(),
   clientSecret: z.object({ set: z.literal(true), updatedOn: z.string() }).nullable(),
   issuer: z.string(),
   discoveryUrl: z.string(),

@@ -71,6 +71,9 @@ export interface ProviderClient {
   response_types: ['code'];
   /** Role names a user needs one of to get a token for this app ([] = any signed-in user). */
   allowedRoles: string[];
+  /** Where logout tokens go, when registered (the broker delivers them: shared/oidc/logout-delivery.ts). */
+  backchannelLogoutUri?: string;
+  backchannelLogoutSessionRequired?: boolean;
 }
 
 export type { ChangeContext } from '../audit/log.ts';
@@ -100,6 +103,8 @@ const PATCH_FIELDS = [
   'allowedRoles',
   'idTokenSignedResponseAlg',
   'tokenEndpointAuthMethod',
+  'backchannelLogoutUri',
+  'backchannelLogoutSessionRequired',
 ] as const;
 /**
  * docs/security.md AD5: where an app's codes may be sent and who may use it need a recent sign-in
@@ -175,6 +180,8 @@ export class ApplicationService {
       tokenEndpointAuthMethod: confidential
         ? (input.tokenEndpointAuthMethod ?? 'client_secret_basic')
         : 'none',
+      backchannelLogoutUri: input.backchannelLogoutUri ?? null,
+      backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? true,
       secretName,
       secretVersion: written?.version ?? '',
       secretUpdatedOn: written?.updatedOn ?? null,
@@ -233,6 +240,10 @@ export class ApplicationService {
           if (patch.allowedRoles !== undefined) next.allowedRoles = patch.allowedRoles;
           if (patch.idTokenSignedResponseAlg !== undefined)
             next.idTokenSignedResponseAlg = patch.idTokenSignedResponseAlg;
+          if (patch.backchannelLogoutUri !== undefined)
+            next.backchannelLogoutUri = patch.backchannelLogoutUri;
+          if (patch.backchannelLogoutSessionRequired !== undefined)
+            next.backchannelLogoutSessionRequired = patch.backchannelLogoutSessionRequired;
           if (patch.tokenEndpointAuthMethod !== undefined) {
             if (current.type === 'public') {
               throw new ValidationError([
@@ -347,11 +358,6 @@ export class ApplicationService {
     return copy(await pending);
   }
 
-  /** Forgets every cached client (tests; a key rotation drill). */
-  clearCache(): void {
-    this.cache.clear();
-  }
-
   // --- internals ---------------------------------------------------------------------------------
 
   private async loadForProvider(clientId: string, previous: CacheEntry | undefined) {
@@ -413,6 +419,12 @@ export class ApplicationService {
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       allowedRoles: [...row.allowedRoles],
+      ...(row.backchannelLogoutUri
+        ? {
+            backchannelLogoutUri: row.backchannelLogoutUri,
+            backchannelLogoutSessionRequired: row.backchannelLogoutSessionRequired,
+          }
+        : {}),
     };
   }
 
@@ -433,6 +445,12 @@ export class ApplicationService {
       allowedRoles: r.allowedRoles,
       idTokenSignedResponseAlg: r.idTokenSignedResponseAlg,
       tokenEndpointAuthMethod: r.type === 'public' ? 'none' : r.tokenEndpointAuthMethod,
+      ...(r.backchannelLogoutUri
+        ? {
+            backchannelLogoutUri: r.backchannelLogoutUri,
+            backchannelLogoutSessionRequired: r.backchannelLogoutSessionRequired,
+          }
+        : {}),
       clientSecret:
         r.type === 'confidential' && r.secretVersion
           ? { set: true, updatedOn: r.secretUpdatedOn ?? r.updatedAt }

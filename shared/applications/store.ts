@@ -19,6 +19,9 @@ export interface ApplicationRecord {
   allowedRoles: string[];
   idTokenSignedResponseAlg: IdTokenAlg;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  /** Where logout tokens go (OIDC Back-Channel Logout 1.0), or null. */
+  backchannelLogoutUri: string | null;
+  backchannelLogoutSessionRequired: boolean;
   /** Key Vault secret name and version (confidential only; empty for public clients). */
   secretName: string;
   secretVersion: string;
@@ -37,6 +40,8 @@ interface ApplicationEntity {
   allowedRoles: string;
   idTokenSignedResponseAlg: string;
   tokenEndpointAuthMethod: string;
+  backchannelLogoutUri?: string;
+  backchannelLogoutSessionRequired?: boolean;
   secretName: string;
   secretVersion: string;
   secretUpdatedOn: string;
@@ -55,6 +60,8 @@ function toEntity(r: ApplicationRecord): ApplicationEntity & { partitionKey: str
     allowedRoles: JSON.stringify(r.allowedRoles),
     idTokenSignedResponseAlg: r.idTokenSignedResponseAlg,
     tokenEndpointAuthMethod: r.tokenEndpointAuthMethod,
+    backchannelLogoutUri: r.backchannelLogoutUri ?? '',
+    backchannelLogoutSessionRequired: r.backchannelLogoutSessionRequired,
     secretName: r.secretName,
     secretVersion: r.secretVersion,
     secretUpdatedOn: r.secretUpdatedOn ?? '',
@@ -89,6 +96,8 @@ function fromEntity(e: ApplicationEntity & { rowKey: string; etag: string }): St
         : e.tokenEndpointAuthMethod === 'client_secret_post'
           ? 'client_secret_post'
           : 'client_secret_basic',
+    backchannelLogoutUri: e.backchannelLogoutUri || null,
+    backchannelLogoutSessionRequired: e.backchannelLogoutSessionRequired === true,
     secretName: e.secretName ?? '',
     secretVersion: e.secretVersion ?? '',
     secretUpdatedOn: e.secretUpdatedOn || null,

@@ -8,8 +8,7 @@ import type { Logger } from '../core/log.ts';
  * PartitionKey is the month plus a shard (`m202611-7`, 16 shards `0`..`f` taken from the event's random
  * suffix, so a month's inserts spread evenly and no single partition caps sign-ins); RowKey an inverted
  * timestamp plus that suffix, unique and ordered across shards, so each partition lists newest first and
- * a reader merges the shards by RowKey (shared/audit-query.ts). Rows written before sharding sit in the
- * bare month partition (`m202611`) and are read alongside; nothing is moved.
+ * a reader merges the shards by RowKey (audit/query.ts).
  * Values are names and ids, never secrets: `changedFields` holds field names only.
  */
 

@@ -10,6 +10,14 @@ export type EntraErrorKind =
   | 'unknown_tenant'
   | 'unreachable'
   | 'invalid_grant'
+  | 'federated_issuer_mismatch'
+  | 'federated_subject_mismatch'
+  | 'federated_audience_mismatch'
+  | 'issuer_unreachable'
+  | 'assertion_key_unknown'
+  | 'assertion_signature_invalid'
+  | 'assertion_outside_validity'
+  | 'assertion_replayed'
   | 'other';
 
 export interface EntraErrorClass {
@@ -23,7 +31,51 @@ const KIND_BY_AADSTS: Record<number, EntraErrorKind> = {
   7000222: 'secret_expired',
   700016: 'unknown_application',
   90002: 'unknown_tenant',
+  // Client assertions (federated credential, managed identity, certificate).
+  700211: 'federated_issuer_mismatch',
+  700213: 'federated_subject_mismatch',
+  70021: 'federated_audience_mismatch',
+  50166: 'issuer_unreachable',
+  7000272: 'assertion_key_unknown',
+  700027: 'assertion_signature_invalid',
+  700024: 'assertion_outside_validity',
+  50013: 'assertion_replayed',
 };
+
+/**
+ * The part of the integration's setup an admin changes to fix a refusal: a field of the
+ * integration, one of the three values of the federated credential in Entra, the certificate in
+ * Entra, the broker's public address, or the broker host's clock.
+ */
+export type CredentialField =
+  | 'clientSecret'
+  | 'applicationId'
+  | 'tenant'
+  | 'issuer'
+  | 'subject'
+  | 'audience'
+  | 'publicBaseUrl'
+  | 'certificate'
+  | 'clock';
+
+const FIELD_BY_KIND: Partial<Record<EntraErrorKind, CredentialField>> = {
+  wrong_secret: 'clientSecret',
+  secret_expired: 'clientSecret',
+  unknown_application: 'applicationId',
+  unknown_tenant: 'tenant',
+  federated_issuer_mismatch: 'issuer',
+  federated_subject_mismatch: 'subject',
+  federated_audience_mismatch: 'audience',
+  issuer_unreachable: 'publicBaseUrl',
+  assertion_key_unknown: 'publicBaseUrl',
+  assertion_signature_invalid: 'certificate',
+  assertion_outside_validity: 'clock',
+};
+
+/** Which field to fix for a refusal of this kind; undefined when no single field is to blame. */
+export function fieldToFix(kind: EntraErrorKind): CredentialField | undefined {
+  return FIELD_BY_KIND[kind];
+}
 
 /** MSAL's error codes (and Node's socket/TLS codes) that mean "could not talk to Entra at all". */
 const UNREACHABLE_CODES = new Set([

@@ -11,13 +11,24 @@ import type {
 } from '@azure/msal-node';
 import type { Config } from '../core/config.ts';
 import { Lazy } from '../core/lazy.ts';
-import { type EntraCloud, graphDefaultScope, msalAuthorityOptions } from './authority.ts';
+import { type EntraCloud, graphDefaultScope, msalAuthorityOptions, tokenEndpoint } from './authority.ts';
+
+/**
+ * Produces a client assertion for one token request; MSAL calls it at every request, with the token
+ * endpoint the request goes to (the audience of a certificate assertion).
+ */
+export type ClientAssertionSource = (request: { clientId: string; tokenEndpoint: string }) => Promise<string>;
+
+/** How the app registration authenticates: its client secret, or a client assertion (RFC 7523). */
+export type EntraClientCredential = { clientSecret: string } | { clientAssertion: ClientAssertionSource };
 
 export interface EntraClientArgs {
   applicationId: string;
   tenant: string;
   cloud: EntraCloud;
-  clientSecret: string;
+  /** The client secret; absent when `clientAssertion` authenticates the app instead. */
+  clientSecret?: string;
+  clientAssertion?: ClientAssertionSource;
 }
 
 export type EntraLogLevel = 'error' | 'warning';
@@ -95,13 +106,20 @@ export function createConfidentialClient(
   opts: EntraClientOptions = {},
 ): EntraClient {
   const authority = msalAuthorityOptions(args.cloud, args.tenant, config);
-  const secret = args.clientSecret;
+  const tokenUrl = tokenEndpoint(args.cloud, args.tenant, config);
+  const secret = args.clientSecret ?? '';
+  const assertion = args.clientAssertion;
   const { logger } = opts;
   return new LazyConfidentialClient(({ ConfidentialClientApplication, LogLevel }) => {
     const msalConfig: Configuration = {
       auth: {
         clientId: args.applicationId,
-        clientSecret: secret,
+        ...(assertion
+          ? {
+              clientAssertion: (c: { clientId: string; tokenEndpoint?: string }) =>
+                assertion({ clientId: c.clientId, tokenEndpoint: c.tokenEndpoint ?? tokenUrl }),
+            }
+          : { clientSecret: secret }),
         authority: authority.authority,
         knownAuthorities: authority.knownAuthorities,
         authorityMetadata: authority.authorityMetadata,

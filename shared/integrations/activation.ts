@@ -6,8 +6,14 @@
  */
 
 import { BrokerError } from '../core/errors.ts';
-import { classifyEntraError, type EntraErrorKind } from '../entra/errors.ts';
-import { type EntraClientFactory, testClientCredentials } from '../entra/msal.ts';
+import {
+  type CredentialField,
+  classifyEntraError,
+  type EntraErrorKind,
+  fieldToFix,
+} from '../entra/errors.ts';
+import { type EntraClientCredential, type EntraClientFactory, testClientCredentials } from '../entra/msal.ts';
+import type { FederatedValues } from './credentials/kinds.ts';
 import type { IntegrationCloud, IntegrationTestResult } from './schemas.ts';
 
 export type ActivationFailureCode =
@@ -16,6 +22,15 @@ export type ActivationFailureCode =
   | 'unknown_application'
   | 'unknown_tenant'
   | 'authority_unreachable'
+  | 'federated_issuer_mismatch'
+  | 'federated_subject_mismatch'
+  | 'federated_audience_mismatch'
+  | 'issuer_unreachable'
+  | 'assertion_key_unknown'
+  | 'assertion_signature_invalid'
+  | 'assertion_outside_validity'
+  | 'assertion_replayed'
+  | 'credential_unavailable'
   | 'connection_test_failed';
 
 interface FailureText {
@@ -56,6 +71,44 @@ export const ACTIVATION_FAILURES: Record<ActivationFailureCode, FailureText> = {
       'Try again in a few minutes. If it keeps failing, check that the Function App can make outbound ' +
       'HTTPS connections to the authority of the integration’s cloud.',
   },
+  federated_issuer_mismatch: {
+    message:
+      'No federated credential of the app registration names this issuer (AADSTS700211), or none with the managed identity as issuer.',
+    fix: 'In Entra open App registrations → your app → Certificates & secrets → Federated credentials and add (or correct) one whose Issuer is exactly the expected issuer shown here, with no trailing slash; then activate again.',
+  },
+  federated_subject_mismatch: {
+    message: "The app registration's federated credential names another subject (AADSTS700213).",
+    fix: 'Edit the federated credential under App registrations → your app → Certificates & secrets → Federated credentials: the Subject identifier must be exactly the expected subject shown here (it is case-sensitive); then activate again.',
+  },
+  federated_audience_mismatch: {
+    message: "The app registration's federated credential names another audience (AADSTS70021).",
+    fix: 'Edit the federated credential under App registrations → your app → Certificates & secrets → Federated credentials: its Audience must be api://AzureADTokenExchange; then activate again.',
+  },
+  issuer_unreachable: {
+    message: "Entra ID could not fetch the broker's OpenID discovery document or keys (AADSTS50166).",
+    fix: 'Entra reads the issuer over the public internet: BROKER_PUBLIC_BASE_URL must be the broker’s public https address, and /api/oidc/.well-known/openid-configuration and /api/oidc/jwks must answer from outside your network. A local or private address cannot work with Entra; use a client secret or certificate there.',
+  },
+  assertion_key_unknown: {
+    message: "The key that signed the assertion is not in the issuer's published keys (AADSTS7000272).",
+    fix: 'Check that BROKER_PUBLIC_BASE_URL is the address Entra reaches this broker at and that its /api/oidc/jwks is not served from a cache of an older key set; then activate again.',
+  },
+  assertion_signature_invalid: {
+    message:
+      'Entra ID could not verify the assertion’s signature (AADSTS700027): for a certificate, it is not uploaded to this app registration.',
+    fix: 'Download the certificate (PEM or .cer) from this integration and upload it under App registrations → your app → Certificates & secrets → Certificates → Upload certificate; then activate again.',
+  },
+  assertion_outside_validity: {
+    message: 'Entra ID says the assertion was outside its validity period (AADSTS700024).',
+    fix: 'The clock of the broker’s host is off, or the certificate is not yet valid or has expired: check the host’s time, and the certificate’s dates shown here (add a new certificate if it expired); then activate again.',
+  },
+  assertion_replayed: {
+    message: 'Entra ID refused an assertion it had seen before (AADSTS50013).',
+    fix: 'Activate again: every test sends a fresh assertion.',
+  },
+  credential_unavailable: {
+    message: 'The broker could not produce its credential for the test (managed identity or Key Vault).',
+    fix: 'For a managed identity: check that the Function App has a user-assigned identity set in AZURE_CLIENT_ID and that it is assigned to the app. For a certificate: check that the identity may sign with the vault’s keys (Key Vault Crypto User or Officer on the vault). Then activate again.',
+  },
   connection_test_failed: {
     message: 'Entra ID refused the connection test.',
     fix:
@@ -71,8 +124,24 @@ const CODE_BY_KIND: Record<EntraErrorKind, ActivationFailureCode> = {
   unknown_tenant: 'unknown_tenant',
   unreachable: 'authority_unreachable',
   invalid_grant: 'connection_test_failed',
+  federated_issuer_mismatch: 'federated_issuer_mismatch',
+  federated_subject_mismatch: 'federated_subject_mismatch',
+  federated_audience_mismatch: 'federated_audience_mismatch',
+  issuer_unreachable: 'issuer_unreachable',
+  assertion_key_unknown: 'assertion_key_unknown',
+  assertion_signature_invalid: 'assertion_signature_invalid',
+  assertion_outside_validity: 'assertion_outside_validity',
+  assertion_replayed: 'assertion_replayed',
   other: 'connection_test_failed',
 };
+
+/** The field an admin fixes for each failure (shown beside the message; see entra/errors.ts). */
+export function failureField(code: ActivationFailureCode): CredentialField | undefined {
+  if (code === 'authority_unreachable' || code === 'connection_test_failed') return undefined;
+  if (code === 'credential_unavailable') return undefined;
+  // Every other code is named after the Entra error kind it comes from.
+  return fieldToFix(code);
+}
 
 export interface ConnectionTestTarget {
   applicationId: string;
@@ -83,7 +152,14 @@ export interface ConnectionTestTarget {
 
 export type ConnectionTestOutcome =
   | { ok: true }
-  | { ok: false; code: ActivationFailureCode; aadsts?: number; entraCorrelationId?: string };
+  | {
+      ok: false;
+      code: ActivationFailureCode;
+      aadsts?: number;
+      entraCorrelationId?: string;
+      /** The values Entra's federated credential must hold (federated and managed identity kinds). */
+      expected?: FederatedValues;
+    };
 
 /**
  * The tenant the credentials are tested against: the integration's tenant, or for `organizations`
@@ -93,10 +169,34 @@ export function testTenant(target: ConnectionTestTarget): string {
   return target.tenant === 'organizations' ? (target.allowedTenants[0] ?? 'organizations') : target.tenant;
 }
 
+/** Marks a failure of the broker's own credential source (identity endpoint, Key Vault), not Entra's. */
+class CredentialSourceError extends Error {}
+
+function guarded(credential: EntraClientCredential): EntraClientCredential {
+  if (!('clientAssertion' in credential)) return credential;
+  const source = credential.clientAssertion;
+  return {
+    clientAssertion: async (req) => {
+      try {
+        return await source(req);
+      } catch (err) {
+        throw new CredentialSourceError('credential source failed', { cause: err });
+      }
+    },
+  };
+}
+
+function causedBySource(err: unknown, depth = 0): boolean {
+  if (err instanceof CredentialSourceError) return true;
+  if (depth > 4 || typeof err !== 'object' || err === null) return false;
+  return causedBySource((err as { cause?: unknown }).cause, depth + 1);
+}
+
 export async function runConnectionTest(
   factory: EntraClientFactory,
   target: ConnectionTestTarget,
-  clientSecret: string,
+  credential: EntraClientCredential,
+  expected?: FederatedValues,
 ): Promise<ConnectionTestOutcome> {
   try {
     // A fresh client per test: its in-memory token cache is dropped with it.
@@ -104,17 +204,20 @@ export async function runConnectionTest(
       applicationId: target.applicationId,
       tenant: testTenant(target),
       cloud: target.cloud,
-      clientSecret,
+      ...guarded(credential),
     });
     await testClientCredentials(client, target.cloud);
     return { ok: true };
   } catch (err) {
+    if (causedBySource(err)) return { ok: false, code: 'credential_unavailable' };
     const c = classifyEntraError(err);
+    const code = CODE_BY_KIND[c.kind];
     return {
       ok: false,
-      code: CODE_BY_KIND[c.kind],
+      code,
       ...(c.aadsts !== undefined ? { aadsts: c.aadsts } : {}),
       ...(c.correlationId ? { entraCorrelationId: c.correlationId } : {}),
+      ...(expected && code.startsWith('federated_') ? { expected } : {}),
     };
   }
 }
@@ -130,6 +233,8 @@ export class ActivationFailedError extends BrokerError {
     super(422, outcome.code, text.message, {
       extras: {
         fix: text.fix,
+        ...(failureField(outcome.code) ? { field: failureField(outcome.code) } : {}),
+        ...(outcome.expected ? { expected: outcome.expected } : {}),
         lastTest,
         etag,
         ...(outcome.aadsts !== undefined ? { aadsts: outcome.aadsts } : {}),

@@ -1,4 +1,7 @@
-/** Client secret expiry: days left, and the warnings shown by create/patch and by `GET /api/health`. */
+/**
+ * Credential expiry (a client secret's, or a certificate's): days left, and the warnings shown by
+ * create/patch and by `GET /api/manage/health`.
+ */
 import type { HealthWarning } from '../ops/health.ts';
 
 const DAY_MS = 86_400_000;
@@ -15,6 +18,8 @@ export function daysUntil(expiresOn: string | null, now: number): number | null 
 export interface ExpiryInput {
   id: string;
   secretExpiresOn: string | null;
+  /** What expires; a client secret unless said otherwise. */
+  credentialKind?: 'clientSecret' | 'certificate';
 }
 
 /**
@@ -28,11 +33,20 @@ export function expiryWarnings(items: ExpiryInput[], now: number): HealthWarning
     const days = daysUntil(item.secretExpiresOn, now);
     if (days === null || days > EXPIRY_WARNING_DAYS) continue;
     const expired = Date.parse(item.secretExpiresOn as string) <= now;
+    const cert = item.credentialKind === 'certificate';
+    const what = cert ? 'certificate' : 'client secret';
+    const fix = cert ? 'add a new certificate as its second credential' : 'rotate it';
     out.push({
-      code: expired ? 'integration_secret_expired' : 'integration_secret_expiring',
+      code: cert
+        ? expired
+          ? 'integration_certificate_expired'
+          : 'integration_certificate_expiring'
+        : expired
+          ? 'integration_secret_expired'
+          : 'integration_secret_expiring',
       message: expired
-        ? `The client secret of integration ${item.id} has expired; rotate it.`
-        : `The client secret of integration ${item.id} expires in ${days} day(s); rotate it before then.`,
+        ? `The ${what} of integration ${item.id} has expired; ${fix}.`
+        : `The ${what} of integration ${item.id} expires in ${days} day(s); ${fix} before then.`,
       integrationId: item.id,
       expiresOn: item.secretExpiresOn,
       daysLeft: days,

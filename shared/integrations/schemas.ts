@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { nameIssue } from '../core/names.ts';
+import { type CredentialInput, type CredentialView, credentialInputSchema } from './credentials/kinds.ts';
 
 /** Largest JSON body the integration routes read. */
 export const INTEGRATION_BODY_LIMIT = 8 * 1024;
@@ -77,6 +78,9 @@ export const expiresOnSchema = z
     return y >= 2000 && y <= 9999;
   }, 'must be between the years 2000 and 9999');
 
+/** `credential` of create and of `POST …/credentials`. */
+export const credentialSchema = credentialInputSchema(expiresOnSchema);
+
 /** Cross-field rule shared by create and the merged result of a patch. */
 export function tenantIssue(tenant: string, allowedTenants: string[] | undefined): string | undefined {
   if (tenant === 'organizations' && (!allowedTenants || allowedTenants.length === 0)) {
@@ -107,13 +111,26 @@ export const createIntegrationSchema = z
     applicationId: guidSchema,
     tenant: tenantSchema,
     allowedTenants: allowedTenantsSchema.optional(),
-    clientSecret: clientSecretSchema,
+    clientSecret: clientSecretSchema.optional(),
     clientSecretExpiresOn: expiresOnSchema.optional(),
+    credential: credentialSchema.optional(),
     cloud: cloudSchema.optional().default('public'),
     matchClaim: matchClaimSchema.optional().default('preferred_username'),
   })
   .strict()
   .superRefine((v, ctx) => {
+    if (v.clientSecret === undefined && v.credential === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: 'is required (or give a credential: {"kind": "federated"} needs no secret)',
+      });
+    if (v.credential !== undefined && (v.clientSecret !== undefined || v.clientSecretExpiresOn !== undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['credential'],
+        message: 'cannot be given together with clientSecret or clientSecretExpiresOn',
+      });
     const issue = tenantIssue(v.tenant, v.allowedTenants);
     if (issue) ctx.addIssue({ code: 'custom', path: ['allowedTenants'], message: issue });
     const claim = matchClaimIssue(v.tenant, v.matchClaim);
@@ -121,6 +138,20 @@ export const createIntegrationSchema = z
   });
 
 export type CreateIntegrationInput = z.output<typeof createIntegrationSchema>;
+
+/** The credential a create asks for: `credential`, or the top-level client secret of before. */
+export function createdCredential(input: CreateIntegrationInput): CredentialInput {
+  if (input.credential) return input.credential;
+  return {
+    kind: 'clientSecret',
+    clientSecret: input.clientSecret ?? '',
+    ...(input.clientSecretExpiresOn ? { expiresOn: input.clientSecretExpiresOn } : {}),
+  };
+}
+
+/** `POST …/credentials`: the second credential, held as pending until a passing test promotes it. */
+export const addCredentialSchema = z.object({ credential: credentialSchema }).strict();
+export type AddCredentialInput = z.output<typeof addCredentialSchema>;
 
 export const patchIntegrationSchema = z
   .object({
@@ -169,9 +200,14 @@ export interface Integration {
   status: IntegrationStatus;
   /** The exact callback URL to register in Entra: `${BROKER_PUBLIC_BASE_URL}/api/auth/callback`. */
   redirectUri: string;
-  clientSecret: { set: true; version: string; expiresOn: string | null; updatedOn: string };
-  /** Whole days until the client secret expires (negative once expired); null when unknown. */
+  /** The client secret, when the current credential is one. */
+  clientSecret?: { set: true; version: string; expiresOn: string | null; updatedOn: string };
+  /** Whole days until the client secret or certificate expires (negative once expired); null when nothing expires. */
   secretExpiresInDays: number | null;
+  /** How the integration authenticates to Entra now, and what to paste in Entra for it. */
+  credential: CredentialView;
+  /** A second credential being set up; `POST …/credentials/promote` makes it current after a passing test. */
+  pendingCredential: CredentialView | null;
   lastTest: IntegrationTestResult | null;
   createdAt: string;
   updatedAt: string;

@@ -25,14 +25,19 @@ import type { Config } from '../core/config.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { nameKey } from '../core/names.ts';
-import type { EntraClientFactory } from '../entra/msal.ts';
+import type { EntraClientCredential, EntraClientFactory } from '../entra/msal.ts';
 import type { HealthWarning } from '../ops/health.ts';
 import { IntegrationSecrets, secretNameFor } from '../secrets/owned.ts';
 import { ActivationFailedError, type ConnectionTestOutcome, runConnectionTest } from './activation.ts';
 import { SecretCache } from './cache.ts';
+import { type CredentialSources, credentialSwitch, refusingSources } from './credentials/integration.ts';
+import { credentialExpiresOn, type StoredCredential } from './credentials/kinds.ts';
+import { CredentialManager, currentCredential, withCurrentCredential } from './credentials/manager.ts';
 import { daysUntil, EXPIRY_WARNING_DAYS, expiryWarnings } from './expiry.ts';
 import {
+  type AddCredentialInput,
   type CreateIntegrationInput,
+  createdCredential,
   type Integration,
   type IntegrationTestResult,
   type IntegrationWarning,
@@ -43,13 +48,7 @@ import {
   type RotateSecretInput,
   tenantIssue,
 } from './schemas.ts';
-import {
-  duplicateTitle,
-  type IntegrationRecord,
-  IntegrationStore,
-  type StoredIntegration,
-  titleKey,
-} from './store.ts';
+import { type IntegrationRecord, IntegrationStore, type StoredIntegration, titleKey } from './store.ts';
 
 /** Counts the users whose verify type is an integration (the users store plugs in here). */
 export interface AssignmentCounter {
@@ -68,11 +67,16 @@ export interface IntegrationServiceDeps {
   entraClientFactory: EntraClientFactory;
   log: Logger;
   assignmentCounter?: AssignmentCounter;
+  /** Where assertions, certificate keys and the managed identity come from (default: client secrets only). */
+  credentials?: CredentialSources;
 }
 
 export interface SignInIntegration {
   integration: Integration;
+  /** The client secret's value when the credential is one; empty otherwise. */
   clientSecret: string;
+  /** What MSAL authenticates with, and a key that changes whenever the credential does. */
+  credential: { value: EntraClientCredential; version: string };
 }
 
 const ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -86,6 +90,21 @@ const CREDENTIAL_FIELDS = new Set<string>(['applicationId', 'tenant', 'allowedTe
 const SIGN_IN_FIELDS = ['applicationId', 'tenant', 'allowedTenants', 'cloud', 'matchClaim'] as const;
 
 type ConnectionTestFailure = Extract<ConnectionTestOutcome, { ok: false }>;
+
+/** Rotating a secret of an integration that authenticates another way. */
+function notClientSecret(): ConflictError {
+  return new ConflictError(
+    'This integration does not use a client secret: add one as its second credential (POST …/credentials) instead.',
+    'not_client_secret',
+  );
+}
+
+/** Every Key Vault key a row names (current, pending and retired certificates). */
+function certificateKeys(r: IntegrationRecord): string[] {
+  const keys = [...(r.retiredKeys ?? [])];
+  for (const c of [r.credential, r.pendingCredential]) if (c?.kind === 'certificate') keys.push(c.keyName);
+  return keys;
+}
 
 /** A validation failure (400) like the other title rules: `password` is the other verify type. */
 function reservedTitle(): ValidationError {
@@ -113,6 +132,7 @@ export class IntegrationService {
   private readonly vault: IntegrationSecrets;
   private readonly cache: SecretCache;
   private readonly assignmentCounter: AssignmentCounter | undefined;
+  private readonly creds: CredentialManager;
 
   constructor(private readonly deps: IntegrationServiceDeps) {
     this.store = new IntegrationStore(
@@ -132,6 +152,15 @@ export class IntegrationService {
     this.vault = new IntegrationSecrets(deps.secrets, deps.log);
     this.cache = new SecretCache(deps.clock);
     this.assignmentCounter = deps.assignmentCounter;
+    const sources = deps.credentials ?? refusingSources(deps.config);
+    this.creds = new CredentialManager({
+      secrets: this.vault,
+      cache: this.cache,
+      keys: sources.keys,
+      managedIdentity: sources.managedIdentity,
+      assertions: sources.assertions,
+      now: () => deps.clock.now(),
+    });
   }
 
   /** The callback URL to register in Entra; from configuration only, never from a request. */
@@ -166,26 +195,21 @@ export class IntegrationService {
   ): Promise<IntegrationWithWarnings> {
     checkTitle(input.title);
     const id = randomUUID();
-    await this.checkTitleUnique(input.title, id);
     const key = titleKey(input.title);
     const secretName = secretNameFor(id);
     await this.store.claimTitle(key, input.title, id);
 
-    let written: Awaited<ReturnType<IntegrationSecrets['write']>>;
+    const wanted = createdCredential(input);
+    let credential: StoredCredential;
     try {
-      written = await this.vault.write(
-        secretName,
-        id,
-        input.clientSecret,
-        input.clientSecretExpiresOn ?? null,
-      );
+      credential = await this.creds.create(id, wanted, { secretName });
     } catch (err) {
       await this.bestEffort('release_title', () => this.store.releaseTitle(key, id));
       throw err;
     }
 
     const now = this.resource.now();
-    const record: IntegrationRecord = {
+    const base: IntegrationRecord = {
       id,
       kind: 'azure-ad',
       title: input.title,
@@ -196,19 +220,22 @@ export class IntegrationService {
       cloud: input.cloud,
       matchClaim: input.matchClaim,
       status: 'inactive',
+      // Without a client secret these name no Key Vault version (a later one may add it).
       secretName,
-      secretVersion: written.version,
-      secretExpiresOn: input.clientSecretExpiresOn ?? null,
-      secretUpdatedOn: written.updatedOn,
+      secretVersion: '',
+      secretExpiresOn: null,
+      secretUpdatedOn: now,
       lastTest: null,
       createdAt: now,
       updatedAt: now,
     };
+    const record = withCurrentCredential(base, credential);
     let stored: StoredIntegration;
     try {
       stored = await this.store.insert(record);
     } catch (err) {
       this.deps.log.warn('integration.create_rolled_back', { integrationId: id, error: err });
+      await this.creds.discard(credential);
       await this.vault.remove(secretName);
       await this.bestEffort('release_title', () => this.store.releaseTitle(key, id));
       throw err;
@@ -227,10 +254,14 @@ export class IntegrationService {
           'allowedTenants',
           'cloud',
           'matchClaim',
-          'clientSecret',
+          ...(wanted.kind === 'clientSecret' ? ['clientSecret'] : ['credential']),
           ...(input.clientSecretExpiresOn ? ['clientSecretExpiresOn'] : []),
         ],
-        details: { title: stored.title, applicationId: stored.applicationId },
+        details: {
+          title: stored.title,
+          applicationId: stored.applicationId,
+          credentialKind: wanted.kind,
+        },
       },
     );
     const view = this.view(stored);
@@ -272,10 +303,7 @@ export class IntegrationService {
               JSON.stringify(current[f as keyof IntegrationRecord]),
           );
           if (changed.length === 0) return undefined;
-          if (changed.includes('title')) {
-            checkTitle(next.title);
-            await this.checkTitleUnique(next.title, current.id);
-          }
+          if (changed.includes('title')) checkTitle(next.title);
           const changedFields: string[] = [...changed];
           if (current.status === 'active' && changed.some((f) => CREDENTIAL_FIELDS.has(f))) {
             next.status = 'inactive';
@@ -310,6 +338,7 @@ export class IntegrationService {
       {
         fresh: { before: true },
         plan: async (current) => {
+          if (current.credential) throw notClientSecret();
           const written = await this.vault.write(
             current.secretName,
             current.id,
@@ -365,8 +394,13 @@ export class IntegrationService {
       {
         fresh: { before: true },
         plan: async (current) => {
-          const secret = await this.secretOf(current, false);
-          const outcome = await runConnectionTest(this.deps.entraClientFactory, current, secret);
+          const credential = currentCredential(current);
+          const outcome = await runConnectionTest(
+            this.deps.entraClientFactory,
+            current,
+            await this.creds.msalCredential(current.id, credential),
+            this.creds.expected(credential, current.id),
+          );
           const at = this.resource.now();
           if (outcome.ok) {
             return {
@@ -434,7 +468,7 @@ export class IntegrationService {
   ): Promise<void> {
     const current = await this.resource.open(id, { ifMatch, actor, ctx });
     // Mark the row first, then count: an assignment writes the user first, then checks the row
-    // (UserService), so of a delete and an assignment racing, at least one sees the other.
+    // (users/verify-type.ts), so of a delete and an assignment racing, at least one sees the other.
     const { etag: _etag, ...record } = current;
     const marked = await this.store.replace(
       { ...record, deletingSince: this.deps.clock.now() },
@@ -456,7 +490,9 @@ export class IntegrationService {
     }
     await this.store.remove(current.id, marked.etag);
     this.cache.delete(current.id);
+    this.creds.forget(current.id);
     const removed = await this.vault.remove(current.secretName);
+    await this.creds.removeKeys(certificateKeys(current));
     await this.bestEffort('release_title', () => this.store.releaseTitle(current.titleKey, current.id));
     await this.resource.record(
       current,
@@ -479,8 +515,177 @@ export class IntegrationService {
     if (row.status !== 'active') {
       throw new ConflictError('This integration is not active.', 'integration_inactive');
     }
-    const clientSecret = await this.secretOf(row, opts.refreshSecret === true);
-    return { integration: this.view(row), clientSecret };
+    const c = currentCredential(row);
+    const value = await this.creds.msalCredential(row.id, c, { refresh: opts.refreshSecret === true });
+    return {
+      integration: this.view(row),
+      clientSecret: 'clientSecret' in value ? value.clientSecret : '',
+      credential: { value, version: this.creds.version(c) },
+    };
+  }
+
+  /**
+   * Adds a second credential (`pendingCredential`): sign-ins keep using the current one until
+   * `promoteCredential` has tested the new one against Entra. One pending credential at a time.
+   */
+  async addCredential(
+    id: string,
+    input: AddCredentialInput,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+    caller?: Caller,
+  ): Promise<Integration> {
+    let added: StoredCredential | undefined;
+    return this.resource.change(
+      id,
+      { ifMatch, actor, ctx, caller },
+      {
+        fresh: { before: true },
+        plan: async (current) => {
+          if (current.pendingCredential)
+            throw new ConflictError(
+              'This integration already has a second credential: promote or remove it first.',
+              'pending_credential_exists',
+            );
+          added = await this.creds.create(current.id, input.credential, current, { current: false });
+          return {
+            next: { ...current, pendingCredential: added, updatedAt: this.resource.now() },
+            audit: {
+              event: 'credential_added',
+              changedFields: ['pendingCredential'],
+              securityRelevant: true,
+              details: { credentialKind: added.kind },
+            },
+          };
+        },
+        write: async (next, current) => {
+          try {
+            return await this.store.replace(next, current.etag);
+          } catch (err) {
+            if (added) await this.creds.discard(added);
+            throw err;
+          }
+        },
+      },
+    );
+  }
+
+  /**
+   * Tests the pending credential against the tenant and, when Entra takes it, makes it current
+   * (docs/security.md CR3). A refusal is a 422 naming the field to fix, written and audited like a
+   * failed activation; the current credential keeps working either way.
+   */
+  async promoteCredential(
+    id: string,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+    caller?: Caller,
+  ): Promise<Integration> {
+    const failed: { outcome?: ConnectionTestFailure; lastTest?: IntegrationTestResult } = {};
+    const view = await this.resource.change(
+      id,
+      { ifMatch, actor, ctx, caller },
+      {
+        fresh: { before: true },
+        plan: async (current) => {
+          const pending = current.pendingCredential;
+          if (!pending)
+            throw new ConflictError(
+              'This integration has no second credential to promote.',
+              'no_pending_credential',
+            );
+          const outcome = await runConnectionTest(
+            this.deps.entraClientFactory,
+            current,
+            await this.creds.msalCredential(current.id, pending, { cache: false }),
+            this.creds.expected(pending, current.id),
+          );
+          const at = this.resource.now();
+          if (!outcome.ok) {
+            failed.outcome = outcome;
+            failed.lastTest = { at, ok: false, reason: outcome.code };
+            // Nothing of the integration changes: the refusal is only audited.
+            return undefined;
+          }
+          const change = credentialSwitch(current, pending);
+          const next = withCurrentCredential(
+            {
+              ...current,
+              pendingCredential: undefined,
+              retiredKeys: change.retiredKeys,
+              lastTest: { at, ok: true, reason: null },
+              updatedAt: at,
+            },
+            pending,
+          );
+          return {
+            next,
+            audit: {
+              event: 'credential_promoted',
+              changedFields: ['credential', 'pendingCredential', 'lastTest'],
+              securityRelevant: true,
+              details: { credentialKind: pending.kind, previousKind: change.previousKind },
+            },
+          };
+        },
+        written: (stored) => {
+          this.creds.forget(stored.id);
+          return undefined;
+        },
+      },
+    );
+    if (failed.outcome && failed.lastTest) {
+      await this.deps.audit.record({
+        type: 'admin.integration.credential_test_failed',
+        actor,
+        target: `integration:${view.id}`,
+        outcome: 'failure',
+        reason: failed.outcome.code,
+        securityRelevant: true,
+        ...ctx,
+        details: {
+          credentialKind: view.pendingCredential?.kind ?? 'unknown',
+          ...(failed.outcome.aadsts !== undefined ? { aadsts: failed.outcome.aadsts } : {}),
+        },
+      });
+      throw new ActivationFailedError(failed.outcome, failed.lastTest, view.etag);
+    }
+    return view;
+  }
+
+  /** Removes the pending credential (a certificate's key goes too; a secret version is disabled). */
+  async removePendingCredential(
+    id: string,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+  ): Promise<Integration> {
+    let removed: StoredCredential | undefined;
+    return this.resource.change(
+      id,
+      { ifMatch, actor, ctx },
+      {
+        plan: (current) => {
+          removed = current.pendingCredential;
+          if (!removed) return undefined;
+          return {
+            next: { ...current, pendingCredential: undefined, updatedAt: this.resource.now() },
+            audit: {
+              event: 'credential_removed',
+              changedFields: ['pendingCredential'],
+              securityRelevant: true,
+              details: { credentialKind: removed.kind },
+            },
+          };
+        },
+        written: async () => {
+          if (removed) await this.creds.discard(removed);
+          return undefined;
+        },
+      },
+    );
   }
 
   /**
@@ -497,21 +702,20 @@ export class IntegrationService {
   /** Health warnings: secrets that expired or expire within 30 days. */
   async expiryWarnings(): Promise<HealthWarning[]> {
     const rows = await this.store.list();
-    return expiryWarnings(rows, this.deps.clock.now());
+    return expiryWarnings(
+      rows.map((r) => {
+        const c = currentCredential(r);
+        return {
+          id: r.id,
+          secretExpiresOn: credentialExpiresOn(c),
+          credentialKind: c.kind === 'certificate' ? ('certificate' as const) : ('clientSecret' as const),
+        };
+      }),
+      this.deps.clock.now(),
+    );
   }
 
   // --- internals ---------------------------------------------------------------------------------
-
-  /**
-   * Titles compare by `nameKey`. The title index (claimed on create/rename) makes that atomic for
-   * titles keyed the current way; this also compares every stored title, so rows keyed before NFKC
-   * + case folding (`legacyTitleKey`) are seen too. A few rows: one partition query.
-   */
-  private async checkTitleUnique(title: string, id: string): Promise<void> {
-    const key = nameKey(title);
-    const clash = (await this.store.list()).some((r) => r.id !== id && nameKey(r.title) === key);
-    if (clash) throw duplicateTitle();
-  }
 
   /** The row from the per-instance sign-in cache while it is fresh; a point read otherwise. */
   private async loadForSignIn(id: string, fresh: boolean): Promise<StoredIntegration> {
@@ -532,17 +736,6 @@ export class IntegrationService {
     return row;
   }
 
-  private async secretOf(row: StoredIntegration, refresh: boolean): Promise<string> {
-    if (refresh) this.cache.delete(row.id);
-    else {
-      const hit = this.cache.get(row.id, row.secretVersion);
-      if (hit !== undefined) return hit;
-    }
-    const value = await this.vault.read(row.secretName, row.secretVersion);
-    this.cache.set(row.id, row.secretVersion, value);
-    return value;
-  }
-
   private view(r: StoredIntegration): Integration {
     return {
       id: r.id,
@@ -555,13 +748,19 @@ export class IntegrationService {
       matchClaim: r.matchClaim,
       status: r.status,
       redirectUri: this.redirectUri,
-      clientSecret: {
-        set: true,
-        version: r.secretVersion,
-        expiresOn: r.secretExpiresOn,
-        updatedOn: r.secretUpdatedOn,
-      },
-      secretExpiresInDays: daysUntil(r.secretExpiresOn, this.deps.clock.now()),
+      ...(r.credential
+        ? {}
+        : {
+            clientSecret: {
+              set: true as const,
+              version: r.secretVersion,
+              expiresOn: r.secretExpiresOn,
+              updatedOn: r.secretUpdatedOn,
+            },
+          }),
+      secretExpiresInDays: daysUntil(credentialExpiresOn(currentCredential(r)), this.deps.clock.now()),
+      credential: this.creds.view(currentCredential(r), r.id),
+      pendingCredential: r.pendingCredential ? this.creds.view(r.pendingCredential, r.id) : null,
       lastTest: r.lastTest,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
@@ -601,16 +800,18 @@ export class IntegrationService {
         integrationIds: others.map((o) => o.id),
       });
     }
-    const expiresOn = r.clientSecret.expiresOn;
+    const expiresOn = r.clientSecret?.expiresOn ?? r.credential.certificate?.expiresOn ?? null;
+    const what = r.clientSecret ? 'client secret' : 'certificate';
+    const fix = r.clientSecret ? 'rotate it' : 'add a new certificate as the second credential';
     const days = daysUntil(expiresOn, this.deps.clock.now());
     if (days !== null && days <= EXPIRY_WARNING_DAYS) {
       const expired = Date.parse(expiresOn as string) <= this.deps.clock.now();
       warnings.push(
         expired
-          ? { code: 'secret_expired', message: 'The client secret has already expired; rotate it.' }
+          ? { code: 'secret_expired', message: `The ${what} has already expired; ${fix}.` }
           : {
               code: 'secret_expiring',
-              message: `The client secret expires in ${days} day(s); rotate it before then.`,
+              message: `The ${what} expires in ${days} day(s); ${fix} before then.`,
               daysLeft: days,
             },
       );

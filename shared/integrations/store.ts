@@ -17,6 +17,7 @@ import {
   isPreconditionFailed,
   odataString,
 } from '../storage/tables.ts';
+import type { StoredCredential } from './credentials/kinds.ts';
 import type { IntegrationCloud, IntegrationStatus, IntegrationTestResult, MatchClaim } from './schemas.ts';
 
 export const INTEGRATION_PARTITION = 'integration';
@@ -45,6 +46,15 @@ export interface IntegrationRecord {
   updatedAt: string;
   /** Set (epoch ms) while a delete is checking that no user is assigned; see IntegrationService.delete. */
   deletingSince?: number;
+  /**
+   * The current credential when it is not a client secret (a client secret lives in the `secret*`
+   * fields, as it always has, so rows written before credential kinds read unchanged).
+   */
+  credential?: StoredCredential;
+  /** A second credential being set up; made current by a passing test (no sign-in lost meanwhile). */
+  pendingCredential?: StoredCredential;
+  /** Key Vault keys of certificates no longer in use, removed with the integration. */
+  retiredKeys?: string[];
 }
 
 export type StoredIntegration = IntegrationRecord & { etag: string };
@@ -67,6 +77,9 @@ interface IntegrationEntity {
   createdAt: string;
   updatedAt: string;
   deletingSince?: number;
+  credential?: string;
+  pendingCredential?: string;
+  retiredKeys?: string;
 }
 
 interface TitleIndexEntity {
@@ -81,15 +94,6 @@ interface TitleIndexEntity {
  */
 export function titleKey(title: string): string {
   return createHash('sha256').update(nameKey(title), 'utf8').digest('hex');
-}
-
-/**
- * The key rows written before NFKC + case folding have (NFC + lower case). For plain titles it is the
- * same key; for the others, lookups try both, and create/rename compare the folded titles of every
- * integration as well, so a stored title is found and kept unique either way.
- */
-export function legacyTitleKey(title: string): string {
-  return createHash('sha256').update(title.normalize('NFC').toLowerCase(), 'utf8').digest('hex');
 }
 
 function toEntity(r: IntegrationRecord): IntegrationEntity & { partitionKey: string; rowKey: string } {
@@ -113,6 +117,9 @@ function toEntity(r: IntegrationRecord): IntegrationEntity & { partitionKey: str
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
     deletingSince: r.deletingSince ?? 0,
+    credential: r.credential ? JSON.stringify(r.credential) : '',
+    pendingCredential: r.pendingCredential ? JSON.stringify(r.pendingCredential) : '',
+    retiredKeys: r.retiredKeys?.length ? JSON.stringify(r.retiredKeys) : '',
   };
 }
 
@@ -145,6 +152,11 @@ function fromEntity(e: IntegrationEntity & { rowKey: string; etag: string }): St
     createdAt: e.createdAt,
     updatedAt: e.updatedAt,
     ...(e.deletingSince ? { deletingSince: e.deletingSince } : {}),
+    ...(e.credential ? { credential: parseJson<StoredCredential>(e.credential, undefined as never) } : {}),
+    ...(e.pendingCredential
+      ? { pendingCredential: parseJson<StoredCredential>(e.pendingCredential, undefined as never) }
+      : {}),
+    ...(e.retiredKeys ? { retiredKeys: parseJson<string[]>(e.retiredKeys, []) } : {}),
     etag: e.etag,
   };
 }
@@ -194,14 +206,11 @@ export class IntegrationStore {
 
   /** The integration id a title (any case) belongs to, if the index row is current. */
   async idForTitle(title: string): Promise<string | undefined> {
-    const keys = [...new Set([titleKey(title), legacyTitleKey(title)])];
-    for (const key of keys) {
-      const index = await getEntityOrUndefined<TitleIndexEntity>(this.table, TITLE_PARTITION, key);
-      if (!index) continue;
-      const owner = await this.get(index.integrationId);
-      if (owner && owner.titleKey === key) return owner.id;
-    }
-    return undefined;
+    const key = titleKey(title);
+    const index = await getEntityOrUndefined<TitleIndexEntity>(this.table, TITLE_PARTITION, key);
+    if (!index) return undefined;
+    const owner = await this.get(index.integrationId);
+    return owner && owner.titleKey === key ? owner.id : undefined;
   }
 
   /**

@@ -179,7 +179,7 @@ export class Throttle {
   }
 
   /**
-   * The backoff row of a counter many people share (see shared/signin/password-limits.ts): a block
+   * The backoff row of a counter many people share (see limits/password-limits.ts): a block
    * running (with its Retry-After), or escalating (a failure past the free attempts within the last
    * `windowMs`: no free attempts until it is forgotten). One point read.
    */

@@ -1,15 +1,17 @@
 /**
  * Accounts (`findAccount`): by the immutable user id (`sub`); undefined for a deleted or disabled
- * user, for a token whose grant's broker session ended, or for a token whose sign-in is older than
- * the user's last "sign out everywhere" (docs/security.md OP6), so refresh fails with invalid_grant and userinfo
- * refuses the access token.
+ * user, for a token whose grant's broker session ended, for a token whose sign-in is older than the
+ * user's last "sign out everywhere" (OP6), or for a token of an application whose `allowedRoles` the
+ * user no longer meets (docs/security.md OP10: what an authorization checks, refresh and userinfo
+ * check again), so refresh fails with invalid_grant and userinfo refuses the access token.
  */
 import type { Account } from 'oidc-provider';
 import type { SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import { issuedBeforeRevocation } from '../users/service.ts';
 import type { UserRecord } from '../users/store.ts';
 import { grantSessionLive } from './grant-session.ts';
-import type { UserSource } from './ports.ts';
+import type { ProviderClientSource, UserSource } from './ports.ts';
 import { type OidcTableStore, requestCached } from './store.ts';
 
 /** How many `sub` → username pairs an instance remembers (`accountUser`). */
@@ -21,6 +23,12 @@ interface TokenFacts {
   authTime?: number;
   amr?: string[];
   grantId?: string;
+  clientId?: string;
+}
+
+/** Whether a user meets an application's required roles (none required, or at least one held). */
+export function meetsRoles(userRoles: readonly string[], allowedRoles: readonly string[]): boolean {
+  return allowedRoles.length === 0 || userRoles.some((r) => allowedRoles.includes(r));
 }
 
 export class Accounts {
@@ -30,6 +38,7 @@ export class Accounts {
     private readonly users: UserSource,
     private readonly store: OidcTableStore,
     private readonly sessions: Pick<SessionService, 'isLive'>,
+    private readonly applications: ProviderClientSource,
   ) {}
 
   /** A user row, read at most once per request (`requestCached`); a read ahead lands here too. */
@@ -37,14 +46,24 @@ export class Accounts {
     return requestCached(`user:${username}`, () => this.users.getByUsername(username));
   }
 
+  /** Reads ahead the user a `sub` names, when this instance knows its username (prefetch.ts). */
+  readAhead(sub: string): Promise<unknown> | undefined {
+    const known = this.usernameById.get(sub);
+    return known === undefined ? undefined : this.userNamed(known).catch(() => undefined);
+  }
+
   /** The provider's `findAccount`: the account `sub` names, with its claims, if it may still be used. */
   async find(sub: string, token: unknown): Promise<Account | undefined> {
     const tk = token as TokenFacts | undefined;
-    const [user, live] = await Promise.all([
+    // The application's registration comes from the per-instance client cache (the provider loaded
+    // the same client for this request), so the role check costs no storage read.
+    const [user, live, app] = await Promise.all([
       this.accountUser(sub),
       tk?.grantId ? grantSessionLive(this.store, this.sessions, tk.grantId) : true,
+      tk?.clientId ? this.applications.clientForProvider(tk.clientId) : undefined,
     ]);
     if (!user || user.disabled || !live) return undefined;
+    if (tk?.clientId && (!app || !meetsRoles(effectiveRoles(user), app.allowedRoles))) return undefined;
     const issued = tk?.authTime ?? tk?.iat;
     if (issued !== undefined && issuedBeforeRevocation(user, issued)) return undefined;
     const amr = tk?.amr;
@@ -61,7 +80,7 @@ export class Accounts {
         preferred_username: user.username,
         name: user.displayName || user.username,
         ...(user.email ? { email: user.email } : {}),
-        roles: user.roles,
+        roles: effectiveRoles(user),
         idp,
       }),
     };

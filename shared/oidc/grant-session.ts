@@ -1,35 +1,56 @@
 /**
- * A grant lives as long as the broker session it was made in: the login step records which session
- * that was (OidcStore model `GrantSession`, keyed by the grant id), and findAccount refuses the
+ * A grant lives as long as the broker session it was made in: the login step (or the SSO answer
+ * inside `/auth`, sso.ts) records which session that was on the grant's own row
+ * (`OidcTableStore.bindGrantSession`, written by the grant's save), and findAccount refuses the
  * grant's tokens once that session ended (logout, idle or absolute end).
+ * A grant whose row names no session is not alive (docs/security.md OP10): a grant is only ever made by
+ * the login step or the SSO answer, which always name one, so a missing record can only be a lost or
+ * foreign write.
  */
 import type { ActiveSession, SessionService } from '../sessions/service.ts';
-import { TTL } from './provider.ts';
-import type { OidcTableStore } from './store.ts';
+import { type GrantBrokerSession, type OidcTableStore, requestCached } from './store.ts';
 
-/** OidcStore model: grant id → the broker session it was made in. */
-export const GRANT_SESSION_MODEL = 'GrantSession';
+/** Records, on the grant's row, the broker session the grant is made in (before the grant is saved). */
+export function bindGrantSession(store: OidcTableStore, grantId: string, session: ActiveSession): void {
+  store.bindGrantSession(grantId, { u: session.username, s: session.sessionId });
+}
 
-/** Records the broker session a grant is made in (written beside the grant, for as long). */
-export function saveGrantSession(
+/**
+ * Moves an existing grant (not made in this request) to another broker session: a re-authentication
+ * of the same user carries the OP session's other grants over (session-switch.ts).
+ */
+export function rebindGrantSession(
   store: OidcTableStore,
   grantId: string,
   session: ActiveSession,
 ): Promise<void> {
-  return store
-    .adapterFor(GRANT_SESSION_MODEL)
-    .upsert(grantId, { u: session.username, s: session.sessionId }, TTL.Grant);
+  return store.rebindGrantSession(grantId, { u: session.username, s: session.sessionId });
 }
 
-/** Whether a grant's broker session still lives. Grants made before this was recorded have no row: alive. */
+/** The broker session a grant's row names (undefined: none, which means not alive). */
+export function boundSession(
+  store: OidcTableStore,
+  grantId: string,
+): Promise<GrantBrokerSession | undefined> {
+  return store.grantSession(grantId);
+}
+
+/** Whether a grant's broker session still lives; false when the grant's row names none. */
 export async function grantSessionLive(
   store: OidcTableStore,
   sessions: Pick<SessionService, 'isLive'>,
   grantId: string,
 ): Promise<boolean> {
-  const row = (await store.adapterFor(GRANT_SESSION_MODEL).find(grantId)) as
-    | { u?: unknown; s?: unknown }
-    | undefined;
-  if (!row || typeof row.u !== 'string' || typeof row.s !== 'string') return true;
-  return sessions.isLive(row.u, row.s);
+  const bound = await store.grantSession(grantId);
+  if (!bound) return false;
+  return sessionLive(sessions, bound.u, bound.s);
+}
+
+/** Whether a broker session lives, read at most once per request (a read ahead lands here too). */
+export function sessionLive(
+  sessions: Pick<SessionService, 'isLive'>,
+  username: string,
+  sessionId: string,
+): Promise<boolean> {
+  return requestCached(`live:${username}\n${sessionId}`, () => sessions.isLive(username, sessionId));
 }

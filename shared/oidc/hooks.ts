@@ -4,6 +4,8 @@
  * which become audit events of the request.
  */
 import { randomUUID } from 'node:crypto';
+import type { AuditNoise } from '../audit/noise.ts';
+import { isDependencyFailure } from '../core/dependency.ts';
 import type { Logger } from '../core/log.ts';
 import type { Accounts } from './accounts.ts';
 import type { OidcPage, OidcPages } from './pages.ts';
@@ -16,7 +18,19 @@ export interface HooksDeps {
   accounts: Accounts;
   pages: OidcPages;
   record: AuditRecorder;
+  /** Failures no known user or authenticated client can be held to: counted, not one row each. */
+  noise: Pick<AuditNoise, 'count'>;
   log: Logger;
+}
+
+/**
+ * Whether a refused token request is attributable: the client it names is a confidential one (it
+ * authenticates, or a wrong secret was presented for it). A public client's id is public: anyone
+ * can name it, so its refusals are anonymous noise.
+ */
+function attributableClient(ctx: OidcContext): boolean {
+  const client = ctx.oidc?.client as { clientAuthMethod?: string } | undefined;
+  return !!client && client.clientAuthMethod !== undefined && client.clientAuthMethod !== 'none';
 }
 
 function setPage(ctx: OidcContext, p: OidcPage): void {
@@ -39,7 +53,12 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
   return {
     findClient: async (clientId) => {
       const app = await d.applications.clientForProvider(clientId);
-      return app ? ({ ...app } as Record<string, unknown>) : undefined;
+      if (!app) return undefined;
+      const client = { ...app } as Record<string, unknown>;
+      // Confidential applications may get their own tokens for APIs that list them (resources.ts).
+      if (client.token_endpoint_auth_method !== 'none' && Array.isArray(client.grant_types))
+        client.grant_types = [...client.grant_types, 'client_credentials'];
+      return client;
     },
     findAccount: (_ctx, sub, token) => d.accounts.find(sub, token),
     renderError: (ctx) => {
@@ -49,7 +68,14 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
       ctx.status = status;
     },
     logoutPage: (ctx, form) =>
-      setPage(ctx, d.pages.signOutConfirm({ form, formTargets: logoutTargets(ctx) })),
+      setPage(
+        ctx,
+        d.pages.signOutConfirm({
+          form,
+          formTargets: logoutTargets(ctx),
+          appName: (ctx.oidc?.client as { clientName?: string } | undefined)?.clientName ?? null,
+        }),
+      ),
     logoutDone: (ctx) => setPage(ctx, d.pages.signedOut()),
     onEvent: (name, ctx, err) => {
       const st = stateOf(ctx);
@@ -62,9 +88,11 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
       if (name === 'grant.success') {
         const e = ctx.oidc.entities as Record<string, { accountId?: string } | undefined>;
         const accountId = e.AccessToken?.accountId ?? e.RefreshToken?.accountId ?? e.Account?.accountId ?? '';
+        // A client's own token (client_credentials) is the application's act, with no user.
+        const ownToken = !!e.ClientCredentials && !!clientId;
         p = d.record({
           type: 'oidc.token.issued',
-          actor: accountId ? `user-id:${accountId}` : 'unknown',
+          actor: accountId ? `user-id:${accountId}` : ownToken ? `application:${clientId}` : 'unknown',
           outcome: 'success',
           ...base,
           details: {
@@ -75,21 +103,53 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
         });
       } else if (name === 'authorization.error' || name === 'grant.error') {
         const code = (err as { error?: unknown })?.error;
-        p = d.record({
-          type: name === 'grant.error' ? 'oidc.token.refused' : 'oidc.authorization.refused',
-          actor: 'anonymous',
-          outcome: 'failure',
-          reason: typeof code === 'string' && /^[a-z_]{1,64}$/.test(code) ? code : 'server_error',
-          ...base,
-          details: { clientId: clientId ?? null },
-        });
+        const type = name === 'grant.error' ? 'oidc.token.refused' : 'oidc.authorization.refused';
+        const reason = typeof code === 'string' && /^[a-z_]{1,64}$/.test(code) ? code : 'server_error';
+        if (name === 'grant.error' && attributableClient(ctx)) {
+          p = d.record({
+            type,
+            actor: 'anonymous',
+            outcome: 'failure',
+            reason,
+            ...base,
+            details: { clientId: clientId ?? null },
+          });
+        } else {
+          // An authorization request is anyone's, and so is a public client's token request.
+          d.noise.count({
+            type,
+            reason,
+            clientAddress: st?.rc.clientAddress ?? 'unknown',
+            target: 'oidc',
+            ...(st ? { correlationId: st.rc.correlationId } : {}),
+          });
+        }
       } else if (name === 'end_session.success') {
         // Only a logout of an OP session with a signed-in account ends the broker session: the
         // library answers a browser without one with an auto-submitting form, which any site could
         // make a visitor load (a cross-site sign-out of the broker otherwise).
-        if (st && (ctx.oidc as { session?: { accountId?: string } }).session?.accountId) st.endSession = true;
-        p = d.record({ type: 'oidc.logout', actor: 'anonymous', outcome: 'success', ...base });
+        const accountId = (ctx.oidc as { session?: { accountId?: string } }).session?.accountId;
+        // "Stay signed in" posts the confirmation without `logout`: the user leaves this application
+        // only (the library ends its grant) and the broker session stays.
+        const everywhere = !!ctx.oidc.params?.logout;
+        if (st && accountId && everywhere) st.endSession = true;
+        if (accountId)
+          p = d.record({
+            type: 'oidc.logout',
+            actor: `user-id:${accountId}`,
+            outcome: 'success',
+            ...base,
+            details: { clientId: clientId ?? null, userId: accountId, endedBrokerSession: everywhere },
+          });
+        else
+          d.noise.count({
+            type: 'oidc.logout',
+            reason: 'no_session',
+            clientAddress: st?.rc.clientAddress ?? 'unknown',
+            target: 'oidc',
+          });
       } else if (name === 'server_error') {
+        if (st && isDependencyFailure(err)) st.dependencyFailure = err;
         d.log.error('oidc.server_error', { error: err, correlationId: st?.rc.correlationId });
       }
       if (p && st) st.pending.push(p);

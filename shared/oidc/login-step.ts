@@ -12,15 +12,19 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import type { UserRecord } from '../users/store.ts';
-import { brokerSession } from './broker-session.ts';
-import { saveGrantSession } from './grant-session.ts';
+import { meetsRoles } from './accounts.ts';
+import { brokerSession, cookieOf, OP_SESSION_COOKIE } from './broker-session.ts';
+import { bindGrantSession } from './grant-session.ts';
 import { captureResponse, type NodeTarget, toNodeRequest } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
 import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
 import { prefetchOpSession } from './prefetch.ts';
 import { INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import type { Cookie, OidcAnswer, OidcRequest } from './request.ts';
+import { indexGrant } from './session-grants.ts';
+import { bindingOf, carryOver, type OpSessionLike, sidFor } from './session-switch.ts';
 import type { OidcTableStore, Payload } from './store.ts';
 
 /** An interaction's uid as the provider makes them. */
@@ -103,7 +107,7 @@ export class LoginStep {
     if (!app) {
       result = { error: 'access_denied', error_description: 'the application is not registered' };
       await this.auditRefusal(rc, clientId, user, 'unknown_application');
-    } else if (app.allowedRoles.length > 0 && !user.roles.some((r) => app.allowedRoles.includes(r))) {
+    } else if (!meetsRoles(effectiveRoles(user), app.allowedRoles)) {
       result = { error: 'access_denied', error_description: 'a role the application requires is missing' };
       await this.auditRefusal(rc, clientId, user, 'missing_role');
     } else {
@@ -113,7 +117,25 @@ export class LoginStep {
       const grantId = (grant as unknown as { generateTokenId(): string }).generateTokenId();
       grant.jti = grantId;
       // The grant dies with this broker session: findAccount refuses its tokens once the session ends.
-      await Promise.all([grant.save(), saveGrantSession(this.d.store, grantId, session)]);
+      // The OP session's other grants follow the sign-in (session-switch.ts).
+      const opSession = details.session?.uid
+        ? ((await provider.Session.findByUid(details.session.uid)) as OpSessionLike | undefined)
+        : undefined;
+      const sid = sidFor(opSession, clientId, user.id);
+      // The session is written on the grant's own row, by the grant's one write.
+      bindGrantSession(this.d.store, grantId, session);
+      const [switched] = await Promise.all([
+        carryOver({ store: this.d.store, sessions: this.d.sessionService }, opSession, session, user.id),
+        grant.save(),
+        indexGrant(this.d.store, bindingOf(session), grantId, { clientId, sub: user.id, sid }),
+      ]);
+      if (switched) {
+        // Another user signed in: the previous user's OP session ends here, so the authorization
+        // resumes in a new one (instead of the provider's own "sign out first?" page).
+        const opId = cookieOf(rc.headers, OP_SESSION_COOKIE);
+        if (opId) await this.d.store.adapterFor('Session').destroy(opId);
+        details.session = undefined;
+      }
       result = {
         login: {
           accountId: user.id,
@@ -122,9 +144,15 @@ export class LoginStep {
           remember: true,
         },
         consent: { grantId },
+        // Noted in the OP session on resume (session-switch.ts), and the sid its ID tokens carry.
+        broker: bindingOf(session),
+        sid,
       };
     }
-    const returnTo = await provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+    details.result = result;
+    // The interaction keeps the expiry the provider gave it (on its own clock).
+    await details.save(Math.max(1, details.exp - Math.floor(Date.now() / 1000)));
+    const returnTo = details.returnTo;
     return { status: 303, headers: { Location: returnTo }, ...(cookies.length ? { cookies } : {}) };
   }
 

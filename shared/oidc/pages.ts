@@ -15,9 +15,12 @@ export interface OidcPages {
   invalidRequest(o: { status: number; correlationId: string }): OidcPage;
   /**
    * Asks the user to confirm a sign-out an application requested. `form` is the provider's hidden
-   * form (`op.logoutForm`); `formTargets` are the origins its post may be redirected to.
+   * form (`op.logoutForm`); `formTargets` are the origins its post may be redirected to; `appName`
+   * the registered name of the application that asked (null when it did not say which it is). The
+   * form posted with `logout=yes` ends the broker session; without it, the user leaves that
+   * application only and stays signed in.
    */
-  signOutConfirm(o: { form: string; formTargets: readonly string[] }): OidcPage;
+  signOutConfirm(o: { form: string; formTargets: readonly string[]; appName: string | null }): OidcPage;
   /** The user signed out at an application's request and no redirect back was asked for. */
   signedOut(): OidcPage;
 }

@@ -13,7 +13,28 @@ export interface UserSource {
 
 /** What the OP reads of an application (shared/applications/service.ts `clientForProvider`). */
 export interface ProviderClientSource {
-  clientForProvider(clientId: string): Promise<{ client_id: string; allowedRoles: string[] } | undefined>;
+  clientForProvider(clientId: string): Promise<
+    | {
+        client_id: string;
+        allowedRoles: string[];
+        id_token_signed_response_alg?: string;
+        backchannelLogoutUri?: string | null;
+      }
+    | undefined
+  >;
+}
+
+/** What the OP reads of the registered APIs (shared/apis/service.ts `byResource`). */
+export interface ApiSource {
+  byResource(resource: string): Promise<
+    | {
+        resource: string;
+        scopes: string[];
+        allowedApplications: string[];
+        accessTokenLifetimeSeconds: number;
+      }
+    | undefined
+  >;
 }
 
 /** Writes an audit event; a failure is logged, never the request's. */

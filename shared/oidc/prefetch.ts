@@ -7,9 +7,10 @@
  * here is dropped: the provider's own read of the same row reports it.
  */
 import { decodeJwt } from 'jose';
+import type { SessionService } from '../sessions/service.ts';
 import type { Accounts } from './accounts.ts';
 import { brokerSessionToken, cookieOf, OP_SESSION_COOKIE } from './broker-session.ts';
-import { GRANT_SESSION_MODEL } from './grant-session.ts';
+import { boundSession, sessionLive } from './grant-session.ts';
 import type { RequestHead } from './node-exchange.ts';
 import type { OidcTableStore } from './store.ts';
 
@@ -58,15 +59,19 @@ export function prefetchSessionUser(accounts: Accounts, headers: Headers, path: 
 
 /**
  * The token endpoint: the provider reads the code (or refresh token), then its grant, then redeems it,
- * then (findAccount) the user and the grant's broker-session row. The grant and that row are read as
- * soon as the code's row is in: two round trips fewer. A stale read loses as before: the redemption is
- * conditional on the code's etag.
+ * then (findAccount) the user and the grant's broker session (named on the grant's row) and whether
+ * that session lives. The grant and the user (when this instance knows the `sub`'s username) are read
+ * as soon as the code's row is in, and the broker session as soon as the grant's row names it: three
+ * round trips fewer. A stale read loses as before: the redemption is conditional on the code's etag,
+ * and findAccount decides.
  */
 export function prefetchTokenGrant(
   store: OidcTableStore,
   request: RequestHead,
   path: string,
   body: Buffer,
+  accounts?: Accounts,
+  sessions?: Pick<SessionService, 'isLive'>,
 ): void {
   if (path !== 'token' || request.method !== 'POST' || body.length === 0 || body.length > 16_384) return;
   if (!String(request.headers.get('content-type') ?? '').startsWith('application/x-www-form-urlencoded'))
@@ -84,9 +89,14 @@ export function prefetchTokenGrant(
     const artifact = await store.adapterFor(model).find(id);
     const grantId = artifact?.grantId;
     if (typeof grantId !== 'string') return;
+    const sub = artifact?.accountId;
     await Promise.all([
-      store.adapterFor('Grant').find(grantId),
-      store.adapterFor(GRANT_SESSION_MODEL).find(grantId),
+      typeof sub === 'string' ? accounts?.readAhead(sub) : undefined,
+      (async () => {
+        // The grant's row (which the provider reads next) names its broker session.
+        const bound = await boundSession(store, grantId);
+        if (sessions && bound) await sessionLive(sessions, bound.u, bound.s);
+      })(),
     ]);
   })();
   reading.catch(ignore);

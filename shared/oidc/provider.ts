@@ -8,11 +8,13 @@
  *   enforced at registration by the applications API and by the library's client schema for https);
  * - scopes openid profile email offline_access; claims sub, preferred_username, name, email, roles,
  *   idp, plus amr, auth_time, sid, acr from the login; ID tokens RS256 (ES256 when the client says);
- * - no consent screen: every authorization goes to the broker's interaction route
- *   (`loadExistingGrant` only returns the grant that route just made), which checks the broker
- *   session, the app's required roles and `prompt=login`/`max_age`, and finishes with a fresh grant;
- *   `offline_access` gets a refresh token without a consent page (the authorization request is
- *   treated as if `prompt=consent` were there, which our interaction answers itself);
+ * - no consent screen; single sign-on inside the authorization request: the interaction policy
+ *   starts with the broker session (sso.ts), which answers at once when it satisfies the request
+ *   (`prompt=none` included: an error at the app when it does not); otherwise the broker's login
+ *   step (`loadExistingGrant` only returns the grant that step just made) checks the session, the
+ *   app's required roles and `prompt=login`/`max_age`, and finishes with a fresh grant;
+ *   `offline_access` gets a refresh token without a consent page, however the request arrives (GET,
+ *   POST, PAR: adjustments.ts); `sid` is in every ID token;
  * - refresh tokens rotate on every use (`rotateRefreshToken: true`; reuse of a rotated token revokes
  *   the grant: the library's behaviour);
  * - devInteractions off; userinfo, revocation and RP-initiated logout on; introspection off;
@@ -28,6 +30,7 @@ import type {
   default as ProviderClass,
   errors as ProviderErrors,
 } from 'oidc-provider';
+import { adjustProvider } from './adjustments.ts';
 import type { OidcKeyMaterial } from './keys.ts';
 import type { OidcTableStore } from './store.ts';
 
@@ -57,6 +60,15 @@ export interface ProviderHooks {
   logoutDone(ctx: OidcContext): void;
   /** Provider events: tokens issued, authorizations refused, sessions ended. */
   onEvent(name: string, ctx: OidcContext, err?: unknown): void;
+  /** The API `resource` names, as the library wants it, when `clientId` may ask for it (resources.ts). */
+  resourceServer?(resource: string, clientId: string): Promise<Record<string, unknown> | undefined>;
+  /** Claims added to an access token (the user's roles in a JWT for an API). */
+  extraTokenClaims?(token: {
+    kind?: string;
+    accountId?: string;
+  }): Promise<Record<string, unknown> | undefined>;
+  /** The interaction policy, built from the library's policy helpers (sso.ts). */
+  policy?(lib: typeof import('oidc-provider')['interactionPolicy']): unknown;
 }
 
 export interface ProviderModule {
@@ -120,6 +132,8 @@ export async function createProvider(
     // Scope claims in the ID token too (apps such as Auth.js read the ID token, not userinfo).
     conformIdTokenClaims: false,
     pkce: { required: () => true },
+    // The ways an application can be registered to authenticate (shared/applications/schemas.ts).
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
     allowOmittingSingleRegisteredRedirectUri: false,
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -148,6 +162,25 @@ export async function createProvider(
       userinfo: { enabled: true },
       revocation: { enabled: true },
       introspection: { enabled: false },
+      // A confidential application's own token for an API it may ask for (resources.ts).
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // An authorization that named an API gets its token at the code exchange without repeating it.
+        useGrantedResource: async () => true,
+        defaultResource: async (ctx, _client, oneOf) => {
+          if (oneOf) return oneOf;
+          // A client's own token is only ever for an API.
+          if (ctx.oidc.params?.grant_type === 'client_credentials')
+            throw new errors.InvalidTarget('resource is required for client_credentials');
+          return undefined;
+        },
+        getResourceServerInfo: async (_ctx, resource, client) => {
+          const info = await hooks.resourceServer?.(resource, client.clientId);
+          if (!info) throw new errors.InvalidTarget();
+          return info as never;
+        },
+      },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => hooks.logoutPage(ctx, form),
@@ -155,6 +188,13 @@ export async function createProvider(
       },
     },
     interactions: {
+      ...(hooks.policy
+        ? {
+            policy: hooks.policy(lib.interactionPolicy) as NonNullable<
+              Configuration['interactions']
+            >['policy'],
+          }
+        : {}),
       url: (_ctx, interaction) => `${OIDC_MOUNT}/${INTERACTION_PATH}/${interaction.uid}`,
     },
     // Only the grant our interaction route just created (never an older one from the OP session):
@@ -164,7 +204,22 @@ export async function createProvider(
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
     rotateRefreshToken: true,
-    ttl: { ...TTL },
+    extraTokenClaims: async (_ctx, token) =>
+      (await hooks.extraTokenClaims?.(token as { kind?: string; accountId?: string })) ?? undefined,
+    // Back-channel logout is the broker's own (logout-delivery.ts: queued, retried, for every way a
+    // broker session ends), not the library's (sent during RP logout only, on its critical path).
+    discovery: {
+      // prompt=consent is accepted (offline_access implies it) but shows no page: not advertised.
+      prompt_values_supported: ['none', 'login'],
+      backchannel_logout_supported: true,
+      backchannel_logout_session_supported: true,
+    },
+    ttl: {
+      ...TTL,
+      // A token for an API lives as long as that API says (resources.ts); others as stated in TTL.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL.AccessToken,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL.AccessToken,
+    },
     renderError: async (ctx, out) => hooks.renderError(ctx, out as { error: string }),
     clientBasedCORS: (_ctx, origin, client) =>
       client.redirectUris?.some((uri) => {
@@ -177,30 +232,10 @@ export async function createProvider(
   };
 
   const provider = new Provider(issuer, configuration);
+  adjustProvider(provider);
   // The protocol and host come from BROKER_PUBLIC_BASE_URL through the bridge, never from
   // X-Forwarded-* headers: no proxy trust needed.
   provider.proxy = false;
-
-  // Admin-registered apps get refresh tokens without a consent page: an authorization asking for
-  // offline_access is handled as if it carried prompt=consent (OIDC Core 11 requires that prompt
-  // for offline_access); our interaction route answers that consent itself.
-  provider.use(async (ctx, next) => {
-    if (ctx.path === '/auth' && (ctx.method === 'GET' || ctx.method === 'POST')) {
-      const source = (ctx.method === 'GET' ? ctx.query : (ctx.request as { body?: unknown }).body) as
-        | Record<string, unknown>
-        | undefined;
-      if (ctx.method === 'GET' && source) {
-        const scope = typeof source.scope === 'string' ? source.scope.split(' ') : [];
-        const prompt = typeof source.prompt === 'string' ? source.prompt.split(' ') : [];
-        if (scope.includes('offline_access') && !prompt.includes('consent') && !prompt.includes('none')) {
-          ctx.query = { ...ctx.query, prompt: [...prompt, 'consent'].join(' ') };
-          // The provider finds its mount path by locating the request URL in the original one.
-          (ctx.req as { originalUrl?: string }).originalUrl = `${OIDC_MOUNT}${ctx.url}`;
-        }
-      }
-    }
-    await next();
-  });
 
   // The provider's own HTML (the form_post page) gets the section J CSP with its inline script
   // allowed by hash only; our pages (errors, logout) already carry a nonce CSP.

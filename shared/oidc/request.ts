@@ -3,7 +3,7 @@
  * framework types: the web layer (shared/web/oidc-bridge.ts) makes them from a Functions request and
  * turns the answer back into one.
  */
-import type { CookieToSet } from '../sessions/service.ts';
+import type { ActiveSession, CookieToSet } from '../sessions/service.ts';
 import type { BridgedRequest, OidcContext } from './provider.ts';
 
 /** A cookie of the broker session, as the session service makes them. */
@@ -37,6 +37,12 @@ export interface RequestState {
   endSession?: boolean;
   /** Audit events on their way; the request answers once they are written. */
   pending: Promise<unknown>[];
+  /** A storage failure the provider met (it answers `server_error` itself; the service answers 503). */
+  dependencyFailure?: unknown;
+  /** Broker session cookies to send with the answer (a token re-issued while reading the session). */
+  cookies?: Cookie[];
+  /** The request's broker session, read from the start of an authorization request (sso.ts). */
+  brokerSession?: Promise<ActiveSession | undefined>;
 }
 
 /** Attaches the request's state to the Node request the provider is given. */

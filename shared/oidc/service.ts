@@ -6,22 +6,34 @@
  */
 import type { TableClient } from '@azure/data-tables';
 import type { SecretClient } from '@azure/keyvault-secrets';
+import type { JWK } from 'jose';
 import type { AuditEventInput, AuditLog } from '../audit/log.ts';
+import type { AuditNoise } from '../audit/noise.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
+import { isDependencyFailure } from '../core/dependency.ts';
+import { DEPENDENCY_RETRY_AFTER_SECONDS, DependencyError, TooManyRequestsError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import type { AssertionSigningKey } from '../entra/client-assertion.ts';
+import type { Slot, SlotLimiter } from '../limits/slots.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
-import { endBrokerSession } from './broker-session.ts';
+import { brokerSession, brokerSessionToken, endBrokerSession } from './broker-session.ts';
+import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot } from './gate.ts';
 import { providerHooks } from './hooks.ts';
-import { KEY_REFRESH_MS, OidcKeys } from './keys.ts';
+import { KEY_REFRESH_MS, type OidcKeyMaterial, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
+import { LogoutDelivery } from './logout-delivery.ts';
+import type { LogoutQueue } from './logout-queue.ts';
 import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
-import type { AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
+import type { ApiSource, AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
+import { postedAuthorizationAsGet } from './post-authorization.ts';
 import { prefetchResume, prefetchSessionUser, prefetchTokenGrant } from './prefetch.ts';
 import { createProvider, INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import { attachState, type OidcAnswer, type OidcRequest, type RequestState } from './request.ts';
+import { accessTokenClaims, resourceServer } from './resources.ts';
+import { interactionPolicy } from './sso.ts';
 import { OidcTableStore, withRequestMemo } from './store.ts';
 
 export interface OidcServiceDeps {
@@ -34,11 +46,48 @@ export interface OidcServiceDeps {
   users: UserSource;
   applications: ProviderClientSource;
   sessionService: SessionService;
+  /** The APIs applications get JWT access tokens for. */
+  apis: ApiSource;
+  /** Ended broker sessions whose back-channel logouts are owed (the session store fills it). */
+  logoutQueue: LogoutQueue;
   /** The OP's pages, rendered by the web layer. */
   pages: OidcPages;
+  /** Shared-store limits of the authorization, PAR and token routes. */
+  slots: Pick<SlotLimiter, 'take'>;
+  /** Anonymous failures and refusals, counted instead of one audit row each. */
+  noise: Pick<AuditNoise, 'count'>;
 }
 
-type BuiltProvider = ProviderModule & { handler: ReturnType<ProviderModule['provider']['callback']> };
+/** An OAuth error answer in JSON (the token, PAR, userinfo and revocation routes). */
+function oauthError(status: number, error: string, description: string, retryAfter?: number): OidcAnswer {
+  return {
+    status,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      ...(retryAfter ? { 'retry-after': String(retryAfter) } : {}),
+    },
+    body: JSON.stringify({ error, error_description: description }),
+  };
+}
+
+/** Discovery names only the response modes the broker documents and tests. */
+function trimDiscovery(answer: OidcAnswer): OidcAnswer {
+  if (answer.status !== 200 || answer.body === undefined) return answer;
+  try {
+    const doc = JSON.parse(answer.body.toString()) as Record<string, unknown>;
+    doc.response_modes_supported = [...RESPONSE_MODES];
+    const { etag: _etag, ...headers } = answer.headers;
+    return { ...answer, headers, body: JSON.stringify(doc) };
+  } catch {
+    return answer;
+  }
+}
+
+type BuiltProvider = ProviderModule & {
+  handler: ReturnType<ProviderModule['provider']['callback']>;
+  /** The private signing keys the provider was built with (current first). */
+  signingKeys: JWK[];
+};
 
 export class OidcService {
   readonly issuer: string;
@@ -47,7 +96,14 @@ export class OidcService {
   private readonly target: NodeTarget;
   private readonly accounts: Accounts;
   private readonly loginStep: LoginStep;
-  private state?: { built: Promise<BuiltProvider>; versions?: string; checkedAt: number };
+  /** Back-channel logout deliveries (logout-delivery.ts). */
+  readonly logouts: LogoutDelivery;
+  private state?: {
+    material: Promise<OidcKeyMaterial>;
+    built?: Promise<BuiltProvider>;
+    versions?: string;
+    checkedAt: number;
+  };
   /** Writes an audit event of the OP; a failure is logged, the request goes on. */
   private readonly record: AuditRecorder = (event: AuditEventInput) =>
     this.d.audit.record(event).catch((err: unknown) => {
@@ -60,7 +116,7 @@ export class OidcService {
     this.target = { publicBaseUrl: base, mountPath: OIDC_MOUNT };
     this.keys = new OidcKeys(d.secrets);
     this.store = new OidcTableStore(d.table, d.clock);
-    this.accounts = new Accounts(d.users, this.store, d.sessionService);
+    this.accounts = new Accounts(d.users, this.store, d.sessionService, d.applications);
     this.loginStep = new LoginStep({
       clock: d.clock,
       store: this.store,
@@ -72,10 +128,24 @@ export class OidcService {
       provider: () => this.provider(),
       target: this.target,
     });
+    this.logouts = new LogoutDelivery({
+      queue: d.logoutQueue,
+      store: this.store,
+      applications: d.applications,
+      record: this.record,
+      clock: d.clock,
+      log: d.log,
+      issuer: this.issuer,
+      signingKey: async (alg) => (await this.provider()).signingKeys.find((k) => k.alg === alg),
+    });
   }
 
-  /** The provider of this instance (built on first use; rebuilt when another instance rotated the keys). */
-  async provider(): Promise<BuiltProvider> {
+  /**
+   * This instance's key material: read on first use, read again when another instance rotated the
+   * keys (checked every KEY_REFRESH_MS). The provider and the integrations' client assertions use
+   * the same material, so an assertion is always signed with a key the JWKS publishes.
+   */
+  private async current(): Promise<NonNullable<OidcService['state']>> {
     const now = this.d.clock.now();
     const s = this.state;
     if (s && now - s.checkedAt > KEY_REFRESH_MS) {
@@ -84,27 +154,67 @@ export class OidcService {
       if (latest && s.versions && latest !== s.versions) this.state = undefined;
     }
     if (!this.state) {
-      const state: NonNullable<OidcService['state']> = { checkedAt: now, built: Promise.resolve() as never };
+      const material = this.keys.load();
+      const state: NonNullable<OidcService['state']> = { checkedAt: now, material };
+      material.then(
+        (m) => {
+          state.versions = m.versions;
+        },
+        () => {
+          if (this.state === state) this.state = undefined;
+        },
+      );
+      this.state = state;
+    }
+    return this.state;
+  }
+
+  /** The provider of this instance (built on first use; rebuilt when another instance rotated the keys). */
+  async provider(): Promise<BuiltProvider> {
+    const state = await this.current();
+    if (!state.built) {
       state.built = (async () => {
-        const material = await this.keys.load();
-        state.versions = material.versions;
+        const material = await state.material;
         const hooks = providerHooks({
           applications: this.d.applications,
           accounts: this.accounts,
           pages: this.d.pages,
           record: this.record,
+          noise: this.d.noise,
           log: this.d.log,
         });
+        hooks.resourceServer = (resource, clientId) =>
+          resourceServer(this.d.apis, resource, clientId) as Promise<Record<string, unknown> | undefined>;
+        hooks.extraTokenClaims = (token) => accessTokenClaims(this.accounts, token);
+        hooks.policy = (lib) =>
+          interactionPolicy(lib, {
+            clock: this.d.clock,
+            store: this.store,
+            accounts: this.accounts,
+            applications: this.d.applications,
+            sessionService: this.d.sessionService,
+            record: this.record,
+          });
         const mod = await createProvider(this.issuer, material, this.store, hooks);
         this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
-        return { ...mod, handler: mod.provider.callback() };
+        return { ...mod, handler: mod.provider.callback(), signingKeys: material.jwks.keys };
       })();
       state.built.catch(() => {
         if (this.state === state) this.state = undefined;
       });
-      this.state = state;
     }
-    return this.state.built;
+    return state.built;
+  }
+
+  /**
+   * The RS256 key the OP signs ID tokens with now (the first one its JWKS lists): integrations whose
+   * credential is `federated` sign their client assertions with it (docs/security.md CR1).
+   */
+  async assertionSigningKey(): Promise<AssertionSigningKey> {
+    const material = await (await this.current()).material;
+    const key = material.jwks.keys.find((k) => k.alg === 'RS256' && k.d);
+    if (!key?.kid) throw new Error('The OP has no RS256 signing key');
+    return { kid: key.kid, jwk: key };
   }
 
   /** Rotates the signing and cookie keys; this instance uses them at once, others within KEY_REFRESH_MS. */
@@ -127,17 +237,103 @@ export class OidcService {
     const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(path);
     if (m) return this.loginStep.run(rc, m[1] ?? '');
     const { handler } = await this.provider();
+    const body = await rc.body();
+    const contentType = rc.headers.get('content-type') ?? '';
+    const bad = checkParameters(path, rc.url, contentType, body);
+    if (bad) {
+      this.d.noise.count({
+        type: 'oidc.request.refused',
+        reason: 'invalid_request',
+        clientAddress: rc.clientAddress,
+        target: 'oidc',
+        correlationId: rc.correlationId,
+      });
+      if (isBrowserRoute(path))
+        return this.d.pages.invalidRequest({ status: 400, correlationId: rc.correlationId });
+      return oauthError(400, bad.error, bad.description);
+    }
+    // The limit's slot is taken while the provider reads; every write of the request waits for it.
+    const slot = takeSlot(this.d.slots, rc, path, contentType, body);
+    if (slot) {
+      const gate = slot.then((s) => {
+        if (s.blocked) throw new TooManyRequestsError(s.retryAfterSeconds);
+      });
+      gate.catch(() => {});
+      this.store.setGate(gate);
+    }
     prefetchResume(this.store, path);
     prefetchSessionUser(this.accounts, rc.headers, path);
-    const body = await rc.body();
-    prefetchTokenGrant(this.store, rc, path, body);
-    const state: RequestState = { rc, pending: [] };
-    const answer = await exchange(handler, rc, body, this.target, (req) => attachState(req, state));
+    const posted = postedAuthorizationAsGet(rc, path, body);
+    const request = posted ?? rc;
+    const providerBody = posted ? Buffer.alloc(0) : body;
+    prefetchTokenGrant(this.store, request, path, providerBody, this.accounts, this.d.sessionService);
+    const state: RequestState = { rc: request, pending: [] };
+    // An authorization may be answered from the broker session (sso.ts): read it meanwhile.
+    if (path === 'auth' && request.method === 'GET' && brokerSessionToken(request.headers)) {
+      state.brokerSession = brokerSession(this.d.sessionService, request.headers);
+      state.brokerSession.catch(() => {}); // awaited by the policy, when the request gets that far
+    }
+    let answer = await exchange(handler, request, providerBody, this.target, (req) =>
+      attachState(req, state),
+    );
+    if (slot) {
+      let limited: Slot;
+      try {
+        limited = await slot;
+      } catch (err) {
+        return this.failed(path, err);
+      }
+      if (limited.blocked) return this.refuseLimited(rc, path, limited);
+    }
+    if (state.dependencyFailure) return this.failed(path, state.dependencyFailure);
     // The audit events the request recorded and its held OidcStore writes, together.
-    await Promise.all([Promise.allSettled(state.pending), this.store.applyHeld()]);
+    const [, applied] = await Promise.all([
+      Promise.allSettled(state.pending),
+      this.store.applyHeld().then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('write failed'),
+      ),
+    ]);
+    if (applied) return this.failed(path, applied);
+    if (path === '.well-known/openid-configuration') answer = trimDiscovery(answer);
+    if (state.cookies?.length) answer.cookies = [...(answer.cookies ?? []), ...state.cookies];
     // RP-initiated logout ended the OP session: the broker session ends too.
     if (state.endSession)
       answer.cookies = [...(answer.cookies ?? []), await endBrokerSession(this.d.sessionService, rc.headers)];
     return answer;
+  }
+
+  /** A request a limit refused: nothing it held is written; counted, not audited one row each (RL1). */
+  private refuseLimited(rc: OidcRequest, path: string, slot: Slot): OidcAnswer {
+    this.store.discardHeld();
+    this.d.noise.count({
+      type: 'oidc.request.limited',
+      reason: 'rate_limited',
+      clientAddress: rc.clientAddress,
+      target: 'oidc',
+      correlationId: rc.correlationId,
+    });
+    if (isBrowserRoute(path)) throw new TooManyRequestsError(slot.retryAfterSeconds);
+    return oauthError(429, 'temporarily_unavailable', 'too many requests', slot.retryAfterSeconds);
+  }
+
+  /**
+   * A request whose storage failed: nothing it held is written. Browser routes get the error page
+   * (503 when storage is unavailable); the others OAuth JSON (`temporarily_unavailable`, 503 with
+   * Retry-After; `server_error` otherwise), never an HTML page.
+   */
+  private failed(path: string, err: unknown): never | OidcAnswer {
+    this.store.discardHeld();
+    const unavailable = isDependencyFailure(err);
+    if (isBrowserRoute(path))
+      throw unavailable && !(err instanceof DependencyError) ? new DependencyError('tables', err) : err;
+    return unavailable
+      ? oauthError(
+          503,
+          'temporarily_unavailable',
+          'storage is not available; try again',
+          DEPENDENCY_RETRY_AFTER_SECONDS,
+        )
+      : oauthError(500, 'server_error', 'the request could not be completed');
   }
 }

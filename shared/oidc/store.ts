@@ -41,6 +41,8 @@ export type Payload = Record<string, unknown>;
 
 interface Row {
   payload: string;
+  /** Grant rows: the broker session the grant was made in (JSON of GrantBrokerSession). */
+  brokerSession?: string;
   /** Expiry in ms since the epoch (0 = none). */
   expiresAt: number;
   /** The same, as ISO text: the maintenance purge filters on strings only. */
@@ -67,12 +69,29 @@ const hexPrefix = (h: string) => Buffer.from(h.slice(0, 2), 'base64url').toStrin
 
 /**
  * The id can also appear inside the payload (an interaction's `returnTo` ends with its uid, which is
- * its cookie's value): stored as a placeholder, put back on read.
+ * its cookie's value): stored as a placeholder, put back on read. The placeholder's character can
+ * only occur inside JSON strings, so any occurrence that came with a request's parameters is first
+ * written as its JSON escape (`\u241a`): the only raw placeholders in a stored payload are the ones
+ * put there for the id, a parameter comes back exactly as sent, and the id is never stored in clear.
  */
-const ID_MARK = '\u241Ajti\u241A';
-const withoutId = (json: string, id: string) =>
-  id.length >= 8 && !json.includes(ID_MARK) ? json.split(id).join(ID_MARK) : json;
+const MARK_CHAR = '\u241A';
+const ID_MARK = `${MARK_CHAR}jti${MARK_CHAR}`;
+const ESCAPED_MARK_CHAR = '\\u241a';
+const withoutId = (json: string, id: string) => {
+  const escaped = json.split(MARK_CHAR).join(ESCAPED_MARK_CHAR);
+  return id.length >= 8 ? escaped.split(id).join(ID_MARK) : escaped;
+};
 const withId = (json: string, id: string) => (id ? json.split(ID_MARK).join(id) : json);
+
+/**
+ * The broker session a grant was made in, kept on the grant's own row (column `brokerSession`): the
+ * grant and its session are written together by one write, so no partial set can leave a grant
+ * without its session, and every read of the grant (which the provider makes anyway) brings it along.
+ */
+export interface GrantBrokerSession {
+  u: string;
+  s: string;
+}
 
 /** Models whose rows are looked up by `uid` (only Session uses it). */
 const UID_MODELS = new Set(['Session']);
@@ -91,11 +110,17 @@ interface RequestScope {
   held: Map<string, () => Promise<void>>;
   /** False once the request's writes were applied: later writes go straight to storage. */
   holding: boolean;
+  /** Grants this request made, by id: the broker session their row carries. */
+  grantSessions: Map<string, GrantBrokerSession>;
+  /** Writes wait for this (a limit's decision); it rejects when the request is refused. */
+  gate?: Promise<void>;
 }
 const requestMemo = new AsyncLocalStorage<RequestScope>();
 
 /** Applies every held write together; rejects (after all of them ended) if any failed. */
 async function applyHeldWrites(scope: RequestScope): Promise<void> {
+  if (scope.held.size === 0) return;
+  if (scope.gate) await scope.gate;
   while (scope.held.size > 0) {
     const writes = [...scope.held.values()];
     scope.held.clear();
@@ -107,8 +132,9 @@ async function applyHeldWrites(scope: RequestScope): Promise<void> {
 
 /**
  * Runs `fn` (one request) with a memo of OidcStore rows and its writes held, then applies the writes
- * together before returning `fn`'s answer. Should `fn` throw, the writes it made are applied all the
- * same (as they would have been without holding them) and `fn`'s error is what the caller gets.
+ * together before returning `fn`'s answer. Should `fn` throw, the writes it held are dropped: a
+ * request that fails leaves nothing half-made behind (what it wrote conditionally, a consumed code,
+ * stays consumed), and `fn`'s error is what the caller gets.
  */
 export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
   const scope: RequestScope = {
@@ -117,6 +143,7 @@ export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
     values: new Map(),
     held: new Map(),
     holding: true,
+    grantSessions: new Map(),
   };
   return requestMemo.run(scope, async () => {
     let result: T;
@@ -124,7 +151,7 @@ export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
       result = await fn();
     } catch (err) {
       scope.holding = false;
-      await applyHeldWrites(scope).catch(() => {});
+      scope.held.clear();
       throw err;
     }
     scope.holding = false;
@@ -192,6 +219,9 @@ export class OidcTableStore {
       const grant = this.location('Grant', grantId);
       deletes.push(this.deleteRow(grant.pk, grant.rk));
       await Promise.all(deletes);
+      // The request fails next, and a failing request's held writes are dropped: the revocation is
+      // applied now.
+      await this.applyHeld();
     }
     throw this.consumedError();
   }
@@ -230,6 +260,70 @@ export class OidcTableStore {
     scope.held.set(key, apply);
     // Not in storage yet, so no etag: `consume` applies the held writes before it reads one.
     scope.rows.set(key, entity ? { ...entity, etag: '' } : null);
+  }
+
+  /**
+   * Makes every write of this request (held or conditional) wait for `gate`; a rejected gate fails
+   * them all, so a request a limit refuses writes nothing while its reads went on meanwhile.
+   */
+  setGate(gate: Promise<void>): void {
+    const scope = requestMemo.getStore();
+    if (scope) scope.gate = gate;
+  }
+
+  /** Drops this request's held writes (a refused request writes nothing). */
+  discardHeld(): void {
+    const scope = requestMemo.getStore();
+    if (scope) scope.held.clear();
+  }
+
+  /** The grant `grantId`, saved later in this request, carries `session` on its row. */
+  bindGrantSession(grantId: string, session: GrantBrokerSession): void {
+    requestMemo.getStore()?.grantSessions.set(grantId, session);
+  }
+
+  /** What a grant's row should carry: the session bound in this request, else what the row had. */
+  grantSessionFor(grantId: string, pk: string, rk: string): string | undefined {
+    const bound = requestMemo.getStore()?.grantSessions.get(grantId);
+    if (bound) return JSON.stringify(bound);
+    return this.recall<Row>(pk, rk)?.brokerSession;
+  }
+
+  /**
+   * Moves a stored grant to another broker session: a merge of the row's `brokerSession` column only
+   * (a held write of the request). It never creates a row: a grant already gone stays gone.
+   */
+  rebindGrantSession(grantId: string, session: GrantBrokerSession): Promise<void> {
+    const { pk, rk } = this.location('Grant', grantId);
+    const brokerSession = JSON.stringify(session);
+    const known = this.recall<Row>(pk, rk);
+    if (known) this.remember(pk, rk, { ...known, brokerSession });
+    const apply = async () => {
+      try {
+        await this.table.updateEntity({ partitionKey: pk, rowKey: rk, brokerSession }, 'Merge');
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      this.forget(pk, rk); // the stored etag changed
+    };
+    const scope = requestMemo.getStore();
+    if (!scope?.holding) return apply();
+    // Its own key: a held replace of the same row (none is made today) would otherwise be dropped.
+    scope.held.set(`merge\n${memoKey(pk, rk)}`, apply);
+    return Promise.resolve();
+  }
+
+  /** The broker session a grant was made in, from the grant's row (undefined: none recorded). */
+  async grantSession(grantId: string): Promise<GrantBrokerSession | undefined> {
+    const { pk, rk } = this.location('Grant', grantId);
+    const row = await this.read<Row>(pk, rk);
+    if (!row?.brokerSession || (row.expiresAt && row.expiresAt <= this.now())) return undefined;
+    try {
+      const v = JSON.parse(row.brokerSession) as Partial<GrantBrokerSession>;
+      return typeof v.u === 'string' && typeof v.s === 'string' ? { u: v.u, s: v.s } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Applies this request's held writes now (before a conditional write or a query that must see them). */
@@ -304,6 +398,10 @@ export class OidcAdapter {
     const grantId = typeof payload.grantId === 'string' ? payload.grantId : undefined;
     const writes: Promise<unknown>[] = [];
     const row: Row = { payload: withoutId(JSON.stringify(rest), id), expiresAt, expiresAtIso };
+    if (this.model === 'Grant') {
+      const brokerSession = this.store.grantSessionFor(id, pk, rk);
+      if (brokerSession) row.brokerSession = brokerSession;
+    }
     if (grantId) {
       const g = hashId(grantId);
       row.grantKey = g;
@@ -313,7 +411,11 @@ export class OidcAdapter {
     }
     if (UID_MODELS.has(this.model) && typeof payload.uid === 'string') {
       const u = this.store.location('uid', payload.uid);
-      writes.push(this.upsertRow(u.pk, u.rk, { targetPk: pk, targetRk: rk, expiresAtIso }));
+      // A session saved again under the same id, uid and expiry already has this index row.
+      const before = this.store.recall<Row>(pk, rk);
+      const unchanged =
+        !!before?.etag && before.expiresAtIso === expiresAtIso && this.live(before, id)?.uid === payload.uid;
+      if (!unchanged) writes.push(this.upsertRow(u.pk, u.rk, { targetPk: pk, targetRk: rk, expiresAtIso }));
     }
     writes.push(this.upsertRow(pk, rk, row));
     await Promise.all(writes);
@@ -356,12 +458,12 @@ export class OidcAdapter {
     await this.store.applyHeld(); // the conditional write needs the stored row's etag
     const row = await this.read(pk, rk);
     if (!row) return this.store.raceLost(undefined);
-    const payload = JSON.parse(row.payload) as Payload;
+    const payload = JSON.parse(withId(row.payload, id)) as Payload;
     const lost = () => this.store.raceLost(typeof payload.grantId === 'string' ? payload.grantId : undefined);
     if (payload.consumed) return lost();
     payload.consumed = Math.floor(this.store.now() / 1000);
     try {
-      const updated = JSON.stringify(payload);
+      const updated = withoutId(JSON.stringify(payload), id);
       const res = await this.table.updateEntity({ partitionKey: pk, rowKey: rk, payload: updated }, 'Merge', {
         etag: row.etag,
       });

@@ -46,7 +46,12 @@ export function purgePlan(now: number): { table: TableKey & keyof PurgeResult; f
 }
 
 /** Deletes the rows matching `filter` (up to MAX_PER_TABLE), each conditional on the etag read. */
-export async function purgeRows(table: TableClient, filter: string): Promise<number> {
+export async function purgeRows(
+  table: TableClient,
+  filter: string,
+  /** Told of each row deleted (an idle or expired session: its back-channel logouts are queued). */
+  onDeleted?: (pk: string, rk: string) => Promise<void>,
+): Promise<number> {
   const doomed: { pk: string; rk: string; etag: string }[] = [];
   const pages = table.listEntities({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } }).byPage({
     maxPageSize: 1000,
@@ -63,6 +68,7 @@ export async function purgeRows(table: TableClient, filter: string): Promise<num
           // A row written since it was read (a session in use) is left alone.
           await table.deleteEntity(d.pk, d.rk, { etag: d.etag });
           deleted++;
+          await onDeleted?.(d.pk, d.rk);
         } catch (err) {
           if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
         }
@@ -73,9 +79,17 @@ export async function purgeRows(table: TableClient, filter: string): Promise<num
 }
 
 /** Runs the plan; one table's failure does not stop the others (it is logged and the run fails after). */
-export async function purgeExpired(tables: Tables, clock: Clock, log: Logger): Promise<PurgeResult> {
+export async function purgeExpired(
+  tables: Tables,
+  clock: Clock,
+  log: Logger,
+  /** A session that ended by its idle or absolute timeout, unnoticed until now (username, session id). */
+  sessionEnded?: (username: string, sessionId: string) => Promise<void>,
+): Promise<PurgeResult> {
   const plan = purgePlan(clock.now());
-  const outcomes = await Promise.allSettled(plan.map((p) => purgeRows(tables[p.table], p.filter)));
+  const outcomes = await Promise.allSettled(
+    plan.map((p) => purgeRows(tables[p.table], p.filter, p.table === 'sessions' ? sessionEnded : undefined)),
+  );
   const result: PurgeResult = { loginTransactions: 0, sessions: 0, throttle: 0, oidcStore: 0 };
   const failed: string[] = [];
   outcomes.forEach((o, i) => {

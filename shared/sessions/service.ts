@@ -243,7 +243,7 @@ export class SessionService {
     );
   }
 
-  async revoke(session: ActiveSession): Promise<void> {
+  async revoke(session: Pick<ActiveSession, 'username' | 'sessionId'>): Promise<void> {
     await this.store.revoke(session.username, session.sessionId);
   }
 }

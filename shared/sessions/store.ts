@@ -44,6 +44,11 @@ export class SessionStore {
   constructor(
     readonly table: TableClient,
     private readonly clock: Clock,
+    /**
+     * Told of every session that ends here (sign-out, revocation, idle or absolute end found on use),
+     * in parallel with the row's delete: the OP queues the back-channel logouts it owes.
+     */
+    private readonly onEnded?: (username: string, sessionId: string) => Promise<void>,
   ) {}
 
   async create(s: Omit<SessionRecord, 'etag' | 'lastSeenAt'>): Promise<SessionRecord> {
@@ -102,13 +107,15 @@ export class SessionStore {
 
   /** Revokes one session. Returns false when it did not exist. */
   async revoke(username: string, sessionId: string): Promise<boolean> {
-    try {
-      await this.table.deleteEntity(sessionPartition(username), sessionId);
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+    const deleting = this.table.deleteEntity(sessionPartition(username), sessionId).then(
+      () => true,
+      (err: unknown) => {
+        if (isNotFound(err)) return false;
+        throw err;
+      },
+    );
+    const [deleted] = await Promise.all([deleting, this.onEnded?.(sessionPartition(username), sessionId)]);
+    return deleted;
   }
 
   /** Revokes every session of a user (disable, delete, verify type change, binding change). Returns how many. */

@@ -20,11 +20,17 @@ export const SETTINGS_CACHE_TTL_MS = 2_000;
 export const SETTINGS_PARTITION = 'settings';
 export const SETTINGS_ROW = 'global';
 export const MAX_RETURN_ORIGINS = 50;
+/** Audit events are kept this many days by default; the maintenance timer deletes older months. */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 400;
+export const MIN_AUDIT_RETENTION_DAYS = 31;
+export const MAX_AUDIT_RETENTION_DAYS = 3650;
 
 export interface Settings {
   allowOAuthPasswords: boolean;
   sessionLifetimeMinutes: number;
   allowedReturnOrigins: string[];
+  /** Audit events older than this many days are deleted (by whole months) by the maintenance timer. */
+  auditRetentionDays: number;
   etag: string;
 }
 
@@ -32,6 +38,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'etag'> = {
   allowOAuthPasswords: false,
   sessionLifetimeMinutes: 480,
   allowedReturnOrigins: [],
+  auditRetentionDays: DEFAULT_AUDIT_RETENTION_DAYS,
 };
 
 /**
@@ -73,10 +80,17 @@ export const settingsPatchSchema = z
       )
       .max(MAX_RETURN_ORIGINS, `must list at most ${MAX_RETURN_ORIGINS} origins`)
       .optional(),
+    auditRetentionDays: z
+      .number()
+      .int('must be a whole number of days')
+      .min(MIN_AUDIT_RETENTION_DAYS, `must be at least ${MIN_AUDIT_RETENTION_DAYS}`)
+      .max(MAX_AUDIT_RETENTION_DAYS, `must be at most ${MAX_AUDIT_RETENTION_DAYS}`)
+      .optional(),
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => x !== undefined), {
-    message: 'must change at least one of allowOAuthPasswords, sessionLifetimeMinutes, allowedReturnOrigins',
+    message:
+      'must change at least one of allowOAuthPasswords, sessionLifetimeMinutes, allowedReturnOrigins, auditRetentionDays',
   });
 export type SettingsPatch = z.output<typeof settingsPatchSchema>;
 
@@ -84,6 +98,7 @@ export const settingsSchema = z.object({
   allowOAuthPasswords: z.boolean(),
   sessionLifetimeMinutes: z.number().int(),
   allowedReturnOrigins: z.array(z.string()),
+  auditRetentionDays: z.number().int(),
   etag: z.string(),
 });
 
@@ -91,6 +106,7 @@ interface SettingsEntity {
   allowOAuthPasswords: boolean;
   sessionLifetimeMinutes: number;
   allowedReturnOrigins: string;
+  auditRetentionDays?: number;
   updatedAt: string;
   updatedBy: string;
 }
@@ -125,6 +141,12 @@ function fromEntity(e: Partial<SettingsEntity> & { etag: string }): Settings {
         ? e.sessionLifetimeMinutes
         : DEFAULT_SETTINGS.sessionLifetimeMinutes,
     allowedReturnOrigins: origins,
+    auditRetentionDays:
+      typeof e.auditRetentionDays === 'number' &&
+      e.auditRetentionDays >= MIN_AUDIT_RETENTION_DAYS &&
+      e.auditRetentionDays <= MAX_AUDIT_RETENTION_DAYS
+        ? e.auditRetentionDays
+        : DEFAULT_AUDIT_RETENTION_DAYS,
     etag: e.etag,
   };
 }
@@ -160,6 +182,7 @@ export class SettingsService {
           allowOAuthPasswords: DEFAULT_SETTINGS.allowOAuthPasswords,
           sessionLifetimeMinutes: DEFAULT_SETTINGS.sessionLifetimeMinutes,
           allowedReturnOrigins: '[]',
+          auditRetentionDays: DEFAULT_SETTINGS.auditRetentionDays,
           updatedAt: new Date(this.clock.now()).toISOString(),
           updatedBy: 'system',
         });
@@ -198,6 +221,7 @@ export class SettingsService {
         patch.allowedReturnOrigins !== undefined
           ? [...new Set(patch.allowedReturnOrigins.map((o) => normalizeOrigin(o) as string))]
           : current.allowedReturnOrigins,
+      auditRetentionDays: patch.auditRetentionDays ?? current.auditRetentionDays,
     };
     const changed: string[] = [];
     if (next.allowOAuthPasswords !== current.allowOAuthPasswords) changed.push('allowOAuthPasswords');
@@ -206,6 +230,7 @@ export class SettingsService {
     if (JSON.stringify(next.allowedReturnOrigins) !== JSON.stringify(current.allowedReturnOrigins)) {
       changed.push('allowedReturnOrigins');
     }
+    if (next.auditRetentionDays !== current.auditRetentionDays) changed.push('auditRetentionDays');
     if (changed.length === 0) return current;
     const release = this.guard ? await this.guard(current, next) : undefined;
     let etag: string;
@@ -217,6 +242,7 @@ export class SettingsService {
           allowOAuthPasswords: next.allowOAuthPasswords,
           sessionLifetimeMinutes: next.sessionLifetimeMinutes,
           allowedReturnOrigins: JSON.stringify(next.allowedReturnOrigins),
+          auditRetentionDays: next.auditRetentionDays,
           updatedAt: new Date(this.clock.now()).toISOString(),
           updatedBy: ctx.actor,
         },
@@ -245,6 +271,7 @@ export class SettingsService {
         allowOAuthPasswords: next.allowOAuthPasswords,
         sessionLifetimeMinutes: next.sessionLifetimeMinutes,
         allowedReturnOriginsCount: next.allowedReturnOrigins.length,
+        auditRetentionDays: next.auditRetentionDays,
       },
     });
     return value;

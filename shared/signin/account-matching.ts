@@ -6,10 +6,13 @@
 import { BrokerError } from '../core/errors.ts';
 import { SignInError } from './errors.ts';
 import type { EntraIdentity } from './id-token.ts';
-import type { SignInIntegration, SignInUser, UserDirectory } from './ports.ts';
+import type { JustInTime, SignInIntegration, SignInUser, UserDirectory } from './ports.ts';
 
 export class AccountMatcher {
-  constructor(private readonly users: UserDirectory) {}
+  constructor(
+    private readonly users: UserDirectory,
+    private readonly jit?: JustInTime,
+  ) {}
 
   async match(
     identity: EntraIdentity,
@@ -35,7 +38,7 @@ export class AccountMatcher {
       }
     } else {
       // nOAuth: across tenants the email claim is unverified. New integrations cannot be set up this
-      // way (validation); rows written before that rule never bind on it either.
+      // way (validation); the check here holds whatever a stored row says.
       if (integration.tenant.toLowerCase() === 'organizations' && integration.matchClaim === 'email') {
         throw new SignInError('no_account', 403, 'email_claim_multi_tenant', ctx);
       }
@@ -50,15 +53,28 @@ export class AccountMatcher {
       if (expectedUsername) {
         const candidate = expectedUser ?? (await this.users.getByUsername(expectedUsername));
         if (!candidate || !claimMatches(claim, candidate)) {
-          throw new SignInError('account_mismatch', 403, 'claim_mismatch', ctx);
+          throw new SignInError('account_mismatch', 403, 'claim_mismatch', {
+            ...ctx,
+            mismatch: {
+              matchClaim: integration.matchClaim,
+              returnedAccount: claim,
+              userEmailEmpty: !candidate?.email,
+            },
+          });
         }
         user = candidate;
       } else {
         const byName = await this.users.getByUsername(claim);
         const viaEmail = byName ? undefined : await this.users.findByEmail(claim);
         const candidate = byName ?? (viaEmail ? await this.users.getByUsername(viaEmail) : undefined);
+        // Nobody has the claim as username or email: the integration may create the user now.
+        const created = candidate ? undefined : await this.jit?.create(identity, integration.id, claim);
+        if (created) return created;
         if (!candidate || !claimMatches(claim, candidate)) {
-          throw new SignInError('no_account', 403, 'no_matching_user', ctx);
+          throw new SignInError('no_account', 403, 'no_matching_user', {
+            ...ctx,
+            mismatch: { matchClaim: integration.matchClaim, returnedAccount: claim, userEmailEmpty: null },
+          });
         }
         user = candidate;
       }

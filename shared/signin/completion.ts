@@ -2,6 +2,7 @@
 import type { AuditLog } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CookieToSet, SessionService } from '../sessions/service.ts';
+import { effectiveRoles } from '../users/records.ts';
 import type { RequestInfo } from './input.ts';
 import type { SignInSettings, SignInUser, UserDirectory } from './ports.ts';
 import { landingUrl } from './return-url.ts';
@@ -42,7 +43,7 @@ export class SignInCompletion {
     const [issued] = await Promise.all([
       this.d.sessions.issue({
         username: user.username,
-        roles: user.roles,
+        roles: effectiveRoles(user),
         method,
         integrationId,
         clientAddress: info.clientAddress,

@@ -1,7 +1,7 @@
 /**
- * The Entra callback: the login transaction from its cookie, used once (docs/security.md CB1), the per-address
- * callback limit (docs/security.md RL1), the code redeemed, the ID token checked (the only proof of who signed in,
- * CB10), the account matched, the session issued.
+ * The Entra callback: the login transaction from its cookie, used once (docs/security.md CB1), the
+ * per-address callback limit (RL1), the code redeemed, the ID token checked (the only proof of who
+ * signed in, CB10), the account matched, the session issued.
  */
 import type { SlotLimiter } from '../limits/slots.ts';
 import { addressBucket } from '../limits/throttle.ts';
@@ -85,13 +85,14 @@ export class EntraCallback {
       });
     }
     if (used.status === 'rejected') throw transactionFailure(used.reason);
-    const { integration, clientSecret } = await integrationP;
+    const { integration, clientSecret, credential } = await integrationP;
 
     const result = await this.d.redemption.redeem(
       integration,
       clientSecret,
       { code: query.code, state, verifier: tx.verifier, nonce: tx.nonce },
       ctx,
+      credential,
     );
     // docs/security.md CB10: only the ID token proves who signed in; the access token is never looked at.
     const identity = await this.validateIdToken(result.idToken, integration, tx.nonce, ctx);

@@ -1,10 +1,10 @@
 /**
- * MSAL clients for the sign-in path, cached per instance by (integration, etag, secret version), so a
+ * MSAL clients for the sign-in path, cached per instance by (integration, etag, credential version), so a
  * warm sign-in builds nothing and reads nothing from Key Vault. Accounts are removed from a client's
  * token cache after each exchange (`forgetAccount`), so a long-lived instance does not grow per user.
  */
 import type { EntraClient, EntraClientFactory } from '../entra/msal.ts';
-import type { SignInIntegration } from './ports.ts';
+import type { SignInCredential, SignInIntegration } from './ports.ts';
 
 const MAX_CLIENTS = 200;
 
@@ -13,8 +13,9 @@ export class EntraClientCache {
 
   constructor(private readonly factory: EntraClientFactory) {}
 
-  get(integration: SignInIntegration, clientSecret: string): EntraClient {
-    const key = `${integration.id}:${integration.etag}:${integration.clientSecret.version}`;
+  get(integration: SignInIntegration, clientSecret: string, credential?: SignInCredential): EntraClient {
+    const version = credential?.version ?? integration.clientSecret?.version ?? '';
+    const key = `${integration.id}:${integration.etag}:${version}`;
     let client = this.clients.get(key);
     if (!client) {
       // Old entries of this integration (previous etag or secret) are dropped.
@@ -27,7 +28,7 @@ export class EntraClientCache {
         applicationId: integration.applicationId,
         tenant: integration.tenant,
         cloud: integration.cloud,
-        clientSecret,
+        ...(credential ? credential.value : { clientSecret }),
       });
       this.clients.set(key, client);
     }

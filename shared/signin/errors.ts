@@ -32,6 +32,19 @@ export type SignInErrorCase =
   | 'throttled'
   | 'unavailable';
 
+/**
+ * A first Entra sign-in whose account matched no user: what was compared, for the user's page (the
+ * account they themselves just signed in with at Entra) and, without the account, for the audit.
+ */
+export interface AccountMismatch {
+  /** The integration's match claim: the ID token claim compared with the user's username and email. */
+  matchClaim: 'preferred_username' | 'email' | 'upn';
+  /** That claim's value: the account Entra returned. Shown to this user only, never audited. */
+  returnedAccount: string;
+  /** Whether the user the sign-in was for has no email (so only the username could match); null when no user was named. */
+  userEmailEmpty: boolean | null;
+}
+
 /** A sign-in that ends on an error page: a fixed text per case, a stable reason for the audit. */
 export class SignInError extends BrokerError {
   constructor(
@@ -44,13 +57,16 @@ export class SignInError extends BrokerError {
       integrationId?: string | null;
       /** An already allow-listed return URL, kept for the error page's "Start again" link (docs/security.md RU2). */
       returnTo?: string | null;
+      mismatch?: AccountMismatch;
     } = {},
   ) {
     super(status, reason, `sign-in failed: ${reason}`, opts.headers ? { headers: opts.headers } : {});
     this.username = opts.username ?? null;
     this.integrationId = opts.integrationId ?? null;
     this.returnTo = opts.returnTo ?? null;
+    this.mismatch = opts.mismatch ?? null;
   }
+  readonly mismatch: AccountMismatch | null;
   readonly username: string | null;
   readonly integrationId: string | null;
   readonly returnTo: string | null;

@@ -5,9 +5,13 @@
 import { BrokerError } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import { SignInError } from './errors.ts';
-import type { IntegrationSource, SignInIntegration } from './ports.ts';
+import type { IntegrationSource, SignInCredential, SignInIntegration } from './ports.ts';
 
-export type ActiveIntegration = { integration: SignInIntegration; clientSecret: string };
+export type ActiveIntegration = {
+  integration: SignInIntegration;
+  clientSecret: string;
+  credential?: SignInCredential;
+};
 
 export class IntegrationAccess {
   constructor(

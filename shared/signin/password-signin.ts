@@ -4,6 +4,7 @@
  * own reason, and an outdated hash is upgraded on success.
  */
 import type { AuditLog } from '../audit/log.ts';
+import type { AuditNoise } from '../audit/noise.ts';
 import type { Logger } from '../core/log.ts';
 import type { PasswordLimits } from '../limits/password-limits.ts';
 import { addressBucket } from '../limits/throttle.ts';
@@ -12,11 +13,21 @@ import { SignInError } from './errors.ts';
 import { normaliseUsername, type RequestInfo } from './input.ts';
 import type { PasswordVerifier, SettingsReader, UserDirectory } from './ports.ts';
 
+/** How much of each new measurement the estimate of an audit write's time takes in. */
+const WRITE_TIME_WEIGHT = 0.2;
+
 export class PasswordSignIn {
+  /**
+   * How long recording a failure of a known account takes, lately (ms). A failure for a name that is
+   * no user's writes nothing, so it waits as long: the answer's timing does not tell them apart (PW4).
+   */
+  private failureWriteMs = 0;
+
   constructor(
     private readonly d: {
       log: Logger;
       audit: AuditLog;
+      noise: Pick<AuditNoise, 'count'>;
       users: UserDirectory;
       settings: SettingsReader;
       passwords: PasswordVerifier;
@@ -43,15 +54,12 @@ export class PasswordSignIn {
     settingsRead.catch(() => {});
     const attempt = await this.d.limits.reserve(username, addressBucket(info.clientAddress));
     if (attempt.blocked) {
-      await this.d.audit.record({
+      // A refusal writes nothing: counted per address and window (RL1).
+      this.d.noise.count({
         type: 'signin.throttled',
-        actor: username || 'unknown',
-        target: username ? `user:${username}` : undefined,
-        outcome: 'failure',
         reason: attempt.reason ?? 'address_throttled',
-        correlationId: info.correlationId,
         clientAddress: info.clientAddress,
-        details: { method: 'password' },
+        correlationId: info.correlationId,
       });
       throw new SignInError('throttled', 429, 'throttled', {
         headers: { 'Retry-After': String(attempt.retryAfterSeconds) },
@@ -76,6 +84,19 @@ export class PasswordSignIn {
             ? 'user_disabled'
             : 'method_not_allowed'
           : 'wrong_password';
+      // A name that is no user's is anyone's guess: counted, not a row each. A known account's
+      // failures are recorded one by one (its own limit bounds them).
+      if (!user) {
+        this.d.noise.count({
+          type: 'signin.failed',
+          reason,
+          clientAddress: info.clientAddress,
+          correlationId: info.correlationId,
+        });
+        await new Promise((r) => setTimeout(r, this.failureWriteMs));
+        throw new SignInError('invalid_credentials', 401, reason, { username });
+      }
+      const writeStarted = performance.now();
       await this.d.audit.record({
         type: 'signin.failed',
         actor: username || 'unknown',
@@ -86,6 +107,7 @@ export class PasswordSignIn {
         clientAddress: info.clientAddress,
         details: { method: 'password' },
       });
+      this.failureWriteMs += WRITE_TIME_WEIGHT * (performance.now() - writeStarted - this.failureWriteMs);
       throw new SignInError('invalid_credentials', 401, reason, { username });
     }
     if (this.d.passwords.needsRehash(user.passwordHash as string)) {

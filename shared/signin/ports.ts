@@ -3,6 +3,7 @@
  * integrations, settings and password services implement them, tests may pass their own.
  */
 import type { EntraCloud } from '../entra/authority.ts';
+import type { EntraClientCredential } from '../entra/msal.ts';
 
 export interface SignInUser {
   username: string;
@@ -30,6 +31,25 @@ export interface UserDirectory {
   setPasswordHash(username: string, phc: string, etag?: string): Promise<unknown>;
 }
 
+/**
+ * Just-in-time creation of an unknown Entra user on a first sign-in (per integration, off by
+ * default): the new user, enabled, assigned to the integration and bound to the identity; or
+ * undefined when the integration does not create users this way.
+ */
+export interface JustInTime {
+  create(
+    identity: {
+      tenantId: string;
+      objectId: string;
+      name: string | null;
+      email: string | null;
+      emailDomainVerified: boolean;
+    },
+    integrationId: string,
+    claim: string,
+  ): Promise<SignInUser | undefined>;
+}
+
 export interface SignInSettings {
   allowOAuthPasswords: boolean;
   sessionLifetimeMinutes: number;
@@ -50,7 +70,14 @@ export interface SignInIntegration {
   matchClaim: 'preferred_username' | 'email' | 'upn';
   status: 'active' | 'inactive';
   etag: string;
-  clientSecret: { version: string };
+  /** Present when the integration authenticates with a client secret. */
+  clientSecret?: { version: string };
+}
+
+/** How MSAL authenticates the integration's app, and a key that changes with it (the MSAL client's cache key). */
+export interface SignInCredential {
+  value: EntraClientCredential;
+  version: string;
 }
 
 export interface IntegrationSource {
@@ -58,7 +85,7 @@ export interface IntegrationSource {
   getForSignIn(
     id: string,
     opts?: { refreshSecret?: boolean },
-  ): Promise<{ integration: SignInIntegration; clientSecret: string }>;
+  ): Promise<{ integration: SignInIntegration; clientSecret: string; credential?: SignInCredential }>;
 }
 
 export interface PasswordVerifier {

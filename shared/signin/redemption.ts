@@ -12,7 +12,7 @@ import { callbackUri, SIGN_IN_SCOPES } from './authorize-url.ts';
 import type { EntraClientCache } from './entra-clients.ts';
 import { type FailureContext, SignInError } from './errors.ts';
 import type { IntegrationAccess } from './integration-access.ts';
-import type { SignInIntegration } from './ports.ts';
+import type { SignInCredential, SignInIntegration } from './ports.ts';
 
 export interface CodeGrant {
   code: string;
@@ -39,9 +39,10 @@ export class CodeRedemption {
     clientSecret: string,
     grant: CodeGrant,
     ctx: FailureContext,
+    credential?: SignInCredential,
   ): Promise<AuthenticationResult> {
     try {
-      return await this.attempt(clientSecret, integration, grant, ctx);
+      return await this.attempt(clientSecret, integration, grant, ctx, credential);
     } catch (err) {
       if (err instanceof SignInError) throw err;
       const kind = classifyEntraError(err);
@@ -49,7 +50,7 @@ export class CodeRedemption {
         // The secret may have been rotated on another instance: read it again once and retry.
         const fresh = await this.d.integrations.active(integration.id, ctx.username, { refreshSecret: true });
         try {
-          return await this.attempt(fresh.clientSecret, fresh.integration, grant, ctx);
+          return await this.attempt(fresh.clientSecret, fresh.integration, grant, ctx, fresh.credential);
         } catch (retryErr) {
           if (retryErr instanceof SignInError) throw retryErr;
           this.d.log.warn('signin.redeem_failed', {
@@ -70,9 +71,10 @@ export class CodeRedemption {
     target: SignInIntegration,
     grant: CodeGrant,
     ctx: FailureContext,
+    credential?: SignInCredential,
   ): Promise<AuthenticationResult> {
     const { code, state, verifier, nonce } = grant;
-    const client = this.d.entraClients.get(target, secret);
+    const client = this.d.entraClients.get(target, secret, credential);
     const result = await withEntraTimeout(
       client.acquireTokenByCode(
         {

@@ -4,6 +4,7 @@
  * of failures. Each flow lives in its own module; this class only builds them from its dependencies.
  */
 import type { AuditLog } from '../audit/log.ts';
+import type { AuditNoise } from '../audit/noise.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import type { Logger } from '../core/log.ts';
@@ -23,6 +24,7 @@ import { IntegrationAccess } from './integration-access.ts';
 import { PasswordSignIn } from './password-signin.ts';
 import type {
   IntegrationSource,
+  JustInTime,
   PasswordVerifier,
   SettingsReader,
   SignInSettings,
@@ -46,6 +48,8 @@ export interface SignInDeps {
   clock: Clock;
   log: Logger;
   audit: AuditLog;
+  /** Anonymous failures and refusals: counted per address and window, not one audit row each (RL1). */
+  noise: Pick<AuditNoise, 'count'>;
   users: UserDirectory;
   integrations: IntegrationSource;
   settings: SettingsReader;
@@ -59,6 +63,8 @@ export interface SignInDeps {
   entraClients: EntraClientCache;
   /** Resolves a tenant domain name to its GUID (one discovery call per tenant per instance). */
   resolveTenantId?: TenantResolver;
+  /** Just-in-time creation of unknown users, for integrations that turn it on. */
+  jit?: JustInTime;
 }
 
 export class SignInService {
@@ -106,19 +112,20 @@ export class SignInService {
       }),
       idTokens: d.idTokens,
       tenantIds: new TenantIds(d.config, d.resolveTenantId),
-      accounts: new AccountMatcher(d.users),
+      accounts: new AccountMatcher(d.users, d.jit),
       completion,
     });
     this.passwordSignIns = new PasswordSignIn({
       log: d.log,
       audit: d.audit,
+      noise: d.noise,
       users: d.users,
       settings: d.settings,
       passwords: d.passwords,
       limits: new PasswordLimits(d.throttle, d.slots),
       completion,
     });
-    this.failures = new FailureAudit(d.audit, d.log);
+    this.failures = new FailureAudit(d.audit, d.noise, d.log);
     this.signOuts = new SignOut(d.sessions, d.audit);
   }
 

@@ -22,6 +22,7 @@ export const TABLE_NAMES = {
   adminTokens: 'AdminTokens',
   applications: 'Applications',
   oidcStore: 'OidcStore',
+  provisioning: 'Provisioning',
 } as const;
 
 export type TableKey = keyof typeof TABLE_NAMES;

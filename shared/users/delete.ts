@@ -22,7 +22,11 @@ export async function deleteUser(
     await store.remove(current.username, current.etag);
     await store.releaseId(current.id, current.username);
     if (current.email) await store.releaseEmail(current.email, current.username);
-    if (isAdmin(current)) await store.removeAdmin(current.username);
+    if (isAdmin(current)) {
+      await store.removeAdmin(current.username);
+      // Dead already (the account they name is gone), and gone from the token list too.
+      await deps.adminTokens?.revokeOwnedBy(current.username, current.createdAt);
+    }
     const b = current.entraBinding;
     if (b) await store.releaseBinding(b.tenantId, b.objectId, current.username);
     return deps.sessions.revokeAllForUser(current.username);

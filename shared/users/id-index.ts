@@ -40,6 +40,11 @@ export class IdIndex {
     }
   }
 
+  /** Points the id at the user's new name (a rename). */
+  async move(id: string, username: string): Promise<void> {
+    await this.table.upsertEntity({ partitionKey: idPartition(id), rowKey: id, username }, 'Replace');
+  }
+
   async release(id: string, username: string): Promise<void> {
     if (!id) return;
     await deleteIfOwned<{ username: string }>(

@@ -26,8 +26,16 @@ export interface ChangeContext extends RequestChangeContext {
   actor: string;
 }
 
+/** The admin API tokens an admin made with their session (shared/admin/tokens.ts, by owner). */
+export interface AdminTokensOfUser {
+  /** Revokes the tokens made on behalf of this account (username and creation time); how many. */
+  revokeOwnedBy(username: string, userCreatedAt: string): Promise<number>;
+}
+
 export interface UserServiceDeps {
   store: UserStore;
+  /** Tokens an admin made die when the account stops being an enabled admin. */
+  adminTokens?: AdminTokensOfUser;
   integrations: IntegrationLookup;
   settings: SettingsReader;
   sessions: Pick<SessionStore, 'revokeAllForUser'>;

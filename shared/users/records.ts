@@ -25,6 +25,14 @@ export interface UserRecord {
   verifyType: VerifyType;
   passwordHash: string | null;
   roles: Role[];
+  /**
+   * Roles from the Entra groups the user is a member of (provisioning's `groupRoles`), kept apart
+   * from the roles an admin sets: both reach tokens (`effectiveRoles`); broker admin rights come from
+   * `roles` only, so provisioning never makes a broker admin (docs/security.md SP4).
+   */
+  groupRoles?: Role[];
+  /** The integration whose provisioning (SCIM) created or took over this user. */
+  provisionedBy?: string | null;
   disabled: boolean;
   entraBinding: EntraBinding | null;
   lastLoginAt: string | null;
@@ -48,6 +56,9 @@ export interface UserEntity {
   isAdmin: boolean;
   /** JSON list of role names. */
   roles?: string;
+  /** JSON list of the roles the user's provisioned groups map to. */
+  groupRoles?: string;
+  provisionedBy?: string;
   disabled: boolean;
   bindingTenantId: string;
   bindingObjectId: string;
@@ -69,6 +80,8 @@ export function toUserEntity(r: NewUserRecord): UserEntity & { partitionKey: str
     passwordHash: r.passwordHash ?? '',
     isAdmin: r.roles.includes('admin'),
     roles: JSON.stringify(r.roles),
+    groupRoles: JSON.stringify(r.groupRoles ?? []),
+    provisionedBy: r.provisionedBy ?? '',
     disabled: r.disabled,
     bindingTenantId: r.entraBinding?.tenantId ?? '',
     bindingObjectId: r.entraBinding?.objectId ?? '',
@@ -78,6 +91,21 @@ export function toUserEntity(r: NewUserRecord): UserEntity & { partitionKey: str
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
+}
+
+function roleList(json: string | undefined): Role[] {
+  if (!json) return [];
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The roles tokens and sessions carry: the admin-set ones and those of the user's groups. */
+export function effectiveRoles(r: Pick<UserRecord, 'roles' | 'groupRoles'>): Role[] {
+  return [...new Set([...r.roles, ...(r.groupRoles ?? [])])];
 }
 
 function rolesOf(e: UserEntity): Role[] {
@@ -107,6 +135,8 @@ export function fromUserEntity(e: UserEntity & { rowKey?: string; etag?: string 
         : { kind: 'integration', integrationId: e.verifyType },
     passwordHash: e.passwordHash || null,
     roles: rolesOf(e),
+    groupRoles: roleList(e.groupRoles),
+    provisionedBy: e.provisionedBy || null,
     disabled: e.disabled === true,
     entraBinding:
       e.bindingTenantId && e.bindingObjectId

@@ -147,6 +147,13 @@ export const userSchema = z.object({
   ]),
   hasPassword: z.boolean(),
   roles: z.array(z.string()),
+  /** Roles from the user's provisioned Entra groups (`groupRoles`); not changed through this API. */
+  groupRoles: z.array(z.string()),
+  /**
+   * The integration whose Entra provisioning (SCIM) owns this user, or null. Its next request
+   * overwrites username, displayName, email and disabled, and sets the binding from externalId.
+   */
+  provisionedBy: z.string().nullable(),
   disabled: z.boolean(),
   entraBinding: z.object({ tenantId: z.string(), objectId: z.string(), boundAt: z.string() }).nullable(),
   lastLoginAt: z.string().nullable(),

@@ -8,6 +8,7 @@ import { findByBinding, findByEmail, getById, getByUsername } from './lookups.ts
 import { removePassword, setPassword, setPasswordHash } from './password.ts';
 import type { ChangeContext, UserServiceDeps } from './ports.ts';
 import type { UserRecord } from './records.ts';
+import { renameUser } from './rename.ts';
 import { type UserOperationDeps, userResource } from './resource.ts';
 import type { CreateUserInput, PatchUserInput, User } from './schemas.ts';
 import { recordLogin, revokeSessions } from './sessions.ts';
@@ -127,6 +128,10 @@ export class UserService {
 
   removeBinding(username: string, ifMatch: string | undefined, ctx: ChangeContext, caller?: Caller) {
     return removeBinding(this.ops, username, ifMatch, ctx, caller);
+  }
+
+  rename(from: string, to: string, ctx: ChangeContext): Promise<UserRecord> {
+    return renameUser(this.deps, from, to, ctx);
   }
 
   revokeSessions(username: string, ctx: ChangeContext): Promise<number> {

@@ -84,12 +84,13 @@ export class UserStore {
     return user?.id === id ? user : undefined;
   }
 
-  claimId(id: string, username: string): Promise<boolean> {
-    return this.ids.claim(id, username);
-  }
-
   newId(username: string): Promise<string> {
     return this.ids.newId(username);
+  }
+
+  /** A rename: the id index row names `to` from now on (`from` is for the reader of the diff). */
+  moveId(id: string, _from: string, to: string): Promise<void> {
+    return this.ids.move(id, to);
   }
 
   releaseId(id: string, username: string): Promise<void> {

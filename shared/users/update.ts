@@ -46,6 +46,8 @@ async function updateOnce(
   const { store, resource } = deps;
   let changed: string[] = [];
   let revoke = false;
+  let losesAdmin = false;
+  let tokensRevoked = 0;
   return resource.change(username, changeRequest(ifMatch, ctx, caller), {
     fresh: { before: patch.roles?.includes('admin'), of: isAdmin },
     plan: async (current) => {
@@ -59,10 +61,15 @@ async function updateOnce(
       // In the same write: tokens the OP issued before this instant die with the sessions (docs/security.md OP6).
       if (revoke) next.sessionsRevokedAt = next.updatedAt;
       const becomesAdmin = isAdmin(next) && !isAdmin(current);
+      losesAdmin = isAdmin(current) && !current.disabled && (!isAdmin(next) || next.disabled);
       return { next, audit: { event: 'updated', changedFields: changed, securityRelevant: becomesAdmin } };
     },
     write: (next, current) =>
       guardUserChange(deps, current, next, async () => {
+        // An admin who stops being one (demoted or disabled) loses the API tokens made on their
+        // behalf, before the change is saved: should the save fail, they are gone all the same.
+        if (losesAdmin && deps.adminTokens)
+          tokensRevoked = await deps.adminTokens.revokeOwnedBy(current.username, current.createdAt);
         const emailChanged = changed.includes('email');
         const becomesAdmin = isAdmin(next) && !isAdmin(current);
         if (emailChanged && next.email) await store.claimEmail(next.email, next.username);
@@ -92,6 +99,7 @@ async function updateOnce(
       }),
     written: async (stored) => ({
       sessionsRevoked: revoke ? await deps.sessions.revokeAllForUser(stored.username) : 0,
+      ...(losesAdmin ? { adminTokensRevoked: tokensRevoked } : {}),
     }),
   });
 }

@@ -20,6 +20,8 @@ export function toUser(r: UserRecord, titles: Map<string, string>): User {
           },
     hasPassword: r.passwordHash !== null,
     roles: [...r.roles],
+    groupRoles: [...(r.groupRoles ?? [])],
+    provisionedBy: r.provisionedBy ?? null,
     disabled: r.disabled,
     entraBinding: r.entraBinding ? { ...r.entraBinding } : null,
     lastLoginAt: r.lastLoginAt,

@@ -6,7 +6,7 @@ import type {
   HttpResponseInit,
   InvocationContext,
 } from '@azure/functions';
-import type { Principal } from '../admin/auth.ts';
+import { InvalidAdminTokenError, type Principal } from '../admin/auth.ts';
 import type { ChangeContext } from '../audit/log.ts';
 import {
   BrokerError,
@@ -20,8 +20,7 @@ import { type SpanAttributes, type Tracing, traceIdOfTraceparent } from '../core
 import { addressBucket, type FailurePolicy, type RatePolicy } from '../limits/throttle.ts';
 import { toCookie } from './cookies.ts';
 import { securityHeaders } from './headers.ts';
-import { getServices, type Services } from './runtime.ts';
-import { instanceTracing } from './telemetry.ts';
+import type { Services } from './services.ts';
 
 export interface RequestContext {
   request: HttpRequest;
@@ -67,7 +66,7 @@ export interface EndpointOptions {
 /** Routes under this prefix are the management API: admin authentication is enforced here, for all of them. */
 export const MANAGE_PREFIX = 'manage/';
 
-/** Failed admin authentications per client address before backing off (docs/security.md RL1). */
+/** Failed admin authentications per client address, or per presented token, before backing off (docs/security.md RL1). */
 export const ADMIN_AUTH_FAILURES: FailurePolicy = {
   freeAttempts: 50,
   windowMs: 10 * 60_000,
@@ -78,21 +77,33 @@ export const ADMIN_AUTH_FAILURES: FailurePolicy = {
 export const ADMIN_RATE: RatePolicy = { limit: 3000, windowMs: 60_000 };
 
 /**
- * Admin authentication with the shared-store limits of docs/security.md RL1: an address that keeps presenting bad
- * credentials is blocked for a while, and each admin has a generous request budget.
+ * Admin authentication with the shared-store limits of docs/security.md RL1: presented-but-wrong credentials are
+ * counted, and past the free attempts refused with 429 for a while; each admin has a generous request
+ * budget. A wrong secret for an existing token counts against that token; a credential that names no
+ * known token counts against the caller's address. A valid credential is never refused for failures:
+ * the check comes after authentication, so a shared address (NAT) full of wrong guesses, or someone
+ * guessing at a token's secret, cannot lock an admin out. A refusal while blocked writes nothing.
  */
 async function authenticateAdmin(rc: RequestContext): Promise<Principal> {
   const { throttle, adminAuth } = rc.services;
-  const blocked = await throttle.state('admin-auth', addressBucket(rc.clientAddress));
-  if (blocked.blocked) throw new TooManyRequestsError(blocked.retryAfterSeconds);
   let principal: Principal;
   try {
     principal = await adminAuth.authenticate(rc.request, rc.clientAddress);
   } catch (err) {
     // Only presented-but-wrong credentials count (docs/security.md RL2): a call with none at all is no guess, and
     // counting it would let anonymous traffic from a shared address lock its admins out.
-    if (err instanceof BrokerError && err.status === 401 && err.code !== 'missing_credentials') {
-      await throttle.recordFailure('admin-auth', addressBucket(rc.clientAddress), ADMIN_AUTH_FAILURES);
+    if (err instanceof BrokerError && err.status === 401) {
+      const [kind, value] =
+        err instanceof InvalidAdminTokenError && err.knownTokenId
+          ? ['admin-auth-token', err.knownTokenId]
+          : ['admin-auth', addressBucket(rc.clientAddress)];
+      // Refused either way; while its counter is blocked, with 429 and without a write.
+      const state = await throttle.state(kind, value);
+      if (state.blocked) throw new TooManyRequestsError(state.retryAfterSeconds);
+      if (err.code !== 'missing_credentials') {
+        const after = await throttle.recordFailure(kind, value, ADMIN_AUTH_FAILURES);
+        if (after.blocked) throw new TooManyRequestsError(after.retryAfterSeconds);
+      }
     }
     throw err;
   }
@@ -163,10 +174,21 @@ function recordOutcome(tracing: Tracing, status: number, problemCode: string | u
  * management API (deny by default: a route under `manage/` cannot opt out), one catch-all that turns
  * any error into problem+json (or the page's error renderer), and the security headers.
  */
-export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: string } {
+/** What every endpoint is given: the instance's services and its tracing (runtime.ts passes them). */
+export interface EndpointHost {
+  services(): Services;
+  tracing(): Tracing;
+}
+
+/** The `endpoint()` of a host: every route of the app is built with the host's services passed in. */
+export function endpointsFor(host: EndpointHost) {
+  return (opts: EndpointOptions) => endpointOf(host, opts);
+}
+
+function endpointOf(host: EndpointHost, opts: EndpointOptions): HttpFunctionOptions & { route: string } {
   const isManage = opts.route.startsWith(MANAGE_PREFIX);
   const handler = (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const tracing = instanceTracing();
+    const tracing = host.tracing();
     const leg = typeof opts.leg?.name === 'function' ? opts.leg.name(request) : opts.leg?.name;
     // The correlation id is the operation id: the trace the host started for this invocation (or the
     // leg's own trace), so a user's "Reference" finds the request, its dependencies and its lines.
@@ -190,7 +212,7 @@ export function endpoint(opts: EndpointOptions): HttpFunctionOptions & { route: 
     let failure: string | undefined;
     let response: HttpResponseInit;
     try {
-      const services = getServices();
+      const services = host.services();
       rc = {
         request,
         context,

@@ -1,6 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { createTokenSchema } from '../admin/tokens.ts';
+import { apiListSchema, apiSchema, createApiSchema } from '../apis/schemas.ts';
 import {
   applicationListSchema,
   applicationSchema,
@@ -11,10 +12,12 @@ import {
 } from '../applications/schemas.ts';
 import { auditPageSchema, auditQuerySchema } from '../audit/query.ts';
 import {
+  addCredentialSchema,
   createIntegrationSchema,
   patchIntegrationSchema,
   rotateSecretSchema,
 } from '../integrations/schemas.ts';
+import { enableProvisioningSchema, patchProvisioningSchema } from '../provisioning/schemas.ts';
 import { settingsPatchSchema, settingsSchema } from '../settings/service.ts';
 import {
   createUserSchema,
@@ -43,6 +46,75 @@ const problemSchema = z
   })
   .meta({ id: 'Problem' });
 
+const provisioningStateSchema = z
+  .object({
+    enabled: z.boolean(),
+    tenantUrl: z
+      .string()
+      .meta({ description: 'Paste into Entra → Provisioning → Admin credentials → Tenant URL' }),
+    tenantId: z.string().nullable().meta({ description: 'The Entra tenant provisioned users are bound in' }),
+    lastRequestAt: z.string().nullable(),
+    lastOutcome: z
+      .string()
+      .nullable()
+      .meta({ description: '`200`, `201`, `204`, or a status and SCIM error type (`409 uniqueness`)' }),
+  })
+  .meta({ id: 'ProvisioningState' });
+
+/** What every Integration shows of provisioning from Entra (SCIM). */
+const provisioningViewShape = {
+  provisioning: provisioningStateSchema.nullable(),
+  groupRoles: z.record(z.string(), z.string()).meta({
+    description: 'Entra group (object id or displayName) → broker role given to its provisioned members',
+  }),
+  jitProvisioning: z.boolean(),
+};
+
+const provisioningSecretSchema = z
+  .object({
+    tenantUrl: z.string(),
+    secretToken: z
+      .string()
+      .meta({ description: 'Shown only in this answer; paste into Entra → Secret Token' }),
+    ...provisioningViewShape,
+  })
+  .meta({ id: 'ProvisioningSecret' });
+const clientSecretInfoSchema = z.object({
+  set: z.literal(true),
+  version: z.string(),
+  expiresOn: z.string().nullable(),
+  updatedOn: z.string(),
+});
+
+/** The three values Entra's federated credential form asks for. */
+const federatedValuesSchema = z.object({
+  issuer: z.string().describe('Issuer, exactly as the discovery document publishes it'),
+  subject: z.string().describe('Subject identifier'),
+  audience: z.literal('api://AzureADTokenExchange'),
+  issuerWarning: z
+    .string()
+    .optional()
+    .describe('Present when Entra cannot reach the issuer (a local or private BROKER_PUBLIC_BASE_URL)'),
+});
+
+const credentialViewSchema = z
+  .object({
+    kind: z.enum(['clientSecret', 'federated', 'managedIdentity', 'certificate']),
+    federated: federatedValuesSchema.optional(),
+    managedIdentity: federatedValuesSchema.optional(),
+    certificate: z
+      .object({
+        thumbprint: z.string().describe('SHA-1, upper-case hex, as Entra shows it'),
+        thumbprintSha256: z.string(),
+        notBefore: z.string(),
+        expiresOn: z.string(),
+        pem: z.string().describe('The public certificate to upload in Entra (PEM)'),
+      })
+      .optional(),
+    clientSecret: clientSecretInfoSchema.optional(),
+  })
+  .meta({ id: 'Credential' });
+
 const integrationSchema = z
   .object({
     id: z.string(),
@@ -55,17 +127,17 @@ const integrationSchema = z
     matchClaim: z.enum(['preferred_username', 'email', 'upn']),
     status: z.enum(['inactive', 'active']),
     redirectUri: z.string(),
-    clientSecret: z.object({
-      set: z.literal(true),
-      version: z.string(),
-      expiresOn: z.string().nullable(),
-      updatedOn: z.string(),
-    }),
+    clientSecret: clientSecretInfoSchema
+      .optional()
+      .describe('Only when the current credential is a client secret'),
     secretExpiresInDays: z.number().int().nullable(),
+    credential: credentialViewSchema,
+    pendingCredential: credentialViewSchema.nullable(),
     lastTest: z.object({ at: z.string(), ok: z.boolean(), reason: z.string().nullable() }).nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
     etag: z.string(),
+    ...provisioningViewShape,
   })
   .meta({ id: 'Integration' });
 
@@ -161,12 +233,107 @@ const ops: Op[] = [
   },
   {
     method: 'post',
+    path: '/integrations/{id}/credentials',
+    tag: 'integrations',
+    summary: 'Add a second credential (pending until a passing test makes it current)',
+    params: ['id'],
+    body: addCredentialSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Added as pendingCredential' },
+  },
+  {
+    method: 'post',
+    path: '/integrations/{id}/credentials/promote',
+    tag: 'integrations',
+    summary: 'Test the pending credential against Entra and, when it passes, make it current',
+    params: ['id'],
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'The pending credential is current' },
+  },
+  {
+    method: 'delete',
+    path: '/integrations/{id}/credentials/pending',
+    tag: 'integrations',
+    summary: 'Remove the pending credential',
+    params: ['id'],
+    ifMatch: true,
+    ok: { status: 200, schema: integrationSchema, description: 'Removed' },
+  },
+  {
+    method: 'post',
     path: '/integrations/{id}/deactivate',
     tag: 'integrations',
     summary: 'Deactivate',
     params: ['id'],
     ifMatch: true,
     ok: { status: 200, schema: integrationSchema, description: 'Deactivated' },
+  },
+  // Provisioning from Entra (SCIM 2.0) per integration
+  {
+    method: 'post',
+    path: '/integrations/{id}/provisioning',
+    tag: 'integrations',
+    summary: 'Turn provisioning on: the Tenant URL and Secret Token to paste into Entra (token shown once)',
+    params: ['id'],
+    body: enableProvisioningSchema,
+    ok: { status: 201, schema: provisioningSecretSchema, description: 'On; `secretToken` is shown only now' },
+  },
+  {
+    method: 'patch',
+    path: '/integrations/{id}/provisioning',
+    tag: 'integrations',
+    summary: 'Change the tenant, groupRoles or just-in-time creation',
+    params: ['id'],
+    body: patchProvisioningSchema,
+    ok: { status: 200, schema: z.object(provisioningViewShape), description: 'Changed' },
+  },
+  {
+    method: 'delete',
+    path: '/integrations/{id}/provisioning',
+    tag: 'integrations',
+    summary: 'Turn provisioning off: the token stops working at once',
+    params: ['id'],
+    ok: { status: 204, description: 'Off' },
+  },
+  {
+    method: 'post',
+    path: '/integrations/{id}/provisioning/token',
+    tag: 'integrations',
+    summary: 'Rotate the provisioning token: the old one stops at once, the new one is shown once',
+    params: ['id'],
+    ok: { status: 200, schema: provisioningSecretSchema, description: 'Rotated' },
+  },
+  // APIs: resource servers applications get JWT access tokens for
+  {
+    method: 'get',
+    path: '/apis',
+    tag: 'apis',
+    summary: 'List APIs',
+    ok: { status: 200, schema: apiListSchema, description: 'The APIs' },
+  },
+  {
+    method: 'post',
+    path: '/apis',
+    tag: 'apis',
+    summary: 'Register an API (resource URI, scopes, the applications allowed to ask, token lifetime)',
+    body: createApiSchema,
+    ok: { status: 201, schema: apiSchema, description: 'Created' },
+  },
+  {
+    method: 'get',
+    path: '/apis/{id}',
+    tag: 'apis',
+    summary: 'Read an API',
+    params: ['id'],
+    ok: { status: 200, schema: apiSchema, description: 'The API' },
+  },
+  {
+    method: 'delete',
+    path: '/apis/{id}',
+    tag: 'apis',
+    summary: 'Delete an API (tokens for it are no longer issued)',
+    params: ['id'],
+    ok: { status: 204, description: 'Deleted' },
   },
   // Applications: apps signing in through the broker as OpenID Provider
   {

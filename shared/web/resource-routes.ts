@@ -3,7 +3,8 @@ import type { z } from 'zod';
 import type { Caller } from '../admin/caller.ts';
 import type { ChangeContext } from '../audit/log.ts';
 import { ifMatch, json, jsonWithEtag, noContent, readJson } from './body.ts';
-import { actorOf, changeContextOf, endpoint, type RequestContext } from './endpoint.ts';
+import { actorOf, changeContextOf, type RequestContext } from './endpoint.ts';
+import { endpoint } from './runtime.ts';
 import type { Services } from './services.ts';
 
 /**

@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { loadConfig } from '../core/config.ts';
+import { endpointsFor } from './endpoint.ts';
 import { createServices, type Services } from './services.ts';
+import { instanceTracing } from './telemetry.ts';
 
 export type { Services };
 
@@ -27,3 +29,6 @@ export function setServices(services: Services | undefined): void {
 export function runWithServices<T>(services: Services, fn: () => Promise<T>): Promise<T> {
   return scoped.run(services, fn);
 }
+
+/** Every route of the app: `endpoint()` with this instance's services and tracing passed in. */
+export const endpoint = endpointsFor({ services: getServices, tracing: instanceTracing });

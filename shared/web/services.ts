@@ -1,22 +1,31 @@
 import type { TokenCredential } from '@azure/identity';
+import type { KeyClient } from '@azure/keyvault-keys';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { AdminAuthenticator, type AdminSessionAuthenticator } from '../admin/auth.ts';
+import { ownerKey } from '../admin/caller.ts';
 import { AdminTokenService } from '../admin/tokens.ts';
+import { ApiService } from '../apis/service.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { AuditLog } from '../audit/log.ts';
+import { AuditNoise } from '../audit/noise.ts';
 import { AuditQueryService } from '../audit/query.ts';
 import { type Clock, systemClock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { createLogger, type Logger } from '../core/log.ts';
 import type { Tracing } from '../core/tracing.ts';
+import { type ManagedIdentityExchange, managedIdentityExchange } from '../entra/managed-identity.ts';
 import { defaultEntraClientFactory, type EntraClientFactory } from '../entra/msal.ts';
+import { IntegrationAssertions } from '../integrations/credentials/assertions.ts';
 import { IntegrationService } from '../integrations/service.ts';
 import { SlotLimiter } from '../limits/slots.ts';
 import { Throttle } from '../limits/throttle.ts';
+import { LogoutQueue } from '../oidc/logout-queue.ts';
 import { OidcService } from '../oidc/service.ts';
 import { HealthService } from '../ops/health.ts';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../passwords/index.ts';
+import { ProvisioningService } from '../provisioning/service.ts';
 import { createAzureCredential, createSecretClient } from '../secrets/client.ts';
+import { createKeyClient, VaultKeys } from '../secrets/keys.ts';
 import { SessionKeyService } from '../sessions/keys.ts';
 import { SessionService } from '../sessions/service.ts';
 import { SessionStore } from '../sessions/store.ts';
@@ -47,10 +56,16 @@ export interface Services {
   tables: Tables;
   secrets: SecretClient;
   audit: AuditLog;
+  /** Anonymous failures and refusals: counted per address and window, one summary event each. */
+  auditNoise: AuditNoise;
   adminTokens: AdminTokenService;
   adminAuth: AdminAuthenticator;
   health: HealthService;
   sessions: SessionStore;
+  /** Ended broker sessions whose back-channel logouts are owed. */
+  logoutQueue: LogoutQueue;
+  /** APIs (resource servers) applications get JWT access tokens for. */
+  apis: ApiService;
   integrations: IntegrationService;
   /** Apps signing in through the broker as OpenID Provider; `clientForProvider` feeds the OP. */
   applications: ApplicationService;
@@ -69,6 +84,12 @@ export interface Services {
   sealKeys: SealKeyService;
   /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
   oidc: OidcService;
+  /** Provisioning from Entra: settings per integration and the SCIM service. */
+  provisioning: ProvisioningService;
+  /** Client assertions of integrations without a client secret (what they signed is counted). */
+  assertions: IntegrationAssertions;
+  /** Key Vault keys of certificate credentials. */
+  vaultKeys: VaultKeys;
   /** Spans of the sign-in legs (no-op unless telemetry is on: shared/web/telemetry.ts). */
   tracing: Tracing;
 }
@@ -90,6 +111,10 @@ export interface ServiceOverrides {
   passwords?: PasswordVerifier;
   /** The slot limiter of the callback limit (the benchmark raises it with its own). */
   slots?: SlotLimiter;
+  /** Key Vault's Keys API (tests count or break its calls). */
+  keys?: KeyClient;
+  /** The managed identity's token for api://AzureADTokenExchange (default: @azure/identity). */
+  managedIdentity?: ManagedIdentityExchange;
   tracing?: Tracing;
 }
 
@@ -101,11 +126,28 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const tables = o.tables ?? createTables(config, credential);
   const secrets = o.secrets ?? createSecretClient(config, credential);
   const audit = new AuditLog(tables.auditEvents, clock, log);
+  const auditNoise = new AuditNoise(tables.auditEvents, clock, log);
   const adminTokens = new AdminTokenService(tables.adminTokens, clock, audit);
   const health = new HealthService(tables.settings, secrets, clock, log);
-  const sessions = new SessionStore(tables.sessions, clock);
+  // Every ended session queues the back-channel logouts it owes (drained by the OP after answering).
+  const logoutQueue = new LogoutQueue(tables.oidcStore, clock);
+  const sessions = new SessionStore(tables.sessions, clock, (username, sessionId) =>
+    logoutQueue.sessionEnded(username, sessionId),
+  );
   // Below both services: integrations count their assigned users here, settings guard the last admin.
   const userStore = new UserStore(tables.users, tables.userBindings);
+  const vaultKeys = new VaultKeys(async () => o.keys ?? createKeyClient(config, credential), log);
+  const managedIdentity = o.managedIdentity ?? managedIdentityExchange(config);
+  // Federated assertions are signed with the OP's own key (built below; used only at token requests).
+  const assertions = new IntegrationAssertions({
+    op: {
+      issuer: `${new URL(config.BROKER_PUBLIC_BASE_URL).origin}/api/oidc`,
+      assertionSigningKey: () => oidc.assertionSigningKey(),
+    },
+    managedIdentity,
+    vault: vaultKeys,
+    now: () => clock.now(),
+  });
   const integrations = new IntegrationService({
     table: tables.integrations,
     secrets,
@@ -115,6 +157,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     entraClientFactory: o.entraClientFactory ?? defaultEntraClientFactory(config),
     log,
     assignmentCounter: userStore,
+    credentials: { assertions, keys: vaultKeys, managedIdentity },
   });
   health.addWarningSource(() => integrations.expiryWarnings());
   const applications = new ApplicationService({
@@ -131,7 +174,18 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     clock,
     settingsChangeGuard({ store: userStore, integrations }),
   );
-  const users = new UserService({ store: userStore, integrations, settings, sessions, audit, clock });
+  const users = new UserService({
+    store: userStore,
+    integrations,
+    settings,
+    sessions,
+    audit,
+    clock,
+    adminTokens: {
+      revokeOwnedBy: (username, userCreatedAt) =>
+        adminTokens.revokeOwnedBy(ownerKey(username, userCreatedAt)),
+    },
+  });
   const auditQuery = new AuditQueryService(tables.auditEvents, () => clock.now());
   const entraClientFactory = o.entraClientFactory ?? defaultEntraClientFactory(config);
   const sessionKeys = new SessionKeyService(secrets, clock, log);
@@ -140,11 +194,22 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
   const throttle = o.throttle ?? new Throttle(tables.throttle, clock);
   const slots = o.slots ?? new SlotLimiter(tables.throttle, clock);
   const sealKeys = new SealKeyService(secrets, clock, log);
+  const provisioning = new ProvisioningService({
+    table: tables.provisioning,
+    users,
+    integrations,
+    throttle,
+    audit,
+    clock,
+    publicBaseUrl: config.BROKER_PUBLIC_BASE_URL,
+  });
   const signIn = new SignInService({
+    jit: provisioning.jit,
     config,
     clock,
     log,
     audit,
+    noise: auditNoise,
     users,
     // The leg's span names the integration the sign-in uses (the service itself knows no spans).
     integrations: {
@@ -178,6 +243,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
       return !!u && u.createdAt === createdAt && !u.disabled && u.roles.includes('admin');
     },
   );
+  const apis = new ApiService({ table: tables.applications, clock, audit });
   const oidc = new OidcService({
     config,
     clock,
@@ -188,10 +254,19 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     users,
     applications,
     sessionService,
+    logoutQueue,
+    apis,
     pages: oidcPages(config.BROKER_PRODUCT_NAME),
+    slots,
+    noise: auditNoise,
   });
   return {
+    provisioning,
     oidc,
+    assertions,
+    vaultKeys,
+    logoutQueue,
+    apis,
     tracing,
     config,
     clock,
@@ -199,6 +274,7 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     tables,
     secrets,
     audit,
+    auditNoise,
     adminTokens,
     adminAuth,
     health,

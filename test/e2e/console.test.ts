@@ -173,6 +173,8 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
       await page.getByLabel('Title', { exact: true }).fill(TITLE);
       await page.getByLabel('Application ID').fill(DEMO_ENTRA.clientId);
       await page.getByLabel('Tenant', { exact: true }).fill(DEMO_ENTRA.tenantId);
+      // A federated credential is the default kind; this walk-through uses a client secret.
+      await page.getByLabel('Credential', { exact: true }).selectOption('clientSecret');
       await page.getByLabel('Client secret', { exact: true }).fill('the-secret-id-not-its-value');
       await page.getByRole('button', { name: 'Activate' }).click();
       await page.waitForSelector('#integration-status');
@@ -336,6 +338,41 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
     }
   });
 
+  it('APIs: register one for an application, listed with its scopes, delete', async () => {
+    const { context, page } = await signedInAdmin();
+    try {
+      const [first] = (await api('/api/manage/applications')).items;
+      await consolePage(page, '/apis');
+      await page.getByLabel('Resource URI', { exact: true }).fill('https://orders.console.example/api');
+      await page.getByLabel('Name', { exact: true }).fill('Console Orders');
+      await page.getByLabel('Scopes (optional)').fill('orders.read orders.write');
+      if (first) await page.getByLabel('Applications allowed to ask (optional)').fill(first.clientId);
+      await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Register' }).click()]);
+      await page.waitForSelector('main[data-ready="true"]');
+      await page.getByRole('row', { name: /Console Orders/ }).waitFor();
+      await shot(page, 'apis-desktop');
+      const [registered] = (await api('/api/manage/apis')).items.filter(
+        (a: { name: string }) => a.name === 'Console Orders',
+      );
+      expect(registered).toMatchObject({
+        resource: 'https://orders.console.example/api',
+        scopes: ['orders.read', 'orders.write'],
+        allowedApplications: first ? [first.clientId] : [],
+        accessTokenLifetimeSeconds: 600,
+      });
+      const row = page.getByRole('row', { name: /Console Orders/ });
+      await row.getByRole('button', { name: 'Delete' }).click();
+      await Promise.all([
+        page.waitForEvent('load'),
+        row.getByRole('button', { name: 'Yes, delete' }).click(),
+      ]);
+      await page.waitForSelector('main[data-ready="true"]');
+      expect((await api('/api/manage/apis')).items).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a stale edit from a second tab shows "changed by someone else" and keeps the typed values', async () => {
     const { context, page } = await signedInAdmin();
     try {
@@ -371,6 +408,7 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
       ['user', '/users/erin'],
       ['settings', '/settings'],
       ['applications', '/applications'],
+      ['apis', '/apis'],
       ['audit', '/audit'],
       ['tokens', '/tokens'],
     ];

@@ -81,6 +81,8 @@ export interface AuthorizeOptions {
   login?: Login;
   /** Extra or replaced authorization parameters (undefined values are removed). */
   params?: Record<string, string | undefined>;
+  /** How the authorization request arrives: a GET (default), a form POST, or pushed first (PAR). */
+  via?: 'get' | 'post' | 'par';
 }
 
 /** Runs an authorization request through the broker like a browser, signing in when asked. */
@@ -107,13 +109,22 @@ export async function authorize(
     if (v === undefined) delete params[k];
     else params[k] = v;
   }
-  let url = oidc.buildAuthorizationUrl(rp.config, params).href;
+  let url =
+    o.via === 'par'
+      ? (await oidc.buildAuthorizationUrlWithPAR(rp.config, params)).href
+      : oidc.buildAuthorizationUrl(rp.config, params).href;
   const hops: AuthorizeResult['hops'] = [];
   let loginPages = 0;
   let last: Response | undefined;
   const redirectUri = params.redirect_uri ?? '';
   for (let hop = 0; hop < 20; hop++) {
-    const res = await b.get(url);
+    let res: Response;
+    if (o.via === 'post' && hop === 0) {
+      // A form post from the app's page: the parameters in the body, none in the URL.
+      const target = new URL(url);
+      const form = Object.fromEntries(target.searchParams);
+      res = await b.post(target.pathname, form, { origin: new URL(redirectUri).origin });
+    } else res = await b.get(url);
     last = res;
     hops.push({ status: res.status, path: new URL(url).pathname, setCookies: res.headers.getSetCookie() });
     const location = res.headers.get('location');

@@ -280,6 +280,7 @@ describe('infra/main.bicep (compiled ARM)', () => {
       tableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
       queueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
       secretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7',
+      cryptoOfficer: '14b46e9e-c2b7-41b4-b07b-48a6ebf60603',
       metricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
     };
     const scopes = {
@@ -293,6 +294,8 @@ describe('infra/main.bicep (compiled ARM)', () => {
       { roleId: role.blobDataOwner, scope: scopes.storage, principal: 'identityPrincipalId' },
       { roleId: role.tableDataContributor, scope: scopes.storage, principal: 'identityPrincipalId' },
       { roleId: role.secretsOfficer, scope: scopes.vault, principal: 'identityPrincipalId' },
+      // Certificate credentials: keys created, used to sign and deleted inside the vault.
+      { roleId: role.cryptoOfficer, scope: scopes.vault, principal: 'identityPrincipalId' },
       { roleId: role.metricsPublisher, scope: scopes.appi, principal: 'identityPrincipalId' },
       // The deployer: only what bootstrap-admin needs (an admin token and its audit event in tables).
       { roleId: role.tableDataContributor, scope: scopes.storage, principal: 'userPrincipalId' },
@@ -320,7 +323,7 @@ describe('infra/main.bicep (compiled ARM)', () => {
       const app = ofType('Microsoft.Authorization/roleAssignments').filter(
         (l) => props(l).principalId === "[parameters('identityPrincipalId')]",
       );
-      expect(app).toHaveLength(4);
+      expect(app).toHaveLength(5);
       for (const l of app) {
         expect(props(l).principalType).toBe('ServicePrincipal');
         expect(l.resource.condition).toBeUndefined();

@@ -104,8 +104,8 @@ describe('OpenID Provider: flows', () => {
       nonce: r.nonce,
     });
     expect(typeof claims?.auth_time).toBe('number');
-    // sid: only when the app asks for it (claims parameter) or registers logout-session support.
-    expect(claims?.sid).toBeUndefined();
+    // sid in every ID token (back-channel logout tokens name it).
+    expect(typeof claims?.sid).toBe('string');
     expect(tokens.refresh_token).toBeTruthy();
     const info = await oidc.fetchUserInfo(rp.config, tokens.access_token, pwUser.id);
     expect(info).toMatchObject({ sub: pwUser.id, preferred_username: 'op-pw', roles: ['staff'] });

@@ -16,6 +16,7 @@ export const SECTIONS = [
   ['users', 'Users'],
   ['settings', 'Global settings'],
   ['applications', 'Applications'],
+  ['apis', 'APIs'],
   ['audit', 'Audit log'],
   ['tokens', 'API tokens'],
 ] as const;

@@ -1,8 +1,9 @@
 /**
  * What every HTML page of the broker starts with, the sign-in pages and the admin console alike:
- * escaping, and one document head (language, charset, viewport, no Referer sent on, the title),
+ * escaping, and one document head (language, charset, viewport, no Referer sent on, the title, the icon),
  * after which each kind of page names its own stylesheet and scripts under its own CSP.
  */
+import { FAVICON_LINK } from './favicon.ts';
 
 export function escapeHtml(value: string): string {
   return value
@@ -22,6 +23,7 @@ export function documentHead(o: { lang: string; title: string; resources: string
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(o.title)}</title>
+${FAVICON_LINK}
 ${o.resources}
 </head>`;
 }

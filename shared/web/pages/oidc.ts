@@ -15,16 +15,19 @@ export function oidcPages(product: string): OidcPages {
   return {
     invalidRequest: ({ status, correlationId }) =>
       asPage(errorPage({ product, status, errorCase: 'app_request_invalid', correlationId })),
-    signOutConfirm: ({ form, formTargets }) =>
+    // Names the application that asked and offers both answers: sign out everywhere, or stay.
+    signOutConfirm: ({ form, formTargets, appName }) =>
       asPage(
         page({
           product,
           title: TEXTS.appSignOutTitle,
           formTargets,
           body: `<h1>${escapeHtml(TEXTS.appSignOutTitle)}</h1>
-<p>${escapeHtml(t(TEXTS.appSignOutIntro, { product }))}</p>
+<p>${escapeHtml(appName ? t(TEXTS.appSignOutNamed, { app: appName, product }) : t(TEXTS.appSignOutIntro, { product }))}</p>
+<p class="small">${escapeHtml(t(TEXTS.appSignOutExplain, { product, app: appName ?? TEXTS.appSignOutUnnamed }))}</p>
 ${form}
-<button type="submit" form="op.logoutForm" name="logout" value="yes">${escapeHtml(TEXTS.signOut)}</button>`,
+<button type="submit" form="op.logoutForm" name="logout" value="yes">${escapeHtml(TEXTS.signOut)}</button>
+<button type="submit" form="op.logoutForm" class="secondary stay">${escapeHtml(TEXTS.staySignedIn)}</button>`,
         }),
       ),
     signedOut: () =>

@@ -28,7 +28,7 @@ input[aria-invalid=true]{border-color:#b91c1c;border-width:2px}
 .field{margin:0 0 18px}
 button,.button{display:inline-block;width:100%;font:inherit;font-weight:600;padding:11px 16px;border-radius:8px;border:2px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer;text-align:center;text-decoration:none}
 button.secondary,.button.secondary{background:#fff;color:#1d4ed8}
-form+form{margin-top:12px}
+form+form,button+button{margin-top:12px}
 a{color:#1d4ed8}
 :focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .small{font-size:.9rem;color:#4b5563}
@@ -177,13 +177,19 @@ ${hidden('returnTo', o.returnTo)}
   });
 }
 
-export function signedInPage(o: { product: string; username: string; displayName?: string | null }) {
+/** Signed in with nowhere to go: who, the way on (the console for an admin), and sign out. */
+export function signedInPage(o: {
+  product: string;
+  username: string;
+  displayName?: string | null;
+  isAdmin?: boolean;
+}) {
   return page({
     product: o.product,
     title: TEXTS.signedInTitle,
     body: `<h1>${escapeHtml(TEXTS.signedInTitle)}</h1>
-<p>${escapeHtml(t(TEXTS.signedInAs, { username: o.displayName ? `${o.displayName} (${o.username})` : o.username }))}</p>
-<form method="post" action="/api/auth/logout">
+<p>${escapeHtml(t(TEXTS.signedInAs, { username: o.displayName && o.displayName !== o.username ? `${o.displayName} (${o.username})` : o.username }))}</p>
+${o.isAdmin ? `<p><a class="button" href="/api/admin">${escapeHtml(TEXTS.openConsole)}</a></p>\n` : ''}<form method="post" action="/api/auth/logout">
 <button type="submit" class="secondary">${escapeHtml(TEXTS.signOut)}</button>
 </form>`,
   });
@@ -197,7 +203,10 @@ export function errorPage(o: {
   startOver?: string;
   headers?: Record<string, string>;
   cookies?: Cookie[];
+  /** Plain-text paragraphs after the case's fixed text (escaped here). */
+  details?: readonly string[];
 }) {
+  const details = (o.details ?? []).map((d) => `<p>${escapeHtml(d)}</p>`).join('');
   return page({
     product: o.product,
     title: TEXTS.errorTitle,
@@ -205,7 +214,7 @@ export function errorPage(o: {
     ...(o.headers ? { headers: o.headers } : {}),
     ...(o.cookies ? { cookies: o.cookies } : {}),
     body: `<h1>${escapeHtml(TEXTS.errorTitle)}</h1>
-<div class="alert" role="alert"><p>${escapeHtml(TEXTS.errors[o.errorCase])}</p></div>
+<div class="alert" role="alert"><p>${escapeHtml(TEXTS.errors[o.errorCase])}</p>${details}</div>
 <p class="ref">${escapeHtml(t(TEXTS.correlation, { correlationId: o.correlationId }))}</p>
 <p><a class="button" href="${escapeHtml(o.startOver ?? '/api/auth/login')}">${escapeHtml(TEXTS.tryAgain)}</a></p>`,
   });

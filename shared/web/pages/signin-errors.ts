@@ -5,7 +5,7 @@
  */
 import type { HttpResponseInit } from '@azure/functions';
 import { BrokerError } from '../../core/errors.ts';
-import { SignInError, type SignInErrorCase } from '../../signin/errors.ts';
+import { type AccountMismatch, SignInError, type SignInErrorCase } from '../../signin/errors.ts';
 import { errorPage } from './render.ts';
 import { type ErrorCase, TEXTS, t } from './texts.ts';
 
@@ -19,6 +19,21 @@ function errorCaseFor(status: number): ErrorCase {
   if (status === 503) return 'unavailable';
   if (status >= 500) return 'internal';
   return 'invalid_callback';
+}
+
+/**
+ * What an unmatched first Entra sign-in compared, for the user who just did it: the account their
+ * organisation returned (their own), what it had to equal, and what to ask the admin.
+ */
+export function mismatchDetails(m: AccountMismatch, username: string | null): string[] {
+  const values = { account: m.returnedAccount, claim: m.matchClaim, username: username ?? '' };
+  if (!username) return [t(TEXTS.mismatchNoUser, values), t(TEXTS.mismatchAskAdmin, values)];
+  return [
+    t(TEXTS.mismatchReturned, values),
+    t(TEXTS.mismatchForUser, values),
+    ...(m.userEmailEmpty ? [t(TEXTS.mismatchNoEmail, values)] : []),
+    t(TEXTS.mismatchAskAdmin, values),
+  ];
 }
 
 /** The error page of a browser route. */
@@ -39,6 +54,9 @@ export function signInErrorPage(o: {
     correlationId: o.correlationId,
     ...(returnTo ? { startOver: `/api/auth/login?returnTo=${encodeURIComponent(returnTo)}` } : {}),
     ...(err instanceof BrokerError ? { headers: err.headers } : {}),
+    ...(err instanceof SignInError && err.mismatch
+      ? { details: mismatchDetails(err.mismatch, err.username) }
+      : {}),
   });
 }
 

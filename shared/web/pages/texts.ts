@@ -19,6 +19,7 @@ export const TEXTS = {
   signedInTitle: 'You are signed in',
   signedInAs: 'Signed in as {username}.',
   signOut: 'Sign out',
+  openConsole: 'Open the admin console',
   signInAgain: 'Sign in again',
   errorTitle: 'Sign-in did not work',
   correlation: 'Reference: {correlationId}',
@@ -45,7 +46,7 @@ export const TEXTS = {
     token_invalid: 'We could not verify your sign-in with your organisation. Start again.',
     redeem_failed: 'We could not complete your sign-in with your organisation. Start again.',
     account_mismatch:
-      'You signed in with a different account than the one you entered. Start again with the right account.',
+      'The account you signed in with at your organisation could not be linked to the one you entered: it is a different account, or your details here do not name it.',
     no_account: 'There is no account here for the identity you signed in with. Ask your administrator.',
     account_disabled: 'Your account cannot sign in. Ask your administrator.',
     not_allowed: 'Your account does not sign in this way. Ask your administrator.',
@@ -57,9 +58,23 @@ export const TEXTS = {
     app_request_invalid:
       'The application sent a sign-in request that is not valid. Go back to the application and try again.',
   },
+  // An unmatched first Entra sign-in: what was compared, in the user's words ({account} is the account
+  // the user just signed in with at their organisation; {claim} the ID token claim compared)
+  mismatchReturned: 'Your organisation signed you in as {account}.',
+  mismatchForUser:
+    'To sign in here as {username}, that account name must be the username or the email address set for {username} here.',
+  mismatchNoEmail: 'No email address is set for {username} here.',
+  mismatchNoUser: 'No account here has {account} as its username or email address.',
+  mismatchAskAdmin:
+    'If {account} is your account, ask your administrator to set it as your email address here (Entra’s {claim} must match). If it is not yours, start again and sign in at your organisation with your own account.',
   // The broker as OpenID Provider (sign-out requested by an application)
   appSignOutTitle: 'Sign out?',
   appSignOutIntro: 'An application asked to sign you out of {product}.',
+  appSignOutNamed: '{app} asked to sign you out of {product}.',
+  appSignOutExplain:
+    'Sign out ends your session at {product} and in the applications that use it. Stay signed in keeps it: you leave {app} only.',
+  appSignOutUnnamed: 'the application',
+  staySignedIn: 'Stay signed in',
   appSignedOutTitle: 'You are signed out',
 } as const;
 

@@ -2,7 +2,7 @@
  * The management API client: every call sends the session cookie and `X-Broker-Csrf: 1`, and its
  * answer comes back as data (never an exception), so each page decides what a failure shows.
  */
-import type { TestResult } from './types.ts';
+import type { FederatedValues, TestResult } from './types.ts';
 
 const API = '/api/manage';
 
@@ -21,6 +21,8 @@ export interface Problem {
   /** A failed activation still changes the integration (its test result) and answers its new ETag. */
   etag?: string;
   lastTest?: TestResult | null;
+  /** After a refusal about a federated credential: the values Entra must hold. */
+  expected?: FederatedValues;
 }
 
 export interface Success<T> {

@@ -69,14 +69,18 @@ export function problem(r: Failure): HTMLDivElement {
   );
 }
 
+/** Clears one field's message and restores its description. */
+function clearField(input: Control): void {
+  for (const el of input.closest('.field')?.querySelectorAll('.field-msg') ?? []) el.remove();
+  input.removeAttribute('aria-invalid');
+  if (input.dataset.hint) input.setAttribute('aria-describedby', input.dataset.hint);
+  else input.removeAttribute('aria-describedby');
+}
+
 /** Clears earlier messages of a form. */
 export function clearErrors(form: HTMLFormElement): void {
   for (const el of form.querySelectorAll('.field-msg')) el.remove();
-  for (const input of form.querySelectorAll<Control>('[aria-invalid]')) {
-    input.removeAttribute('aria-invalid');
-    if (input.dataset.hint) input.setAttribute('aria-describedby', input.dataset.hint);
-    else input.removeAttribute('aria-describedby');
-  }
+  for (const input of form.querySelectorAll<Control>('[aria-invalid]')) clearField(input);
 }
 
 /** Shows a message (and a fix) under the named field; false when the form has no such field. */
@@ -95,6 +99,8 @@ export function fieldError(form: HTMLFormElement, name: string, message: string,
   }
   input.setAttribute('aria-invalid', 'true');
   input.setAttribute('aria-describedby', ids.join(' '));
+  // Once the admin changes the value, the message is about a value no longer there.
+  input.addEventListener('input', () => clearField(input), { once: true });
   return true;
 }
 

@@ -26,6 +26,19 @@ export function field(labelText: string, input: Control, hint?: string): HTMLDiv
   return h('div', { class: 'field' }, h('label', { for: input.id }, labelText), describe(input, hint), input);
 }
 
+/**
+ * Adds a note below a field's control that the control is also described by (kept when errors are
+ * cleared), e.g. a rule that depends on the chosen value.
+ */
+export function addNote(wrap: HTMLElement, note: HTMLElement): void {
+  const input = wrap.querySelector<Control>('input, select, textarea');
+  if (!input) return;
+  const ids = [input.dataset.hint, note.id].filter(Boolean).join(' ');
+  input.dataset.hint = ids;
+  input.setAttribute('aria-describedby', ids);
+  wrap.append(note);
+}
+
 /** A checkbox with its label beside it, the hint below. */
 export function checkField(labelText: string, input: HTMLInputElement, hint?: string): HTMLDivElement {
   ensureId(input);

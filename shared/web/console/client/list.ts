@@ -7,7 +7,8 @@ import { pager, tableOr } from './widgets.ts';
 
 export function showFilteredList<T>(
   title: string,
-  filters: HTMLFormElement,
+  /** What comes above the table: the filter form (and any link beside it). */
+  filters: Node,
   r: Result<Page<T>>,
   params: URLSearchParams,
   table: { headers: string[]; row: (item: T) => HTMLTableRowElement; none: string },

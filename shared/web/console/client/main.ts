@@ -8,6 +8,8 @@
 import { h } from './dom.ts';
 import { alert } from './feedback.ts';
 import { BASE, markReady, show } from './page.ts';
+import { apisPage } from './pages/apis.ts';
+import { applicationPage } from './pages/application.ts';
 import { applicationsPage } from './pages/applications.ts';
 import { auditPage } from './pages/audit.ts';
 import { integrationPage } from './pages/integration.ts';
@@ -15,6 +17,7 @@ import { integrationsList } from './pages/integrations.ts';
 import { settingsPage } from './pages/settings.ts';
 import { tokensPage } from './pages/tokens.ts';
 import { userPage } from './pages/user.ts';
+import { newUserPage } from './pages/user-new.ts';
 import { usersList } from './pages/users.ts';
 
 async function route(): Promise<void> {
@@ -23,16 +26,20 @@ async function route(): Promise<void> {
     .split('/')
     .filter(Boolean)
     .map((p) => decodeURIComponent(p));
-  const [section = 'integrations', id] = parts;
+  const [section = 'integrations', id, more] = parts;
   switch (section) {
     case 'integrations':
       return id ? integrationPage(id) : integrationsList();
     case 'users':
+      // `users/new` is the New user form; a user named "new" is at `users/new/user` (userUrl).
+      if (id === 'new' && !more) return newUserPage();
       return id ? userPage(id) : usersList();
     case 'settings':
       return settingsPage();
     case 'applications':
-      return applicationsPage();
+      return id ? applicationPage(id) : applicationsPage();
+    case 'apis':
+      return apisPage();
     case 'audit':
       return auditPage();
     case 'tokens':

@@ -21,6 +21,13 @@ export function show(title: string, ...content: (Node | null | undefined)[]): vo
   );
 }
 
+/** Renames the page shown (its heading and the document title), e.g. once a new item is saved. */
+export function retitle(title: string): void {
+  document.title = `${title} – ${document.title.split(' – ').slice(1).join(' – ')}`;
+  const h1 = main.querySelector('h1');
+  if (h1) h1.textContent = title;
+}
+
 /** Tells the end-to-end tests (and anyone watching) that the page is filled. */
 export function markReady(): void {
   main.dataset.ready = 'true';

@@ -31,8 +31,37 @@ export interface Integration {
   matchClaim: string;
   status: 'active' | 'inactive';
   redirectUri: string;
-  clientSecret: ClientSecretInfo | null;
+  clientSecret?: ClientSecretInfo | null;
   lastTest: TestResult | null;
+  credential?: CredentialView;
+  pendingCredential?: CredentialView | null;
+}
+
+export type CredentialKind = 'clientSecret' | 'federated' | 'managedIdentity' | 'certificate';
+
+/** What Entra's federated credential form asks for. */
+export interface FederatedValues {
+  issuer: string;
+  subject: string;
+  audience: string;
+  /** Set when Entra cannot reach the issuer (a local or private broker address). */
+  issuerWarning?: string;
+}
+
+export interface CertificateInfo {
+  thumbprint: string;
+  thumbprintSha256: string;
+  notBefore: string;
+  expiresOn: string;
+  pem: string;
+}
+
+export interface CredentialView {
+  kind: CredentialKind;
+  federated?: FederatedValues;
+  managedIdentity?: FederatedValues;
+  certificate?: CertificateInfo;
+  clientSecret?: ClientSecretInfo;
 }
 
 export type VerifyType =
@@ -57,11 +86,26 @@ export interface Settings {
   allowedReturnOrigins: string[];
 }
 
+/** An API applications get JWT access tokens for (GET /api/manage/apis). */
+export interface ApiResource {
+  id: string;
+  resource: string;
+  name: string;
+  scopes: string[];
+  allowedApplications: string[];
+  accessTokenLifetimeSeconds: number;
+  createdAt: string;
+}
+
 export interface Application {
   clientId: string;
   name: string;
   type: 'confidential' | 'public';
   redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  allowedRoles: string[];
+  issuer: string;
+  discoveryUrl: string;
   etag: string;
   /** Only in the answer that issued it (registration, rotation): shown once. */
   clientSecretValue?: string;

@@ -52,7 +52,7 @@ export async function busy(button: HTMLButtonElement, work: () => Promise<unknow
 
 /** A secondary button that runs `work`, disabled meanwhile. */
 export function actionButton(
-  label: string,
+  label: Child,
   work: () => Promise<unknown>,
   attrs: Record<string, string> = {},
 ): HTMLButtonElement {

@@ -1,13 +1,13 @@
 /**
  * Applications (OpenID Connect clients of the broker): the list with secret rotation and delete, and
- * registration. A client secret is in the answer that issued it only, so it is shown that once.
+ * registration; each name opens the application's own page to edit it. A client secret is in the answer that issued it only, so it is shown that once.
  */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
 import { formFailure, problem, success } from '../feedback.ts';
 import { field, select, text } from '../fields.ts';
-import { lines, textOf, words } from '../format.ts';
-import { show } from '../page.ts';
+import { textOf } from '../format.ts';
+import { consoleUrl, show } from '../page.ts';
 import type { Application, Page } from '../types.ts';
 import {
   actionButton,
@@ -20,6 +20,7 @@ import {
   tableOr,
   td,
 } from '../widgets.ts';
+import { applicationFields, readApplicationFields } from './application-fields.ts';
 
 // An application just registered, shown (with its secret) once on the re-rendered page, then forgotten.
 let issued: Application | null = null;
@@ -40,32 +41,17 @@ function registrationForm(box: HTMLElement): HTMLFormElement {
         'confidential',
       ),
     ),
-    field(
-      'Redirect URIs',
-      h('textarea', { name: 'redirectUris', rows: 3, spellcheck: 'false' }),
-      'One per line; https, or http://localhost for development.',
-    ),
-    field(
-      'Post-logout redirect URIs (optional)',
-      h('textarea', { name: 'postLogoutRedirectUris', rows: 2, spellcheck: 'false' }),
-      'One per line.',
-    ),
-    field(
-      'Allowed roles (optional)',
-      text('allowedRoles', '', { autocomplete: 'off' }),
-      'Separated by spaces; empty lets every user in.',
-    ),
+    applicationFields(null),
     box,
     submitRow('Register'),
   );
   onSubmit(form, null, async (f) => {
-    const post = lines(textOf(f, 'postLogoutRedirectUris'));
-    const roles = words(textOf(f, 'allowedRoles'));
+    const { redirectUris, postLogoutRedirectUris: post, allowedRoles: roles } = readApplicationFields(f);
     const res = await api<Application>('POST', '/applications', {
       body: {
         name: textOf(f, 'name'),
         type: String(f.get('type')),
-        redirectUris: lines(textOf(f, 'redirectUris')),
+        redirectUris,
         ...(post.length ? { postLogoutRedirectUris: post } : {}),
         ...(roles.length ? { allowedRoles: roles } : {}),
       },
@@ -112,7 +98,7 @@ export async function applicationsPage(): Promise<void> {
     h(
       'tr',
       {},
-      td('Name', a.name),
+      td('Name', h('a', { href: consoleUrl('applications', a.clientId) }, a.name)),
       td('Client ID', h('span', { class: 'mono' }, a.clientId)),
       td('Type', a.type),
       td('Redirect URIs', h('span', { class: 'mono' }, (a.redirectUris || []).join(' '))),
@@ -121,9 +107,17 @@ export async function applicationsPage(): Promise<void> {
         h(
           'span',
           { class: 'actions' },
+          h(
+            'a',
+            { class: 'button secondary', href: consoleUrl('applications', a.clientId) },
+            'Edit',
+            h('span', { class: 'visually-hidden' }, ` ${a.name}`),
+          ),
           a.type === 'confidential'
             ? actionButton(
-                'Rotate secret',
+                // The visible words start the accessible name (WCAG 2.5.3); the app's name follows for
+                // screen readers, hidden on screen where the row already shows it.
+                ['Rotate the secret', h('span', { class: 'visually-hidden' }, ` of ${a.name}`)],
                 async () => {
                   const res = await api<Application>(
                     'POST',
@@ -133,7 +127,6 @@ export async function applicationsPage(): Promise<void> {
                   if (!res.ok) return secretBox.replaceChildren(problem(res));
                   showSecret(res.body);
                 },
-                { 'aria-label': `Rotate the secret of ${a.name}` },
               )
             : null,
           confirmButton('Delete', `Delete ${a.name}? Its tokens stop working.`, async () => {

@@ -7,7 +7,7 @@ const DAY = 86_400_000;
 /** Expiry within this many days is a warning. */
 const WARN_DAYS = 30;
 
-export function expiry(secret: ClientSecretInfo | null | undefined): Node | string {
+export function expiry(secret: Pick<ClientSecretInfo, 'expiresOn'> | null | undefined): Node | string {
   const on = secret?.expiresOn;
   if (!on) return h('span', { class: 'muted' }, 'Expiry date not recorded');
   const days = Math.floor((Date.parse(on) - Date.now()) / DAY);

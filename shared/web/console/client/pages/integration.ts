@@ -1,17 +1,21 @@
 /**
- * One integration: create it (Configure Azure AD) or edit it, rotate its secret, activate (the API
- * tests the connection first), deactivate, delete. An activation failure is shown next to the field
- * it is about (wrong secret → client secret, unknown tenant → tenant).
+ * One integration: create it (Configure Azure AD) with a credential kind (a federated credential
+ * unless the admin picks another), or edit it, rotate its secret, activate (the API tests the
+ * connection first), deactivate, delete; add a second credential, test it and make it current. An
+ * activation failure is shown next to the field it is about (wrong secret → client secret, unknown
+ * tenant → tenant), or, for the values pasted in Entra, with the values Entra must hold.
  */
 import { api, type Failure, type Result } from '../api.ts';
 import { h } from '../dom.ts';
 import { alert, clearErrors, fieldError, formFailure, howToFix, problem, success } from '../feedback.ts';
 import { field } from '../fields.ts';
 import { when } from '../format.ts';
-import { consoleUrl, REDIRECT_URI, show } from '../page.ts';
-import type { Integration } from '../types.ts';
+import { consoleUrl, REDIRECT_URI, retitle, show } from '../page.ts';
+import type { CredentialKind, FederatedValues, Integration } from '../types.ts';
 import { actionButton, confirmButton, copyBox, liveRegion, onSubmit } from '../widgets.ts';
+import { credentialCard, KIND_NAMES, kindField, toggleSecretFields } from './integration-credential.ts';
 import { changes, integrationFields, readForm, secretHint } from './integration-form.ts';
+import { provisioningPanel } from './integration-provisioning.ts';
 import { expiry, lastTest, statusBadge } from './integration-status.ts';
 
 /** Where an activation failure belongs in the form. */
@@ -35,6 +39,11 @@ export async function integrationPage(id: string): Promise<void> {
   const box = liveRegion();
   const summary = h('div', {});
   const buttons = h('div', { class: 'actions' });
+  const activateHint = h(
+    'p',
+    { class: 'hint', id: 'activate-hint' },
+    'Activate saves the form and tests the connection with Entra in one step; the integration turns active only when the test passes. Users whose Verify type is this Title can sign in once it is active.',
+  );
   const secretInput = h('input', {
     type: 'password',
     name: 'clientSecret',
@@ -42,7 +51,15 @@ export async function integrationPage(id: string): Promise<void> {
     maxlength: 1024,
   });
   const secretField = field('Client secret', secretInput, secretHint(cur));
-  form.append(...integrationFields(cur, secretField), box, buttons);
+  const fields = integrationFields(cur, secretField);
+  const currentKind = (): CredentialKind => cur?.credential?.kind ?? (cur ? 'clientSecret' : 'federated');
+  // The secret and its expiry only where a client secret is (or is being) the credential.
+  const secretFields = [secretField, fields[fields.indexOf(secretField) + 1] as HTMLElement];
+  if (!cur) fields.splice(fields.indexOf(secretField), 0, kindField('credentialKind'));
+  form.append(...fields, box, activateHint, buttons);
+  if (!cur) toggleSecretFields(form, 'credentialKind', secretFields);
+  else for (const f of secretFields) f.hidden = currentKind() !== 'clientSecret';
+  const credentials = h('div', {});
 
   /** The actions other than the first save run on a saved integration only. */
   function saved(): Integration {
@@ -71,27 +88,50 @@ export async function integrationPage(id: string): Promise<void> {
   async function save(): Promise<boolean> {
     const { v, secret, expiresOn } = readForm(form);
     if (!cur) {
+      const kind = chosenKind();
       const r = await api<Integration>('POST', '/integrations', {
         body: {
           kind: 'azure-ad',
           ...v,
           ...(v.allowedTenants.length ? {} : { allowedTenants: undefined }),
-          clientSecret: secret,
-          ...(expiresOn ? { clientSecretExpiresOn: expiresOn } : {}),
+          ...(kind === 'clientSecret'
+            ? { clientSecret: secret, ...(expiresOn ? { clientSecretExpiresOn: expiresOn } : {}) }
+            : { credential: { kind } }),
         },
       });
       if (!took(r)) return false;
       history.replaceState(null, '', consoleUrl('integrations', r.body.id));
+      retitle(`Integration: ${r.body.title}`);
     } else {
       const patch = changes(v, cur);
       if (Object.keys(patch).length) {
         if (!took(await api<Integration>('PATCH', `/integrations/${cur.id}`, { body: patch, etag })))
           return false;
+        if (patch.title !== undefined) retitle(`Integration: ${saved().title}`);
       }
       if (secret && !took(await putSecret(saved(), secret, expiresOn))) return false;
     }
     secretInput.value = '';
     return true;
+  }
+
+  function chosenKind(): CredentialKind {
+    if (cur) return currentKind();
+    return (form.querySelector<HTMLSelectElement>('select[name="credentialKind"]')?.value ??
+      'federated') as CredentialKind;
+  }
+
+  /** The values Entra's federated credential must hold, after a refusal about one of them. */
+  function expectedValues(expected: FederatedValues | undefined): HTMLElement | null {
+    if (!expected) return null;
+    return h(
+      'div',
+      {},
+      h('p', {}, 'Entra must hold exactly these values in the federated credential:'),
+      copyBox('Expected issuer', expected.issuer),
+      copyBox('Expected subject identifier', expected.subject),
+      copyBox('Expected audience', expected.audience),
+    );
   }
 
   /** An activation the connection test refused: the message next to its field when there is one. */
@@ -103,7 +143,13 @@ export async function integrationPage(id: string): Promise<void> {
     const where = code ? FAILURE_FIELD[code] : undefined;
     const message = `Activation failed: ${r.body?.detail || 'the connection test failed.'}`;
     if (!where || !fieldError(form, where, message, r.body?.fix)) {
-      box.replaceChildren(alert(h('p', {}, message), r.body?.fix ? howToFix(r.body.fix) : null));
+      box.replaceChildren(
+        alert(
+          h('p', {}, message),
+          r.body?.fix ? howToFix(r.body.fix) : null,
+          expectedValues(r.body?.expected),
+        ),
+      );
     } else {
       box.replaceChildren(
         alert(
@@ -121,7 +167,15 @@ export async function integrationPage(id: string): Promise<void> {
   async function activate(): Promise<void> {
     clearErrors(form);
     box.replaceChildren();
+    const fresh = !cur;
     if (!(await save())) return refresh();
+    if (fresh && currentKind() !== 'clientSecret') {
+      success(
+        box,
+        `Saved. Do the steps for the ${KIND_NAMES[currentKind()].toLowerCase()} below in Entra, then choose Activate.`,
+      );
+      return refresh();
+    }
     const r = await api<Integration>('POST', `/integrations/${saved().id}/activate`, { etag });
     if (!r.ok && r.status === 422) {
       activationFailed(r);
@@ -155,6 +209,95 @@ export async function integrationPage(id: string): Promise<void> {
       `Secret rotated (version ${saved().clientSecret?.version ?? 'new'}). Activate again to test it.`,
     );
     refresh();
+  }
+
+  async function addCredential(): Promise<void> {
+    const current = saved();
+    const kind = (credentials.querySelector<HTMLSelectElement>('select[name="pendingKind"]')?.value ??
+      'federated') as CredentialKind;
+    const secretValue =
+      credentials.querySelector<HTMLInputElement>('input[name="pendingSecret"]')?.value ?? '';
+    const r = await api<Integration>('POST', `/integrations/${current.id}/credentials`, {
+      body: { credential: kind === 'clientSecret' ? { kind, clientSecret: secretValue } : { kind } },
+      etag,
+    });
+    if (!took(r)) return refresh();
+    success(box, `${KIND_NAMES[kind]} added as the second credential. Do its steps in Entra, then test it.`);
+    refresh();
+  }
+
+  async function promote(): Promise<void> {
+    const r = await api<Integration>('POST', `/integrations/${saved().id}/credentials/promote`, { etag });
+    if (!r.ok && r.status === 422) {
+      activationFailed(r);
+      return refresh();
+    }
+    if (!took(r)) return refresh();
+    success(
+      box,
+      `The ${KIND_NAMES[saved().credential?.kind ?? 'clientSecret'].toLowerCase()} is now current.`,
+    );
+    refresh();
+  }
+
+  async function dropPending(): Promise<void> {
+    if (!took(await api<Integration>('DELETE', `/integrations/${saved().id}/credentials/pending`, { etag })))
+      return refresh();
+    success(box, 'The second credential was removed.');
+    refresh();
+  }
+
+  function credentialSections(current: Integration): Node[] {
+    const out: Node[] = [];
+    if (current.credential) out.push(credentialCard('Credential', current.credential, current.id));
+    if (current.pendingCredential) {
+      out.push(
+        credentialCard('Second credential (not used yet)', current.pendingCredential, current.id, [
+          h(
+            'p',
+            { class: 'hint' },
+            'Sign-ins keep using the current credential until this one passes its test. Then the old one can be removed in Entra.',
+          ),
+          h(
+            'div',
+            { class: 'actions' },
+            actionButton('Test and make current', promote),
+            confirmButton('Remove', 'Remove the second credential?', dropPending),
+          ),
+        ]),
+      );
+    } else {
+      const secret = field(
+        'New client secret',
+        h('input', {
+          type: 'password',
+          name: 'pendingSecret',
+          autocomplete: 'new-password',
+          maxlength: 1024,
+        }),
+        'The secret’s Value (not its Secret ID).',
+      );
+      const section = h(
+        'section',
+        { class: 'card', 'aria-label': 'Add a second credential' },
+        h('h2', {}, 'Switch credential'),
+        h(
+          'p',
+          { class: 'hint' },
+          'Add a second credential, set it up in Entra and test it; it becomes current only once its test passes, so no sign-in fails during the switch.',
+        ),
+        kindField(
+          'pendingKind',
+          current.credential?.kind === 'federated' ? 'certificate' : 'federated',
+          'Second credential',
+        ),
+        secret,
+        h('div', { class: 'actions' }, actionButton('Add second credential', addCredential)),
+      );
+      toggleSecretFields(section, 'pendingKind', [secret]);
+      out.push(section);
+    }
+    return out;
   }
 
   async function setActive(on: boolean): Promise<void> {
@@ -206,14 +349,16 @@ export async function integrationPage(id: string): Promise<void> {
       { class: 'facts card' },
       h('dt', {}, 'Status'),
       h('dd', { id: 'integration-status' }, statusBadge(current.status)),
-      h('dt', {}, 'Client secret'),
+      h('dt', {}, current.clientSecret ? 'Client secret' : 'Credential'),
       h(
         'dd',
         {},
         current.clientSecret
-          ? `Set (version ${current.clientSecret.version || '—'}, updated ${when(current.clientSecret.updatedOn)}). `
-          : 'Not set. ',
-        expiry(current.clientSecret),
+          ? [
+              `Set (version ${current.clientSecret.version || '—'}, updated ${when(current.clientSecret.updatedOn)}). `,
+              expiry(current.clientSecret),
+            ]
+          : KIND_NAMES[current.credential?.kind ?? 'federated'],
       ),
       h('dt', {}, 'Last activation test'),
       h('dd', {}, lastTest(current.lastTest)),
@@ -223,17 +368,29 @@ export async function integrationPage(id: string): Promise<void> {
   /** The facts and the buttons follow the integration's state after every call. */
   function refresh(): void {
     summary.replaceChildren(cur ? facts(cur) : h('p', { class: 'muted' }, 'Not saved yet.'));
+    credentials.replaceChildren(...(cur ? credentialSections(cur) : []));
+    // The kind is chosen once, on create; later changes go through a second credential.
+    const kindSelect = form.querySelector<HTMLElement>('select[name="credentialKind"]')?.closest('.field');
+    if (cur && kindSelect instanceof HTMLElement) kindSelect.hidden = true;
+    if (cur) for (const f of secretFields) f.hidden = currentKind() !== 'clientSecret';
     const hint = secretField.querySelector('.hint');
     if (hint) hint.textContent = secretHint(cur);
     const active = cur?.status === 'active';
-    const list: Node[] = [h('button', { type: 'submit' }, active ? 'Save' : 'Activate')];
+    const list: Node[] = [
+      h(
+        'button',
+        { type: 'submit', ...(active ? {} : { 'aria-describedby': 'activate-hint' }) },
+        active ? 'Save' : 'Activate',
+      ),
+    ];
     if (cur) {
       if (!active) list.push(actionButton('Save without activating', saveOnly));
-      list.push(actionButton('Rotate secret', rotate));
+      if (currentKind() === 'clientSecret') list.push(actionButton('Rotate secret', rotate));
       if (active) list.push(actionButton('Deactivate', () => setActive(false)));
       list.push(confirmButton('Delete', `Delete ${cur.title}?`, remove));
     }
     buttons.replaceChildren(...list);
+    activateHint.hidden = active;
   }
 
   onSubmit(form, box, () => (cur?.status === 'active' ? saveOnly() : activate()));
@@ -254,5 +411,7 @@ export async function integrationPage(id: string): Promise<void> {
     ),
     summary,
     h('div', { class: 'card' }, form),
+    cur ? provisioningPanel(cur) : null,
+    credentials,
   );
 }

@@ -8,6 +8,7 @@ import { consoleUrl, show } from '../page.ts';
 import type { ApiToken, IssuedToken, Page } from '../types.ts';
 import {
   confirmButton,
+  copyBox,
   liveRegion,
   onSubmit,
   secretCard,
@@ -54,8 +55,23 @@ export async function tokensPage(): Promise<void> {
       ),
     );
   });
+  const openApi = `${location.origin}/api/manage/openapi.json`;
   show(
     'API tokens',
+    section(
+      'use-h',
+      'Using a token',
+      h(
+        'p',
+        {},
+        'A token lets a script or pipeline call the management API (',
+        h('code', {}, '/api/manage'),
+        ') as an admin: send it as ',
+        h('code', {}, 'Authorization: Bearer <token>'),
+        '. The API is described by its OpenAPI document (it needs a token too):',
+      ),
+      copyBox('OpenAPI address', openApi),
+    ),
     secretBox,
     listBox,
     tableOr(

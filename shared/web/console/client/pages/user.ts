@@ -10,6 +10,8 @@ import { textOf, when, words } from '../format.ts';
 import { consoleUrl, ME, show } from '../page.ts';
 import type { User, VerifyType } from '../types.ts';
 import { confirmButton, liveRegion, onSubmit, section, submitRow } from '../widgets.ts';
+import { matchRule, verifyTypeField } from './match-rule.ts';
+import { provisionedNote } from './user-provisioning.ts';
 import { integrationChoices, verifyTypeOptions } from './users.ts';
 
 /** A Verify type as its select value: `password` or the integration's id. */
@@ -45,6 +47,16 @@ export async function userPage(username: string): Promise<void> {
     autocomplete: 'new-password',
     maxlength: 1024,
   });
+  const verifyType = select('verifyType', verifyTypeOptions(integrations), verifyTypeValue(user.verifyType));
+  // What an Entra user's first sign-in compares, for the integration chosen (none once bound).
+  const rule = h('p', { class: 'hint', id: 'match-rule' });
+  const explain = () => {
+    const chosen = integrations.find((i) => i.id === verifyType.value);
+    rule.hidden = !chosen || !!user.entraBinding;
+    rule.textContent = chosen ? matchRule(chosen) : '';
+  };
+  verifyType.addEventListener('change', explain);
+  explain();
   const form = h(
     'form',
     { novalidate: true },
@@ -59,10 +71,10 @@ export async function userPage(username: string): Promise<void> {
         maxlength: 254,
       }),
     ),
-    field(
-      'Verify type',
-      select('verifyType', verifyTypeOptions(integrations), verifyTypeValue(user.verifyType)),
+    verifyTypeField(
+      verifyType,
       'How this user proves who they are: a password here, or Entra ID through an integration.',
+      rule,
     ),
     field(
       'Password',
@@ -113,11 +125,16 @@ export async function userPage(username: string): Promise<void> {
     success(box, changed ? `Saved ${user.username}.` : 'Nothing to save: no field was changed.');
   });
 
+  if (new URLSearchParams(location.search).has('created')) {
+    success(box, `Created ${user.username}.`);
+    history.replaceState(null, '', location.pathname);
+  }
   const actionsBox = liveRegion();
   const binding = user.entraBinding;
   show(
     `User: ${user.username}`,
     h('p', {}, h('a', { href: consoleUrl('users') }, '← All users')),
+    provisionedNote(user),
     h('div', { class: 'card' }, form),
     section(
       'binding-h',

@@ -8,6 +8,13 @@ import { consoleUrl } from '../page.ts';
 import type { Integration, Page, User, VerifyType } from '../types.ts';
 import { td } from '../widgets.ts';
 
+/**
+ * A user's console page. `users/new` is the New user form, so a user named "new" is opened one
+ * segment deeper (`users/new/user`).
+ */
+export const userUrl = (username: string): string =>
+  username === 'new' ? consoleUrl('users', username, 'user') : consoleUrl('users', username);
+
 export function verifyTypeText(vt: VerifyType): string {
   return vt.kind === 'password' ? 'Password' : vt.title || vt.integrationId;
 }
@@ -55,13 +62,16 @@ export async function usersList(): Promise<void> {
     ),
     h('button', { type: 'submit' }, 'Search'),
   );
-  showFilteredList('Users', filters, r, params, {
+  const newUser = h('p', {}, h('a', { class: 'button', href: consoleUrl('users', 'new') }, 'New user'));
+  const top = document.createDocumentFragment();
+  top.append(newUser, filters);
+  showFilteredList('Users', top, r, params, {
     headers: ['Username', 'Display name', 'Verify type', 'Roles', 'State', 'Last sign-in'],
     row: (u) =>
       h(
         'tr',
         {},
-        td('Username', h('a', { href: consoleUrl('users', u.username) }, u.username)),
+        td('Username', h('a', { href: userUrl(u.username) }, u.username)),
         td('Display name', u.displayName || '—'),
         td('Verify type', verifyTypeText(u.verifyType)),
         td('Roles', u.roles.join(', ') || '—'),
