@@ -8,7 +8,7 @@
 import type { Account } from 'oidc-provider';
 import type { SessionService } from '../sessions/service.ts';
 import { effectiveRoles } from '../users/records.ts';
-import { issuedBeforeRevocation } from '../users/service.ts';
+import { issuedBeforeRevocation } from '../users/revocation.ts';
 import type { UserRecord } from '../users/store.ts';
 import { grantSessionLive } from './grant-session.ts';
 import type { ProviderClientSource, UserSource } from './ports.ts';

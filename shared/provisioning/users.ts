@@ -15,8 +15,9 @@ import {
   type UserUpdate,
   uniqueness,
 } from '../scim/index.ts';
+import type { ChangeContext } from '../users/ports.ts';
 import type { UserRecord } from '../users/records.ts';
-import type { ChangeContext, UserService } from '../users/service.ts';
+import type { UserService } from '../users/service.ts';
 import type { ScimCaller } from './auth.ts';
 import { objectIdOf, USER_RULES } from './rules.ts';
 import type { OwnedEntity, ProvisioningStore } from './store.ts';

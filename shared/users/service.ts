@@ -16,9 +16,6 @@ import type { UserStore } from './store.ts';
 import { updateUser } from './update.ts';
 import { viewUser } from './views.ts';
 
-export type { ChangeContext, IntegrationLookup, SettingsReader, UserServiceDeps } from './ports.ts';
-export { issuedBeforeRevocation } from './revocation.ts';
-
 /**
  * Users: the admin operations behind /api/manage/users and the point reads and writes the sign-in
  * flow uses, one module per operation (lookups, create, update, delete, password, binding,

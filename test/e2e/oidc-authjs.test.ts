@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Auth, type AuthConfig } from '@auth/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/standins/azurite.ts';
-import { escapeHtml } from '../../shared/web/pages/render.ts';
+import { escapeHtml } from '../../shared/web/pages/document.ts';
 import { createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { type E2eStack, newPage, screenshot, startE2eStack } from './helpers.ts';
 

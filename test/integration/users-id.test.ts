@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../shared/core/clock.ts';
-import { issuedBeforeRevocation } from '../../shared/users/service.ts';
+import { issuedBeforeRevocation } from '../../shared/users/revocation.ts';
 import { userPartition } from '../../shared/users/store.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
 import { usersApi } from '../helpers/users.ts';

@@ -4,7 +4,8 @@
  */
 import type { HttpResponseInit } from '@azure/functions';
 import type { OidcPage, OidcPages } from '../../oidc/pages.ts';
-import { errorPage, escapeHtml, page } from './render.ts';
+import { escapeHtml } from './document.ts';
+import { errorPage, page } from './render.ts';
 import { TEXTS, t } from './texts.ts';
 
 function asPage(r: HttpResponseInit): OidcPage {

@@ -9,8 +9,6 @@ import { pageCsp } from '../headers.ts';
 import { documentHead, escapeHtml } from './document.ts';
 import { type ErrorCase, TEXTS, t } from './texts.ts';
 
-export { escapeHtml };
-
 const STYLE = `
 *{box-sizing:border-box}
 html{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;font-size:100%;color:#1b1b1f;background:#f3f4f6}
