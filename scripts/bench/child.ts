@@ -28,7 +28,7 @@ interface ChildMessage {
   extra?: Record<string, number>;
 }
 
-export async function spawnApp(kind: 'broker' | 'authjs', options: unknown): Promise<AppHandle> {
+export async function spawnApp(kind: 'broker' | 'authjs' | 'plain-op', options: unknown): Promise<AppHandle> {
   const child: ChildProcess = spawn(
     process.execPath,
     ['--expose-gc', ...process.execArgv, process.argv[1] ?? '', APP_CHILD_FLAG, kind],

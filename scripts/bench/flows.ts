@@ -262,3 +262,21 @@ export async function appSignIn(
     throw new Error(`token endpoint answered ${token.status} ${body.error ?? ''}`);
   return { ms: ms(t0), idToken: body.id_token };
 }
+
+/** A password sign-in at the broker: a new browser (jar) holding a broker session. */
+export async function passwordSession(base: string, origin: string, username: string, password: string) {
+  const jar = new Jar();
+  const res = await withRetry(
+    () =>
+      fetch(`${base}/api/auth/password`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username, password }),
+      }),
+    303,
+  );
+  await res.arrayBuffer();
+  jar.store(res);
+  return jar;
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --storage-rtt MS] [--idp-rtt MS] [--json FILE]`: the broker side by side with Auth.js on the same
+ * `npm run bench [-- --storage-rtt MS] [--idp-rtt MS] [--json FILE] [--only PHASES]`: the broker side by side with Auth.js on the same
  * Entra stand-in, on a local stack the bench starts itself on free ports (loopback only, stops by
  * itself, a few minutes):
  *   - Azurite (in memory) behind a counting TCP proxy (scripts/standins/table-proxy.ts) that can add
@@ -14,6 +14,10 @@
  * server CPU per sign-in and the ratio broker/Auth.js; Table requests and sequential round trips per
  * leg (at the proxy), Key Vault and IdP calls per sign-in; password sign-ins/s; heap over many sign-ins
  * by distinct users; bundle size, `require` time and cold start. `--json FILE` writes the same figures.
+ * Two more phases: `op`, an application sign-in with a session at the broker's OP beside a plain
+ * `oidc-provider` (scripts/bench/plain-op-app.ts, its own process) and the ratio; `logout`, the
+ * sign-out's latency with back-channel logout to 1 vs 20 slow apps (scripts/bench/logout.ts).
+ * `--only op,logout` runs just those (`signin` names all the others).
  *
  * Rate limits: every request comes from 127.0.0.1, so the broker's per-address limits are raised for
  * the bench (scripts/bench/broker-app.ts); its counter rows are still read and written.
@@ -44,11 +48,21 @@ import {
   Jar,
   type LegHook,
   ms,
+  passwordSession,
   pct,
   pool,
   retries,
   type SignInTiming,
 } from './flows.ts';
+import {
+  createLogoutApps,
+  type LogoutResult,
+  measureLogout,
+  printLogout,
+  startSlowReceiver,
+} from './logout.ts';
+import { measureOpCompare, type OpCompare, printOpCompare } from './op-compare.ts';
+import { startPlainOpApp } from './plain-op-app.ts';
 import { createBenchIntegration } from './seed.ts';
 
 // `--quick`: a smoke run of every phase with a tenth of the samples (not for figures).
@@ -72,6 +86,12 @@ const PASSWORD = 'Bench-Password-Correct-42!';
 const APP_SAMPLES = n(20);
 /** The bench application's redirect URI: read from Location headers, never fetched. */
 const APP_REDIRECT_URI = 'http://127.0.0.1:9/bench-app/callback';
+const OP_SAMPLES = n(40); // per OP, interleaved
+const LOGOUT_SAMPLES = n(20); // per app count, interleaved
+const LOGOUT_APPS = 20;
+/** How long each application's back-channel logout endpoint takes to answer. */
+const LOGOUT_RECEIVER_DELAY_MS = 2000;
+const PHASES = ['signin', 'op', 'logout'] as const;
 
 /** CPU time (user + system, ms) a process has used so far, from /proc (NaN where there is none). */
 function processCpuMs(pid: number | undefined): number {
@@ -101,9 +121,13 @@ if (process.argv.includes(ENTRA_CHILD_FLAG)) {
 } else if (process.argv.includes(APP_CHILD_FLAG)) {
   const kind = process.argv[process.argv.indexOf(APP_CHILD_FLAG) + 1];
   const options = JSON.parse(process.env.BENCH_APP_OPTIONS ?? '{}');
-  runAppChild(() => (kind === 'broker' ? startBrokerApp(options) : startAuthJsApp(options))).catch(
-    fail(`${kind} app`),
-  );
+  runAppChild(() =>
+    kind === 'broker'
+      ? startBrokerApp(options)
+      : kind === 'plain-op'
+        ? startPlainOpApp(options)
+        : startAuthJsApp(options),
+  ).catch(fail(`${kind} app`));
 } else if (process.env.NODE_EXTRA_CA_CERTS !== ca.bundlePath) {
   // Node reads NODE_EXTRA_CA_CERTS only at start-up (the stand-ins' TLS, for both apps): run again.
   const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
@@ -145,6 +169,12 @@ async function main() {
   const storageRtt = Number(flag('--storage-rtt') ?? 0);
   const idpRtt = Number(flag('--idp-rtt') ?? 0);
   const jsonFile = flag('--json');
+  const only = flag('--only')?.split(',');
+  for (const phase of only ?? []) {
+    if (!(PHASES as readonly string[]).includes(phase))
+      throw new Error(`--only: unknown phase ${phase} (phases: ${PHASES.join(', ')})`);
+  }
+  const runs = (phase: (typeof PHASES)[number]) => !only || only.includes(phase);
   const t0 = performance.now();
   // One after another: on a loaded machine, starting them together can miss Azurite's 15 s start window.
   const azurite = await startAzurite();
@@ -200,6 +230,12 @@ async function main() {
       clientSecret: benchApp.clientSecretValue ?? '',
       redirectUri: APP_REDIRECT_URI,
     };
+    // Applications with a back-channel logout endpoint that answers slowly (the logout phase).
+    const receiver = await startSlowReceiver(LOGOUT_RECEIVER_DELAY_MS);
+    closers.unshift(receiver.close);
+    const logoutClients = runs('logout')
+      ? await createLogoutApps(seed, receiver.url, APP_REDIRECT_URI, LOGOUT_APPS)
+      : [];
 
     // ---- the two apps, each in its own process; the broker's tables through the proxy
     const apps: Record<Kind, AppHandle> = {
@@ -212,12 +248,64 @@ async function main() {
       }),
     };
     closers.unshift(apps.broker.close, apps.authjs.close);
+    // The library's floor: a plain oidc-provider with the same client, in its own process.
+    const plainOp = runs('op') ? await spawnApp('plain-op', benchClient) : undefined;
+    if (plainOp) closers.unshift(plainOp.close);
     const signIn = (kind: Kind, user: string, hook?: LegHook) =>
       kind === 'broker' ? brokerSignIn(apps.broker.url, user, hook) : authJsSignIn(apps.authjs.url, user);
     console.log(
       `Stack up and ${entraUsers.length + PASSWORD_USERS} users seeded in ${(ms(t0) / 1000).toFixed(1)} s ` +
         `(broker ${apps.broker.url}, Auth.js ${apps.authjs.url}, Entra stand-in ${entra.host}; storage RTT +${storageRtt} ms, IdP back-channel RTT +${idpRtt} ms).`,
     );
+
+    // ---- application sign-in with a session: the broker's OP beside a plain oidc-provider
+    let opCompare: OpCompare | undefined;
+    if (plainOp) {
+      opCompare = await measureOpCompare(
+        {
+          url: apps.broker.url,
+          jar: await passwordSession(apps.broker.url, brokerBase, 'pw0', PASSWORD),
+          client: benchClient,
+        },
+        { url: plainOp.url, jar: new Jar(), client: benchClient },
+        OP_SAMPLES,
+        async () => {
+          proxy.rttMs = storageRtt;
+        },
+      );
+      proxy.rttMs = 0;
+      if (!runs('signin')) printOpCompare(opCompare, storageRtt);
+    }
+
+    // ---- sign-out with back-channel logout: 1 app vs 20 slow apps
+    let logout: LogoutResult | undefined;
+    if (runs('logout')) {
+      proxy.rttMs = storageRtt;
+      logout = await measureLogout(
+        {
+          base: apps.broker.url,
+          origin: brokerBase,
+          users: Array.from({ length: PASSWORD_USERS }, (_, i) => `pw${i}`),
+          password: PASSWORD,
+          clients: logoutClients,
+          receiver,
+        },
+        LOGOUT_SAMPLES,
+        [1, LOGOUT_APPS],
+      );
+      proxy.rttMs = 0;
+      if (!runs('signin')) printLogout(logout, LOGOUT_RECEIVER_DELAY_MS, storageRtt);
+    }
+    if (!runs('signin')) {
+      if (jsonFile) {
+        writeFileSync(
+          jsonFile,
+          `${JSON.stringify({ node: process.version, storageRttMs: storageRtt, opCompare, logout }, null, 2)}\n`,
+        );
+        console.log(`Figures written to ${jsonFile}.`);
+      }
+      return;
+    }
 
     // ---- warm-up (signing key, JWKS, MSAL client, integration secret, discovery) and first bindings
     for (let i = 0; i < WARM_UP; i++) for (const kind of KINDS) await signIn(kind, 'starter');
@@ -601,6 +689,8 @@ async function main() {
       `  Cold start as the Functions worker would (fresh process: require main.cjs + first GET /api/auth/login, which loads app.cjs, median of 7): ` +
         `${f(bundles.broker.coldStartMs)} ms (of which require main.cjs ${f(bundles.broker.coldStartLoadMs)} ms; first answer ${bundles.broker.firstStatus})`,
     );
+    if (opCompare) printOpCompare(opCompare, storageRtt);
+    if (logout) printLogout(logout, LOGOUT_RECEIVER_DELAY_MS, storageRtt);
     console.log(
       `\nTotal ${(ms(t0) / 1000).toFixed(0)} s. The machine is shared: compare ratios from one run, not absolute figures across runs.`,
     );
@@ -654,6 +744,8 @@ async function main() {
             },
             retried: retries.count,
             bundles,
+            opCompare,
+            logout,
           },
           null,
           2,
