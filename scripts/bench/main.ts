@@ -203,7 +203,8 @@ async function main() {
     const tpUsers = Array.from({ length: THROUGHPUT_USERS }, (_, i) => `tp${i}`);
     const firstUsers = Array.from({ length: FIRST_SIGN_INS }, (_, i) => `first${i}`);
     const heapUsers = Array.from({ length: HEAP_SIGN_INS }, (_, i) => `h${String(i).padStart(5, '0')}`);
-    const entraUsers = ['starter', ...tpUsers, ...firstUsers, ...heapUsers];
+    // The sign-in phases' users (the op and logout phases use the password users only).
+    const entraUsers = runs('signin') ? ['starter', ...tpUsers, ...firstUsers, ...heapUsers] : [];
     await pool(entraUsers.length, 32, async (i) => {
       const name = entraUsers[i] as string;
       await seed.users.create(
