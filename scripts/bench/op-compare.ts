@@ -25,8 +25,8 @@ export async function measureOpCompare(
   warmUp: () => Promise<void> = async () => {},
 ): Promise<OpCompare> {
   const sides = [broker, plain];
-  // Provider, keys and caches on both; the plain OP's one interaction makes its session and grant.
-  for (let i = 0; i < 3; i++) for (const s of sides) await appSignIn(s.url, s.jar, s.client);
+  // Provider, keys, caches and the JIT on both; the plain OP's one interaction makes its session and grant.
+  for (let i = 0; i < 10; i++) for (const s of sides) await appSignIn(s.url, s.jar, s.client);
   await warmUp();
   const lat: [number[], number[]] = [[], []];
   for (let i = 0; i < samples; i++) {
