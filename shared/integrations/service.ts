@@ -394,13 +394,7 @@ export class IntegrationService {
       {
         fresh: { before: true },
         plan: async (current) => {
-          const credential = currentCredential(current);
-          const outcome = await runConnectionTest(
-            this.deps.entraClientFactory,
-            current,
-            await this.creds.msalCredential(current.id, credential),
-            this.creds.expected(credential, current.id),
-          );
+          const outcome = await this.testCredential(current, currentCredential(current));
           const at = this.resource.now();
           if (outcome.ok) {
             return {
@@ -596,12 +590,7 @@ export class IntegrationService {
               'This integration has no second credential to promote.',
               'no_pending_credential',
             );
-          const outcome = await runConnectionTest(
-            this.deps.entraClientFactory,
-            current,
-            await this.creds.msalCredential(current.id, pending, { cache: false }),
-            this.creds.expected(pending, current.id),
-          );
+          const outcome = await this.testCredential(current, pending, { cache: false });
           const at = this.resource.now();
           if (!outcome.ok) {
             failed.outcome = outcome;
@@ -716,6 +705,20 @@ export class IntegrationService {
   }
 
   // --- internals ---------------------------------------------------------------------------------
+
+  /** The connection test of one of the integration's credentials against its tenant. */
+  private async testCredential(
+    row: StoredIntegration,
+    credential: StoredCredential,
+    opts?: { cache: boolean },
+  ) {
+    return runConnectionTest(
+      this.deps.entraClientFactory,
+      row,
+      await this.creds.msalCredential(row.id, credential, opts),
+      this.creds.expected(credential, row.id),
+    );
+  }
 
   /** The row from the per-instance sign-in cache while it is fresh; a point read otherwise. */
   private async loadForSignIn(id: string, fresh: boolean): Promise<StoredIntegration> {
