@@ -31,7 +31,17 @@ interface ChildMessage {
 export async function spawnApp(kind: 'broker' | 'authjs' | 'plain-op', options: unknown): Promise<AppHandle> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--expose-gc', ...process.execArgv, process.argv[1] ?? '', APP_CHILD_FLAG, kind],
+    [
+      '--expose-gc',
+      // BENCH_CPU_PROF=DIR: a V8 CPU profile of the broker's process, written to DIR when it stops.
+      ...(kind === 'broker' && process.env.BENCH_CPU_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+        : []),
+      ...process.execArgv,
+      process.argv[1] ?? '',
+      APP_CHILD_FLAG,
+      kind,
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_APP_OPTIONS: JSON.stringify(options) },

@@ -27,6 +27,8 @@ export interface LegStats {
   rounds: number;
   /** `METHOD /path` (no query) of each request, in start order. */
   lines: string[];
+  /** The same requests with their times in ms from the first one's start (diagnostics). */
+  timeline: string[];
 }
 
 export interface TableProxy {
@@ -295,6 +297,10 @@ export async function startTableProxy(opts: {
           sorted.map((r) => ({ start: r.start, end: Number.isNaN(r.end) ? now : r.end })),
         ),
         lines: sorted.map((r) => `${r.method} ${decodeURIComponent(r.path)}`),
+        timeline: sorted.map(
+          (r) =>
+            `+${(r.start - (sorted[0]?.start ?? 0)).toFixed(1)}..+${((Number.isNaN(r.end) ? now : r.end) - (sorted[0]?.start ?? 0)).toFixed(1)} ms ${r.method} ${decodeURIComponent(r.path).replace(/^\/[^/]+\//, '')}`,
+        ),
       };
     },
     reset() {

@@ -83,7 +83,7 @@ export function checkParameters(
 }
 
 /** The client a token request names (Basic authentication or `client_id`), and whether it authenticates. */
-function tokenClient(
+export function tokenClient(
   headers: Headers,
   contentType: string,
   body: Buffer,

@@ -60,10 +60,11 @@ export function prefetchSessionUser(accounts: Accounts, headers: Headers, path: 
 /**
  * The token endpoint: the provider reads the code (or refresh token), then its grant, then redeems it,
  * then (findAccount) the user and the grant's broker session (named on the grant's row) and whether
- * that session lives. The grant and the user (when this instance knows the `sub`'s username) are read
- * as soon as the code's row is in, and the broker session as soon as the grant's row names it: three
- * round trips fewer. A stale read loses as before: the redemption is conditional on the code's etag,
- * and findAccount decides.
+ * that session lives. The grant, the user (when this instance knows the `sub`'s username) and the
+ * broker session the code's own row names (its grant's when the code was issued) are read as soon as
+ * the code's row is in: three round trips fewer. Should the grant's row name another session (a
+ * re-authentication moved the grant since), that one is read once the grant's row is in. A stale read
+ * loses as before: the redemption is conditional on the code's etag, and findAccount decides.
  */
 export function prefetchTokenGrant(
   store: OidcTableStore,
@@ -90,8 +91,10 @@ export function prefetchTokenGrant(
     const grantId = artifact?.grantId;
     if (typeof grantId !== 'string') return;
     const sub = artifact?.accountId;
+    const hint = store.sessionHint(model, id);
     await Promise.all([
       typeof sub === 'string' ? accounts?.readAhead(sub) : undefined,
+      sessions && hint ? sessionLive(sessions, hint.u, hint.s) : undefined,
       (async () => {
         // The grant's row (which the provider reads next) names its broker session.
         const bound = await boundSession(store, grantId);

@@ -19,7 +19,7 @@ import type { Slot, SlotLimiter } from '../limits/slots.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
 import { brokerSession, brokerSessionToken, endBrokerSession } from './broker-session.ts';
-import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot } from './gate.ts';
+import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot, tokenClient } from './gate.ts';
 import { providerHooks } from './hooks.ts';
 import { KEY_REFRESH_MS, type OidcKeyMaterial, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
@@ -294,6 +294,23 @@ export class OidcService {
         (err: unknown) => err ?? new Error('write failed'),
       ),
     ]);
+    if (applied && (applied as { error?: unknown }).error === 'invalid_grant') {
+      // The redemption was held with the tokens and a parallel one won: the grant is revoked (with
+      // what both issued) and this request answers as the library does for a used code.
+      this.store.discardHeld();
+      const clientId = tokenClient(request.headers, contentType, providerBody).id;
+      await this.record({
+        type: 'oidc.token.refused',
+        actor: 'anonymous',
+        outcome: 'failure',
+        reason: 'invalid_grant',
+        target: clientId ? `application:${clientId}` : 'oidc',
+        correlationId: rc.correlationId,
+        clientAddress: rc.clientAddress,
+        details: { clientId: clientId || null, revokedGrant: true },
+      });
+      return oauthError(400, 'invalid_grant', 'grant request is invalid');
+    }
     if (applied) return this.failed(path, applied);
     if (path === '.well-known/openid-configuration') answer = trimDiscovery(answer);
     if (state.cookies?.length) answer.cookies = [...(answer.cookies ?? []), ...state.cookies];

@@ -9,10 +9,20 @@
  * - Expiry: Table Storage has no TTL; every row carries `expiresAt` (ms) and `find*` never returns an
  *   expired row. The `maintenance-purge` timer deletes them (`purgePlan`, column `expiresAtIso`).
  * - `consume` is ETag-conditional: of two parallel redemptions of one code only one wins; the loser
- *   revokes the grant (what the winner issued) and gets `invalid_grant`.
- * - `revokeByGrantId`: one index row per (grant, artifact) in partition `g:<hash(grantId)>`, so a
- *   revocation is one partition query plus the deletes, never a scan.
- * - `findByUid` (sessions): an index row `uid:xx` → the session's row key.
+ *   revokes the grant (what the winner issued) and gets `invalid_grant`. Inside a request it is a
+ *   held write like the others (conditional on the etag the request read), so the redemption and the
+ *   tokens it issues cost one round trip: should the consume lose, the request answers
+ *   `invalid_grant` instead of its tokens and the grant is revoked, as above.
+ * - `revokeByGrantId`: one index row per (grant, token) in partition `g:<hash(grantId)>`, so a
+ *   revocation is one partition query plus the deletes, never a scan. An authorization code has none:
+ *   it is redeemed within a minute, once, and the library refuses it when its grant is gone, which is
+ *   what every revocation of a grant deletes.
+ * - Codes and refresh tokens carry their grant's broker session on their own row (a hint, see
+ *   `sessionHint`): the token endpoint reads that session beside the grant instead of after it.
+ * - `findByUid` (sessions): an index row `uid:xx` → the session's row key, written again only when
+ *   the session outlives what the index row was written for (`uidUntil` on the session's row).
+ * - Held writes of one partition go to storage as one transaction (the grant's index rows of a
+ *   token response, say): one request instead of one per row.
  * - One request, one read per row: the provider loads the same session, interaction or code several
  *   times while serving one request. Inside `withRequestMemo` (every /api/oidc request) a row read or
  *   written once is served from that request's memory afterwards (with its etag, so `consume` stays
@@ -48,12 +58,22 @@ interface Row {
   /** The same, as ISO text: the maintenance purge filters on strings only. */
   expiresAtIso: string;
   grantKey?: string;
+  /** Session rows: until when (ms) the uid index row written for this session lasts. */
+  uidUntil?: number;
 }
 
 interface IndexRow {
   targetPk: string;
   targetRk: string;
   expiresAtIso: string;
+}
+
+/** A held consume that lost its race: the request revokes the grant and answers invalid_grant. */
+class ConsumeLostError extends Error {
+  constructor(readonly settle: () => Promise<never>) {
+    super('authorization code or refresh token consumed by a parallel request');
+    this.name = 'ConsumeLostError';
+  }
 }
 
 /** A consume lost to a parallel one; the provider turns it into invalid_grant. */
@@ -95,6 +115,14 @@ export interface GrantBrokerSession {
 
 /** Models whose rows are looked up by `uid` (only Session uses it). */
 const UID_MODELS = new Set(['Session']);
+/** How much longer than its session a uid index row is written to last (fewer rewrites of it). */
+export const UID_INDEX_SLACK_MS = 24 * 3600_000;
+/** Artifacts whose rows name their grant's broker session (read ahead by the token endpoint). */
+const SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
+/** Artifacts without a grant index row (see the header). */
+const UNINDEXED_MODELS = new Set(['AuthorizationCode']);
+/** Entity group transactions hold at most 100 operations. */
+const MAX_TRANSACTION_OPS = 100;
 const FAR_FUTURE_ISO = '9999-12-31T00:00:00.000Z';
 
 type StoredRow = Record<string, unknown> & { etag?: string };
@@ -107,7 +135,7 @@ interface RequestScope {
   /** Other reads of this request (`requestCached`), by key. */
   values: Map<string, Promise<unknown>>;
   /** Writes not yet applied, one per row (the last one made), applied by `applyHeldWrites`. */
-  held: Map<string, () => Promise<void>>;
+  held: Map<string, HeldWrite>;
   /** False once the request's writes were applied: later writes go straight to storage. */
   holding: boolean;
   /** Grants this request made, by id: the broker session their row carries. */
@@ -117,6 +145,46 @@ interface RequestScope {
 }
 const requestMemo = new AsyncLocalStorage<RequestScope>();
 
+/** A held write: how to apply it alone, and for a replace, what it writes (to batch it by partition). */
+interface HeldWrite {
+  apply: () => Promise<void>;
+  replace?: { table: TableClient; pk: string; rk: string; entity: object; stored: (etag: string) => void };
+}
+
+/** Replaces of one partition, written by one entity group transaction. */
+async function applyTogether(writes: HeldWrite[]): Promise<void> {
+  const first = writes[0]?.replace;
+  if (!first) return;
+  const replaces = writes.map((w) => w.replace as NonNullable<HeldWrite['replace']>);
+  const res = await first.table.submitTransaction(
+    replaces.map((r) => ['upsert', { partitionKey: r.pk, rowKey: r.rk, ...r.entity }, 'Replace']),
+  );
+  for (const r of replaces) r.stored(res.getResponseForEntity(r.rk)?.etag ?? '');
+}
+
+/** The held writes grouped: replaces by table and partition (a group of one is applied alone). */
+function batches(writes: HeldWrite[]): (() => Promise<void>)[] {
+  const out: (() => Promise<void>)[] = [];
+  const byPartition = new Map<string, HeldWrite[]>();
+  for (const w of writes) {
+    if (!w.replace) {
+      out.push(w.apply);
+      continue;
+    }
+    const key = `${w.replace.table.tableName}\n${w.replace.pk}`;
+    const group = byPartition.get(key) ?? [];
+    if (group.length === 0) byPartition.set(key, group);
+    group.push(w);
+  }
+  for (const group of byPartition.values()) {
+    for (let i = 0; i < group.length; i += MAX_TRANSACTION_OPS) {
+      const chunk = group.slice(i, i + MAX_TRANSACTION_OPS);
+      out.push(chunk.length === 1 ? (chunk[0] as HeldWrite).apply : () => applyTogether(chunk));
+    }
+  }
+  return out;
+}
+
 /** Applies every held write together; rejects (after all of them ended) if any failed. */
 async function applyHeldWrites(scope: RequestScope): Promise<void> {
   if (scope.held.size === 0) return;
@@ -124,9 +192,12 @@ async function applyHeldWrites(scope: RequestScope): Promise<void> {
   while (scope.held.size > 0) {
     const writes = [...scope.held.values()];
     scope.held.clear();
-    const results = await Promise.allSettled(writes.map((write) => write()));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const results = await Promise.allSettled(batches(writes).map((write) => write()));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // A lost consume first: its grant is revoked whatever else failed.
+    const lost = failures.find((r) => r.reason instanceof ConsumeLostError);
+    if (lost) await (lost.reason as ConsumeLostError).settle();
+    if (failures[0]) throw failures[0].reason;
   }
 }
 
@@ -178,6 +249,16 @@ export function requestCached<T>(key: string, read: () => Promise<T>): Promise<T
   return value;
 }
 
+function parseBinding(text: string | undefined): GrantBrokerSession | undefined {
+  if (!text) return undefined;
+  try {
+    const v = JSON.parse(text) as Partial<GrantBrokerSession>;
+    return typeof v.u === 'string' && typeof v.s === 'string' ? { u: v.u, s: v.s } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class OidcTableStore {
   constructor(
     readonly table: TableClient,
@@ -227,37 +308,36 @@ export class OidcTableStore {
   }
 
   deleteRow(pk: string, rk: string): Promise<void> {
-    return this.write(pk, rk, null, async () => {
-      await deleteEntityIfExists(this.table, pk, rk);
+    return this.write(pk, rk, null, {
+      apply: async () => {
+        await deleteEntityIfExists(this.table, pk, rk);
+      },
     });
   }
 
   /** Replaces (or creates) a row. */
   upsertRow(pk: string, rk: string, entity: object): Promise<void> {
-    return this.write(pk, rk, entity, async () => {
+    const stored = (etag: string) => this.remember(pk, rk, { ...entity, etag });
+    const apply = async () => {
       const res = await this.table.upsertEntity({ partitionKey: pk, rowKey: rk, ...entity }, 'Replace');
-      this.remember(pk, rk, { ...entity, etag: res.etag ?? '' });
-    });
+      stored(res.etag ?? '');
+    };
+    return this.write(pk, rk, entity, { apply, replace: { table: this.table, pk, rk, entity, stored } });
   }
 
   /**
    * A write of one row (`entity`, or null for a delete): held until the request's end inside
    * `withRequestMemo` (this request reads it from memory meanwhile), else applied now.
    */
-  private async write(
-    pk: string,
-    rk: string,
-    entity: object | null,
-    apply: () => Promise<void>,
-  ): Promise<void> {
+  private async write(pk: string, rk: string, entity: object | null, held: HeldWrite): Promise<void> {
     const scope = requestMemo.getStore();
     if (!scope?.holding) {
-      await apply();
+      await held.apply();
       if (!entity) this.remember(pk, rk, null);
       return;
     }
     const key = memoKey(pk, rk);
-    scope.held.set(key, apply);
+    scope.held.set(key, held);
     // Not in storage yet, so no etag: `consume` applies the held writes before it reads one.
     scope.rows.set(key, entity ? { ...entity, etag: '' } : null);
   }
@@ -309,21 +389,50 @@ export class OidcTableStore {
     const scope = requestMemo.getStore();
     if (!scope?.holding) return apply();
     // Its own key: a held replace of the same row (none is made today) would otherwise be dropped.
-    scope.held.set(`merge\n${memoKey(pk, rk)}`, apply);
+    scope.held.set(`merge\n${memoKey(pk, rk)}`, { apply });
     return Promise.resolve();
+  }
+
+  /** Whether this request still holds its writes (false outside a request or once they were applied). */
+  holding(): boolean {
+    return !!requestMemo.getStore()?.holding;
+  }
+
+  /**
+   * A consume held with the request's writes: the row's payload replaced if its etag is still the
+   * one read; if not (a parallel redemption won), the grant is revoked and the request fails with
+   * invalid_grant once every held write ended.
+   */
+  holdConsume(pk: string, rk: string, etag: string, payload: string, grantId: string | undefined): void {
+    const scope = requestMemo.getStore();
+    if (!scope) return;
+    const apply = async () => {
+      try {
+        await this.table.updateEntity({ partitionKey: pk, rowKey: rk, payload }, 'Merge', { etag });
+      } catch (err) {
+        if (isPreconditionFailed(err) || isNotFound(err))
+          throw new ConsumeLostError(() => this.raceLost(grantId));
+        throw err;
+      }
+    };
+    scope.held.set(`consume\n${memoKey(pk, rk)}`, { apply });
+  }
+
+  /**
+   * The broker session a code's or refresh token's row names (its grant's, when it was written):
+   * a hint for reading ahead, from the row this request read; the grant's row stays what decides.
+   */
+  sessionHint(model: string, id: string): GrantBrokerSession | undefined {
+    const { pk, rk } = this.location(model, id);
+    return parseBinding(this.recall<Row>(pk, rk)?.brokerSession);
   }
 
   /** The broker session a grant was made in, from the grant's row (undefined: none recorded). */
   async grantSession(grantId: string): Promise<GrantBrokerSession | undefined> {
     const { pk, rk } = this.location('Grant', grantId);
     const row = await this.read<Row>(pk, rk);
-    if (!row?.brokerSession || (row.expiresAt && row.expiresAt <= this.now())) return undefined;
-    try {
-      const v = JSON.parse(row.brokerSession) as Partial<GrantBrokerSession>;
-      return typeof v.u === 'string' && typeof v.s === 'string' ? { u: v.u, s: v.s } : undefined;
-    } catch {
-      return undefined;
-    }
+    if (!row || (row.expiresAt && row.expiresAt <= this.now())) return undefined;
+    return parseBinding(row.brokerSession);
   }
 
   /** Applies this request's held writes now (before a conditional write or a query that must see them). */
@@ -402,20 +511,43 @@ export class OidcAdapter {
       const brokerSession = this.store.grantSessionFor(id, pk, rk);
       if (brokerSession) row.brokerSession = brokerSession;
     }
+    if (grantId && SESSION_HINT_MODELS.has(this.model)) {
+      const grant = this.store.location('Grant', grantId);
+      const brokerSession = this.store.grantSessionFor(grantId, grant.pk, grant.rk);
+      if (brokerSession) row.brokerSession = brokerSession;
+    }
     if (grantId) {
       const g = hashId(grantId);
       row.grantKey = g;
-      writes.push(
-        this.upsertRow(`g:${g}`, `${this.model}:${rk}`, { targetPk: pk, targetRk: rk, expiresAtIso }),
-      );
+      if (!UNINDEXED_MODELS.has(this.model))
+        writes.push(
+          this.upsertRow(`g:${g}`, `${this.model}:${rk}`, { targetPk: pk, targetRk: rk, expiresAtIso }),
+        );
     }
     if (UID_MODELS.has(this.model) && typeof payload.uid === 'string') {
-      const u = this.store.location('uid', payload.uid);
-      // A session saved again under the same id, uid and expiry already has this index row.
+      // The index row is written to outlast the session by a day: a session saved again (each
+      // authorization moves its expiry a little) under the same id and uid rewrites it only once
+      // it would outlive that.
       const before = this.store.recall<Row>(pk, rk);
-      const unchanged =
-        !!before?.etag && before.expiresAtIso === expiresAtIso && this.live(before, id)?.uid === payload.uid;
-      if (!unchanged) writes.push(this.upsertRow(u.pk, u.rk, { targetPk: pk, targetRk: rk, expiresAtIso }));
+      const covered =
+        !!before?.etag &&
+        this.live(before, id)?.uid === payload.uid &&
+        (expiresAt === 0
+          ? before.expiresAtIso === FAR_FUTURE_ISO
+          : expiresAt <= (before.uidUntil ?? before.expiresAt));
+      if (covered) row.uidUntil = before.uidUntil ?? before.expiresAt;
+      else {
+        const u = this.store.location('uid', payload.uid);
+        const until = expiresAt ? expiresAt + UID_INDEX_SLACK_MS : 0;
+        if (until) row.uidUntil = until;
+        writes.push(
+          this.upsertRow(u.pk, u.rk, {
+            targetPk: pk,
+            targetRk: rk,
+            expiresAtIso: until ? new Date(until).toISOString() : FAR_FUTURE_ISO,
+          }),
+        );
+      }
     }
     writes.push(this.upsertRow(pk, rk, row));
     await Promise.all(writes);
@@ -455,6 +587,19 @@ export class OidcAdapter {
 
   async consume(id: string): Promise<void> {
     const { pk, rk } = this.store.location(this.model, id);
+    const known = this.store.recall<Row>(pk, rk);
+    if (known?.etag && this.store.holding()) {
+      // Read (not written) by this request: its etag is the stored one; the consume joins the
+      // request's held writes.
+      const payload = JSON.parse(withId(known.payload, id)) as Payload;
+      const grantId = typeof payload.grantId === 'string' ? payload.grantId : undefined;
+      if (payload.consumed) return this.store.raceLost(grantId);
+      payload.consumed = Math.floor(this.store.now() / 1000);
+      const updated = withoutId(JSON.stringify(payload), id);
+      this.store.holdConsume(pk, rk, known.etag, updated, grantId);
+      this.store.remember(pk, rk, { ...known, payload: updated, etag: '' });
+      return;
+    }
     await this.store.applyHeld(); // the conditional write needs the stored row's etag
     const row = await this.read(pk, rk);
     if (!row) return this.store.raceLost(undefined);

@@ -80,17 +80,17 @@ describe('maintenance purge', () => {
 
   it('deletes expired OpenID Provider rows (artifact and grant index); live ones stay', async () => {
     const s = await testServices();
-    const codes = s.oidc.store.adapterFor('AuthorizationCode');
-    await codes.upsert('code-live', { grantId: 'g1', accountId: 'u' }, 60);
-    await codes.upsert('code-dead', { grantId: 'g2', accountId: 'u' }, 1);
+    const tokens = s.oidc.store.adapterFor('AccessToken');
+    await tokens.upsert('at-live', { grantId: 'g1', accountId: 'u' }, 60);
+    await tokens.upsert('at-dead', { grantId: 'g2', accountId: 'u' }, 1);
     const sessions = s.oidc.store.adapterFor('Session');
     await sessions.upsert('sess-forever', { uid: 'u1', accountId: 'u' });
     await new Promise((r) => setTimeout(r, 1100));
-    expect(await codes.find('code-dead')).toBeUndefined(); // never returned once expired
+    expect(await tokens.find('at-dead')).toBeUndefined(); // never returned once expired
     expect(await count(s.tables.oidcStore)).toBe(6);
     const result = await purgeExpired(s.tables, systemClock, quietLogger());
     expect(result.oidcStore).toBe(2);
-    expect(await codes.find('code-live')).toMatchObject({ grantId: 'g1', jti: 'code-live' });
+    expect(await tokens.find('at-live')).toMatchObject({ grantId: 'g1', jti: 'at-live' });
     expect(await sessions.findByUid('u1')).toMatchObject({ accountId: 'u' });
   });
 });

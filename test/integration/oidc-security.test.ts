@@ -120,6 +120,23 @@ describe('OpenID Provider: security (docs/security.md M)', () => {
     for (const x of results.filter((y) => y.status !== 200)) {
       expect(x).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     }
+    // The losers revoked what the winner issued (the redemption is part of the winner's writes).
+    const won = ok[0]?.body as { access_token: string; refresh_token: string };
+    const info = await fetch(`${app.url}/api/oidc/me`, {
+      headers: { authorization: `Bearer ${won.access_token}` },
+    });
+    expect(info.status).toBe(401);
+    const refresh = await tokenRequest(
+      app,
+      { grant_type: 'refresh_token', refresh_token: won.refresh_token },
+      basic(rp),
+    );
+    expect(refresh).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // A redemption after the race is refused as well.
+    expect(await tokenRequest(app, form, basic(rp))).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_grant' },
+    });
   });
 
   it('OP5: a wrong client secret is invalid_client (401); the right one with a wrong verifier is invalid_grant', async () => {

@@ -6,8 +6,14 @@
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTableProxy, type TableProxy } from '../../scripts/standins/table-proxy.ts';
-import { systemClock } from '../../shared/core/clock.ts';
-import { OidcTableStore, requestCached, withRequestMemo } from '../../shared/oidc/store.ts';
+import { manualClock, systemClock } from '../../shared/core/clock.ts';
+import {
+  hashId,
+  OidcTableStore,
+  requestCached,
+  UID_INDEX_SLACK_MS,
+  withRequestMemo,
+} from '../../shared/oidc/store.ts';
 import { createAzureCredential } from '../../shared/secrets/client.ts';
 import { createTables, ensureTables } from '../../shared/storage/tables.ts';
 import { stack, testConfig, uniquePrefix } from '../helpers/stack.ts';
@@ -111,23 +117,117 @@ describe('OidcStore: a request’s writes are held and applied together before i
   });
 
   it('a write then a delete of one row is one delete; a delete then a write is one write', async () => {
-    const codes = store.adapterFor('AuthorizationCode');
-    await codes.upsert('exists', { grantId: 'g-x' }, 60);
+    const tokens = store.adapterFor('AccessToken');
+    await tokens.upsert('exists', { grantId: 'g-x' }, 60);
     const m = await measure(() =>
       withRequestMemo(async () => {
-        await codes.upsert('temp', { grantId: 'g-t' }, 60);
-        await codes.destroy('temp');
-        await codes.destroy('exists');
-        await codes.upsert('exists', { grantId: 'g-x', again: true }, 60);
+        await tokens.upsert('temp', { grantId: 'g-t' }, 60);
+        await tokens.destroy('temp');
+        await tokens.destroy('exists');
+        await tokens.upsert('exists', { grantId: 'g-x', again: true }, 60);
       }),
     );
-    // 'temp' (row + grant index row): the row's delete and the index row's write; 'exists': its write.
+    // 'temp' (row + grant index row): the row's delete and the index row's write; 'exists': its
+    // row and its index row.
     expect(m.ops).toEqual({ delete: 1, upsert: 3 });
     expect(m.rounds).toBe(1);
-    expect(await stored('AuthorizationCode', 'temp')).toBeUndefined();
-    expect(JSON.parse(String((await stored('AuthorizationCode', 'exists'))?.payload))).toMatchObject({
+    expect(await stored('AccessToken', 'temp')).toBeUndefined();
+    expect(JSON.parse(String((await stored('AccessToken', 'exists'))?.payload))).toMatchObject({
       again: true,
     });
+  });
+
+  it('rows of one partition held by a request are written by one transaction', async () => {
+    const tokens = store.adapterFor('AccessToken');
+    const refresh = store.adapterFor('RefreshToken');
+    const m = await measure(() =>
+      withRequestMemo(async () => {
+        // A token response: two tokens, their two index rows in the grant's partition.
+        await tokens.upsert('at-batch', { grantId: 'g-batch' }, 60);
+        await refresh.upsert('rt-batch', { grantId: 'g-batch' }, 600);
+      }),
+    );
+    expect(m.ops).toEqual({ upsert: 2, POST: 1 });
+    expect(m.requests).toBe(3);
+    expect(m.rounds).toBe(1);
+    const gpk = `g:${hashId('g-batch')}`;
+    const index: string[] = [];
+    for await (const e of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${gpk}'` } }))
+      index.push(String(e.rowKey).split(':')[0] ?? '');
+    expect(index.sort()).toEqual(['AccessToken', 'RefreshToken']);
+    // Revocation finds them as before.
+    await tokens.revokeByGrantId('g-batch');
+    await refresh.revokeByGrantId('g-batch');
+    expect(await stored('AccessToken', 'at-batch')).toBeUndefined();
+    expect(await stored('RefreshToken', 'rt-batch')).toBeUndefined();
+  });
+
+  it('a code has no grant index row; codes and refresh tokens name their grant’s broker session', async () => {
+    const codes = store.adapterFor('AuthorizationCode');
+    const refresh = store.adapterFor('RefreshToken');
+    await withRequestMemo(async () => {
+      store.bindGrantSession('g-hint', { u: 'alice', s: 'sess-1' });
+      await store.adapterFor('Grant').upsert('g-hint', { accountId: 'alice' }, 600);
+      await codes.upsert('c-hint', { grantId: 'g-hint' }, 60);
+    });
+    const gpk = `g:${hashId('g-hint')}`;
+    let indexRows = 0;
+    for await (const _ of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${gpk}'` } }))
+      indexRows++;
+    expect(indexRows).toBe(0);
+    expect(JSON.parse(String((await stored('AuthorizationCode', 'c-hint'))?.brokerSession))).toEqual({
+      u: 'alice',
+      s: 'sess-1',
+    });
+    // The token request: the code's row is read first, and names the session before the grant does.
+    await withRequestMemo(async () => {
+      await codes.find('c-hint');
+      expect(store.sessionHint('AuthorizationCode', 'c-hint')).toEqual({ u: 'alice', s: 'sess-1' });
+      await store.adapterFor('Grant').find('g-hint');
+      await refresh.upsert('rt-hint', { grantId: 'g-hint' }, 600);
+    });
+    expect(JSON.parse(String((await stored('RefreshToken', 'rt-hint'))?.brokerSession))).toEqual({
+      u: 'alice',
+      s: 'sess-1',
+    });
+  });
+
+  it('a redemption read in its request is held with the tokens: one round of writes; of 20 parallel ones exactly one wins', async () => {
+    const codes = store.adapterFor('AuthorizationCode');
+    const tokens = store.adapterFor('AccessToken');
+    // One redemption, as the provider makes it: find the code, consume it, issue a token.
+    await codes.upsert('c-held-1', { grantId: 'g-held-1' }, 60);
+    const one = await measure(() =>
+      withRequestMemo(async () => {
+        await codes.find('c-held-1');
+        await codes.consume('c-held-1');
+        await tokens.upsert('at-held-1', { grantId: 'g-held-1' }, 600);
+      }),
+    );
+    expect(one.ops).toEqual({ read: 1, merge: 1, upsert: 2 });
+    expect(one.rounds).toBe(2);
+    expect(JSON.parse(String((await stored('AuthorizationCode', 'c-held-1'))?.payload)).consumed).toEqual(
+      expect.any(Number),
+    );
+
+    await codes.upsert('c-race-held', { grantId: 'g-race-held' }, 60);
+    await store.adapterFor('Grant').upsert('g-race-held', { accountId: 'u' }, 600);
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        withRequestMemo(async () => {
+          await codes.find('c-race-held');
+          await codes.consume('c-race-held');
+          await tokens.upsert(`at-race-held-${i}`, { grantId: 'g-race-held' }, 600);
+          return i;
+        }),
+      ),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    for (const r of results)
+      if (r.status === 'rejected') expect(String(r.reason)).toMatch(/already consumed/);
+    // Every loser deleted the grant: what anyone issued under it cannot outlive it.
+    expect(await stored('Grant', 'g-race-held')).toBeUndefined();
   });
 
   it('consume applies the held writes first, so it is conditional on the stored etag', async () => {
@@ -161,6 +261,28 @@ describe('OidcStore: a request’s writes are held and applied together before i
     expect(won).toHaveLength(1);
     // Every loser deleted the grant; what the winner issued cannot outlive it.
     expect(await stored('Grant', 'g-race')).toBeUndefined();
+  });
+
+  it('an OP session saved again rewrites its uid index row only once it would outlive it', async () => {
+    const clock = manualClock(Date.now());
+    const timed = new OidcTableStore(store.table, clock);
+    const sessions = timed.adapterFor('Session');
+    const save = () =>
+      measure(() =>
+        withRequestMemo(async () => {
+          // As the provider does at each authorization: read the session, save it with a new expiry.
+          await sessions.find('s-uid');
+          await sessions.upsert('s-uid', { uid: 'uid-1', accountId: 'a' }, 14 * 86_400);
+        }),
+      );
+    await sessions.upsert('s-uid', { uid: 'uid-1', accountId: 'a' }, 14 * 86_400);
+    clock.advance(3_600_000);
+    expect((await save()).ops).toEqual({ read: 1, upsert: 1 });
+    clock.advance(UID_INDEX_SLACK_MS - 3_600_000 + 1000);
+    expect((await save()).ops).toEqual({ read: 1, upsert: 2 });
+    clock.advance(3_600_000);
+    expect((await save()).ops).toEqual({ read: 1, upsert: 1 });
+    expect(await sessions.findByUid('uid-1')).toMatchObject({ accountId: 'a', uid: 'uid-1' });
   });
 
   it('a held write that fails fails the request: it never answers as if it had been stored', async () => {

@@ -42,15 +42,19 @@ const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
 /**
  * An application's sign-in with a broker session (authorize answered inside /auth from the broker
  * session, then the token request), warm instance: the authorization limit's slot is taken while the
- * OP session, the broker session's row and the user are read, all together; then the grant (its row names its broker session), the session's grant index
- * (session → grants, for back-channel logout), the code and the OP session are written together. Each
- * row is read at most once per request, and a request's writes are held and applied together before it
- * answers (`withRequestMemo`).
+ * OP session, the broker session's row and the user are read, all together; then the grant (its row
+ * names its broker session), the session's grant index (session → grants, for back-channel logout),
+ * the code (naming the grant's broker session too) and the OP session are written together. A code
+ * has no grant index row. Each row is read at most once per request, and a request's writes are held
+ * and applied together before it answers (`withRequestMemo`).
  */
-const APP_AUTHORIZE = { requests: 9, rounds: 2 };
-/** The token request: the limit's slot and the code, then its grant (naming its broker session) and the
- * user together, then that broker session, then the redemption, the tokens and the audit event. */
-const APP_TOKEN = { requests: 11, rounds: 4 };
+const APP_AUTHORIZE = { requests: 8, rounds: 2 };
+/**
+ * The token request: the limit's slot and the code; then the grant, the user and the broker session
+ * the code names, together; then the redemption (conditional on the code's etag), the two tokens,
+ * their two grant index rows (one partition: one transaction) and the audit event, together.
+ */
+const APP_TOKEN = { requests: 10, rounds: 3 };
 /**
  * `prompt=none` with a broker session: the round trips of a single sign-on authorization; one request
  * more, written in the same round: the silent sign-in's audit event.
