@@ -13,8 +13,6 @@ import { NotFoundError, ValidationError } from '../core/errors.ts';
 import { API_PATCH_FIELDS, type Api, type CreateApiInput, type PatchApiInput } from './schemas.ts';
 import { API_ID_PATTERN, type ApiRecord, ApiStore, apiIdOf, type StoredApi } from './store.ts';
 
-export { apiIdOf } from './store.ts';
-
 export const CACHE_TTL_MS = 5_000;
 const CACHE_MAX_ENTRIES = 1000;
 

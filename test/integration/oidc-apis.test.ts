@@ -8,6 +8,8 @@
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CACHE_TTL_MS } from '../../shared/apis/service.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import {
   authorize,
   createApplication,
@@ -18,7 +20,7 @@ import {
   tokenRequest,
 } from '../helpers/oidc.ts';
 import { BrokerBrowser, createUser } from '../helpers/signin.ts';
-import { startTestApp, type TestApp } from '../helpers/stack.ts';
+import { startTestApp, type TestApp, testServices } from '../helpers/stack.ts';
 
 const ORDERS = 'https://orders.example/api';
 const BILLING = 'https://billing.example/api';
@@ -360,6 +362,20 @@ describe('OpenID Provider: access tokens for APIs (OP14)', () => {
       expect(await (await app.admin(item())).json()).toMatchObject({ resource: STOCK, name: before.name });
     });
 
+    it('another instance serves its cached API until CACHE_TTL_MS has passed, then the changed one', async () => {
+      const clock = manualClock();
+      const other = await testServices({ clock, tables: app.services.tables });
+      const cached = await other.apis.byResource(STOCK);
+      expect(cached?.accessTokenLifetimeSeconds).toBe(900);
+      const res = await app.admin(item(), { method: 'PATCH', json: { accessTokenLifetimeSeconds: 1200 } });
+      expect(res.status).toBe(200);
+      expect((await app.services.apis.byResource(STOCK))?.accessTokenLifetimeSeconds).toBe(1200);
+      clock.advance(CACHE_TTL_MS - 1);
+      expect((await other.apis.byResource(STOCK))?.accessTokenLifetimeSeconds).toBe(900);
+      clock.advance(1);
+      expect((await other.apis.byResource(STOCK))?.accessTokenLifetimeSeconds).toBe(1200);
+    });
+
     it('each change is audited: admin.api.updated with the changed field names, the actor and the request', async () => {
       const events = await app.services.auditQuery.list({ type: 'admin.api.updated' });
       const mine = events.items.filter((e) => e.target === `api:${stock.id}`);
@@ -367,8 +383,10 @@ describe('OpenID Provider: access tokens for APIs (OP14)', () => {
         ['scopes', 'accessTokenLifetimeSeconds'],
         ['allowedApplications'],
         ['name'],
+        ['accessTokenLifetimeSeconds'],
       ]);
-      const [renamed, allowed] = mine;
+      const [lifetime, renamed, allowed] = mine;
+      expect(lifetime?.securityRelevant).toBe(true);
       expect(allowed).toMatchObject({
         actor: expect.stringMatching(/\S/),
         securityRelevant: true,
