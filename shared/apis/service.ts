@@ -1,126 +1,183 @@
 /**
- * The APIs registered with the broker (schemas.ts): rows in the Applications table, partition `api`,
- * keyed by a hash of the resource URI (one row per API, so a lookup by resource is a point read).
- * Lookups by resource are cached per instance for CACHE_TTL_MS (a change elsewhere: at most that late).
+ * The APIs registered with the broker (schemas.ts, rows in store.ts): created, changed and deleted by
+ * admins through the versioned-resource skeleton (If-Match, conditional writes, audited field names).
+ * Lookups by resource are cached per instance for CACHE_TTL_MS: a change made on this instance takes
+ * effect here at once; other instances see it within the TTL.
  */
-import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import type { Caller } from '../admin/caller.ts';
+import { VersionedResource } from '../admin/versioned-resource.ts';
 import type { AuditLog, ChangeContext } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
-import { ConflictError, NotFoundError } from '../core/errors.ts';
-import { getEntityOrUndefined, isConflict, isNotFound, odataString } from '../storage/tables.ts';
-import type { Api, CreateApiInput } from './schemas.ts';
+import { NotFoundError, ValidationError } from '../core/errors.ts';
+import { API_PATCH_FIELDS, type Api, type CreateApiInput, type PatchApiInput } from './schemas.ts';
+import { API_ID_PATTERN, type ApiRecord, ApiStore, apiIdOf, type StoredApi } from './store.ts';
 
-const PARTITION = 'api';
 export const CACHE_TTL_MS = 5_000;
+const CACHE_MAX_ENTRIES = 1000;
 
-interface ApiEntity {
-  resource: string;
-  name: string;
-  scopes: string;
-  allowedApplications: string;
-  accessTokenLifetimeSeconds: number;
-  createdAt: string;
-}
+/** Who may get tokens for an API, and for what: every change of these is security-relevant. */
+const ACCESS_FIELDS: readonly string[] = ['scopes', 'allowedApplications', 'accessTokenLifetimeSeconds'];
 
-export const apiIdOf = (resource: string) =>
-  createHash('sha256').update(resource).digest('base64url').slice(0, 32);
+const unique = (list: string[]): string[] => [...new Set(list)];
 
-const list = (text: string): string[] => {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-  } catch {
-    return [];
-  }
-};
-
-const fromEntity = (id: string, e: ApiEntity): Api => ({
-  id,
-  resource: e.resource,
-  name: e.name,
-  scopes: list(e.scopes),
-  allowedApplications: list(e.allowedApplications),
-  accessTokenLifetimeSeconds: Number(e.accessTokenLifetimeSeconds) || 600,
-  createdAt: e.createdAt,
+const view = (r: StoredApi): Api => ({
+  id: r.id,
+  resource: r.resource,
+  name: r.name,
+  scopes: r.scopes,
+  allowedApplications: r.allowedApplications,
+  accessTokenLifetimeSeconds: r.accessTokenLifetimeSeconds,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+  etag: r.etag,
 });
 
 export class ApiService {
+  private readonly store: ApiStore;
   private readonly cache = new Map<string, { api: Api | undefined; at: number }>();
+  private readonly resource: VersionedResource<StoredApi, Api>;
 
-  constructor(private readonly d: { table: TableClient; clock: Clock; audit: AuditLog }) {}
+  constructor(private readonly d: { table: TableClient; clock: Clock; audit: AuditLog }) {
+    this.store = new ApiStore(d.table);
+    this.resource = new VersionedResource({
+      kind: 'api',
+      load: (id) => this.load(id),
+      key: (row) => row.id,
+      replace: (next, etag) => this.store.replace(next, etag),
+      view,
+      audit: d.audit,
+      clock: d.clock,
+    });
+  }
 
   async list(): Promise<Api[]> {
-    const out: Api[] = [];
-    const rows = this.d.table.listEntities<ApiEntity>({
-      queryOptions: { filter: `PartitionKey eq ${odataString(PARTITION)}` },
-    });
-    for await (const e of rows) out.push(fromEntity(e.rowKey as string, e));
-    return out.sort((a, b) => a.name.localeCompare(b.name) || a.resource.localeCompare(b.resource));
+    const rows = await this.store.list();
+    return rows
+      .sort((a, b) => a.name.localeCompare(b.name) || a.resource.localeCompare(b.resource))
+      .map(view);
   }
 
   async get(id: string): Promise<Api> {
-    const e = await getEntityOrUndefined<ApiEntity>(this.d.table, PARTITION, id);
-    if (!e) throw new NotFoundError('No API with this id.', 'api_not_found');
-    return fromEntity(id, e);
+    return view(await this.load(id));
   }
 
   async create(input: CreateApiInput, actor: string, ctx: ChangeContext = {}): Promise<Api> {
-    const id = apiIdOf(input.resource);
-    const entity: ApiEntity = {
+    const now = this.resource.now();
+    const stored = await this.store.insert({
+      id: apiIdOf(input.resource),
       resource: input.resource,
       name: input.name,
-      scopes: JSON.stringify([...new Set(input.scopes)]),
-      allowedApplications: JSON.stringify([...new Set(input.allowedApplications)]),
+      scopes: unique(input.scopes),
+      allowedApplications: unique(input.allowedApplications),
       accessTokenLifetimeSeconds: input.accessTokenLifetimeSeconds,
-      createdAt: new Date(this.d.clock.now()).toISOString(),
-    };
-    try {
-      await this.d.table.createEntity({ partitionKey: PARTITION, rowKey: id, ...entity });
-    } catch (err) {
-      if (isConflict(err)) throw new ConflictError('An API with this resource URI exists.', 'api_exists');
-      throw err;
-    }
-    const api = fromEntity(id, entity);
-    this.cache.set(api.resource, { api, at: this.d.clock.now() });
-    await this.d.audit.record({
-      type: 'admin.api.created',
-      actor,
-      target: `api:${id}`,
-      changedFields: ['resource', 'name', 'scopes', 'allowedApplications', 'accessTokenLifetimeSeconds'],
-      securityRelevant: true,
-      ...ctx,
-      details: { resource: api.resource },
+      createdAt: now,
+      updatedAt: now,
     });
-    return api;
+    this.remember(stored);
+    await this.resource.record(
+      stored,
+      { actor, ctx },
+      {
+        event: 'created',
+        changedFields: ['resource', 'name', 'scopes', 'allowedApplications', 'accessTokenLifetimeSeconds'],
+        securityRelevant: true,
+        details: { resource: stored.resource },
+      },
+    );
+    return view(stored);
   }
 
-  async remove(id: string, actor: string, ctx: ChangeContext = {}): Promise<void> {
-    const api = await this.get(id);
-    try {
-      await this.d.table.deleteEntity(PARTITION, id);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    this.cache.delete(api.resource);
-    await this.d.audit.record({
-      type: 'admin.api.deleted',
-      actor,
-      target: `api:${id}`,
-      securityRelevant: true,
-      ...ctx,
-      details: { resource: api.resource },
-    });
+  async update(
+    id: string,
+    patch: PatchApiInput,
+    ifMatch: string | undefined,
+    actor: string,
+    ctx: ChangeContext = {},
+    caller?: Caller,
+  ): Promise<Api> {
+    return this.resource.change(
+      id,
+      { ifMatch, actor, ctx, caller },
+      {
+        plan: (current) => {
+          if (patch.resource !== undefined && patch.resource !== current.resource) {
+            throw new ValidationError(
+              [
+                {
+                  field: 'resource',
+                  message:
+                    'cannot be changed: it is the API’s identity and the audience of its tokens; register a new API for another resource URI',
+                },
+              ],
+              'The resource URI of an API cannot be changed.',
+            );
+          }
+          const next: ApiRecord = { ...current };
+          if (patch.name !== undefined) next.name = patch.name;
+          if (patch.scopes !== undefined) next.scopes = unique(patch.scopes);
+          if (patch.allowedApplications !== undefined)
+            next.allowedApplications = unique(patch.allowedApplications);
+          if (patch.accessTokenLifetimeSeconds !== undefined)
+            next.accessTokenLifetimeSeconds = patch.accessTokenLifetimeSeconds;
+          const changed = API_PATCH_FIELDS.filter(
+            (f) => JSON.stringify(next[f]) !== JSON.stringify(current[f]),
+          );
+          if (changed.length === 0) return undefined;
+          next.updatedAt = this.resource.now();
+          return {
+            next,
+            audit: {
+              event: 'updated',
+              changedFields: [...changed],
+              securityRelevant: changed.some((f) => ACCESS_FIELDS.includes(f)),
+              details: { resource: current.resource },
+            },
+          };
+        },
+        written: (stored) => {
+          this.remember(stored);
+        },
+      },
+    );
   }
 
-  /** The API a resource URI names, if registered (cached per instance). */
+  async delete(id: string, ifMatch: string | undefined, actor: string, ctx: ChangeContext = {}) {
+    const current = await this.resource.open(id, { ifMatch, actor, ctx });
+    await this.store.remove(current.id, current.etag);
+    this.put(current.resource, undefined);
+    await this.resource.record(
+      current,
+      { actor, ctx },
+      { event: 'deleted', securityRelevant: true, details: { resource: current.resource } },
+    );
+  }
+
+  /** The API a resource URI names, if registered (cached per instance, see the top of this file). */
   async byResource(resource: string): Promise<Api | undefined> {
     const hit = this.cache.get(resource);
     if (hit && this.d.clock.now() - hit.at < CACHE_TTL_MS) return hit.api;
-    const e = await getEntityOrUndefined<ApiEntity>(this.d.table, PARTITION, apiIdOf(resource));
-    const api = e && e.resource === resource ? fromEntity(apiIdOf(resource), e) : undefined;
-    if (this.cache.size > 1000) this.cache.clear();
-    this.cache.set(resource, { api, at: this.d.clock.now() });
+    const row = await this.store.get(apiIdOf(resource));
+    const api = row && row.resource === resource ? view(row) : undefined;
+    this.put(resource, api);
     return api;
+  }
+
+  // --- internals ---------------------------------------------------------------------------------
+
+  /** Caches an API just written, so this instance's next token request uses it. */
+  private remember(row: StoredApi): void {
+    this.put(row.resource, view(row));
+  }
+
+  private put(resource: string, api: Api | undefined): void {
+    if (this.cache.size >= CACHE_MAX_ENTRIES && !this.cache.has(resource)) this.cache.clear();
+    this.cache.set(resource, { api, at: this.d.clock.now() });
+  }
+
+  private async load(id: string): Promise<StoredApi> {
+    const row = typeof id === 'string' && API_ID_PATTERN.test(id) ? await this.store.get(id) : undefined;
+    if (!row) throw new NotFoundError('No API with this id.', 'api_not_found');
+    return row;
   }
 }

@@ -1,7 +1,7 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { createTokenSchema } from '../admin/tokens.ts';
-import { apiListSchema, apiSchema, createApiSchema } from '../apis/schemas.ts';
+import { apiListSchema, apiSchema, createApiSchema, patchApiSchema } from '../apis/schemas.ts';
 import {
   applicationListSchema,
   applicationSchema,
@@ -328,11 +328,23 @@ const ops: Op[] = [
     ok: { status: 200, schema: apiSchema, description: 'The API' },
   },
   {
+    method: 'patch',
+    path: '/apis/{id}',
+    tag: 'apis',
+    summary:
+      'Change an API: name, scopes, allowedApplications, accessTokenLifetimeSeconds (`resource` is its identity: another URI is a 400)',
+    params: ['id'],
+    body: patchApiSchema,
+    ifMatch: true,
+    ok: { status: 200, schema: apiSchema, description: 'Changed' },
+  },
+  {
     method: 'delete',
     path: '/apis/{id}',
     tag: 'apis',
     summary: 'Delete an API (tokens for it are no longer issued)',
     params: ['id'],
+    ifMatch: true,
     ok: { status: 204, description: 'Deleted' },
   },
   // Applications: apps signing in through the broker as OpenID Provider

@@ -338,7 +338,7 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
     }
   });
 
-  it('APIs: register one for an application, listed with its scopes, delete', async () => {
+  it('APIs: register one for an application, listed with its scopes, edit, delete', async () => {
     const { context, page } = await signedInAdmin();
     try {
       const [first] = (await api('/api/manage/applications')).items;
@@ -360,6 +360,22 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
         allowedApplications: first ? [first.clientId] : [],
         accessTokenLifetimeSeconds: 600,
       });
+      // Its own page edits it with the ETag it read; the resource URI is shown, not edited.
+      await Promise.all([
+        page.waitForEvent('load'),
+        page.getByRole('link', { name: 'Edit Console Orders' }).click(),
+      ]);
+      await page.waitForSelector('main[data-ready="true"]');
+      await page.getByLabel('Scopes (optional)').fill('orders.read');
+      await page.getByLabel('Access token lifetime in seconds').fill('900');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Saved Console Orders.').waitFor();
+      expect(await api(`/api/manage/apis/${registered.id}`)).toMatchObject({
+        resource: 'https://orders.console.example/api',
+        scopes: ['orders.read'],
+        accessTokenLifetimeSeconds: 900,
+      });
+      await consolePage(page, '/apis');
       const row = page.getByRole('row', { name: /Console Orders/ });
       await row.getByRole('button', { name: 'Delete' }).click();
       await Promise.all([

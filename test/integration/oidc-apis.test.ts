@@ -4,9 +4,12 @@
  * resource server verifies with jose against the JWKS (issuer, audience, expiry, `typ`); a token for
  * API X is refused by a verifier for API Y; `client_credentials` works for a confidential application
  * the API allows, and is refused for a public client and for an API that does not list the client.
+ * An admin's change of an API (PATCH, If-Match) applies to the next token request on this instance.
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CACHE_TTL_MS } from '../../shared/apis/service.ts';
+import { manualClock } from '../../shared/core/clock.ts';
 import {
   authorize,
   createApplication,
@@ -17,10 +20,11 @@ import {
   tokenRequest,
 } from '../helpers/oidc.ts';
 import { BrokerBrowser, createUser } from '../helpers/signin.ts';
-import { startTestApp, type TestApp } from '../helpers/stack.ts';
+import { startTestApp, type TestApp, testServices } from '../helpers/stack.ts';
 
 const ORDERS = 'https://orders.example/api';
 const BILLING = 'https://billing.example/api';
+const STOCK = 'https://stock.example/api';
 
 describe('OpenID Provider: access tokens for APIs (OP14)', () => {
   let app: TestApp;
@@ -180,5 +184,216 @@ describe('OpenID Provider: access tokens for APIs (OP14)', () => {
           e.target === `application:${service.clientId}` && e.details?.grantType === 'client_credentials',
       ),
     ).toBe(true);
+  });
+
+  describe('PATCH /api/manage/apis/{id}: a change applies to the next token request on this instance', () => {
+    // biome-ignore lint/suspicious/noExplicitAny: management API JSON
+    let stock: any;
+    const item = () => `/api/manage/apis/${stock.id}`;
+    const serviceToken = (scope: string) =>
+      tokenRequest(
+        app,
+        { grant_type: 'client_credentials', resource: STOCK, scope },
+        { clientId: service.clientId, secret: service.secret as string },
+      );
+    const lifetimeOf = (p: { exp?: number; iat?: number }) => (p.exp as number) - (p.iat as number);
+
+    beforeAll(async () => {
+      const res = await app.admin('/api/manage/apis', {
+        method: 'POST',
+        json: {
+          resource: STOCK,
+          name: 'Stock',
+          scopes: ['stock.read', 'stock.write'],
+          allowedApplications: [web.clientId, service.clientId],
+          accessTokenLifetimeSeconds: 300,
+        },
+      });
+      expect(res.status, await res.clone().text()).toBe(201);
+      stock = await res.json();
+      expect(res.headers.get('etag')).toBe(stock.etag);
+      expect(res.headers.get('location')).toBe(`/api/manage/apis/${stock.id}`);
+    });
+
+    it('GET answers the ETag; PATCH changes scopes and lifetime, and the next token shows both', async () => {
+      const read = await app.admin(item());
+      expect(read.status).toBe(200);
+      const body = await read.json();
+      expect(read.headers.get('etag')).toBe(body.etag);
+      expect(body).toMatchObject({ resource: STOCK, accessTokenLifetimeSeconds: 300 });
+
+      const before = await serviceToken('stock.write');
+      expect(before.status, JSON.stringify(before.body)).toBe(200);
+      const old = await verifierFor(STOCK)(before.body.access_token as string);
+      expect(lifetimeOf(old.payload)).toBe(300);
+
+      const res = await app.admin(item(), {
+        method: 'PATCH',
+        headers: { 'if-match': body.etag },
+        json: { scopes: ['stock.read', 'stock.count'], accessTokenLifetimeSeconds: 900 },
+      });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const changed = await res.json();
+      expect(changed).toMatchObject({
+        id: stock.id,
+        resource: STOCK,
+        name: 'Stock',
+        scopes: ['stock.read', 'stock.count'],
+        allowedApplications: [web.clientId, service.clientId],
+        accessTokenLifetimeSeconds: 900,
+      });
+      expect(changed.etag).not.toBe(body.etag);
+      expect(res.headers.get('etag')).toBe(changed.etag);
+
+      // At once on this instance: the lookup cached by the token request above is replaced.
+      const after = await serviceToken('stock.count stock.read');
+      expect(after.status, JSON.stringify(after.body)).toBe(200);
+      const { payload } = await verifierFor(STOCK)(after.body.access_token as string);
+      expect(lifetimeOf(payload)).toBe(900);
+      expect(String(payload.scope).split(' ').sort()).toEqual(['stock.count', 'stock.read']);
+      expect(after.body.expires_in).toBe(900);
+
+      // The authorization code flow sees the new scope set too.
+      const b = new BrokerBrowser(app);
+      const r = await authorize(b, web, {
+        scope: 'openid stock.count',
+        params: { resource: STOCK },
+        login: { kind: 'password', username: 'api-user' },
+      });
+      const coded = await verifierFor(STOCK)((await redeem(web, r)).access_token);
+      expect(coded.payload.scope).toBe('stock.count');
+      expect(lifetimeOf(coded.payload)).toBe(900);
+    });
+
+    it('a scope the change removed is no longer granted: answered as a scope the API never had', async () => {
+      // The OP answers a scope the API does not have by leaving it out (RFC 6749 §3.3), not with an error.
+      for (const scope of ['stock.write', 'stock.never']) {
+        const r = await serviceToken(scope);
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        expect(Object.keys(r.body).sort()).toEqual(['access_token', 'expires_in', 'token_type']);
+        const { payload } = await verifierFor(STOCK)(r.body.access_token as string);
+        expect(payload.scope).toBeUndefined();
+      }
+      const mixed = await serviceToken('stock.write stock.read');
+      expect(mixed.status).toBe(200);
+      expect((await verifierFor(STOCK)(mixed.body.access_token as string)).payload.scope).toBe('stock.read');
+    });
+
+    it('an application the change removed from allowedApplications is refused (invalid_target)', async () => {
+      const res = await app.admin(item(), { method: 'PATCH', json: { allowedApplications: [web.clientId] } });
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect((await res.json()).allowedApplications).toEqual([web.clientId]);
+      const refused = await serviceToken('stock.read');
+      expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_target' } });
+      expect(refused.body.access_token).toBeUndefined();
+    });
+
+    it('a stale If-Match is a 412; the write it would have made is not made', async () => {
+      const current = await (await app.admin(item())).json();
+      const renamed = await app.admin(item(), {
+        method: 'PATCH',
+        headers: { 'if-match': current.etag },
+        json: { name: 'Stock levels' },
+      });
+      expect(renamed.status).toBe(200);
+      const stale = await app.admin(item(), {
+        method: 'PATCH',
+        headers: { 'if-match': current.etag },
+        json: { name: 'Lost write', accessTokenLifetimeSeconds: 60 },
+      });
+      expect(stale.status).toBe(412);
+      expect(stale.headers.get('content-type')).toBe('application/problem+json');
+      expect(await stale.json()).toMatchObject({ status: 412, code: 'precondition_failed' });
+      expect(await (await app.admin(item())).json()).toMatchObject({
+        name: 'Stock levels',
+        accessTokenLifetimeSeconds: 900,
+      });
+      const staleDelete = await app.admin(item(), {
+        method: 'DELETE',
+        headers: { 'if-match': current.etag },
+      });
+      expect(staleDelete.status).toBe(412);
+    });
+
+    it('an unknown id is a 404 problem', async () => {
+      for (const id of ['A'.repeat(32), 'not-an-api-id']) {
+        const res = await app.admin(`/api/manage/apis/${id}`, { method: 'PATCH', json: { name: 'X' } });
+        expect(res.status).toBe(404);
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+        expect(await res.json()).toMatchObject({ status: 404, code: 'api_not_found' });
+      }
+    });
+
+    it('a bad body is a 400 problem naming the field; nothing changes', async () => {
+      const before = await (await app.admin(item())).json();
+      for (const [json, field] of [
+        [{ accessTokenLifetimeSeconds: 30 }, 'accessTokenLifetimeSeconds'],
+        [{ scopes: ['openid'] }, 'scopes.0'],
+        [{ allowedApplications: ['not-a-client-id'] }, 'allowedApplications.0'],
+        [{ createdAt: '2020-01-01T00:00:00.000Z' }, 'createdAt'],
+        [{}, '(body)'],
+      ] as const) {
+        const res = await app.admin(item(), { method: 'PATCH', json });
+        expect(res.status, JSON.stringify(json)).toBe(400);
+        expect(res.headers.get('content-type')).toBe('application/problem+json');
+        const problem = await res.json();
+        expect(problem.code).toBe('validation_failed');
+        expect(problem.errors.map((e: { field: string }) => e.field)).toContain(field);
+      }
+      expect((await (await app.admin(item())).json()).etag).toBe(before.etag);
+    });
+
+    it('the resource URI cannot be changed: another one is a 400 naming `resource`, the same one changes nothing', async () => {
+      const before = await (await app.admin(item())).json();
+      const res = await app.admin(item(), {
+        method: 'PATCH',
+        json: { resource: 'https://stock-v2.example/api', name: 'Stock v2' },
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      const problem = await res.json();
+      expect(problem).toMatchObject({ status: 400, code: 'validation_failed' });
+      expect(problem.errors).toEqual([
+        { field: 'resource', message: expect.stringMatching(/^cannot be changed/) },
+      ]);
+      const same = await app.admin(item(), { method: 'PATCH', json: { resource: STOCK } });
+      expect(same.status).toBe(200);
+      expect((await same.json()).etag).toBe(before.etag);
+      expect(await (await app.admin(item())).json()).toMatchObject({ resource: STOCK, name: before.name });
+    });
+
+    it('another instance serves its cached API until CACHE_TTL_MS has passed, then the changed one', async () => {
+      const clock = manualClock();
+      const other = await testServices({ clock, tables: app.services.tables });
+      const cached = await other.apis.byResource(STOCK);
+      expect(cached?.accessTokenLifetimeSeconds).toBe(900);
+      const res = await app.admin(item(), { method: 'PATCH', json: { accessTokenLifetimeSeconds: 1200 } });
+      expect(res.status).toBe(200);
+      expect((await app.services.apis.byResource(STOCK))?.accessTokenLifetimeSeconds).toBe(1200);
+      clock.advance(CACHE_TTL_MS - 1);
+      expect((await other.apis.byResource(STOCK))?.accessTokenLifetimeSeconds).toBe(900);
+      clock.advance(1);
+      expect((await other.apis.byResource(STOCK))?.accessTokenLifetimeSeconds).toBe(1200);
+    });
+
+    it('each change is audited: admin.api.updated with the changed field names, the actor and the request', async () => {
+      const events = await app.services.auditQuery.list({ type: 'admin.api.updated' });
+      const mine = events.items.filter((e) => e.target === `api:${stock.id}`);
+      expect(mine.map((e) => e.changedFields).reverse()).toEqual([
+        ['scopes', 'accessTokenLifetimeSeconds'],
+        ['allowedApplications'],
+        ['name'],
+        ['accessTokenLifetimeSeconds'],
+      ]);
+      const [lifetime, renamed, allowed] = mine;
+      expect(lifetime?.securityRelevant).toBe(true);
+      expect(allowed).toMatchObject({
+        actor: expect.stringMatching(/\S/),
+        securityRelevant: true,
+        details: { resource: STOCK },
+      });
+      expect(allowed?.correlationId).toBeTruthy();
+      expect(renamed?.securityRelevant).toBeFalsy();
+    });
   });
 });

@@ -8,6 +8,7 @@
 import { h } from './dom.ts';
 import { alert } from './feedback.ts';
 import { BASE, markReady, show } from './page.ts';
+import { apiPage } from './pages/api.ts';
 import { apisPage } from './pages/apis.ts';
 import { applicationPage } from './pages/application.ts';
 import { applicationsPage } from './pages/applications.ts';
@@ -39,7 +40,7 @@ async function route(): Promise<void> {
     case 'applications':
       return id ? applicationPage(id) : applicationsPage();
     case 'apis':
-      return apisPage();
+      return id ? apiPage(id) : apisPage();
     case 'audit':
       return auditPage();
     case 'tokens':

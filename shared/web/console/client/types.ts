@@ -95,6 +95,8 @@ export interface ApiResource {
   allowedApplications: string[];
   accessTokenLifetimeSeconds: number;
   createdAt: string;
+  updatedAt: string;
+  etag: string;
 }
 
 export interface Application {

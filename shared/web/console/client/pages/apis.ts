@@ -1,15 +1,17 @@
 /**
  * APIs (resource servers applications get JWT access tokens for): the list with delete, and
- * registration (resource URI, name, scopes, the applications allowed to ask, token lifetime).
+ * registration (resource URI, name, scopes, the applications allowed to ask, token lifetime); each
+ * name opens the API's own page to edit it.
  */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
 import { formFailure, problem } from '../feedback.ts';
 import { field, text } from '../fields.ts';
-import { textOf, words } from '../format.ts';
-import { show } from '../page.ts';
+import { textOf } from '../format.ts';
+import { consoleUrl, show } from '../page.ts';
 import type { ApiResource, Application, Page } from '../types.ts';
 import { confirmButton, liveRegion, onSubmit, section, submitRow, tableOr, td } from '../widgets.ts';
+import { apiFields, readApiFields } from './api-fields.ts';
 
 function registrationForm(box: HTMLElement, apps: Application[]): HTMLFormElement {
   const form = h(
@@ -20,40 +22,13 @@ function registrationForm(box: HTMLElement, apps: Application[]): HTMLFormElemen
       text('resource', '', { maxlength: 2000, autocomplete: 'off', spellcheck: 'false' }),
       'The audience of its tokens, e.g. https://orders.example/api (or api://…, urn:…).',
     ),
-    field('Name', text('name', '', { maxlength: 100, autocomplete: 'off' })),
-    field(
-      'Scopes (optional)',
-      text('scopes', '', { autocomplete: 'off', spellcheck: 'false' }),
-      'Separated by spaces, e.g. orders.read orders.write.',
-    ),
-    field(
-      'Applications allowed to ask (optional)',
-      text('allowedApplications', '', { autocomplete: 'off', spellcheck: 'false' }),
-      `Client ids separated by spaces${apps.length ? `; registered: ${apps.map((a) => `${a.name} (${a.clientId})`).join(', ')}` : ''}.`,
-    ),
-    field(
-      'Access token lifetime in seconds',
-      h('input', {
-        type: 'number',
-        name: 'accessTokenLifetimeSeconds',
-        min: 60,
-        max: 86400,
-        value: '600',
-        inputmode: 'numeric',
-      }),
-    ),
+    apiFields(null, apps),
     box,
     submitRow('Register'),
   );
   onSubmit(form, box, async (f) => {
     const res = await api<ApiResource>('POST', '/apis', {
-      body: {
-        resource: textOf(f, 'resource'),
-        name: textOf(f, 'name'),
-        scopes: words(textOf(f, 'scopes')),
-        allowedApplications: words(textOf(f, 'allowedApplications')),
-        accessTokenLifetimeSeconds: Number(textOf(f, 'accessTokenLifetimeSeconds') || 600),
-      },
+      body: { resource: textOf(f, 'resource'), ...readApiFields(f) },
     });
     if (!res.ok) return formFailure(form, box, res);
     location.reload();
@@ -79,18 +54,28 @@ export async function apisPage(): Promise<void> {
         h(
           'tr',
           {},
-          td('Name', a.name),
+          td('Name', h('a', { href: consoleUrl('apis', a.id) }, a.name)),
           td('Resource URI', a.resource),
           td('Scopes', a.scopes.join(' ') || '—'),
           td('Applications', a.allowedApplications.map((id) => appNames.get(id) ?? id).join(', ') || '—'),
           td('Token lifetime', `${a.accessTokenLifetimeSeconds} s`),
           td(
             'Actions',
-            confirmButton('Delete', `Delete ${a.name}? Tokens for it are no longer issued.`, async () => {
-              const res = await api('DELETE', `/apis/${encodeURIComponent(a.id)}`);
-              if (!res.ok) return listBox.replaceChildren(problem(res));
-              location.reload();
-            }),
+            h(
+              'span',
+              { class: 'actions' },
+              h(
+                'a',
+                { class: 'button secondary', href: consoleUrl('apis', a.id) },
+                'Edit',
+                h('span', { class: 'visually-hidden' }, ` ${a.name}`),
+              ),
+              confirmButton('Delete', `Delete ${a.name}? Tokens for it are no longer issued.`, async () => {
+                const res = await api('DELETE', `/apis/${encodeURIComponent(a.id)}`, { etag: a.etag });
+                if (!res.ok) return listBox.replaceChildren(problem(res));
+                location.reload();
+              }),
+            ),
           ),
         ),
       'No APIs.',
