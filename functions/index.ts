@@ -19,3 +19,4 @@ import './admin.ts';
 import './favicon.ts';
 import './scim.ts';
 import './provisioning.ts';
+import './lifecycle.ts';

@@ -143,7 +143,8 @@ async function main() {
       port: local.LOCAL_HOST_PORT,
       onRequest: ({ method, path: p, status, ms }) => console.log(`${method} ${p} → ${status} (${ms} ms)`),
     });
-    closers.push(host.close);
+    // The services stop their timers and write the noise counts they hold.
+    closers.push(() => services.shutdown(), host.close);
     // The local host serves HTTP only: run the maintenance timer function's work on the same schedule.
     const maintenance = setInterval(() => {
       purgeExpired(services.tables, services.clock, services.log).catch(() => {});

@@ -61,7 +61,7 @@ import {
   printLogout,
   startSlowReceiver,
 } from './logout.ts';
-import { measureOpCompare, type OpCompare, printOpCompare } from './op-compare.ts';
+import { measureOpCompare, type OpCompare, printOpCompare, procCpuMicros } from './op-compare.ts';
 import { startPlainOpApp } from './plain-op-app.ts';
 import { createBenchIntegration } from './seed.ts';
 
@@ -272,6 +272,11 @@ async function main() {
         OP_SAMPLES,
         async () => {
           proxy.rttMs = storageRtt;
+        },
+        {
+          broker: () => apps.broker.cpu(),
+          plain: () => plainOp.cpu(),
+          storage: () => procCpuMicros(azurite.pid),
         },
       );
       proxy.rttMs = 0;

@@ -4,6 +4,7 @@
  * same client, the same `appSignIn` flow, interleaved samples (broker, plain, broker, …). The ratio is
  * what the broker's storage and checks add to the library's own floor.
  */
+import { readFileSync } from 'node:fs';
 import { appSignIn, type BenchClient, type Jar, pct } from './flows.ts';
 
 export interface OpSide {
@@ -16,6 +17,27 @@ export interface OpCompare {
   samples: number;
   broker: { p50: number; p95: number };
   plain: { p50: number; p95: number };
+  /** CPU per sign-in (ms) of each process, over the interleaved samples. */
+  cpuMs?: { broker: number; plain: number; storage: number };
+}
+
+/** CPU time (µs, user + system) of the broker, the plain OP and the storage emulator processes. */
+export interface OpCpu {
+  broker(): Promise<number>;
+  plain(): Promise<number>;
+  storage(): number;
+}
+
+/** A process's CPU time in µs from /proc (Linux; NaN elsewhere). */
+export function procCpuMicros(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+    return (ticks * 1e6) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export async function measureOpCompare(
@@ -23,20 +45,44 @@ export async function measureOpCompare(
   plain: OpSide,
   samples: number,
   warmUp: () => Promise<void> = async () => {},
+  cpu?: OpCpu,
 ): Promise<OpCompare> {
   const sides = [broker, plain];
   // Provider, keys, caches and the JIT on both; the plain OP's one interaction makes its session and grant.
   for (let i = 0; i < 10; i++) for (const s of sides) await appSignIn(s.url, s.jar, s.client);
   await warmUp();
   const lat: [number[], number[]] = [[], []];
+  const before = cpu && { broker: await cpu.broker(), plain: await cpu.plain(), storage: cpu.storage() };
   for (let i = 0; i < samples; i++) {
     for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
       const s = sides[k] as OpSide;
       lat[k]?.push((await appSignIn(s.url, s.jar, s.client)).ms);
     }
   }
+  const cpuMs =
+    cpu && before
+      ? {
+          broker: (await cpu.broker()) - before.broker,
+          plain: (await cpu.plain()) - before.plain,
+          // The emulator serves both sides' storage only for the broker (the plain OP keeps memory).
+          storage: cpu.storage() - before.storage,
+        }
+      : undefined;
   const stats = (v: number[]) => ({ p50: pct(v, 50), p95: pct(v, 95) });
-  return { samples, broker: stats(lat[0]), plain: stats(lat[1]) };
+  return {
+    samples,
+    broker: stats(lat[0]),
+    plain: stats(lat[1]),
+    ...(cpuMs
+      ? {
+          cpuMs: {
+            broker: cpuMs.broker / 1000 / samples,
+            plain: cpuMs.plain / 1000 / samples,
+            storage: cpuMs.storage / 1000 / samples,
+          },
+        }
+      : {}),
+  };
 }
 
 export function printOpCompare(r: OpCompare, storageRtt: number): void {
@@ -49,5 +95,9 @@ export function printOpCompare(r: OpCompare, storageRtt: number): void {
   for (const q of ['p50', 'p95'] as const)
     console.log(
       `  ${q} ms: broker ${f(r.broker[q]).padStart(7)}, plain ${f(r.plain[q]).padStart(7)}, ratio broker/plain ${ratio(r.broker[q], r.plain[q])}`,
+    );
+  if (r.cpuMs)
+    console.log(
+      `  CPU ms per sign-in: broker ${f(r.cpuMs.broker)}, plain ${f(r.cpuMs.plain)}, Table Storage emulator (Azurite) for the broker ${f(r.cpuMs.storage)}`,
     );
 }

@@ -54,6 +54,11 @@ export class LogoutDelivery {
     this.timers.add(t);
   }
 
+  /** Drains scheduled in this process and not yet started. */
+  get scheduled(): number {
+    return this.timers.size;
+  }
+
   /** Stops the in-process retry timers (the queue keeps the work for the timer). */
   stop(): void {
     for (const t of this.timers) clearTimeout(t);

@@ -22,6 +22,15 @@ export function getServices(): Services {
   return current;
 }
 
+/**
+ * Ends this instance's in-process work before it stops: back-channel logout retry timers (the
+ * queue keeps their logouts for the next drain) and the anonymous-noise counts not yet written.
+ * Nothing to do when no services were built.
+ */
+export async function shutdownServices(): Promise<void> {
+  await current?.shutdown();
+}
+
 export function setServices(services: Services | undefined): void {
   current = services;
 }

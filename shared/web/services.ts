@@ -84,6 +84,8 @@ export interface Services {
   sealKeys: SealKeyService;
   /** The broker as OpenID Provider (provider built lazily on the first /api/oidc request). */
   oidc: OidcService;
+  /** Stops in-process timers and writes what is only counted in memory (see `shutdownServices`). */
+  shutdown(): Promise<void>;
   /** Provisioning from Entra: settings per integration and the SCIM service. */
   provisioning: ProvisioningService;
   /** Client assertions of integrations without a client secret (what they signed is counted). */
@@ -261,6 +263,10 @@ export function createServices(config: Config, o: ServiceOverrides = {}): Servic
     noise: auditNoise,
   });
   return {
+    shutdown: async () => {
+      oidc.logouts.stop();
+      await auditNoise.flush();
+    },
     provisioning,
     oidc,
     assertions,

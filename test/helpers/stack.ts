@@ -115,6 +115,7 @@ export async function startTestApp(opts: TestServicesOptions = {}): Promise<Test
     admin,
     close: async () => {
       await host.close();
+      await services.shutdown();
     },
   };
 }

@@ -283,6 +283,26 @@ describe('OpenID Provider: back-channel logout (OP13)', () => {
     expect(hung[0]).toMatchObject({ outcome: 'failure', reason: 'timeout' });
   }, 40_000);
 
+  it('stopping the instance stops its retry timers and writes the noise counts it held; the queued logout stays for the next drain', async () => {
+    const own = await startTestApp();
+    try {
+      own.services.oidc.logouts.kick(60_000);
+      own.services.auditNoise.count({
+        type: 'oidc.request.refused',
+        reason: 'invalid_request',
+        clientAddress: '203.0.113.9',
+        target: 'oidc',
+      });
+      expect(own.services.oidc.logouts.scheduled).toBeGreaterThan(0);
+      expect(own.services.auditNoise.pending()).toBe(1);
+      await own.services.shutdown();
+      expect(own.services.oidc.logouts.scheduled).toBe(0);
+      expect(own.services.auditNoise.pending()).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("the sign-out's latency does not grow with the number of apps (1 vs 20, every one of them hanging)", async () => {
     const signOutWith = async (username: string, count: number) => {
       const browser = new BrokerBrowser(app);
