@@ -31,17 +31,7 @@ interface ChildMessage {
 export async function spawnApp(kind: 'broker' | 'authjs' | 'plain-op', options: unknown): Promise<AppHandle> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [
-      '--expose-gc',
-      // BENCH_CPU_PROF=DIR: a V8 CPU profile of the broker's process, written to DIR when it stops.
-      ...(kind === 'broker' && process.env.BENCH_CPU_PROF
-        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
-        : []),
-      ...process.execArgv,
-      process.argv[1] ?? '',
-      APP_CHILD_FLAG,
-      kind,
-    ],
+    ['--expose-gc', ...process.execArgv, process.argv[1] ?? '', APP_CHILD_FLAG, kind],
     {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_APP_OPTIONS: JSON.stringify(options) },
@@ -127,8 +117,9 @@ export async function runAppChild(
 }
 
 /**
- * `BENCH_CPU_PROF_DIR=DIR npm run bench`: a V8 CPU profile of each app over the latency phase only,
- * written to DIR as `<pid>.cpuprofile` (open it in Chrome DevTools). Without it, start/stop do nothing.
+ * `BENCH_CPU_PROF_DIR=DIR npm run bench`: a V8 CPU profile of each app over each profiled phase (the
+ * latency phase, the OP phase's samples), written to DIR as `<pid>-<n>.cpuprofile`, n counting the
+ * phases (open it in Chrome DevTools). Without it, start/stop do nothing.
  */
 async function cpuProfiler(): Promise<{ start(): Promise<void>; stop(): Promise<void> }> {
   const dir = process.env.BENCH_CPU_PROF_DIR;
@@ -138,11 +129,12 @@ async function cpuProfiler(): Promise<{ start(): Promise<void>; stop(): Promise<
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
+  let profiles = 0;
   return {
     start: () => session.post('Profiler.start'),
     stop: async () => {
       const { profile } = await session.post('Profiler.stop');
-      writeFileSync(`${dir}/${process.pid}.cpuprofile`, JSON.stringify(profile));
+      writeFileSync(`${dir}/${process.pid}-${++profiles}.cpuprofile`, JSON.stringify(profile));
     },
   };
 }

@@ -278,6 +278,7 @@ async function main() {
           plain: () => plainOp.cpu(),
           storage: () => procCpuMicros(azurite.pid),
         },
+        (what) => Promise.all([apps.broker.profile(what), plainOp.profile(what)]).then(() => {}),
       );
       proxy.rttMs = 0;
       if (!runs('signin')) printOpCompare(opCompare, storageRtt);

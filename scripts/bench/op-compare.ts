@@ -46,12 +46,14 @@ export async function measureOpCompare(
   samples: number,
   warmUp: () => Promise<void> = async () => {},
   cpu?: OpCpu,
+  profile: (what: 'start' | 'stop') => Promise<void> = async () => {},
 ): Promise<OpCompare> {
   const sides = [broker, plain];
   // Provider, keys, caches and the JIT on both; the plain OP's one interaction makes its session and grant.
   for (let i = 0; i < 10; i++) for (const s of sides) await appSignIn(s.url, s.jar, s.client);
   await warmUp();
   const lat: [number[], number[]] = [[], []];
+  await profile('start');
   const before = cpu && { broker: await cpu.broker(), plain: await cpu.plain(), storage: cpu.storage() };
   for (let i = 0; i < samples; i++) {
     for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
@@ -59,6 +61,7 @@ export async function measureOpCompare(
       lat[k]?.push((await appSignIn(s.url, s.jar, s.client)).ms);
     }
   }
+  await profile('stop');
   const cpuMs =
     cpu && before
       ? {
