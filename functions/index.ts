@@ -19,4 +19,3 @@ import './admin.ts';
 import './favicon.ts';
 import './scim.ts';
 import './provisioning.ts';
-import './lifecycle.ts';

@@ -321,8 +321,9 @@ export function mainEntrySource(functions: RecordedFunction[]): string {
         console.error('telemetry.start_failed', err && err.name);
       }
     }
+    let appModule;
     function loadApp() {
-      const appModule = require('./${APP_FILE}');
+      appModule = require('./${APP_FILE}');
       if (telemetry) appModule.useTelemetry(telemetry);
       return new Map(appModule.registrations.map((r) => [r.name, r.options.handler]));
     }
@@ -337,6 +338,12 @@ export function mainEntrySource(functions: RecordedFunction[]): string {
     for (const { kind, name, options } of functions) {
       app[kind](name, { ...options, handler: async (...args) => appHandler(name)(...args) });
     }
+    // The host calls appTerminate before it stops the worker (a scale-in, a deployment): a loaded app
+    // stops its back-channel logout retry timers (the queue keeps the logouts) and writes the noise
+    // counts it holds in memory.
+    app.hook.appTerminate(async () => {
+      if (appModule) await appModule.shutdownServices();
+    });
     // Once the host has the registrations, the app is loaded in the background: an instance that is
     // warmed up before its first request (Flex Consumption's always-ready instances) pays nothing on
     // it; a request that arrives first loads it itself, as without this. A failure here is left to
@@ -438,7 +445,8 @@ export async function build(opts: { quiet?: boolean; analyze?: boolean } = {}): 
     stdin: {
       contents:
         "import './functions/index.ts';\nexport { registrations } from '@azure/functions';\n" +
-        "export { useTelemetry } from './shared/web/telemetry.ts';",
+        "export { useTelemetry } from './shared/web/telemetry.ts';\n" +
+        "export { shutdownServices } from './shared/web/runtime.ts';",
       resolveDir: repoRoot,
       sourcefile: 'app-entry.js',
       loader: 'js',

@@ -5,6 +5,8 @@
 
 globalThis.__brokerFunctionRegistrations ??= [];
 const registrations = globalThis.__brokerFunctionRegistrations;
+globalThis.__brokerFunctionHooks ??= [];
+const hooks = globalThis.__brokerFunctionHooks;
 
 module.exports = {
   registerFunction(metadata, callback) {
@@ -15,9 +17,12 @@ module.exports = {
   getProgrammingModel() {
     return undefined;
   },
-  registerHook() {
+  /** Hooks are recorded (the bundle test calls them); the local host itself never calls them. */
+  registerHook(hookName, callback) {
+    hooks.push({ hookName, callback });
     return { dispose() {} };
   },
+  hooks,
   log() {},
   registrations,
 };

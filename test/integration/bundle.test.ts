@@ -92,7 +92,10 @@ describe('esbuild bundle', () => {
       const context = new InvocationContext({ invocationId: 'first', functionName: 'health', logHandler: () => {} });
       reg.callback(request, context).then(async (res) => {
         const body = JSON.parse(typeof res.body === 'string' ? res.body : JSON.stringify(res.jsonBody));
-        process.stdout.write('\\n@@' + JSON.stringify({ atStart, afterFirst: appLoaded(), status: res.status, body }));
+        // The host's appTerminate hook, as it calls it before stopping the worker.
+        const terminate = globalThis.__brokerFunctionHooks.filter((h) => h.hookName === 'appTerminate');
+        for (const h of terminate) await h.callback({});
+        process.stdout.write('\\n@@' + JSON.stringify({ atStart, afterFirst: appLoaded(), status: res.status, body, terminateHooks: terminate.length }));
       });`;
     const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], {
       cwd: '/',
@@ -103,6 +106,12 @@ describe('esbuild bundle', () => {
       },
     });
     const out = JSON.parse(String(stdout).split('@@').at(-1) ?? '');
-    expect(out).toMatchObject({ atStart: false, afterFirst: true, status: 200, body: { status: 'ok' } });
+    expect(out).toMatchObject({
+      atStart: false,
+      afterFirst: true,
+      status: 200,
+      body: { status: 'ok' },
+      terminateHooks: 1,
+    });
   }, 60_000);
 });
