@@ -199,8 +199,9 @@ export class SettingsService {
 
   /**
    * Applies `patch` if the row still has `ifMatch` (when given); 412 otherwise. Audited. With a
-   * browser session, turning on Allow OAuth Passwords (it skips Entra's MFA) and changing where
-   * sign-ins may be sent back to need a recent sign-in (docs/security.md AD5).
+   * browser session, turning on Allow OAuth Passwords (it skips Entra's MFA), changing where
+   * sign-ins may be sent back to and shortening the audit retention (the next purge deletes the
+   * history it no longer covers) need a recent sign-in (docs/security.md AD5).
    */
   async update(
     patch: SettingsPatch,
@@ -212,6 +213,9 @@ export class SettingsService {
       requireRecentSignIn(caller, this.clock);
     }
     const current = await this.read();
+    if (patch.auditRetentionDays !== undefined && patch.auditRetentionDays < current.auditRetentionDays) {
+      requireRecentSignIn(caller, this.clock);
+    }
     if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== current.etag)
       throw new PreconditionFailedError();
     const next = {

@@ -492,6 +492,16 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
       await page.keyboard.press('Enter');
       await page.getByText('Settings saved.').waitFor();
       expect((await api('/api/manage/settings')).sessionLifetimeMinutes).toBe(90);
+      // Audit retention: out of range is named under its field; in range is saved.
+      const retention = page.getByLabel('Audit retention (days)');
+      await retention.fill('7');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.locator('[name="auditRetentionDays"][aria-invalid="true"]').waitFor();
+      expect((await api('/api/manage/settings')).auditRetentionDays).toBe(400);
+      await retention.fill('730');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Settings saved.').waitFor();
+      expect((await api('/api/manage/settings')).auditRetentionDays).toBe(730);
     } finally {
       await context.close();
     }

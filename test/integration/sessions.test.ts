@@ -452,6 +452,32 @@ describe('admin with a browser session', () => {
     expect(fresh.status).toBe(200);
     await patch({ allowOAuthPasswords: false });
   });
+
+  it('AD5: shortening the audit retention with a session needs a recent sign-in; lengthening it does not', async () => {
+    const { b } = await signedIn('retention-admin', ['admin']);
+    const patch = (body: unknown) =>
+      fetch(`${app.url}/api/manage/settings`, {
+        method: 'PATCH',
+        headers: {
+          cookie: b.jar.header(),
+          'content-type': 'application/json',
+          origin: b.origin,
+          'x-broker-csrf': '1',
+        },
+        body: JSON.stringify(body),
+      });
+    const before = (await (await app.admin('/api/manage/settings')).json()).auditRetentionDays as number;
+    clock.advance(11 * 60_000);
+    expect((await b.get('/api/auth/session')).status).toBe(200);
+    const longer = await patch({ auditRetentionDays: before + 30 });
+    expect(longer.status).toBe(200);
+    const shorter = await patch({ auditRetentionDays: before });
+    expect(shorter.status).toBe(401);
+    expect((await shorter.json()).code).toBe('reauthentication_required');
+    expect((await (await app.admin('/api/manage/settings')).json()).auditRetentionDays).toBe(before + 30);
+    await b.post('/api/auth/password', { username: 'retention-admin', password: PASSWORD });
+    expect((await patch({ auditRetentionDays: before })).status).toBe(200);
+  });
 });
 
 describe('signing keys', () => {

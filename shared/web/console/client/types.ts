@@ -84,6 +84,7 @@ export interface Settings {
   allowOAuthPasswords: boolean;
   sessionLifetimeMinutes: number;
   allowedReturnOrigins: string[];
+  auditRetentionDays: number;
 }
 
 /** An API applications get JWT access tokens for (GET /api/manage/apis). */

@@ -1,4 +1,4 @@
-/** Global settings: Allow OAuth Passwords, the session lifetime, the allowed return origins. */
+/** Global settings: Allow OAuth Passwords, the session lifetime, the allowed return origins, audit retention. */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
 import { formFailure, problem, success } from '../feedback.ts';
@@ -44,6 +44,18 @@ export async function settingsPage(): Promise<void> {
       }),
       'Other https origins sign-in may send users back to, one per line (e.g. https://app.example.com).',
     ),
+    field(
+      'Audit retention (days)',
+      h('input', {
+        type: 'number',
+        name: 'auditRetentionDays',
+        value: String(s.auditRetentionDays),
+        min: 31,
+        max: 3650,
+        inputmode: 'numeric',
+      }),
+      'How long audit events are kept, from 31 to 3650 days; a month of events is deleted once all of it is older.',
+    ),
     box,
     submitRow('Save'),
   );
@@ -55,6 +67,8 @@ export async function settingsPage(): Promise<void> {
     // An emptied field is sent as null so the API names the field, rather than being skipped.
     if (raw !== String(s.sessionLifetimeMinutes))
       patch.sessionLifetimeMinutes = raw === '' ? null : Number(raw);
+    const days = textOf(f, 'auditRetentionDays');
+    if (days !== String(s.auditRetentionDays)) patch.auditRetentionDays = days === '' ? null : Number(days);
     const origins = lines(textOf(f, 'allowedReturnOrigins'));
     if (origins.join('\n') !== s.allowedReturnOrigins.join('\n')) patch.allowedReturnOrigins = origins;
     if (!Object.keys(patch).length) return success(box, 'Nothing to save: no setting was changed.');
