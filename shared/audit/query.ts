@@ -1,6 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { ValidationError } from '../core/errors.ts';
+import { PartitionMerge } from '../storage/partition-merge.ts';
 import { odataString } from '../storage/tables.ts';
 import { AUDIT_SHARDS, auditMonth, auditMonthPartitions, auditRowKey } from './log.ts';
 
@@ -160,62 +161,6 @@ function prefixEnd(prefix: string): string {
 
 type AuditRow = AuditEntity & { rowKey?: string };
 
-/** One partition's matching rows in RowKey order (newest first), fetched a page at a time on demand. */
-class PartitionReader {
-  private readonly rows: AuditRow[] = [];
-  private next = 0;
-  private done = false;
-  private readonly pages: AsyncIterableIterator<AuditRow[] & { continuationToken?: string }>;
-
-  constructor(table: TableClient, filter: string, pageSize: number) {
-    this.pages = table
-      .listEntities<AuditEntity>({ queryOptions: { filter } })
-      .byPage({ maxPageSize: pageSize });
-  }
-
-  get head(): AuditRow | undefined {
-    return this.rows[this.next];
-  }
-
-  get needsFill(): boolean {
-    return !this.done && this.head === undefined;
-  }
-
-  take(): AuditRow {
-    return this.rows[this.next++] as AuditRow;
-  }
-
-  /** Reads pages until one has a row or the partition is exhausted (a page may come back empty). */
-  async fill(): Promise<void> {
-    while (this.needsFill) {
-      const r = await this.pages.next();
-      if (r.done) {
-        this.done = true;
-        return;
-      }
-      this.rows.push(...r.value);
-      if (!r.value.continuationToken) this.done = true;
-    }
-  }
-}
-
-/** The first `count` rows of all readers together, by RowKey: a k-way merge, refilling readers in parallel. */
-async function mergeByRowKey(readers: PartitionReader[], count: number): Promise<AuditRow[]> {
-  const out: AuditRow[] = [];
-  while (out.length < count) {
-    const empty = readers.filter((r) => r.needsFill);
-    if (empty.length > 0) await Promise.all(empty.map((r) => r.fill()));
-    let best: PartitionReader | undefined;
-    for (const r of readers) {
-      const head = r.head;
-      if (head && (!best || (head.rowKey as string) < (best.head?.rowKey as string))) best = r;
-    }
-    if (!best) break;
-    out.push(best.take());
-  }
-  return out;
-}
-
 /** A partition key of the AuditEvents table: the month and its shard (`m202611-7`). */
 const AUDIT_PARTITION = /^(m\d{6})-[0-9a-f]$/;
 
@@ -254,12 +199,17 @@ export class AuditQueryService {
     count: number,
   ): Promise<AuditRow[]> {
     const shardPage = Math.min(count, Math.ceil((2 * count) / AUDIT_SHARDS) + 2);
-    const readers = auditMonthPartitions(month).map((pk) => {
+    const filterFor = (pk: string) => {
       const clauses = [`PartitionKey eq ${odataString(pk)}`, ...filters];
       if (after) clauses.push(`RowKey gt ${odataString(after)}`);
-      return new PartitionReader(this.table, clauses.join(' and '), shardPage);
-    });
-    return mergeByRowKey(readers, count);
+      return clauses.join(' and ');
+    };
+    return new PartitionMerge<AuditEntity>(
+      this.table,
+      auditMonthPartitions(month),
+      filterFor,
+      shardPage,
+    ).take(count);
   }
 
   async list(q: AuditQuery): Promise<{ items: AuditEventView[]; nextCursor: string | null }> {

@@ -1,5 +1,6 @@
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { ConflictError, NotFoundError, PreconditionFailedError } from '../core/errors.ts';
+import { PartitionMerge } from '../storage/partition-merge.ts';
 import {
   getEntityOrUndefined,
   isConflict,
@@ -7,7 +8,6 @@ import {
   isPreconditionFailed,
   odataString,
 } from '../storage/tables.ts';
-import { PartitionMerge } from './partition-merge.ts';
 import { idPartition, USER_PARTITIONS, userPartition } from './partitions.ts';
 import {
   fromUserEntity,

@@ -2,9 +2,9 @@ import type { TableClient, TableEntityResult } from '@azure/data-tables';
 
 /**
  * Reads several partitions' key-ordered query results as one stream in RowKey order (a k-way merge),
- * so a listing over hashed partitions never reads the whole table. Each partition is read page by
- * page, a page only when its next row is needed; all partitions whose buffer ran dry are read in
- * parallel.
+ * so a listing over hashed or sharded partitions (users, audit events) never reads the whole table.
+ * Each partition is read page by page, a page only when its next row is needed; all partitions whose
+ * buffer ran dry are read in parallel.
  */
 export class PartitionMerge<T extends object> {
   private readonly streams: {
@@ -51,5 +51,16 @@ export class PartitionMerge<T extends object> {
         best = s;
     }
     return best?.buf.shift();
+  }
+
+  /** The next `count` rows in RowKey order (fewer at the end of every partition). */
+  async take(count: number): Promise<TableEntityResult<T>[]> {
+    const out: TableEntityResult<T>[] = [];
+    while (out.length < count) {
+      const row = await this.next();
+      if (!row) break;
+      out.push(row);
+    }
+    return out;
   }
 }
