@@ -100,6 +100,9 @@ export class ApiService {
       id,
       { ifMatch, actor, ctx, caller },
       {
+        // Which applications may get tokens for the API: with a browser session, a recent sign-in
+        // (docs/security.md AD5), as for where an application's codes may go.
+        fresh: { before: patch.allowedApplications !== undefined },
         plan: (current) => {
           if (patch.resource !== undefined && patch.resource !== current.resource) {
             throw new ValidationError(

@@ -12,6 +12,7 @@ import {
   SESSION_TOKEN_TYPE,
   TOKEN_LIFETIME_MINUTES,
 } from '../../shared/sessions/service.ts';
+import { createApplication } from '../helpers/oidc.ts';
 import { BrokerBrowser, createUser, patchSettings } from '../helpers/signin.ts';
 import { captureLogs, startTestApp, type TestApp } from '../helpers/stack.ts';
 
@@ -451,6 +452,42 @@ describe('admin with a browser session', () => {
     const fresh = await patch({ allowOAuthPasswords: true });
     expect(fresh.status).toBe(200);
     await patch({ allowOAuthPasswords: false });
+  });
+
+  it('AD5: changing which applications may get tokens for an API needs a recent sign-in; renaming it does not', async () => {
+    const { b } = await signedIn('api-admin', ['admin']);
+    const created = await app.admin('/api/manage/apis', {
+      method: 'POST',
+      json: {
+        resource: 'https://api.fresh-sign-in.example',
+        name: 'Fresh sign-in API',
+        scopes: ['read'],
+        allowedApplications: [],
+        accessTokenLifetimeSeconds: 600,
+      },
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const { clientId } = await createApplication(app);
+    const patch = (body: unknown) =>
+      fetch(`${app.url}/api/manage/apis/${id}`, {
+        method: 'PATCH',
+        headers: {
+          cookie: b.jar.header(),
+          'content-type': 'application/json',
+          origin: b.origin,
+          'x-broker-csrf': '1',
+        },
+        body: JSON.stringify(body),
+      });
+    clock.advance(11 * 60_000);
+    expect((await b.get('/api/auth/session')).status).toBe(200);
+    expect((await patch({ name: 'Renamed API' })).status).toBe(200);
+    const stale = await patch({ allowedApplications: [clientId] });
+    expect(stale.status).toBe(401);
+    expect((await stale.json()).code).toBe('reauthentication_required');
+    await b.post('/api/auth/password', { username: 'api-admin', password: PASSWORD });
+    expect((await patch({ allowedApplications: [clientId] })).status).toBe(200);
   });
 
   it('AD5: shortening the audit retention with a session needs a recent sign-in; lengthening it does not', async () => {
