@@ -121,6 +121,24 @@ describe('initiateLoginUri in the applications API', () => {
     expect(changes.map((e) => e.changedFields)).toEqual([['initiateLoginUri'], ['initiateLoginUri']]);
   });
 
+  it('the OpenAPI document describes it on create, change and the resource', async () => {
+    const doc = await (await app.admin('/api/manage/openapi.json')).json();
+    const body = (path: string, method: string) =>
+      doc.paths[path][method].requestBody.content['application/json'].schema;
+    for (const schema of [
+      body('/api/manage/applications', 'post'),
+      body('/api/manage/applications/{clientId}', 'patch'),
+    ]) {
+      expect(schema.required ?? []).not.toContain('initiateLoginUri');
+      expect(JSON.stringify(schema.properties.initiateLoginUri)).toContain('initiate_login_uri');
+    }
+    const view =
+      doc.paths['/api/manage/applications/{clientId}'].get.responses['200'].content['application/json']
+        .schema;
+    const resolved = view.$ref ? doc.components.schemas[view.$ref.split('/').pop()] : view;
+    expect(resolved.properties.initiateLoginUri).toBeDefined();
+  });
+
   it('a row written before the column existed reads as none', async () => {
     const a = await create({ initiateLoginUri: 'https://old.example/start' });
     const table = app.services.tables.applications;
