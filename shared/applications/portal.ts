@@ -5,6 +5,7 @@
  * page never links an application that would then refuse the user.
  */
 import { meetsRoles } from '../oidc/accounts.ts';
+import { redirectUriIssue } from './schemas.ts';
 import type { PortalCandidate } from './store.ts';
 
 export interface PortalLink {
@@ -14,8 +15,12 @@ export interface PortalLink {
 
 /** The links for a user holding `roles`, sorted by name (then address, so the order is stable). */
 export function portalLinks(candidates: readonly PortalCandidate[], roles: readonly string[]): PortalLink[] {
-  return candidates
-    .filter((c) => c.initiateLoginUri && meetsRoles(roles, c.allowedRoles))
-    .map((c) => ({ name: c.name, href: c.initiateLoginUri }))
-    .sort((a, b) => a.name.localeCompare(b.name) || a.href.localeCompare(b.href));
+  return (
+    candidates
+      // The URI rule again: a row changed around the API must still never put another scheme
+      // (`javascript:`) into a link on the broker's own page.
+      .filter((c) => redirectUriIssue(c.initiateLoginUri) === undefined && meetsRoles(roles, c.allowedRoles))
+      .map((c) => ({ name: c.name, href: c.initiateLoginUri }))
+      .sort((a, b) => a.name.localeCompare(b.name) || a.href.localeCompare(b.href))
+  );
 }

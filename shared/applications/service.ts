@@ -13,9 +13,9 @@
  *   the vault allows. A failure after the row is gone leaves an unreferenced, tagged secret, never
  *   an application without its secret.
  *
- * Caches (clientForProvider, portalCandidates): per instance, CLIENT_CACHE_TTL_MS. Within the TTL a lookup makes no
- * storage call at all; after it, one point read of the row, and a Key Vault read only when the row
- * names a secret version this instance has not read yet. The signed-in page's list of applications
+ * Caches (clientForProvider, portalCandidates): per instance, CLIENT_CACHE_TTL_MS. Within the TTL
+ * a client lookup makes no storage call at all; after it, one point read of the row, and a Key Vault
+ * read only when the row names a secret version this instance has not read yet. The signed-in page's list of applications
  * is one partition query at most once per TTL per instance. Changes made on this instance take
  * effect here at once; other instances see them within the TTL.
  */

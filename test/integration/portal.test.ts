@@ -243,6 +243,21 @@ describe('the signed-in page lists "Your applications"', () => {
     expect(after.map((l) => l.name)).toContain(`Open ${tag}`);
   });
 
+  it('never links a URI outside the rule, even one written to the row around the API', async () => {
+    const tag = randomUUID().slice(0, 6);
+    const a = await create({ name: `Tampered ${tag}`, initiateLoginUri: 'https://fine.example/' });
+    await app.services.tables.applications.updateEntity(
+      { partitionKey: APPLICATION_PARTITION, rowKey: a.clientId, initiateLoginUri: 'javascript:alert(1)' },
+      'Merge',
+    );
+    clock.advance(CLIENT_CACHE_TTL_MS);
+    const username = `portal-tamper-${tag}`;
+    await createUser(app, { username, verifyType: 'password', password: PASSWORD });
+    const html = await signedInPage(username);
+    expect(html).not.toContain(`Tampered ${tag}`);
+    expect(html).not.toContain('javascript:');
+  });
+
   it('with nothing to list, the page has no list at all', async () => {
     const page = renderSignedIn({ product: 'Broker', username: 'u', applications: [] });
     expect(String(page.body)).toContain('You are signed in');
