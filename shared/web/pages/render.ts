@@ -180,7 +180,6 @@ ${hidden('returnTo', o.returnTo)}
   });
 }
 
-/** Signed in with nowhere to go: who, the way on (the console for an admin), and sign out. */
 /**
  * The applications the user may open from here (already filtered by role and sorted): plain links,
  * each to the address where that application starts its own sign-in. Nothing when there are none.
@@ -199,6 +198,10 @@ ${items}
 `;
 }
 
+/**
+ * Signed in with nowhere to go: who, the ways on (the applications the user may open, the console for
+ * an admin), and sign out.
+ */
 export function signedInPage(o: {
   product: string;
   username: string;

@@ -1,7 +1,7 @@
 /**
- * One application: its name, redirect URIs, post-logout URIs, initiate login URI and allowed roles, edited with the
- * ETag it was read with (a change by someone else meanwhile is a 412, shown as such); its client ID
- * and discovery URL to copy.
+ * One application: its name, redirect URIs, post-logout URIs, initiate login URI and allowed roles,
+ * edited with the ETag it was read with (a change by someone else meanwhile is a 412, shown as such);
+ * its client ID and discovery URL to copy.
  */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
