@@ -5,6 +5,7 @@
  */
 import { app, type Cookie, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
+import { portalLinks } from '../shared/applications/portal.ts';
 import { UnauthorizedError } from '../shared/core/errors.ts';
 import { authorityOrigins } from '../shared/entra/authority.ts';
 import { type CookieToSet, SessionRejectedError } from '../shared/sessions/service.ts';
@@ -99,12 +100,20 @@ app.http(
         const session = await sessionService.authenticate(sessionCookie(rc.request));
         if (forceSignIn) throw new SessionRejectedError('missing');
         if (returnTo) return redirect(returnTo);
-        const user = await users.getByUsername(session.username);
+        // The application list is cached per instance (applications/service.ts portalCandidates).
+        const [user, candidates] = await Promise.all([
+          users.getByUsername(session.username),
+          rc.services.applications.portalCandidates(),
+        ]);
+        const usable = !!user && !user.disabled;
         return signedInPage({
           product: product(rc),
           username: session.username,
           displayName: user?.displayName ?? null,
-          isAdmin: !!user && !user.disabled && user.roles.includes('admin'),
+          isAdmin: usable && user.roles.includes('admin'),
+          // The user's current roles from the row just read (not the session's copy): a role taken
+          // away hides its applications at once.
+          applications: usable ? portalLinks(candidates, effectiveRoles(user)) : [],
         });
       } catch (err) {
         if (!(err instanceof SessionRejectedError)) throw err;

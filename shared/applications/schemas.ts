@@ -66,6 +66,16 @@ const uriListSchema = (min: number) =>
  */
 export const backchannelLogoutUriSchema = redirectUriSchema;
 
+/**
+ * Where a third party starts the application's own sign-in (OIDC Dynamic Client Registration 1.0
+ * `initiate_login_uri`): the broker's signed-in page links it. The redirect URI rule: https, or http
+ * on a loopback host for local development. null (in a change) removes it.
+ */
+export const initiateLoginUriSchema = redirectUriSchema.meta({
+  description:
+    "Where the application's own sign-in starts (OIDC `initiate_login_uri`): https, or http on localhost, 127.0.0.1 or [::1]. When set, the application is listed on the broker's signed-in page for users allowed to use it",
+});
+
 export const applicationTypeSchema = z.enum(['confidential', 'public']);
 export type ApplicationType = z.output<typeof applicationTypeSchema>;
 /** RS256 is OIDC's required default; ES256 when the app asks for it. */
@@ -86,6 +96,7 @@ export const createApplicationSchema = z
     tokenEndpointAuthMethod: secretAuthMethodSchema.optional(),
     backchannelLogoutUri: backchannelLogoutUriSchema.nullable().optional(),
     backchannelLogoutSessionRequired: z.boolean().optional(),
+    initiateLoginUri: initiateLoginUriSchema.nullable().optional(),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -110,11 +121,12 @@ export const patchApplicationSchema = z
     tokenEndpointAuthMethod: secretAuthMethodSchema.optional(),
     backchannelLogoutUri: backchannelLogoutUriSchema.nullable().optional(),
     backchannelLogoutSessionRequired: z.boolean().optional(),
+    initiateLoginUri: initiateLoginUriSchema.nullable().optional(),
   })
   .strict()
   .refine((v) => Object.values(v).some((x) => x !== undefined), {
     message:
-      'must change at least one of name, redirectUris, postLogoutRedirectUris, allowedRoles, idTokenSignedResponseAlg, tokenEndpointAuthMethod, backchannelLogoutUri, backchannelLogoutSessionRequired',
+      'must change at least one of name, redirectUris, postLogoutRedirectUris, allowedRoles, idTokenSignedResponseAlg, tokenEndpointAuthMethod, backchannelLogoutUri, backchannelLogoutSessionRequired, initiateLoginUri',
   });
 export type PatchApplicationInput = z.output<typeof patchApplicationSchema>;
 
@@ -131,6 +143,8 @@ export const applicationSchema = z.object({
   /** Only for an application that registered one. */
   backchannelLogoutUri: z.string().optional(),
   backchannelLogoutSessionRequired: z.boolean().optional(),
+  /** Where the application's sign-in starts, listed on the broker's signed-in page; null when none. */
+  initiateLoginUri: z.string().nullable(),
   clientSecret: z.object({ set: z.literal(true), updatedOn: z.string() }).nullable(),
   issuer: z.string(),
   discoveryUrl: z.string(),

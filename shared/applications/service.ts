@@ -13,10 +13,11 @@
  *   the vault allows. A failure after the row is gone leaves an unreferenced, tagged secret, never
  *   an application without its secret.
  *
- * Cache (clientForProvider): per instance, CLIENT_CACHE_TTL_MS. Within the TTL a lookup makes no
- * storage call at all; after it, one point read of the row, and a Key Vault read only when the row
- * names a secret version this instance has not read yet. Changes made on this instance take effect
- * here at once; other instances see them within the TTL.
+ * Caches (clientForProvider, portalCandidates): per instance, CLIENT_CACHE_TTL_MS. Within the TTL
+ * a client lookup makes no storage call at all; after it, one point read of the row, and a Key Vault
+ * read only when the row names a secret version this instance has not read yet. The signed-in page's list of applications
+ * is one partition query at most once per TTL per instance. Changes made on this instance take
+ * effect here at once; other instances see them within the TTL.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
@@ -40,7 +41,12 @@ import {
   type PatchApplicationInput,
   type TokenEndpointAuthMethod,
 } from './schemas.ts';
-import { type ApplicationRecord, ApplicationStore, type StoredApplication } from './store.ts';
+import {
+  type ApplicationRecord,
+  ApplicationStore,
+  type PortalCandidate,
+  type StoredApplication,
+} from './store.ts';
 
 /** How long a client lookup is served from this instance's memory (changes elsewhere: at most this late). */
 export const CLIENT_CACHE_TTL_MS = 5_000;
@@ -74,6 +80,11 @@ export interface ProviderClient {
   /** Where logout tokens go, when registered (the broker delivers them: shared/oidc/logout-delivery.ts). */
   backchannelLogoutUri?: string;
   backchannelLogoutSessionRequired?: boolean;
+  /**
+   * OIDC registration metadata oidc-provider recognises without dynamic registration; it takes https
+   * only (a loopback http URI would make it refuse the whole client), so only an https URI is passed.
+   */
+  initiate_login_uri?: string;
 }
 
 export type { ChangeContext } from '../audit/log.ts';
@@ -105,6 +116,7 @@ const PATCH_FIELDS = [
   'tokenEndpointAuthMethod',
   'backchannelLogoutUri',
   'backchannelLogoutSessionRequired',
+  'initiateLoginUri',
 ] as const;
 /**
  * docs/security.md AD5: where an app's codes may be sent and who may use it need a recent sign-in
@@ -117,6 +129,10 @@ export class ApplicationService {
   private readonly vault: IntegrationSecrets;
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, Promise<ProviderClient | undefined>>();
+  private portal: { list: PortalCandidate[]; loadedAt: number } | undefined;
+  private portalInFlight: Promise<PortalCandidate[]> | undefined;
+  /** Moves on with every change made here, so a query begun before it is not kept as fresh. */
+  private portalGeneration = 0;
   private readonly resource: VersionedResource<StoredApplication, Application>;
 
   constructor(private readonly deps: ApplicationServiceDeps) {
@@ -182,6 +198,7 @@ export class ApplicationService {
         : 'none',
       backchannelLogoutUri: input.backchannelLogoutUri ?? null,
       backchannelLogoutSessionRequired: input.backchannelLogoutSessionRequired ?? true,
+      initiateLoginUri: input.initiateLoginUri ?? null,
       secretName,
       secretVersion: written?.version ?? '',
       secretUpdatedOn: written?.updatedOn ?? null,
@@ -197,6 +214,7 @@ export class ApplicationService {
       throw err;
     }
     this.remember(stored, confidential ? secretValue : undefined);
+    this.forgetPortal();
     await this.resource.record(
       stored,
       { actor, ctx },
@@ -210,6 +228,7 @@ export class ApplicationService {
           'allowedRoles',
           'idTokenSignedResponseAlg',
           ...(confidential ? ['tokenEndpointAuthMethod', 'clientSecret'] : []),
+          ...(stored.initiateLoginUri ? ['initiateLoginUri'] : []),
         ],
         details: { name: stored.name, type: stored.type },
       },
@@ -244,6 +263,7 @@ export class ApplicationService {
             next.backchannelLogoutUri = patch.backchannelLogoutUri;
           if (patch.backchannelLogoutSessionRequired !== undefined)
             next.backchannelLogoutSessionRequired = patch.backchannelLogoutSessionRequired;
+          if (patch.initiateLoginUri !== undefined) next.initiateLoginUri = patch.initiateLoginUri;
           if (patch.tokenEndpointAuthMethod !== undefined) {
             if (current.type === 'public') {
               throw new ValidationError([
@@ -267,6 +287,7 @@ export class ApplicationService {
         written: (stored) => {
           const cached = this.cache.get(stored.clientId);
           this.remember(stored, cached?.secretVersion === stored.secretVersion ? cached.secret : undefined);
+          this.forgetPortal();
         },
       },
     );
@@ -327,6 +348,7 @@ export class ApplicationService {
     const current = await this.resource.open(clientId, { ifMatch, actor, ctx });
     await this.store.remove(current.clientId, current.etag);
     this.cache.set(current.clientId, this.negative());
+    this.forgetPortal();
     const removed = current.secretName
       ? await this.vault.remove(current.secretName)
       : { deleted: false, purged: false };
@@ -358,6 +380,34 @@ export class ApplicationService {
     return copy(await pending);
   }
 
+  /**
+   * Every application that registered an initiateLoginUri, with the roles it requires: what the
+   * broker's signed-in page may list (the caller filters by the user's roles). The client cache is
+   * keyed by client id and cannot enumerate, so listing is one partition query; this instance keeps
+   * its answer for CLIENT_CACHE_TTL_MS (5 s): at most one query per 5 s per instance however many
+   * pages are served, and a change made on another instance shows here at most 5 s late (one made
+   * here, at once). Concurrent misses share one query.
+   */
+  async portalCandidates(): Promise<PortalCandidate[]> {
+    const hit = this.portal;
+    if (hit && this.deps.clock.now() - hit.loadedAt < CLIENT_CACHE_TTL_MS) return hit.list.map(copyCandidate);
+    let pending = this.portalInFlight;
+    if (!pending) {
+      const loadedAt = this.deps.clock.now();
+      const generation = this.portalGeneration;
+      pending = this.store.listPortal().then((list) => {
+        if (generation === this.portalGeneration) this.portal = { list, loadedAt };
+        return list;
+      });
+      const settled = () => {
+        if (this.portalInFlight === pending) this.portalInFlight = undefined;
+      };
+      pending.then(settled, settled);
+      this.portalInFlight = pending;
+    }
+    return (await pending).map(copyCandidate);
+  }
+
   // --- internals ---------------------------------------------------------------------------------
 
   private async loadForProvider(clientId: string, previous: CacheEntry | undefined) {
@@ -374,6 +424,12 @@ export class ApplicationService {
           : await this.vault.read(row.secretName, row.secretVersion);
     }
     return this.remember(row, secret).client;
+  }
+
+  private forgetPortal(): void {
+    this.portal = undefined;
+    this.portalInFlight = undefined;
+    this.portalGeneration++;
   }
 
   private negative(): CacheEntry {
@@ -425,6 +481,9 @@ export class ApplicationService {
             backchannelLogoutSessionRequired: row.backchannelLogoutSessionRequired,
           }
         : {}),
+      ...(row.initiateLoginUri && URL.parse(row.initiateLoginUri)?.protocol === 'https:'
+        ? { initiate_login_uri: row.initiateLoginUri }
+        : {}),
     };
   }
 
@@ -451,6 +510,7 @@ export class ApplicationService {
             backchannelLogoutSessionRequired: r.backchannelLogoutSessionRequired,
           }
         : {}),
+      initiateLoginUri: r.initiateLoginUri,
       clientSecret:
         r.type === 'confidential' && r.secretVersion
           ? { set: true, updatedOn: r.secretUpdatedOn ?? r.updatedAt }
@@ -474,4 +534,8 @@ function copy(c: ProviderClient | undefined): ProviderClient | undefined {
         allowedRoles: [...c.allowedRoles],
       }
     : undefined;
+}
+
+function copyCandidate(c: PortalCandidate): PortalCandidate {
+  return { ...c, allowedRoles: [...c.allowedRoles] };
 }

@@ -22,6 +22,8 @@ export interface ApplicationRecord {
   /** Where logout tokens go (OIDC Back-Channel Logout 1.0), or null. */
   backchannelLogoutUri: string | null;
   backchannelLogoutSessionRequired: boolean;
+  /** Where the application's own sign-in starts (OIDC `initiate_login_uri`), or null. */
+  initiateLoginUri: string | null;
   /** Key Vault secret name and version (confidential only; empty for public clients). */
   secretName: string;
   secretVersion: string;
@@ -31,6 +33,14 @@ export interface ApplicationRecord {
 }
 
 export type StoredApplication = ApplicationRecord & { etag: string };
+
+/** An application the signed-in page may list: it registered where its sign-in starts. */
+export interface PortalCandidate {
+  name: string;
+  initiateLoginUri: string;
+  allowedRoles: string[];
+}
+type PortalColumn = 'name' | 'allowedRoles' | 'initiateLoginUri';
 
 interface ApplicationEntity {
   name: string;
@@ -42,6 +52,8 @@ interface ApplicationEntity {
   tokenEndpointAuthMethod: string;
   backchannelLogoutUri?: string;
   backchannelLogoutSessionRequired?: boolean;
+  /** Absent on rows written before the column existed: read as null. */
+  initiateLoginUri?: string;
   secretName: string;
   secretVersion: string;
   secretUpdatedOn: string;
@@ -62,6 +74,7 @@ function toEntity(r: ApplicationRecord): ApplicationEntity & { partitionKey: str
     tokenEndpointAuthMethod: r.tokenEndpointAuthMethod,
     backchannelLogoutUri: r.backchannelLogoutUri ?? '',
     backchannelLogoutSessionRequired: r.backchannelLogoutSessionRequired,
+    initiateLoginUri: r.initiateLoginUri ?? '',
     secretName: r.secretName,
     secretVersion: r.secretVersion,
     secretUpdatedOn: r.secretUpdatedOn ?? '',
@@ -98,6 +111,7 @@ function fromEntity(e: ApplicationEntity & { rowKey: string; etag: string }): St
           : 'client_secret_basic',
     backchannelLogoutUri: e.backchannelLogoutUri || null,
     backchannelLogoutSessionRequired: e.backchannelLogoutSessionRequired === true,
+    initiateLoginUri: e.initiateLoginUri || null,
     secretName: e.secretName ?? '',
     secretVersion: e.secretVersion ?? '',
     secretUpdatedOn: e.secretUpdatedOn || null,
@@ -123,6 +137,29 @@ export class ApplicationStore {
     });
     for await (const e of rows)
       out.push(fromEntity(e as ApplicationEntity & { rowKey: string; etag: string }));
+    return out;
+  }
+
+  /**
+   * The columns the broker's signed-in page needs, of every application (one partition query; the
+   * caller caches it: ApplicationService.portalCandidates).
+   */
+  async listPortal(): Promise<PortalCandidate[]> {
+    const out: PortalCandidate[] = [];
+    const rows = this.table.listEntities<Pick<ApplicationEntity, PortalColumn>>({
+      queryOptions: {
+        filter: `PartitionKey eq '${APPLICATION_PARTITION}'`,
+        select: ['name', 'allowedRoles', 'initiateLoginUri'],
+      },
+    });
+    for await (const e of rows) {
+      if (!e.initiateLoginUri) continue;
+      out.push({
+        name: e.name,
+        initiateLoginUri: e.initiateLoginUri,
+        allowedRoles: stringList(e.allowedRoles),
+      });
+    }
     return out;
   }
 

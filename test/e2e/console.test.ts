@@ -338,6 +338,39 @@ describe('admin console (Chromium)', { timeout: 120_000 }, () => {
     }
   });
 
+  it('applications: the initiate login URI on register and edit, refused like a redirect URI', async () => {
+    const { context, page } = await signedInAdmin();
+    try {
+      await consolePage(page, '/applications');
+      await page.getByLabel('Name', { exact: true }).fill('Console Portal');
+      await page.getByLabel('Redirect URIs', { exact: true }).fill('https://portal.console.example/cb');
+      const field = page.getByLabel('Initiate login URI (optional)');
+      await field.fill('http://portal.console.example/login');
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.locator('[name="initiateLoginUri"][aria-invalid="true"]').waitFor();
+      expect(await describedBy(page, '[name="initiateLoginUri"]')).toEqual([
+        expect.stringContaining('signed-in page'),
+        'This must use https (http only for localhost, 127.0.0.1 or [::1]).',
+      ]);
+      await field.fill('https://portal.console.example/login');
+      await page.getByRole('button', { name: 'Register' }).click();
+      await page.getByText('Registered Console Portal').waitFor();
+      const [registered] = (await api('/api/manage/applications')).items.filter(
+        (a: { name: string }) => a.name === 'Console Portal',
+      );
+      expect(registered.initiateLoginUri).toBe('https://portal.console.example/login');
+
+      await consolePage(page, `/applications/${registered.clientId}`);
+      expect(await field.inputValue()).toBe('https://portal.console.example/login');
+      await field.fill('');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('Saved Console Portal').waitFor();
+      expect((await api(`/api/manage/applications/${registered.clientId}`)).initiateLoginUri).toBeNull();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('APIs: register one for an application, listed with its scopes, edit, delete', async () => {
     const { context, page } = await signedInAdmin();
     try {

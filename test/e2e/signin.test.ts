@@ -12,6 +12,7 @@ import {
   type E2eStack,
   newPage,
   screenshot,
+  seriousViolations,
   standInLogin,
   startE2eStack,
   unlabelledInputs,
@@ -338,6 +339,34 @@ describe('browser sign-in (Chromium)', () => {
       });
       expect(result).toMatchObject({ with: 200, without: 403 });
       expect(result.users).toContain('root');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the signed-in page lists the applications the user may open, accessibly (axe)', async () => {
+    const registered = await stack.app.admin('/api/manage/applications', {
+      method: 'POST',
+      json: {
+        name: 'Expenses & <Travel>',
+        type: 'confidential',
+        redirectUris: ['https://expenses.example/callback'],
+        initiateLoginUri: 'https://expenses.example/login?from=broker&x=1',
+      },
+    });
+    expect(registered.status).toBe(201);
+    const { context, page } = await newPage(stack.browser);
+    try {
+      await page.goto(url('/api/auth/login'));
+      await submitUsername(page, 'bob');
+      await page.fill('#password', STRONG);
+      await Promise.all([page.waitForEvent('load'), page.press('#password', 'Enter')]);
+      expect(await heading(page)).toBe('You are signed in');
+      const list = page.getByRole('region', { name: 'Your applications' });
+      const link = list.getByRole('link', { name: 'Expenses & <Travel>' });
+      expect(await link.getAttribute('href')).toBe('https://expenses.example/login?from=broker&x=1');
+      expect(await seriousViolations(page)).toEqual([]);
+      await screenshot(page, '11-signed-in-applications');
     } finally {
       await context.close();
     }

@@ -131,4 +131,42 @@ describe('applications API property tests', () => {
     expect(seen.get(200) ?? 0).toBeGreaterThan(RUNS / 30);
     expect(seen.get(400) ?? 0).toBeGreaterThan(0);
   }, 300_000);
+
+  it(`initiateLoginUri: ${RUNS / 3} generated values on POST and PATCH → 2xx or 400 naming it; only valid URIs stored`, async () => {
+    const value = fc.oneof(goodUri, badUri, fc.constant(null), junk);
+    const created = await app.admin('/api/manage/applications', {
+      method: 'POST',
+      json: { name: 'Portal props', type: 'public', redirectUris: ['http://127.0.0.1/cb'] },
+    });
+    const target = ((await created.json()) as { clientId: string }).clientId;
+    await fc.assert(
+      fc.asyncProperty(value, fc.boolean(), async (initiateLoginUri, patch) => {
+        const res = patch
+          ? await app.admin(`/api/manage/applications/${target}`, {
+              method: 'PATCH',
+              json: { initiateLoginUri },
+            })
+          : await app.admin('/api/manage/applications', {
+              method: 'POST',
+              json: {
+                name: 'Portal props',
+                type: 'public',
+                redirectUris: ['http://127.0.0.1/cb'],
+                initiateLoginUri,
+              },
+            });
+        expect([200, 201, 400]).toContain(res.status);
+        const json = (await res.json()) as { errors?: { field: string }[] };
+        if (res.status === 400) {
+          expect(json.errors?.length).toBeGreaterThan(0);
+          for (const e of json.errors ?? []) expect(e.field).toBe('initiateLoginUri');
+        }
+      }),
+      { numRuns: RUNS / 3 },
+    );
+    for (const a of await app.services.applications.list()) {
+      if (a.initiateLoginUri !== null)
+        expect(redirectUriIssue(a.initiateLoginUri), a.initiateLoginUri).toBeUndefined();
+    }
+  }, 300_000);
 });

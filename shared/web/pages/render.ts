@@ -30,8 +30,13 @@ form+form,button+button{margin-top:12px}
 a{color:#1d4ed8}
 :focus-visible{outline:3px solid #f59e0b;outline-offset:2px}
 .small{font-size:.9rem;color:#4b5563}
+h2{margin:24px 0 8px;font-size:1.1rem}
+.apps{list-style:none;margin:0 0 20px;padding:0}
+.apps li{margin:0;padding:8px 0;border-top:1px solid #e5e7eb}
+.apps li:last-child{border-bottom:1px solid #e5e7eb}
+.apps a{font-weight:600;overflow-wrap:anywhere}
 .ref{font-family:ui-monospace,monospace;font-size:.85rem;color:#4b5563;word-break:break-all}
-@media (prefers-color-scheme:dark){html{background:#111827;color:#f9fafb}main{background:#1f2937}.product,.hint,.small,.ref{color:#d1d5db}input[type=text],input[type=password]{background:#111827;border-color:#9ca3af}a{color:#93c5fd}button.secondary,.button.secondary{background:transparent;color:#93c5fd;border-color:#93c5fd}.alert{background:#450a0a}.error{color:#fca5a5}}
+@media (prefers-color-scheme:dark){html{background:#111827;color:#f9fafb}main{background:#1f2937}.product,.hint,.small,.ref{color:#d1d5db}input[type=text],input[type=password]{background:#111827;border-color:#9ca3af}a{color:#93c5fd}button.secondary,.button.secondary{background:transparent;color:#93c5fd;border-color:#93c5fd}.alert{background:#450a0a}.error{color:#fca5a5}.apps li,.apps li:last-child{border-color:#4b5563}}
 `;
 
 export interface PageOptions {
@@ -175,19 +180,42 @@ ${hidden('returnTo', o.returnTo)}
   });
 }
 
-/** Signed in with nowhere to go: who, the way on (the console for an admin), and sign out. */
+/**
+ * The applications the user may open from here (already filtered by role and sorted): plain links,
+ * each to the address where that application starts its own sign-in. Nothing when there are none.
+ */
+function applicationList(apps: readonly { name: string; href: string }[]): string {
+  if (apps.length === 0) return '';
+  const items = apps
+    .map((a) => `<li><a href="${escapeHtml(a.href)}">${escapeHtml(a.name)}</a></li>`)
+    .join('\n');
+  return `<section aria-labelledby="apps-h">
+<h2 id="apps-h">${escapeHtml(TEXTS.yourApplications)}</h2>
+<ul class="apps">
+${items}
+</ul>
+</section>
+`;
+}
+
+/**
+ * Signed in with nowhere to go: who, the ways on (the applications the user may open, the console for
+ * an admin), and sign out.
+ */
 export function signedInPage(o: {
   product: string;
   username: string;
   displayName?: string | null;
   isAdmin?: boolean;
+  /** Links to the applications the user may use (shared/applications/portal.ts). */
+  applications?: readonly { name: string; href: string }[];
 }) {
   return page({
     product: o.product,
     title: TEXTS.signedInTitle,
     body: `<h1>${escapeHtml(TEXTS.signedInTitle)}</h1>
 <p>${escapeHtml(t(TEXTS.signedInAs, { username: o.displayName && o.displayName !== o.username ? `${o.displayName} (${o.username})` : o.username }))}</p>
-${o.isAdmin ? `<p><a class="button" href="/api/admin">${escapeHtml(TEXTS.openConsole)}</a></p>\n` : ''}<form method="post" action="/api/auth/logout">
+${applicationList(o.applications ?? [])}${o.isAdmin ? `<p><a class="button" href="/api/admin">${escapeHtml(TEXTS.openConsole)}</a></p>\n` : ''}<form method="post" action="/api/auth/logout">
 <button type="submit" class="secondary">${escapeHtml(TEXTS.signOut)}</button>
 </form>`,
   });

@@ -20,6 +20,7 @@ export const TEXTS = {
   signedInAs: 'Signed in as {username}.',
   signOut: 'Sign out',
   openConsole: 'Open the admin console',
+  yourApplications: 'Your applications',
   signInAgain: 'Sign in again',
   errorTitle: 'Sign-in did not work',
   correlation: 'Reference: {correlationId}',

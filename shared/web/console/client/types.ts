@@ -107,6 +107,8 @@ export interface Application {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   allowedRoles: string[];
+  /** Where the app starts its own sign-in (listed on the broker's signed-in page), or null. */
+  initiateLoginUri: string | null;
   issuer: string;
   discoveryUrl: string;
   etag: string;

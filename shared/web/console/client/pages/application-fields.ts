@@ -31,6 +31,15 @@ export function applicationFields(cur: Application | null): HTMLElement[] {
       'Where the app may send the browser after signing out at the broker. One per line, same rule.',
     ),
     field(
+      'Initiate login URI (optional)',
+      text('initiateLoginUri', cur?.initiateLoginUri ?? '', {
+        autocomplete: 'off',
+        spellcheck: 'false',
+        maxlength: 2000,
+      }),
+      'Where the app starts its own sign-in. When set, the app appears on the broker’s signed-in page for users allowed to use it. Same rule: https, or http on localhost, 127.0.0.1 or [::1].',
+    ),
+    field(
       'Allowed roles (optional)',
       text('allowedRoles', (cur?.allowedRoles ?? []).join(' '), { autocomplete: 'off', spellcheck: 'false' }),
       'Separated by spaces; empty lets every user in.',
@@ -42,6 +51,8 @@ export interface ApplicationValues {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   allowedRoles: string[];
+  /** null when the field is empty (no link on the signed-in page). */
+  initiateLoginUri: string | null;
 }
 
 export function readApplicationFields(f: FormData): ApplicationValues {
@@ -49,5 +60,6 @@ export function readApplicationFields(f: FormData): ApplicationValues {
     redirectUris: lines(textOf(f, 'redirectUris')),
     postLogoutRedirectUris: lines(textOf(f, 'postLogoutRedirectUris')),
     allowedRoles: words(textOf(f, 'allowedRoles')),
+    initiateLoginUri: textOf(f, 'initiateLoginUri').trim() || null,
   };
 }

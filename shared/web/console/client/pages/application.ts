@@ -1,7 +1,7 @@
 /**
- * One application: its name, redirect URIs, post-logout URIs and allowed roles, edited with the
- * ETag it was read with (a change by someone else meanwhile is a 412, shown as such); its client ID
- * and discovery URL to copy.
+ * One application: its name, redirect URIs, post-logout URIs, initiate login URI and allowed roles,
+ * edited with the ETag it was read with (a change by someone else meanwhile is a 412, shown as such);
+ * its client ID and discovery URL to copy.
  */
 import { api } from '../api.ts';
 import { h } from '../dom.ts';
@@ -25,6 +25,7 @@ function changes(f: FormData, app: Application): Record<string, unknown> {
   if (!same(v.postLogoutRedirectUris, app.postLogoutRedirectUris))
     patch.postLogoutRedirectUris = v.postLogoutRedirectUris;
   if (!same(v.allowedRoles, app.allowedRoles)) patch.allowedRoles = v.allowedRoles;
+  if (v.initiateLoginUri !== (app.initiateLoginUri ?? null)) patch.initiateLoginUri = v.initiateLoginUri;
   return patch;
 }
 

@@ -46,7 +46,12 @@ function registrationForm(box: HTMLElement): HTMLFormElement {
     submitRow('Register'),
   );
   onSubmit(form, null, async (f) => {
-    const { redirectUris, postLogoutRedirectUris: post, allowedRoles: roles } = readApplicationFields(f);
+    const {
+      redirectUris,
+      postLogoutRedirectUris: post,
+      allowedRoles: roles,
+      initiateLoginUri,
+    } = readApplicationFields(f);
     const res = await api<Application>('POST', '/applications', {
       body: {
         name: textOf(f, 'name'),
@@ -54,6 +59,7 @@ function registrationForm(box: HTMLElement): HTMLFormElement {
         redirectUris,
         ...(post.length ? { postLogoutRedirectUris: post } : {}),
         ...(roles.length ? { allowedRoles: roles } : {}),
+        ...(initiateLoginUri ? { initiateLoginUri } : {}),
       },
     });
     if (!res.ok) return formFailure(form, box, res);
