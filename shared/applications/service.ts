@@ -119,10 +119,11 @@ const PATCH_FIELDS = [
   'initiateLoginUri',
 ] as const;
 /**
- * docs/security.md AD5: where an app's codes may be sent and who may use it need a recent sign-in
- * with a browser session (so do creating an app, which decides both, and rotating its secret).
+ * docs/security.md AD5: where an app's codes may be sent, who may use it and where the broker's own
+ * signed-in page links to for it (`initiateLoginUri`) need a recent sign-in with a browser session
+ * (so do creating an app, which decides them, and rotating its secret).
  */
-const SIGN_IN_FIELDS = ['redirectUris', 'allowedRoles'] as const;
+const SIGN_IN_FIELDS = ['redirectUris', 'allowedRoles', 'initiateLoginUri'] as const;
 
 export class ApplicationService {
   readonly store: ApplicationStore;

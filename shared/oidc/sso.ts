@@ -15,7 +15,8 @@
 import type { interactionPolicy as PolicyLib } from 'oidc-provider';
 import type { Clock } from '../core/clock.ts';
 import type { SessionService } from '../sessions/service.ts';
-import type { Accounts } from './accounts.ts';
+import { effectiveRoles } from '../users/records.ts';
+import { type Accounts, meetsRoles } from './accounts.ts';
 import { brokerSession } from './broker-session.ts';
 import { bindGrantSession } from './grant-session.ts';
 import type { AuditRecorder, ProviderClientSource } from './ports.ts';
@@ -118,7 +119,9 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
   ]);
   if (!user || user.disabled) return 'sign-in';
   if (!app) return 'denied';
-  if (app.allowedRoles.length > 0 && !user.roles.some((r) => app.allowedRoles.includes(r))) return 'denied';
+  // The user's own roles and the ones their groups give (provisioning): as the login step and the
+  // token endpoint decide.
+  if (!meetsRoles(effectiveRoles(user), app.allowedRoles)) return 'denied';
 
   const op = oidc.session as unknown as OpSession;
   const grant = new oidc.provider.Grant({ accountId: user.id, clientId });

@@ -277,6 +277,32 @@ describe('provisioning security (SP1–SP5)', () => {
     expect(new Set(read.body?.members.map((m: Json) => m.value))).toEqual(new Set(members.map((m) => m.id)));
   }, 180_000);
 
+  it('SP4: a role that comes only from a group opens an application that requires it, at the sign-in page and by single sign-on', async () => {
+    const name = `sp4g-${randomUUID().slice(0, 6)}`;
+    const account = demoAccount(name);
+    const userName = `sp4g-user-${randomUUID().slice(0, 6)}`;
+    const user = await created(demo, userName, { externalId: accountObjectId(DEMO_ENTRA.tenantId, name) });
+    const group = await demo.call('POST', '/Groups', { displayName: 'Staff', members: [{ value: user.id }] });
+    expect(group.status).toBe(201);
+    const view = await (await app.admin(`/api/manage/users/${userName}`)).json();
+    expect(view.roles).toEqual([]);
+    expect(view.groupRoles).toEqual(['staff']);
+    const staffOnly = await createApplication(app, { allowedRoles: ['staff'] });
+    const browser = new BrokerBrowser(app);
+    const first = await authorize(browser, staffOnly, {
+      login: { kind: 'entra', username: userName, account },
+    });
+    expect(first.callbackUrl?.searchParams.get('code'), first.callbackUrl?.href).toBeTruthy();
+    // The same browser again: answered from the broker session, no page.
+    const again = await authorize(browser, staffOnly);
+    expect(again.loginPages).toBe(0);
+    expect(again.callbackUrl?.searchParams.get('error')).toBeNull();
+    expect(again.callbackUrl?.searchParams.get('code'), again.callbackUrl?.href).toBeTruthy();
+    const silent = await authorize(browser, staffOnly, { prompt: 'none' });
+    expect(silent.callbackUrl?.searchParams.get('code'), silent.callbackUrl?.href).toBeTruthy();
+    expect((await redeem(staffOnly, again)).claims()?.roles).toEqual(['staff']);
+  });
+
   it('SP4: roles come only from groupRoles, never make a broker admin; group removal takes only its role', async () => {
     const user = await created(demo, `sp4-${randomUUID().slice(0, 6)}@demo.example`);
     const username = user.userName;

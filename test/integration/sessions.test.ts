@@ -490,6 +490,29 @@ describe('admin with a browser session', () => {
     expect((await patch({ allowedApplications: [clientId] })).status).toBe(200);
   });
 
+  it("AD5: changing the link the broker's signed-in page shows for an application needs a recent sign-in", async () => {
+    const { b } = await signedIn('portal-admin', ['admin']);
+    const { clientId } = await createApplication(app);
+    const patch = (body: unknown) =>
+      fetch(`${app.url}/api/manage/applications/${clientId}`, {
+        method: 'PATCH',
+        headers: {
+          cookie: b.jar.header(),
+          'content-type': 'application/json',
+          origin: b.origin,
+          'x-broker-csrf': '1',
+        },
+        body: JSON.stringify(body),
+      });
+    clock.advance(11 * 60_000);
+    expect((await b.get('/api/auth/session')).status).toBe(200);
+    const stale = await patch({ initiateLoginUri: 'https://app.example.com/login' });
+    expect(stale.status).toBe(401);
+    expect((await stale.json()).code).toBe('reauthentication_required');
+    await b.post('/api/auth/password', { username: 'portal-admin', password: PASSWORD });
+    expect((await patch({ initiateLoginUri: 'https://app.example.com/login' })).status).toBe(200);
+  });
+
   it('AD5: shortening the audit retention with a session needs a recent sign-in; lengthening it does not', async () => {
     const { b } = await signedIn('retention-admin', ['admin']);
     const patch = (body: unknown) =>
