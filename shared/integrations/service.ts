@@ -44,12 +44,14 @@ export type { SignInIntegration } from './signin-read.ts';
 export { SIGN_IN_ROW_TTL_MS } from './signin-rows.ts';
 
 export class IntegrationService {
+  /** The integration rows; a field of its own so tests can put a row in the state a delete leaves it in. */
+  private readonly store: IntegrationStore;
   /** What every operation works with, built once: the store, Key Vault, the caches, the credentials. */
   private readonly ops: IntegrationOperationDeps;
 
   constructor(private readonly deps: IntegrationServiceDeps) {
     const signInRows = new SignInRows(deps.clock);
-    const store = new IntegrationStore(
+    this.store = new IntegrationStore(
       deps.table,
       () => deps.clock.now(),
       (id) => signInRows.drop(id),
@@ -66,7 +68,7 @@ export class IntegrationService {
       now: () => deps.clock.now(),
     });
     const parts: IntegrationParts = {
-      store,
+      store: this.store,
       vault,
       cache,
       creds,
