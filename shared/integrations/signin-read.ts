@@ -18,9 +18,9 @@ export interface SignInIntegration {
 }
 
 /**
- * The sign-in path: one point read of the row per call (so deactivation and rotation are seen at
- * once) and the secret from the per-instance cache keyed by (id, secret version): a warm call
- * makes no Key Vault request. `refreshSecret` drops the cached value and reads it again (after
+ * The sign-in path: the row from the per-instance sign-in cache (signin-rows.ts: a change made on
+ * this instance is seen at once, one made elsewhere within SIGN_IN_ROW_TTL_MS) and the secret from
+ * the per-instance cache keyed by (id, secret version): a warm call makes no Key Vault request. `refreshSecret` drops the cached value and reads it again (after
  * AADSTS7000215 during a code redemption).
  */
 export async function getForSignIn(
