@@ -282,7 +282,15 @@ describe('provisioning security (SP1–SP5)', () => {
     const account = demoAccount(name);
     const userName = `sp4g-user-${randomUUID().slice(0, 6)}`;
     const user = await created(demo, userName, { externalId: accountObjectId(DEMO_ENTRA.tenantId, name) });
-    const group = await demo.call('POST', '/Groups', { displayName: 'Staff', members: [{ value: user.id }] });
+    // A group of its own, mapped to the same role: the next test creates "Staff" itself, and
+    // display names are unique within an integration.
+    const groupName = `Staff ${name}`;
+    const mapped = await app.admin(`/api/manage/integrations/${demo.integrationId}/provisioning`, {
+      method: 'PATCH',
+      json: { groupRoles: { Staff: 'staff', [groupName]: 'staff' } },
+    });
+    expect(mapped.status).toBe(200);
+    const group = await demo.call('POST', '/Groups', { displayName: groupName, members: [{ value: user.id }] });
     expect(group.status).toBe(201);
     const view = await (await app.admin(`/api/manage/users/${userName}`)).json();
     expect(view.roles).toEqual([]);
