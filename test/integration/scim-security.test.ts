@@ -290,7 +290,10 @@ describe('provisioning security (SP1–SP5)', () => {
       json: { groupRoles: { Staff: 'staff', [groupName]: 'staff' } },
     });
     expect(mapped.status).toBe(200);
-    const group = await demo.call('POST', '/Groups', { displayName: groupName, members: [{ value: user.id }] });
+    const group = await demo.call('POST', '/Groups', {
+      displayName: groupName,
+      members: [{ value: user.id }],
+    });
     expect(group.status).toBe(201);
     const view = await (await app.admin(`/api/manage/users/${userName}`)).json();
     expect(view.roles).toEqual([]);
