@@ -211,6 +211,8 @@ export async function appSignIn(
   base: string,
   jar: Jar,
   client: BenchClient,
+  /** Each HTTP exchange's start and end (ms from the sign-in's start), for a timeline. */
+  marks?: string[],
 ): Promise<{ ms: number; idToken: string }> {
   const { createHash, randomBytes } = await import('node:crypto');
   const verifier = randomBytes(32).toString('base64url');
@@ -231,8 +233,10 @@ export async function appSignIn(
   let url = auth.href;
   let code: string | null = null;
   for (let hop = 0; hop < 10 && !code; hop++) {
+    const h0 = ms(t0);
     const res = await fetch(url, { redirect: 'manual', headers: { cookie: jar.header } });
     await res.arrayBuffer();
+    marks?.push(`+${h0.toFixed(1)}..+${ms(t0).toFixed(1)} ms GET ${new URL(url).pathname} ${res.status}`);
     jar.store(res);
     const location = res.headers.get('location');
     if (!location) throw new Error(`app sign-in stopped at ${new URL(url).pathname} with ${res.status}`);
@@ -244,6 +248,7 @@ export async function appSignIn(
     } else url = next.href;
   }
   if (!code) throw new Error('app sign-in: no code after 10 redirects');
+  const k0 = ms(t0);
   const token = await fetch(`${base}/api/oidc/token`, {
     method: 'POST',
     headers: {
@@ -258,6 +263,7 @@ export async function appSignIn(
     }),
   });
   const body = (await token.json()) as { id_token?: string; error?: string };
+  marks?.push(`+${k0.toFixed(1)}..+${ms(t0).toFixed(1)} ms POST /api/oidc/token ${token.status}`);
   if (token.status !== 200 || !body.id_token)
     throw new Error(`token endpoint answered ${token.status} ${body.error ?? ''}`);
   return { ms: ms(t0), idToken: body.id_token };

@@ -280,6 +280,25 @@ async function main() {
         },
         (what) => Promise.all([apps.broker.profile(what), plainOp.profile(what)]).then(() => {}),
       );
+      if (process.argv.includes('--timeline')) {
+        // Where one sign-in's time goes: its HTTP exchanges beside the Table requests they made.
+        const jar = await passwordSession(apps.broker.url, brokerBase, 'pw0', PASSWORD);
+        for (let i = 0; i < 3; i++) {
+          await proxy.idle();
+          proxy.reset();
+          const marks: string[] = [];
+          const t = performance.now();
+          await appSignIn(apps.broker.url, jar, benchClient, marks);
+          const took = ms(t);
+          await proxy.idle();
+          const snap = proxy.snapshot(t);
+          console.log(
+            `\nsign-in ${i + 1}: ${took.toFixed(1)} ms, ${snap.requests} Table requests in ${snap.rounds} rounds`,
+          );
+          for (const line of marks) console.log(`  app   ${line}`);
+          for (const line of snap.timeline) console.log(`  table ${line}`);
+        }
+      }
       proxy.rttMs = 0;
       if (!runs('signin')) printOpCompare(opCompare, storageRtt);
     }

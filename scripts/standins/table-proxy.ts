@@ -35,8 +35,9 @@ export interface TableProxy {
   /** Table endpoint through the proxy, e.g. http://127.0.0.1:PORT/devstoreaccount1 */
   endpoint: string;
   port: number;
-  /** Requests completed (or still open) since the last reset. */
-  snapshot(): LegStats;
+  /** Requests completed (or still open) since the last reset; `origin` (performance.now() in this
+   * process) is the timeline's zero, the first request's start by default. */
+  snapshot(origin?: number): LegStats;
   reset(): void;
   /** Resolves once no request has been open for `quietMs` (background writes settle). */
   idle(quietMs?: number, timeoutMs?: number): Promise<void>;
@@ -288,9 +289,10 @@ export async function startTableProxy(opts: {
     set rttMs(value: number) {
       state.rttMs = value;
     },
-    snapshot() {
+    snapshot(origin?: number) {
       const now = performance.now();
       const sorted = [...records].sort((a, b) => a.start - b.start);
+      const zero = origin ?? sorted[0]?.start ?? 0;
       return {
         requests: sorted.length,
         rounds: sequentialRounds(
@@ -299,7 +301,7 @@ export async function startTableProxy(opts: {
         lines: sorted.map((r) => `${r.method} ${decodeURIComponent(r.path)}`),
         timeline: sorted.map(
           (r) =>
-            `+${(r.start - (sorted[0]?.start ?? 0)).toFixed(1)}..+${((Number.isNaN(r.end) ? now : r.end) - (sorted[0]?.start ?? 0)).toFixed(1)} ms ${r.method} ${decodeURIComponent(r.path).replace(/^\/[^/]+\//, '')}`,
+            `+${(r.start - zero).toFixed(1)}..+${((Number.isNaN(r.end) ? now : r.end) - zero).toFixed(1)} ms ${r.method} ${decodeURIComponent(r.path).replace(/^\/[^/]+\//, '')}`,
         ),
       };
     },

@@ -106,6 +106,38 @@ export function prefetchTokenGrant(
 }
 
 /**
+ * userinfo (`me`) with a bearer access token: the provider reads the token, then (a token that ends
+ * with its OP session) that session, then (findAccount) the user, the grant and the grant's broker
+ * session, one after another. The token's row names its user, its grant and its broker session (as a
+ * code's does): those are read as soon as it is in, beside the OP session. A token sent another way
+ * (a form body) is simply not read ahead.
+ */
+export function prefetchUserinfo(
+  store: OidcTableStore,
+  headers: Headers,
+  path: string,
+  accounts?: Accounts,
+  sessions?: Pick<SessionService, 'isLive'>,
+): void {
+  if (path !== 'me') return;
+  const token = /^Bearer ([A-Za-z0-9._~+/-]{1,512}=*)$/i.exec(headers.get('authorization') ?? '')?.[1];
+  if (!token) return;
+  const reading = (async () => {
+    const artifact = await store.adapterFor('AccessToken').find(token);
+    const grantId = artifact?.grantId;
+    if (typeof grantId !== 'string') return;
+    const sub = artifact?.accountId;
+    const hint = store.sessionHint('AccessToken', token);
+    await Promise.all([
+      typeof sub === 'string' ? accounts?.readAhead(sub) : undefined,
+      sessions && hint ? sessionLive(sessions, hint.u, hint.s) : undefined,
+      boundSession(store, grantId),
+    ]);
+  })();
+  reading.catch(ignore);
+}
+
+/**
  * The login step: the provider reads the interaction, then the OP session through its uid index, then
  * the session row. That row's id is the OP session cookie's value: read meanwhile (a hint only: the
  * provider still finds the row through the uid its interaction names).

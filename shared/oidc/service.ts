@@ -29,7 +29,7 @@ import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
 import type { ApiSource, AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
 import { postedAuthorizationAsGet } from './post-authorization.ts';
-import { prefetchResume, prefetchSessionUser, prefetchTokenGrant } from './prefetch.ts';
+import { prefetchResume, prefetchSessionUser, prefetchTokenGrant, prefetchUserinfo } from './prefetch.ts';
 import { createProvider, INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import { attachState, type OidcAnswer, type OidcRequest, type RequestState } from './request.ts';
 import { accessTokenClaims, resourceServer } from './resources.ts';
@@ -267,6 +267,7 @@ export class OidcService {
     const request = posted ?? rc;
     const providerBody = posted ? Buffer.alloc(0) : body;
     prefetchTokenGrant(this.store, request, path, providerBody, this.accounts, this.d.sessionService);
+    prefetchUserinfo(this.store, request.headers, path, this.accounts, this.d.sessionService);
     const state: RequestState = { rc: request, pending: [] };
     // An authorization may be answered from the broker session (sso.ts): read it meanwhile.
     if (path === 'auth' && request.method === 'GET' && brokerSessionToken(request.headers)) {

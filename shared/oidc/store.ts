@@ -17,10 +17,15 @@
  *   revocation is one partition query plus the deletes, never a scan. An authorization code has none:
  *   it is redeemed within a minute, once, and the library refuses it when its grant is gone, which is
  *   what every revocation of a grant deletes.
- * - Codes and refresh tokens carry their grant's broker session on their own row (a hint, see
- *   `sessionHint`): the token endpoint reads that session beside the grant instead of after it.
+ * - Codes, access and refresh tokens carry their grant's broker session on their own row (a hint, see
+ *   `sessionHint`): the token and userinfo endpoints read that session beside the grant instead of
+ *   after it.
  * - `findByUid` (sessions): an index row `uid:xx` → the session's row key, written again only when
  *   the session outlives what the index row was written for (`uidUntil` on the session's row).
+ *   Artifacts that end with their OP session (`expiresWithSession`: codes, access and refresh tokens
+ *   without `offline_access`) name that session's row on their own (`opSession`), and a request that
+ *   read the session itself knows its row: there `findByUid` reads the session's row at once, without
+ *   the index (the row must still carry the uid asked for; if not, or if it is gone, the index decides).
  * - Held writes of one partition go to storage as one transaction (the grant's index rows of a
  *   token response, say): one request instead of one per row.
  * - One request, one read per row: the provider loads the same session, interaction or code several
@@ -60,6 +65,8 @@ interface Row {
   grantKey?: string;
   /** Session rows: until when (ms) the uid index row written for this session lasts. */
   uidUntil?: number;
+  /** Artifacts bound to their OP session: that session's row, `pk/rk` (a hint for `findByUid`). */
+  opSession?: string;
 }
 
 interface IndexRow {
@@ -117,8 +124,10 @@ export interface GrantBrokerSession {
 const UID_MODELS = new Set(['Session']);
 /** How much longer than its session a uid index row is written to last (fewer rewrites of it). */
 export const UID_INDEX_SLACK_MS = 24 * 3600_000;
-/** Artifacts whose rows name their grant's broker session (read ahead by the token endpoint). */
-const SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
+/** Artifacts whose rows name their grant's broker session (read ahead by the token and userinfo endpoints). */
+const SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
+/** Artifacts that may end with their OP session: their rows name its row (see the header). */
+const OP_SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
 /** Artifacts without a grant index row (see the header). */
 const UNINDEXED_MODELS = new Set(['AuthorizationCode']);
 /** Entity group transactions hold at most 100 operations. */
@@ -140,6 +149,8 @@ interface RequestScope {
   holding: boolean;
   /** Grants this request made, by id: the broker session their row carries. */
   grantSessions: Map<string, GrantBrokerSession>;
+  /** OP sessions by uid: where this request found (or was told to find) the session's row. */
+  sessionRows: Map<string, { pk: string; rk: string }>;
   /** Writes wait for this (a limit's decision); it rejects when the request is refused. */
   gate?: Promise<void>;
 }
@@ -215,6 +226,7 @@ export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
     held: new Map(),
     holding: true,
     grantSessions: new Map(),
+    sessionRows: new Map(),
   };
   return requestMemo.run(scope, async () => {
     let result: T;
@@ -393,6 +405,16 @@ export class OidcTableStore {
     return Promise.resolve();
   }
 
+  /** The OP session `uid` is at this row (seen by this request, or named by an artifact it read). */
+  noteSessionRow(uid: string, pk: string, rk: string): void {
+    requestMemo.getStore()?.sessionRows.set(uid, { pk, rk });
+  }
+
+  /** Where this request knows the OP session `uid` to be, if it does. */
+  sessionRow(uid: string): { pk: string; rk: string } | undefined {
+    return requestMemo.getStore()?.sessionRows.get(uid);
+  }
+
   /** Whether this request still holds its writes (false outside a request or once they were applied). */
   holding(): boolean {
     return !!requestMemo.getStore()?.holding;
@@ -511,6 +533,13 @@ export class OidcAdapter {
       const brokerSession = this.store.grantSessionFor(id, pk, rk);
       if (brokerSession) row.brokerSession = brokerSession;
     }
+    if (this.model === 'Session' && typeof payload.uid === 'string')
+      this.store.noteSessionRow(payload.uid, pk, rk);
+    if (OP_SESSION_HINT_MODELS.has(this.model) && payload.expiresWithSession === true) {
+      const at =
+        typeof payload.sessionUid === 'string' ? this.store.sessionRow(payload.sessionUid) : undefined;
+      if (at) row.opSession = `${at.pk}/${at.rk}`;
+    }
     if (grantId && SESSION_HINT_MODELS.has(this.model)) {
       const grant = this.store.location('Grant', grantId);
       const brokerSession = this.store.grantSessionFor(grantId, grant.pk, grant.rk);
@@ -563,10 +592,33 @@ export class OidcAdapter {
 
   async find(id: string): Promise<Payload | undefined> {
     const { pk, rk } = this.store.location(this.model, id);
-    return this.live(await this.read(pk, rk), id);
+    const row = await this.read(pk, rk);
+    const payload = this.live(row, id);
+    if (payload) this.noteSession(payload, row?.opSession, pk, rk);
+    return payload;
+  }
+
+  /** Remembers, for this request, where the OP session a row is (or names) can be read. */
+  private noteSession(payload: Payload, opSession: string | undefined, pk: string, rk: string): void {
+    if (this.model === 'Session') {
+      if (typeof payload.uid === 'string') this.store.noteSessionRow(payload.uid, pk, rk);
+      return;
+    }
+    if (!opSession || typeof payload.sessionUid !== 'string') return;
+    const [spk, srk, extra] = opSession.split('/');
+    if (spk?.startsWith('Session:') && srk && extra === undefined)
+      this.store.noteSessionRow(payload.sessionUid, spk, srk);
   }
 
   async findByUid(uid: string): Promise<Payload | undefined> {
+    const known = this.store.sessionRow(uid);
+    if (known) {
+      const payload = this.live(await this.read(known.pk, known.rk), '');
+      if (payload?.uid === uid) {
+        delete payload.jti; // as below
+        return payload;
+      }
+    }
     const u = this.store.location('uid', uid);
     const idx = await this.store.read<IndexRow>(u.pk, u.rk);
     if (!idx) return undefined;

@@ -64,7 +64,7 @@ async function measure<T>(fn: () => Promise<T>) {
   const result = await fn();
   await proxy.idle();
   const s = proxy.snapshot();
-  return { result, requests: s.requests, rounds: s.rounds, ops: { ...ops } };
+  return { result, requests: s.requests, rounds: s.rounds, ops: { ...ops }, lines: s.lines };
 }
 
 /** What storage holds for a model's id, read past the adapter (and its request memo). */
@@ -283,6 +283,74 @@ describe('OidcStore: a request’s writes are held and applied together before i
     clock.advance(3_600_000);
     expect((await save()).ops).toEqual({ read: 1, upsert: 1 });
     expect(await sessions.findByUid('uid-1')).toMatchObject({ accountId: 'a', uid: 'uid-1' });
+  });
+
+  it('an artifact that ends with its OP session names its row: findByUid reads it without the uid index', async () => {
+    const sessions = store.adapterFor('Session');
+    const codes = store.adapterFor('AuthorizationCode');
+    await sessions.upsert('s-bound', { uid: 'uid-bound', accountId: 'b' }, 3600);
+    // The authorization: it read the session (its cookie), then issued a code bound to it.
+    await withRequestMemo(async () => {
+      await sessions.find('s-bound');
+      await codes.upsert(
+        'c-bound',
+        { grantId: 'g-b', sessionUid: 'uid-bound', expiresWithSession: true },
+        60,
+      );
+      await codes.upsert('c-free', { grantId: 'g-b', sessionUid: 'uid-bound' }, 60);
+    });
+    const s = store.location('Session', 's-bound');
+    expect((await stored('AuthorizationCode', 'c-bound'))?.opSession).toBe(`${s.pk}/${s.rk}`);
+    expect((await stored('AuthorizationCode', 'c-free'))?.opSession).toBeUndefined();
+    // The token request: the code, then its session by uid; one read each, no index read.
+    const redeem = await measure(() =>
+      withRequestMemo(async () => {
+        await codes.find('c-bound');
+        return sessions.findByUid('uid-bound');
+      }),
+    );
+    expect(redeem.result).toMatchObject({ uid: 'uid-bound', accountId: 'b' });
+    expect(redeem.ops).toEqual({ read: 2 });
+    expect(redeem.lines.some((l) => l.includes("PartitionKey='uid:"))).toBe(false);
+    // Without the hint: the index, then the session.
+    const unhinted = await measure(() => withRequestMemo(() => sessions.findByUid('uid-bound')));
+    expect(unhinted.result).toMatchObject({ uid: 'uid-bound' });
+    expect(unhinted.ops).toEqual({ read: 2 });
+    expect(unhinted.lines.some((l) => l.includes("PartitionKey='uid:"))).toBe(true);
+  });
+
+  it('an opSession hint is only a hint: a row with another uid, or none, falls back to the index', async () => {
+    const sessions = store.adapterFor('Session');
+    const codes = store.adapterFor('AuthorizationCode');
+    await sessions.upsert('s-mine', { uid: 'uid-mine', accountId: 'mine' }, 3600);
+    await sessions.upsert('s-other', { uid: 'uid-other', accountId: 'other' }, 3600);
+    // A code whose row names another session's row than its uid's (as if the row were tampered with).
+    const other = store.location('Session', 's-other');
+    const { pk, rk } = store.location('AuthorizationCode', 'c-wrong');
+    await table.upsertEntity({
+      partitionKey: pk,
+      rowKey: rk,
+      payload: JSON.stringify({ grantId: 'g-w', sessionUid: 'uid-mine', expiresWithSession: true }),
+      expiresAt: Date.now() + 60_000,
+      expiresAtIso: new Date(Date.now() + 60_000).toISOString(),
+      opSession: `${other.pk}/${other.rk}`,
+    });
+    const found = await withRequestMemo(async () => {
+      await codes.find('c-wrong');
+      return sessions.findByUid('uid-mine');
+    });
+    expect(found).toMatchObject({ uid: 'uid-mine', accountId: 'mine' });
+    // The session was deleted (signed out): the hint reads nothing, the index finds nothing either.
+    await withRequestMemo(async () => {
+      await sessions.find('s-bound');
+      await codes.upsert('c-gone', { grantId: 'g-g', sessionUid: 'uid-bound', expiresWithSession: true }, 60);
+    });
+    await sessions.destroy('s-bound');
+    const gone = await withRequestMemo(async () => {
+      await codes.find('c-gone');
+      return sessions.findByUid('uid-bound');
+    });
+    expect(gone).toBeUndefined();
   });
 
   it('a held write that fails fails the request: it never answers as if it had been stored', async () => {

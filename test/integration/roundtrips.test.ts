@@ -8,6 +8,7 @@
  * ADDS a request or a sequential round trip must fail here. A change that removes some must lower the
  * constant in the same commit (the test asserts equality so the numbers here stay the truth).
  */
+import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEMO_ENTRA,
@@ -55,6 +56,17 @@ const APP_AUTHORIZE = { requests: 8, rounds: 2 };
  * their two grant index rows (one partition: one transaction) and the audit event, together.
  */
 const APP_TOKEN = { requests: 10, rounds: 3 };
+/**
+ * The same without `offline_access`: the code ends with its OP session, which the library checks
+ * before it redeems. The code's row names the session's row, read beside the grant (no uid index):
+ * the same rounds, one token and its index row fewer, the session more.
+ */
+const APP_TOKEN_SESSION_BOUND = { requests: 10, rounds: 3 };
+/**
+ * userinfo with such an access token: the token; then, together, the OP session its row names (no
+ * uid index), the user, the grant and the broker session its row names too.
+ */
+const APP_USERINFO_SESSION_BOUND = { requests: 5, rounds: 2 };
 /**
  * `prompt=none` with a broker session: the round trips of a single sign-on authorization; one request
  * more, written in the same round: the silent sign-in's audit event.
@@ -254,6 +266,15 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     const silent = await measure(() => authorize(b, rp, { prompt: 'none' }));
     expect(silent.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
     expect(counts(silent.stats), silent.stats.lines.join('\n')).toEqual(APP_SILENT);
+
+    const bound = await authorize(b, rp, { scope: 'openid profile email' });
+    const boundToken = await measure(() => redeem(rp, bound));
+    expect(boundToken.result.refresh_token).toBeUndefined();
+    expect(counts(boundToken.stats), boundToken.stats.lines.join('\n')).toEqual(APP_TOKEN_SESSION_BOUND);
+    const sub = boundToken.result.claims()?.sub as string;
+    const info = await measure(() => oidc.fetchUserInfo(rp.config, boundToken.result.access_token, sub));
+    expect(info.result.sub).toBe(sub);
+    expect(counts(info.stats), info.stats.lines.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
   });
 
   it('counts requests run together as one round trip', async () => {
