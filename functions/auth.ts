@@ -155,24 +155,19 @@ app.http(
           error: username ? TEXTS.usernameTooLong : TEXTS.usernameRequired,
         });
       }
-      try {
-        const step = await signIn.usernameStep(username, returnTo, body.method, info(rc), {
-          reauthenticate: body.prompt === 'login',
-        });
-        rc.tracing.annotate({ 'broker.signin.method': step.kind === 'redirect' ? 'entra' : step.kind });
-        if (step.kind === 'redirect') return redirect(step.location, 302, startCookies(rc, step.cookie));
-        if (step.kind === 'choice')
-          return choicePage({ product: product(rc), formTargets: await formTargets(rc, returnTo), ...step });
-        return passwordPage({
-          product: product(rc),
-          formTargets: await formTargets(rc, returnTo),
-          username: step.username,
-          returnTo: step.returnTo,
-        });
-      } catch (err) {
-        await signIn.auditFailure(err, info(rc), 'entra');
-        throw err;
-      }
+      const step = await signIn.usernameStep(username, returnTo, body.method, info(rc), {
+        reauthenticate: body.prompt === 'login',
+      });
+      rc.tracing.annotate({ 'broker.signin.method': step.kind === 'redirect' ? 'entra' : step.kind });
+      if (step.kind === 'redirect') return redirect(step.location, 302, startCookies(rc, step.cookie));
+      if (step.kind === 'choice')
+        return choicePage({ product: product(rc), formTargets: await formTargets(rc, returnTo), ...step });
+      return passwordPage({
+        product: product(rc),
+        formTargets: await formTargets(rc, returnTo),
+        username: step.username,
+        returnTo: step.returnTo,
+      });
     },
   }),
 );
@@ -188,13 +183,8 @@ app.http(
     handler: async (rc) => {
       const { signIn } = rc.services;
       const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
-      try {
-        const start = await signIn.idpFirstStart(rc.request.params.integrationId ?? '', returnTo, info(rc));
-        return redirect(start.location, 302, startCookies(rc, start.cookie));
-      } catch (err) {
-        await signIn.auditFailure(err, info(rc), 'entra');
-        throw err;
-      }
+      const start = await signIn.idpFirstStart(rc.request.params.integrationId ?? '', returnTo, info(rc));
+      return redirect(start.location, 302, startCookies(rc, start.cookie));
     },
   }),
 );
@@ -220,23 +210,18 @@ app.http(
         state: rc.request.query.get('state') ?? undefined,
         error: rc.request.query.get('error') ?? undefined,
       });
-      try {
-        if (!q.success) throw new SignInError('invalid_callback', 400, 'invalid_callback_query');
-        const done = await signIn.callback(
-          q.data,
-          (state) => readCookie(rc.request, loginCookieName(state)),
-          info(rc),
-        );
-        return redirect(done.location, 302, [
-          toCookie(done.cookie),
-          hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
-          // The transaction's cookie is spent (its marker row refuses it anyway).
-          expiredCookie(loginCookieName(q.data.state ?? '')),
-        ]);
-      } catch (err) {
-        await signIn.auditFailure(err, info(rc), 'entra');
-        throw err;
-      }
+      const query = q.success ? q.data : undefined;
+      const done = await signIn.callback(
+        query,
+        (state) => readCookie(rc.request, loginCookieName(state)),
+        info(rc),
+      );
+      return redirect(done.location, 302, [
+        toCookie(done.cookie),
+        hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
+        // The transaction's cookie is spent (its marker row refuses it anyway).
+        expiredCookie(loginCookieName(query?.state ?? '')),
+      ]);
     },
   }),
 );
@@ -272,7 +257,6 @@ app.http(
           hostCookie(LAST_USER_COOKIE, done.username, LAST_USER_MAX_AGE),
         ]);
       } catch (err) {
-        await signIn.auditFailure(err, info(rc), 'password');
         const refused = passwordFormError(err);
         if (!refused) throw err;
         return passwordPage({

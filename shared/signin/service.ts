@@ -17,6 +17,7 @@ import { type SignedIn, SignInCompletion } from './completion.ts';
 import { type CallbackQuery, EntraCallback } from './entra-callback.ts';
 import type { EntraClientCache } from './entra-clients.ts';
 import { type EntraRedirect, EntraStart } from './entra-start.ts';
+import { SignInError } from './errors.ts';
 import { FailureAudit } from './failure-audit.ts';
 import type { IdTokenValidator } from './id-token.ts';
 import type { RequestInfo } from './input.ts';
@@ -152,20 +153,26 @@ export class SignInService {
     info: RequestInfo,
     opts: { reauthenticate?: boolean } = {},
   ): Promise<LoginStepResult> {
-    return this.usernameSteps.next(usernameRaw, returnTo, method, info, opts);
+    return this.audited('entra', info, () =>
+      this.usernameSteps.next(usernameRaw, returnTo, method, info, opts),
+    );
   }
 
   /** IdP-first start: `GET /api/auth/login/{integrationId}`. */
   idpFirstStart(integrationId: string, returnTo: string | null, info: RequestInfo): Promise<EntraRedirect> {
-    return this.entraStart.idpFirst(integrationId, returnTo, info);
+    return this.audited('entra', info, () => this.entraStart.idpFirst(integrationId, returnTo, info));
   }
 
+  /** `query` undefined: the callback's parameters did not parse (refused, and audited, as such). */
   callback(
-    query: CallbackQuery,
+    query: CallbackQuery | undefined,
     sealedTransaction: (state: string) => string | undefined,
     info: RequestInfo,
   ): Promise<SignedIn> {
-    return this.entraCallback.handle(query, sealedTransaction, info);
+    return this.audited('entra', info, async () => {
+      if (!query) throw new SignInError('invalid_callback', 400, 'invalid_callback_query');
+      return this.entraCallback.handle(query, sealedTransaction, info);
+    });
   }
 
   passwordSignIn(
@@ -174,7 +181,9 @@ export class SignInService {
     returnTo: string | null,
     info: RequestInfo,
   ): Promise<SignedIn> {
-    return this.passwordSignIns.signIn(usernameRaw, password, returnTo, info);
+    return this.audited('password', info, () =>
+      this.passwordSignIns.signIn(usernameRaw, password, returnTo, info),
+    );
   }
 
   /** `sessionToken`: the session cookie's value, if the browser sent one. Returns the cookie that ends it. */
@@ -182,8 +191,20 @@ export class SignInService {
     return this.signOuts.signOut(sessionToken, info);
   }
 
-  /** Audit record for a sign-in that ended on an error page (docs/security.md AU1), whatever the error was. */
-  auditFailure(err: unknown, info: RequestInfo, method: 'entra' | 'password'): Promise<void> {
-    return this.failures.record(err, info, method);
+  /**
+   * Runs a sign-in step; should it fail, whatever the error, the failure is recorded (docs/security.md
+   * AU1) before the error goes on to choose the page.
+   */
+  private async audited<T>(
+    method: 'entra' | 'password',
+    info: RequestInfo,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      await this.failures.record(err, info, method);
+      throw err;
+    }
   }
 }

@@ -545,3 +545,33 @@ describe('callback (B)', () => {
     expect(await app.services.entraClients.cachedAccounts()).toBe(0);
   });
 });
+
+describe('AU1: every sign-in step records its failure', () => {
+  const failures = async (run: () => Promise<Response>) => {
+    const logs = captureLogs();
+    let res: Response;
+    try {
+      res = await run();
+    } finally {
+      logs.stop();
+    }
+    const reasons = logs.records
+      .filter((r) => r.event === 'audit' && (r.audit as { type: string }).type === 'signin.failed')
+      .map((r) => (r.audit as { reason: string }).reason);
+    return { res, reasons };
+  };
+
+  it('a callback whose parameters do not parse, an unknown IdP-first integration, an unknown state', async () => {
+    const b = new BrokerBrowser(app);
+    const badQuery = await failures(() => b.get(`/api/auth/callback?state=${'x'.repeat(300)}&code=c`));
+    expect(badQuery.res.status).toBe(400);
+    expect(badQuery.reasons).toEqual(['invalid_callback_query']);
+    const unknownIdp = await failures(() => b.get('/api/auth/login/00000000-0000-4000-8000-000000000000'));
+    expect(unknownIdp.res.status).toBeGreaterThanOrEqual(400);
+    expect(unknownIdp.res.status).toBeLessThan(500);
+    expect(unknownIdp.reasons).toHaveLength(1);
+    const noState = await failures(() => b.get('/api/auth/callback?code=c&state=unknown'));
+    expect(noState.res.status).toBe(400);
+    expect(noState.reasons).toHaveLength(1);
+  });
+});
