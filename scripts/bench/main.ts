@@ -18,6 +18,7 @@
  * `oidc-provider` (scripts/bench/plain-op-app.ts, its own process) and the ratio; `logout`, the
  * sign-out's latency with back-channel logout to 1 vs 20 slow apps (scripts/bench/logout.ts).
  * `--only op,logout` runs just those (`signin` names all the others).
+ * `--timeline` (with the op phase) prints three app sign-ins' HTTP exchanges beside their Table requests, timed.
  *
  * Rate limits: every request comes from 127.0.0.1, so the broker's per-address limits are raised for
  * the bench (scripts/bench/broker-app.ts); its counter rows are still read and written.
