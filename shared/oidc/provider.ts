@@ -32,6 +32,7 @@ import type {
 } from 'oidc-provider';
 import { adjustProvider } from './adjustments.ts';
 import type { OidcKeyMaterial } from './keys.ts';
+import { scopesNotOffered } from './resources.ts';
 import type { OidcTableStore } from './store.ts';
 
 export type Provider = ProviderClass;
@@ -175,9 +176,17 @@ export async function createProvider(
             throw new errors.InvalidTarget('resource is required for client_credentials');
           return undefined;
         },
-        getResourceServerInfo: async (_ctx, resource, client) => {
+        getResourceServerInfo: async (ctx, resource, client) => {
           const info = await hooks.resourceServer?.(resource, client.clientId);
           if (!info) throw new errors.InvalidTarget();
+          // A client's own token names only scopes the API has: one it does not have is refused, as
+          // Entra does, rather than left out of a token whose response could not say so (RFC 6749
+          // §5.1 wants `scope` when it differs from the request, and an empty one has none).
+          if (ctx.oidc.params?.grant_type === 'client_credentials') {
+            const unknown = scopesNotOffered(String(ctx.oidc.params.scope ?? ''), String(info.scope ?? ''));
+            if (unknown.length > 0)
+              throw new errors.InvalidScope(`the API has no scope ${unknown.join(', ')}`, unknown.join(' '));
+          }
           return info as never;
         },
       },

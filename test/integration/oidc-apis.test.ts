@@ -265,18 +265,39 @@ describe('OpenID Provider: access tokens for APIs (OP14)', () => {
       expect(lifetimeOf(coded.payload)).toBe(900);
     });
 
-    it('a scope the change removed is no longer granted: answered as a scope the API never had', async () => {
-      // The OP answers a scope the API does not have by leaving it out (RFC 6749 §3.3), not with an error.
-      for (const scope of ['stock.write', 'stock.never']) {
+    it('a scope the change removed is refused as a scope the API never had: invalid_scope naming it', async () => {
+      // A client's own token: a scope the API does not have is an error (RFC 6749 §5.2), as at
+      // Entra, never a narrower token whose response could not say what was left out.
+      for (const [scope, named] of [
+        ['stock.write', 'stock.write'],
+        ['stock.never', 'stock.never'],
+        ['stock.write stock.read', 'stock.write'],
+      ] as const) {
         const r = await serviceToken(scope);
-        expect(r.status, JSON.stringify(r.body)).toBe(200);
-        expect(Object.keys(r.body).sort()).toEqual(['access_token', 'expires_in', 'token_type']);
-        const { payload } = await verifierFor(STOCK)(r.body.access_token as string);
-        expect(payload.scope).toBeUndefined();
+        expect(r.status, JSON.stringify(r.body)).toBe(400);
+        expect(r.body.error).toBe('invalid_scope');
+        expect(r.body.access_token).toBeUndefined();
+        expect(String(r.body.error_description)).toContain(named);
       }
-      const mixed = await serviceToken('stock.write stock.read');
-      expect(mixed.status).toBe(200);
-      expect((await verifierFor(STOCK)(mixed.body.access_token as string)).payload.scope).toBe('stock.read');
+      const known = await serviceToken('stock.read');
+      expect(known.status).toBe(200);
+      expect(known.body.scope).toBe('stock.read');
+      expect((await verifierFor(STOCK)(known.body.access_token as string)).payload.scope).toBe('stock.read');
+    });
+
+    it("a user's sign-in ignores a scope the API does not have (OIDC Core §3.1.2.1) and the token response says what was granted", async () => {
+      const b = new BrokerBrowser(app);
+      const r = await authorize(b, web, {
+        scope: 'openid stock.read stock.write stock.never',
+        params: { resource: STOCK },
+        login: { kind: 'password', username: 'api-user' },
+      });
+      const token = await redeem(web, r);
+      expect(token.scope?.split(' ')).toContain('stock.read');
+      expect(token.scope?.split(' ')).not.toContain('stock.never');
+      expect(token.scope?.split(' ')).not.toContain('stock.write');
+      const { payload } = await verifierFor(STOCK)(token.access_token);
+      expect(payload.scope).toBe('stock.read');
     });
 
     it('an application the change removed from allowedApplications is refused (invalid_target)', async () => {
