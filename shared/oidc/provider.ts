@@ -32,7 +32,7 @@ import type {
 } from 'oidc-provider';
 import { adjustProvider } from './adjustments.ts';
 import type { OidcKeyMaterial } from './keys.ts';
-import { scopesNotOffered } from './resources.ts';
+import { scopesNotOffered } from './scopes.ts';
 import type { OidcTableStore } from './store.ts';
 
 export type Provider = ProviderClass;

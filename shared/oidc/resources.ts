@@ -36,12 +36,6 @@ export async function resourceServer(
   };
 }
 
-/** The scopes of `asked` (space-separated) that `offered` (the API's, space-separated) does not have. */
-export function scopesNotOffered(asked: string, offered: string): string[] {
-  const has = new Set(offered.split(' ').filter(Boolean));
-  return [...new Set(asked.split(' ').filter((s) => s && !has.has(s)))];
-}
-
 interface GrantLike {
   addResourceScope(resource: string, scope: string): void;
 }
