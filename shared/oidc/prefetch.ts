@@ -11,6 +11,7 @@ import type { SessionService } from '../sessions/service.ts';
 import type { Accounts } from './accounts.ts';
 import { brokerSessionToken, cookieOf, OP_SESSION_COOKIE } from './broker-session.ts';
 import { boundSession, sessionLive } from './grant-session.ts';
+import type { IssuedHint } from './issued-hints.ts';
 import type { RequestHead } from './node-exchange.ts';
 import type { OidcTableStore } from './store.ts';
 
@@ -86,6 +87,9 @@ export function prefetchTokenGrant(
         ? ['RefreshToken', form.get('refresh_token')]
         : [undefined, null];
   if (!model || !id || id.length > 512) return;
+  // Issued here lately: what the row will name is read beside the row itself.
+  const issued = store.issuedHint(model, id);
+  if (issued) readIssued(store, issued, accounts, sessions).catch(ignore);
   const reading = (async () => {
     const artifact = await store.adapterFor(model).find(id);
     const grantId = artifact?.grantId;
@@ -103,6 +107,29 @@ export function prefetchTokenGrant(
     ]);
   })();
   reading.catch(ignore);
+}
+
+/**
+ * What a code or refresh token this instance issued will name (issued-hints.ts): its grant, its user,
+ * the grant's broker session and the OP session it ends with. Reads only, into the request's memo;
+ * the artifact's own row, read meanwhile, still decides what the provider does with them.
+ */
+async function readIssued(
+  store: OidcTableStore,
+  hint: IssuedHint,
+  accounts?: Accounts,
+  sessions?: Pick<SessionService, 'isLive'>,
+): Promise<void> {
+  const op = hint.opSession;
+  if (op) store.noteSessionRow(op.uid, op.pk, op.rk);
+  await Promise.all([
+    hint.sub ? accounts?.readAhead(hint.sub) : undefined,
+    sessions && hint.brokerSession
+      ? sessionLive(sessions, hint.brokerSession.u, hint.brokerSession.s)
+      : undefined,
+    boundSession(store, hint.grantId),
+    op ? store.read(op.pk, op.rk) : undefined,
+  ]);
 }
 
 /**

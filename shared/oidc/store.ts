@@ -51,6 +51,7 @@ import {
   isPreconditionFailed,
   odataString,
 } from '../storage/tables.ts';
+import { type IssuedHint, IssuedHints } from './issued-hints.ts';
 
 export type Payload = Record<string, unknown>;
 
@@ -128,6 +129,8 @@ export const UID_INDEX_SLACK_MS = 24 * 3600_000;
 const SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
 /** Artifacts that may end with their OP session: their rows name its row (see the header). */
 const OP_SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
+/** Artifacts whose token requests read ahead from what this instance remembers of their issue. */
+const ISSUED_HINT_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
 /** Artifacts without a grant index row (see the header). */
 const UNINDEXED_MODELS = new Set(['AuthorizationCode']);
 /** Entity group transactions hold at most 100 operations. */
@@ -272,10 +275,21 @@ function parseBinding(text: string | undefined): GrantBrokerSession | undefined 
 }
 
 export class OidcTableStore {
+  /** What this instance wrote on the codes and refresh tokens it issued lately (issued-hints.ts). */
+  readonly issued: IssuedHints;
+
   constructor(
     readonly table: TableClient,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.issued = new IssuedHints(clock);
+  }
+
+  /** What this instance knows of an artifact it issued, if it issued it lately. */
+  issuedHint(model: string, id: string): IssuedHint | undefined {
+    const { pk, rk } = this.location(model, id);
+    return this.issued.get(memoKey(pk, rk));
+  }
 
   /** The error a lost consume throws (the service sets the library's invalid_grant once loaded). */
   consumedError: () => Error = () => new AlreadyConsumedError();
@@ -544,6 +558,7 @@ export class OidcAdapter {
       const grant = this.store.location('Grant', grantId);
       const brokerSession = this.store.grantSessionFor(grantId, grant.pk, grant.rk);
       if (brokerSession) row.brokerSession = brokerSession;
+      if (ISSUED_HINT_MODELS.has(this.model)) this.rememberIssued(pk, rk, grantId, payload, row);
     }
     if (grantId) {
       const g = hashId(grantId);
@@ -596,6 +611,23 @@ export class OidcAdapter {
     const payload = this.live(row, id);
     if (payload) this.noteSession(payload, row?.opSession, pk, rk);
     return payload;
+  }
+
+  /** Per instance: what a token request for this artifact will read after its row (issued-hints.ts). */
+  private rememberIssued(pk: string, rk: string, grantId: string, payload: Payload, row: Row): void {
+    const brokerSession = parseBinding(row.brokerSession);
+    const [spk, srk] = row.opSession?.split('/') ?? [];
+    const uid = payload.sessionUid;
+    this.store.issued.set(
+      memoKey(pk, rk),
+      {
+        grantId,
+        ...(typeof payload.accountId === 'string' ? { sub: payload.accountId } : {}),
+        ...(brokerSession ? { brokerSession } : {}),
+        ...(spk && srk && typeof uid === 'string' ? { opSession: { uid, pk: spk, rk: srk } } : {}),
+      },
+      row.expiresAt,
+    );
   }
 
   /** Remembers, for this request, where the OP session a row is (or names) can be read. */
