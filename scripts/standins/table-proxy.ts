@@ -164,6 +164,9 @@ class MessageParser {
   }
 }
 
+/** Below Azurite's keep-alive timeout (Node's default, 5 s): a connection idle this long is replaced. */
+const UPSTREAM_IDLE_MS = 1000;
+
 export async function startTableProxy(opts: {
   /** Azurite's table endpoint, e.g. http://127.0.0.1:10002/devstoreaccount1 */
   target: string;
@@ -180,13 +183,45 @@ export async function startTableProxy(opts: {
   const state = { rttMs: opts.rttMs ?? 0 };
 
   const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, targetHost);
     sockets.add(client);
-    sockets.add(upstream);
     client.setNoDelay(true);
-    upstream.setNoDelay(true);
     // Requests on this connection whose responses have not ended yet, oldest first.
     const pending: TableRequestRecord[] = [];
+    // Azurite closes a keep-alive connection after a few idle seconds. A request sent just then is
+    // lost and the SDK sends it again (one request counted twice), so the proxy never reuses a
+    // connection to Azurite that has been idle for UPSTREAM_IDLE_MS: it opens a new one, and the
+    // client's connection to the proxy stays as it is.
+    let upstream: net.Socket | undefined;
+    let idleSince: number | undefined;
+    const toAzurite = (): net.Socket => {
+      if (upstream && !upstream.destroyed) {
+        if (idleSince === undefined || performance.now() - idleSince < UPSTREAM_IDLE_MS) {
+          idleSince = undefined;
+          return upstream;
+        }
+        const stale = upstream;
+        upstream = undefined;
+        stale.destroy();
+      }
+      idleSince = undefined;
+      const u = net.connect(targetPort, targetHost);
+      upstream = u;
+      sockets.add(u);
+      u.setNoDelay(true);
+      u.on('data', (data: Buffer) => {
+        client.write(data);
+        responses.push(data);
+      });
+      u.on('close', () => {
+        sockets.delete(u);
+        if (upstream !== u) return; // replaced on purpose
+        upstream = undefined;
+        responses.close();
+        if (pending.length > 0) end(); // answers lost with it: the client's connection ends too
+      });
+      u.on('error', () => {});
+      return u;
+    };
 
     const requests = new MessageParser(
       ({ firstLine }) => {
@@ -220,6 +255,7 @@ export async function startTableProxy(opts: {
           record.end = performance.now();
           open--;
           lastActivity = performance.now();
+          if (pending.length === 0) idleSince = performance.now();
         } else if (record) pending.unshift(record); // 1xx interim response: the request goes on
       },
     );
@@ -231,22 +267,18 @@ export async function startTableProxy(opts: {
       timer = undefined;
       const now = performance.now();
       while (queue.length && (queue[0] as { due: number }).due <= now) {
-        upstream.write((queue.shift() as { data: Buffer }).data);
+        toAzurite().write((queue.shift() as { data: Buffer }).data);
       }
       if (queue.length) timer = setTimeout(drain, (queue[0] as { due: number }).due - now);
     };
     client.on('data', (data: Buffer) => {
       requests.push(data);
       if (state.rttMs <= 0 && queue.length === 0) {
-        upstream.write(data);
+        toAzurite().write(data);
         return;
       }
       queue.push({ due: performance.now() + state.rttMs, data });
       timer ??= setTimeout(drain, state.rttMs);
-    });
-    upstream.on('data', (data: Buffer) => {
-      client.write(data);
-      responses.push(data);
     });
     const end = () => {
       if (timer) clearTimeout(timer);
@@ -258,14 +290,12 @@ export async function startTableProxy(opts: {
       }
       lastActivity = performance.now();
       client.destroy();
-      upstream.destroy();
+      upstream?.destroy();
       sockets.delete(client);
-      sockets.delete(upstream);
+      if (upstream) sockets.delete(upstream);
     };
     client.on('close', end);
-    upstream.on('close', end);
     client.on('error', () => {});
-    upstream.on('error', () => {});
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -301,7 +331,7 @@ export async function startTableProxy(opts: {
         lines: sorted.map((r) => `${r.method} ${decodeURIComponent(r.path)}`),
         timeline: sorted.map(
           (r) =>
-            `+${(r.start - zero).toFixed(1)}..+${((Number.isNaN(r.end) ? now : r.end) - zero).toFixed(1)} ms ${r.method} ${decodeURIComponent(r.path).replace(/^\/[^/]+\//, '')}`,
+            `+${(r.start - zero).toFixed(1)}..+${((Number.isNaN(r.end) ? now : r.end) - zero).toFixed(1)} ms ${r.method} ${decodeURIComponent(r.path).replace(/^\/[^/]+\//, '')} ${r.status || 'no answer'}`,
         ),
       };
     },

@@ -53,6 +53,10 @@ export class IssuedHints {
     return e.hint;
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   clear(): void {
     this.entries.clear();
   }

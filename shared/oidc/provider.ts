@@ -32,7 +32,7 @@ import type {
 } from 'oidc-provider';
 import { adjustProvider } from './adjustments.ts';
 import type { OidcKeyMaterial } from './keys.ts';
-import { scopesNotOffered } from './scopes.ts';
+import { notOfferedDescription, scopesNotOffered } from './scopes.ts';
 import type { OidcTableStore } from './store.ts';
 
 export type Provider = ProviderClass;
@@ -185,7 +185,7 @@ export async function createProvider(
           if (ctx.oidc.params?.grant_type === 'client_credentials') {
             const unknown = scopesNotOffered(String(ctx.oidc.params.scope ?? ''), String(info.scope ?? ''));
             if (unknown.length > 0)
-              throw new errors.InvalidScope(`the API has no scope ${unknown.join(', ')}`, unknown.join(' '));
+              throw new errors.InvalidScope(notOfferedDescription(unknown), unknown.join(' '));
           }
           return info as never;
         },

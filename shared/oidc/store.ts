@@ -154,6 +154,8 @@ interface RequestScope {
   grantSessions: Map<string, GrantBrokerSession>;
   /** OP sessions by uid: where this request found (or was told to find) the session's row. */
   sessionRows: Map<string, { pk: string; rk: string }>;
+  /** Run just before the held writes go out: what a row can only say once the request is done. */
+  beforeApply: (() => void)[];
   /** Writes wait for this (a limit's decision); it rejects when the request is refused. */
   gate?: Promise<void>;
 }
@@ -201,6 +203,7 @@ function batches(writes: HeldWrite[]): (() => Promise<void>)[] {
 
 /** Applies every held write together; rejects (after all of them ended) if any failed. */
 async function applyHeldWrites(scope: RequestScope): Promise<void> {
+  for (const finish of scope.beforeApply.splice(0)) finish();
   if (scope.held.size === 0) return;
   if (scope.gate) await scope.gate;
   while (scope.held.size > 0) {
@@ -230,6 +233,7 @@ export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
     holding: true,
     grantSessions: new Map(),
     sessionRows: new Map(),
+    beforeApply: [],
   };
   return requestMemo.run(scope, async () => {
     let result: T;
@@ -424,6 +428,21 @@ export class OidcTableStore {
     requestMemo.getStore()?.sessionRows.set(uid, { pk, rk });
   }
 
+  /**
+   * Runs `finish` when this request's held writes go out (at once outside a request, or once they
+   * went out): a row held now can still be completed with what the rest of the request learns.
+   */
+  whenWritten(finish: () => void): void {
+    const scope = requestMemo.getStore();
+    if (scope?.holding) scope.beforeApply.push(finish);
+    else finish();
+  }
+
+  /** An artifact used up or gone: nothing is read ahead for it any more on this instance. */
+  forgetIssued(pk: string, rk: string): void {
+    this.issued.delete(memoKey(pk, rk));
+  }
+
   /** Where this request knows the OP session `uid` to be, if it does. */
   sessionRow(uid: string): { pk: string; rk: string } | undefined {
     return requestMemo.getStore()?.sessionRows.get(uid);
@@ -549,16 +568,27 @@ export class OidcAdapter {
     }
     if (this.model === 'Session' && typeof payload.uid === 'string')
       this.store.noteSessionRow(payload.uid, pk, rk);
-    if (OP_SESSION_HINT_MODELS.has(this.model) && payload.expiresWithSession === true) {
-      const at =
-        typeof payload.sessionUid === 'string' ? this.store.sessionRow(payload.sessionUid) : undefined;
-      if (at) row.opSession = `${at.pk}/${at.rk}`;
-    }
     if (grantId && SESSION_HINT_MODELS.has(this.model)) {
       const grant = this.store.location('Grant', grantId);
       const brokerSession = this.store.grantSessionFor(grantId, grant.pk, grant.rk);
       if (brokerSession) row.brokerSession = brokerSession;
-      if (ISSUED_HINT_MODELS.has(this.model)) this.rememberIssued(pk, rk, grantId, payload, row);
+    }
+    const sessionUid =
+      OP_SESSION_HINT_MODELS.has(this.model) &&
+      payload.expiresWithSession === true &&
+      typeof payload.sessionUid === 'string'
+        ? payload.sessionUid
+        : undefined;
+    const remembered = grantId && ISSUED_HINT_MODELS.has(this.model) ? grantId : undefined;
+    if (sessionUid || remembered) {
+      // The OP session can get another row later in this request (a new sign-in gives it a new id
+      // and deletes the old row after the code was made): its row is named once the request is done.
+      this.store.whenWritten(() => {
+        const at = sessionUid ? this.store.sessionRow(sessionUid) : undefined;
+        if (at) row.opSession = `${at.pk}/${at.rk}`;
+        else delete row.opSession;
+        if (remembered) this.rememberIssued(pk, rk, remembered, payload, row);
+      });
     }
     if (grantId) {
       const g = hashId(grantId);
@@ -658,6 +688,8 @@ export class OidcAdapter {
     if (!row) return undefined;
     const payload = this.live(row, '');
     if (!payload || payload.uid !== uid) return undefined;
+    // What this request issues next names the row found here, not one it was told of before.
+    this.store.noteSessionRow(uid, idx.targetPk, idx.targetRk);
     // The session's id is never stored; the provider only needs it to save the session again, which
     // it does under the id from the session cookie. Without it this lookup serves logout/interaction
     // checks (accountId, uid), which is all the provider uses findByUid for.
@@ -671,6 +703,7 @@ export class OidcAdapter {
 
   async consume(id: string): Promise<void> {
     const { pk, rk } = this.store.location(this.model, id);
+    this.store.forgetIssued(pk, rk);
     const known = this.store.recall<Row>(pk, rk);
     if (known?.etag && this.store.holding()) {
       // Read (not written) by this request: its etag is the stored one; the consume joins the
@@ -706,6 +739,7 @@ export class OidcAdapter {
 
   async destroy(id: string): Promise<void> {
     const { pk, rk } = this.store.location(this.model, id);
+    this.store.forgetIssued(pk, rk);
     await this.deleteRow(pk, rk);
   }
 
