@@ -175,8 +175,8 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(callback.result.status).toBe(302);
     expect((await b.session()).status).toBe(200);
 
-    expect(counts(start.stats), start.stats.lines.join('\n')).toEqual(ENTRA_START);
-    expect(counts(callback.stats), callback.stats.lines.join('\n')).toEqual(ENTRA_CALLBACK);
+    expect(counts(start.stats), start.stats.timeline.join('\n')).toEqual(ENTRA_START);
+    expect(counts(callback.stats), callback.stats.timeline.join('\n')).toEqual(ENTRA_CALLBACK);
   });
 
   it('a stale settings cache adds a request to a leg, never a round trip', async () => {
@@ -204,8 +204,8 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
       requests: a.requests + b.requests,
       rounds: a.rounds + b.rounds,
     });
-    expect(counts(start.stats), start.stats.lines.join('\n')).toEqual(plus(ENTRA_START, stale));
-    expect(counts(callback.stats), callback.stats.lines.join('\n')).toEqual(plus(ENTRA_CALLBACK, stale));
+    expect(counts(start.stats), start.stats.timeline.join('\n')).toEqual(plus(ENTRA_START, stale));
+    expect(counts(callback.stats), callback.stats.timeline.join('\n')).toEqual(plus(ENTRA_CALLBACK, stale));
   });
 
   it('first Entra sign-in (username first, IdP first) and an IdP-first return', async () => {
@@ -244,7 +244,7 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     const idp = await idpFirst();
     const idpAgain = await idpFirst();
 
-    expect(counts(first.stats), first.stats.lines.join('\n')).toEqual(ENTRA_FIRST_CALLBACK);
+    expect(counts(first.stats), first.stats.timeline.join('\n')).toEqual(ENTRA_FIRST_CALLBACK);
     expect(counts(idp), idp.lines.join('\n')).toEqual(ENTRA_IDP_FIRST_CALLBACK);
     expect(counts(idpAgain), idpAgain.lines.join('\n')).toEqual(ENTRA_IDP_RETURNING_CALLBACK);
   });
@@ -262,7 +262,7 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
       b.post('/api/auth/password', { username: 'rt-pw', password: PASSWORD }),
     );
     expect(signIn.result.status).toBe(303);
-    expect(counts(signIn.stats), signIn.stats.lines.join('\n')).toEqual(PASSWORD_SIGN_IN);
+    expect(counts(signIn.stats), signIn.stats.timeline.join('\n')).toEqual(PASSWORD_SIGN_IN);
   });
 
   it('an application signs a user in through the OpenID Provider, with a broker session', async () => {
@@ -276,25 +276,27 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(auth.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
     const token = await measure(() => redeem(rp, auth.result));
     expect(token.result.id_token).toBeTruthy();
-    expect(counts(auth.stats), auth.stats.lines.join('\n')).toEqual(APP_AUTHORIZE);
-    expect(counts(token.stats), token.stats.lines.join('\n')).toEqual(APP_TOKEN);
+    expect(counts(auth.stats), auth.stats.timeline.join('\n')).toEqual(APP_AUTHORIZE);
+    expect(counts(token.stats), token.stats.timeline.join('\n')).toEqual(APP_TOKEN);
 
     const refreshed = await measure(() =>
       oidc.refreshTokenGrant(rp.config, token.result.refresh_token as string),
     );
     expect(refreshed.result.access_token).toBeTruthy();
-    expect(counts(refreshed.stats), refreshed.stats.lines.join('\n')).toEqual(APP_REFRESH);
+    expect(counts(refreshed.stats), refreshed.stats.timeline.join('\n')).toEqual(APP_REFRESH);
 
     // Another instance: what this one remembers of the codes it issued is not there.
     const elsewhere = await authorize(b, rp);
     app.services.oidc.store.issued.clear();
     const elsewhereToken = await measure(() => redeem(rp, elsewhere));
     expect(elsewhereToken.result.refresh_token).toBeTruthy();
-    expect(counts(elsewhereToken.stats), elsewhereToken.stats.lines.join('\n')).toEqual(APP_TOKEN_ELSEWHERE);
+    expect(counts(elsewhereToken.stats), elsewhereToken.stats.timeline.join('\n')).toEqual(
+      APP_TOKEN_ELSEWHERE,
+    );
 
     const silent = await measure(() => authorize(b, rp, { prompt: 'none' }));
     expect(silent.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
-    expect(counts(silent.stats), silent.stats.lines.join('\n')).toEqual(APP_SILENT);
+    expect(counts(silent.stats), silent.stats.timeline.join('\n')).toEqual(APP_SILENT);
 
     const bound = await authorize(b, rp, { scope: 'openid profile email' });
     const boundToken = await measure(() => redeem(rp, bound));
@@ -303,7 +305,7 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     const sub = boundToken.result.claims()?.sub as string;
     const info = await measure(() => oidc.fetchUserInfo(rp.config, boundToken.result.access_token, sub));
     expect(info.result.sub).toBe(sub);
-    expect(counts(info.stats), info.stats.lines.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
+    expect(counts(info.stats), info.stats.timeline.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
 
     // A new sign-in in the same browser (prompt=login) gives the OP session a new row in the request
     // that makes the code: the code and its tokens name the new row, read at once at another instance.
@@ -316,11 +318,11 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(again.loginPages).toBe(1);
     app.services.oidc.store.issued.clear();
     const againToken = await measure(() => redeem(rp, again));
-    expect(counts(againToken.stats), againToken.stats.lines.join('\n')).toEqual(
+    expect(counts(againToken.stats), againToken.stats.timeline.join('\n')).toEqual(
       APP_TOKEN_SESSION_BOUND_ELSEWHERE,
     );
     const againInfo = await measure(() => oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub));
-    expect(counts(againInfo.stats), againInfo.stats.lines.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
+    expect(counts(againInfo.stats), againInfo.stats.timeline.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
   });
 
   it('counts requests run together as one round trip', async () => {
@@ -333,7 +335,7 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
       ]),
     );
     expect(stats.requests).toBe(3);
-    expect(stats.rounds, stats.lines.join('\n')).toBe(1);
+    expect(stats.rounds, stats.timeline.join('\n')).toBe(1);
     const sequential = await measure(async () => {
       for (const key of ['nobody-4', 'nobody-5']) {
         await app.services.tables.users.getEntity(userPartition(key), key).catch(() => undefined);
