@@ -242,6 +242,7 @@ export function withRequestMemo<T>(fn: () => Promise<T>): Promise<T> {
     } catch (err) {
       scope.holding = false;
       scope.held.clear();
+      scope.beforeApply.length = 0;
       throw err;
     }
     scope.holding = false;
@@ -384,7 +385,9 @@ export class OidcTableStore {
   /** Drops this request's held writes (a refused request writes nothing). */
   discardHeld(): void {
     const scope = requestMemo.getStore();
-    if (scope) scope.held.clear();
+    if (!scope) return;
+    scope.held.clear();
+    scope.beforeApply.length = 0; // nothing was written for them to complete
   }
 
   /** The grant `grantId`, saved later in this request, carries `session` on its row. */
