@@ -90,23 +90,34 @@ export function prefetchTokenGrant(
   // Issued here lately: what the row will name is read beside the row itself.
   const issued = store.issuedHint(model, id);
   if (issued) readIssued(store, issued, accounts, sessions).catch(ignore);
-  const reading = (async () => {
-    const artifact = await store.adapterFor(model).find(id);
-    const grantId = artifact?.grantId;
-    if (typeof grantId !== 'string') return;
-    const sub = artifact?.accountId;
-    const hint = store.sessionHint(model, id);
-    await Promise.all([
-      typeof sub === 'string' ? accounts?.readAhead(sub) : undefined,
-      sessions && hint ? sessionLive(sessions, hint.u, hint.s) : undefined,
-      (async () => {
-        // The grant's row (which the provider reads next) names its broker session.
-        const bound = await boundSession(store, grantId);
-        if (sessions && bound) await sessionLive(sessions, bound.u, bound.s);
-      })(),
-    ]);
-  })();
-  reading.catch(ignore);
+  readNamedBy(store, model, id, accounts, sessions).catch(ignore);
+}
+
+/**
+ * An artifact's row, then what it names, together: its user (when this instance knows the `sub`'s
+ * username), the broker session on its own row, and its grant, whose row names the grant's broker
+ * session (read too, should it be another one).
+ */
+async function readNamedBy(
+  store: OidcTableStore,
+  model: string,
+  id: string,
+  accounts?: Accounts,
+  sessions?: Pick<SessionService, 'isLive'>,
+): Promise<void> {
+  const artifact = await store.adapterFor(model).find(id);
+  const grantId = artifact?.grantId;
+  if (typeof grantId !== 'string') return;
+  const sub = artifact?.accountId;
+  const hint = store.sessionHint(model, id);
+  await Promise.all([
+    typeof sub === 'string' ? accounts?.readAhead(sub) : undefined,
+    sessions && hint ? sessionLive(sessions, hint.u, hint.s) : undefined,
+    (async () => {
+      const bound = await boundSession(store, grantId);
+      if (sessions && bound) await sessionLive(sessions, bound.u, bound.s);
+    })(),
+  ]);
 }
 
 /**
@@ -149,19 +160,7 @@ export function prefetchUserinfo(
   if (path !== 'me') return;
   const token = /^Bearer ([A-Za-z0-9._~+/-]{1,512}=*)$/i.exec(headers.get('authorization') ?? '')?.[1];
   if (!token) return;
-  const reading = (async () => {
-    const artifact = await store.adapterFor('AccessToken').find(token);
-    const grantId = artifact?.grantId;
-    if (typeof grantId !== 'string') return;
-    const sub = artifact?.accountId;
-    const hint = store.sessionHint('AccessToken', token);
-    await Promise.all([
-      typeof sub === 'string' ? accounts?.readAhead(sub) : undefined,
-      sessions && hint ? sessionLive(sessions, hint.u, hint.s) : undefined,
-      boundSession(store, grantId),
-    ]);
-  })();
-  reading.catch(ignore);
+  readNamedBy(store, 'AccessToken', token, accounts, sessions).catch(ignore);
 }
 
 /**

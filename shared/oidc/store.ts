@@ -125,10 +125,11 @@ export interface GrantBrokerSession {
 const UID_MODELS = new Set(['Session']);
 /** How much longer than its session a uid index row is written to last (fewer rewrites of it). */
 export const UID_INDEX_SLACK_MS = 24 * 3600_000;
-/** Artifacts whose rows name their grant's broker session (read ahead by the token and userinfo endpoints). */
+/**
+ * Artifacts whose rows name their grant's broker session and, when they end with their OP session,
+ * that session's row (read ahead by the token and userinfo endpoints; see the header).
+ */
 const SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
-/** Artifacts that may end with their OP session: their rows name its row (see the header). */
-const OP_SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
 /** Artifacts whose token requests read ahead from what this instance remembers of their issue. */
 const ISSUED_HINT_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
 /** Artifacts without a grant index row (see the header). */
@@ -267,6 +268,14 @@ export function requestCached<T>(key: string, read: () => Promise<T>): Promise<T
     value.catch(() => scope.values.delete(key)); // a failed read is not remembered
   }
   return value;
+}
+
+/** An OP session's row as an artifact's `opSession` column names it: `pk/rk`. */
+const sessionRowText = (at: { pk: string; rk: string }) => `${at.pk}/${at.rk}`;
+
+function parseSessionRow(text: string | undefined): { pk: string; rk: string } | undefined {
+  const [pk, rk, extra] = text?.split('/') ?? [];
+  return pk?.startsWith('Session:') && rk && extra === undefined ? { pk, rk } : undefined;
 }
 
 function parseBinding(text: string | undefined): GrantBrokerSession | undefined {
@@ -577,7 +586,7 @@ export class OidcAdapter {
       if (brokerSession) row.brokerSession = brokerSession;
     }
     const sessionUid =
-      OP_SESSION_HINT_MODELS.has(this.model) &&
+      SESSION_HINT_MODELS.has(this.model) &&
       payload.expiresWithSession === true &&
       typeof payload.sessionUid === 'string'
         ? payload.sessionUid
@@ -588,7 +597,7 @@ export class OidcAdapter {
       // and deletes the old row after the code was made): its row is named once the request is done.
       this.store.whenWritten(() => {
         const at = sessionUid ? this.store.sessionRow(sessionUid) : undefined;
-        if (at) row.opSession = `${at.pk}/${at.rk}`;
+        if (at) row.opSession = sessionRowText(at);
         else delete row.opSession;
         if (remembered) this.rememberIssued(pk, rk, remembered, payload, row);
       });
@@ -649,7 +658,7 @@ export class OidcAdapter {
   /** Per instance: what a token request for this artifact will read after its row (issued-hints.ts). */
   private rememberIssued(pk: string, rk: string, grantId: string, payload: Payload, row: Row): void {
     const brokerSession = parseBinding(row.brokerSession);
-    const [spk, srk] = row.opSession?.split('/') ?? [];
+    const at = parseSessionRow(row.opSession);
     const uid = payload.sessionUid;
     this.store.issued.set(
       memoKey(pk, rk),
@@ -657,7 +666,7 @@ export class OidcAdapter {
         grantId,
         ...(typeof payload.accountId === 'string' ? { sub: payload.accountId } : {}),
         ...(brokerSession ? { brokerSession } : {}),
-        ...(spk && srk && typeof uid === 'string' ? { opSession: { uid, pk: spk, rk: srk } } : {}),
+        ...(at && typeof uid === 'string' ? { opSession: { uid, ...at } } : {}),
       },
       row.expiresAt,
     );
@@ -669,30 +678,28 @@ export class OidcAdapter {
       if (typeof payload.uid === 'string') this.store.noteSessionRow(payload.uid, pk, rk);
       return;
     }
-    if (!opSession || typeof payload.sessionUid !== 'string') return;
-    const [spk, srk, extra] = opSession.split('/');
-    if (spk?.startsWith('Session:') && srk && extra === undefined)
-      this.store.noteSessionRow(payload.sessionUid, spk, srk);
+    const at = parseSessionRow(opSession);
+    if (at && typeof payload.sessionUid === 'string')
+      this.store.noteSessionRow(payload.sessionUid, at.pk, at.rk);
   }
 
   async findByUid(uid: string): Promise<Payload | undefined> {
     const known = this.store.sessionRow(uid);
-    if (known) {
-      const payload = this.live(await this.read(known.pk, known.rk), '');
-      if (payload?.uid === uid) {
-        delete payload.jti; // as below
-        return payload;
-      }
-    }
+    const atKnown = known && (await this.sessionAt(known.pk, known.rk, uid));
+    if (atKnown) return atKnown;
     const u = this.store.location('uid', uid);
     const idx = await this.store.read<IndexRow>(u.pk, u.rk);
     if (!idx) return undefined;
-    const row = await this.read(idx.targetPk, idx.targetRk);
-    if (!row) return undefined;
-    const payload = this.live(row, '');
-    if (!payload || payload.uid !== uid) return undefined;
+    const found = await this.sessionAt(idx.targetPk, idx.targetRk, uid);
     // What this request issues next names the row found here, not one it was told of before.
-    this.store.noteSessionRow(uid, idx.targetPk, idx.targetRk);
+    if (found) this.store.noteSessionRow(uid, idx.targetPk, idx.targetRk);
+    return found;
+  }
+
+  /** The live session at this row, if it carries `uid`. */
+  private async sessionAt(pk: string, rk: string, uid: string): Promise<Payload | undefined> {
+    const payload = this.live(await this.read(pk, rk), '');
+    if (!payload || payload.uid !== uid) return undefined;
     // The session's id is never stored; the provider only needs it to save the session again, which
     // it does under the id from the session cookie. Without it this lookup serves logout/interaction
     // checks (accountId, uid), which is all the provider uses findByUid for.
