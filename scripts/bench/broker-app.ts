@@ -4,6 +4,7 @@
  * 127.0.0.1, so the per-address limits would stop the bench at once); the Throttle still reads and
  * writes its counter rows, so the Table Storage counts are those of production.
  */
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { systemClock } from '../../shared/core/clock.ts';
 import { loadConfig } from '../../shared/core/config.ts';
 import { setLogSink } from '../../shared/core/log.ts';
@@ -35,12 +36,35 @@ export class BenchSlots extends SlotLimiter {
 export interface BrokerAppOptions {
   port: number;
   env: Record<string, string>;
+  /**
+   * Tables straight to Azurite, and the storage round-trip time added in this process (a timer before
+   * each attempt goes out, set with `setStorageRtt`) instead of by the counting proxy: the op phase's
+   * broker, measured without the proxy's extra hop and the CPU it takes on the same two cores.
+   */
+  storageRttInProcess?: boolean;
+}
+
+/** Holds each Table request `rttMs()` before it goes out (closest to the wire: after signing). */
+export function storageDelayPolicy(rttMs: () => number): PipelinePolicy {
+  return {
+    name: 'bench-storage-rtt',
+    async sendRequest(request, next) {
+      const ms = rttMs();
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+      return next(request);
+    },
+  };
 }
 
 export async function startBrokerApp(o: BrokerAppOptions) {
   setLogSink(() => {}); // audit lines would drown the output
   const config = loadConfig(o.env);
   const tables = createTables(config, createAzureCredential(config));
+  let storageRttMs = 0;
+  if (o.storageRttInProcess) {
+    const delay = storageDelayPolicy(() => storageRttMs);
+    for (const table of Object.values(tables)) table.pipeline.addPolicy(delay, { afterPhase: 'Sign' });
+  }
   const services = createServices(config, {
     tables,
     throttle: new BenchThrottle(tables.throttle, systemClock),
@@ -51,6 +75,10 @@ export async function startBrokerApp(o: BrokerAppOptions) {
   return {
     url: host.url,
     close: host.close,
+    setStorageRtt: (ms: number) => {
+      if (!o.storageRttInProcess) throw new Error('this broker adds no storage RTT itself (storageRttInProcess)');
+      storageRttMs = ms;
+    },
     extra: async () => ({
       msalAccounts: await services.entraClients.cachedAccounts(),
       msalClients: services.entraClients.size,

@@ -2,7 +2,7 @@
  * The bench runs each app (the broker on the local host, the Auth.js app) in its own Node process so
  * that server CPU (process.cpuUsage) and heap are the app's alone. This module is both sides of that:
  * `spawnApp()` in the bench process, `runAppChild()` in the child (scripts/bench/main.ts dispatches on
- * APP_CHILD_FLAG). The child answers `cpu` and `heap` over IPC.
+ * APP_CHILD_FLAG). The child answers `cpu`, `heap`, `profile-*` and `storage-rtt` over IPC.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 
@@ -16,6 +16,8 @@ export interface AppHandle {
   heap(): Promise<{ heapUsed: number; extra: Record<string, number> }>;
   /** Starts or stops the app's CPU profile (only with BENCH_CPU_PROF_DIR; see `cpuProfiler`). */
   profile(what: 'start' | 'stop'): Promise<void>;
+  /** The storage round-trip time the app adds itself (a broker started with `storageRttInProcess`). */
+  storageRtt(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,8 @@ interface ChildMessage {
   id?: number;
   url?: string;
   cpu?: number;
+  ms?: number;
+  error?: string;
   heapUsed?: number;
   extra?: Record<string, number>;
 }
@@ -48,7 +52,7 @@ export async function spawnApp(kind: 'broker' | 'authjs' | 'plain-op', options: 
     });
   });
   let nextId = 0;
-  const ask = (type: string) =>
+  const ask = (type: string, extra: Partial<ChildMessage> = {}) =>
     new Promise<ChildMessage>((resolve) => {
       const id = ++nextId;
       const on = (m: ChildMessage) => {
@@ -57,13 +61,17 @@ export async function spawnApp(kind: 'broker' | 'authjs' | 'plain-op', options: 
         resolve(m);
       };
       child.on('message', on);
-      child.send({ type, id });
+      child.send({ ...extra, type, id });
     });
   return {
     url,
     cpu: async () => (await ask('cpu')).cpu ?? Number.NaN,
     profile: async (what: 'start' | 'stop') => {
       await ask(`profile-${what}`);
+    },
+    storageRtt: async (ms: number) => {
+      const m = await ask('storage-rtt', { ms });
+      if (m.error) throw new Error(`${kind} app: ${m.error}`);
     },
     heap: async () => {
       const m = await ask('heap');
@@ -90,6 +98,7 @@ export async function runAppChild(
     url: string;
     close(): Promise<void>;
     extra?: () => Promise<Record<string, number>>;
+    setStorageRtt?: (ms: number) => void;
   }>,
 ): Promise<void> {
   const app = await start();
@@ -102,6 +111,14 @@ export async function runAppChild(
     } else if (m?.type === 'cpu') {
       const u = process.cpuUsage();
       process.send?.({ type: 'cpu', id: m.id, cpu: u.user + u.system });
+    } else if (m?.type === 'storage-rtt') {
+      try {
+        if (!app.setStorageRtt) throw new Error('it adds no storage RTT itself');
+        app.setStorageRtt(m.ms ?? 0);
+        process.send?.({ type: m.type, id: m.id });
+      } catch (err) {
+        process.send?.({ type: m.type, id: m.id, error: err instanceof Error ? err.message : String(err) });
+      }
     } else if (m?.type === 'heap') {
       void (async () => {
         for (let i = 0; i < 3; i++) gc?.();

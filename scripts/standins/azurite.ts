@@ -57,6 +57,7 @@ export async function startAzuriteTables(
     String(port),
     '--disableTelemetry',
     '--skipApiVersionCheck',
+    '--silent',
   ];
   if (opts.location) {
     mkdirSync(opts.location, { recursive: true });
