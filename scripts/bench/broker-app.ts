@@ -76,7 +76,8 @@ export async function startBrokerApp(o: BrokerAppOptions) {
     url: host.url,
     close: host.close,
     setStorageRtt: (ms: number) => {
-      if (!o.storageRttInProcess) throw new Error('this broker adds no storage RTT itself (storageRttInProcess)');
+      if (!o.storageRttInProcess)
+        throw new Error('this broker adds no storage RTT itself (storageRttInProcess)');
       storageRttMs = ms;
     },
     extra: async () => ({
