@@ -161,7 +161,17 @@ export async function createProvider(
     features: {
       devInteractions: { enabled: false },
       userinfo: { enabled: true },
-      revocation: { enabled: true },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: only the client a token was issued to may revoke it. Another confidential
+        // client is told so; a public one (anyone can name it) gets the usual 200 and revokes nothing,
+        // so the answer tells a guesser nothing about the token.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       introspection: { enabled: false },
       // A confidential application's own token for an API it may ask for (resources.ts).
       clientCredentials: { enabled: true },

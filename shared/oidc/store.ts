@@ -13,10 +13,13 @@
  *   held write like the others (conditional on the etag the request read), so the redemption and the
  *   tokens it issues cost one round trip: should the consume lose, the request answers
  *   `invalid_grant` instead of its tokens and the grant is revoked, as above.
- * - `revokeByGrantId`: one index row per (grant, token) in partition `g:<hash(grantId)>`, so a
- *   revocation is one partition query plus the deletes, never a scan. An authorization code has none:
- *   it is redeemed within a minute, once, and the library refuses it when its grant is gone, which is
- *   what every revocation of a grant deletes.
+ * - `revokeByGrantId`: one index row per (grant, refresh token) in partition `g:<hash(grantId)>`, so
+ *   a revocation is one partition query plus the deletes, never a scan. Authorization codes and
+ *   opaque access tokens have none: the library refuses either once its grant is gone (the token
+ *   endpoint loads the code's grant, userinfo the access token's: `loadAccessTokenGrant`, "grant not
+ *   found"), and every revocation of a grant deletes the grant. Their rows stay until they expire
+ *   (a code within a minute, an access token within its lifetime) and are purged then. Introspection,
+ *   which would need the same check, is off.
  * - Codes, access and refresh tokens carry their grant's broker session on their own row (a hint, see
  *   `sessionHint`): the token and userinfo endpoints read that session beside the grant instead of
  *   after it.
@@ -133,7 +136,7 @@ const SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'Refres
 /** Artifacts whose token requests read ahead from what this instance remembers of their issue. */
 const ISSUED_HINT_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
 /** Artifacts without a grant index row (see the header). */
-const UNINDEXED_MODELS = new Set(['AuthorizationCode']);
+const UNINDEXED_MODELS = new Set(['AuthorizationCode', 'AccessToken']);
 /** Entity group transactions hold at most 100 operations. */
 const MAX_TRANSACTION_OPS = 100;
 const FAR_FUTURE_ISO = '9999-12-31T00:00:00.000Z';

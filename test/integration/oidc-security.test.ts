@@ -198,6 +198,50 @@ describe('OpenID Provider: security (docs/security.md M)', () => {
     expect(await expectRevoked(rp, tokens)).toBe('invalid_grant');
   });
 
+  it('OP6: a revoked grant takes its access tokens with it (no index of them: userinfo checks the grant), while the session lives on', async () => {
+    await createUser(app, {
+      username: 'sec-grant',
+      verifyType: 'password',
+      password: PASSWORD,
+      roles: ['staff'],
+    });
+    const { b, tokens } = await signedIn('sec-grant');
+    const ok = await oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck);
+    expect(ok.preferred_username).toBe('sec-grant');
+    const revoke = (by: RegisteredApp) =>
+      fetch(`${app.url}/api/oidc/token/revocation`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${by.clientId}:${by.secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({
+          token: tokens.refresh_token as string,
+          token_type_hint: 'refresh_token',
+        }),
+      });
+    // RFC 7009 §2.1: another application may not revoke it, and is told so.
+    const other = await createApplication(app);
+    const refused = await revoke(other);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_request');
+    expect((await oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck)).sub).toBe(
+      ok.sub,
+    );
+    // Its own application revokes it, and with it its grant; nothing else about the user changed.
+    const revoked = await revoke(rp);
+    expect(revoked.status).toBe(200);
+    const info = await fetch(`${app.url}/api/oidc/me`, {
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(info.status).toBe(401);
+    expect(info.headers.get('www-authenticate')).toContain('invalid_token');
+    // The user and the broker session are fine: the same browser signs in to the app again.
+    const again = await redeem(rp, await authorize(b, rp));
+    const info2 = await oidc.fetchUserInfo(rp.config, again.access_token, oidc.skipSubjectCheck);
+    expect(info2.preferred_username).toBe('sec-grant');
+  });
+
   it('OP6: disabling the user makes refresh fail and userinfo refuse the access token', async () => {
     const { tokens } = await signedIn('sec-d');
     const res = await app.admin('/api/manage/users/sec-d', { method: 'PATCH', json: { disabled: true } });

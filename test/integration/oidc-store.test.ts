@@ -117,7 +117,7 @@ describe('OidcStore: a request’s writes are held and applied together before i
   });
 
   it('a write then a delete of one row is one delete; a delete then a write is one write', async () => {
-    const tokens = store.adapterFor('AccessToken');
+    const tokens = store.adapterFor('RefreshToken');
     await tokens.upsert('exists', { grantId: 'g-x' }, 60);
     const m = await measure(() =>
       withRequestMemo(async () => {
@@ -131,20 +131,19 @@ describe('OidcStore: a request’s writes are held and applied together before i
     // row and its index row.
     expect(m.ops).toEqual({ delete: 1, upsert: 3 });
     expect(m.rounds).toBe(1);
-    expect(await stored('AccessToken', 'temp')).toBeUndefined();
-    expect(JSON.parse(String((await stored('AccessToken', 'exists'))?.payload))).toMatchObject({
+    expect(await stored('RefreshToken', 'temp')).toBeUndefined();
+    expect(JSON.parse(String((await stored('RefreshToken', 'exists'))?.payload))).toMatchObject({
       again: true,
     });
   });
 
   it('rows of one partition held by a request are written by one transaction', async () => {
-    const tokens = store.adapterFor('AccessToken');
     const refresh = store.adapterFor('RefreshToken');
     const m = await measure(() =>
       withRequestMemo(async () => {
-        // A token response: two tokens, their two index rows in the grant's partition.
-        await tokens.upsert('at-batch', { grantId: 'g-batch' }, 60);
-        await refresh.upsert('rt-batch', { grantId: 'g-batch' }, 600);
+        // Two refresh tokens of one grant: their two index rows in the grant's partition.
+        await refresh.upsert('rt-batch-1', { grantId: 'g-batch' }, 600);
+        await refresh.upsert('rt-batch-2', { grantId: 'g-batch' }, 600);
       }),
     );
     expect(m.ops).toEqual({ upsert: 2, POST: 1 });
@@ -154,12 +153,26 @@ describe('OidcStore: a request’s writes are held and applied together before i
     const index: string[] = [];
     for await (const e of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${gpk}'` } }))
       index.push(String(e.rowKey).split(':')[0] ?? '');
-    expect(index.sort()).toEqual(['AccessToken', 'RefreshToken']);
+    expect(index).toEqual(['RefreshToken', 'RefreshToken']);
     // Revocation finds them as before.
-    await tokens.revokeByGrantId('g-batch');
     await refresh.revokeByGrantId('g-batch');
-    expect(await stored('AccessToken', 'at-batch')).toBeUndefined();
-    expect(await stored('RefreshToken', 'rt-batch')).toBeUndefined();
+    expect(await stored('RefreshToken', 'rt-batch-1')).toBeUndefined();
+    expect(await stored('RefreshToken', 'rt-batch-2')).toBeUndefined();
+  });
+
+  it('an access token has no grant index row: its grant is what revocation deletes', async () => {
+    const tokens = store.adapterFor('AccessToken');
+    const m = await measure(() =>
+      withRequestMemo(async () => {
+        await tokens.upsert('at-unindexed', { grantId: 'g-unindexed' }, 60);
+      }),
+    );
+    expect(m.ops).toEqual({ upsert: 1 });
+    let indexRows = 0;
+    const gpk = `g:${hashId('g-unindexed')}`;
+    for await (const _ of table.listEntities({ queryOptions: { filter: `PartitionKey eq '${gpk}'` } }))
+      indexRows++;
+    expect(indexRows).toBe(0);
   });
 
   it('a code has no grant index row; codes and refresh tokens name their grant’s broker session', async () => {
@@ -204,7 +217,8 @@ describe('OidcStore: a request’s writes are held and applied together before i
         await tokens.upsert('at-held-1', { grantId: 'g-held-1' }, 600);
       }),
     );
-    expect(one.ops).toEqual({ read: 1, merge: 1, upsert: 2 });
+    // The code's read; then its redemption and the token (no grant index row), together.
+    expect(one.ops).toEqual({ read: 1, merge: 1, upsert: 1 });
     expect(one.rounds).toBe(2);
     expect(JSON.parse(String((await stored('AuthorizationCode', 'c-held-1'))?.payload)).consumed).toEqual(
       expect.any(Number),

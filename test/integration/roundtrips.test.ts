@@ -53,8 +53,8 @@ const APP_AUTHORIZE = { requests: 8, rounds: 2 };
 /**
  * The token request at the instance that issued the code: the limit's slot, the code, and what this
  * instance remembers the code names (its grant, the user, the broker session), together; then the
- * redemption (conditional on the code's etag), the two tokens, their two grant index rows (one
- * partition: one transaction) and the audit event, together.
+ * redemption (conditional on the code's etag), the two tokens, the refresh token's grant index row
+ * (an access token has none: its grant decides) and the audit event, together.
  */
 const APP_TOKEN = { requests: 10, rounds: 2 };
 /**
@@ -65,17 +65,16 @@ const APP_TOKEN_ELSEWHERE = { requests: 10, rounds: 3 };
 /**
  * The same without `offline_access`: the code ends with its OP session, which the library checks
  * before it redeems. The code's row (and this instance's memory of it) names the session's row, read
- * beside the grant (no uid index): the same rounds, one token and its index row fewer, the session
- * more.
+ * beside the grant (no uid index): the same rounds, the refresh token and its index row fewer, the
+ * session more.
  */
-const APP_TOKEN_SESSION_BOUND = { requests: 10, rounds: 2 };
+const APP_TOKEN_SESSION_BOUND = { requests: 9, rounds: 2 };
 /** The same at another instance: the code's row first, then what it names (its OP session's row too). */
-const APP_TOKEN_SESSION_BOUND_ELSEWHERE = { requests: 10, rounds: 3 };
+const APP_TOKEN_SESSION_BOUND_ELSEWHERE = { requests: 9, rounds: 3 };
 /**
  * A refresh at the instance that issued the refresh token: the slot, the token, its grant, the user
  * and the broker session, together; then the rotation (the old token consumed, conditional on its
- * etag; the new one and an access token, their grant index rows in one transaction) and the audit
- * event, together.
+ * etag; the new one, its grant index row, and an access token) and the audit event, together.
  */
 const APP_REFRESH = { requests: 10, rounds: 2 };
 /**
