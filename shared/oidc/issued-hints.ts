@@ -23,8 +23,9 @@ export interface IssuedHint {
   opSession?: { uid: string; pk: string; rk: string };
 }
 
-export class IssuedHints {
-  private readonly entries = new Map<string, { hint: IssuedHint; until: number }>();
+/** Bounded, expiring hints by row; `T` is what is remembered (an issued artifact's by default). */
+export class IssuedHints<T = IssuedHint> {
+  private readonly entries = new Map<string, { hint: T; until: number }>();
 
   constructor(
     private readonly clock: Clock,
@@ -33,7 +34,7 @@ export class IssuedHints {
   ) {}
 
   /** `expiresAt`: the artifact's own expiry (ms, 0 = none). */
-  set(key: string, hint: IssuedHint, expiresAt: number): void {
+  set(key: string, hint: T, expiresAt: number): void {
     const cap = this.clock.now() + this.ttlMs;
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) {
@@ -43,7 +44,7 @@ export class IssuedHints {
     this.entries.set(key, { hint, until: expiresAt ? Math.min(expiresAt, cap) : cap });
   }
 
-  get(key: string): IssuedHint | undefined {
+  get(key: string): T | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
     if (this.clock.now() >= e.until) {

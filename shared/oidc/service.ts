@@ -29,7 +29,13 @@ import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
 import type { ApiSource, AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
 import { postedAuthorizationAsGet } from './post-authorization.ts';
-import { prefetchResume, prefetchSessionUser, prefetchTokenGrant, prefetchUserinfo } from './prefetch.ts';
+import {
+  prefetchResume,
+  prefetchSessionGrant,
+  prefetchSessionUser,
+  prefetchTokenGrant,
+  prefetchUserinfo,
+} from './prefetch.ts';
 import { createProvider, INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
 import { attachState, type OidcAnswer, type OidcRequest, type RequestState } from './request.ts';
 import { accessTokenClaims, resourceServer } from './resources.ts';
@@ -266,6 +272,7 @@ export class OidcService {
     const posted = postedAuthorizationAsGet(rc, path, body);
     const request = posted ?? rc;
     const providerBody = posted ? Buffer.alloc(0) : body;
+    prefetchSessionGrant(this.store, request, path);
     prefetchTokenGrant(this.store, request, path, providerBody, this.accounts, this.d.sessionService);
     prefetchUserinfo(this.store, request.headers, path, this.accounts, this.d.sessionService);
     const state: RequestState = { rc: request, pending: [] };

@@ -3,7 +3,8 @@
  * policy starts with the broker session. When the request's browser has a live broker session that
  * satisfies the request (no `prompt=login`, a sign-in within `max_age`, a user who is enabled and
  * holds a role the application requires), the authorization is answered at once: the OP session
- * signs that user in, a fresh grant bound to the broker session is made, and the library answers
+ * signs that user in, the application's grant in it is carried on when it covers the request
+ * (grant-reuse.ts) or else a fresh grant bound to the broker session is made, and the library answers
  * with the code. No page, no interaction row, no extra redirects.
  *
  * Otherwise the policy asks for an interaction, and the library does what OIDC Core 3.1.2.1 says:
@@ -18,6 +19,7 @@ import type { SessionService } from '../sessions/service.ts';
 import { effectiveRoles } from '../users/records.ts';
 import { type Accounts, meetsRoles } from './accounts.ts';
 import { brokerSession } from './broker-session.ts';
+import { reusableGrant } from './grant-reuse.ts';
 import { bindGrantSession } from './grant-session.ts';
 import type { AuditRecorder, ProviderClientSource } from './ports.ts';
 import type { OidcContext } from './provider.ts';
@@ -124,25 +126,31 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
   if (!meetsRoles(effectiveRoles(user), app.allowedRoles)) return 'denied';
 
   const op = oidc.session as unknown as OpSession;
-  const grant = new oidc.provider.Grant({ accountId: user.id, clientId });
-  grant.addOIDCScope(String(params.scope ?? 'openid'));
+  const scope = String(params.scope ?? 'openid');
   const requestedClaims = [
     ...Object.keys(oidc.claims?.id_token ?? {}),
     ...Object.keys(oidc.claims?.userinfo ?? {}),
   ];
-  if (requestedClaims.length) grant.addOIDCClaims(requestedClaims);
-  addResourceScopes(ctx, grant);
-  const grantId = (grant as unknown as { generateTokenId(): string }).generateTokenId();
-  grant.jti = grantId;
   const binding = bindingOf(session);
   const sid = sidFor(op, clientId, user.id);
-  // The grant carries its broker session on its own row (grant-session.ts), written by its one save.
-  bindGrantSession(d.store, grantId, session);
+  // The application's grant in this OP session, when it covers this request (grant-reuse.ts).
+  const reused = await reusableGrant(ctx, d.store, op, binding, user.id, clientId, scope, requestedClaims);
+  const grant = reused ?? new oidc.provider.Grant({ accountId: user.id, clientId });
+  let grantId = reused?.jti;
+  if (!grantId) {
+    grant.addOIDCScope(scope);
+    if (requestedClaims.length) grant.addOIDCClaims(requestedClaims);
+    addResourceScopes(ctx, grant);
+    grantId = (grant as unknown as { generateTokenId(): string }).generateTokenId();
+    grant.jti = grantId;
+    // The grant carries its broker session on its own row (grant-session.ts), written by its one save.
+    bindGrantSession(d.store, grantId, session);
+  }
   const [switched, account] = await Promise.all([
     carryOver({ store: d.store, sessions: d.sessionService }, op, session, user.id),
     d.accounts.find(user.id, undefined),
-    grant.save(),
-    indexGrant(d.store, binding, grantId, { clientId, sub: user.id, sid }),
+    reused ? undefined : grant.save(),
+    reused ? undefined : indexGrant(d.store, binding, grantId, { clientId, sub: user.id, sid }),
   ]);
   if (!account) return 'sign-in';
   if (switched) op.authorizations = {};

@@ -135,6 +135,31 @@ export const UID_INDEX_SLACK_MS = 24 * 3600_000;
 const SESSION_HINT_MODELS = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
 /** Artifacts whose token requests read ahead from what this instance remembers of their issue. */
 const ISSUED_HINT_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
+/**
+ * An OP session saved again with nothing changed but its expiry (the library saves the session on every
+ * request it serves) is written only once the new expiry is this much later than the stored one: its
+ * row may end this much before a purely sliding expiry would, and a busy browser costs no write per
+ * authorization.
+ */
+export const SESSION_REWRITE_SLACK_MS = 10 * 60_000;
+/** How long an instance remembers the grants of an OP session it read or wrote (`sessionGrants`). */
+export const SESSION_GRANT_HINT_TTL_MS = 60 * 60_000;
+/** The OP session's payload without what every save changes. */
+function sessionContent(payload: Payload): string {
+  const { exp: _exp, iat: _iat, jti: _jti, ...rest } = payload;
+  return canonicalJson(rest);
+}
+/** JSON with object keys sorted: equal content, equal text. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .filter((k) => (value as Payload)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Payload)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value) ?? 'null';
+}
 /** Artifacts without a grant index row (see the header). */
 const UNINDEXED_MODELS = new Set(['AuthorizationCode', 'AccessToken']);
 /** Entity group transactions hold at most 100 operations. */
@@ -295,11 +320,44 @@ export class OidcTableStore {
   /** What this instance wrote on the codes and refresh tokens it issued lately (issued-hints.ts). */
   readonly issued: IssuedHints;
 
+  /**
+   * What this instance saw of the OP sessions it read or wrote lately: each application's grant
+   * (`authorizations`), by the session's row. Only a hint for reading a grant ahead (sso.ts).
+   */
+  readonly sessionGrants: IssuedHints<Record<string, string>>;
+
   constructor(
     readonly table: TableClient,
     private readonly clock: Clock,
   ) {
     this.issued = new IssuedHints(clock);
+    this.sessionGrants = new IssuedHints<Record<string, string>>(clock, SESSION_GRANT_HINT_TTL_MS);
+  }
+
+  /** The grant this instance last saw the OP session `sessionId` hold for `clientId`. */
+  sessionGrantHint(sessionId: string, clientId: string): string | undefined {
+    const { pk, rk } = this.location('Session', sessionId);
+    return this.sessionGrants.get(memoKey(pk, rk))?.[clientId];
+  }
+
+  /** Notes the grants an OP session's payload names (on its read and on its save). */
+  noteSessionGrants(pk: string, rk: string, payload: Payload, expiresAt: number): void {
+    const grants: Record<string, string> = {};
+    const authorizations = payload.authorizations;
+    if (authorizations && typeof authorizations === 'object')
+      for (const [clientId, a] of Object.entries(authorizations as Record<string, { grantId?: unknown }>))
+        if (typeof a?.grantId === 'string') grants[clientId] = a.grantId;
+    if (Object.keys(grants).length) this.sessionGrants.set(memoKey(pk, rk), grants, expiresAt);
+    else this.sessionGrants.delete(memoKey(pk, rk));
+  }
+
+  /** Whether this request has read (or is reading) the row of `model`/`id` already. */
+  readAlready(model: string, id: string): boolean {
+    const scope = requestMemo.getStore();
+    if (!scope) return false;
+    const { pk, rk } = this.location(model, id);
+    const key = memoKey(pk, rk);
+    return scope.rows.has(key) || scope.reads.has(key);
   }
 
   /** What this instance knows of an artifact it issued, if it issued it lately. */
@@ -581,8 +639,11 @@ export class OidcAdapter {
       const brokerSession = this.store.grantSessionFor(id, pk, rk);
       if (brokerSession) row.brokerSession = brokerSession;
     }
-    if (this.model === 'Session' && typeof payload.uid === 'string')
-      this.store.noteSessionRow(payload.uid, pk, rk);
+    if (this.model === 'Session') {
+      if (typeof payload.uid === 'string') this.store.noteSessionRow(payload.uid, pk, rk);
+      this.store.noteSessionGrants(pk, rk, payload, expiresAt);
+      if (this.sessionUnchanged(pk, rk, id, rest, expiresAt)) return;
+    }
     if (grantId && SESSION_HINT_MODELS.has(this.model)) {
       const grant = this.store.location('Grant', grantId);
       const brokerSession = this.store.grantSessionFor(grantId, grant.pk, grant.rk);
@@ -655,6 +716,8 @@ export class OidcAdapter {
     const row = await this.read(pk, rk);
     const payload = this.live(row, id);
     if (payload) this.noteSession(payload, row?.opSession, pk, rk);
+    if (payload && row && this.model === 'Session')
+      this.store.noteSessionGrants(pk, rk, payload, row.expiresAt);
     return payload;
   }
 
@@ -750,9 +813,24 @@ export class OidcAdapter {
     }
   }
 
+  /**
+   * The OP session saved with the content this request read and an expiry less than
+   * SESSION_REWRITE_SLACK_MS later than the stored one: nothing to write.
+   */
+  private sessionUnchanged(pk: string, rk: string, id: string, rest: Payload, expiresAt: number): boolean {
+    const before = this.store.recall<Row>(pk, rk);
+    if (!before?.etag || !before.expiresAt || !expiresAt) return false;
+    if (expiresAt < before.expiresAt || expiresAt - before.expiresAt >= SESSION_REWRITE_SLACK_MS)
+      return false;
+    const stored = JSON.parse(before.payload) as Payload;
+    const now = JSON.parse(withoutId(JSON.stringify(rest), id)) as Payload;
+    return sessionContent(stored) === sessionContent(now);
+  }
+
   async destroy(id: string): Promise<void> {
     const { pk, rk } = this.store.location(this.model, id);
     this.store.forgetIssued(pk, rk);
+    if (this.model === 'Session') this.store.sessionGrants.delete(memoKey(pk, rk));
     await this.deleteRow(pk, rk);
   }
 

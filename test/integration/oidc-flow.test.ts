@@ -11,6 +11,7 @@ import {
   oidc,
   PASSWORD,
   type RegisteredApp,
+  RP_REDIRECT,
   redeem,
   tokenRequest,
 } from '../helpers/oidc.ts';
@@ -149,6 +150,58 @@ describe('OpenID Provider: flows', () => {
     expect(again.loginPages).toBe(1);
     const t2 = await redeem(rp, again);
     expect(t2.claims()?.auth_time).toBeGreaterThanOrEqual(ssoTokens.claims()?.auth_time as number);
+  });
+
+  it('single sign-on carries the application’s grant on while it covers the request: more scope gets a fresh grant, a replayed code revokes what the grant issued', async () => {
+    const b = new BrokerBrowser(app);
+    const info = (token: string) =>
+      fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${token}` } }).then(
+        (r) => r.status,
+      );
+    const narrow = { scope: 'openid profile email', login: { kind: 'none' as const } };
+    const t1 = await redeem(
+      rp,
+      await authorize(b, rp, { ...narrow, login: { kind: 'password', username: 'op-pw' } }),
+    );
+    expect(t1.refresh_token).toBeUndefined();
+    // Asking for more (offline_access): a fresh grant that holds it, and a refresh token.
+    const t2 = await redeem(rp, await authorize(b, rp, { login: { kind: 'none' } }));
+    expect(t2.refresh_token).toBeTruthy();
+    // Asking for less: that grant carries on. The token issued before stays valid (its grant is still
+    // the session's grant for the app), and the new one carries only what was asked for now.
+    const third = await authorize(b, rp, narrow);
+    expect(third.loginPages).toBe(0);
+    const t3 = await redeem(rp, third);
+    expect(t3.refresh_token).toBeUndefined();
+    expect(t3.scope?.split(' ').sort()).toEqual(['email', 'openid', 'profile']);
+    expect(await info(t2.access_token)).toBe(200);
+    expect(await info(t3.access_token)).toBe(200);
+    const refreshed = await oidc.refreshTokenGrant(rp.config, t2.refresh_token as string);
+    expect(refreshed.access_token).toBeTruthy();
+    // A replayed code revokes its grant (RFC 6749 4.1.2): everything that grant issued, by any of
+    // the authorizations it served.
+    const replay = await tokenRequest(
+      app,
+      {
+        grant_type: 'authorization_code',
+        code: third.callbackUrl?.searchParams.get('code') as string,
+        redirect_uri: RP_REDIRECT,
+        code_verifier: third.verifier,
+      },
+      { clientId: rp.clientId, secret: rp.secret as string },
+    );
+    expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await info(t3.access_token)).toBe(401);
+    expect(await info(refreshed.access_token)).toBe(401);
+    const dead = await tokenRequest(
+      app,
+      { grant_type: 'refresh_token', refresh_token: refreshed.refresh_token as string },
+      { clientId: rp.clientId, secret: rp.secret as string },
+    );
+    expect(dead).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    // The broker session is untouched: the next sign-in gets a fresh grant at once.
+    const after = await redeem(rp, await authorize(b, rp, narrow));
+    expect(await info(after.access_token)).toBe(200);
   });
 
   it('max_age: a sign-in older than it asks again; a recent one answers at once', async () => {

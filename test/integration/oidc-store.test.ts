@@ -11,6 +11,7 @@ import {
   hashId,
   OidcTableStore,
   requestCached,
+  SESSION_REWRITE_SLACK_MS,
   UID_INDEX_SLACK_MS,
   withRequestMemo,
 } from '../../shared/oidc/store.ts';
@@ -297,6 +298,35 @@ describe('OidcStore: a request’s writes are held and applied together before i
     clock.advance(3_600_000);
     expect((await save()).ops).toEqual({ read: 1, upsert: 1 });
     expect(await sessions.findByUid('uid-1')).toMatchObject({ accountId: 'a', uid: 'uid-1' });
+  });
+
+  it('an OP session saved again with only its expiry changed is written once that moved SESSION_REWRITE_SLACK_MS', async () => {
+    const clock = manualClock(Date.now());
+    const timed = new OidcTableStore(store.table, clock);
+    const sessions = timed.adapterFor('Session');
+    const base = { uid: 'uid-slack', accountId: 'a', authorizations: { app: { grantId: 'g1', sid: 's1' } } };
+    const save = (payload: Record<string, unknown>) =>
+      measure(() =>
+        withRequestMemo(async () => {
+          // As the provider does at each authorization: read the session, save it with a new expiry.
+          await sessions.find('s-slack');
+          await sessions.upsert('s-slack', payload, 8 * 3600);
+        }),
+      );
+    await sessions.upsert('s-slack', { ...base, exp: 1, iat: 1 }, 8 * 3600);
+    clock.advance(60_000);
+    expect((await save({ ...base, exp: 2, iat: 2 })).ops).toEqual({ read: 1 });
+    expect(timed.sessionGrantHint('s-slack', 'app')).toBe('g1');
+    clock.advance(SESSION_REWRITE_SLACK_MS);
+    expect((await save({ ...base, exp: 3, iat: 3 })).ops).toEqual({ read: 1, upsert: 1 });
+    // Anything else changed (the application's grant): written at once.
+    const moved = { ...base, authorizations: { app: { grantId: 'g2', sid: 's1' } } };
+    expect((await save(moved)).ops).toEqual({ read: 1, upsert: 1 });
+    expect(timed.sessionGrantHint('s-slack', 'app')).toBe('g2');
+    expect(await sessions.find('s-slack')).toMatchObject({ authorizations: { app: { grantId: 'g2' } } });
+    // A session's row that expired is not kept alive by the hint: it stays gone.
+    clock.advance(8 * 3600_000 + 1000);
+    expect(await sessions.find('s-slack')).toBeUndefined();
   });
 
   it('an artifact that ends with its OP session names its row: findByUid reads it without the uid index', async () => {

@@ -41,15 +41,23 @@ const ENTRA_START = { requests: 2, rounds: 1 };
 /** GET /api/auth/callback for a user already bound (returning), warm instance. */
 const ENTRA_CALLBACK = { requests: 5, rounds: 2 };
 /**
- * An application's sign-in with a broker session (authorize answered inside /auth from the broker
+ * An application's first sign-in in a broker session (authorize answered inside /auth from the broker
  * session, then the token request), warm instance: the authorization limit's slot is taken while the
  * OP session, the broker session's row and the user are read, all together; then the grant (its row
  * names its broker session), the session's grant index (session → grants, for back-channel logout),
  * the code (naming the grant's broker session too) and the OP session are written together. A code
  * has no grant index row. Each row is read at most once per request, and a request's writes are held
- * and applied together before it answers (`withRequestMemo`).
+ * and applied together before it answers (`withRequestMemo`). The same at an instance that has not
+ * seen this OP session's grants.
  */
-const APP_AUTHORIZE = { requests: 8, rounds: 2 };
+const APP_AUTHORIZE_FRESH = { requests: 8, rounds: 2 };
+/**
+ * The application signs in again in the same broker session, at an instance that saw its grant: the
+ * grant's row is read beside the OP session (with the slot, the broker session and the user), and
+ * carried on (grant-reuse.ts); the OP session, unchanged but for its expiry, is not written again
+ * (SESSION_REWRITE_SLACK_MS): only the code is written.
+ */
+const APP_AUTHORIZE = { requests: 6, rounds: 2 };
 /**
  * The token request at the instance that issued the code: the limit's slot, the code, and what this
  * instance remembers the code names (its grant, the user, the broker session), together; then the
@@ -270,6 +278,17 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     const b = new BrokerBrowser(app);
     expect((await b.post('/api/auth/password', { username: 'rt-app', password: PASSWORD })).status).toBe(303);
     await redeem(rp, await authorize(b, rp)); // warm: OP keys, client cache
+
+    // Another application's first sign-in in this session, and this one's at an instance that has not
+    // seen the session's grants: a fresh grant each.
+    const other = await createApplication(app);
+    const first = await measure(() => authorize(b, other));
+    expect(first.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
+    expect(counts(first.stats), first.stats.timeline.join('\n')).toEqual(APP_AUTHORIZE_FRESH);
+    app.services.oidc.store.sessionGrants.clear();
+    const cold = await measure(() => authorize(b, rp));
+    expect(counts(cold.stats), cold.stats.timeline.join('\n')).toEqual(APP_AUTHORIZE_FRESH);
+    await redeem(rp, cold.result);
 
     const auth = await measure(() => authorize(b, rp));
     expect(auth.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
