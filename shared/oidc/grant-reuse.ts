@@ -12,7 +12,8 @@
  *   same broker session, and already holds every scope and claim asked for now (a request for more
  *   gets a fresh grant with all of it); a request that names an API (`resource`) gets a fresh grant.
  *
- * A carried-on grant is not written again: the code names it, as the library's would. What the grant
+ * A carried-on grant is not written again: the code names it, as the library's would (its entry in the
+ * broker session's grant index is, sso.ts). What the grant
  * allows never grows this way; the code and its tokens still carry only what this request asked for.
  */
 import { boundSession } from './grant-session.ts';
@@ -21,6 +22,9 @@ import type { Binding, OpSessionLike } from './session-switch.ts';
 import type { OidcTableStore } from './store.ts';
 
 type Grant = InstanceType<OidcContext['oidc']['provider']['Grant']>;
+
+/** oidc-provider's non-rejectable claims: never missing from a grant (its `op_claims_missing` check). */
+const ALWAYS_GRANTED_CLAIMS = ['sub', 'sid', 'auth_time', 'acr', 'amr', 'iss'];
 
 const sameBinding = (a: Partial<Binding> | undefined, b: Binding): boolean => a?.u === b.u && a?.s === b.s;
 
@@ -45,7 +49,9 @@ export async function reusableGrant(
   if (!sameBinding(await boundSession(store, grantId), binding)) return undefined;
   const scopes = new Set((grant.getOIDCScope() ?? '').split(' '));
   if (!scope.split(' ').every((s) => s === '' || scopes.has(s))) return undefined;
-  const claims = new Set(grant.getOIDCClaims());
+  // The claims every grant holds, as the library's consent check counts them (`auth_time` is asked
+  // for on every request: the clients require it).
+  const claims = new Set([...grant.getOIDCClaims(), ...ALWAYS_GRANTED_CLAIMS]);
   if (!requestedClaims.every((c) => claims.has(c))) return undefined;
   return grant;
 }

@@ -222,6 +222,10 @@ export async function createProvider(
       const grantId = ctx.oidc.result?.consent?.grantId;
       return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
     },
+    // Every revocation revokes the grant, an access token's at the revocation endpoint too (RFC 7009
+    // §2.1 allows it): opaque access tokens have no index of their own (store.ts), so deleting the
+    // grant is what makes the grant's other access tokens refused at userinfo.
+    revokeGrantPolicy: () => true,
     rotateRefreshToken: true,
     extraTokenClaims: async (_ctx, token) =>
       (await hooks.extraTokenClaims?.(token as { kind?: string; accountId?: string })) ?? undefined,

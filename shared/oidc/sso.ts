@@ -150,7 +150,9 @@ async function answerFromBrokerSession(ctx: OidcContext, d: SsoDeps): Promise<De
     carryOver({ store: d.store, sessions: d.sessionService }, op, session, user.id),
     d.accounts.find(user.id, undefined),
     reused ? undefined : grant.save(),
-    reused ? undefined : indexGrant(d.store, binding, grantId, { clientId, sub: user.id, sid }),
+    // Written again for a carried-on grant too (one request, same round): should its first write have
+    // been lost, the session's end still reaches this application (back-channel logout).
+    indexGrant(d.store, binding, grantId, { clientId, sub: user.id, sid }),
   ]);
   if (!account) return 'sign-in';
   if (switched) op.authorizations = {};

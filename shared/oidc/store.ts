@@ -17,7 +17,8 @@
  *   a revocation is one partition query plus the deletes, never a scan. Authorization codes and
  *   opaque access tokens have none: the library refuses either once its grant is gone (the token
  *   endpoint loads the code's grant, userinfo the access token's: `loadAccessTokenGrant`, "grant not
- *   found"), and every revocation of a grant deletes the grant. Their rows stay until they expire
+ *   found"), and every revocation deletes the grant (an access token's at the revocation endpoint too:
+ *   `revokeGrantPolicy`, provider.ts). Their rows stay until they expire
  *   (a code within a minute, an access token within its lifetime) and are purged then. Introspection,
  *   which would need the same check, is off.
  * - Codes, access and refresh tokens carry their grant's broker session on their own row (a hint, see
@@ -839,6 +840,8 @@ export class OidcAdapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
+    // Codes and access tokens have no index rows: the grant's deletion is what refuses them.
+    if (UNINDEXED_MODELS.has(this.model)) return;
     await this.store.applyHeld(); // the query must see this request's index rows
     const gpk = `g:${hashId(grantId)}`;
     // Only this model's index rows: the provider calls this once per token model.

@@ -124,6 +124,31 @@ describe('OpenID Provider: back-channel logout (OP13)', () => {
     return payload;
   }
 
+  it('an app that signs in again keeps its grant, and its entry in the session’s grant index is written again: a lost first write does not keep the logout from it', async () => {
+    await createUser(app, { username: 'bc-again', verifyType: 'password', password: PASSWORD });
+    const rp = await listening('/again');
+    const browser = new BrokerBrowser(app);
+    await signIn(browser, rp, 'bc-again');
+    const t2 = await signIn(browser, rp);
+    // Every grant-index row of this app gone, as if its writes had been lost.
+    const table = app.services.tables.oidcStore;
+    const rows = async () => {
+      const found: { partitionKey: string; rowKey: string }[] = [];
+      const filter = `PartitionKey ge 'sg:' and PartitionKey lt 'sg;' and clientId eq '${rp.clientId}'`;
+      for await (const e of table.listEntities({ queryOptions: { filter } }))
+        found.push(e as { partitionKey: string; rowKey: string });
+      return found;
+    };
+    for (const row of await rows()) await table.deleteEntity(row.partitionKey, row.rowKey);
+    expect(await rows()).toHaveLength(0);
+    const t3 = await signIn(browser, rp);
+    expect(t3.claims()?.sid).toBe(t2.claims()?.sid);
+    expect((await rows()).length).toBeGreaterThanOrEqual(1);
+    expect((await browser.post('/api/auth/logout', {})).status).toBe(303);
+    const [got] = await receiver.waitFor('/again');
+    expect(await verify(got as Received, rp)).toMatchObject({ sub: t3.claims()?.sub, sid: t3.claims()?.sid });
+  });
+
   it('registers and shows backchannelLogoutUri; refuses plain http off loopback; discovery says so', async () => {
     const rp = await listening('/shown');
     const shown = await (await app.admin(`/api/manage/applications/${rp.clientId}`)).json();

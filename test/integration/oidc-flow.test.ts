@@ -202,6 +202,27 @@ describe('OpenID Provider: flows', () => {
     // The broker session is untouched: the next sign-in gets a fresh grant at once.
     const after = await redeem(rp, await authorize(b, rp, narrow));
     expect(await info(after.access_token)).toBe(200);
+
+    // The grant the login step made (after the sign-in page) is carried on the same way.
+    const b2 = new BrokerBrowser(app);
+    const viaPage = await authorize(b2, rp, { login: { kind: 'password', username: 'op-pw' } });
+    expect(viaPage.loginPages).toBe(1);
+    const p1 = await redeem(rp, viaPage);
+    const sso = await authorize(b2, rp, narrow);
+    expect(sso.loginPages).toBe(0);
+    await redeem(rp, sso);
+    const replayed = await tokenRequest(
+      app,
+      {
+        grant_type: 'authorization_code',
+        code: sso.callbackUrl?.searchParams.get('code') as string,
+        redirect_uri: RP_REDIRECT,
+        code_verifier: sso.verifier,
+      },
+      { clientId: rp.clientId, secret: rp.secret as string },
+    );
+    expect(replayed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+    expect(await info(p1.access_token)).toBe(401);
   });
 
   it('max_age: a sign-in older than it asks again; a recent one answers at once', async () => {

@@ -242,6 +242,38 @@ describe('OpenID Provider: security (docs/security.md M)', () => {
     expect(info2.preferred_username).toBe('sec-grant');
   });
 
+  it('OP6: revoking an access token (RFC 7009) revokes its grant: the grant’s other access and refresh tokens are refused too', async () => {
+    await createUser(app, {
+      username: 'sec-at',
+      verifyType: 'password',
+      password: PASSWORD,
+      roles: ['staff'],
+    });
+    const { tokens } = await signedIn('sec-at');
+    const next = await oidc.refreshTokenGrant(rp.config, tokens.refresh_token as string);
+    const revoked = await fetch(`${app.url}/api/oidc/token/revocation`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token: tokens.access_token, token_type_hint: 'access_token' }),
+    });
+    expect(revoked.status).toBe(200);
+    const status = (token: string) =>
+      fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${token}` } }).then(
+        (r) => r.status,
+      );
+    expect(await status(tokens.access_token)).toBe(401);
+    expect(await status(next.access_token)).toBe(401);
+    const refresh = await tokenRequest(
+      app,
+      { grant_type: 'refresh_token', refresh_token: next.refresh_token as string },
+      basic(rp),
+    );
+    expect(refresh).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
   it('OP6: disabling the user makes refresh fail and userinfo refuse the access token', async () => {
     const { tokens } = await signedIn('sec-d');
     const res = await app.admin('/api/manage/users/sec-d', { method: 'PATCH', json: { disabled: true } });

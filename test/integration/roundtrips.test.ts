@@ -55,9 +55,10 @@ const APP_AUTHORIZE_FRESH = { requests: 8, rounds: 2 };
  * The application signs in again in the same broker session, at an instance that saw its grant: the
  * grant's row is read beside the OP session (with the slot, the broker session and the user), and
  * carried on (grant-reuse.ts); the OP session, unchanged but for its expiry, is not written again
- * (SESSION_REWRITE_SLACK_MS): only the code is written.
+ * (SESSION_REWRITE_SLACK_MS): only the code is written, and the grant's entry in the broker session's
+ * grant index again (idempotent: a lost first write must not keep the app from back-channel logout).
  */
-const APP_AUTHORIZE = { requests: 6, rounds: 2 };
+const APP_AUTHORIZE = { requests: 7, rounds: 2 };
 /**
  * The token request at the instance that issued the code: the limit's slot, the code, and what this
  * instance remembers the code names (its grant, the user, the broker session), together; then the
