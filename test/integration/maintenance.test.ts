@@ -80,7 +80,8 @@ describe('maintenance purge', () => {
 
   it('deletes expired OpenID Provider rows (artifact and grant index); live ones stay', async () => {
     const s = await testServices();
-    const tokens = s.oidc.store.adapterFor('AccessToken');
+    // Refresh tokens: they have grant index rows (an access token has none, store.ts).
+    const tokens = s.oidc.store.adapterFor('RefreshToken');
     await tokens.upsert('at-live', { grantId: 'g1', accountId: 'u' }, 60);
     await tokens.upsert('at-dead', { grantId: 'g2', accountId: 'u' }, 1);
     const sessions = s.oidc.store.adapterFor('Session');
