@@ -12,9 +12,9 @@
  *   same broker session, and already holds every scope and claim asked for now (a request for more
  *   gets a fresh grant with all of it); a request that names an API (`resource`) gets a fresh grant.
  *
- * A carried-on grant is not written again: the code names it, as the library's would (its entry in the
- * broker session's grant index is, sso.ts). What the grant
- * allows never grows this way; the code and its tokens still carry only what this request asked for.
+ * A carried-on grant is not written again (its entry in the broker session's grant index is, sso.ts):
+ * the code names it, as the library's would. What the grant allows never grows this way; the code and
+ * its tokens still carry only what this request asked for.
  */
 import { boundSession } from './grant-session.ts';
 import type { OidcContext } from './provider.ts';

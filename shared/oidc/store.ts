@@ -145,9 +145,9 @@ const ISSUED_HINT_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
 export const SESSION_REWRITE_SLACK_MS = 10 * 60_000;
 /** How long an instance remembers the grants of an OP session it read or wrote (`sessionGrants`). */
 export const SESSION_GRANT_HINT_TTL_MS = 60 * 60_000;
-/** The OP session's payload without what every save changes. */
-function sessionContent(payload: Payload): string {
-  const { exp: _exp, iat: _iat, jti: _jti, ...rest } = payload;
+/** A stored OP session payload (JSON) without what every save changes. */
+function sessionContent(payload: string): string {
+  const { exp: _exp, iat: _iat, ...rest } = JSON.parse(payload) as Payload;
   return canonicalJson(rest);
 }
 /** JSON with object keys sorted: equal content, equal text. */
@@ -643,7 +643,7 @@ export class OidcAdapter {
     if (this.model === 'Session') {
       if (typeof payload.uid === 'string') this.store.noteSessionRow(payload.uid, pk, rk);
       this.store.noteSessionGrants(pk, rk, payload, expiresAt);
-      if (this.sessionUnchanged(pk, rk, id, rest, expiresAt)) return;
+      if (this.sessionUnchanged(pk, rk, row.payload, expiresAt)) return;
     }
     if (grantId && SESSION_HINT_MODELS.has(this.model)) {
       const grant = this.store.location('Grant', grantId);
@@ -818,14 +818,12 @@ export class OidcAdapter {
    * The OP session saved with the content this request read and an expiry less than
    * SESSION_REWRITE_SLACK_MS later than the stored one: nothing to write.
    */
-  private sessionUnchanged(pk: string, rk: string, id: string, rest: Payload, expiresAt: number): boolean {
+  private sessionUnchanged(pk: string, rk: string, payload: string, expiresAt: number): boolean {
     const before = this.store.recall<Row>(pk, rk);
     if (!before?.etag || !before.expiresAt || !expiresAt) return false;
     if (expiresAt < before.expiresAt || expiresAt - before.expiresAt >= SESSION_REWRITE_SLACK_MS)
       return false;
-    const stored = JSON.parse(before.payload) as Payload;
-    const now = JSON.parse(withoutId(JSON.stringify(rest), id)) as Payload;
-    return sessionContent(stored) === sessionContent(now);
+    return sessionContent(before.payload) === sessionContent(payload);
   }
 
   async destroy(id: string): Promise<void> {

@@ -179,8 +179,26 @@ export function redeem(rp: RegisteredApp, r: AuthorizeResult) {
 }
 
 /** The raw token endpoint, for error answers the client library would turn into exceptions. */
-export async function tokenRequest(
+export function tokenRequest(
   app: TestApp,
+  form: Record<string, string>,
+  auth?: { clientId: string; secret: string },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return formPost(app, 'token', form, auth);
+}
+
+/** The revocation endpoint (RFC 7009); its success answer has no body (`{}` here). */
+export function revocationRequest(
+  app: TestApp,
+  form: { token: string; token_type_hint?: string },
+  auth: { clientId: string; secret: string },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return formPost(app, 'token/revocation', form, auth);
+}
+
+async function formPost(
+  app: TestApp,
+  path: string,
   form: Record<string, string>,
   auth?: { clientId: string; secret: string },
 ): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -188,12 +206,34 @@ export async function tokenRequest(
   if (auth) {
     headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.secret)}`).toString('base64')}`;
   }
-  const res = await fetch(`${app.url}/api/oidc/token`, {
+  const res = await fetch(`${app.url}/api/oidc/${path}`, {
     method: 'POST',
     headers,
     body: new URLSearchParams(form),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+}
+
+/** The status userinfo answers for an access token (200, or 401 once it is refused). */
+export async function userinfoStatus(app: TestApp, accessToken: string): Promise<number> {
+  const res = await fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+  await res.body?.cancel();
+  return res.status;
+}
+
+/** Redeems an authorization's code a second time (a replay): the token endpoint's raw answer. */
+export function replayCode(app: TestApp, rp: RegisteredApp, r: AuthorizeResult) {
+  return tokenRequest(
+    app,
+    {
+      grant_type: 'authorization_code',
+      code: r.callbackUrl?.searchParams.get('code') as string,
+      redirect_uri: RP_REDIRECT,
+      code_verifier: r.verifier,
+    },
+    { clientId: rp.clientId, secret: rp.secret as string },
+  );
 }
 
 export { oidc };

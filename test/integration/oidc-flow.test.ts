@@ -11,9 +11,10 @@ import {
   oidc,
   PASSWORD,
   type RegisteredApp,
-  RP_REDIRECT,
   redeem,
+  replayCode,
   tokenRequest,
+  userinfoStatus,
 } from '../helpers/oidc.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -154,10 +155,7 @@ describe('OpenID Provider: flows', () => {
 
   it('single sign-on carries the application’s grant on while it covers the request: more scope gets a fresh grant, a replayed code revokes what the grant issued', async () => {
     const b = new BrokerBrowser(app);
-    const info = (token: string) =>
-      fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${token}` } }).then(
-        (r) => r.status,
-      );
+    const info = (token: string) => userinfoStatus(app, token);
     const narrow = { scope: 'openid profile email', login: { kind: 'none' as const } };
     const t1 = await redeem(
       rp,
@@ -180,16 +178,7 @@ describe('OpenID Provider: flows', () => {
     expect(refreshed.access_token).toBeTruthy();
     // A replayed code revokes its grant (RFC 6749 4.1.2): everything that grant issued, by any of
     // the authorizations it served.
-    const replay = await tokenRequest(
-      app,
-      {
-        grant_type: 'authorization_code',
-        code: third.callbackUrl?.searchParams.get('code') as string,
-        redirect_uri: RP_REDIRECT,
-        code_verifier: third.verifier,
-      },
-      { clientId: rp.clientId, secret: rp.secret as string },
-    );
+    const replay = await replayCode(app, rp, third);
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await info(t3.access_token)).toBe(401);
     expect(await info(refreshed.access_token)).toBe(401);
@@ -211,16 +200,7 @@ describe('OpenID Provider: flows', () => {
     const sso = await authorize(b2, rp, narrow);
     expect(sso.loginPages).toBe(0);
     await redeem(rp, sso);
-    const replayed = await tokenRequest(
-      app,
-      {
-        grant_type: 'authorization_code',
-        code: sso.callbackUrl?.searchParams.get('code') as string,
-        redirect_uri: RP_REDIRECT,
-        code_verifier: sso.verifier,
-      },
-      { clientId: rp.clientId, secret: rp.secret as string },
-    );
+    const replayed = await replayCode(app, rp, sso);
     expect(replayed).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
     expect(await info(p1.access_token)).toBe(401);
   });

@@ -16,7 +16,9 @@ import {
   RP_LOGOUT,
   RP_REDIRECT,
   redeem,
+  revocationRequest,
   tokenRequest,
+  userinfoStatus,
 } from '../helpers/oidc.ts';
 import { BrokerBrowser, createUser } from '../helpers/signin.ts';
 import { startTestApp, type TestApp } from '../helpers/stack.ts';
@@ -209,22 +211,15 @@ describe('OpenID Provider: security (docs/security.md M)', () => {
     const ok = await oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck);
     expect(ok.preferred_username).toBe('sec-grant');
     const revoke = (by: RegisteredApp) =>
-      fetch(`${app.url}/api/oidc/token/revocation`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${by.clientId}:${by.secret}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({
-          token: tokens.refresh_token as string,
-          token_type_hint: 'refresh_token',
-        }),
-      });
+      revocationRequest(
+        app,
+        { token: tokens.refresh_token as string, token_type_hint: 'refresh_token' },
+        basic(by),
+      );
     // RFC 7009 §2.1: another application may not revoke it, and is told so.
     const other = await createApplication(app);
     const refused = await revoke(other);
-    expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { error: string }).error).toBe('invalid_request');
+    expect(refused).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
     expect((await oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck)).sub).toBe(
       ok.sub,
     );
@@ -251,21 +246,14 @@ describe('OpenID Provider: security (docs/security.md M)', () => {
     });
     const { tokens } = await signedIn('sec-at');
     const next = await oidc.refreshTokenGrant(rp.config, tokens.refresh_token as string);
-    const revoked = await fetch(`${app.url}/api/oidc/token/revocation`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${rp.clientId}:${rp.secret}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ token: tokens.access_token, token_type_hint: 'access_token' }),
-    });
+    const revoked = await revocationRequest(
+      app,
+      { token: tokens.access_token, token_type_hint: 'access_token' },
+      basic(rp),
+    );
     expect(revoked.status).toBe(200);
-    const status = (token: string) =>
-      fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${token}` } }).then(
-        (r) => r.status,
-      );
-    expect(await status(tokens.access_token)).toBe(401);
-    expect(await status(next.access_token)).toBe(401);
+    expect(await userinfoStatus(app, tokens.access_token)).toBe(401);
+    expect(await userinfoStatus(app, next.access_token)).toBe(401);
     const refresh = await tokenRequest(
       app,
       { grant_type: 'refresh_token', refresh_token: next.refresh_token as string },
