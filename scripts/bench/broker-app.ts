@@ -44,14 +44,46 @@ export interface BrokerAppOptions {
   storageRttInProcess?: boolean;
 }
 
-/** Holds each Table request `rttMs()` before it goes out (closest to the wire: after signing). */
-export function storageDelayPolicy(rttMs: () => number): PipelinePolicy {
+/**
+ * How long at least one Table request was in flight (ms, from this process's start): the union of the
+ * requests' intervals, so parallel requests count once.
+ */
+export class InFlightClock {
+  private inFlight = 0;
+  private since = 0;
+  private total = 0;
+
+  begin(): void {
+    if (this.inFlight++ === 0) this.since = performance.now();
+  }
+
+  end(): void {
+    if (--this.inFlight === 0) this.total += performance.now() - this.since;
+  }
+
+  /** The total so far, counting a period still open up to now. */
+  ms(): number {
+    return this.total + (this.inFlight > 0 ? performance.now() - this.since : 0);
+  }
+}
+
+/**
+ * Holds each Table request `rttMs()` before it goes out (closest to the wire: after signing), and
+ * times it on `clock` from there to its parsed response (the delay, the HTTP exchange, the emulator's
+ * work and the response's parsing).
+ */
+export function storageDelayPolicy(rttMs: () => number, clock?: InFlightClock): PipelinePolicy {
   return {
     name: 'bench-storage-rtt',
     async sendRequest(request, next) {
-      const ms = rttMs();
-      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
-      return next(request);
+      clock?.begin();
+      try {
+        const ms = rttMs();
+        if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+        return await next(request);
+      } finally {
+        clock?.end();
+      }
     },
   };
 }
@@ -61,8 +93,9 @@ export async function startBrokerApp(o: BrokerAppOptions) {
   const config = loadConfig(o.env);
   const tables = createTables(config, createAzureCredential(config));
   let storageRttMs = 0;
+  const inFlight = new InFlightClock();
   if (o.storageRttInProcess) {
-    const delay = storageDelayPolicy(() => storageRttMs);
+    const delay = storageDelayPolicy(() => storageRttMs, inFlight);
     for (const table of Object.values(tables)) table.pipeline.addPolicy(delay, { afterPhase: 'Sign' });
   }
   const services = createServices(config, {
@@ -80,6 +113,7 @@ export async function startBrokerApp(o: BrokerAppOptions) {
         throw new Error('this broker adds no storage RTT itself (storageRttInProcess)');
       storageRttMs = ms;
     },
+    ...(o.storageRttInProcess ? { tableInFlightMs: () => inFlight.ms() } : {}),
     extra: async () => ({
       msalAccounts: await services.entraClients.cachedAccounts(),
       msalClients: services.entraClients.size,

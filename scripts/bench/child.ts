@@ -2,7 +2,8 @@
  * The bench runs each app (the broker on the local host, the Auth.js app) in its own Node process so
  * that server CPU (process.cpuUsage) and heap are the app's alone. This module is both sides of that:
  * `spawnApp()` in the bench process, `runAppChild()` in the child (scripts/bench/main.ts dispatches on
- * APP_CHILD_FLAG). The child answers `cpu`, `heap`, `profile-*` and `storage-rtt` over IPC.
+ * APP_CHILD_FLAG). The child answers `cpu`, `heap`, `profile-*`, `storage-rtt` and `table-in-flight`
+ * over IPC.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 
@@ -18,6 +19,11 @@ export interface AppHandle {
   profile(what: 'start' | 'stop'): Promise<void>;
   /** The storage round-trip time the app adds itself (a broker started with `storageRttInProcess`). */
   storageRtt(ms: number): Promise<void>;
+  /**
+   * How long, in ms since it started, the app had at least one Table request in flight (a broker
+   * started with `storageRttInProcess`; NaN otherwise).
+   */
+  tableInFlightMs(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -73,6 +79,7 @@ export async function spawnApp(kind: 'broker' | 'authjs' | 'plain-op', options: 
       const m = await ask('storage-rtt', { ms });
       if (m.error) throw new Error(`${kind} app: ${m.error}`);
     },
+    tableInFlightMs: async () => (await ask('table-in-flight')).ms ?? Number.NaN,
     heap: async () => {
       const m = await ask('heap');
       return { heapUsed: m.heapUsed ?? Number.NaN, extra: m.extra ?? {} };
@@ -99,6 +106,7 @@ export async function runAppChild(
     close(): Promise<void>;
     extra?: () => Promise<Record<string, number>>;
     setStorageRtt?: (ms: number) => void;
+    tableInFlightMs?: () => number;
   }>,
 ): Promise<void> {
   const app = await start();
@@ -119,6 +127,9 @@ export async function runAppChild(
       } catch (err) {
         process.send?.({ type: m.type, id: m.id, error: err instanceof Error ? err.message : String(err) });
       }
+    } else if (m?.type === 'table-in-flight') {
+      const ms = app.tableInFlightMs?.();
+      process.send?.({ type: m.type, id: m.id, ...(ms !== undefined ? { ms } : {}) });
     } else if (m?.type === 'heap') {
       void (async () => {
         for (let i = 0; i < 3; i++) gc?.();
@@ -142,7 +153,8 @@ async function cpuProfiler(): Promise<{ start(): Promise<void>; stop(): Promise<
   const dir = process.env.BENCH_CPU_PROF_DIR;
   if (!dir) return { start: async () => {}, stop: async () => {} };
   const { Session } = await import('node:inspector/promises');
-  const { writeFileSync } = await import('node:fs');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(dir, { recursive: true });
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');

@@ -294,6 +294,7 @@ async function main() {
           storage: () => procCpuMicros(azurite.pid),
         },
         (what) => Promise.all([opBroker.profile(what), plainOp.profile(what)]).then(() => {}),
+        () => opBroker.tableInFlightMs(),
       );
       await opBroker.close();
       if (process.argv.includes('--timeline')) {
