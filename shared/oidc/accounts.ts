@@ -46,10 +46,21 @@ export class Accounts {
     return requestCached(`user:${username}`, () => this.users.getByUsername(username));
   }
 
-  /** Reads ahead the user a `sub` names, when this instance knows its username (prefetch.ts). */
-  readAhead(sub: string): Promise<unknown> | undefined {
+  /**
+   * Reads ahead the user a `sub` names (prefetch.ts), when this instance knows its username or a
+   * hint names one (`username`). A hinted name is remembered only once its row proves it: the row
+   * read has this `sub` as its id, the same check `accountUser` makes of a remembered name.
+   */
+  readAhead(sub: string, username?: string): Promise<unknown> | undefined {
     const known = this.usernameById.get(sub);
-    return known === undefined ? undefined : this.userNamed(known).catch(() => undefined);
+    if (known !== undefined) return this.userNamed(known).catch(() => undefined);
+    if (username === undefined) return undefined;
+    return this.userNamed(username).then(
+      (user) => {
+        if (user?.id === sub) this.rememberUsername(sub, user.username);
+      },
+      () => undefined,
+    );
   }
 
   /** The provider's `findAccount`: the account `sub` names, with its claims, if it may still be used. */
@@ -101,13 +112,17 @@ export class Accounts {
       this.usernameById.delete(sub);
     }
     const user = await this.users.getById(sub);
-    if (user) {
-      if (this.usernameById.size >= USERNAME_BY_ID_MAX) {
-        const oldest = this.usernameById.keys().next().value;
-        if (oldest !== undefined) this.usernameById.delete(oldest);
-      }
-      this.usernameById.set(sub, user.username);
-    }
+    if (user) this.rememberUsername(sub, user.username);
     return user;
+  }
+
+  /** Bounded: the oldest pair goes first. */
+  private rememberUsername(sub: string, username: string): void {
+    this.usernameById.delete(sub);
+    if (this.usernameById.size >= USERNAME_BY_ID_MAX) {
+      const oldest = this.usernameById.keys().next().value;
+      if (oldest !== undefined) this.usernameById.delete(oldest);
+    }
+    this.usernameById.set(sub, username);
   }
 }

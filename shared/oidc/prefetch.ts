@@ -10,12 +10,16 @@ import { decodeJwt } from 'jose';
 import type { SessionService } from '../sessions/service.ts';
 import type { Accounts } from './accounts.ts';
 import { brokerSessionToken, cookieOf, OP_SESSION_COOKIE } from './broker-session.ts';
+import type { HintSeal } from './carried-hints.ts';
 import { boundSession, sessionLive } from './grant-session.ts';
 import type { IssuedHint } from './issued-hints.ts';
 import type { RequestHead } from './node-exchange.ts';
 import type { OidcTableStore } from './store.ts';
 
 const ignore = () => {};
+
+/** Longest code or refresh token read ahead for (a value with its carried hint is about 450). */
+const MAX_ARTIFACT_CHARS = 1024;
 
 /**
  * The authorization's resume after the login step (`auth/{uid}`): the provider reads the OP session,
@@ -92,9 +96,9 @@ export function prefetchTokenGrant(
   request: RequestHead,
   path: string,
   body: Buffer,
-  accounts?: Accounts,
-  sessions?: Pick<SessionService, 'isLive'>,
+  opts: { accounts?: Accounts; sessions?: Pick<SessionService, 'isLive'>; hintSeal?: HintSeal } = {},
 ): void {
+  const { accounts, sessions } = opts;
   if (path !== 'token' || request.method !== 'POST' || body.length === 0 || body.length > 16_384) return;
   if (!String(request.headers.get('content-type') ?? '').startsWith('application/x-www-form-urlencoded'))
     return;
@@ -106,9 +110,10 @@ export function prefetchTokenGrant(
       : grantType === 'refresh_token'
         ? ['RefreshToken', form.get('refresh_token')]
         : [undefined, null];
-  if (!model || !id || id.length > 512) return;
-  // Issued here lately: what the row will name is read beside the row itself.
-  const issued = store.issuedHint(model, id);
+  if (!model || !id || id.length > MAX_ARTIFACT_CHARS) return;
+  // Issued here lately, or carrying its hint (carried-hints.ts): what the row will name is read
+  // beside the row itself.
+  const issued = store.issuedHint(model, id) ?? opts.hintSeal?.open(id);
   if (issued) readIssued(store, issued, accounts, sessions).catch(ignore);
   readNamedBy(store, model, id, accounts, sessions).catch(ignore);
 }
@@ -154,7 +159,7 @@ async function readIssued(
   const op = hint.opSession;
   if (op) store.noteSessionRow(op.uid, op.pk, op.rk);
   await Promise.all([
-    hint.sub ? accounts?.readAhead(hint.sub) : undefined,
+    hint.sub ? accounts?.readAhead(hint.sub, hint.brokerSession?.u) : undefined,
     sessions && hint.brokerSession
       ? sessionLive(sessions, hint.brokerSession.u, hint.brokerSession.s)
       : undefined,

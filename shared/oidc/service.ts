@@ -19,6 +19,7 @@ import type { Slot, SlotLimiter } from '../limits/slots.ts';
 import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
 import { brokerSession, brokerSessionToken, endBrokerSession } from './broker-session.ts';
+import { carryHints, HintSeal } from './carried-hints.ts';
 import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot, tokenClient } from './gate.ts';
 import { providerHooks } from './hooks.ts';
 import { KEY_REFRESH_MS, type OidcKeyMaterial, OidcKeys } from './keys.ts';
@@ -93,6 +94,8 @@ type BuiltProvider = ProviderModule & {
   handler: ReturnType<ProviderModule['provider']['callback']>;
   /** The private signing keys the provider was built with (current first). */
   signingKeys: JWK[];
+  /** Seals and opens the hints its codes and refresh tokens carry (from its cookie keys). */
+  hintSeal: HintSeal;
 };
 
 export class OidcService {
@@ -203,7 +206,9 @@ export class OidcService {
           });
         const mod = await createProvider(this.issuer, material, this.store, hooks);
         this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
-        return { ...mod, handler: mod.provider.callback(), signingKeys: material.jwks.keys };
+        const hintSeal = new HintSeal(material.cookieKeys);
+        carryHints(mod.provider, hintSeal, (artifact) => this.store.hintAtIssue(artifact));
+        return { ...mod, handler: mod.provider.callback(), signingKeys: material.jwks.keys, hintSeal };
       })();
       state.built.catch(() => {
         if (this.state === state) this.state = undefined;
@@ -242,7 +247,7 @@ export class OidcService {
   private async serve(rc: OidcRequest, path: string): Promise<OidcAnswer> {
     const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(path);
     if (m) return this.loginStep.run(rc, m[1] ?? '');
-    const { handler } = await this.provider();
+    const { handler, hintSeal } = await this.provider();
     const body = await rc.body();
     const contentType = rc.headers.get('content-type') ?? '';
     const bad = checkParameters(path, rc.url, contentType, body);
@@ -273,7 +278,11 @@ export class OidcService {
     const request = posted ?? rc;
     const providerBody = posted ? Buffer.alloc(0) : body;
     prefetchSessionGrant(this.store, request, path);
-    prefetchTokenGrant(this.store, request, path, providerBody, this.accounts, this.d.sessionService);
+    prefetchTokenGrant(this.store, request, path, providerBody, {
+      accounts: this.accounts,
+      sessions: this.d.sessionService,
+      hintSeal,
+    });
     prefetchUserinfo(this.store, request.headers, path, this.accounts, this.d.sessionService);
     const state: RequestState = { rc: request, pending: [] };
     // An authorization may be answered from the broker session (sso.ts): read it meanwhile.

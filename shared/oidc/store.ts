@@ -55,6 +55,7 @@ import {
   isPreconditionFailed,
   odataString,
 } from '../storage/tables.ts';
+import type { IssuingArtifact } from './carried-hints.ts';
 import { type IssuedHint, IssuedHints } from './issued-hints.ts';
 
 export type Payload = Record<string, unknown>;
@@ -365,6 +366,28 @@ export class OidcTableStore {
   issuedHint(model: string, id: string): IssuedHint | undefined {
     const { pk, rk } = this.location(model, id);
     return this.issued.get(memoKey(pk, rk));
+  }
+
+  /**
+   * What an artifact being issued in this request will name (its issued hint, for its value to carry:
+   * carried-hints.ts): its grant, user, the grant's broker session as this request binds or read it,
+   * and the row of the OP session it ends with, as this request knows it now.
+   */
+  hintAtIssue(artifact: IssuingArtifact): IssuedHint | undefined {
+    const { grantId, accountId, sessionUid } = artifact;
+    if (typeof grantId !== 'string') return undefined;
+    const grant = this.location('Grant', grantId);
+    const brokerSession = parseBinding(this.grantSessionFor(grantId, grant.pk, grant.rk));
+    const at =
+      artifact.expiresWithSession === true && typeof sessionUid === 'string'
+        ? this.sessionRow(sessionUid)
+        : undefined;
+    return {
+      grantId,
+      ...(typeof accountId === 'string' ? { sub: accountId } : {}),
+      ...(brokerSession ? { brokerSession } : {}),
+      ...(at && typeof sessionUid === 'string' ? { opSession: { uid: sessionUid, ...at } } : {}),
+    };
   }
 
   /** The error a lost consume throws (the service sets the library's invalid_grant once loaded). */

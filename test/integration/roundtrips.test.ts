@@ -25,6 +25,7 @@ import {
   CERTIFICATE_ASSERTION_LIFETIME_S,
   CERTIFICATE_REUSE_MARGIN_S,
 } from '../../shared/integrations/credentials/assertions.ts';
+import { HintSeal } from '../../shared/oidc/carried-hints.ts';
 import { SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
 import { userPartition } from '../../shared/users/store.ts';
 import { authorize, createApplication, redeem } from '../helpers/oidc.ts';
@@ -67,10 +68,16 @@ const APP_AUTHORIZE = { requests: 7, rounds: 2 };
  */
 const APP_TOKEN = { requests: 10, rounds: 2 };
 /**
- * The same at another instance (nothing remembered): the slot and the code; then what the code's row
- * names, together; then the writes.
+ * The same at another instance (nothing remembered, not even the user's name): the code carries what
+ * its row names, sealed (carried-hints.ts), so those rows are read beside it as at the instance that
+ * issued it.
  */
-const APP_TOKEN_ELSEWHERE = { requests: 10, rounds: 3 };
+const APP_TOKEN_ELSEWHERE = { requests: 10, rounds: 2 };
+/**
+ * The same with a code whose carried hint this instance cannot open (sealed under a cookie key it no
+ * longer holds): the slot and the code; then what the code's row names, together; then the writes.
+ */
+const APP_TOKEN_UNHINTED = { requests: 10, rounds: 3 };
 /**
  * The same without `offline_access`: the code ends with its OP session, which the library checks
  * before it redeems. The code's row (and this instance's memory of it) names the session's row, read
@@ -78,8 +85,14 @@ const APP_TOKEN_ELSEWHERE = { requests: 10, rounds: 3 };
  * session more.
  */
 const APP_TOKEN_SESSION_BOUND = { requests: 9, rounds: 2 };
-/** The same at another instance: the code's row first, then what it names (its OP session's row too). */
-const APP_TOKEN_SESSION_BOUND_ELSEWHERE = { requests: 9, rounds: 3 };
+/** The same at another instance: the code carries what its row names, its OP session's row too. */
+const APP_TOKEN_SESSION_BOUND_ELSEWHERE = { requests: 9, rounds: 2 };
+/**
+ * The same at another instance after a re-authentication gave the OP session a new row: the library
+ * moves the session to its new row after the code was made, so the code's carried hint names the old
+ * one (a read that finds nothing); the code's row names the new one, read after it.
+ */
+const APP_TOKEN_AFTER_REAUTH_ELSEWHERE = { requests: 10, rounds: 3 };
 /**
  * A refresh at the instance that issued the refresh token: the slot, the token, its grant, the user
  * and the broker session, together; then the rotation (the old token consumed, conditional on its
@@ -274,6 +287,13 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
   });
 
   it('an application signs a user in through the OpenID Provider, with a broker session', async () => {
+    /** What another instance would not know: the artifacts this one issued, and users' names. */
+    const forgetInstanceMemory = () => {
+      app.services.oidc.store.issued.clear();
+      (
+        app.services.oidc as unknown as { accounts: { usernameById: Map<string, string> } }
+      ).accounts.usernameById.clear();
+    };
     await createUser(app, { username: 'rt-app', verifyType: 'password', password: PASSWORD });
     const rp = await createApplication(app);
     const b = new BrokerBrowser(app);
@@ -304,14 +324,39 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(refreshed.result.access_token).toBeTruthy();
     expect(counts(refreshed.stats), refreshed.stats.timeline.join('\n')).toEqual(APP_REFRESH);
 
-    // Another instance: what this one remembers of the codes it issued is not there.
+    // Another instance: what this one remembers of the codes it issued and of usernames is not there.
     const elsewhere = await authorize(b, rp);
-    app.services.oidc.store.issued.clear();
+    forgetInstanceMemory();
     const elsewhereToken = await measure(() => redeem(rp, elsewhere));
     expect(elsewhereToken.result.refresh_token).toBeTruthy();
     expect(counts(elsewhereToken.stats), elsewhereToken.stats.timeline.join('\n')).toEqual(
       APP_TOKEN_ELSEWHERE,
     );
+    // Its refresh token carries its hint too: refreshed elsewhere in the same rounds.
+    forgetInstanceMemory();
+    const refreshedElsewhere = await measure(() =>
+      oidc.refreshTokenGrant(rp.config, elsewhereToken.result.refresh_token as string),
+    );
+    expect(refreshedElsewhere.result.access_token).toBeTruthy();
+    expect(counts(refreshedElsewhere.stats), refreshedElsewhere.stats.timeline.join('\n')).toEqual(
+      APP_REFRESH,
+    );
+
+    // An instance that cannot open the code's hint: the rows its row names are read after it.
+    const unhinted = await authorize(b, rp);
+    app.services.oidc.store.issued.clear();
+    const built = (await app.services.oidc.provider()) as { hintSeal: HintSeal };
+    const ownSeal = built.hintSeal;
+    built.hintSeal = new HintSeal(['a cookie key this instance does not hold']);
+    try {
+      const unhintedToken = await measure(() => redeem(rp, unhinted));
+      expect(unhintedToken.result.refresh_token).toBeTruthy();
+      expect(counts(unhintedToken.stats), unhintedToken.stats.timeline.join('\n')).toEqual(
+        APP_TOKEN_UNHINTED,
+      );
+    } finally {
+      built.hintSeal = ownSeal;
+    }
 
     const silent = await measure(() => authorize(b, rp, { prompt: 'none' }));
     expect(silent.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
@@ -325,6 +370,13 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     const info = await measure(() => oidc.fetchUserInfo(rp.config, boundToken.result.access_token, sub));
     expect(info.result.sub).toBe(sub);
     expect(counts(info.stats), info.stats.timeline.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
+    const boundElsewhere = await authorize(b, rp, { scope: 'openid profile email' });
+    forgetInstanceMemory();
+    const boundElsewhereToken = await measure(() => redeem(rp, boundElsewhere));
+    expect(boundElsewhereToken.result.id_token).toBeTruthy();
+    expect(counts(boundElsewhereToken.stats), boundElsewhereToken.stats.timeline.join('\n')).toEqual(
+      APP_TOKEN_SESSION_BOUND_ELSEWHERE,
+    );
 
     // A new sign-in in the same browser (prompt=login) gives the OP session a new row in the request
     // that makes the code: the code and its tokens name the new row, read at once at another instance.
@@ -335,10 +387,10 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
       login: { kind: 'password', username: 'rt-app', password: PASSWORD },
     });
     expect(again.loginPages).toBe(1);
-    app.services.oidc.store.issued.clear();
+    forgetInstanceMemory();
     const againToken = await measure(() => redeem(rp, again));
     expect(counts(againToken.stats), againToken.stats.timeline.join('\n')).toEqual(
-      APP_TOKEN_SESSION_BOUND_ELSEWHERE,
+      APP_TOKEN_AFTER_REAUTH_ELSEWHERE,
     );
     const againInfo = await measure(() => oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub));
     expect(counts(againInfo.stats), againInfo.stats.timeline.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);

@@ -9,11 +9,15 @@
  *   session revoked         — at once (the session row is read on every request)
  *   admin token revoked     — at once (the token row is read on every request)
  *   throttling              — one counter in Table Storage for all instances
+ * and an application's code and refresh token, issued by one, are redeemed at the other (each carries
+ * what its row names, sealed: the other instance reads those rows beside it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SIGN_IN_ROW_TTL_MS } from '../../shared/integrations/service.ts';
 import { ACCOUNT_POLICY } from '../../shared/limits/throttle.ts';
+import type { HintSeal } from '../../shared/oidc/carried-hints.ts';
 import { SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
+import { authorize, createApplication, RP_REDIRECT, tokenRequest } from '../helpers/oidc.ts';
 import {
   BrokerBrowser,
   createDemoIntegration,
@@ -139,6 +143,63 @@ describe('two instances agree', () => {
     expect((await onB()).status).toBe(200);
     expect((await a.admin(`/api/manage/tokens/${id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await onB()).status).toBe(401);
+  });
+
+  it("an application's code and refresh token issued by one instance are redeemed at the other", async () => {
+    await createUser(a, { username: 'opx', verifyType: 'password', password: PASSWORD });
+    const rp = await createApplication(a);
+    const auth = { clientId: rp.clientId, secret: rp.secret as string };
+    const { br, res } = await passwordSignIn(a, 'opx');
+    expect(res.status).toBe(303);
+    // What B opens of the values it is sent (it issued none of them).
+    const seal = (await b.services.oidc.provider()) as unknown as { hintSeal: HintSeal };
+    const opened: unknown[] = [];
+    const open = seal.hintSeal.open.bind(seal.hintSeal);
+    seal.hintSeal.open = (value: string) => {
+      const hint = open(value);
+      opened.push(hint);
+      return hint;
+    };
+    const signedIn = await authorize(br, rp);
+    const code = signedIn.callbackUrl?.searchParams.get('code');
+    expect(code).toBeTruthy();
+    const token = await tokenRequest(
+      b,
+      {
+        grant_type: 'authorization_code',
+        code: code as string,
+        redirect_uri: RP_REDIRECT,
+        code_verifier: signedIn.verifier,
+      },
+      auth,
+    );
+    expect(token.status, JSON.stringify(token.body)).toBe(200);
+    expect(token.body.id_token).toBeTruthy();
+    expect(opened).toHaveLength(1);
+    expect(opened[0]).toMatchObject({ brokerSession: { u: 'opx' } });
+    // The refresh token A's code became carries its hint too: refreshed at A, and A's at B.
+    const atA = await tokenRequest(
+      a,
+      { grant_type: 'refresh_token', refresh_token: token.body.refresh_token as string },
+      auth,
+    );
+    expect(atA.status, JSON.stringify(atA.body)).toBe(200);
+    const atB = await tokenRequest(
+      b,
+      { grant_type: 'refresh_token', refresh_token: atA.body.refresh_token as string },
+      auth,
+    );
+    expect(atB.status, JSON.stringify(atB.body)).toBe(200);
+    expect(opened).toHaveLength(2);
+    expect(opened[1]).toMatchObject({ brokerSession: { u: 'opx' } });
+    // A value whose hint is changed is another value: no row, refused as any unknown code is.
+    const tampered = await tokenRequest(
+      b,
+      { grant_type: 'refresh_token', refresh_token: `${(atB.body.refresh_token as string).slice(0, -2)}AA` },
+      auth,
+    );
+    expect(tampered.status).toBe(400);
+    expect(tampered.body.error).toBe('invalid_grant');
   });
 
   it('throttling counts the attempts made on both instances', async () => {
