@@ -10,23 +10,35 @@
  * loads with its provider: no Key Vault call, and it rotates with them (a value sealed under a key
  * no instance holds any more simply has no hint). Sealed, because it names the username and the
  * broker session; authenticated, with the random part as associated data, so that nobody else can
- * make an instance read rows of their choosing. Still only a hint: the rows read decide, exactly as
- * when there is none.
+ * make an instance read rows of their choosing. The plaintext is padded (to 320 bytes, then to a
+ * multiple of 64), so a value's length shows little of what it names. Random 96-bit IVs: a key
+ * seals at most about 2^32 values before the cookie keys must rotate (far beyond their use here).
+ * Still only a hint: the rows read decide, exactly as when there is none.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { IssuedHint } from './issued-hints.ts';
+import { sessionRowOf } from './store-keys.ts';
 
 const INFO = 'broker artifact hint v1';
 const SEPARATOR = '.';
 const KEY_ID_CHARS = 4;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
-/** Longest sealed part (characters): a value stays far below the token endpoint's parameter cap. */
-export const MAX_SEALED_HINT_CHARS = 700;
-/** Longest field a hint may name (a username is at most 256 characters). */
+/** The plaintext is padded to at least this many bytes, then to a multiple of PAD_STEP. */
+const PAD_MIN = 320;
+const PAD_STEP = 64;
+/** Longest plaintext (bytes) sealed; a hint that needs more is not carried. */
+const MAX_PLAIN_BYTES = 512;
+/** Longest sealed part (characters): with the 43-character random part a value stays below 800. */
+export const MAX_SEALED_HINT_CHARS =
+  KEY_ID_CHARS + Math.ceil(((IV_BYTES + MAX_PLAIN_BYTES + TAG_BYTES) * 4) / 3);
+/** Row keys are base64url SHA-256 (store-keys.ts); uids are the library's nanoids. */
+const ROW_KEY = /^[A-Za-z0-9_-]{43}$/;
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_FIELD_CHARS = 512;
 
-type Fields = [string, string, string, string, string, string, string];
+/** Grant id, sub, username, broker session id, OP session uid, OP session row key. */
+type Fields = [string, string, string, string, string, string];
 
 export class HintSeal {
   private readonly keys: { id: string; key: Buffer }[];
@@ -43,27 +55,28 @@ export class HintSeal {
   attach(id: string, hint: IssuedHint): string {
     const current = this.keys[0];
     if (!current || id.includes(SEPARATOR)) return id;
+    // An OP session's row is carried by its key alone (its partition follows from it).
+    const op = hint.opSession;
+    const opCarried = op && sessionRowOf(op.rk).pk === op.pk ? op : undefined;
     const fields: Fields = [
       hint.grantId,
       hint.sub ?? '',
       hint.brokerSession?.u ?? '',
       hint.brokerSession?.s ?? '',
-      hint.opSession?.uid ?? '',
-      hint.opSession?.pk ?? '',
-      hint.opSession?.rk ?? '',
+      opCarried?.uid ?? '',
+      opCarried?.rk ?? '',
     ];
     if (fields.some((f) => f.length > MAX_FIELD_CHARS)) return id;
+    const json = Buffer.from(JSON.stringify(fields), 'utf8');
+    const size = Math.max(PAD_MIN, Math.ceil(json.length / PAD_STEP) * PAD_STEP);
+    if (size > MAX_PLAIN_BYTES) return id;
+    // JSON text never holds a NUL byte: the padding ends at the first one.
+    const plain = Buffer.concat([json, Buffer.alloc(size - json.length)]);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', current.key, iv);
     cipher.setAAD(Buffer.from(id, 'utf8'));
-    const sealed = Buffer.concat([
-      iv,
-      cipher.update(JSON.stringify(fields), 'utf8'),
-      cipher.final(),
-      cipher.getAuthTag(),
-    ]);
-    const text = current.id + sealed.toString('base64url');
-    return text.length > MAX_SEALED_HINT_CHARS ? id : `${id}${SEPARATOR}${text}`;
+    const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+    return `${id}${SEPARATOR}${current.id}${sealed.toString('base64url')}`;
   }
 
   /** The hint `value` carries, when it carries one sealed under a key this instance holds. */
@@ -73,41 +86,58 @@ export class HintSeal {
     const id = value.slice(0, at);
     const text = value.slice(at + 1);
     if (text.length > MAX_SEALED_HINT_CHARS || !/^[A-Za-z0-9_-]+$/.test(text)) return undefined;
-    const key = this.keys.find((k) => k.id === text.slice(0, KEY_ID_CHARS));
-    if (!key) return undefined;
-    const sealed = Buffer.from(text.slice(KEY_ID_CHARS), 'base64url');
-    if (sealed.length <= IV_BYTES + TAG_BYTES) return undefined;
-    let fields: unknown;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', key.key, sealed.subarray(0, IV_BYTES));
-      decipher.setAAD(Buffer.from(id, 'utf8'));
-      decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-      const plain = Buffer.concat([
-        decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
-        decipher.final(),
-      ]);
-      fields = JSON.parse(plain.toString('utf8'));
-    } catch {
-      return undefined;
+    const encoded = text.slice(KEY_ID_CHARS);
+    const sealed = Buffer.from(encoded, 'base64url');
+    // One spelling per value: trailing bits that decode the same are refused.
+    if (sealed.length <= IV_BYTES + TAG_BYTES || sealed.toString('base64url') !== encoded) return undefined;
+    const aad = Buffer.from(id, 'utf8');
+    // Key ids are short: should two held keys share one, each is tried.
+    for (const key of this.keys) {
+      if (key.id !== text.slice(0, KEY_ID_CHARS)) continue;
+      const fields = openWith(key.key, sealed, aad);
+      if (fields !== undefined) return hintOf(fields);
     }
-    return hintOf(fields);
+    return undefined;
   }
 }
 
-function hintOf(fields: unknown): IssuedHint | undefined {
-  if (!Array.isArray(fields) || fields.length !== 7 || !fields.every((f) => typeof f === 'string'))
+function openWith(key: Buffer, sealed: Buffer, aad: Buffer): unknown {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const plain = Buffer.concat([
+      decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
+    const end = plain.indexOf(0);
+    return JSON.parse(plain.subarray(0, end === -1 ? plain.length : end).toString('utf8'));
+  } catch {
     return undefined;
-  const [grantId, sub, u, s, uid, pk, rk] = fields as Fields;
+  }
+}
+
+/** The hint that sealed fields name; undefined for anything `attach` would not have sealed. */
+export function hintOf(fields: unknown): IssuedHint | undefined {
+  if (
+    !Array.isArray(fields) ||
+    fields.length !== 6 ||
+    !fields.every((f) => typeof f === 'string' && f.length <= MAX_FIELD_CHARS)
+  )
+    return undefined;
+  const [grantId, sub, u, s, uid, rk] = fields as Fields;
   if (!grantId) return undefined;
   return {
     grantId,
     ...(sub ? { sub } : {}),
     ...(u && s ? { brokerSession: { u, s } } : {}),
-    ...(uid && pk && rk ? { opSession: { uid, pk, rk } } : {}),
+    // Only ever a row of the OP sessions' own partitions.
+    ...(UID.test(uid) && ROW_KEY.test(rk) ? { opSession: { uid, ...sessionRowOf(rk) } } : {}),
   };
 }
 
 type Provider = import('oidc-provider').default;
+
 /** What the provider's models hold when their id is made (at their first save). */
 export interface IssuingArtifact {
   grantId?: unknown;
@@ -118,15 +148,39 @@ export interface IssuingArtifact {
 
 /** The models whose values carry their hint: those a token request redeems. */
 export const CARRYING_MODELS = ['AuthorizationCode', 'RefreshToken'] as const;
+const CARRYING = new Set<unknown>(CARRYING_MODELS);
+
+/** The library's default randomness of opaque values (bits). */
+export const OPAQUE_RANDOMNESS_BITS = 256;
+
+/** The OP session each artifact is issued in, noted while its id is made (see below). */
+const issuedIn = new WeakMap<object, string>();
+
+/**
+ * The provider's `formats.bitsOfOpaqueRandomness`: the library's default, unchanged. The library
+ * calls it with the request's context while it makes an artifact's id, so for a code it also notes
+ * the id the request's OP session will be saved under. That id is final by then (a session the
+ * request re-identifies got its new id before the code is made) while its row may not be written
+ * yet: the code's hint names the row the session will have, not the one it had.
+ */
+export function bitsOfOpaqueRandomness(ctx: unknown, token: unknown): number {
+  if (token && typeof token === 'object' && CARRYING.has((token as { kind?: unknown }).kind)) {
+    const sessionId = (ctx as { oidc?: { session?: { id?: unknown } } } | undefined)?.oidc?.session?.id;
+    if (typeof sessionId === 'string') issuedIn.set(token, sessionId);
+  }
+  return OPAQUE_RANDOMNESS_BITS;
+}
 
 /**
  * Makes the provider's codes and refresh tokens carry their hint: `hintFor` says what the artifact
- * will name (undefined: nothing to carry), `seal` seals it onto the library's own id.
+ * will name (undefined: nothing to carry; `opSessionId`: the OP session of the request issuing it,
+ * when it has one), `seal` seals it onto the library's own id. Anything going wrong here leaves the
+ * library's id as it is: issuing never fails for a hint.
  */
 export function carryHints(
   provider: Provider,
   seal: HintSeal,
-  hintFor: (artifact: IssuingArtifact) => IssuedHint | undefined,
+  hintFor: (artifact: IssuingArtifact, opSessionId: string | undefined) => IssuedHint | undefined,
 ): void {
   for (const model of CARRYING_MODELS) {
     const proto = (provider as unknown as Record<string, { prototype: { generateTokenId?: () => string } }>)[
@@ -140,8 +194,14 @@ export function carryHints(
       writable: true,
       value(this: IssuingArtifact) {
         const id = original.call(this);
-        const hint = hintFor(this);
-        return hint ? seal.attach(id, hint) : id;
+        const opSessionId = issuedIn.get(this);
+        issuedIn.delete(this);
+        try {
+          const hint = hintFor(this, opSessionId);
+          return hint ? seal.attach(id, hint) : id;
+        } catch {
+          return id;
+        }
       },
     });
   }

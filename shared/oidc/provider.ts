@@ -31,6 +31,7 @@ import type {
   errors as ProviderErrors,
 } from 'oidc-provider';
 import { adjustProvider } from './adjustments.ts';
+import { bitsOfOpaqueRandomness } from './carried-hints.ts';
 import type { OidcKeyMaterial } from './keys.ts';
 import { notOfferedDescription, scopesNotOffered } from './scopes.ts';
 import type { OidcTableStore } from './store.ts';
@@ -119,6 +120,8 @@ export async function createProvider(
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },
     findAccount: (ctx, sub, token) => hooks.findAccount(ctx, sub, token),
+    // The library's default randomness; the hook also tells carried-hints.ts a code's OP session.
+    formats: { bitsOfOpaqueRandomness },
     responseTypes: ['code'],
     scopes: ['openid', 'profile', 'email', 'offline_access'],
     claims: {

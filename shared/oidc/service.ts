@@ -207,7 +207,9 @@ export class OidcService {
         const mod = await createProvider(this.issuer, material, this.store, hooks);
         this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
         const hintSeal = new HintSeal(material.cookieKeys);
-        carryHints(mod.provider, hintSeal, (artifact) => this.store.hintAtIssue(artifact));
+        carryHints(mod.provider, hintSeal, (artifact, opSessionId) =>
+          this.store.hintAtIssue(artifact, opSessionId),
+        );
         return { ...mod, handler: mod.provider.callback(), signingKeys: material.jwks.keys, hintSeal };
       })();
       state.built.catch(() => {

@@ -45,7 +45,6 @@
  *   goes straight to storage.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import type { Clock } from '../core/clock.ts';
 import {
@@ -57,6 +56,7 @@ import {
 } from '../storage/tables.ts';
 import type { IssuingArtifact } from './carried-hints.ts';
 import { type IssuedHint, IssuedHints } from './issued-hints.ts';
+import { hashId, hexPrefix } from './store-keys.ts';
 
 export type Payload = Record<string, unknown>;
 
@@ -97,8 +97,7 @@ export class AlreadyConsumedError extends Error {
   }
 }
 
-export const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
-const hexPrefix = (h: string) => Buffer.from(h.slice(0, 2), 'base64url').toString('hex').slice(0, 2);
+export { hashId };
 
 /**
  * The id can also appear inside the payload (an interaction's `returnTo` ends with its uid, which is
@@ -371,16 +370,19 @@ export class OidcTableStore {
   /**
    * What an artifact being issued in this request will name (its issued hint, for its value to carry:
    * carried-hints.ts): its grant, user, the grant's broker session as this request binds or read it,
-   * and the row of the OP session it ends with, as this request knows it now.
+   * and the row of the OP session it ends with: the row of `opSessionId` (the session of the request
+   * issuing it, under the id it will be saved with), else the row this request knows for its uid.
    */
-  hintAtIssue(artifact: IssuingArtifact): IssuedHint | undefined {
+  hintAtIssue(artifact: IssuingArtifact, opSessionId?: string): IssuedHint | undefined {
     const { grantId, accountId, sessionUid } = artifact;
     if (typeof grantId !== 'string') return undefined;
     const grant = this.location('Grant', grantId);
     const brokerSession = parseBinding(this.grantSessionFor(grantId, grant.pk, grant.rk));
     const at =
       artifact.expiresWithSession === true && typeof sessionUid === 'string'
-        ? this.sessionRow(sessionUid)
+        ? opSessionId
+          ? this.location('Session', opSessionId)
+          : this.sessionRow(sessionUid)
         : undefined;
     return {
       grantId,
