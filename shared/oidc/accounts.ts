@@ -12,7 +12,10 @@ import { issuedBeforeRevocation } from '../users/revocation.ts';
 import type { UserRecord } from '../users/store.ts';
 import { grantSessionLive } from './grant-session.ts';
 import type { ProviderClientSource, UserSource } from './ports.ts';
-import { type OidcTableStore, requestCached } from './store.ts';
+import { type OidcTableStore, requestCached, requestCachedPeek } from './store.ts';
+
+/** The request's read ahead of the username a hint names for `sub`. */
+const hintedKey = (sub: string) => `hinted-user:${sub}`;
 
 /** How many `sub` → username pairs an instance remembers (`accountUser`). */
 const USERNAME_BY_ID_MAX = 10_000;
@@ -55,11 +58,14 @@ export class Accounts {
     const known = this.usernameById.get(sub);
     if (known !== undefined) return this.userNamed(known).catch(() => undefined);
     if (username === undefined) return undefined;
-    return this.userNamed(username).then(
-      (user) => {
-        if (user?.id === sub) this.rememberUsername(sub, user.username);
-      },
-      () => undefined,
+    // Kept for the request: `accountUser` waits for it before it turns to the id index.
+    return requestCached(hintedKey(sub), () =>
+      this.userNamed(username).then(
+        (user) => {
+          if (user?.id === sub) this.rememberUsername(sub, user.username);
+        },
+        () => undefined,
+      ),
     );
   }
 
@@ -105,6 +111,8 @@ export class Accounts {
    * the id index decides (undefined for a deleted user).
    */
   private async accountUser(sub: string): Promise<UserRecord | undefined> {
+    // A hinted name being read ahead in this request (never rejects) is proved or not first.
+    if (!this.usernameById.has(sub)) await requestCachedPeek(hintedKey(sub));
     const known = this.usernameById.get(sub);
     if (known !== undefined) {
       const user = await this.userNamed(known);

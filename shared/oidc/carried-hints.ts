@@ -1,8 +1,9 @@
 /**
- * Codes and refresh tokens carry their issued hint (issued-hints.ts: the grant, the user, the grant's
- * broker session, the OP session's row) in their own value, sealed, so that a token request reads
- * those rows beside the artifact's own at whichever instance it reaches, not only at the one that
- * issued it: one sequential round trip fewer at every other instance.
+ * Codes, refresh tokens and opaque access tokens carry their issued hint (issued-hints.ts: the grant,
+ * the user, the grant's broker session, the OP session's row) in their own value, sealed, so that a
+ * token or userinfo request reads those rows beside the artifact's own at whichever instance it
+ * reaches (a token request: not only at the one that issued the code): one sequential round trip
+ * fewer.
  *
  * The value is `<the library's random id>.<sealed hint>`. The random part is the library's own, with
  * its bits of randomness unchanged; the row is keyed by the whole value, as before. The sealed part
@@ -140,14 +141,18 @@ type Provider = import('oidc-provider').default;
 
 /** What the provider's models hold when their id is made (at their first save). */
 export interface IssuingArtifact {
+  format?: unknown;
   grantId?: unknown;
   accountId?: unknown;
   sessionUid?: unknown;
   expiresWithSession?: unknown;
 }
 
-/** The models whose values carry their hint: those a token request redeems. */
-export const CARRYING_MODELS = ['AuthorizationCode', 'RefreshToken'] as const;
+/**
+ * The models whose values carry their hint: those a token request redeems, and opaque access tokens,
+ * which userinfo reads (a JWT access token for an API is never read back: its id stays the library's).
+ */
+export const CARRYING_MODELS = ['AuthorizationCode', 'RefreshToken', 'AccessToken'] as const;
 const CARRYING = new Set<unknown>(CARRYING_MODELS);
 
 /** The library's default randomness of opaque values (bits). */
@@ -196,6 +201,8 @@ export function carryHints(
         const id = original.call(this);
         const opSessionId = issuedIn.get(this);
         issuedIn.delete(this);
+        // The library decides an access token's format while it makes the id.
+        if (this.format === 'jwt') return id;
         try {
           const hint = hintFor(this, opSessionId);
           return hint ? seal.attach(id, hint) : id;

@@ -179,12 +179,15 @@ export function prefetchUserinfo(
   store: OidcTableStore,
   headers: Headers,
   path: string,
-  accounts?: Accounts,
-  sessions?: Pick<SessionService, 'isLive'>,
+  opts: { accounts?: Accounts; sessions?: Pick<SessionService, 'isLive'>; hintSeal?: HintSeal } = {},
 ): void {
   if (path !== 'me') return;
-  const token = /^Bearer ([A-Za-z0-9._~+/-]{1,512}=*)$/i.exec(headers.get('authorization') ?? '')?.[1];
+  const { accounts, sessions } = opts;
+  const token = /^Bearer ([A-Za-z0-9._~+/-]{1,1024}=*)$/i.exec(headers.get('authorization') ?? '')?.[1];
   if (!token) return;
+  // What the token carries (carried-hints.ts) is read beside its row: one round trip in all.
+  const carried = opts.hintSeal?.open(token);
+  if (carried) readIssued(store, carried, accounts, sessions).catch(ignore);
   readNamedBy(store, 'AccessToken', token, accounts, sessions).catch(ignore);
 }
 

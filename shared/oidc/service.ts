@@ -285,7 +285,11 @@ export class OidcService {
       sessions: this.d.sessionService,
       hintSeal,
     });
-    prefetchUserinfo(this.store, request.headers, path, this.accounts, this.d.sessionService);
+    prefetchUserinfo(this.store, request.headers, path, {
+      accounts: this.accounts,
+      sessions: this.d.sessionService,
+      hintSeal,
+    });
     const state: RequestState = { rc: request, pending: [] };
     // An authorization may be answered from the broker session (sso.ts): read it meanwhile.
     if (path === 'auth' && request.method === 'GET' && brokerSessionToken(request.headers)) {

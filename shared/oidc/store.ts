@@ -299,6 +299,11 @@ export function requestCached<T>(key: string, read: () => Promise<T>): Promise<T
   return value;
 }
 
+/** What `requestCached` holds (or is reading) for `key` in this request, without reading it. */
+export function requestCachedPeek<T>(key: string): Promise<T> | undefined {
+  return requestMemo.getStore()?.values.get(key) as Promise<T> | undefined;
+}
+
 /** An OP session's row as an artifact's `opSession` column names it: `pk/rk`. */
 const sessionRowText = (at: { pk: string; rk: string }) => `${at.pk}/${at.rk}`;
 

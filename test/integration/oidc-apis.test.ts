@@ -6,7 +6,7 @@
  * the API allows, and is refused for a public client and for an API that does not list the client.
  * An admin's change of an API (PATCH, If-Match) applies to the next token request on this instance.
  */
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHE_TTL_MS } from '../../shared/apis/service.ts';
 import { manualClock } from '../../shared/core/clock.ts';
@@ -113,6 +113,8 @@ describe('OpenID Provider: access tokens for APIs (OP14)', () => {
       roles: ['staff'],
     });
     expect((payload.exp as number) - (payload.iat as number)).toBe(300);
+    // A JWT access token carries no hint (carried-hints.ts): its jti is the library's own.
+    expect(payload.jti).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // API Y refuses the token for API X.
     await expect(verifierFor(BILLING)(tokens.access_token)).rejects.toThrow();
     expect(tokens.claims()?.sub).toBe(user.id);
@@ -133,7 +135,9 @@ describe('OpenID Provider: access tokens for APIs (OP14)', () => {
       web,
       await authorize(b, web, { login: { kind: 'password', username: 'api-user' } }),
     );
-    expect(tokens.access_token.split('.')).toHaveLength(1);
+    // Opaque: not a JWT (its value is the library's id and its carried hint, carried-hints.ts).
+    expect(() => decodeJwt(tokens.access_token)).toThrow();
+    expect(tokens.access_token.split('.')).toHaveLength(2);
     const info = await oidc.fetchUserInfo(web.config, tokens.access_token, user.id);
     expect(info.sub).toBe(user.id);
   });

@@ -101,10 +101,13 @@ const APP_TOKEN_NEW_SESSION_ROW_ELSEWHERE = APP_TOKEN_SESSION_BOUND_ELSEWHERE;
  */
 const APP_REFRESH = { requests: 10, rounds: 2 };
 /**
- * userinfo with such an access token: the token; then, together, the OP session its row names (no
- * uid index), the user, the grant and the broker session its row names too.
+ * userinfo with such an access token, at any instance: the token carries what its row names, sealed
+ * (carried-hints.ts), so the token, the OP session (no uid index), the user, the grant and the broker
+ * session are read together.
  */
-const APP_USERINFO_SESSION_BOUND = { requests: 5, rounds: 2 };
+const APP_USERINFO_SESSION_BOUND = { requests: 5, rounds: 1 };
+/** The same with a token whose hint this instance cannot open: the token; then what its row names. */
+const APP_USERINFO_UNHINTED = { requests: 5, rounds: 2 };
 /**
  * `prompt=none` with a broker session: the round trips of a single sign-on authorization; one request
  * more, written in the same round: the silent sign-in's audit event.
@@ -393,8 +396,22 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(counts(againToken.stats), againToken.stats.timeline.join('\n')).toEqual(
       APP_TOKEN_NEW_SESSION_ROW_ELSEWHERE,
     );
+    forgetInstanceMemory();
     const againInfo = await measure(() => oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub));
     expect(counts(againInfo.stats), againInfo.stats.timeline.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
+    const sealed = (await app.services.oidc.provider()) as { hintSeal: HintSeal };
+    const held = sealed.hintSeal;
+    sealed.hintSeal = new HintSeal(['a cookie key this instance does not hold']);
+    try {
+      const unhintedInfo = await measure(() =>
+        oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub),
+      );
+      expect(counts(unhintedInfo.stats), unhintedInfo.stats.timeline.join('\n')).toEqual(
+        APP_USERINFO_UNHINTED,
+      );
+    } finally {
+      sealed.hintSeal = held;
+    }
 
     // A browser's first application sign-in makes its OP session in the request that makes the code.
     const fresh = new BrokerBrowser(app);
