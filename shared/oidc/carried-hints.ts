@@ -11,7 +11,10 @@
  * loads with its provider: no Key Vault call, and it rotates with them (a value sealed under a key
  * no instance holds any more simply has no hint). Sealed, because it names the username and the
  * broker session; authenticated, with the random part as associated data, so that nobody else can
- * make an instance read rows of their choosing. The plaintext is padded (to 320 bytes, then to a
+ * make an instance read rows of their choosing. The kind of artifact is associated data too, and the
+ * hint carries its issue time: it opens only as the kind it was sealed for and only within that
+ * kind's lifetime, so a used code, or an expired access token sent to userinfo, makes no instance
+ * read more than the value's own row. The plaintext is padded (to 320 bytes, then to a
  * multiple of 64), so a value's length shows little of what it names. Random 96-bit IVs: a key
  * seals at most about 2^32 values before the cookie keys must rotate (far beyond their use here).
  * Still only a hint: the rows read decide, exactly as when there is none.
@@ -20,7 +23,7 @@ import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } f
 import type { IssuedHint } from './issued-hints.ts';
 import { sessionRowOf } from './store-keys.ts';
 
-const INFO = 'broker artifact hint v1';
+const INFO = 'broker artifact hint v2';
 const SEPARATOR = '.';
 const KEY_ID_CHARS = 4;
 const IV_BYTES = 12;
@@ -38,28 +41,43 @@ const ROW_KEY = /^[A-Za-z0-9_-]{43}$/;
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_FIELD_CHARS = 512;
 
-/** Grant id, sub, username, broker session id, OP session uid, OP session row key. */
-type Fields = [string, string, string, string, string, string];
+/** Issue time (epoch seconds), grant id, sub, username, broker session id, OP session uid, row key. */
+type Fields = [string, string, string, string, string, string, string];
+
+/** The kinds of artifact that carry a hint, with the longest each lives (seconds). */
+export type CarryingModel = (typeof CARRYING_MODELS)[number];
+export type HintLifetimes = Record<CarryingModel, number>;
 
 export class HintSeal {
   private readonly keys: { id: string; key: Buffer }[];
 
-  /** `secrets`: the OP's cookie keys, the current one first. */
-  constructor(secrets: readonly string[]) {
+  /**
+   * `secrets`: the OP's cookie keys, the current one first; `lifetimes`: how long each kind of
+   * artifact lives, past which its hint no longer opens; `now`: the clock (ms).
+   */
+  constructor(
+    secrets: readonly string[],
+    private readonly lifetimes: HintLifetimes,
+    private readonly now: () => number = Date.now,
+  ) {
     this.keys = secrets.map((secret) => {
       const key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), INFO, 32));
       return { id: createHash('sha256').update(key).digest('base64url').slice(0, KEY_ID_CHARS), key };
     });
   }
 
-  /** `id` with `hint` sealed onto it; `id` alone when there is no key or the hint would be too long. */
-  attach(id: string, hint: IssuedHint): string {
+  /**
+   * `id` (an artifact of kind `model`) with `hint` sealed onto it; `id` alone when there is no key or
+   * the hint would be too long.
+   */
+  attach(model: CarryingModel, id: string, hint: IssuedHint): string {
     const current = this.keys[0];
     if (!current || id.includes(SEPARATOR)) return id;
     // An OP session's row is carried by its key alone (its partition follows from it).
     const op = hint.opSession;
     const opCarried = op && sessionRowOf(op.rk).pk === op.pk ? op : undefined;
     const fields: Fields = [
+      String(Math.floor(this.now() / 1000)),
       hint.grantId,
       hint.sub ?? '',
       hint.brokerSession?.u ?? '',
@@ -75,13 +93,16 @@ export class HintSeal {
     const plain = Buffer.concat([json, Buffer.alloc(size - json.length)]);
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', current.key, iv);
-    cipher.setAAD(Buffer.from(id, 'utf8'));
+    cipher.setAAD(associated(model, id));
     const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
     return `${id}${SEPARATOR}${current.id}${sealed.toString('base64url')}`;
   }
 
-  /** The hint `value` carries, when it carries one sealed under a key this instance holds. */
-  open(value: string): IssuedHint | undefined {
+  /**
+   * The hint `value` carries, when it carries one sealed under a key this instance holds, for an
+   * artifact of kind `model`, and issued no longer ago than that kind lives.
+   */
+  open(model: CarryingModel, value: string): IssuedHint | undefined {
     const at = value.lastIndexOf(SEPARATOR);
     if (at < 1) return undefined;
     const id = value.slice(0, at);
@@ -91,16 +112,24 @@ export class HintSeal {
     const sealed = Buffer.from(encoded, 'base64url');
     // One spelling per value: trailing bits that decode the same are refused.
     if (sealed.length <= IV_BYTES + TAG_BYTES || sealed.toString('base64url') !== encoded) return undefined;
-    const aad = Buffer.from(id, 'utf8');
+    const aad = associated(model, id);
     // Key ids are short: should two held keys share one, each is tried.
     for (const key of this.keys) {
       if (key.id !== text.slice(0, KEY_ID_CHARS)) continue;
       const fields = openWith(key.key, sealed, aad);
-      if (fields !== undefined) return hintOf(fields);
+      if (fields === undefined) continue;
+      const issuedAt = Array.isArray(fields) ? Number(fields[0]) : Number.NaN;
+      const age = this.now() / 1000 - issuedAt;
+      // A little early is a clock between instances; too late, the artifact has expired.
+      if (!Number.isInteger(issuedAt) || age < -300 || age > this.lifetimes[model]) return undefined;
+      return hintOf(fields);
     }
     return undefined;
   }
 }
+
+/** What the seal binds a hint to: the kind of artifact and its random id. */
+const associated = (model: CarryingModel, id: string) => Buffer.from(`${model}\n${id}`, 'utf8');
 
 function openWith(key: Buffer, sealed: Buffer, aad: Buffer): unknown {
   try {
@@ -122,11 +151,11 @@ function openWith(key: Buffer, sealed: Buffer, aad: Buffer): unknown {
 export function hintOf(fields: unknown): IssuedHint | undefined {
   if (
     !Array.isArray(fields) ||
-    fields.length !== 6 ||
+    fields.length !== 7 ||
     !fields.every((f) => typeof f === 'string' && f.length <= MAX_FIELD_CHARS)
   )
     return undefined;
-  const [grantId, sub, u, s, uid, rk] = fields as Fields;
+  const [, grantId, sub, u, s, uid, rk] = fields as Fields;
   if (!grantId) return undefined;
   return {
     grantId,
@@ -177,7 +206,7 @@ export function bitsOfOpaqueRandomness(ctx: unknown, token: unknown): number {
 }
 
 /**
- * Makes the provider's codes and refresh tokens carry their hint: `hintFor` says what the artifact
+ * Makes the provider's codes, refresh tokens and opaque access tokens carry their hint: `hintFor` says what the artifact
  * will name (undefined: nothing to carry; `opSessionId`: the OP session of the request issuing it,
  * when it has one), `seal` seals it onto the library's own id. Anything going wrong here leaves the
  * library's id as it is: issuing never fails for a hint.
@@ -205,7 +234,7 @@ export function carryHints(
         if (this.format === 'jwt') return id;
         try {
           const hint = hintFor(this, opSessionId);
-          return hint ? seal.attach(id, hint) : id;
+          return hint ? seal.attach(model, id, hint) : id;
         } catch {
           return id;
         }

@@ -10,7 +10,7 @@ import { decodeJwt } from 'jose';
 import type { SessionService } from '../sessions/service.ts';
 import type { Accounts } from './accounts.ts';
 import { brokerSessionToken, cookieOf, OP_SESSION_COOKIE } from './broker-session.ts';
-import type { HintSeal } from './carried-hints.ts';
+import type { CarryingModel, HintSeal } from './carried-hints.ts';
 import { boundSession, sessionLive } from './grant-session.ts';
 import type { IssuedHint } from './issued-hints.ts';
 import type { RequestHead } from './node-exchange.ts';
@@ -18,7 +18,7 @@ import type { OidcTableStore } from './store.ts';
 
 const ignore = () => {};
 
-/** Longest code or refresh token read ahead for (a value with its carried hint is about 450). */
+/** Longest code, refresh or access token read ahead for (with its carried hint: 512, at most 768). */
 const MAX_ARTIFACT_CHARS = 1024;
 
 /**
@@ -104,7 +104,7 @@ export function prefetchTokenGrant(
     return;
   const form = new URLSearchParams(body.toString('utf8'));
   const grantType = form.get('grant_type');
-  const [model, id] =
+  const [model, id]: [CarryingModel | undefined, string | null] =
     grantType === 'authorization_code'
       ? ['AuthorizationCode', form.get('code')]
       : grantType === 'refresh_token'
@@ -113,7 +113,7 @@ export function prefetchTokenGrant(
   if (!model || !id || id.length > MAX_ARTIFACT_CHARS) return;
   // Issued here lately, or carrying its hint (carried-hints.ts): what the row will name is read
   // beside the row itself.
-  const issued = store.issuedHint(model, id) ?? opts.hintSeal?.open(id);
+  const issued = store.issuedHint(model, id) ?? opts.hintSeal?.open(model, id);
   if (issued) readIssued(store, issued, accounts, sessions).catch(ignore);
   readNamedBy(store, model, id, accounts, sessions).catch(ignore);
 }
@@ -146,9 +146,10 @@ async function readNamedBy(
 }
 
 /**
- * What a code or refresh token this instance issued will name (issued-hints.ts): its grant, its user,
- * the grant's broker session and the OP session it ends with. Reads only, into the request's memo;
- * the artifact's own row, read meanwhile, still decides what the provider does with them.
+ * What a code, refresh or access token will name (issued-hints.ts: this instance's memory of what it
+ * issued; carried-hints.ts: what the value carries): its grant, its user, the grant's broker session
+ * and the OP session it ends with. Reads only, into the request's memo; the artifact's own row, read
+ * meanwhile, still decides what the provider does with them.
  */
 async function readIssued(
   store: OidcTableStore,
@@ -171,9 +172,10 @@ async function readIssued(
 /**
  * userinfo (`me`) with a bearer access token: the provider reads the token, then (a token that ends
  * with its OP session) that session, then (findAccount) the user, the grant and the grant's broker
- * session, one after another. The token's row names its user, its grant and its broker session (as a
- * code's does): those are read as soon as it is in, beside the OP session. A token sent another way
- * (a form body) is simply not read ahead.
+ * session, one after another. What the token carries (carried-hints.ts) is read beside the token
+ * itself; without it (a value whose hint this instance cannot open), what the token's row names is
+ * read as soon as that row is in. A token sent another way (a form body, the DPoP scheme) is simply
+ * not read ahead.
  */
 export function prefetchUserinfo(
   store: OidcTableStore,
@@ -186,7 +188,7 @@ export function prefetchUserinfo(
   const token = /^Bearer ([A-Za-z0-9._~+/-]{1,1024}=*)$/i.exec(headers.get('authorization') ?? '')?.[1];
   if (!token) return;
   // What the token carries (carried-hints.ts) is read beside its row: one round trip in all.
-  const carried = opts.hintSeal?.open(token);
+  const carried = opts.hintSeal?.open('AccessToken', token);
   if (carried) readIssued(store, carried, accounts, sessions).catch(ignore);
   readNamedBy(store, 'AccessToken', token, accounts, sessions).catch(ignore);
 }

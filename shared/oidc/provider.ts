@@ -31,7 +31,7 @@ import type {
   errors as ProviderErrors,
 } from 'oidc-provider';
 import { adjustProvider } from './adjustments.ts';
-import { bitsOfOpaqueRandomness } from './carried-hints.ts';
+import { bitsOfOpaqueRandomness, type HintLifetimes } from './carried-hints.ts';
 import type { OidcKeyMaterial } from './keys.ts';
 import { notOfferedDescription, scopesNotOffered } from './scopes.ts';
 import type { OidcTableStore } from './store.ts';
@@ -49,6 +49,13 @@ export const TTL = {
   Interaction: 10 * 60,
   Session: 8 * 3600,
 } as const;
+
+/** How long each kind of artifact that carries a hint lives: its hint opens no longer (carried-hints.ts). */
+export const HINT_LIFETIMES: HintLifetimes = {
+  AuthorizationCode: TTL.AuthorizationCode,
+  RefreshToken: TTL.RefreshToken,
+  AccessToken: TTL.AccessToken,
+};
 
 export const OIDC_MOUNT = '/api/oidc';
 export const INTERACTION_PATH = 'interaction';

@@ -37,7 +37,13 @@ import {
   prefetchTokenGrant,
   prefetchUserinfo,
 } from './prefetch.ts';
-import { createProvider, INTERACTION_PATH, OIDC_MOUNT, type ProviderModule } from './provider.ts';
+import {
+  createProvider,
+  HINT_LIFETIMES,
+  INTERACTION_PATH,
+  OIDC_MOUNT,
+  type ProviderModule,
+} from './provider.ts';
 import { attachState, type OidcAnswer, type OidcRequest, type RequestState } from './request.ts';
 import { accessTokenClaims, resourceServer } from './resources.ts';
 import { interactionPolicy } from './sso.ts';
@@ -206,7 +212,7 @@ export class OidcService {
           });
         const mod = await createProvider(this.issuer, material, this.store, hooks);
         this.store.consumedError = () => new mod.errors.InvalidGrant('authorization code already consumed');
-        const hintSeal = new HintSeal(material.cookieKeys);
+        const hintSeal = new HintSeal(material.cookieKeys, HINT_LIFETIMES, () => this.d.clock.now());
         carryHints(mod.provider, hintSeal, (artifact, opSessionId) =>
           this.store.hintAtIssue(artifact, opSessionId),
         );

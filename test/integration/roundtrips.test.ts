@@ -26,6 +26,7 @@ import {
   CERTIFICATE_REUSE_MARGIN_S,
 } from '../../shared/integrations/credentials/assertions.ts';
 import { HintSeal } from '../../shared/oidc/carried-hints.ts';
+import { HINT_LIFETIMES } from '../../shared/oidc/provider.ts';
 import { SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
 import { userPartition } from '../../shared/users/store.ts';
 import { authorize, createApplication, redeem } from '../helpers/oidc.ts';
@@ -94,6 +95,8 @@ const APP_TOKEN_SESSION_BOUND_ELSEWHERE = { requests: 9, rounds: 2 };
  * saved under (carried-hints.ts `bitsOfOpaqueRandomness`), not the one it had or none.
  */
 const APP_TOKEN_NEW_SESSION_ROW_ELSEWHERE = APP_TOKEN_SESSION_BOUND_ELSEWHERE;
+/** userinfo with a value that is no live access token (a used code, an expired token): its row only. */
+const USERINFO_NOISE = { requests: 1, rounds: 1 };
 /**
  * A refresh at the instance that issued the refresh token: the slot, the token, its grant, the user
  * and the broker session, together; then the rotation (the old token consumed, conditional on its
@@ -106,8 +109,12 @@ const APP_REFRESH = { requests: 10, rounds: 2 };
  * session are read together.
  */
 const APP_USERINFO_SESSION_BOUND = { requests: 5, rounds: 1 };
-/** The same with a token whose hint this instance cannot open: the token; then what its row names. */
-const APP_USERINFO_UNHINTED = { requests: 5, rounds: 2 };
+/**
+ * The same with a token whose hint this instance cannot open, at an instance that knows nothing (as
+ * every instance did before tokens carried hints): the token; then the OP session, the grant and the
+ * broker session its row names; then the id index for the user's name; then the user's row.
+ */
+const APP_USERINFO_UNHINTED = { requests: 6, rounds: 4 };
 /**
  * `prompt=none` with a broker session: the round trips of a single sign-on authorization; one request
  * more, written in the same round: the silent sign-in's audit event.
@@ -351,7 +358,7 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     app.services.oidc.store.issued.clear();
     const built = (await app.services.oidc.provider()) as { hintSeal: HintSeal };
     const ownSeal = built.hintSeal;
-    built.hintSeal = new HintSeal(['a cookie key this instance does not hold']);
+    built.hintSeal = new HintSeal(['a cookie key this instance does not hold'], HINT_LIFETIMES);
     try {
       const unhintedToken = await measure(() => redeem(rp, unhinted));
       expect(unhintedToken.result.refresh_token).toBeTruthy();
@@ -401,7 +408,8 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(counts(againInfo.stats), againInfo.stats.timeline.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
     const sealed = (await app.services.oidc.provider()) as { hintSeal: HintSeal };
     const held = sealed.hintSeal;
-    sealed.hintSeal = new HintSeal(['a cookie key this instance does not hold']);
+    sealed.hintSeal = new HintSeal(['a cookie key this instance does not hold'], HINT_LIFETIMES);
+    forgetInstanceMemory();
     try {
       const unhintedInfo = await measure(() =>
         oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub),
@@ -425,6 +433,27 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     expect(counts(firstToken.stats), firstToken.stats.timeline.join('\n')).toEqual(
       APP_TOKEN_NEW_SESSION_ROW_ELSEWHERE,
     );
+
+    // Noise costs what it did before hints: a used code sent to userinfo opens no hint (another
+    // kind), and an expired access token none either (past its lifetime): the value's own row only.
+    const meWith = async (token: string) => {
+      const res = await fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${token}` } });
+      await res.body?.cancel();
+      return res.status;
+    };
+    const usedCode = firstInBrowser.callbackUrl?.searchParams.get('code') as string;
+    const codeAsToken = await measure(() => meWith(usedCode));
+    expect(codeAsToken.result).toBe(401);
+    expect(counts(codeAsToken.stats), codeAsToken.stats.timeline.join('\n')).toEqual(USERINFO_NOISE);
+    const started = clock.now();
+    clock.advance((HINT_LIFETIMES.AccessToken + 1) * 1000);
+    try {
+      const expired = await measure(() => meWith(firstToken.result.access_token));
+      expect(expired.result).toBe(401);
+      expect(counts(expired.stats), expired.stats.timeline.join('\n')).toEqual(USERINFO_NOISE);
+    } finally {
+      clock.set(started);
+    }
   });
 
   it('counts requests run together as one round trip', async () => {

@@ -155,8 +155,8 @@ describe('two instances agree', () => {
     const seal = (await b.services.oidc.provider()) as unknown as { hintSeal: HintSeal };
     const opened: unknown[] = [];
     const open = seal.hintSeal.open.bind(seal.hintSeal);
-    seal.hintSeal.open = (value: string) => {
-      const hint = open(value);
+    seal.hintSeal.open = (model, value) => {
+      const hint = open(model, value);
       opened.push(hint);
       return hint;
     };
@@ -192,6 +192,18 @@ describe('two instances agree', () => {
     expect(atB.status, JSON.stringify(atB.body)).toBe(200);
     expect(opened).toHaveLength(2);
     expect(opened[1]).toMatchObject({ brokerSession: { u: 'opx' } });
+    // userinfo at B with the access token A issued: B opens its hint too.
+    const me = (app: typeof a, token: string) =>
+      fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${token}` } });
+    const info = await me(b, atA.body.access_token as string);
+    expect(info.status, await info.clone().text()).toBe(200);
+    expect((await info.json()).preferred_username).toBe('opx');
+    expect(opened).toHaveLength(3);
+    expect(opened[2]).toMatchObject({ brokerSession: { u: 'opx' } });
+    const changedToken = `${(atA.body.access_token as string).slice(0, -2)}AA`;
+    const refused = await me(b, changedToken);
+    expect(refused.status).toBe(401);
+    await refused.body?.cancel();
     // A value whose hint is changed is another value: no row, refused as any unknown code is.
     const tampered = await tokenRequest(
       b,

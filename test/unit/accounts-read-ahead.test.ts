@@ -4,17 +4,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Accounts } from '../../shared/oidc/accounts.ts';
-import type { OidcTableStore } from '../../shared/oidc/store.ts';
+import { type OidcTableStore, withRequestMemo } from '../../shared/oidc/store.ts';
 import type { UserRecord } from '../../shared/users/records.ts';
 
-function accountsOver(rows: Record<string, { id: string; username: string }>) {
+type Row = { id: string; username: string; verifyType?: { kind: string } };
+
+function accountsOver(rows: Record<string, Row>, delayMs = 0) {
   const reads: string[] = [];
   const users = {
     getByUsername: async (username: string) => {
       reads.push(username);
+      if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
       return rows[username] as UserRecord | undefined;
     },
-    getById: async () => undefined,
+    getById: async (id: string) => {
+      reads.push(`id:${id}`);
+      return Object.values(rows).find((r) => r.id === id) as UserRecord | undefined;
+    },
   };
   const accounts = new Accounts(
     users,
@@ -51,5 +57,29 @@ describe('Accounts.readAhead with a hinted username', () => {
     await accounts.readAhead('sub-a', 'alice');
     await accounts.readAhead('sub-a', 'mallory');
     expect(reads).toEqual(['alice', 'alice']);
+  });
+
+  it('findAccount waits for a hinted read in flight, and uses it: no id index read', async () => {
+    const alice = { id: 'sub-a', username: 'alice', verifyType: { kind: 'password' }, roles: [] };
+    const { accounts, reads } = accountsOver({ alice }, 30);
+    const account = await withRequestMemo(async () => {
+      void accounts.readAhead('sub-a', 'alice'); // prefetch.ts does not wait for it
+      return accounts.find('sub-a', undefined);
+    });
+    expect(account?.accountId).toBe('sub-a');
+    expect(reads).toEqual(['alice']);
+  });
+
+  it('findAccount turns to the id index when the hinted name is another user', async () => {
+    const alice = { id: 'sub-a', username: 'alice', verifyType: { kind: 'password' }, roles: [] };
+    const bob = { id: 'sub-b', username: 'bob', verifyType: { kind: 'password' }, roles: [] };
+    const { accounts, reads } = accountsOver({ alice, bob }, 30);
+    const account = await withRequestMemo(async () => {
+      void accounts.readAhead('sub-a', 'bob');
+      return accounts.find('sub-a', undefined);
+    });
+    expect(account?.accountId).toBe('sub-a');
+    expect((await account?.claims('id_token', 'openid', {}, []))?.preferred_username).toBe('alice');
+    expect(reads).toEqual(['bob', 'id:sub-a']);
   });
 });
