@@ -19,15 +19,16 @@
  * seals at most about 2^32 values before the cookie keys must rotate (far beyond their use here).
  * Still only a hint: the rows read decide, exactly as when there is none.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { AEAD_IV_BYTES, AEAD_TAG_BYTES, aeadOpen, aeadSeal } from '../core/aead.ts';
 import type { IssuedHint } from './issued-hints.ts';
 import { sessionRowOf } from './store-keys.ts';
 
 const INFO = 'broker artifact hint v2';
 const SEPARATOR = '.';
 const KEY_ID_CHARS = 4;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
+const IV_BYTES = AEAD_IV_BYTES;
+const TAG_BYTES = AEAD_TAG_BYTES;
 /** The plaintext is padded to at least this many bytes, then to a multiple of PAD_STEP. */
 const PAD_MIN = 320;
 const PAD_STEP = 64;
@@ -92,9 +93,7 @@ export class HintSeal {
     // JSON text never holds a NUL byte: the padding ends at the first one.
     const plain = Buffer.concat([json, Buffer.alloc(size - json.length)]);
     const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', current.key, iv);
-    cipher.setAAD(associated(model, id));
-    const sealed = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+    const sealed = Buffer.concat([iv, aeadSeal(current.key, iv, plain, associated(model, id))]);
     return `${id}${SEPARATOR}${current.id}${sealed.toString('base64url')}`;
   }
 
@@ -131,15 +130,11 @@ export class HintSeal {
 /** What the seal binds a hint to: the kind of artifact and its random id. */
 const associated = (model: CarryingModel, id: string) => Buffer.from(`${model}\n${id}`, 'utf8');
 
+/** The fields `sealed` (IV ‖ ciphertext ‖ tag) holds under `key`, or undefined. */
 function openWith(key: Buffer, sealed: Buffer, aad: Buffer): unknown {
+  const plain = aeadOpen(key, sealed.subarray(0, IV_BYTES), sealed.subarray(IV_BYTES), aad);
+  if (!plain) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, IV_BYTES));
-    decipher.setAAD(aad);
-    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const plain = Buffer.concat([
-      decipher.update(sealed.subarray(IV_BYTES, sealed.length - TAG_BYTES)),
-      decipher.final(),
-    ]);
     const end = plain.indexOf(0);
     return JSON.parse(plain.subarray(0, end === -1 ? plain.length : end).toString('utf8'));
   } catch {

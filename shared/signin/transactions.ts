@@ -7,8 +7,9 @@
  * once: the callback inserts a marker row under the state's hash, and of 20 parallel callbacks with the
  * same state only one insert succeeds.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
+import { AEAD_IV_BYTES, aeadOpen, aeadSeal } from '../core/aead.ts';
 import type { Clock } from '../core/clock.ts';
 import type { CookieToSet } from '../sessions/service.ts';
 import { isConflict } from '../storage/tables.ts';
@@ -85,17 +86,16 @@ export class LoginTransactionStore {
       t: this.clock.now(),
     };
     const { kid, key } = await this.keys.sealingKey();
-    const iv = randomBytes(12);
+    const iv = randomBytes(AEAD_IV_BYTES);
     // The creation time is also in clear (authenticated) so a browser's oldest transactions can be
     // found without opening them.
     const at = payload.t.toString(36);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(Buffer.from(aad(state, at)));
-    const sealed = Buffer.concat([
-      cipher.update(JSON.stringify(payload), 'utf8'),
-      cipher.final(),
-      cipher.getAuthTag(),
-    ]);
+    const sealed = aeadSeal(
+      key,
+      iv,
+      Buffer.from(JSON.stringify(payload), 'utf8'),
+      Buffer.from(aad(state, at)),
+    );
     const value = `v1.${kid}.${at}.${iv.toString('base64url')}.${sealed.toString('base64url')}`;
     const cookie = { name: loginCookieName(state), value, maxAgeSeconds: TRANSACTION_TTL_MS / 1000 };
     return { state, nonce, verifier, challenge: pkceChallenge(verifier), cookie };
@@ -118,10 +118,8 @@ export class LoginTransactionStore {
     try {
       const bytes = Buffer.from(body, 'base64url');
       if (bytes.length < 17) throw new Error('short');
-      const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'));
-      decipher.setAAD(Buffer.from(aad(state, at)));
-      decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-      const plain = Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]);
+      const plain = aeadOpen(key.key, Buffer.from(iv, 'base64url'), bytes, Buffer.from(aad(state, at)));
+      if (!plain) throw new Error('not authentic');
       payload = JSON.parse(plain.toString('utf8')) as SealedPayload;
     } catch {
       // Tampered, sealed for another state, or by a key that is not ours.

@@ -29,7 +29,7 @@ import { HintSeal } from '../../shared/oidc/carried-hints.ts';
 import { HINT_LIFETIMES } from '../../shared/oidc/provider.ts';
 import { SETTINGS_CACHE_TTL_MS } from '../../shared/settings/service.ts';
 import { userPartition } from '../../shared/users/store.ts';
-import { authorize, createApplication, redeem } from '../helpers/oidc.ts';
+import { authorize, createApplication, redeem, userinfoStatus } from '../helpers/oidc.ts';
 import { BrokerBrowser, createDemoIntegration, createUser, demoAccount } from '../helpers/signin.ts';
 import { stack, startTestApp, type TestApp } from '../helpers/stack.ts';
 import { graph } from '../standins/credential-helpers.ts';
@@ -305,6 +305,17 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
         app.services.oidc as unknown as { accounts: { usernameById: Map<string, string> } }
       ).accounts.usernameById.clear();
     };
+    /** Runs `fn` as an instance that cannot open the hints values carry (it holds other cookie keys). */
+    const withoutOpeningHints = async <T>(fn: () => Promise<T>): Promise<T> => {
+      const built = (await app.services.oidc.provider()) as { hintSeal: HintSeal };
+      const own = built.hintSeal;
+      built.hintSeal = new HintSeal(['a cookie key this instance does not hold'], HINT_LIFETIMES);
+      try {
+        return await fn();
+      } finally {
+        built.hintSeal = own;
+      }
+    };
     await createUser(app, { username: 'rt-app', verifyType: 'password', password: PASSWORD });
     const rp = await createApplication(app);
     const b = new BrokerBrowser(app);
@@ -356,18 +367,9 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     // An instance that cannot open the code's hint: the rows its row names are read after it.
     const unhinted = await authorize(b, rp);
     app.services.oidc.store.issued.clear();
-    const built = (await app.services.oidc.provider()) as { hintSeal: HintSeal };
-    const ownSeal = built.hintSeal;
-    built.hintSeal = new HintSeal(['a cookie key this instance does not hold'], HINT_LIFETIMES);
-    try {
-      const unhintedToken = await measure(() => redeem(rp, unhinted));
-      expect(unhintedToken.result.refresh_token).toBeTruthy();
-      expect(counts(unhintedToken.stats), unhintedToken.stats.timeline.join('\n')).toEqual(
-        APP_TOKEN_UNHINTED,
-      );
-    } finally {
-      built.hintSeal = ownSeal;
-    }
+    const unhintedToken = await withoutOpeningHints(() => measure(() => redeem(rp, unhinted)));
+    expect(unhintedToken.result.refresh_token).toBeTruthy();
+    expect(counts(unhintedToken.stats), unhintedToken.stats.timeline.join('\n')).toEqual(APP_TOKEN_UNHINTED);
 
     const silent = await measure(() => authorize(b, rp, { prompt: 'none' }));
     expect(silent.result.callbackUrl?.searchParams.get('code')).toBeTruthy();
@@ -406,20 +408,11 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     forgetInstanceMemory();
     const againInfo = await measure(() => oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub));
     expect(counts(againInfo.stats), againInfo.stats.timeline.join('\n')).toEqual(APP_USERINFO_SESSION_BOUND);
-    const sealed = (await app.services.oidc.provider()) as { hintSeal: HintSeal };
-    const held = sealed.hintSeal;
-    sealed.hintSeal = new HintSeal(['a cookie key this instance does not hold'], HINT_LIFETIMES);
     forgetInstanceMemory();
-    try {
-      const unhintedInfo = await measure(() =>
-        oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub),
-      );
-      expect(counts(unhintedInfo.stats), unhintedInfo.stats.timeline.join('\n')).toEqual(
-        APP_USERINFO_UNHINTED,
-      );
-    } finally {
-      sealed.hintSeal = held;
-    }
+    const unhintedInfo = await withoutOpeningHints(() =>
+      measure(() => oidc.fetchUserInfo(rp.config, againToken.result.access_token, sub)),
+    );
+    expect(counts(unhintedInfo.stats), unhintedInfo.stats.timeline.join('\n')).toEqual(APP_USERINFO_UNHINTED);
 
     // A browser's first application sign-in makes its OP session in the request that makes the code.
     const fresh = new BrokerBrowser(app);
@@ -436,19 +429,14 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
 
     // Noise costs what it did before hints: a used code sent to userinfo opens no hint (another
     // kind), and an expired access token none either (past its lifetime): the value's own row only.
-    const meWith = async (token: string) => {
-      const res = await fetch(`${app.url}/api/oidc/me`, { headers: { authorization: `Bearer ${token}` } });
-      await res.body?.cancel();
-      return res.status;
-    };
     const usedCode = firstInBrowser.callbackUrl?.searchParams.get('code') as string;
-    const codeAsToken = await measure(() => meWith(usedCode));
+    const codeAsToken = await measure(() => userinfoStatus(app, usedCode));
     expect(codeAsToken.result).toBe(401);
     expect(counts(codeAsToken.stats), codeAsToken.stats.timeline.join('\n')).toEqual(USERINFO_NOISE);
     const started = clock.now();
     clock.advance((HINT_LIFETIMES.AccessToken + 1) * 1000);
     try {
-      const expired = await measure(() => meWith(firstToken.result.access_token));
+      const expired = await measure(() => userinfoStatus(app, firstToken.result.access_token));
       expect(expired.result).toBe(401);
       expect(counts(expired.stats), expired.stats.timeline.join('\n')).toEqual(USERINFO_NOISE);
     } finally {
