@@ -5,12 +5,12 @@
  */
 import { app, type Cookie, type HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { portalLinks } from '../shared/applications/portal.ts';
 import { UnauthorizedError } from '../shared/core/errors.ts';
 import { authorityOrigins } from '../shared/entra/authority.ts';
-import { type CookieToSet, SessionRejectedError } from '../shared/sessions/service.ts';
+import type { CookieToSet } from '../shared/sessions/service.ts';
 import { SignInError } from '../shared/signin/errors.ts';
 import { USERNAME_MAX } from '../shared/signin/input.ts';
+import { sessionUser, signedInLanding } from '../shared/signin/signed-in.ts';
 import { loginCookieName, stalePendingCookies } from '../shared/signin/transactions.ts';
 import { effectiveRoles } from '../shared/users/records.ts';
 import { json, readForm } from '../shared/web/body.ts';
@@ -92,31 +92,25 @@ app.http(
     methods: ['GET'],
     renderError,
     handler: async (rc) => {
-      const { signIn, sessionService, users } = rc.services;
+      const { signIn } = rc.services;
       const returnTo = await signIn.returnUrl(rc.request.query.get('returnTo'));
       // `prompt=login` (an application asked for a new sign-in): the username step even while signed in.
       const forceSignIn = rc.request.query.get('prompt') === 'login';
-      try {
-        const session = await sessionService.authenticate(sessionCookie(rc.request));
-        if (forceSignIn) throw new SessionRejectedError('missing');
-        if (returnTo) return redirect(returnTo);
-        // The application list is cached per instance (applications/service.ts portalCandidates).
-        const [user, candidates] = await Promise.all([
-          users.getByUsername(session.username),
-          rc.services.applications.portalCandidates(),
-        ]);
-        const usable = !!user && !user.disabled;
-        return signedInPage({
-          product: product(rc),
-          username: session.username,
-          displayName: user?.displayName ?? null,
-          isAdmin: usable && user.roles.includes('admin'),
-          // The user's current roles from the row just read (not the session's copy): a role taken
-          // away hides its applications at once.
-          applications: usable ? portalLinks(candidates, effectiveRoles(user)) : [],
-        });
-      } catch (err) {
-        if (!(err instanceof SessionRejectedError)) throw err;
+      if (!forceSignIn) {
+        const landing = await signedInLanding(
+          {
+            sessions: rc.services.sessionService,
+            users: rc.services.users,
+            applications: rc.services.applications,
+          },
+          sessionCookie(rc.request),
+          returnTo,
+        );
+        if (landing.kind === 'return') return redirect(landing.to);
+        if (landing.kind === 'page') {
+          const { kind: _, ...page } = landing;
+          return signedInPage({ product: product(rc), ...page });
+        }
       }
       const prefill = rc.request.query.get('username') ?? readCookie(rc.request, LAST_USER_COOKIE) ?? '';
       return usernamePage({
@@ -299,17 +293,12 @@ app.http(
     route: 'auth/session',
     methods: ['GET'],
     handler: async (rc) => {
-      const { sessionService, users } = rc.services;
-      let session: Awaited<ReturnType<typeof sessionService.authenticate>>;
-      try {
-        session = await sessionService.authenticate(sessionCookie(rc.request));
-      } catch (err) {
-        if (err instanceof SessionRejectedError)
-          throw new UnauthorizedError('No valid session.', 'no_session');
-        throw err;
-      }
-      const user = await users.getByUsername(session.username);
-      if (!user || user.disabled) throw new UnauthorizedError('No valid session.', 'no_session');
+      const live = await sessionUser(
+        { sessions: rc.services.sessionService, users: rc.services.users },
+        sessionCookie(rc.request),
+      );
+      if (!live) throw new UnauthorizedError('No valid session.', 'no_session');
+      const { session, user } = live;
       return {
         ...json(200, {
           username: user.username,

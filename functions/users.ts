@@ -121,39 +121,35 @@ app.http(
   }),
 );
 
-app.http(
-  'users-password-remove',
-  endpoint({
-    route: 'manage/users/{username}/password',
-    methods: ['DELETE'],
-    handler: async (rc) => {
-      const etag = await rc.services.users.removePassword(
-        usernameParam(rc),
-        ifMatch(rc.request),
-        changeContext(rc),
-        rc.principal,
-      );
-      return noContent({ ETag: etag });
-    },
-  }),
-);
+/**
+ * DELETE of one part of a user (its password, its Entra binding): conditional on If-Match, answered
+ * with the user's new ETag.
+ */
+function removePartRoute(
+  name: string,
+  part: 'password' | 'binding',
+  remove: 'removePassword' | 'removeBinding',
+) {
+  app.http(
+    name,
+    endpoint({
+      route: `manage/users/{username}/${part}`,
+      methods: ['DELETE'],
+      handler: async (rc) => {
+        const etag = await rc.services.users[remove](
+          usernameParam(rc),
+          ifMatch(rc.request),
+          changeContext(rc),
+          rc.principal,
+        );
+        return noContent({ ETag: etag });
+      },
+    }),
+  );
+}
 
-app.http(
-  'users-binding-remove',
-  endpoint({
-    route: 'manage/users/{username}/binding',
-    methods: ['DELETE'],
-    handler: async (rc) => {
-      const etag = await rc.services.users.removeBinding(
-        usernameParam(rc),
-        ifMatch(rc.request),
-        changeContext(rc),
-        rc.principal,
-      );
-      return noContent({ ETag: etag });
-    },
-  }),
-);
+removePartRoute('users-password-remove', 'password', 'removePassword');
+removePartRoute('users-binding-remove', 'binding', 'removeBinding');
 
 app.http(
   'users-sessions-revoke',

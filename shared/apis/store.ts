@@ -5,13 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { ConflictError, PreconditionFailedError } from '../core/errors.ts';
+import { ConflictError } from '../core/errors.ts';
 import {
+  deleteIfMatch,
   getEntityOrUndefined,
   isConflict,
-  isNotFound,
-  isPreconditionFailed,
   odataString,
+  replaceIfMatch,
 } from '../storage/tables.ts';
 
 const PARTITION = 'api';
@@ -115,22 +115,11 @@ export class ApiStore {
 
   /** Replaces the row only if it still has `etag` (412 otherwise). */
   async replace(record: ApiRecord, etag: string): Promise<StoredApi> {
-    try {
-      const res = await this.table.updateEntity(toEntity(record), 'Replace', { etag });
-      return { ...record, etag: res.etag ?? '' };
-    } catch (err) {
-      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
-      throw err;
-    }
+    return { ...record, etag: await replaceIfMatch(this.table, toEntity(record), etag) };
   }
 
   /** Deletes the row only if it still has `etag` (412 otherwise). */
-  async remove(id: string, etag: string): Promise<void> {
-    try {
-      await this.table.deleteEntity(PARTITION, id, { etag });
-    } catch (err) {
-      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
-      throw err;
-    }
+  remove(id: string, etag: string): Promise<void> {
+    return deleteIfMatch(this.table, PARTITION, id, etag);
   }
 }

@@ -4,8 +4,7 @@
  * conditional on the etag read (412 otherwise).
  */
 import type { TableClient } from '@azure/data-tables';
-import { PreconditionFailedError } from '../core/errors.ts';
-import { getEntityOrUndefined, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+import { deleteIfMatch, getEntityOrUndefined, replaceIfMatch } from '../storage/tables.ts';
 import type { ApplicationType, IdTokenAlg, TokenEndpointAuthMethod } from './schemas.ts';
 
 export const APPLICATION_PARTITION = 'application';
@@ -170,22 +169,11 @@ export class ApplicationStore {
 
   /** Replaces the row only if it still has `etag` (412 otherwise). */
   async replace(record: ApplicationRecord, etag: string): Promise<StoredApplication> {
-    try {
-      const res = await this.table.updateEntity(toEntity(record), 'Replace', { etag });
-      return { ...record, etag: res.etag ?? '' };
-    } catch (err) {
-      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
-      throw err;
-    }
+    return { ...record, etag: await replaceIfMatch(this.table, toEntity(record), etag) };
   }
 
-  /** Deletes the row only if it still has `etag`. */
-  async remove(clientId: string, etag: string): Promise<void> {
-    try {
-      await this.table.deleteEntity(APPLICATION_PARTITION, clientId, { etag });
-    } catch (err) {
-      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
-      throw err;
-    }
+  /** Deletes the row only if it still has `etag` (412 otherwise). */
+  remove(clientId: string, etag: string): Promise<void> {
+    return deleteIfMatch(this.table, APPLICATION_PARTITION, clientId, etag);
   }
 }

@@ -7,15 +7,17 @@
  */
 import { createHash } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
-import { ConflictError, PreconditionFailedError } from '../core/errors.ts';
+import { ConflictError } from '../core/errors.ts';
 import { nameKey } from '../core/names.ts';
 import {
+  deleteIfMatch,
   deleteIfOwned,
   getEntityOrUndefined,
   isConflict,
   isNotFound,
   isPreconditionFailed,
   odataString,
+  replaceIfMatch,
 } from '../storage/tables.ts';
 import type { StoredCredential } from './credentials/kinds.ts';
 import type { IntegrationCloud, IntegrationStatus, IntegrationTestResult, MatchClaim } from './schemas.ts';
@@ -271,11 +273,7 @@ export class IntegrationStore {
     // Dropped before and after the write: a read racing with it cannot keep the old row.
     this.changed(record.id);
     try {
-      const res = await this.table.updateEntity(toEntity(record), 'Replace', { etag });
-      return { ...record, etag: res.etag ?? '' };
-    } catch (err) {
-      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
-      throw err;
+      return { ...record, etag: await replaceIfMatch(this.table, toEntity(record), etag) };
     } finally {
       this.changed(record.id);
     }
@@ -285,10 +283,7 @@ export class IntegrationStore {
   async remove(id: string, etag: string): Promise<void> {
     this.changed(id);
     try {
-      await this.table.deleteEntity(INTEGRATION_PARTITION, id, { etag });
-    } catch (err) {
-      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
-      throw err;
+      await deleteIfMatch(this.table, INTEGRATION_PARTITION, id, etag);
     } finally {
       this.changed(id);
     }

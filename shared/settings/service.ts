@@ -5,7 +5,7 @@ import { requireRecentSignIn } from '../admin/fresh-sign-in.ts';
 import type { AuditLog } from '../audit/log.ts';
 import type { Clock } from '../core/clock.ts';
 import { PreconditionFailedError } from '../core/errors.ts';
-import { getEntityOrUndefined, isConflict, isNotFound, isPreconditionFailed } from '../storage/tables.ts';
+import { getEntityOrUndefined, isConflict, replaceIfMatch } from '../storage/tables.ts';
 
 /**
  * Global settings (one row in the Settings table: PartitionKey `settings`, RowKey `global`).
@@ -239,7 +239,8 @@ export class SettingsService {
     const release = this.guard ? await this.guard(current, next) : undefined;
     let etag: string;
     try {
-      const res = await this.table.updateEntity(
+      etag = await replaceIfMatch(
+        this.table,
         {
           partitionKey: SETTINGS_PARTITION,
           rowKey: SETTINGS_ROW,
@@ -250,13 +251,8 @@ export class SettingsService {
           updatedAt: new Date(this.clock.now()).toISOString(),
           updatedBy: ctx.actor,
         },
-        'Replace',
-        { etag: current.etag },
+        current.etag,
       );
-      etag = res.etag ?? '';
-    } catch (err) {
-      if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
-      throw err;
     } finally {
       await release?.();
     }

@@ -7,7 +7,7 @@ import {
   dependencyTimeoutMs,
   describeTableRequest,
 } from '../core/dependency.ts';
-import { DependencyError, sdkStatus } from '../core/errors.ts';
+import { DependencyError, PreconditionFailedError, sdkStatus } from '../core/errors.ts';
 
 /** Every table the broker uses. */
 export const TABLE_NAMES = {
@@ -137,6 +137,38 @@ export async function deleteIfOwned<T extends object>(
     await table.deleteEntity(partitionKey, rowKey, { etag: row.etag });
   } catch (err) {
     if (!isNotFound(err) && !isPreconditionFailed(err)) throw err;
+  }
+}
+
+/**
+ * Replaces an entity only while it still has `etag` (an admin's If-Match); a row changed or deleted
+ * meanwhile is a 412 (PreconditionFailedError). Answers the new etag.
+ */
+export async function replaceIfMatch<T extends object>(
+  table: TableClient,
+  entity: T & { partitionKey: string; rowKey: string },
+  etag: string,
+): Promise<string> {
+  try {
+    return (await table.updateEntity(entity, 'Replace', { etag })).etag ?? '';
+  } catch (err) {
+    if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
+    throw err;
+  }
+}
+
+/** Deletes an entity only while it still has `etag`; a row changed or gone meanwhile is a 412. */
+export async function deleteIfMatch(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+  etag: string,
+): Promise<void> {
+  try {
+    await table.deleteEntity(partitionKey, rowKey, { etag });
+  } catch (err) {
+    if (isPreconditionFailed(err) || isNotFound(err)) throw new PreconditionFailedError();
+    throw err;
   }
 }
 

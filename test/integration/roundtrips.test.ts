@@ -135,6 +135,13 @@ const ENTRA_IDP_RETURNING_CALLBACK = { requests: 6, rounds: 4 };
  */
 const PASSWORD_SIGN_IN = { requests: 8, rounds: 2 };
 /**
+ * GET /api/auth/login (the signed-in page) and GET /api/auth/session with a live session, warm
+ * instance: the session's row and the user's, read together (signed-in.ts); the applications the page
+ * lists are cached per instance.
+ */
+const SIGNED_IN_PAGE = { requests: 2, rounds: 1 };
+const SESSION_INFO = { requests: 2, rounds: 1 };
+/**
  * Key Vault requests of a warm Entra sign-in per credential kind: federated assertions are signed
  * with the OP's key already in memory, the managed identity's token is cached by @azure/identity, a
  * certificate assertion is kept until shortly before it expires. A certificate signs once per
@@ -295,6 +302,24 @@ describe('Table round trips per sign-in leg (counting proxy in front of Azurite)
     );
     expect(signIn.result.status).toBe(303);
     expect(counts(signIn.stats), signIn.stats.timeline.join('\n')).toEqual(PASSWORD_SIGN_IN);
+  });
+
+  it('the signed-in page and the session endpoint', async () => {
+    await createUser(app, { username: 'rt-page', verifyType: 'password', password: PASSWORD });
+    const b = new BrokerBrowser(app);
+    expect((await b.post('/api/auth/password', { username: 'rt-page', password: PASSWORD })).status).toBe(
+      303,
+    );
+    expect((await b.get('/api/auth/login', { accept: 'text/html' })).status).toBe(200); // warm: applications
+
+    const page = await measure(() => b.get('/api/auth/login', { accept: 'text/html' }));
+    expect(page.result.status).toBe(200);
+    expect(await page.result.text()).toContain('rt-page');
+    const info = await measure(() => b.session());
+    expect(await info.result.json()).toMatchObject({ username: 'rt-page' });
+
+    expect(counts(page.stats), page.stats.timeline.join('\n')).toEqual(SIGNED_IN_PAGE);
+    expect(counts(info.stats), info.stats.timeline.join('\n')).toEqual(SESSION_INFO);
   });
 
   it('an application signs a user in through the OpenID Provider, with a broker session', async () => {
