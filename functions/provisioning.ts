@@ -1,14 +1,22 @@
 import { app } from '@azure/functions';
+import { NotFoundError } from '../shared/core/errors.ts';
 import {
   enableProvisioningSchema,
   PROVISIONING_BODY_LIMIT,
   patchProvisioningSchema,
 } from '../shared/provisioning/schemas.ts';
+import { INTEGRATION_ID_PATTERN } from '../shared/users/schemas.ts';
 import { json, noContent, readJson } from '../shared/web/body.ts';
 import { actorOf, changeContextOf, type RequestContext } from '../shared/web/endpoint.ts';
 import { endpoint } from '../shared/web/runtime.ts';
 
-const idOf = (rc: RequestContext) => rc.request.params.id ?? '';
+/** The `{id}` route parameter; anything that cannot be an integration id is a 404 before any read. */
+function idOf(rc: RequestContext): string {
+  const id = rc.request.params.id ?? '';
+  if (!INTEGRATION_ID_PATTERN.test(id))
+    throw new NotFoundError('No integration with this id.', 'integration_not_found');
+  return id;
+}
 
 /** An empty body means "no settings": POST …/provisioning may be sent without one. */
 async function optionalBody(rc: RequestContext) {

@@ -158,7 +158,14 @@ const PROBLEM_HEADERS = {
 function hostProblem(status: number, code: string, detail: string, extra: Record<string, string> = {}) {
   const body = JSON.stringify({
     type: `urn:broker:problem:${code}`,
-    title: status === 404 ? 'Not Found' : status === 405 ? 'Method Not Allowed' : 'Error',
+    title:
+      status === 404
+        ? 'Not Found'
+        : status === 405
+          ? 'Method Not Allowed'
+          : status === 413
+            ? 'Content Too Large'
+            : 'Error',
     status,
     code,
     detail,
@@ -245,12 +252,18 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
       }
       const chunks: Buffer[] = [];
       let size = 0;
+      const tooLarge = () => {
+        // The rest of the body is never read: the connection closes after the answer, or the
+        // client's next request on it would wait behind the unread upload.
+        const p = hostProblem(413, 'payload_too_large', 'The request body is too large.', {
+          Connection: 'close',
+        });
+        return send(p.status, p.headers, p.body);
+      };
+      if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooLarge();
       for await (const chunk of req) {
         size += (chunk as Buffer).length;
-        if (size > maxBody) {
-          const p = hostProblem(413, 'payload_too_large', 'The request body is too large.');
-          return send(p.status, p.headers, p.body);
-        }
+        if (size > maxBody) return tooLarge();
         chunks.push(chunk as Buffer);
       }
       const body = Buffer.concat(chunks);

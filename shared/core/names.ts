@@ -12,7 +12,8 @@
  * Built on Unicode property escapes only (no library).
  */
 
-const CONTROL_OR_FORMAT = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}]/u;
+// Cs: half of a surrogate pair, which is no character at all.
+const CONTROL_OR_FORMAT = /[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}]/u;
 const UNUSUAL_SPACE = /[^\P{Z} ]/u;
 const REPEATED_SPACE = / {2}/;
 const COMMON_OR_INHERITED = /^[\p{Script_Extensions=Common}\p{Script_Extensions=Inherited}]$/u;

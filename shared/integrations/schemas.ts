@@ -56,7 +56,10 @@ export const allowedTenantsSchema = z
 export const clientSecretSchema = z
   .string()
   .min(1, 'must not be empty')
-  .max(1024, 'must be at most 1024 characters');
+  .max(1024, 'must be at most 1024 characters')
+  // Entra's secrets are printable characters: a blank or control character is a paste gone wrong.
+  .refine((v) => v.trim().length > 0, 'must not be blank')
+  .refine((v) => !CONTROL.test(v), 'must not contain control characters');
 
 function validDate(y: number, m: number, d: number): boolean {
   const t = new Date(Date.UTC(y, m - 1, d));

@@ -89,12 +89,25 @@ export function isPreconditionFailed(err: unknown): boolean {
   return sdkStatus(err) === 412;
 }
 
-/** Point read that answers undefined for a missing entity. */
+/**
+ * Whether Table Storage can hold `key` as a PartitionKey or RowKey: at most 1,024 characters, none of `/ \ # ?`
+ * and no control characters. A key from a request that fails this names no row: reading it must be
+ * "not found", not a storage error (which would answer 503).
+ */
+export function isStorableKey(key: string): boolean {
+  return key.length <= 1024 && !UNSTORABLE_KEY.test(key);
+}
+/** A character Table keys refuse, or half of a surrogate pair (no text). */
+const UNSTORABLE_KEY =
+  /[/\\#?\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Point read that answers undefined for a missing entity (and for a key no entity can have). */
 export async function getEntityOrUndefined<T extends object>(
   table: TableClient,
   partitionKey: string,
   rowKey: string,
 ): Promise<(T & { partitionKey: string; rowKey: string; etag: string; timestamp?: string }) | undefined> {
+  if (!isStorableKey(partitionKey) || !isStorableKey(rowKey)) return undefined;
   try {
     return (await table.getEntity<T>(partitionKey, rowKey)) as T & {
       partitionKey: string;

@@ -26,7 +26,9 @@ export const displayNameSchema = z
   .string()
   .trim()
   .max(200, 'must be at most 200 characters')
-  .refine((v) => !CONTROL.test(v), 'must not contain control characters');
+  .refine((v) => !CONTROL.test(v), 'must not contain control characters')
+  // Half of a surrogate pair is no character: it could not be stored or shown as text.
+  .refine((v) => !/\p{Cs}/u.test(v), 'must not contain half of a surrogate pair');
 
 export const emailSchema = z
   .string()

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalHost, type RegisteredRoute, startLocalHost } from '../../scripts/host/local-host.ts';
@@ -94,6 +95,29 @@ describe('local Functions host', () => {
     const r = await fetch(`${host.url}/api/items/%E0%A4%A`);
     expect(r.status).toBe(400);
     expect(r.headers.get('content-type')).toBe('application/problem+json');
+  });
+
+  it('answers 413 to a body over the limit and closes that connection, so the next request is served', async () => {
+    // One kept-alive socket, as a client reusing its connection would have.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const call = (method: string, path: string, body?: Buffer) =>
+      new Promise<{ status: number; connection?: string }>((resolve, reject) => {
+        const req = http.request(`${host.url}/api${path}`, { method, agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+        });
+        req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
+        // The upload may be cut short once the host has answered.
+        req.on('error', (err) => ((err as { code?: string }).code === 'EPIPE' ? undefined : reject(err)));
+        req.end(body);
+      });
+    try {
+      const big = await call('POST', '/items', Buffer.alloc(2 * 1024 * 1024, 0x61));
+      expect(big).toEqual({ status: 413, connection: 'close' });
+      expect((await call('GET', '/items/next')).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('writes each cookie as its own Set-Cookie header', async () => {

@@ -104,6 +104,25 @@ describe('provisioning settings', () => {
     ).toBe(401);
   });
 
+  it('an id that cannot be an integration is a 404 problem on every provisioning route', async () => {
+    for (const id of ['a%2Fb', '..%2F..%2Fsettings', 'a%5Cb', 'x'.repeat(101), '%25ZZ']) {
+      for (const [method, path] of [
+        ['POST', '/provisioning'],
+        ['PATCH', '/provisioning'],
+        ['DELETE', '/provisioning'],
+        ['POST', '/provisioning/token'],
+      ] as const) {
+        const res = await app.admin(`/api/manage/integrations/${id}${path}`, {
+          method,
+          ...(method === 'PATCH' ? { json: { jitProvisioning: true } } : {}),
+        });
+        expect(res.status, `${method} ${id}${path}`).toBe(404);
+        expect(res.headers.get('content-type')).toContain('application/problem+json');
+        expect((await res.json()).code).toBe('integration_not_found');
+      }
+    }
+  });
+
   it("a deleted integration's token stops working", async () => {
     const i = await createIntegration(app);
     const scim = await enableProvisioning(app, i.id);
