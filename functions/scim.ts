@@ -12,6 +12,7 @@ import {
   schemaById,
   schemasList,
   serviceProviderConfig,
+  wellFormedBody,
 } from '../shared/scim/index.ts';
 import { changeContextOf, type RequestContext } from '../shared/web/endpoint.ts';
 import { endpoint } from '../shared/web/runtime.ts';
@@ -35,11 +36,13 @@ async function readScimJson(rc: RequestContext): Promise<unknown> {
     throw new PayloadTooLargeError(MAX_SCIM_BODY_BYTES);
   const bytes = Buffer.from(await rc.request.arrayBuffer());
   if (bytes.length > MAX_SCIM_BODY_BYTES) throw new PayloadTooLargeError(MAX_SCIM_BODY_BYTES);
+  let body: unknown;
   try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     throw badRequest('invalidSyntax', 'the body is not valid JSON');
   }
+  return wellFormedBody(body);
 }
 
 const query = (rc: RequestContext, name: string) => rc.request.query.get(name) ?? undefined;
@@ -49,7 +52,9 @@ async function dispatch(rc: RequestContext, caller: ScimCaller): Promise<HttpRes
   const p = rc.services.provisioning;
   const base = p.baseUrl;
   const method = rc.request.method.toUpperCase();
-  const parts = (rc.request.params.path ?? '').split('/').filter(Boolean).map(decodeURIComponent);
+  // The host has already percent-decoded the route value: a second decode would read `%25ZZ` as
+  // `%ZZ` and throw. An id that is not one of ours is simply not found.
+  const parts = (rc.request.params.path ?? '').split('/').filter(Boolean);
   const [resource = '', id, extra] = parts;
   if (extra !== undefined) throw notFound('User', '');
   const c = changeContextOf(rc);
@@ -145,7 +150,8 @@ async function handle(rc: RequestContext): Promise<HttpResponseInit> {
         clientAddress: rc.clientAddress,
         details: {
           method: rc.request.method,
-          resource: (rc.request.params.path ?? '').split('/')[0]?.slice(0, 40) ?? '',
+          // By code points: a cut through a surrogate pair would leave a lone half in the row.
+          resource: [...((rc.request.params.path ?? '').split('/')[0] ?? '')].slice(0, 40).join(''),
           status,
         },
       });

@@ -17,7 +17,7 @@ import {
 import type { UserService } from '../users/service.ts';
 import type { ScimCaller } from './auth.ts';
 import { recomputeGroupRoles, roleOfGroup } from './roles.ts';
-import { USER_RULES } from './rules.ts';
+import { isBrokerId, USER_RULES, userReference } from './rules.ts';
 import { type GroupEntity, type ProvisioningStore, runLimited } from './store.ts';
 
 export interface ScimGroupsDeps {
@@ -108,7 +108,9 @@ export class ScimGroups {
       if (eq.displayName !== undefined && g.displayName.toLowerCase() !== eq.displayName.toLowerCase())
         continue;
       if (eq.externalId !== undefined && (g.externalId ?? '') !== eq.externalId) continue;
-      if (eq.members !== undefined && !(await store.isMember(id, eq.members))) continue;
+      // A value that cannot be a user id is never a member (and could not be a row key).
+      if (eq.members !== undefined && !(isBrokerId(eq.members) && (await store.isMember(id, eq.members))))
+        continue;
       found.push(await this.resource(id, g, withMembers));
     }
     return listResponse(found.slice(page.offset, page.offset + page.count), found.length, page);
@@ -130,6 +132,7 @@ export class ScimGroups {
 
   async create(caller: ScimCaller, body: unknown, c: Ctx): Promise<ScimGroup> {
     const input = parseScimGroup(body, USER_RULES);
+    checkMembers(input.memberIds);
     const { store } = this.d;
     const id = randomUUID();
     const now = this.now();
@@ -177,12 +180,15 @@ export class ScimGroups {
   /** PATCH /Groups/{id}: members added and removed in batches, displayName and externalId. */
   async patch(caller: ScimCaller, id: string, body: unknown, c: Ctx): Promise<void> {
     const changes = normalizeGroupPatch(body, USER_RULES);
+    // Every operation is checked before the first is applied: a refused request changes nothing.
+    for (const ch of changes) if (ch.attribute === 'members') checkMembers(ch.ids);
     await this.apply(caller, id, changes, c);
   }
 
   /** PUT /Groups/{id}: displayName, externalId and the whole member list. */
   async replace(caller: ScimCaller, id: string, body: unknown, c: Ctx): Promise<ScimGroup> {
     const input = parseScimGroup(body, USER_RULES);
+    checkMembers(input.memberIds);
     await this.apply(
       caller,
       id,
@@ -286,4 +292,9 @@ export class ScimGroups {
       details,
     });
   }
+}
+
+/** Member values become Table keys (`m-<group>`/<user id>): each must be a user id's shape first. */
+function checkMembers(ids: string[]): void {
+  for (const id of ids) userReference(id, 'members.value');
 }

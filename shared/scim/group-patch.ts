@@ -9,7 +9,7 @@ import { MAX_MEMBERS_PER_REQUEST } from './discovery.ts';
 import { badRequest, invalidValue } from './errors.ts';
 import { isObject, member } from './keys.ts';
 import { type PatchOperation, readPatchRequest } from './patch-request.ts';
-import { checked, checkedId, optionalString, type ProvisioningRules } from './rules.ts';
+import { checked, checkedId, checkedReference, optionalString, type ProvisioningRules } from './rules.ts';
 import { GROUP_SCHEMA } from './urns.ts';
 
 export type GroupChange =
@@ -22,7 +22,9 @@ export type GroupChange =
 export function memberIds(value: unknown, attribute = 'members'): string[] {
   if (value === null || value === undefined) return [];
   const items = Array.isArray(value) ? value : [value];
-  return items.map((item) => checkedId(isObject(item) ? member(item, 'value') : item, `${attribute}.value`));
+  return items.map((item) =>
+    checkedReference(isObject(item) ? member(item, 'value') : item, `${attribute}.value`),
+  );
 }
 
 function groupChange(o: PatchOperation, rules: ProvisioningRules): GroupChange {
@@ -44,7 +46,11 @@ function groupChange(o: PatchOperation, rules: ProvisioningRules): GroupChange {
           `${path.raw.slice(0, 200)}: only remove members[value eq "…"] is supported`,
         );
       }
-      return { attribute: 'members', action: 'remove', ids: [checkedId(path.filter.value, 'members.value')] };
+      return {
+        attribute: 'members',
+        action: 'remove',
+        ids: [checkedReference(path.filter.value, 'members.value')],
+      };
     }
     if (op === 'remove') {
       // A remove with a value list takes those members out; without one it empties the group.

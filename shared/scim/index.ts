@@ -11,6 +11,7 @@ export * from './patch-request.ts';
 export * from './path.ts';
 export * from './rules.ts';
 export * from './schemas.ts';
+export * from './unicode.ts';
 export * from './urns.ts';
 export * from './user-changes.ts';
 export * from './user-patch.ts';

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { invalidValue } from './errors.ts';
+import { LONE_SURROGATE } from './unicode.ts';
 
 export interface ProvisioningRules {
   username: z.ZodType<string>;
@@ -22,13 +23,24 @@ export function checked(rule: z.ZodType<string>, value: string, attribute: strin
   return result.data;
 }
 
-/** An identifier such as `externalId` or a member's `value`. */
+/** An identifier such as `externalId` (see `checkedReference` for one that names a resource). */
 export function checkedId(value: unknown, attribute: string): string {
   if (typeof value !== 'string') throw invalidValue(attribute, 'must be a string');
   const v = value.trim();
   if (!v) throw invalidValue(attribute, 'must not be empty');
   if (v.length > MAX_ID_LENGTH) throw invalidValue(attribute, `must be at most ${MAX_ID_LENGTH} characters`);
   if (CONTROL.test(v)) throw invalidValue(attribute, 'must not contain control characters');
+  if (LONE_SURROGATE.test(v)) throw invalidValue(attribute, 'must be Unicode text');
+  return v;
+}
+
+/** Characters no id holds, the broker's or another system's (nor may a Table key). */
+const NOT_IN_ID = /[/\\#?]/;
+
+/** A reference to a resource by its id, such as a member's `value` or a `manager`. */
+export function checkedReference(value: unknown, attribute: string): string {
+  const v = checkedId(value, attribute);
+  if (NOT_IN_ID.test(v)) throw invalidValue(attribute, 'must not contain /, \\, # or ?');
   return v;
 }
 

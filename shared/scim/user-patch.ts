@@ -11,7 +11,14 @@ import { badRequest, invalidValue } from './errors.ts';
 import { isObject, member } from './keys.ts';
 import type { PatchOperation } from './patch-request.ts';
 import { readPatchRequest } from './patch-request.ts';
-import { checked, checkedId, checkedText, optionalString, type ProvisioningRules } from './rules.ts';
+import {
+  checked,
+  checkedId,
+  checkedReference,
+  checkedText,
+  optionalString,
+  type ProvisioningRules,
+} from './rules.ts';
 import { ENTERPRISE_USER_SCHEMA, USER_SCHEMA } from './urns.ts';
 import type { UserChange } from './user-changes.ts';
 
@@ -178,7 +185,7 @@ function enterpriseChanges(o: PatchOperation): UserChange[] {
   const item = Array.isArray(o.value) ? (o.value[0] ?? null) : o.value;
   const v = !sub && isObject(item) ? member(item, 'value') : item;
   const s = optionalString(v, 'manager');
-  return [{ attribute: 'manager', value: s === null ? null : checkedId(s, 'manager') }];
+  return [{ attribute: 'manager', value: s === null ? null : checkedReference(s, 'manager') }];
 }
 
 export function userChangesFromOperations(ops: PatchOperation[], rules: ProvisioningRules): UserChange[] {

@@ -8,7 +8,14 @@ import { z } from 'zod';
 import { scimBoolean } from './boolean.ts';
 import { badRequest, invalidValue } from './errors.ts';
 import { isObject, member } from './keys.ts';
-import { checked, checkedId, checkedText, optionalString, type ProvisioningRules } from './rules.ts';
+import {
+  checked,
+  checkedId,
+  checkedReference,
+  checkedText,
+  optionalString,
+  type ProvisioningRules,
+} from './rules.ts';
 import { ENTERPRISE_USER_SCHEMA, USER_SCHEMA } from './urns.ts';
 import { pickFromList } from './user-patch.ts';
 
@@ -148,6 +155,6 @@ export function parseScimUser(body: unknown, rules: ProvisioningRules): Provisio
     familyName: family === null ? null : checked(rules.displayName, family, 'name.familyName'),
     formattedName: formatted === null ? null : checked(rules.displayName, formatted, 'name.formatted'),
     workAddress: checkedText(address, 'addresses'),
-    manager: manager === null ? null : checkedId(manager, 'manager'),
+    manager: manager === null ? null : checkedReference(manager, 'manager'),
   };
 }

@@ -254,3 +254,236 @@ describe('SCIM protocol answers', () => {
     expect(again.body?.id).not.toBe(first.body?.id);
   });
 });
+
+describe('SCIM input the broker cannot hold', () => {
+  let app: TestApp;
+  let scim: ScimClient;
+  beforeAll(async () => {
+    app = await startTestApp();
+    scim = await enableProvisioning(app, (await createIntegration(app)).id);
+  });
+  afterAll(async () => app?.close());
+
+  const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+  const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+  const patch = (...Operations: Json[]) => ({ schemas: [PATCH_OP], Operations });
+  /** Characters a Table key may not hold, and a lone surrogate (sent as a JSON escape). */
+  const BAD_IDS = ['a/b', 'a\\b', 'a#b', 'a?b', '\ud800', `${randomUUID()}/x`];
+
+  /** Every row but the audit log, the throttle counters and the integration's last-request note. */
+  async function snapshot(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const [key, table] of Object.entries(app.services.tables)) {
+      if (key === 'auditEvents' || key === 'throttle') continue;
+      for await (const e of table.listEntities()) {
+        if (key === 'provisioning' && e.partitionKey === 'config') continue;
+        out.set(`${key}/${e.partitionKey}/${e.rowKey}`, e.etag);
+      }
+    }
+    return out;
+  }
+
+  function refused(r: { status: number; body: Json | undefined }, status: number, scimType?: string) {
+    expect(r.status, JSON.stringify(r.body)).toBe(status);
+    expect(r.body?.schemas).toEqual(['urn:ietf:params:scim:api:messages:2.0:Error']);
+    expect(r.body?.status).toBe(String(status));
+    expect(r.body?.scimType).toBe(scimType);
+  }
+
+  async function user(): Promise<Json> {
+    const r = await scim.call('POST', '/Users', entraUser(`in-${randomUUID().slice(0, 8)}@contoso.com`));
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body as Json;
+  }
+
+  it('reads an id in the path as the host decoded it: one that cannot be ours is a 404', async () => {
+    const before = await snapshot();
+    const ids = ['%25ZZ', '%25', 'a%25', '%25E0%25A4%25A', '%25ED%25A0%2580'];
+    for (const id of ids) {
+      for (const [resource, body, ops] of [
+        ['Users', entraUser(`p-${randomUUID().slice(0, 8)}@contoso.com`), { path: 'active', value: false }],
+        ['Groups', { displayName: `p-${randomUUID().slice(0, 8)}` }, { path: 'displayName', value: 'x' }],
+      ] as const) {
+        for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
+          const sent =
+            method === 'PUT' ? body : method === 'PATCH' ? patch({ op: 'replace', ...ops }) : undefined;
+          refused(await scim.call(method, `/${resource}/${id}`, sent), 404);
+        }
+      }
+    }
+    for (const p of [
+      '/ResourceTypes/%25',
+      '/Schemas/%25ZZ',
+      '/ResourceTypes/a%25',
+      '/Schemas/%25E0%25A4%25A',
+    ]) {
+      refused(await scim.call('GET', p), 404);
+    }
+    expect(await snapshot()).toEqual(before);
+    // An unknown resource is audited by its first 40 characters, never half of a surrogate pair.
+    refused(await scim.call('GET', `/${'x'.repeat(39)}${encodeURIComponent('😀')}`), 404);
+    const audit = await app.services.auditQuery.list({ type: 'scim.request.refused', limit: 5 });
+    expect(audit.items[0]?.details).toMatchObject({ resource: `${'x'.repeat(39)}😀` });
+  });
+
+  it('refuses a member value that cannot be a user id the broker issued: 400 invalidValue, nothing written', async () => {
+    const [m1, m2] = [await user(), await user()];
+    const name = `g-${randomUUID().slice(0, 8)}`;
+    const g = await scim.call('POST', '/Groups', { displayName: name, members: [{ value: m1.id }] });
+    expect(g.status).toBe(201);
+    const before = await snapshot();
+    // Beside what no key may hold, anything but the shape of the ids the broker gives its users.
+    for (const bad of [...BAD_IDS, 'id3', `${m2.id}0`, ` ${m2.id}x`]) {
+      const members = [{ value: m2.id }, { value: bad }];
+      const fresh = `g-${randomUUID().slice(0, 8)}`;
+      refused(
+        await scim.call('POST', '/Groups', {
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+          displayName: fresh,
+          members,
+        }),
+        400,
+        'invalidValue',
+      );
+      refused(
+        await scim.call('PUT', `/Groups/${g.body?.id}`, { displayName: `${name}-renamed`, members }),
+        400,
+        'invalidValue',
+      );
+      for (const op of [
+        { op: 'add', path: 'members', value: members },
+        { op: 'Add', path: 'members', value: bad },
+        { op: 'remove', path: 'members', value: [{ value: bad }] },
+        { op: 'remove', path: `members[value eq ${JSON.stringify(bad)}]` },
+      ]) {
+        // A rename before the bad operation is not applied either.
+        const r = await scim.call(
+          'PATCH',
+          `/Groups/${g.body?.id}`,
+          patch({ op: 'replace', path: 'displayName', value: `${name}-renamed` }, op),
+        );
+        refused(r, 400, 'invalidValue');
+      }
+      const found = await scim.call(
+        'GET',
+        `/Groups?filter=${encodeURIComponent(`displayName eq "${fresh}"`)}`,
+      );
+      expect(found.body?.totalResults).toBe(0);
+    }
+    expect(await snapshot()).toEqual(before);
+    const read = await scim.call('GET', `/Groups/${g.body?.id}`);
+    expect(read.body?.displayName).toBe(name);
+    expect(read.body?.members.map((m: Json) => m.value)).toEqual([m1.id]);
+    // A well-formed id that names no user of this integration is still left out, as before.
+    const unknown = await scim.call(
+      'PATCH',
+      `/Groups/${g.body?.id}`,
+      patch({ op: 'add', path: 'members', value: [{ value: randomUUID() }, { value: m2.id }] }),
+    );
+    expect(unknown.status).toBe(204);
+    const after = await scim.call('GET', `/Groups/${g.body?.id}`);
+    expect(new Set(after.body?.members.map((m: Json) => m.value))).toEqual(new Set([m1.id, m2.id]));
+  });
+
+  it('refuses a members filter value that cannot be a user id: no 5xx', async () => {
+    const g = await scim.call('POST', '/Groups', { displayName: `f-${randomUUID().slice(0, 8)}` });
+    for (const bad of ['a/b', 'a#b', 'a?b', 'a\\b']) {
+      const filter = `id eq "${g.body?.id}" and members eq ${JSON.stringify(bad)}`;
+      const r = await scim.call('GET', `/Groups?filter=${encodeURIComponent(filter)}`);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body?.totalResults).toBe(0);
+    }
+  });
+
+  it('refuses a manager that no id can be: 400 invalidValue, the user unchanged', async () => {
+    const u = await user();
+    const boss = randomUUID();
+    const set = await scim.call(
+      'PATCH',
+      `/Users/${u.id}`,
+      patch({ op: 'add', path: `${ENTERPRISE}:manager`, value: boss }),
+    );
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    const before = await snapshot();
+    for (const bad of BAD_IDS) {
+      const name = `mgr-${randomUUID().slice(0, 8)}@contoso.com`;
+      refused(
+        await scim.call(
+          'POST',
+          '/Users',
+          entraUser(name, randomUUID(), { [ENTERPRISE]: { manager: { value: bad } } }),
+        ),
+        400,
+        'invalidValue',
+      );
+      refused(
+        await scim.call(
+          'PUT',
+          `/Users/${u.id}`,
+          entraUser(u.userName, u.externalId, { [ENTERPRISE]: { manager: bad } }),
+        ),
+        400,
+        'invalidValue',
+      );
+      for (const op of [
+        { op: 'replace', path: `${ENTERPRISE}:manager`, value: bad },
+        { op: 'add', path: 'manager', value: [{ value: bad }] },
+        { op: 'replace', value: { [ENTERPRISE]: { manager: { value: bad } } } },
+      ]) {
+        refused(
+          await scim.call(
+            'PATCH',
+            `/Users/${u.id}`,
+            patch({ op: 'replace', path: 'displayName', value: 'Renamed' }, op),
+          ),
+          400,
+          'invalidValue',
+        );
+      }
+    }
+    expect(await snapshot()).toEqual(before);
+    const read = await scim.call('GET', `/Users/${u.id}`);
+    expect(read.body?.[ENTERPRISE]).toEqual({ manager: { value: boss } });
+    expect(read.body?.displayName).toBe(u.displayName);
+  });
+
+  it('refuses a lone surrogate in any string attribute: 400 invalidValue, nothing written', async () => {
+    const u = await user();
+    const g = await scim.call('POST', '/Groups', { displayName: `s-${randomUUID().slice(0, 8)}` });
+    const before = await snapshot();
+    const lone = 'x\udc00y';
+    const name = () => `s-${randomUUID().slice(0, 8)}@contoso.com`;
+    const users: Json[] = [
+      { userName: lone },
+      entraUser(name(), lone),
+      entraUser(name(), randomUUID(), { displayName: lone }),
+      entraUser(name(), randomUUID(), { name: { givenName: lone } }),
+      entraUser(name(), randomUUID(), {
+        emails: [{ primary: true, type: 'work', value: `${lone}@contoso.com` }],
+      }),
+      entraUser(name(), randomUUID(), { addresses: [{ type: 'work', formatted: lone }] }),
+      entraUser(name(), randomUUID(), { title: lone }),
+      entraUser(name(), randomUUID(), { [lone]: 'x' }),
+    ];
+    for (const body of users) {
+      refused(await scim.call('POST', '/Users', body), 400, 'invalidValue');
+      const put = body.userName === lone ? body : { ...body, userName: u.userName };
+      refused(await scim.call('PUT', `/Users/${u.id}`, put), 400, 'invalidValue');
+    }
+    for (const op of [
+      { op: 'replace', path: 'displayName', value: lone },
+      { op: 'replace', path: 'externalId', value: lone },
+      { op: 'replace', path: 'title', value: lone },
+      { op: 'replace', path: `name.givenName`, value: lone },
+      { op: 'replace', path: `emails[type eq "${lone}"].value`, value: 'a@contoso.com' },
+    ]) {
+      refused(await scim.call('PATCH', `/Users/${u.id}`, patch(op)), 400, 'invalidValue');
+      refused(await scim.call('PATCH', `/Groups/${g.body?.id}`, patch(op)), 400, 'invalidValue');
+    }
+    for (const body of [{ displayName: lone }, { displayName: 'ok', externalId: lone }]) {
+      refused(await scim.call('POST', '/Groups', body), 400, 'invalidValue');
+      refused(await scim.call('PUT', `/Groups/${g.body?.id}`, body), 400, 'invalidValue');
+    }
+    expect(await snapshot()).toEqual(before);
+  });
+});

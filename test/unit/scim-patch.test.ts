@@ -131,6 +131,18 @@ describe('user PATCH', () => {
     });
   });
 
+  it('refuses a manager no id can be: a character no Table key holds, a lone surrogate', () => {
+    const manager = (path: string, value: unknown) =>
+      normalizeUserPatch(body({ op: 'Add', path, value }), rules);
+    for (const bad of ['a/b', 'a\\b', 'a#b', 'a?b', '\ud800', 'a\udc00']) {
+      expect(failure(() => manager(`${ENTERPRISE}:manager`, bad))).toMatchObject({
+        status: 400,
+        scimType: 'invalidValue',
+      });
+      expect(failure(() => manager('manager', [{ value: bad }]))).toMatchObject({ scimType: 'invalidValue' });
+    }
+  });
+
   it('applies the management API rules: a refused value is 400 invalidValue naming the attribute', () => {
     expect(
       failure(() => normalizeUserPatch(body({ op: 'Replace', path: 'userName', value: 'has space' }), rules)),
@@ -280,6 +292,21 @@ describe('user PATCH', () => {
 
 describe('group PATCH', () => {
   const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ value: `u${from + i}` }));
+
+  it('refuses a member value no id can be, in a value list and in a members[value eq] path', () => {
+    for (const bad of ['a/b', 'a\\b', 'a#b', 'a?b', '\ud800']) {
+      for (const op of [
+        { op: 'Add', path: 'members', value: [{ value: 'u1' }, { value: bad }] },
+        { op: 'Remove', path: 'members', value: [{ value: bad }] },
+        { op: 'Remove', path: `members[value eq ${JSON.stringify(bad)}]` },
+      ]) {
+        expect(failure(() => normalizeGroupPatch(body(op), rules))).toMatchObject({
+          status: 400,
+          scimType: 'invalidValue',
+        });
+      }
+    }
+  });
 
   it('adds, removes and replaces members in batches', () => {
     expect(

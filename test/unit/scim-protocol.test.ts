@@ -20,6 +20,7 @@ import {
   toScimErrorBody,
   USER_SCHEMA,
   uniqueness,
+  wellFormedBody,
 } from '../../shared/scim/index.ts';
 
 const BASE = 'https://broker.example/api/scim/v2';
@@ -180,5 +181,41 @@ describe('discovery documents', () => {
   it('finds one schema by its URN, ignoring case', () => {
     expect(schemaById(USER_SCHEMA.toUpperCase(), BASE)?.id).toBe(USER_SCHEMA);
     expect(schemaById('urn:nope', BASE)).toBeUndefined();
+  });
+});
+
+describe('SCIM bodies as Unicode text', () => {
+  const refusal = (body: unknown) => {
+    try {
+      wellFormedBody(body);
+    } catch (err) {
+      return (err as ScimError).toBody();
+    }
+    return undefined;
+  };
+
+  it('accepts any text with its surrogates in pairs', () => {
+    const body = { displayName: 'Zoë 😀', members: [{ value: '𝒳' }], n: 1, ok: true, none: null };
+    expect(wellFormedBody(body)).toBe(body);
+  });
+
+  it('refuses a lone surrogate anywhere, value or name, naming where (400 invalidValue)', () => {
+    for (const lone of ['\ud800', '\udc00', 'a\udbff', '\udc00\ud800', '😀'.slice(1)]) {
+      expect(refusal({ members: [{ value: 'x' }, { value: lone }] })).toEqual({
+        schemas: [ERROR_MESSAGE],
+        status: '400',
+        scimType: 'invalidValue',
+        detail: 'members.value: must be Unicode text',
+      });
+      expect(refusal({ title: lone })?.detail).toBe('title: must be Unicode text');
+      expect(refusal(lone)?.detail).toBe('body: must be Unicode text');
+      expect(refusal({ name: { [lone]: 'x' } })?.detail).toBe('name: attribute names must be Unicode text');
+    }
+  });
+
+  it('walks nesting deeper than the call stack', () => {
+    const depth = 200_000;
+    const deep = JSON.parse(`${'['.repeat(depth)}"\\ud800"${']'.repeat(depth)}`);
+    expect(refusal(deep)?.scimType).toBe('invalidValue');
   });
 });
