@@ -38,9 +38,29 @@ const MAX_PARAMETERS = 64;
 
 export const RESPONSE_MODES = ['query', 'form_post'] as const;
 
-/** Routes a browser is sent to: they answer with pages, every other route with OAuth JSON. */
+/**
+ * The route the library matches for `path` (below the mount): it compares letters in any case and
+ * ignores one trailing slash, so every limit and check here must as well, or `TOKEN` would be a
+ * token request without the token limit. The uid of `auth/{uid}` stays as written.
+ */
+export function routeOf(path: string): string {
+  const trimmed = path.endsWith('/') ? path.slice(0, -1) : path;
+  const folded = trimmed.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return folded.startsWith('auth/') ? `auth/${trimmed.slice('auth/'.length)}` : folded;
+}
+
+/**
+ * Routes a browser is sent to (the authorization, its login step, the end session): they answer with
+ * pages, every other route with OAuth JSON.
+ */
 export function isBrowserRoute(path: string): boolean {
-  return path === 'auth' || path.startsWith('auth/') || path.startsWith('session/end');
+  return (
+    path === 'auth' ||
+    path.startsWith('auth/') ||
+    path === 'interaction' ||
+    path.startsWith('interaction/') ||
+    path.startsWith('session/end')
+  );
 }
 
 export type GateRefusal = { error: 'invalid_request'; description: string };

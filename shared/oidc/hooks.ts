@@ -77,6 +77,10 @@ export function providerHooks(d: HooksDeps): ProviderHooks {
         }),
       ),
     logoutDone: (ctx) => setPage(ctx, d.pages.signedOut()),
+    unrouted: (ctx) => {
+      const st = stateOf(ctx);
+      if (st) st.unrouted = true;
+    },
     onEvent: (name, ctx, err) => {
       const st = stateOf(ctx);
       const clientId = ctx.oidc?.client?.clientId;

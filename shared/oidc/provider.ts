@@ -67,6 +67,8 @@ export interface ProviderHooks {
   renderError(ctx: OidcContext, out: { error: string; error_description?: string }): void;
   logoutPage(ctx: OidcContext, form: string): void;
   logoutDone(ctx: OidcContext): void;
+  /** A request no route of the library serves (it would answer a bare text/plain 404): unrouted.ts. */
+  unrouted(ctx: OidcContext): void;
   /** Provider events: tokens issued, authorizations refused, sessions ended. */
   onEvent(name: string, ctx: OidcContext, err?: unknown): void;
   /** The API `resource` names, as the library wants it, when `clientId` may ask for it (resources.ts). */
@@ -269,6 +271,12 @@ export async function createProvider(
   // The protocol and host come from BROKER_PUBLIC_BASE_URL through the bridge, never from
   // X-Forwarded-* headers: no proxy trust needed.
   provider.proxy = false;
+
+  // Koa's answer when no route matched: 404 without a body (every route of the library sets one).
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body == null) hooks.unrouted(ctx as unknown as OidcContext);
+  });
 
   // The provider's own HTML (the form_post page) gets the section J CSP with its inline script
   // allowed by hash only; our pages (errors, logout) already carry a nonce CSP.

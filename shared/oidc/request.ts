@@ -41,6 +41,8 @@ export interface RequestState {
   dependencyFailure?: unknown;
   /** Broker session cookies to send with the answer (a token re-issued while reading the session). */
   cookies?: Cookie[];
+  /** No route of the library serves the request's path and method (unrouted.ts answers it). */
+  unrouted?: boolean;
   /** The request's broker session, read from the start of an authorization request (sso.ts). */
   brokerSession?: Promise<ActiveSession | undefined>;
 }

@@ -12,7 +12,12 @@ import type { AuditNoise } from '../audit/noise.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Config } from '../core/config.ts';
 import { isDependencyFailure } from '../core/dependency.ts';
-import { DEPENDENCY_RETRY_AFTER_SECONDS, DependencyError, TooManyRequestsError } from '../core/errors.ts';
+import {
+  DEPENDENCY_RETRY_AFTER_SECONDS,
+  DependencyError,
+  PayloadTooLargeError,
+  TooManyRequestsError,
+} from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
 import type { AssertionSigningKey } from '../entra/client-assertion.ts';
 import type { Slot, SlotLimiter } from '../limits/slots.ts';
@@ -20,7 +25,7 @@ import type { SessionService } from '../sessions/service.ts';
 import { Accounts } from './accounts.ts';
 import { brokerSession, brokerSessionToken, endBrokerSession } from './broker-session.ts';
 import { carryHints, HintSeal } from './carried-hints.ts';
-import { checkParameters, isBrowserRoute, RESPONSE_MODES, takeSlot, tokenClient } from './gate.ts';
+import { checkParameters, isBrowserRoute, RESPONSE_MODES, routeOf, takeSlot, tokenClient } from './gate.ts';
 import { providerHooks } from './hooks.ts';
 import { KEY_REFRESH_MS, type OidcKeyMaterial, OidcKeys } from './keys.ts';
 import { LoginStep } from './login-step.ts';
@@ -30,6 +35,7 @@ import { exchange, type NodeTarget } from './node-exchange.ts';
 import type { OidcPages } from './pages.ts';
 import type { ApiSource, AuditRecorder, ProviderClientSource, UserSource } from './ports.ts';
 import { postedAuthorizationAsGet } from './post-authorization.ts';
+import { postedLogout } from './post-logout.ts';
 import {
   prefetchResume,
   prefetchSessionGrant,
@@ -48,6 +54,7 @@ import { attachState, type OidcAnswer, type OidcRequest, type RequestState } fro
 import { accessTokenClaims, resourceServer } from './resources.ts';
 import { interactionPolicy } from './sso.ts';
 import { OidcTableStore, withRequestMemo } from './store.ts';
+import { unrouted } from './unrouted.ts';
 
 export interface OidcServiceDeps {
   config: Config;
@@ -72,16 +79,21 @@ export interface OidcServiceDeps {
 }
 
 /** An OAuth error answer in JSON (the token, PAR, userinfo and revocation routes). */
-function oauthError(status: number, error: string, description: string, retryAfter?: number): OidcAnswer {
+function oauthError(
+  status: number,
+  error: string,
+  description: string,
+  headers: Record<string, string> = {},
+): OidcAnswer {
   return {
     status,
-    headers: {
-      'content-type': 'application/json; charset=utf-8',
-      ...(retryAfter ? { 'retry-after': String(retryAfter) } : {}),
-    },
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
     body: JSON.stringify({ error, error_description: description }),
   };
 }
+
+/** The discovery documents: OpenID Connect Discovery's and RFC 8414's (the library serves both). */
+const DISCOVERY = new Set(['.well-known/openid-configuration', '.well-known/oauth-authorization-server']);
 
 /** Discovery names only the response modes the broker documents and tests. */
 function trimDiscovery(answer: OidcAnswer): OidcAnswer {
@@ -252,25 +264,24 @@ export class OidcService {
     return withRequestMemo(() => this.serve(rc, path));
   }
 
-  private async serve(rc: OidcRequest, path: string): Promise<OidcAnswer> {
-    const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(path);
+  private async serve(rc: OidcRequest, requestPath: string): Promise<OidcAnswer> {
+    const m = new RegExp(`^${INTERACTION_PATH}/([^/]+)$`).exec(requestPath);
     if (m) return this.loginStep.run(rc, m[1] ?? '');
+    // Every check and limit below sees the route the library will match.
+    const path = routeOf(requestPath);
     const { handler, hintSeal } = await this.provider();
-    const body = await rc.body();
+    let body: Buffer;
+    try {
+      body = await rc.body();
+    } catch (err) {
+      if (!(err instanceof PayloadTooLargeError)) throw err;
+      return this.refuse(rc, path, 413, 'the request body is too large');
+    }
     const contentType = rc.headers.get('content-type') ?? '';
     const bad = checkParameters(path, rc.url, contentType, body);
-    if (bad) {
-      this.d.noise.count({
-        type: 'oidc.request.refused',
-        reason: 'invalid_request',
-        clientAddress: rc.clientAddress,
-        target: 'oidc',
-        correlationId: rc.correlationId,
-      });
-      if (isBrowserRoute(path))
-        return this.d.pages.invalidRequest({ status: 400, correlationId: rc.correlationId });
-      return oauthError(400, bad.error, bad.description);
-    }
+    if (bad) return this.refuse(rc, path, 400, bad.description);
+    const logout = postedLogout(rc, path, body, `${this.issuer}/session/end`);
+    if (logout && 'refused' in logout) return this.refuse(rc, path, 400, logout.refused);
     // The limit's slot is taken while the provider reads; every write of the request waits for it.
     const slot = takeSlot(this.d.slots, rc, path, contentType, body);
     if (slot) {
@@ -280,6 +291,14 @@ export class OidcService {
       gate.catch(() => {});
       this.store.setGate(gate);
     }
+    // A posted logout writes nothing: it is sent on to the GET once its slot is known.
+    if (logout)
+      return (
+        (slot && (await this.limitedBy(rc, path, slot))) ?? {
+          status: 303,
+          headers: { location: logout.location },
+        }
+      );
     prefetchResume(this.store, path);
     prefetchSessionUser(this.accounts, rc.headers, path);
     const posted = postedAuthorizationAsGet(rc, path, body);
@@ -305,15 +324,8 @@ export class OidcService {
     let answer = await exchange(handler, request, providerBody, this.target, (req) =>
       attachState(req, state),
     );
-    if (slot) {
-      let limited: Slot;
-      try {
-        limited = await slot;
-      } catch (err) {
-        return this.failed(path, err);
-      }
-      if (limited.blocked) return this.refuseLimited(rc, path, limited);
-    }
+    const limited = slot && (await this.limitedBy(rc, path, slot));
+    if (limited) return limited;
     if (state.dependencyFailure) return this.failed(path, state.dependencyFailure);
     // The audit events the request recorded and its held OidcStore writes, together.
     const [, applied] = await Promise.all([
@@ -341,12 +353,57 @@ export class OidcService {
       return oauthError(400, 'invalid_grant', 'grant request is invalid');
     }
     if (applied) return this.failed(path, applied);
-    if (path === '.well-known/openid-configuration') answer = trimDiscovery(answer);
+    if (state.unrouted) return this.unrouted(rc, path);
+    if (DISCOVERY.has(path)) answer = trimDiscovery(answer);
     if (state.cookies?.length) answer.cookies = [...(answer.cookies ?? []), ...state.cookies];
     // RP-initiated logout ended the OP session: the broker session ends too.
     if (state.endSession)
       answer.cookies = [...(answer.cookies ?? []), await endBrokerSession(this.d.sessionService, rc.headers)];
     return answer;
+  }
+
+  /**
+   * A request refused before the provider saw it (a parameter, a body over the bridge's cap, a posted
+   * logout that is not a form): counted, not audited one row each; the error page at a browser route,
+   * `invalid_request` in JSON elsewhere.
+   */
+  private refuse(rc: OidcRequest, path: string, status: number, description: string): OidcAnswer {
+    this.d.noise.count({
+      type: 'oidc.request.refused',
+      reason: 'invalid_request',
+      clientAddress: rc.clientAddress,
+      target: 'oidc',
+      correlationId: rc.correlationId,
+    });
+    if (isBrowserRoute(path)) return this.d.pages.invalidRequest({ status, correlationId: rc.correlationId });
+    return oauthError(status, 'invalid_request', description);
+  }
+
+  /** A path or method the library has no route for (unrouted.ts): a page or JSON, never its bare 404. */
+  private unrouted(rc: OidcRequest, path: string): OidcAnswer {
+    if (isBrowserRoute(path))
+      return this.d.pages.invalidRequest({ status: 404, correlationId: rc.correlationId });
+    const answer = unrouted(path, rc.method);
+    return answer.status === 405
+      ? oauthError(405, 'invalid_request', `${rc.method} is not allowed here`, {
+          allow: answer.allow.join(', '),
+        })
+      : oauthError(404, 'invalid_request', 'there is no endpoint at this path');
+  }
+
+  /** The answer when the request's slot refuses it (or could not be taken); undefined when it may go on. */
+  private async limitedBy(
+    rc: OidcRequest,
+    path: string,
+    slot: Promise<Slot>,
+  ): Promise<OidcAnswer | undefined> {
+    let limited: Slot;
+    try {
+      limited = await slot;
+    } catch (err) {
+      return this.failed(path, err);
+    }
+    return limited.blocked ? this.refuseLimited(rc, path, limited) : undefined;
   }
 
   /** A request a limit refused: nothing it held is written; counted, not audited one row each (RL1). */
@@ -360,7 +417,9 @@ export class OidcService {
       correlationId: rc.correlationId,
     });
     if (isBrowserRoute(path)) throw new TooManyRequestsError(slot.retryAfterSeconds);
-    return oauthError(429, 'temporarily_unavailable', 'too many requests', slot.retryAfterSeconds);
+    return oauthError(429, 'temporarily_unavailable', 'too many requests', {
+      'retry-after': String(slot.retryAfterSeconds),
+    });
   }
 
   /**
@@ -374,12 +433,9 @@ export class OidcService {
     if (isBrowserRoute(path))
       throw unavailable && !(err instanceof DependencyError) ? new DependencyError('tables', err) : err;
     return unavailable
-      ? oauthError(
-          503,
-          'temporarily_unavailable',
-          'storage is not available; try again',
-          DEPENDENCY_RETRY_AFTER_SECONDS,
-        )
+      ? oauthError(503, 'temporarily_unavailable', 'storage is not available; try again', {
+          'retry-after': String(DEPENDENCY_RETRY_AFTER_SECONDS),
+        })
       : oauthError(500, 'server_error', 'the request could not be completed');
   }
 }
