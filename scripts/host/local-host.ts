@@ -258,6 +258,9 @@ export async function startLocalHost(opts: LocalHostOptions): Promise<LocalHost>
         const p = hostProblem(413, 'payload_too_large', 'The request body is too large.', {
           Connection: 'close',
         });
+        // What is still arriving is read and dropped, so closing does not reset the connection
+        // before the client has read the answer.
+        req.resume();
         return send(p.status, p.headers, p.body);
       };
       if (Number(req.headers['content-length'] ?? 0) > maxBody) return tooLarge();

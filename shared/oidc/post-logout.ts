@@ -28,7 +28,11 @@ export function postedLogout(
     return { refused: 'a logout request is posted as a form' };
   // The parameters' caps (gate.ts) have been checked; this one is the query's once escaped again,
   // which is what the Location header carries.
-  const query = new URLSearchParams(body.toString('utf8')).toString();
+  // Parameters in the posted URL's own query go along with the form's (the library refuses a
+  // parameter given twice, as it would on the GET).
+  const params = new URL(rc.url).searchParams;
+  for (const [name, value] of new URLSearchParams(body.toString('utf8'))) params.append(name, value);
+  const query = params.toString();
   if (query.length > MAX_PARAMETERS_CHARS) return { refused: 'the parameters are too long' };
   return { location: query ? `${endpoint}?${query}` : endpoint };
 }

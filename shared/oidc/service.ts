@@ -282,6 +282,9 @@ export class OidcService {
     if (bad) return this.refuse(rc, path, 400, bad.description);
     const logout = postedLogout(rc, path, body, `${this.issuer}/session/end`);
     if (logout && 'refused' in logout) return this.refuse(rc, path, 400, logout.refused);
+    // A posted logout reads and writes nothing: it is sent on to the GET, which takes the
+    // end-session limit's slot (taking one here too would halve that limit).
+    if (logout) return { status: 303, headers: { location: logout.location } };
     // The limit's slot is taken while the provider reads; every write of the request waits for it.
     const slot = takeSlot(this.d.slots, rc, path, contentType, body);
     if (slot) {
@@ -291,14 +294,6 @@ export class OidcService {
       gate.catch(() => {});
       this.store.setGate(gate);
     }
-    // A posted logout writes nothing: it is sent on to the GET once its slot is known.
-    if (logout)
-      return (
-        (slot && (await this.limitedBy(rc, path, slot))) ?? {
-          status: 303,
-          headers: { location: logout.location },
-        }
-      );
     prefetchResume(this.store, path);
     prefetchSessionUser(this.accounts, rc.headers, path);
     const posted = postedAuthorizationAsGet(rc, path, body);
@@ -384,6 +379,7 @@ export class OidcService {
     if (isBrowserRoute(path))
       return this.d.pages.invalidRequest({ status: 404, correlationId: rc.correlationId });
     const answer = unrouted(path, rc.method);
+    if (answer.status === 204) return { status: 204, headers: { allow: answer.allow.join(', ') } };
     return answer.status === 405
       ? oauthError(405, 'invalid_request', `${rc.method} is not allowed here`, {
           allow: answer.allow.join(', '),

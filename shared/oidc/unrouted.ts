@@ -21,10 +21,15 @@ const API_ENDPOINTS: ReadonlyMap<string, readonly string[]> = new Map([
   ['token/revocation', ['OPTIONS', 'POST']],
 ]);
 
-export type Unrouted = { status: 404 } | { status: 405; allow: readonly string[] };
+export type Unrouted = { status: 404 } | { status: 204 | 405; allow: readonly string[] };
 
-/** How to answer `method` at `route` (gate.ts `routeOf`) when the library has no route for it. */
+/**
+ * How to answer `method` at `route` (gate.ts `routeOf`) when the library has no route for it. A
+ * method the endpoint takes that the library left unanswered is an OPTIONS that is no CORS
+ * preflight (no Access-Control-Request-Method): 204 with the methods, as RFC 9110 §9.3.7 has it.
+ */
 export function unrouted(route: string, method: string): Unrouted {
   const allow = API_ENDPOINTS.get(route);
-  return allow && !allow.includes(method) ? { status: 405, allow } : { status: 404 };
+  if (!allow) return { status: 404 };
+  return { status: allow.includes(method) ? 204 : 405, allow };
 }

@@ -90,12 +90,12 @@ export function isPreconditionFailed(err: unknown): boolean {
 }
 
 /**
- * Whether Table Storage can hold `key` as a PartitionKey or RowKey: at most 1,024 characters, none of `/ \ # ?`
+ * Whether Table Storage can hold `key` as a PartitionKey or RowKey: at most 1 KiB (512 UTF-16 code units), none of `/ \ # ?`
  * and no control characters. A key from a request that fails this names no row: reading it must be
  * "not found", not a storage error (which would answer 503).
  */
 export function isStorableKey(key: string): boolean {
-  return key.length <= 1024 && !UNSTORABLE_KEY.test(key);
+  return key.length <= 512 && !UNSTORABLE_KEY.test(key);
 }
 /** A character Table keys refuse, or half of a surrogate pair (no text). */
 const UNSTORABLE_KEY =

@@ -64,6 +64,9 @@ describe('text fields of the management API', () => {
       false,
     );
     expect(await names('/api/manage/apis', 'resource')).not.toContain('https://lone.example/api');
+    expect((await names('/api/manage/applications', 'name')).some((n) => n?.startsWith('App \ud800'))).toBe(
+      false,
+    );
     expect((await app.admin('/api/manage/users/lone-name')).status).toBe(404);
   });
 

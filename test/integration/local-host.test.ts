@@ -108,7 +108,9 @@ describe('local Functions host', () => {
         });
         req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
         // The upload may be cut short once the host has answered.
-        req.on('error', (err) => ((err as { code?: string }).code === 'EPIPE' ? undefined : reject(err)));
+        req.on('error', (err) =>
+          ['EPIPE', 'ECONNRESET'].includes((err as { code?: string }).code ?? '') ? undefined : reject(err),
+        );
         req.end(body);
       });
     try {

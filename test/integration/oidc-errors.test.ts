@@ -107,6 +107,10 @@ describe('paths and methods the OP does not serve', () => {
       expect(res.headers.get('allow'), path).toBe('GET, OPTIONS');
       await expectOAuthError(res, 405);
     }
+    // An OPTIONS that is no CORS preflight (no Access-Control-Request-Method): the methods it takes.
+    const options = await fetch(oidcUrl('token'), { method: 'OPTIONS' });
+    expect(options.status).toBe(204);
+    expect(options.headers.get('allow')).toBe('OPTIONS, POST');
   });
 
   it('an unknown API path (or a feature that is off): 404 invalid_request in JSON, for every method', async () => {
@@ -261,6 +265,45 @@ describe('a logout form posted to the end-session endpoint', () => {
     expect(`${back.origin}${back.pathname}`).toBe(RP_LOGOUT);
     expect(back.searchParams.get('state')).toBe('posted-bye');
     expect((await b.session()).status).toBe(401);
+  });
+
+  it('takes no limit slot of its own (the GET it leads to takes the end-session slot)', async () => {
+    const kinds: string[] = [];
+    const slots = app.services.slots;
+    const take = slots.take.bind(slots);
+    slots.take = (kind, ...rest) => {
+      kinds.push(kind);
+      return take(kind, ...rest);
+    };
+    try {
+      const posted = await fetch(oidcUrl('session/end'), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ client_id: rp.clientId }),
+      });
+      expect(posted.status).toBe(303);
+      await fetch(posted.headers.get('location') ?? '', { redirect: 'manual' });
+    } finally {
+      slots.take = take;
+    }
+    expect(kinds).toEqual(['oidc-logout']);
+  });
+
+  it('keeps the parameters of the posted URL’s own query beside the form’s', async () => {
+    const res = await fetch(oidcUrl('session/end?ui_locales=en'), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: rp.clientId, state: 's1' }),
+    });
+    expect(res.status).toBe(303);
+    const next = new URL(res.headers.get('location') ?? '');
+    expect(Object.fromEntries(next.searchParams)).toEqual({
+      ui_locales: 'en',
+      client_id: rp.clientId,
+      state: 's1',
+    });
   });
 
   it('an empty form is the GET without parameters', async () => {
