@@ -32,6 +32,11 @@ export function consoleScriptOptions(root: string): esbuild.BuildOptions {
  * run time (not imported) so the deployed bundle, which reads the compiled file, does not hold it.
  */
 export function compileConsoleScript(root: string): Buffer {
+  // esbuild's synchronous API otherwise hands the call to a worker thread and waits for it with no
+  // time limit (Atomics.wait): a worker that never answers (seen once in a loaded test run) holds the
+  // process forever. Without worker threads it runs the esbuild binary as a child process for the call.
+  // Read when esbuild is first loaded in a process.
+  process.env.ESBUILD_WORKER_THREADS ??= '0';
   const { buildSync } = createRequire(path.join(root, 'package.json'))('esbuild') as typeof esbuild;
   const [output] = buildSync({ ...consoleScriptOptions(root), write: false }).outputFiles;
   if (!output) throw new Error('esbuild produced no console script');
