@@ -87,6 +87,23 @@ describe('bodies over the bridge’s cap', () => {
   });
 });
 
+/** The kinds of limit slot taken while `run` runs. */
+async function slotKindsTaken(run: () => Promise<void>): Promise<string[]> {
+  const kinds: string[] = [];
+  const slots = app.services.slots;
+  const take = slots.take.bind(slots);
+  slots.take = (kind, ...rest) => {
+    kinds.push(kind);
+    return take(kind, ...rest);
+  };
+  try {
+    await run();
+  } finally {
+    slots.take = take;
+  }
+  return kinds;
+}
+
 describe('paths and methods the OP does not serve', () => {
   it('a wrong method at an API endpoint: 405 with Allow, invalid_request in JSON', async () => {
     for (const [path, allow] of [
@@ -203,14 +220,7 @@ describe('routes as the library matches them (letters in any case)', () => {
   });
 
   it('the limits see the route: `TOKEN`, `AUTH` and `Session/End` take their route’s slot', async () => {
-    const kinds: string[] = [];
-    const slots = app.services.slots;
-    const take = slots.take.bind(slots);
-    slots.take = (kind, ...rest) => {
-      kinds.push(kind);
-      return take(kind, ...rest);
-    };
-    try {
+    const kinds = await slotKindsTaken(async () => {
       await fetch(oidcUrl('TOKEN'), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -218,9 +228,7 @@ describe('routes as the library matches them (letters in any case)', () => {
       });
       await fetch(oidcUrl(`AUTH?client_id=${rp.clientId}`), { redirect: 'manual' });
       await fetch(oidcUrl('Session/End'), { redirect: 'manual' });
-    } finally {
-      slots.take = take;
-    }
+    });
     expect(kinds).toEqual(['oidc-public-token', 'oidc-auth', 'oidc-logout']);
   });
 });
@@ -268,14 +276,7 @@ describe('a logout form posted to the end-session endpoint', () => {
   });
 
   it('takes no limit slot of its own (the GET it leads to takes the end-session slot)', async () => {
-    const kinds: string[] = [];
-    const slots = app.services.slots;
-    const take = slots.take.bind(slots);
-    slots.take = (kind, ...rest) => {
-      kinds.push(kind);
-      return take(kind, ...rest);
-    };
-    try {
+    const kinds = await slotKindsTaken(async () => {
       const posted = await fetch(oidcUrl('session/end'), {
         method: 'POST',
         redirect: 'manual',
@@ -284,9 +285,7 @@ describe('a logout form posted to the end-session endpoint', () => {
       });
       expect(posted.status).toBe(303);
       await fetch(posted.headers.get('location') ?? '', { redirect: 'manual' });
-    } finally {
-      slots.take = take;
-    }
+    });
     expect(kinds).toEqual(['oidc-logout']);
   });
 
