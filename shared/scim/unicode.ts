@@ -7,8 +7,8 @@
 import { invalidValue } from './errors.ts';
 import { isObject } from './keys.ts';
 
-/** A high surrogate without a low one after it, or a low one without a high one before it. */
-export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** Half of a surrogate pair (in a `u` pattern a whole pair is one character, never Cs). */
+export const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Attribute names shown in an error's detail; anything else is shown as `…`. */
 const SHOWN_NAME = /^[\w.:$-]{1,100}$/;

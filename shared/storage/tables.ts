@@ -97,9 +97,8 @@ export function isPreconditionFailed(err: unknown): boolean {
 export function isStorableKey(key: string): boolean {
   return key.length <= 512 && !UNSTORABLE_KEY.test(key);
 }
-/** A character Table keys refuse, or half of a surrogate pair (no text). */
-const UNSTORABLE_KEY =
-  /[/\\#?\u0000-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/** A character Table keys refuse (Cc: U+0000–U+001F, U+007F–U+009F), or half of a surrogate pair (Cs). */
+const UNSTORABLE_KEY = /[/\\#?\p{Cc}\p{Cs}]/u;
 
 /** Point read that answers undefined for a missing entity (and for a key no entity can have). */
 export async function getEntityOrUndefined<T extends object>(
